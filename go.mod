@@ -1,0 +1,3 @@
+module github.com/tether-rt/tether
+
+go 1.26
