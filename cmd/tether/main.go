@@ -1,0 +1,87 @@
+// Command tether is the Tether real-time server and its tools.
+//
+// Usage:
+//
+//	tether echo [-addr 127.0.0.1:9001]   WebSocket echo server (conformance, benchmarks)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tether-rt/tether/internal/echoserver"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tether:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand.
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "echo":
+		return runEcho(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: tether <command> [flags]
+
+Commands:
+  echo    serve a WebSocket echo on every path (permessage-deflate with context takeover)
+
+Run "tether <command> -h" for a command's flags.
+`)
+}
+
+// runEcho serves the echo service until SIGINT or SIGTERM.
+func runEcho(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+	log.Info("echo server listening", "addr", "ws://"+ln.Addr().String())
+	srv := &http.Server{Handler: echoserver.Handler(nil), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("echo server stopped")
+	return nil
+}

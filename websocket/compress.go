@@ -1,0 +1,596 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// CompressionMode selects whether and how permessage-deflate is used.
+type CompressionMode int
+
+// The compression modes.
+const (
+	// CompressionDisabled neither offers nor accepts permessage-deflate.
+	CompressionDisabled CompressionMode = iota
+	// CompressionContextTakeover keeps the deflate window from message to
+	// message in both directions: the best ratio for streams of similar
+	// messages, at the cost of compressor state kept per connection (about
+	// 32 KiB to read, more to write).
+	CompressionContextTakeover
+	// CompressionNoContextTakeover compresses each message on its own. State
+	// is pooled between messages, so idle connections cost nothing extra, and
+	// a broadcast can be compressed once for all connections.
+	CompressionNoContextTakeover
+)
+
+// CompressionOptions configures permessage-deflate (RFC 7692). The zero
+// value disables it.
+type CompressionOptions struct {
+	Mode CompressionMode
+	// Level is the flate compression level; 0 means 1 (fastest).
+	Level int
+	// Threshold is the size below which messages are sent uncompressed; 0
+	// means 128 bytes, -1 compresses every message.
+	Threshold int
+	// ServerMaxWindowBits and ClientMaxWindowBits (8–15; 0 means 15) cap
+	// the deflate window of each side. A server uses ServerMaxWindowBits for
+	// what it sends and asks clients that allow it for ClientMaxWindowBits.
+	ServerMaxWindowBits int
+	ClientMaxWindowBits int
+}
+
+// compressParams is the outcome of a negotiation, seen from one side.
+type compressParams struct {
+	enabled         bool
+	writeNoTakeover bool // reset our compressor after each message
+	readNoTakeover  bool // the peer resets its compressor after each message
+	writeWindowBits int  // our compressor's window
+	level           int
+}
+
+func (o CompressionOptions) level() int {
+	if o.Level == 0 {
+		return flate.BestSpeed
+	}
+	return o.Level
+}
+
+func (o CompressionOptions) threshold() int {
+	switch {
+	case o.Threshold == 0:
+		return 128
+	case o.Threshold < 0:
+		return 0
+	}
+	return o.Threshold
+}
+
+func windowBits(b int) int {
+	if b == 0 {
+		return 15
+	}
+	return b
+}
+
+func (o CompressionOptions) validate() error {
+	if o.Mode < CompressionDisabled || o.Mode > CompressionNoContextTakeover {
+		return fmt.Errorf("websocket: unknown compression mode %d", o.Mode)
+	}
+	for _, b := range []int{o.ServerMaxWindowBits, o.ClientMaxWindowBits} {
+		if b != 0 && (b < 8 || b > 15) {
+			return fmt.Errorf("websocket: max window bits %d outside 8–15", b)
+		}
+	}
+	if o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression {
+		return fmt.Errorf("websocket: compression level %d outside %d–%d", o.Level, flate.HuffmanOnly, flate.BestCompression)
+	}
+	return nil
+}
+
+// extension is one entry of a Sec-WebSocket-Extensions header.
+type extension struct {
+	name   string
+	params []extParam
+}
+
+type extParam struct {
+	name, value string
+	hasValue    bool
+}
+
+// parseExtensions parses Sec-WebSocket-Extensions header values (RFC 6455,
+// section 9.1): comma-separated extensions, each a token followed by
+// ";"-separated parameters, whose values are tokens or quoted strings.
+func parseExtensions(values []string) ([]extension, error) {
+	var exts []extension
+	for _, v := range values {
+		s := v
+		for {
+			s = skipSpace(s)
+			if s == "" {
+				break
+			}
+			var e extension
+			var ok bool
+			if e.name, s, ok = cutToken(s); !ok {
+				return nil, fmt.Errorf("bad extension name in %q", v)
+			}
+			for {
+				s = skipSpace(s)
+				if s == "" || s[0] == ',' {
+					break
+				}
+				if s[0] != ';' {
+					return nil, fmt.Errorf("unexpected %q in extension %q", s[0], v)
+				}
+				s = skipSpace(s[1:])
+				var p extParam
+				if p.name, s, ok = cutToken(s); !ok {
+					return nil, fmt.Errorf("bad extension parameter in %q", v)
+				}
+				s = skipSpace(s)
+				if s != "" && s[0] == '=' {
+					s = skipSpace(s[1:])
+					p.hasValue = true
+					if s != "" && s[0] == '"' {
+						p.value, s, ok = cutQuoted(s)
+					} else {
+						p.value, s, ok = cutToken(s)
+					}
+					if !ok {
+						return nil, fmt.Errorf("bad value for %s in %q", p.name, v)
+					}
+				}
+				e.params = append(e.params, p)
+			}
+			exts = append(exts, e)
+			if s != "" {
+				s = s[1:] // the comma
+			}
+		}
+	}
+	return exts, nil
+}
+
+func skipSpace(s string) string { return strings.TrimLeft(s, " \t") }
+
+// isTokenChar reports whether c may appear in an RFC 7230 token.
+func isTokenChar(c byte) bool {
+	if c <= ' ' || c >= 0x7f {
+		return false
+	}
+	return !strings.ContainsRune("()<>@,;:\\\"/[]?={}", rune(c))
+}
+
+func cutToken(s string) (tok, rest string, ok bool) {
+	i := 0
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	return s[:i], s[i:], i > 0
+}
+
+// cutQuoted cuts a quoted string off s. RFC 6455 requires the unquoted
+// value to be a token, so escapes are undone and the result checked.
+func cutQuoted(s string) (val, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			v := b.String()
+			_, r, ok := cutToken(v)
+			return v, s[i+1:], ok && r == ""
+		case '\\':
+			if i+1 == len(s) {
+				return "", "", false
+			}
+			i++
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
+
+// deflateOffer holds the parameters of one permessage-deflate offer or
+// response.
+type deflateOffer struct {
+	serverNoTakeover, clientNoTakeover bool
+	serverBits                         int // 0: absent
+	clientBits                         int // 0: absent; -1: present without value
+}
+
+// parseDeflateParams checks a permessage-deflate entry's parameters. Each
+// may appear once; window bits must be 8–15.
+func parseDeflateParams(params []extParam) (deflateOffer, error) {
+	var o deflateOffer
+	seen := map[string]bool{}
+	for _, p := range params {
+		if seen[p.name] {
+			return o, fmt.Errorf("permessage-deflate parameter %s repeated", p.name)
+		}
+		seen[p.name] = true
+		switch p.name {
+		case "server_no_context_takeover", "client_no_context_takeover":
+			if p.hasValue {
+				return o, fmt.Errorf("permessage-deflate parameter %s takes no value", p.name)
+			}
+			if p.name[0] == 's' {
+				o.serverNoTakeover = true
+			} else {
+				o.clientNoTakeover = true
+			}
+		case "server_max_window_bits", "client_max_window_bits":
+			bits := -1
+			if p.hasValue {
+				n, err := strconv.Atoi(p.value)
+				if err != nil || n < 8 || n > 15 || p.value[0] == '0' || p.value[0] == '+' {
+					return o, fmt.Errorf("permessage-deflate %s=%q is not 8–15", p.name, p.value)
+				}
+				bits = n
+			}
+			if p.name[0] == 's' {
+				if bits < 0 {
+					return o, errors.New("permessage-deflate server_max_window_bits needs a value")
+				}
+				o.serverBits = bits
+			} else {
+				o.clientBits = bits
+			}
+		default:
+			return o, fmt.Errorf("unknown permessage-deflate parameter %s", p.name)
+		}
+	}
+	return o, nil
+}
+
+// negotiateServer picks the first acceptable permessage-deflate offer
+// and returns the parameters to use and the response header value. It
+// returns enabled=false when compression is off or no offer is acceptable.
+func negotiateServer(opts CompressionOptions, values []string) (compressParams, string) {
+	if opts.Mode == CompressionDisabled || len(values) == 0 {
+		return compressParams{}, ""
+	}
+	exts, err := parseExtensions(values)
+	if err != nil {
+		return compressParams{}, ""
+	}
+	for _, e := range exts {
+		if e.name != "permessage-deflate" {
+			continue
+		}
+		o, err := parseDeflateParams(e.params)
+		if err != nil {
+			continue // decline this offer, try the next
+		}
+		cp := compressParams{enabled: true, level: opts.level(), writeWindowBits: windowBits(opts.ServerMaxWindowBits)}
+		resp := []string{"permessage-deflate"}
+		if o.serverNoTakeover || opts.Mode == CompressionNoContextTakeover {
+			cp.writeNoTakeover = true
+			resp = append(resp, "server_no_context_takeover")
+		}
+		if o.clientNoTakeover || opts.Mode == CompressionNoContextTakeover {
+			cp.readNoTakeover = true
+			resp = append(resp, "client_no_context_takeover")
+		}
+		if o.serverBits != 0 {
+			cp.writeWindowBits = min(cp.writeWindowBits, o.serverBits)
+			resp = append(resp, "server_max_window_bits="+strconv.Itoa(cp.writeWindowBits))
+		}
+		if cb := windowBits(opts.ClientMaxWindowBits); o.clientBits != 0 && cb < 15 {
+			if o.clientBits > 0 {
+				cb = min(cb, o.clientBits)
+			}
+			resp = append(resp, "client_max_window_bits="+strconv.Itoa(cb))
+		}
+		return cp, strings.Join(resp, "; ")
+	}
+	return compressParams{}, ""
+}
+
+// clientOffer is the Sec-WebSocket-Extensions value a client sends.
+func clientOffer(opts CompressionOptions) string {
+	s := "permessage-deflate; client_max_window_bits"
+	if opts.Mode == CompressionNoContextTakeover {
+		s += "; server_no_context_takeover; client_no_context_takeover"
+	}
+	if b := windowBits(opts.ServerMaxWindowBits); b < 15 {
+		s += "; server_max_window_bits=" + strconv.Itoa(b)
+	}
+	return s
+}
+
+// negotiateClient checks the server's Sec-WebSocket-Extensions response
+// against what the client offered and returns the parameters to use.
+func negotiateClient(opts CompressionOptions, values []string) (compressParams, error) {
+	exts, err := parseExtensions(values)
+	if err != nil {
+		return compressParams{}, err
+	}
+	var cp compressParams
+	for _, e := range exts {
+		if e.name != "permessage-deflate" || opts.Mode == CompressionDisabled {
+			return cp, fmt.Errorf("server accepted extension %q, which was not offered", e.name)
+		}
+		if cp.enabled {
+			return cp, errors.New("server accepted permessage-deflate twice")
+		}
+		o, err := parseDeflateParams(e.params)
+		if err != nil {
+			return cp, err
+		}
+		if o.clientBits < 0 {
+			return cp, errors.New("server sent client_max_window_bits without a value")
+		}
+		if opts.Mode == CompressionNoContextTakeover && !o.serverNoTakeover {
+			return cp, errors.New("server did not accept server_no_context_takeover")
+		}
+		if b := windowBits(opts.ServerMaxWindowBits); b < 15 && (o.serverBits == 0 || o.serverBits > b) {
+			return cp, fmt.Errorf("server did not accept server_max_window_bits=%d", b)
+		}
+		cp = compressParams{
+			enabled:         true,
+			level:           opts.level(),
+			writeNoTakeover: o.clientNoTakeover || opts.Mode == CompressionNoContextTakeover,
+			readNoTakeover:  o.serverNoTakeover,
+			writeWindowBits: windowBits(opts.ClientMaxWindowBits),
+		}
+		if o.clientBits > 0 {
+			cp.writeWindowBits = min(cp.writeWindowBits, o.clientBits)
+		}
+	}
+	return cp, nil
+}
+
+// The tail that a sync flush ends with, which RFC 7692 strips from each
+// message and the receiver puts back.
+var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
+
+// inflater is a pooled decompressor.
+type inflater struct {
+	fr io.ReadCloser
+}
+
+var inflaterPool sync.Pool
+
+// maxWindow is the deflate window the decompressor keeps between messages
+// with context takeover.
+const maxWindow = 32 << 10
+
+// startInflate sets up decompression of the message that has just begun.
+func (c *Conn) startInflate() {
+	r := &c.r
+	r.src.tail = 0
+	r.src.eof = false
+	r.src.err = nil
+	var dict []byte
+	if !c.compress.readNoTakeover {
+		dict = r.dict
+	}
+	if f, ok := inflaterPool.Get().(*inflater); ok {
+		f.fr.(flate.Resetter).Reset(&r.src, dict)
+		r.inflate = f
+	} else {
+		r.inflate = &inflater{fr: flate.NewReaderDict(&r.src, dict)}
+	}
+}
+
+// endInflate returns the decompressor to the pool.
+func (c *Conn) endInflate() {
+	inflaterPool.Put(c.r.inflate)
+	c.r.inflate = nil
+}
+
+// readInflated reads decompressed payload of the current message.
+func (c *Conn) readInflated(p []byte) (int, error) {
+	r := &c.r
+	n, err := r.inflate.fr.Read(p)
+	if n > 0 {
+		r.decompressed += int64(n)
+		if r.decompressed > c.readLimit.Load() {
+			c.endInflate()
+			return 0, c.failRead(StatusMessageTooBig, "decompressed message is bigger than the read limit")
+		}
+		if r.msgType == MessageText && !r.utf8.Write(p[:n]) {
+			c.endInflate()
+			return 0, c.failRead(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
+		}
+		if !c.compress.readNoTakeover {
+			r.dict = appendWindow(r.dict, p[:n])
+		}
+	}
+	if err == nil {
+		return n, nil
+	}
+	if r.src.err != nil {
+		c.endInflate()
+		return 0, r.src.err
+	}
+	if err == io.EOF || (err == io.ErrUnexpectedEOF && r.src.eof) {
+		// Whatever follows a final deflate block is ignored, but the frames
+		// must still be read off the wire.
+		for !r.src.eof {
+			var b [64]byte
+			if _, err := r.src.Read(b[:]); err != nil && err != io.EOF {
+				c.endInflate()
+				return 0, err
+			}
+		}
+		c.endInflate()
+		if r.msgType == MessageText && !r.utf8.Done() {
+			return 0, c.failRead(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+		}
+		r.msgDone = true
+		return n, io.EOF
+	}
+	c.endInflate()
+	return 0, c.failRead(StatusInvalidFramePayloadData, "invalid compressed data: "+err.Error())
+}
+
+// appendWindow appends p to the window w, keeping only the last maxWindow
+// bytes.
+func appendWindow(w, p []byte) []byte {
+	if len(p) >= maxWindow {
+		if cap(w) < maxWindow {
+			w = make([]byte, 0, maxWindow)
+		}
+		return append(w[:0], p[len(p)-maxWindow:]...)
+	}
+	if over := len(w) + len(p) - maxWindow; over > 0 {
+		w = w[:copy(w, w[over:])]
+	}
+	if cap(w) < maxWindow {
+		w = growWindow(w, maxWindow)
+	}
+	return append(w, p...)
+}
+
+func growWindow(w []byte, n int) []byte {
+	nw := make([]byte, len(w), n)
+	copy(nw, w)
+	return nw
+}
+
+// flateSource feeds a compressed message's payload to the decompressor,
+// followed by the 4 bytes of [deflateTail].
+type flateSource struct {
+	c    *Conn
+	tail int   // bytes of the tail already given
+	eof  bool  // everything has been given
+	err  error // a read error other than the message's end
+}
+
+func (s *flateSource) Read(p []byte) (int, error) {
+	if s.eof {
+		return 0, io.EOF
+	}
+	if s.tail == 0 {
+		n, err := s.c.readRaw(p)
+		if err == nil {
+			return n, nil
+		}
+		if err != io.EOF {
+			s.err = err
+			return n, err
+		}
+	}
+	n := copy(p, deflateTail[s.tail:])
+	s.tail += n
+	if s.tail == len(deflateTail) {
+		s.eof = true
+	}
+	return n, nil
+}
+
+// ReadByte lets the decompressor read without a buffer of its own.
+func (s *flateSource) ReadByte() (byte, error) {
+	r := &s.c.r
+	if s.tail == 0 && r.fremain > 0 && r.rw > r.rr {
+		b := r.buf[r.rr]
+		r.rr++
+		r.fremain--
+		if r.fh.Masked {
+			b ^= r.fh.Mask[r.maskPos]
+			r.maskPos = (r.maskPos + 1) & 3
+		}
+		return b, nil
+	}
+	var b [1]byte
+	for {
+		n, err := s.Read(b[:])
+		if n == 1 {
+			return b[0], nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// deflater compresses outgoing messages into a buffer.
+type deflater struct {
+	fw  *flate.Writer
+	out []byte
+}
+
+// Write collects the compressor's output.
+func (d *deflater) Write(p []byte) (int, error) {
+	d.out = append(d.out, p...)
+	return len(p), nil
+}
+
+// deflaterPools pools compressors for connections without context
+// takeover, one pool per window size (index 8–15) and level (index 15 is
+// split by level in levelPools).
+var (
+	windowPools [15]sync.Pool
+	levelPools  [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
+)
+
+func deflaterPool(cp compressParams) *sync.Pool {
+	if cp.writeWindowBits < 15 {
+		return &windowPools[cp.writeWindowBits]
+	}
+	return &levelPools[cp.level-flate.HuffmanOnly]
+}
+
+// newDeflater makes a compressor for cp's window and level.
+func newDeflater(cp compressParams) *deflater {
+	d := &deflater{}
+	var err error
+	if cp.writeWindowBits < 15 {
+		d.fw, err = flate.NewWriterWindow(d, 1<<cp.writeWindowBits)
+	} else {
+		d.fw, err = flate.NewWriter(d, cp.level)
+	}
+	if err != nil {
+		panic("websocket: " + err.Error()) // options were validated
+	}
+	return d
+}
+
+// getDeflater returns the compressor for the next message: the
+// connection's own with context takeover, a pooled one without.
+func (c *Conn) getDeflater() *deflater {
+	if !c.compress.writeNoTakeover {
+		if c.w.deflate == nil {
+			c.w.deflate = newDeflater(c.compress)
+		}
+		return c.w.deflate
+	}
+	if d, ok := deflaterPool(c.compress).Get().(*deflater); ok {
+		return d
+	}
+	return newDeflater(c.compress)
+}
+
+// putDeflater ends a message's use of d.
+func (c *Conn) putDeflater(d *deflater) {
+	d.out = nil
+	if c.compress.writeNoTakeover {
+		d.fw.Reset(d)
+		deflaterPool(c.compress).Put(d)
+	}
+}
+
+// compressMessage deflates p into out (appending) and returns the
+// compressed payload without the sync-flush tail.
+func compressMessage(d *deflater, out, p []byte) ([]byte, error) {
+	d.out = out
+	if _, err := d.fw.Write(p); err != nil {
+		return nil, fmt.Errorf("websocket: failed to compress message: %w", err)
+	}
+	if err := d.fw.Flush(); err != nil {
+		return nil, fmt.Errorf("websocket: failed to compress message: %w", err)
+	}
+	b := d.out
+	d.out = nil
+	return b[:len(b)-len(deflateTail)], nil
+}

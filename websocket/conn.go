@@ -1,0 +1,249 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-rt/tether/internal/utf8stream"
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// MessageType is the type of a data message.
+type MessageType int
+
+// The two types of data message.
+const (
+	MessageText   MessageType = MessageType(frame.OpText)
+	MessageBinary MessageType = MessageType(frame.OpBinary)
+)
+
+// String returns "text" or "binary".
+func (t MessageType) String() string { return frame.OpCode(t).String() }
+
+// DefaultReadLimit is the largest message a connection reads unless told
+// otherwise with [Conn.SetReadLimit] or the ReadLimit option.
+const DefaultReadLimit = 16 << 20
+
+// readBufferSize is the size of the buffer each connection reads frame
+// headers and small payloads into. It lives inside the Conn, so an idle
+// connection costs no other read memory; larger payloads are read straight
+// into the caller's buffer.
+const readBufferSize = 2048
+
+// Errors the package returns.
+var (
+	// ErrClosed is returned by operations on a connection whose close
+	// handshake has started or that is closed.
+	ErrClosed = errors.New("websocket: connection closed")
+	// ErrConcurrentRead is returned when two goroutines read at once.
+	ErrConcurrentRead = errors.New("websocket: concurrent read")
+)
+
+// Conn is a WebSocket connection, made by [Accept] or [Dial].
+//
+// Invariants:
+//   - Only the goroutine holding readMu touches the read state (rbuf, the
+//     current frame and message, the decompressor).
+//   - msgMu is held for the whole of each outgoing data message; wmu for
+//     each frame written. Control frames take only wmu, so they can go out
+//     between the fragments of a message being streamed.
+//   - Once closeSent is set, no data frame is written again.
+type Conn struct {
+	nc     net.Conn
+	client bool
+	proto  string
+
+	readMu    sync.Mutex
+	readLimit atomic.Int64
+	r         reader
+
+	msgMu sync.Mutex
+	wmu   sync.Mutex
+	w     writer
+
+	compress    compressParams // negotiated; zero when off
+	compressOn  atomic.Bool    // per-message opt-out switch
+	compressMin int            // messages shorter than this are sent plain
+
+	closeOnce  sync.Once
+	closed     chan struct{} // closed when the TCP connection is closed
+	closeSent  atomic.Bool
+	closeRcvd  chan struct{} // closed when the peer's close frame arrives
+	rcvdOnce   sync.Once
+	closeErr   atomic.Pointer[CloseError] // what the peer sent
+	netErrOnce sync.Once
+
+	pingMu    sync.Mutex
+	pingSeq   uint64
+	pingWait  map[uint64]chan struct{}
+	heartbeat *heartbeat
+}
+
+// reader is the read half's state. See read.go.
+type reader struct {
+	buf    [readBufferSize]byte
+	rr, rw int // unread bytes are buf[rr:rw]
+
+	fh           frame.Header // current data frame
+	fremain      int64        // payload bytes of fh still to read
+	maskPos      int
+	inMsg        bool // a message has begun and its final frame not yet been read
+	msgDone      bool // the current message has been read to its end
+	msgType      MessageType
+	msgSize      int64 // payload bytes of the current message read so far
+	decompressed int64 // decompressed bytes of the current message so far
+	fragment     bool  // a fragmented message is in progress on the wire
+	utf8         utf8stream.Validator
+	err          error // sticky: once set, every read returns it
+
+	inflate *inflater // set while reading a compressed message
+	src     flateSource
+	dict    []byte // last window of decompressed output, for context takeover
+
+	msgReader messageReader
+	ctl       [frame.MaxControlPayload]byte
+	got       atomic.Bool // data arrived since the heartbeat last looked
+}
+
+// connConfig is what Accept and Dial hand to newConn.
+type connConfig struct {
+	nc           net.Conn
+	client       bool
+	subprotocol  string
+	buffered     []byte // bytes read past the handshake
+	readLimit    int64
+	compress     compressParams
+	compressMin  int
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+}
+
+func newConn(cfg connConfig) *Conn {
+	c := &Conn{
+		nc:          cfg.nc,
+		client:      cfg.client,
+		proto:       cfg.subprotocol,
+		compress:    cfg.compress,
+		compressMin: cfg.compressMin,
+		closed:      make(chan struct{}),
+		closeRcvd:   make(chan struct{}),
+	}
+	c.r.rw = copy(c.r.buf[:], cfg.buffered)
+	if len(cfg.buffered) > c.r.rw {
+		// More arrived with the handshake than the read buffer holds: serve
+		// the rest before reading the network again.
+		c.nc = &prefixConn{Conn: cfg.nc, rest: slices.Clone(cfg.buffered[c.r.rw:])}
+	}
+	c.r.msgReader.c = c
+	c.r.src.c = c
+	c.r.msgDone = true
+	switch {
+	case cfg.readLimit == 0:
+		c.readLimit.Store(DefaultReadLimit)
+	case cfg.readLimit < 0:
+		c.readLimit.Store(1<<63 - 1)
+	default:
+		c.readLimit.Store(cfg.readLimit)
+	}
+	c.compressOn.Store(cfg.compress.enabled)
+	if cfg.pingInterval > 0 {
+		c.startHeartbeat(cfg.pingInterval, cfg.pingTimeout)
+	}
+	return c
+}
+
+// prefixConn is a net.Conn whose first reads return rest.
+type prefixConn struct {
+	net.Conn
+	rest []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.rest) > 0 {
+		n := copy(b, p.rest)
+		p.rest = p.rest[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// Subprotocol returns the subprotocol the handshake settled on, or "".
+func (c *Conn) Subprotocol() string { return c.proto }
+
+// CompressionNegotiated reports whether permessage-deflate is in use.
+func (c *Conn) CompressionNegotiated() bool { return c.compress.enabled }
+
+// EnableWriteCompression turns compression on or off for the messages
+// written after it returns. It has no effect when compression was not
+// negotiated. Use it for payloads known not to compress, such as images.
+func (c *Conn) EnableWriteCompression(on bool) {
+	c.compressOn.Store(on && c.compress.enabled)
+}
+
+// SetReadLimit sets the largest message, in bytes after decompression, that
+// the connection reads. A bigger message fails the connection with
+// [StatusMessageTooBig] as soon as its size is known. n <= 0 removes the
+// limit.
+func (c *Conn) SetReadLimit(n int64) {
+	if n <= 0 {
+		n = 1<<63 - 1
+	}
+	c.readLimit.Store(n)
+}
+
+// SetReadDeadline sets the deadline for reads on the underlying connection.
+// A read that times out leaves the connection unusable.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline for writes on the underlying connection.
+// A write that times out leaves the connection unusable.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// NetConn returns the underlying connection. Reading or writing it directly
+// corrupts the WebSocket stream; it is there for deadlines, addresses and
+// TLS state.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Done returns a channel that is closed when the underlying connection has
+// been closed.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// closeNet closes the TCP connection once.
+func (c *Conn) closeNet() error {
+	err := ErrClosed
+	c.closeOnce.Do(func() {
+		err = c.nc.Close()
+		close(c.closed)
+		if c.heartbeat != nil {
+			c.heartbeat.stop()
+		}
+	})
+	return err
+}
+
+// wrapErr adds context to an error from the network.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("websocket: failed to %s: %w", op, err)
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (p *prefixConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

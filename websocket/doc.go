@@ -1,0 +1,72 @@
+// Package websocket implements the WebSocket protocol (RFC 6455) with the
+// permessage-deflate extension (RFC 7692), for servers and clients.
+//
+// # Servers
+//
+// [Accept] upgrades an HTTP request inside any [net/http] handler:
+//
+//	http.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+//		c, err := websocket.Accept(w, r, nil)
+//		if err != nil {
+//			return // Accept has already answered with the right HTTP status.
+//		}
+//		defer c.CloseNow()
+//		buf := make([]byte, 0, 4096)
+//		for {
+//			typ, msg, err := c.ReadMessage(buf)
+//			if err != nil {
+//				return
+//			}
+//			if err := c.WriteMessage(typ, msg); err != nil {
+//				return
+//			}
+//			buf = msg[:0]
+//		}
+//	})
+//
+// By default Accept only upgrades same-origin requests: a page on another
+// site cannot open a socket with the user's cookies (Cross-Site WebSocket
+// Hijacking). List other trusted origins in [AcceptOptions].OriginPatterns.
+//
+// # Clients
+//
+// [Dial] connects to a ws:// or wss:// URL, through an HTTP CONNECT proxy
+// when the environment names one, and gives back the same [Conn] type.
+//
+// # Messages
+//
+// A [Conn] reads with [Conn.ReadMessage] (into a buffer you own: no
+// allocation per message), [Conn.Read], [Conn.Reader] (a stream), or
+// [Conn.ReadLoop] (a handler called per message). It writes with
+// [Conn.WriteMessage], [Conn.Write] (with a context), [Conn.Writer] (a
+// fragmented stream) and [Conn.WritePrepared] (a message framed and
+// compressed once for many connections).
+//
+// One goroutine reads at a time. Any number of goroutines may write at once:
+// writes are serialized per message, and control frames (pongs, close) are
+// slipped between the fragments of a streamed message.
+//
+// Pings are answered automatically while a goroutine is reading. Set
+// PingInterval in the options to have the connection ping an idle peer and
+// close it when it does not answer within PingTimeout.
+//
+// # Failing fast
+//
+// The connection checks everything RFC 6455 requires and closes with the
+// matching status code at the first violation: [StatusProtocolError] for a
+// malformed frame, [StatusInvalidFramePayloadData] for text that is not
+// UTF-8 (checked frame by frame, so a bad fragment fails at once), and
+// [StatusMessageTooBig] when a message would pass the read limit (16 MiB by
+// default; see [Conn.SetReadLimit]).
+//
+// # Compression
+//
+// permessage-deflate is negotiated when [CompressionOptions].Mode asks for
+// it, with or without context takeover and with window sizes from 8 to 15
+// bits. Messages shorter than a threshold are sent uncompressed, and
+// [Conn.EnableWriteCompression] turns compression off for the messages that
+// follow, for payloads known not to compress.
+//
+// The frame layer underneath is package
+// [github.com/tether-rt/tether/websocket/frame].
+package websocket

@@ -1,0 +1,480 @@
+package websocket
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// Read reads the next data message into a new slice. If ctx is cancelled
+// before the message has arrived, the connection is closed.
+//
+// For reads without an allocation per message, use [Conn.ReadMessage].
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	stop := c.watchRead(ctx)
+	typ, p, err := c.ReadMessage(nil)
+	return typ, p, stop(err)
+}
+
+// ReadMessage reads the next data message, appending its payload to
+// buf[:0], and returns the message's type and payload. Pass the previous
+// payload back in (as buf) and, once the buffer has grown to the largest
+// message, reading allocates nothing.
+//
+// Any part of the previous message not yet read through a [Conn.Reader] is
+// discarded first.
+func (c *Conn) ReadMessage(buf []byte) (MessageType, []byte, error) {
+	if !c.readMu.TryLock() {
+		return 0, nil, ErrConcurrentRead
+	}
+	defer c.readMu.Unlock()
+	typ, err := c.startMessage()
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := c.readRest(buf[:0])
+	if err != nil {
+		return 0, nil, err
+	}
+	return typ, p, nil
+}
+
+// Reader waits for the next data message and returns a reader of its
+// payload, which reports io.EOF at the message's end. The reader is valid
+// until the next call that reads from c. If ctx is cancelled before the
+// message has begun, the connection is closed.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	stop := c.watchRead(ctx)
+	if !c.readMu.TryLock() {
+		return 0, nil, stop(ErrConcurrentRead)
+	}
+	defer c.readMu.Unlock()
+	typ, err := c.startMessage()
+	if err = stop(err); err != nil {
+		return 0, nil, err
+	}
+	return typ, &c.r.msgReader, nil
+}
+
+// ReadLoop reads messages until the connection fails or closes, calling fn
+// with each one. data is valid only until fn returns. ReadLoop returns the
+// error that ended the loop: fn's own error, or the read error (a
+// [CloseError] when the peer closed).
+//
+// While ReadLoop waits for a message, the connection holds no read buffer
+// beyond its small fixed one: message buffers come from a shared pool.
+// This handler-driven form is the one a readiness-driven (epoll) mode can
+// serve without a goroutine per connection.
+func (c *Conn) ReadLoop(fn func(typ MessageType, data []byte) error) error {
+	for {
+		if !c.readMu.TryLock() {
+			return ErrConcurrentRead
+		}
+		typ, err := c.startMessage()
+		if err != nil {
+			c.readMu.Unlock()
+			return err
+		}
+		bp := getBuffer()
+		p, err := c.readRest((*bp)[:0])
+		c.readMu.Unlock()
+		if err != nil {
+			putBuffer(bp)
+			return err
+		}
+		err = fn(typ, p)
+		*bp = p[:0]
+		putBuffer(bp)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// watchRead arranges for ctx's cancellation to break a read in progress.
+// The returned func ends the watch and turns a read broken by ctx into
+// ctx's error.
+func (c *Conn) watchRead(ctx context.Context) func(error) error {
+	if ctx == nil || ctx.Done() == nil {
+		return func(err error) error { return err }
+	}
+	stopped := context.AfterFunc(ctx, func() { c.closeNet() })
+	return func(err error) error {
+		if !stopped() && err != nil {
+			return fmt.Errorf("websocket: read abandoned: %w", ctx.Err())
+		}
+		return err
+	}
+}
+
+// messageReader is the io.Reader [Conn.Reader] returns.
+type messageReader struct{ c *Conn }
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	c := m.c
+	if !c.readMu.TryLock() {
+		return 0, ErrConcurrentRead
+	}
+	defer c.readMu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return c.readPayload(p)
+}
+
+// startMessage skips what is left of the previous message and reads frames
+// up to the first frame of the next data message, answering control frames
+// on the way. The caller holds readMu.
+func (c *Conn) startMessage() (MessageType, error) {
+	r := &c.r
+	if r.err != nil {
+		return 0, r.err
+	}
+	if !r.msgDone {
+		if err := c.discardMessage(); err != nil {
+			return 0, err
+		}
+	}
+	if err := c.nextFrame(); err != nil {
+		return 0, err
+	}
+	r.msgType = MessageType(r.fh.OpCode)
+	r.msgDone = false
+	r.msgSize = r.fh.Length
+	r.decompressed = 0
+	r.utf8.Reset()
+	if r.fh.Rsv1 {
+		c.startInflate()
+	}
+	return r.msgType, nil
+}
+
+// readRest appends the rest of the current message to buf.
+func (c *Conn) readRest(buf []byte) ([]byte, error) {
+	r := &c.r
+	for {
+		if len(buf) == cap(buf) {
+			grow := 512
+			if r.inflate == nil {
+				grow = max(grow, int(min(r.fremain, 1<<30)))
+			} else {
+				grow = max(grow, len(buf))
+			}
+			buf = slices.Grow(buf, grow)
+		}
+		n, err := c.readPayload(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// discardMessage reads the rest of the current message and drops it.
+func (c *Conn) discardMessage() error {
+	bp := getBuffer()
+	defer putBuffer(bp)
+	b := (*bp)[:cap(*bp)]
+	for {
+		_, err := c.readPayload(b)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readPayload reads payload bytes of the current message into p,
+// decompressing them if the message is compressed, and returns io.EOF once
+// the message has been read to its end.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	r := &c.r
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.msgDone {
+		return 0, io.EOF
+	}
+	if r.inflate != nil {
+		return c.readInflated(p)
+	}
+	n, err := c.readRaw(p)
+	if n > 0 && r.msgType == MessageText && !r.utf8.Write(p[:n]) {
+		return 0, c.failRead(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
+	}
+	if err == io.EOF {
+		if r.msgType == MessageText && !r.utf8.Done() {
+			return 0, c.failRead(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
+		}
+		r.msgDone = true
+	}
+	return n, err
+}
+
+// directReadMin is the smallest read that bypasses the connection's read
+// buffer and goes straight into the caller's memory.
+const directReadMin = 512
+
+// readRaw reads the raw (possibly compressed) payload of the current
+// message into p, moving on to continuation frames as needed. It returns
+// io.EOF after the final frame's payload.
+func (c *Conn) readRaw(p []byte) (int, error) {
+	r := &c.r
+	for r.fremain == 0 {
+		if r.fh.Fin {
+			return 0, io.EOF
+		}
+		if err := c.nextFrame(); err != nil {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > r.fremain {
+		p = p[:r.fremain]
+	}
+	var n int
+	switch {
+	case r.rw > r.rr:
+		n = copy(p, r.buf[r.rr:r.rw])
+		r.rr += n
+	case len(p) >= directReadMin:
+		var err error
+		n, err = c.nc.Read(p)
+		if n == 0 && err != nil {
+			return 0, c.readError(err)
+		}
+		c.markAlive()
+	default:
+		if err := c.fill(1); err != nil {
+			return 0, err
+		}
+		n = copy(p, r.buf[r.rr:r.rw])
+		r.rr += n
+	}
+	if r.fh.Masked {
+		r.maskPos = frame.Mask(r.fh.Mask, r.maskPos, p[:n])
+	}
+	r.fremain -= int64(n)
+	return n, nil
+}
+
+// fill makes sure at least n bytes (at most readBufferSize) are buffered.
+func (c *Conn) fill(n int) error {
+	r := &c.r
+	if r.rw-r.rr >= n {
+		return nil
+	}
+	if r.rr == r.rw {
+		r.rr, r.rw = 0, 0
+	} else if len(r.buf)-r.rr < n {
+		r.rw = copy(r.buf[:], r.buf[r.rr:r.rw])
+		r.rr = 0
+	}
+	for r.rw-r.rr < n {
+		m, err := c.nc.Read(r.buf[r.rw:])
+		r.rw += m
+		if m > 0 {
+			c.markAlive()
+		}
+		if err != nil && r.rw-r.rr < n {
+			return c.readError(err)
+		}
+	}
+	return nil
+}
+
+// markAlive tells the heartbeat that the peer sent something.
+func (c *Conn) markAlive() {
+	if c.heartbeat != nil {
+		c.r.got.Store(true)
+	}
+}
+
+// readError records a network error as the connection's read error.
+func (c *Conn) readError(err error) error {
+	r := &c.r
+	if r.err != nil {
+		return r.err
+	}
+	switch {
+	case c.heartbeat != nil && c.heartbeat.expired.Load():
+		err = ErrHeartbeatTimeout
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		if ce := c.closeErr.Load(); ce != nil {
+			err = ce
+		} else {
+			err = &CloseError{Code: StatusAbnormalClosure, Reason: "connection closed without a close frame"}
+		}
+	default:
+		err = wrapErr("read frame", err)
+	}
+	r.err = err
+	c.closeNet()
+	return err
+}
+
+// failRead fails the connection with code and makes the failure the
+// sticky read error.
+func (c *Conn) failRead(code StatusCode, reason string) error {
+	if c.r.err != nil {
+		return c.r.err
+	}
+	c.r.err = c.fail(code, reason)
+	return c.r.err
+}
+
+// nextFrame reads frame headers until one that belongs to a data message,
+// handling control frames in between, and makes it the current frame.
+func (c *Conn) nextFrame() error {
+	r := &c.r
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return err
+		}
+		if h.OpCode.IsControl() {
+			if err := c.handleControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.fragment && h.OpCode != frame.OpContinuation {
+			return c.failRead(StatusProtocolError, "new data frame inside a fragmented message")
+		}
+		if !r.fragment && h.OpCode == frame.OpContinuation {
+			return c.failRead(StatusProtocolError, "continuation frame outside a fragmented message")
+		}
+		if h.OpCode == frame.OpContinuation {
+			if h.Rsv1 {
+				return c.failRead(StatusProtocolError, "RSV1 set on a continuation frame")
+			}
+			r.msgSize += h.Length
+			if r.msgSize > c.readLimit.Load() || r.msgSize < 0 {
+				return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
+			}
+		} else if h.Length > c.readLimit.Load() {
+			return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
+		}
+		r.fh = h
+		r.fremain = h.Length
+		r.maskPos = 0
+		r.fragment = !h.Fin
+		return nil
+	}
+}
+
+// readHeader reads and checks the next frame header.
+func (c *Conn) readHeader() (frame.Header, error) {
+	r := &c.r
+	if err := c.fill(2); err != nil {
+		return frame.Header{}, err
+	}
+	need := 2
+	switch r.buf[r.rr+1] & 0x7f {
+	case 126:
+		need += 2
+	case 127:
+		need += 8
+	}
+	if r.buf[r.rr+1]&0x80 != 0 {
+		need += 4
+	}
+	if err := c.fill(need); err != nil {
+		return frame.Header{}, err
+	}
+	h, n, err := frame.ParseHeader(r.buf[r.rr:r.rw])
+	if err != nil {
+		return h, c.failRead(StatusProtocolError, err.Error())
+	}
+	r.rr += n
+	switch {
+	case h.Rsv2 || h.Rsv3:
+		return h, c.failRead(StatusProtocolError, "reserved bits set")
+	case h.Rsv1 && !c.compress.enabled:
+		return h, c.failRead(StatusProtocolError, "RSV1 set without a negotiated extension")
+	case h.OpCode.IsReserved():
+		return h, c.failRead(StatusProtocolError, "reserved opcode")
+	case h.Masked == c.client:
+		if c.client {
+			return h, c.failRead(StatusProtocolError, "masked frame from the server")
+		}
+		return h, c.failRead(StatusProtocolError, "unmasked frame from the client")
+	case h.OpCode.IsControl() && !h.Fin:
+		return h, c.failRead(StatusProtocolError, "fragmented control frame")
+	case h.OpCode.IsControl() && h.Length > frame.MaxControlPayload:
+		return h, c.failRead(StatusProtocolError, "control frame payload longer than 125 bytes")
+	case h.OpCode.IsControl() && h.Rsv1:
+		return h, c.failRead(StatusProtocolError, "RSV1 set on a control frame")
+	}
+	return h, nil
+}
+
+// handleControl reads a control frame's payload and acts on it.
+func (c *Conn) handleControl(h frame.Header) error {
+	r := &c.r
+	n := int(h.Length)
+	if err := c.fill(n); err != nil {
+		return err
+	}
+	p := r.ctl[:n]
+	copy(p, r.buf[r.rr:r.rr+n])
+	r.rr += n
+	if h.Masked {
+		frame.Mask(h.Mask, 0, p)
+	}
+	switch h.OpCode {
+	case frame.OpPing:
+		if !c.closeSent.Load() {
+			if err := c.writeControl(frame.OpPong, p); err != nil && !errors.Is(err, ErrClosed) {
+				return c.readError(err)
+			}
+		}
+	case frame.OpPong:
+		if n == 8 {
+			c.pongReceived(binary.BigEndian.Uint64(p))
+		}
+	case frame.OpClose:
+		code, reason, err := frame.ParseClose(p)
+		switch {
+		case errors.Is(err, frame.ErrCloseReasonNotUTF):
+			return c.failRead(StatusInvalidFramePayloadData, "close reason is not UTF-8")
+		case err != nil:
+			return c.failRead(StatusProtocolError, err.Error())
+		}
+		if r.err == nil {
+			r.err = c.onCloseFrame(code, reason)
+		}
+		return r.err
+	}
+	return nil
+}
+
+// bufferPool holds message buffers for ReadLoop, discards and writes.
+var bufferPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 16<<10)
+	return &b
+}}
+
+// maxPooledBuffer is the largest buffer put back in the pool; bigger ones
+// are left to the garbage collector, so one huge message does not pin its
+// memory forever.
+const maxPooledBuffer = 1 << 20
+
+func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
+
+func putBuffer(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuffer {
+		*bp = (*bp)[:0]
+		bufferPool.Put(bp)
+	}
+}

@@ -1,0 +1,328 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// writer is the write half's state, guarded by msgMu.
+type writer struct {
+	deflate *deflater // the connection's compressor, with context takeover
+	mw      messageWriter
+}
+
+// writeChunk is how much of a payload is framed per write when the frame
+// must be copied (client masking) or is streamed by a Writer.
+const writeChunk = 16 << 10
+
+// WriteMessage writes p as one message of type typ. Writes from many
+// goroutines are safe; each message goes out whole. Without compression
+// (or below the compression threshold) it allocates nothing.
+func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
+	if typ != MessageText && typ != MessageBinary {
+		return fmt.Errorf("websocket: cannot write message of type %d", typ)
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
+	if c.compressOn.Load() && len(p) >= c.compressMin {
+		return c.writeCompressed(typ, p)
+	}
+	return c.writeFrame(frame.OpCode(typ), true, false, p)
+}
+
+// Write writes p as one message of type typ. If ctx ends before the message
+// has been written, the connection is closed and Write returns ctx's error.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	stop := c.watchWrite(ctx)
+	return stop(c.WriteMessage(typ, p))
+}
+
+// watchWrite arranges for ctx's cancellation to break a write in progress.
+func (c *Conn) watchWrite(ctx context.Context) func(error) error {
+	if ctx == nil || ctx.Done() == nil {
+		return func(err error) error { return err }
+	}
+	if err := ctx.Err(); err != nil {
+		return func(error) error { return err }
+	}
+	stopped := context.AfterFunc(ctx, func() { c.closeNet() })
+	return func(err error) error {
+		if !stopped() {
+			return fmt.Errorf("websocket: write abandoned: %w", ctx.Err())
+		}
+		return err
+	}
+}
+
+// writeCompressed compresses p and writes it as one frame.
+func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
+	d := c.getDeflater()
+	bp := getBuffer()
+	payload, err := compressMessage(d, (*bp)[:0], p)
+	c.putDeflater(d)
+	if err == nil {
+		err = c.writeFrame(frame.OpCode(typ), true, true, payload)
+		*bp = payload[:0]
+	}
+	putBuffer(bp)
+	return err
+}
+
+// writeFrame writes one frame under wmu.
+func (c *Conn) writeFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeFrameLocked(op, fin, rsv1, p)
+}
+
+// writeControl writes a control frame, unless the close handshake has
+// begun.
+func (c *Conn) writeControl(op frame.OpCode, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
+	return c.writeFrameLocked(op, true, false, p)
+}
+
+// writeFrameLocked frames p and writes it. The caller holds wmu.
+//
+// Small frames are copied with their header into a pooled buffer and
+// written with one call. A server writes a large payload straight from the
+// caller's memory after its header; a client masks it chunk by chunk in the
+// pooled buffer, never touching the caller's bytes.
+func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error {
+	h := frame.Header{Fin: fin, Rsv1: rsv1, OpCode: op, Length: int64(len(p)), Masked: c.client}
+	if c.client {
+		k := rand.Uint32()
+		h.Mask = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	}
+	bp := getBuffer()
+	defer putBuffer(bp)
+	b := (*bp)[:cap(*bp)]
+	n := frame.PutHeader(b, h)
+	if !c.client {
+		if len(p) <= len(b)-n {
+			n += copy(b[n:], p)
+			return c.netWrite(b[:n])
+		}
+		if err := c.netWrite(b[:n]); err != nil {
+			return err
+		}
+		return c.netWrite(p)
+	}
+	pos := 0
+	for {
+		m := copy(b[n:], p)
+		pos = frame.Mask(h.Mask, pos, b[n:n+m])
+		if err := c.netWrite(b[:n+m]); err != nil {
+			return err
+		}
+		p = p[m:]
+		if len(p) == 0 {
+			return nil
+		}
+		n = 0
+	}
+}
+
+// netWrite writes b to the network. A failed write breaks the connection.
+func (c *Conn) netWrite(b []byte) error {
+	if _, err := c.nc.Write(b); err != nil {
+		c.closeNet()
+		return wrapErr("write frame", err)
+	}
+	return nil
+}
+
+// Writer returns a writer for a message of type typ, sent as fragments of
+// up to 16 KiB as it is written; Close sends the final fragment. Other
+// writes wait until Close. If ctx ends before Close, the connection is
+// closed.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return nil, fmt.Errorf("websocket: cannot write message of type %d", typ)
+	}
+	stop := c.watchWrite(ctx)
+	c.msgMu.Lock()
+	if c.closeSent.Load() {
+		c.msgMu.Unlock()
+		return nil, stop(ErrClosed)
+	}
+	mw := &c.w.mw
+	*mw = messageWriter{c: c, op: frame.OpCode(typ), stop: stop, buf: getBuffer()}
+	if c.compressOn.Load() {
+		mw.d = c.getDeflater()
+		mw.d.out = (*mw.buf)[:0]
+	}
+	return mw, nil
+}
+
+// messageWriter is the io.WriteCloser [Conn.Writer] returns.
+type messageWriter struct {
+	c      *Conn
+	op     frame.OpCode // opcode of the next fragment
+	rsv1   bool         // set on the first fragment of a compressed message
+	d      *deflater    // nil when not compressing
+	buf    *[]byte
+	stop   func(error) error
+	closed bool
+	err    error
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("websocket: write to closed message writer")
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	if w.d != nil {
+		if _, err := w.d.fw.Write(p); err != nil {
+			w.err = err
+			return 0, err
+		}
+		for len(w.d.out) >= writeChunk {
+			if w.err = w.flushFragment(w.d.out[:writeChunk], false); w.err != nil {
+				return 0, w.err
+			}
+			w.d.out = w.d.out[:copy(w.d.out, w.d.out[writeChunk:])]
+		}
+		return n, nil
+	}
+	b := *w.buf
+	for len(p) > 0 {
+		m := min(len(p), writeChunk-len(b))
+		b = append(b, p[:m]...)
+		p = p[m:]
+		if len(b) == writeChunk && len(p) > 0 {
+			if w.err = w.flushFragment(b, false); w.err != nil {
+				return 0, w.err
+			}
+			b = b[:0]
+		}
+	}
+	*w.buf = b
+	return n, nil
+}
+
+// flushFragment writes p as the next fragment.
+func (w *messageWriter) flushFragment(p []byte, fin bool) error {
+	rsv1 := w.d != nil && w.op != frame.OpContinuation
+	err := w.c.writeFrame(w.op, fin, rsv1, p)
+	w.op = frame.OpContinuation
+	return err
+}
+
+// Close sends the final fragment and lets other writes proceed.
+func (w *messageWriter) Close() error {
+	if w.closed {
+		return errors.New("websocket: message writer closed twice")
+	}
+	w.closed = true
+	c := w.c
+	defer c.msgMu.Unlock()
+	err := w.err
+	if err == nil && w.d != nil {
+		if err = w.d.fw.Flush(); err == nil {
+			out := w.d.out
+			err = w.flushFragment(out[:len(out)-len(deflateTail)], true)
+			*w.buf = out[:0]
+		}
+	} else if err == nil {
+		err = w.flushFragment(*w.buf, true)
+	}
+	if w.d != nil {
+		c.putDeflater(w.d)
+	}
+	putBuffer(w.buf)
+	return w.stop(err)
+}
+
+// PreparedMessage is a message framed, and compressed, once and written to
+// many connections with [Conn.WritePrepared]: the way to broadcast.
+//
+// A server connection writes the prepared frame as it is. A connection that
+// compresses without context takeover writes a compressed frame made once.
+// Connections with context takeover must compress each message with their
+// own compressor (the peer's window depends on what that connection sent
+// before), and clients must mask each frame with a fresh key; both still
+// reuse what they can.
+type PreparedMessage struct {
+	typ   MessageType
+	data  []byte
+	plain []byte // a server's unmasked frame
+
+	deflateOnce sync.Once
+	deflated    []byte // payload compressed on its own, window 15, level 1
+	defFrame    []byte // a server's frame of deflated
+}
+
+// NewPreparedMessage prepares data to be sent as a message of type typ.
+// The message keeps data; don't change it afterwards.
+func NewPreparedMessage(typ MessageType, data []byte) *PreparedMessage {
+	h := frame.Header{Fin: true, OpCode: frame.OpCode(typ), Length: int64(len(data))}
+	pm := &PreparedMessage{typ: typ, data: data}
+	pm.plain = append(frame.AppendHeader(make([]byte, 0, frame.HeaderSize(h)+len(data)), h), data...)
+	return pm
+}
+
+// compressed returns the message compressed without context, and a
+// server's frame of it, making them on first use.
+func (pm *PreparedMessage) compressed() (payload, serverFrame []byte) {
+	pm.deflateOnce.Do(func() {
+		d := newDeflater(compressParams{level: 1, writeWindowBits: 15})
+		p, err := compressMessage(d, nil, pm.data)
+		if err != nil {
+			return // cannot happen writing to memory; callers fall back
+		}
+		h := frame.Header{Fin: true, Rsv1: true, OpCode: frame.OpCode(pm.typ), Length: int64(len(p))}
+		pm.deflated = p
+		pm.defFrame = append(frame.AppendHeader(make([]byte, 0, frame.HeaderSize(h)+len(p)), h), p...)
+	})
+	return pm.deflated, pm.defFrame
+}
+
+// WritePrepared writes a prepared message. It is safe to call from many
+// goroutines, on many connections, with the same message.
+func (c *Conn) WritePrepared(pm *PreparedMessage) error {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
+	op := frame.OpCode(pm.typ)
+	if c.compressOn.Load() && len(pm.data) >= c.compressMin {
+		if !c.compress.writeNoTakeover || c.compress.writeWindowBits < 15 {
+			return c.writeCompressed(pm.typ, pm.data)
+		}
+		if payload, serverFrame := pm.compressed(); serverFrame != nil {
+			if c.client {
+				return c.writeFrame(op, true, true, payload)
+			}
+			return c.writeRaw(serverFrame)
+		}
+	}
+	if c.client {
+		return c.writeFrame(op, true, false, pm.data)
+	}
+	return c.writeRaw(pm.plain)
+}
+
+// writeRaw writes bytes that are already framed.
+func (c *Conn) writeRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.netWrite(b)
+}
