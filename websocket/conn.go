@@ -70,13 +70,12 @@ type Conn struct {
 	compressOn  atomic.Bool    // per-message opt-out switch
 	compressMin int            // messages shorter than this are sent plain
 
-	closeOnce  sync.Once
-	closed     chan struct{} // closed when the TCP connection is closed
-	closeSent  atomic.Bool
-	closeRcvd  chan struct{} // closed when the peer's close frame arrives
-	rcvdOnce   sync.Once
-	closeErr   atomic.Pointer[CloseError] // what the peer sent
-	netErrOnce sync.Once
+	closeOnce sync.Once
+	closed    chan struct{} // closed when the TCP connection is closed
+	closeSent atomic.Bool
+	closeRcvd chan struct{} // closed when the peer's close frame arrives
+	rcvdOnce  sync.Once
+	closeErr  atomic.Pointer[CloseError] // what the peer sent
 
 	pingMu    sync.Mutex
 	pingSeq   uint64
@@ -92,7 +91,6 @@ type reader struct {
 	fh           frame.Header // current data frame
 	fremain      int64        // payload bytes of fh still to read
 	maskPos      int
-	inMsg        bool // a message has begun and its final frame not yet been read
 	msgDone      bool // the current message has been read to its end
 	msgType      MessageType
 	msgSize      int64 // payload bytes of the current message read so far

@@ -172,7 +172,6 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 type messageWriter struct {
 	c      *Conn
 	op     frame.OpCode // opcode of the next fragment
-	rsv1   bool         // set on the first fragment of a compressed message
 	d      *deflater    // nil when not compressing
 	buf    *[]byte
 	stop   func(error) error

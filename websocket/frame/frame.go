@@ -243,15 +243,6 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	return pos
 }
 
-// maskSlow is the byte-at-a-time reference for Mask, used by tests.
-func maskSlow(key [4]byte, pos int, b []byte) int {
-	for i := range b {
-		b[i] ^= key[pos&3]
-		pos++
-	}
-	return pos & 3
-}
-
 // ValidCloseCode reports whether code may appear in a close frame sent by a
 // peer (RFC 6455, section 7.4): 1000–1003, 1007–1011 (and 1012–1014, which
 // IANA registered later), or 3000–4999. Codes 1004–1006 and 1015 are
