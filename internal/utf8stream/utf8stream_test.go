@@ -51,22 +51,3 @@ func TestFailsFast(t *testing.T) {
 		t.Fatal("surrogate prefix accepted")
 	}
 }
-
-func FuzzValidator(f *testing.F) {
-	for _, s := range samples {
-		f.Add(s, uint8(1))
-	}
-	f.Fuzz(func(t *testing.T, s []byte, step uint8) {
-		n := int(step%7) + 1
-		var v Validator
-		ok := true
-		for p := s; len(p) > 0 && ok; {
-			k := min(n, len(p))
-			ok = v.Write(p[:k])
-			p = p[k:]
-		}
-		if got, want := ok && v.Done(), utf8.Valid(s); got != want {
-			t.Fatalf("%q in steps of %d: got %v, want %v", s, n, got, want)
-		}
-	})
-}
