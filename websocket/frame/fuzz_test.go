@@ -83,7 +83,16 @@ func FuzzParseHeader(f *testing.F) {
 	addSeed(f, []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, n, err := ParseHeader(b)
-		if len(b) < 2 || len(b) < refHeaderSize(b) {
+		// The length is checked as soon as its bytes are there, before
+		// the masking key is.
+		lengthEnd := 2
+		if len(b) >= 2 {
+			lengthEnd = refHeaderSize(b)
+			if b[1]&0x80 != 0 {
+				lengthEnd -= 4
+			}
+		}
+		if len(b) < lengthEnd || len(b) < 2 {
 			if err != ErrShortHeader || n != 0 {
 				t.Fatalf("ParseHeader(%x) = %d, %v; want ErrShortHeader", b, n, err)
 			}
@@ -110,6 +119,13 @@ func FuzzParseHeader(f *testing.F) {
 		if !minimal {
 			if err != ErrNonMinimalLength || n != 0 {
 				t.Fatalf("ParseHeader(%x) = %d, %v; want ErrNonMinimalLength", b, n, err)
+			}
+			checkBuildParse(t, b)
+			return
+		}
+		if len(b) < size {
+			if err != ErrShortHeader || n != 0 {
+				t.Fatalf("ParseHeader(%x) = %d, %v; want ErrShortHeader", b, n, err)
 			}
 			checkBuildParse(t, b)
 			return
