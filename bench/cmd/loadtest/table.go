@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/tether-rt/tether/bench"
+)
+
+// printTables reads JSON results, one a line, and prints Markdown tables:
+// the servers compared (all driven by Tether's client), the clients
+// compared (all against Tether's server), and memory per idle connection.
+func printTables(r io.Reader, w io.Writer) error {
+	var echoes []EchoResult
+	var idles []IdleResult
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var kind struct{ Mode string }
+		if json.Unmarshal(line, &kind) != nil {
+			continue // not a result: a log line
+		}
+		switch kind.Mode {
+		case "echo":
+			var e EchoResult
+			if err := json.Unmarshal(line, &e); err != nil {
+				return err
+			}
+			echoes = append(echoes, e)
+		case "idle":
+			var i IdleResult
+			if err := json.Unmarshal(line, &i); err != nil {
+				return err
+			}
+			idles = append(idles, i)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(echoes) > 0 {
+		conns := echoes[0].Conns
+		fmt.Fprintf(w, "### Echo servers (%d connections, Tether's client)\n\n", conns)
+		echoTable(w, echoes, func(e EchoResult) string { return e.Server }, func(e EchoResult) bool { return e.Client == "tether" })
+		fmt.Fprintf(w, "### Echo clients (%d connections, Tether's server)\n\n", conns)
+		echoTable(w, echoes, func(e EchoResult) string { return e.Client }, func(e EchoResult) bool { return e.Server == "tether" })
+	}
+	if len(idles) > 0 {
+		fmt.Fprintf(w, "### Memory per idle connection (%d connections)\n\n", idles[0].Conns)
+		fmt.Fprintln(w, "| compression | library | heap+stacks KiB/conn | RSS KiB/conn | goroutines/conn |")
+		fmt.Fprintln(w, "|---|---|--:|--:|--:|")
+		for _, c := range compressions(idles, func(i IdleResult) string { return i.Compress }) {
+			for _, lib := range bench.Libraries {
+				for _, i := range idles {
+					if i.Compress == c && i.Server == lib {
+						fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.2f |\n", c, lib, i.HeapKiB, i.RSSKiB, i.GoroutinesPC)
+					}
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// echoTable prints the results keep selects, one row per size and library
+// (the one lib returns), grouped by compression.
+func echoTable(w io.Writer, all []EchoResult, lib func(EchoResult) string, keep func(EchoResult) bool) {
+	var rs []EchoResult
+	for _, e := range all {
+		if keep(e) {
+			rs = append(rs, e)
+		}
+	}
+	for _, c := range compressions(rs, func(e EchoResult) string { return e.Compress }) {
+		fmt.Fprintf(w, "Compression: %s\n\n", c)
+		fmt.Fprintln(w, "| size | library | msgs/s | vs tether | MB/s | p50 µs | p99 µs | server CPU µs/msg | client CPU µs/msg |")
+		fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+		var sizes []int
+		for _, e := range rs {
+			if e.Compress == c && !slices.Contains(sizes, e.Size) {
+				sizes = append(sizes, e.Size)
+			}
+		}
+		slices.Sort(sizes)
+		for _, size := range sizes {
+			var base float64
+			for _, e := range rs {
+				if e.Compress == c && e.Size == size && lib(e) == "tether" {
+					base = e.MsgsPerSec
+				}
+			}
+			for _, l := range bench.Libraries {
+				for _, e := range rs {
+					if e.Compress != c || e.Size != size || lib(e) != l {
+						continue
+					}
+					ratio := "–"
+					if base > 0 {
+						ratio = fmt.Sprintf("%.2f×", e.MsgsPerSec/base)
+					}
+					fmt.Fprintf(w, "| %s | %s | %.0f | %s | %.1f | %.0f | %.0f | %.1f | %.1f |\n",
+						sizeName(size), l, e.MsgsPerSec, ratio, e.MBPerSec, e.P50Micros, e.P99Micros, e.ServerCPUMsg, e.ClientCPUMsg)
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func compressions[T any](rs []T, of func(T) string) []string {
+	var cs []string
+	for _, want := range []bench.Compression{bench.CompressOff, bench.CompressDeflate, bench.CompressDeflateCtx} {
+		for _, r := range rs {
+			if of(r) == string(want) && !slices.Contains(cs, string(want)) {
+				cs = append(cs, string(want))
+			}
+		}
+	}
+	return cs
+}
+
+func sizeName(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
