@@ -68,12 +68,12 @@ func Dial(ctx context.Context, lib, url string, c Compression) (Client, error) {
 		}
 		return &gorillaClient{c: conn}, nil
 	case "gws":
-		h := &gwsClient{}
-		conn, resp, err := gws.NewClient(h, &gws.ClientOption{
+		h := &gwsClient{opts: &gws.ClientOption{
 			Addr:               url,
 			ReadMaxPayloadSize: readLimit,
 			PermessageDeflate:  gwsCompression(c),
-		})
+		}}
+		conn, resp, err := gws.NewClient(h, h.opts)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +184,8 @@ func (k *coderClient) Close() error { return k.c.CloseNow() }
 // of the echo of the previous one.
 type gwsClient struct {
 	gws.BuiltinEventHandler
-	c *gws.Conn
+	c    *gws.Conn
+	opts *gws.ClientOption
 
 	stop    <-chan struct{}
 	payload []byte
