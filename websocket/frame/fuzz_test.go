@@ -3,14 +3,14 @@ package frame
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"encoding/binary"
-	"errors"
-	"math"
 	"testing"
 	"unicode/utf8"
 )
