@@ -354,15 +354,23 @@ func (c *Conn) nextFrame() error {
 		if !r.fragment && h.OpCode == frame.OpContinuation {
 			return c.failRead(StatusProtocolError, "continuation frame outside a fragmented message")
 		}
-		if h.OpCode == frame.OpContinuation {
+		// The limit is on the message's size after decompression: the
+		// frames of a compressed message (which deflate can make longer
+		// than their output) are not held against it; readInflated
+		// checks what they inflate to.
+		switch {
+		case h.OpCode == frame.OpContinuation:
 			if h.Rsv1 {
 				return c.failRead(StatusProtocolError, "RSV1 set on a continuation frame")
+			}
+			if r.inflate != nil {
+				break
 			}
 			r.msgSize += h.Length
 			if r.msgSize > c.readLimit.Load() || r.msgSize < 0 {
 				return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
 			}
-		} else if h.Length > c.readLimit.Load() {
+		case !h.Rsv1 && h.Length > c.readLimit.Load():
 			return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
 		}
 		r.fh = h
