@@ -317,6 +317,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 
 // report is what our server saw of one connection.
 type report struct {
+	name        string // the request's "case" query parameter
 	path        string
 	origin      string
 	offer       string // Sec-WebSocket-Extensions of the request
@@ -347,13 +348,19 @@ type goServer struct {
 // Pages for the browser are served from /page.
 func startServer(t *testing.T, opts *websocket.AcceptOptions) *goServer {
 	t.Helper()
+	return startServerFunc(t, func(*http.Request) *websocket.AcceptOptions { return opts })
+}
+
+// startServerFunc is startServer with options chosen per request.
+func startServerFunc(t *testing.T, optsFor func(*http.Request) *websocket.AcceptOptions) *goServer {
+	t.Helper()
 	s := &goServer{reports: make(chan report, 64)}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/page" {
 			servePage(w)
 			return
 		}
-		s.serveWS(w, r, opts)
+		s.serveWS(w, r, optsFor(r))
 	}))
 	s.Listener = countingListener{s.Listener}
 	s.Start()
@@ -363,7 +370,7 @@ func startServer(t *testing.T, opts *websocket.AcceptOptions) *goServer {
 }
 
 func (s *goServer) serveWS(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) {
-	rep := report{path: r.URL.Path, origin: r.Header.Get("Origin"), offer: r.Header.Get("Sec-WebSocket-Extensions")}
+	rep := report{name: r.URL.Query().Get("case"), path: r.URL.Path, origin: r.Header.Get("Origin"), offer: r.Header.Get("Sec-WebSocket-Extensions")}
 	defer func() { s.reports <- rep }()
 	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
@@ -425,7 +432,7 @@ func (s *goServer) report(t *testing.T) report {
 // servePage serves the empty page the browser opens sockets from.
 func servePage(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprint(w, "<!doctype html><html><head><title>tether interop</title></head><body>tether interop</body></html>\n")
+	fmt.Fprint(w, "<!doctype html><html><head><title>tether interop</title><link rel=icon href=\"data:,\"></head><body>tether interop</body></html>\n")
 }
 
 // closeCode returns the close code in err, failing when there is none.
