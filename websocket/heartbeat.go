@@ -36,7 +36,11 @@ func (c *Conn) startHeartbeat(interval, timeout time.Duration) {
 	}
 	hb := &heartbeat{interval: interval, timeout: timeout}
 	c.heartbeat = hb
+	// The first tick may come before AfterFunc returns: it waits for hb.t
+	// behind hb.mu.
+	hb.mu.Lock()
 	hb.t = time.AfterFunc(interval, func() { c.heartbeatTick() })
+	hb.mu.Unlock()
 }
 
 func (c *Conn) heartbeatTick() {
