@@ -15,15 +15,12 @@ import (
 	"unicode/utf8"
 )
 
-// addSeed adds a seed input to f. With TETHER_WRITE_FUZZ_SEEDS=1 in the
-// environment it also writes it to testdata/fuzz/<FuzzName>/ in Go's corpus
-// format, which is how the committed seed corpora are made.
+// addSeed adds a seed input to f, unless testdata/fuzz/<FuzzName>/ already
+// holds it, in Go's corpus format (go test runs it from there). With
+// TETHER_WRITE_FUZZ_SEEDS=1 in the environment it writes it there: that is
+// how the committed seed corpora are made.
 func addSeed(f *testing.F, vals ...any) {
 	f.Helper()
-	f.Add(vals...)
-	if os.Getenv("TETHER_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
 	var b strings.Builder
 	b.WriteString("go test fuzz v1\n")
 	for _, v := range vals {
@@ -38,12 +35,19 @@ func addSeed(f *testing.F, vals ...any) {
 			fmt.Fprintf(&b, "%T(%v)\n", v, v)
 		}
 	}
-	dir := filepath.Join("testdata", "fuzz", f.Name())
 	sum := sha256.Sum256([]byte(b.String()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	file := filepath.Join("testdata", "fuzz", f.Name(), "seed-"+hex.EncodeToString(sum[:8]))
+	if old, err := os.ReadFile(file); err == nil && string(old) == b.String() {
+		return
+	}
+	f.Add(vals...)
+	if os.Getenv("TETHER_WRITE_FUZZ_SEEDS") != "1" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		f.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+hex.EncodeToString(sum[:8])), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		f.Fatal(err)
 	}
 }
