@@ -1,0 +1,192 @@
+package engineio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/tether-rt/tether/engineio/parser"
+)
+
+// handlePoll serves a GET with sid: it answers with the queued packets, or
+// waits for some.
+func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case sockState(s.state.Load()) == stateClosed:
+		late := s.lateNoop
+		s.lateNoop = false
+		s.mu.Unlock()
+		if late {
+			writePayload(w, s.ver, []parser.Packet{noopPacket}, s.b64)
+		} else {
+			writeError(w, CodeUnknownSID, "")
+		}
+		return
+	case s.ws != nil:
+		s.mu.Unlock()
+		writeError(w, CodeBadRequest, "") // upgraded meanwhile
+		return
+	case s.poll != nil:
+		// Two polls at once break the packet order: Node closes the
+		// session, and the first poll gets the close packet.
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, errors.New("engineio: overlapping poll requests"), closeError)
+		writeError(w, CodeBadRequest, "")
+		return
+	case sockState(s.state.Load()) == stateClosing:
+		pkts := append(s.queue, closePacket)
+		s.queue = nil
+		fin := s.finalizeLocked(s.closeReason, nil, nil)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		writePayload(w, s.ver, pkts, s.b64)
+		return
+	case len(s.queue) > 0:
+		pkts := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		writePayload(w, s.ver, pkts, s.b64)
+		return
+	}
+	pw := &pollWaiter{ch: make(chan []parser.Packet, 1)}
+	s.poll = pw
+	s.mu.Unlock()
+	select {
+	case pkts := <-pw.ch:
+		writePayload(w, s.ver, pkts, s.b64)
+	case <-r.Context().Done():
+		s.mu.Lock()
+		if s.poll == pw {
+			s.poll = nil
+		}
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, errors.New("engineio: poll request closed prematurely"), closeError)
+	}
+}
+
+// handlePost serves a POST with sid: the packets the client sends.
+func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.ws != nil {
+		s.mu.Unlock()
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	if s.posting {
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, errors.New("engineio: overlapping POST requests"), closeError)
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	s.posting = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}()
+
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	binary := mt == "application/octet-stream"
+	if binary && s.proto != 3 {
+		s.closeWith(ReasonTransportError, errors.New("engineio: binary POST body from a v4 client"), closeError)
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	limit := s.srv.cfg.MaxPayload
+	body, err := readBody(r.Body, r.ContentLength, limit)
+	if errors.Is(err, errTooLarge) {
+		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: POST body larger than maxPayload (%d bytes)", limit), closeError)
+		w.Header().Set("Connection", "close")
+		writeJSONError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "Payload too large")
+		return
+	}
+	if err != nil {
+		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: failed to read POST body: %w", err), closeError)
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	if !binary && !utf8.Valid(body) {
+		// Node decodes the body as UTF-8, replacing what is not.
+		body = toValidUTF8(body)
+	}
+	pkts, derr := parser.DecodePayload(s.ver, body, binary)
+	for _, p := range pkts {
+		if !s.onPacket(p, true) {
+			break
+		}
+	}
+	if derr != nil {
+		s.closeWith(ReasonParseError, derr, closeError)
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	h := w.Header()
+	// text/html as Node sends it, so that old browsers don't offer "ok"
+	// as a download.
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "ok")
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readBody reads a request body of at most max bytes.
+func readBody(body io.Reader, length, limit int64) ([]byte, error) {
+	if length > limit {
+		return nil, errTooLarge
+	}
+	size := length
+	if size < 0 {
+		size = 512
+	}
+	buf := make([]byte, 0, size+1)
+	b, err := readAllLimited(body, buf, limit)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readAllLimited appends body to buf, failing with errTooLarge past max
+// bytes.
+func readAllLimited(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// toValidUTF8 replaces each byte that is not part of valid UTF-8 with
+// U+FFFD.
+func toValidUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
+}

@@ -1,0 +1,444 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-rt/tether/engineio/parser"
+)
+
+// The error codes of Engine.IO's JSON error responses, as Node's engine.io
+// numbers them.
+const (
+	CodeUnknownTransport    = 0
+	CodeUnknownSID          = 1
+	CodeBadHandshakeMethod  = 2
+	CodeBadRequest          = 3
+	CodeForbidden           = 4
+	CodeUnsupportedProtocol = 5
+)
+
+var codeMessages = [...]string{
+	CodeUnknownTransport:    "Transport unknown",
+	CodeUnknownSID:          "Session ID unknown",
+	CodeBadHandshakeMethod:  "Bad handshake method",
+	CodeBadRequest:          "Bad request",
+	CodeForbidden:           "Forbidden",
+	CodeUnsupportedProtocol: "Unsupported protocol version",
+}
+
+// Server is an Engine.IO server: an [http.Handler] that serves both
+// transports under one path (mount it at "/engine.io/", or "/socket.io/"
+// under Socket.IO). Its methods are safe for concurrent use.
+type Server struct {
+	cfg          config
+	onConnection atomic.Pointer[func(*Socket)]
+
+	mu       sync.Mutex
+	sessions map[string]*Socket // open sessions, and retired ones for a moment
+	open     int
+	closed   bool
+	// wg counts each open session until its OnClose callback has
+	// returned, each WebSocket writer, and each request handler that
+	// holds a WebSocket, so that Close can wait for all of them.
+	wg sync.WaitGroup
+}
+
+// NewServer returns a server configured by opts; nil means the defaults.
+func NewServer(opts *Options) *Server {
+	return &Server{cfg: newConfig(opts), sessions: make(map[string]*Socket)}
+}
+
+// OnConnection sets the function called with each new session, before the
+// client hears of it (so packets it sends can't be missed). Set it before
+// serving. The socket's OnMessage and OnClose callbacks are set inside it;
+// it runs with the socket's callback lock held, so the socket's other
+// callbacks wait for it to return.
+func (srv *Server) OnConnection(fn func(*Socket)) {
+	srv.onConnection.Store(&fn)
+}
+
+// Count returns the number of open sessions.
+func (srv *Server) Count() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.open
+}
+
+// Close closes every session with the reason "server shutting down" and
+// refuses new ones. Packets already queued are sent first: a WebSocket
+// client gets them and a close frame (1001), a polling client with a
+// request pending gets them and a close packet; a polling client without
+// one finds its session gone at its next request. Close waits until every
+// session's OnClose callback has returned and the server's goroutines have
+// ended, so it must not be called from inside a callback.
+func (srv *Server) Close() error {
+	srv.mu.Lock()
+	srv.closed = true
+	list := make([]*Socket, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		list = append(list, s) // closing a closed session does nothing
+	}
+	srv.mu.Unlock()
+	for _, s := range list {
+		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
+	}
+	srv.wg.Wait()
+	return nil
+}
+
+// track counts a goroutine that will hold a WebSocket, unless the server is
+// closed.
+func (srv *Server) track() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closed {
+		return false
+	}
+	srv.wg.Add(1)
+	return true
+}
+
+// newID returns a random session ID of 20 URL-safe characters not in use.
+func (srv *Server) newID() string {
+	var b [15]byte
+	for {
+		rand.Read(b[:])
+		id := base64.RawURLEncoding.EncodeToString(b[:])
+		srv.mu.Lock()
+		_, taken := srv.sessions[id]
+		srv.mu.Unlock()
+		if !taken {
+			return id
+		}
+	}
+}
+
+// register adds a new session, unless the server is closed or the ID is
+// taken.
+func (srv *Server) register(s *Socket) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closed {
+		return false
+	}
+	if _, taken := srv.sessions[s.id]; taken {
+		return false
+	}
+	srv.sessions[s.id] = s
+	srv.open++
+	srv.wg.Add(1) // released once OnClose has returned
+	return true
+}
+
+func (srv *Server) remove(s *Socket) {
+	srv.mu.Lock()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+		srv.open--
+	}
+	srv.mu.Unlock()
+}
+
+// lateGrace is how long a session closed by its client stays known, so
+// that a poll the client sent before closing ends cleanly.
+const lateGrace = time.Second
+
+// retire counts a closed session out but keeps it known for lateGrace.
+func (srv *Server) retire(s *Socket) {
+	srv.mu.Lock()
+	srv.open--
+	srv.mu.Unlock()
+	time.AfterFunc(lateGrace, func() {
+		srv.mu.Lock()
+		if srv.sessions[s.id] == s {
+			delete(srv.sessions, s.id)
+		}
+		srv.mu.Unlock()
+	})
+}
+
+func (srv *Server) session(id string) *Socket {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id]
+}
+
+// ServeHTTP serves the Engine.IO transports: handshakes (a GET without
+// sid, over polling or as a WebSocket upgrade), polls (GET with sid),
+// packets from the client (POST with sid) and upgrades (a WebSocket
+// handshake with sid). Refused requests get Node's JSON error body
+// {"code":N,"message":"..."} with status 400 (403 for AllowRequest).
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if srv.cfg.CORS != nil && srv.applyCORS(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	if !srv.cfg.enabled(transport) {
+		writeError(w, CodeUnknownTransport, "")
+		return
+	}
+	isWS := isWebSocketRequest(r)
+	if sid := q.Get("sid"); sid != "" {
+		s := srv.session(sid)
+		if s == nil {
+			writeError(w, CodeUnknownSID, "")
+			return
+		}
+		if q.Get("EIO") != strconv.Itoa(s.proto) {
+			writeError(w, CodeBadRequest, "")
+			return
+		}
+		if isWS {
+			if transport != TransportWebSocket {
+				writeError(w, CodeBadRequest, "")
+				return
+			}
+			srv.upgrade(w, r, s)
+			return
+		}
+		if transport != s.Transport() {
+			writeError(w, CodeBadRequest, "") // transport mismatch
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			s.handlePoll(w, r)
+		case http.MethodPost:
+			s.handlePost(w, r)
+		default:
+			writeError(w, CodeBadRequest, "")
+		}
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, CodeBadHandshakeMethod, "")
+		return
+	}
+	proto := 0
+	switch q.Get("EIO") {
+	case "4":
+		proto = 4
+	case "3":
+		if srv.cfg.AllowEIO3 {
+			proto = 3
+		}
+	}
+	if proto == 0 {
+		writeError(w, CodeUnsupportedProtocol, "")
+		return
+	}
+	if (transport == TransportWebSocket) != isWS || q.Has("j") {
+		// A WebSocket handshake must be an upgrade, and a polling one
+		// must not; JSONP polling is not supported.
+		writeError(w, CodeBadRequest, "")
+		return
+	}
+	if srv.cfg.AllowRequest != nil {
+		if err := srv.cfg.AllowRequest(r); err != nil {
+			writeError(w, CodeForbidden, err.Error())
+			return
+		}
+	}
+	if isWS {
+		srv.openWebSocket(w, r, proto)
+	} else {
+		srv.openPolling(w, r, proto)
+	}
+}
+
+// newSocket makes a session for the handshake r; it is not registered yet.
+func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
+	req := r.Clone(context.Background())
+	req.Body = http.NoBody
+	s := &Socket{
+		srv:   srv,
+		id:    srv.newID(),
+		proto: proto,
+		ver:   parser.Version(proto),
+		req:   req,
+		b64:   r.URL.Query().Get("b64") != "",
+		done:  make(chan struct{}),
+	}
+	return s
+}
+
+// openPolling answers a polling handshake with the open packet.
+func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request, proto int) {
+	s := srv.newSocket(r, proto)
+	if !srv.register(s) {
+		writeShuttingDown(w)
+		return
+	}
+	srv.setCookie(w, s.id)
+	open := s.openPacket(srv.cfg.upgrades)
+	s.connected()
+	writePayload(w, s.ver, []parser.Packet{open}, s.b64)
+}
+
+// openPacket builds the handshake's open packet.
+func (s *Socket) openPacket(upgrades []string) parser.Packet {
+	cfg := &s.srv.cfg
+	h := struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int64    `json:"maxPayload,omitempty"`
+	}{s.id, upgrades, cfg.PingInterval.Milliseconds(), cfg.PingTimeout.Milliseconds(), 0}
+	if s.proto == 4 {
+		h.MaxPayload = cfg.MaxPayload
+	}
+	data, _ := json.Marshal(h)
+	return parser.Packet{Type: parser.Open, Data: data}
+}
+
+// connected runs OnConnection and starts the heartbeat.
+func (s *Socket) connected() {
+	s.deliverMu.Lock()
+	func() {
+		defer s.deliverMu.Unlock()
+		if fn := s.srv.onConnection.Load(); fn != nil {
+			(*fn)(s)
+		}
+	}()
+	s.startHeartbeat()
+}
+
+func (srv *Server) setCookie(w http.ResponseWriter, id string) {
+	c := srv.cfg.Cookie
+	if c == nil {
+		return
+	}
+	ck := &http.Cookie{Name: c.Name, Value: id, Path: c.Path, HttpOnly: c.HTTPOnly, Secure: c.Secure, SameSite: c.SameSite}
+	if ck.Name == "" {
+		ck.Name = "io"
+	}
+	if ck.Path == "" {
+		ck.Path = "/"
+	}
+	if ck.SameSite == http.SameSiteDefaultMode {
+		ck.SameSite = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, ck)
+}
+
+// applyCORS adds the CORS headers and answers preflight requests, which it
+// reports.
+func (srv *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
+	c := srv.cfg.CORS
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	allow := ""
+	for _, o := range c.Origins {
+		if o == "*" {
+			allow = "*"
+			if c.Credentials && origin != "" {
+				allow = origin
+			}
+			break
+		}
+		if origin != "" && strings.EqualFold(o, origin) {
+			allow = origin
+			break
+		}
+	}
+	if allow != "" {
+		h.Set("Access-Control-Allow-Origin", allow)
+	}
+	if allow != "*" {
+		h.Add("Vary", "Origin")
+	}
+	if c.Credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	methods := c.Methods
+	if methods == nil {
+		methods = []string{http.MethodGet, http.MethodPost}
+	}
+	h.Set("Access-Control-Allow-Methods", strings.Join(methods, ","))
+	if c.AllowedHeaders != nil {
+		h.Set("Access-Control-Allow-Headers", strings.Join(c.AllowedHeaders, ","))
+	} else if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	if c.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.FormatInt(int64(c.MaxAge/time.Second), 10))
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// isWebSocketRequest reports whether r asks for a WebSocket upgrade.
+func isWebSocketRequest(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeError writes Node's JSON error body; message "" means the code's
+// standard message.
+func writeError(w http.ResponseWriter, code int, message string) {
+	status := http.StatusBadRequest
+	if code == CodeForbidden {
+		status = http.StatusForbidden
+	}
+	writeJSONError(w, status, code, message)
+}
+
+func writeJSONError(w http.ResponseWriter, status, code int, message string) {
+	if message == "" {
+		message = codeMessages[code]
+	}
+	body, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, message})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeShuttingDown(w http.ResponseWriter) {
+	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server is shutting down")
+}
+
+// writePayload answers a poll with pkts.
+func writePayload(w http.ResponseWriter, v parser.Version, pkts []parser.Packet, b64 bool) {
+	body, binary := parser.AppendPayload(v, nil, pkts, b64)
+	h := w.Header()
+	if binary {
+		h.Set("Content-Type", "application/octet-stream")
+	} else {
+		h.Set("Content-Type", "text/plain; charset=UTF-8")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}

@@ -1,0 +1,494 @@
+package engineio
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-rt/tether/engineio/parser"
+)
+
+// The reasons a session closes, as OnClose reports them (the strings are
+// Node's).
+const (
+	// ReasonTransportClose: the client closed the connection or sent a
+	// close packet.
+	ReasonTransportClose = "transport close"
+	// ReasonTransportError: the transport failed (network error,
+	// overlapping requests, an oversized payload, a message too big).
+	ReasonTransportError = "transport error"
+	// ReasonPingTimeout: the client missed a heartbeat.
+	ReasonPingTimeout = "ping timeout"
+	// ReasonForcedClose: [Socket.Close] was called.
+	ReasonForcedClose = "forced close"
+	// ReasonServerShutdown: [Server.Close] was called.
+	ReasonServerShutdown = "server shutting down"
+	// ReasonParseError: the client sent a packet that could not be decoded.
+	ReasonParseError = "parse error"
+	// ReasonSendQueueFull: the client did not read fast enough and more
+	// than Options.SendQueue packets were waiting for it.
+	ReasonSendQueueFull = "send queue full"
+)
+
+var (
+	// ErrClosed is returned by [Socket.Send] once the socket is closing or
+	// closed.
+	ErrClosed = errors.New("engineio: socket closed")
+	// ErrSendQueueFull is returned by the [Socket.Send] call that would
+	// have queued more than Options.SendQueue packets; the socket is then
+	// closed. It wraps ErrClosed.
+	ErrSendQueueFull = errors.Join(ErrClosed, errors.New("engineio: send queue full"))
+)
+
+// Packet is one Engine.IO message packet as the layer above sees it: text
+// (UTF-8) or binary data.
+type Packet struct {
+	// Data must not be modified after Send: the same Packet may be sent
+	// to many sockets. The Data that OnMessage gets is the callee's to
+	// keep.
+	Data   []byte
+	Binary bool
+}
+
+type sockState int32
+
+const (
+	stateOpen    sockState = iota
+	stateClosing           // Close was called: flushing the queue
+	stateClosed
+)
+
+// closeMode tells how a closing session treats what is queued and a
+// pending poll.
+type closeMode int
+
+const (
+	// closeError: the session failed; queued packets are dropped and a
+	// pending poll gets a close packet.
+	closeError closeMode = iota
+	// closeByClient: the client closed; a pending poll gets a noop.
+	closeByClient
+	// closeGraceful: Close or server shutdown; queued packets go out
+	// first, followed by a close packet (polling) or close frame.
+	closeGraceful
+)
+
+// Socket is one Engine.IO session. Its methods are safe for concurrent use.
+type Socket struct {
+	srv   *Server
+	id    string
+	proto int
+	ver   parser.Version
+	req   *http.Request
+	b64   bool // v3 polling client without binary support
+
+	onMessage atomic.Pointer[func(Packet)]
+	onClose   atomic.Pointer[func(string, error)]
+	// deliverMu serializes the callbacks: OnConnection, then OnMessage
+	// calls in order, then OnClose.
+	deliverMu sync.Mutex
+
+	state atomic.Int32  // sockState; written under mu
+	done  chan struct{} // closed when the state becomes stateClosed
+
+	mu    sync.Mutex
+	queue []parser.Packet // packets not yet handed to a transport
+	ws    *wsTransport    // the WebSocket, once the session runs on one
+	// Polling.
+	poll    *pollWaiter // the GET waiting for packets
+	posting bool        // a POST is being read
+	// Upgrade.
+	probe     *wsTransport // the WebSocket being probed
+	probed    bool         // the probe was answered: end polls with noops
+	noopTimer *time.Timer
+	// Closing.
+	closeReason string
+	lateNoop    bool // closed by the client: a poll that comes late gets a noop
+	closeTimer  *time.Timer
+	reason      string
+	err         error
+	// Heartbeat.
+	pingTimer    *time.Timer
+	timeoutTimer *time.Timer
+	awaitingPong bool
+	pingSeq      uint64
+	lastPing     time.Time // v3: when the client last pinged
+}
+
+// pollWaiter is a GET waiting for packets; whoever clears Socket.poll
+// sends them on ch (buffered, so never blocking).
+type pollWaiter struct {
+	ch chan []parser.Packet
+}
+
+// ID returns the session ID.
+func (s *Socket) ID() string { return s.id }
+
+// Protocol returns the Engine.IO protocol revision the client speaks: 3 or 4.
+func (s *Socket) Protocol() int { return s.proto }
+
+// Request returns the handshake request: its headers, URL (with the query)
+// and RemoteAddr. Its body is empty. Treat it as read-only.
+func (s *Socket) Request() *http.Request { return s.req }
+
+// Transport returns the current transport: "polling", or "websocket" for a
+// session opened over WebSocket or upgraded to it.
+func (s *Socket) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ws != nil {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
+// OnMessage sets the function called with each message from the client.
+// Calls are made one at a time, in the order the messages arrived, from the
+// goroutine that read them; none is made after OnClose. Set it inside
+// OnConnection.
+func (s *Socket) OnMessage(fn func(p Packet)) { s.onMessage.Store(&fn) }
+
+// OnClose sets the function called once when the session has closed, with
+// one of the Reason* strings and the error behind it, if any. It is called
+// after the last OnMessage call has returned. Set it inside OnConnection.
+func (s *Socket) OnClose(fn func(reason string, err error)) { s.onClose.Store(&fn) }
+
+// Send queues message packets for the client and returns at once; a
+// transport writes them in order, and the packets of one call go out
+// together, with nothing between them. Send returns ErrClosed once the
+// socket is closing, and ErrSendQueueFull (closing the socket with
+// "send queue full") when the packets would make more than
+// Options.SendQueue wait.
+func (s *Socket) Send(pkts ...Packet) error {
+	s.mu.Lock()
+	if sockState(s.state.Load()) != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if len(s.queue)+len(pkts) > s.srv.cfg.SendQueue {
+		fin := s.finalizeLocked(ReasonSendQueueFull, ErrSendQueueFull, nil)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		return ErrSendQueueFull
+	}
+	for _, p := range pkts {
+		s.queue = append(s.queue, parser.Packet{Type: parser.Message, Data: p.Data, Binary: p.Binary})
+	}
+	s.flushLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Writable reports whether a packet sent now would go out at once: a poll
+// is waiting (polling), or the WebSocket is idle. Socket.IO drops volatile
+// packets when it is false.
+func (s *Socket) Writable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sockState(s.state.Load()) != stateOpen {
+		return false
+	}
+	if s.ws != nil {
+		return !s.ws.writing && len(s.queue) == 0
+	}
+	return s.poll != nil
+}
+
+// Close closes the session with the reason "forced close" after the
+// packets already queued have been sent. It returns at once; OnClose is
+// called when the session has closed.
+func (s *Socket) Close() error {
+	s.closeWith(ReasonForcedClose, nil, closeGraceful)
+	return nil
+}
+
+// enqueueLocked queues a control packet and flushes.
+func (s *Socket) enqueueLocked(p parser.Packet) {
+	s.queue = append(s.queue, p)
+	s.flushLocked()
+}
+
+// flushLocked hands the queue to the transport if it can take it.
+func (s *Socket) flushLocked() {
+	if len(s.queue) == 0 || sockState(s.state.Load()) == stateClosed {
+		return
+	}
+	if s.ws != nil {
+		s.ws.wakeUp()
+		return
+	}
+	if s.poll != nil {
+		s.poll.ch <- s.queue
+		s.poll = nil
+		s.queue = nil
+	}
+}
+
+// endPollLocked answers the pending poll, if any, with pkts.
+func (s *Socket) endPollLocked(pkts ...parser.Packet) {
+	if s.poll != nil {
+		s.poll.ch <- pkts
+		s.poll = nil
+	}
+}
+
+var (
+	closePacket = parser.Packet{Type: parser.Close}
+	noopPacket  = parser.Packet{Type: parser.Noop}
+)
+
+// closeWith closes the session, at once or (closeGraceful) once the
+// queue has gone out.
+func (s *Socket) closeWith(reason string, err error, mode closeMode) {
+	s.mu.Lock()
+	fin := s.closeLocked(reason, err, mode)
+	s.mu.Unlock()
+	s.afterClose(fin)
+}
+
+// closeLocked starts closing the session; it returns the finalization work
+// to run after unlocking when the session is now closed.
+func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalized {
+	switch sockState(s.state.Load()) {
+	case stateClosed:
+		return nil
+	case stateClosing:
+		if mode == closeGraceful {
+			return nil
+		}
+	case stateOpen:
+		if mode != closeGraceful {
+			break
+		}
+		if probe := s.stopProbeLocked(); probe != nil && probe.conn != nil {
+			go probe.conn.CloseNow()
+		}
+		switch {
+		case s.ws != nil:
+			// The writer sends what is queued, then finalizes.
+			s.state.Store(int32(stateClosing))
+			s.closeReason = reason
+			s.ws.wakeUp()
+			return nil
+		case s.poll != nil:
+			pkts := append(s.queue, closePacket)
+			s.queue = nil
+			s.endPollLocked(pkts...)
+			return s.finalizeLocked(reason, err, nil)
+		case reason == ReasonServerShutdown:
+			// As Node does: no waiting for a poll that may never come.
+			return s.finalizeLocked(reason, err, nil)
+		default:
+			// The close packet goes with the client's next poll.
+			s.state.Store(int32(stateClosing))
+			s.closeReason = reason
+			s.closeTimer = time.AfterFunc(s.srv.cfg.closeTimeout, func() {
+				s.mu.Lock()
+				var fin *finalized
+				if sockState(s.state.Load()) == stateClosing {
+					fin = s.finalizeLocked(s.closeReason, nil, nil)
+				}
+				s.mu.Unlock()
+				s.afterClose(fin)
+			})
+			return nil
+		}
+	}
+	if mode == closeByClient {
+		if s.poll == nil && s.ws == nil {
+			// The client's poll may be on its way, sent before its close
+			// packet: end it cleanly with a noop instead of an error.
+			s.lateNoop = true
+		}
+		s.endPollLocked(noopPacket)
+	} else {
+		s.endPollLocked(closePacket)
+	}
+	return s.finalizeLocked(reason, err, nil)
+}
+
+// finalized is what is left to do, outside the lock, once a session has
+// closed.
+type finalized struct {
+	probe *wsTransport
+}
+
+// finalizeLocked marks the session closed. A pending poll gets pollPkts
+// (a close packet when nil).
+func (s *Socket) finalizeLocked(reason string, err error, pollPkts []parser.Packet) *finalized {
+	if sockState(s.state.Load()) == stateClosed {
+		return nil
+	}
+	s.state.Store(int32(stateClosed))
+	s.reason, s.err = reason, err
+	for _, t := range []*time.Timer{s.pingTimer, s.timeoutTimer, s.noopTimer, s.closeTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if pollPkts == nil {
+		pollPkts = []parser.Packet{closePacket}
+	}
+	s.endPollLocked(pollPkts...)
+	s.queue = nil
+	fin := &finalized{probe: s.stopProbeLocked()}
+	close(s.done)
+	return fin
+}
+
+// afterClose unregisters a session that finalizeLocked closed and runs
+// OnClose.
+func (s *Socket) afterClose(fin *finalized) {
+	if fin == nil {
+		return
+	}
+	if s.lateNoop {
+		s.srv.retire(s)
+	} else {
+		s.srv.remove(s)
+	}
+	if fin.probe != nil && fin.probe.conn != nil {
+		fin.probe.conn.CloseNow()
+	}
+	go func() {
+		defer s.srv.wg.Done()
+		s.deliverMu.Lock()
+		defer s.deliverMu.Unlock()
+		if fn := s.onClose.Load(); fn != nil {
+			(*fn)(s.reason, s.err)
+		}
+	}()
+}
+
+// deliver passes a message to OnMessage, unless the session is closing.
+func (s *Socket) deliver(p Packet) {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
+	if sockState(s.state.Load()) != stateOpen {
+		return
+	}
+	if fn := s.onMessage.Load(); fn != nil {
+		(*fn)(p)
+	}
+}
+
+// onPacket handles a packet from the client on the session's transport;
+// owned tells whether p.Data may be kept. It returns false once the
+// session is closed.
+func (s *Socket) onPacket(p parser.Packet, owned bool) bool {
+	switch p.Type {
+	case parser.Message:
+		data := p.Data
+		if !owned {
+			data = append([]byte(nil), data...)
+		}
+		s.deliver(Packet{Data: data, Binary: p.Binary})
+	case parser.Ping:
+		if s.proto != 3 {
+			s.closeWith(ReasonTransportError, errors.New("engineio: ping from a v4 client (invalid heartbeat direction)"), closeError)
+			return false
+		}
+		s.onPing()
+	case parser.Pong:
+		if s.proto == 3 {
+			s.closeWith(ReasonTransportError, errors.New("engineio: pong from a v3 client (invalid heartbeat direction)"), closeError)
+			return false
+		}
+		s.onPong()
+	case parser.Close:
+		s.closeWith(ReasonTransportClose, nil, closeByClient)
+		return false
+	}
+	// Open, upgrade and noop packets mean nothing here and are ignored,
+	// as Node does.
+	return sockState(s.state.Load()) != stateClosed
+}
+
+// startHeartbeat starts the heartbeat timers: v4 servers ping, v3 clients
+// do.
+func (s *Socket) startHeartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sockState(s.state.Load()) != stateOpen {
+		return
+	}
+	cfg := &s.srv.cfg
+	if s.proto == 3 {
+		s.lastPing = time.Now()
+		s.timeoutTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
+		return
+	}
+	s.pingTimer = time.AfterFunc(cfg.PingInterval, s.ping)
+}
+
+// ping sends a v4 ping and arms the pong timeout.
+func (s *Socket) ping() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sockState(s.state.Load()) != stateOpen || s.awaitingPong {
+		return
+	}
+	s.awaitingPong = true
+	s.pingSeq++
+	seq := s.pingSeq
+	s.enqueueLocked(parser.Packet{Type: parser.Ping})
+	if s.timeoutTimer != nil {
+		s.timeoutTimer.Stop()
+	}
+	s.timeoutTimer = time.AfterFunc(s.srv.cfg.PingTimeout, func() { s.pongTimeout(seq) })
+}
+
+// pongTimeout closes the session if the pong for ping seq has not come.
+func (s *Socket) pongTimeout(seq uint64) {
+	s.mu.Lock()
+	var fin *finalized
+	if s.awaitingPong && s.pingSeq == seq {
+		fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
+	}
+	s.mu.Unlock()
+	s.afterClose(fin)
+}
+
+// onPong handles a v4 pong: the next ping is PingInterval away.
+func (s *Socket) onPong() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.awaitingPong {
+		return
+	}
+	s.awaitingPong = false
+	s.timeoutTimer.Stop()
+	if sockState(s.state.Load()) == stateOpen {
+		s.pingTimer.Reset(s.srv.cfg.PingInterval)
+	}
+}
+
+// onPing answers a v3 client's ping.
+func (s *Socket) onPing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sockState(s.state.Load()) != stateOpen {
+		return
+	}
+	s.lastPing = time.Now()
+	s.enqueueLocked(parser.Packet{Type: parser.Pong})
+}
+
+// checkPingV3 closes a v3 session whose client stopped pinging.
+func (s *Socket) checkPingV3() {
+	s.mu.Lock()
+	var fin *finalized
+	cfg := &s.srv.cfg
+	if sockState(s.state.Load()) != stateClosed {
+		left := time.Until(s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout))
+		if left > 0 {
+			s.timeoutTimer.Reset(left)
+		} else {
+			fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
+		}
+	}
+	s.mu.Unlock()
+	s.afterClose(fin)
+}
