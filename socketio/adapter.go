@@ -1,0 +1,130 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// BroadcastFlags modify a broadcast. Their JSON form is the one Node's
+// adapters exchange (the timeout goes as milliseconds).
+type BroadcastFlags struct {
+	// Volatile packets are dropped for the sockets whose connection is not
+	// writable right now, and are never stored for connection state recovery.
+	Volatile bool `json:"volatile,omitempty"`
+	// Compress, when set to false, asks not to compress the packets.
+	Compress *bool `json:"compress,omitempty"`
+	// Local limits the operation to this server (for multi-server adapters).
+	Local bool `json:"local,omitempty"`
+	// Timeout bounds the wait for acknowledgements.
+	Timeout time.Duration `json:"-"`
+}
+
+// BroadcastOptions select the sockets of a broadcast or of a bulk operation:
+// the sockets in any of Rooms (every socket of the namespace when Rooms is
+// empty) that are in none of Except.
+type BroadcastOptions struct {
+	Rooms  []string       `json:"rooms"`
+	Except []string       `json:"except"`
+	Flags  BroadcastFlags `json:"flags"`
+}
+
+// SessionToPersist is the state of a disconnected socket kept for connection
+// state recovery.
+type SessionToPersist struct {
+	SID   string         `json:"sid"`
+	PID   string         `json:"pid"`
+	Rooms []string       `json:"rooms"`
+	Data  map[string]any `json:"data"`
+}
+
+// Session is a restored session: its state and the packets the client missed,
+// already encoded, in order.
+type Session struct {
+	SessionToPersist
+	MissedPackets []*EncodedPacket
+}
+
+// SocketDetails describes a socket found by [Adapter.FetchSockets], possibly
+// on another server.
+type SocketDetails struct {
+	ID        string         `json:"id"`
+	Handshake *Handshake     `json:"handshake"`
+	Rooms     []string       `json:"rooms"`
+	Data      map[string]any `json:"data"`
+
+	local *Socket
+}
+
+// Adapter distributes the operations of one namespace to its sockets: room
+// membership, broadcasts (with or without acknowledgements), bulk operations
+// on selected sockets, and the sessions of connection state recovery.
+//
+// The in-memory implementation ([InMemoryAdapter]) serves a single server. A
+// multi-server adapter (such as one over Redis, wire-compatible with Node's
+// @socket.io/redis-adapter) wraps an InMemoryAdapter for the local sockets
+// and forwards each operation to the other servers: Broadcast publishes the
+// packet and options, BroadcastWithAck sends a request whose answers carry
+// client counts and acknowledgements, FetchSockets, AddSockets, DelSockets,
+// DisconnectSockets, AllRooms and ServerSideEmit become requests, unless
+// opts.Flags.Local is set.
+//
+// Methods are called concurrently; an Adapter must be safe for that.
+type Adapter interface {
+	// Init is called once after the adapter is created.
+	Init() error
+	// Close releases the adapter's resources.
+	Close() error
+	// ServerCount returns the number of servers sharing the namespace.
+	ServerCount(ctx context.Context) (int, error)
+
+	// AddAll adds the local socket id to rooms.
+	AddAll(id string, rooms []string)
+	// Del removes the local socket id from room.
+	Del(id, room string)
+	// DelAll removes the local socket id from every room.
+	DelAll(id string)
+	// SocketRooms returns the rooms of the local socket id, nil if unknown.
+	SocketRooms(id string) []string
+	// AllRooms returns the rooms of every server.
+	AllRooms(ctx context.Context) ([]string, error)
+
+	// Broadcast sends p (an EVENT) to the selected sockets, encoding it once.
+	Broadcast(p *parser.Packet, opts *BroadcastOptions) error
+	// BroadcastWithAck sends p (an EVENT, to which it gives an id) to the
+	// selected sockets; clientCount is called once per server with the
+	// number of sockets reached there, ack once per acknowledging client with
+	// its first acknowledgement argument.
+	BroadcastWithAck(p *parser.Packet, opts *BroadcastOptions, clientCount func(n int), ack func(arg json.RawMessage)) error
+
+	// Sockets returns the ids of the sockets in rooms (all when empty).
+	Sockets(ctx context.Context, rooms []string) ([]string, error)
+	// FetchSockets returns the selected sockets.
+	FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]*SocketDetails, error)
+	// AddSockets makes the selected sockets join rooms.
+	AddSockets(opts *BroadcastOptions, rooms []string) error
+	// DelSockets makes the selected sockets leave rooms.
+	DelSockets(opts *BroadcastOptions, rooms []string) error
+	// DisconnectSockets disconnects the selected sockets, closing their
+	// connections when close is set.
+	DisconnectSockets(opts *BroadcastOptions, close bool) error
+
+	// ServerSideEmit sends an event to the other servers' namespaces
+	// (handlers set with [Namespace.OnServerSideEmit]). With a non-nil ack it
+	// waits for every other server's answer until ctx is done.
+	ServerSideEmit(ctx context.Context, args []json.RawMessage, ack func(responses []json.RawMessage, err error)) error
+
+	// PersistSession keeps the state of a socket that disconnected for a
+	// recoverable reason.
+	PersistSession(s *SessionToPersist) error
+	// RestoreSession finds the session pid, if it has not expired, and the
+	// packets broadcast after offset that it missed. It returns nil when
+	// there is nothing to restore (unknown or expired session, unknown
+	// offset). On success it has added the socket to the session's rooms and
+	// has called attach(session) before any packet broadcast after the
+	// missed ones was delivered, so the namespace can register the socket
+	// and queue the missed packets in order. A restored session is removed.
+	RestoreSession(pid, offset string, attach func(*Session)) (*Session, error)
+}

@@ -1,0 +1,309 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"log"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// engineConn is what the server uses of an *engineio.Socket; tests fake it.
+type engineConn interface {
+	ID() string
+	Protocol() int
+	Transport() string
+	Request() *http.Request
+	Send(pkts ...engineio.Packet) error
+	Writable() bool
+	Close() error
+}
+
+// maxQueued bounds the packets of one connection waiting for their handlers;
+// a client that sends more while its handlers are busy is disconnected.
+const maxQueued = 4096
+
+// client is one Engine.IO connection and the sockets it opened, one per
+// namespace. Its packets are decoded on the engine's reading goroutine;
+// ACK packets are handled there, everything else (connections, events,
+// disconnections) runs in order on the client's dispatch goroutine, which
+// exists only while there is work.
+type client struct {
+	srv  *Server
+	conn engineConn
+	dec  parser.Decoder // reading goroutine only
+
+	mu     sync.Mutex
+	nsps   map[string]*Socket // a nil value: CONNECT being processed
+	closed bool
+	joined bool
+	timer  *time.Timer
+
+	qmu     sync.Mutex
+	queue   []func()
+	running bool
+}
+
+func (srv *Server) newClient(conn engineConn) *client {
+	c := &client{srv: srv, conn: conn, nsps: map[string]*Socket{}}
+	c.dec.MaxAttachments = srv.opts.MaxAttachments
+	srv.mu.Lock()
+	srv.clients[c] = struct{}{}
+	srv.mu.Unlock()
+	c.mu.Lock()
+	c.timer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
+	return c
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	joined := c.joined
+	c.mu.Unlock()
+	if !joined {
+		c.close()
+	}
+}
+
+// onMessage takes the engine's messages, in order.
+func (c *client) onMessage(m engineio.Packet) {
+	// The engine may reuse its buffer: handlers get their own copy.
+	data := bytes.Clone(m.Data)
+	if data == nil {
+		data = []byte{}
+	}
+	p, ok, err := c.dec.Add(data, m.Binary)
+	if err != nil {
+		c.fail()
+		return
+	}
+	if ok {
+		c.handle(p)
+	}
+}
+
+func (c *client) handle(p parser.Packet) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	name := p.Namespace
+	s, exists := c.nsps[name]
+	if p.Type == parser.Connect {
+		if exists {
+			c.mu.Unlock()
+			c.close() // CONNECT to a namespace already joined
+			return
+		}
+		c.nsps[name] = nil
+		c.mu.Unlock()
+		auth := p.Data
+		c.enqueue(func() { c.connect(name, auth) })
+		return
+	}
+	c.mu.Unlock()
+	if !exists || p.Type == parser.ConnectError {
+		c.close() // invalid state, as in Node
+		return
+	}
+	switch p.Type {
+	case parser.Ack:
+		if s != nil {
+			s.onAck(p)
+			return
+		}
+		c.enqueue(func() {
+			if s := c.socket(name); s != nil {
+				s.onAck(p)
+			}
+		})
+	case parser.Event:
+		c.enqueue(func() {
+			if s := c.socket(name); s != nil {
+				s.onEvent(p)
+			} else {
+				c.close()
+			}
+		})
+	case parser.Disconnect:
+		c.enqueue(func() {
+			if s := c.socket(name); s != nil {
+				s.closeWith(ReasonClientNamespaceDisconnect)
+			}
+		})
+	}
+}
+
+func (c *client) socket(name string) *Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nsps[name]
+}
+
+// connect runs on the dispatch goroutine.
+func (c *client) connect(name string, auth json.RawMessage) {
+	if c.isClosed() {
+		return
+	}
+	nsp := c.srv.lookupNamespace(name, auth)
+	if nsp == nil {
+		c.mu.Lock()
+		if s, ok := c.nsps[name]; ok && s == nil {
+			delete(c.nsps, name)
+		}
+		c.mu.Unlock()
+		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}
+		_ = c.conn.Send(Encode(p).Packets...)
+		return
+	}
+	nsp.connect(c, auth)
+}
+
+func (c *client) setSocket(name string, s *Socket) {
+	c.mu.Lock()
+	if _, ok := c.nsps[name]; ok && !c.closed {
+		c.nsps[name] = s
+	} else {
+		s.closing.Store(true)
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) removeSocket(s *Socket) {
+	c.mu.Lock()
+	if cur, ok := c.nsps[s.nsp.name]; ok && (cur == s || cur == nil) {
+		delete(c.nsps, s.nsp.name)
+	}
+	c.mu.Unlock()
+}
+
+// connected records that a namespace was joined: the connect timeout ends.
+func (c *client) connected() {
+	c.mu.Lock()
+	c.joined = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// enqueue adds work for the dispatch goroutine, starting it if needed.
+func (c *client) enqueue(fn func()) {
+	c.qmu.Lock()
+	if len(c.queue) >= maxQueued {
+		c.qmu.Unlock()
+		log.Printf("socketio: closing client %s: %d packets wait for their handlers", c.conn.ID(), maxQueued)
+		go c.close()
+		return
+	}
+	c.queue = append(c.queue, fn)
+	if !c.running {
+		c.running = true
+		go c.run()
+	}
+	c.qmu.Unlock()
+}
+
+func (c *client) run() {
+	for {
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.running = false
+			c.queue = nil
+			c.qmu.Unlock()
+			return
+		}
+		fn := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		c.call(fn)
+	}
+}
+
+// call runs a handler; a panic closes the client's connection instead of
+// the whole program, as net/http does for requests.
+func (c *client) call(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("socketio: panic serving client %s: %v\n%s", c.conn.ID(), r, debug.Stack())
+			c.close()
+		}
+	}()
+	fn()
+}
+
+// fail closes the connection after a protocol error.
+func (c *client) fail() {
+	_ = c.conn.Close()
+	c.onclose(ReasonForcedClose)
+}
+
+// close closes the connection from the server side.
+func (c *client) close() {
+	if c.isClosed() {
+		return
+	}
+	_ = c.conn.Close()
+	c.onclose(ReasonForcedServerClose)
+}
+
+// onEngineClose is the engine's OnClose callback.
+func (c *client) onEngineClose(reason string, _ error) {
+	c.onclose(reason)
+}
+
+// onclose disconnects every socket of the client with reason.
+func (c *client) onclose(reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	var sockets []*Socket
+	for _, s := range c.nsps {
+		if s != nil {
+			sockets = append(sockets, s)
+		}
+	}
+	c.mu.Unlock()
+	c.srv.mu.Lock()
+	delete(c.srv.clients, c)
+	c.srv.mu.Unlock()
+	for _, s := range sockets {
+		s.closeWith(reason)
+	}
+}
+
+// disconnectAll disconnects every socket (each gets a DISCONNECT packet)
+// and closes the connection.
+func (c *client) disconnectAll() {
+	c.mu.Lock()
+	var sockets []*Socket
+	for _, s := range c.nsps {
+		if s != nil {
+			sockets = append(sockets, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range sockets {
+		s.disconnect(true)
+	}
+	c.close()
+}

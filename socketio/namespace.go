@@ -1,0 +1,385 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// Middleware runs when a client connects to a namespace, before the
+// connection handlers. An error refuses the connection: the client gets a
+// connect_error whose message is the error's text and whose data is the
+// Data of a [*ConnectError] in the error's chain.
+type Middleware func(s *Socket) error
+
+// ConnectError is an error a [Middleware] returns to refuse a connection
+// with data for the client (err.data in JavaScript).
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+// Error returns the message.
+func (e *ConnectError) Error() string { return e.Message }
+
+// NewConnectError returns a [*ConnectError].
+func NewConnectError(message string, data any) error {
+	return &ConnectError{Message: message, Data: data}
+}
+
+// Namespace is a communication channel that multiplexes the clients'
+// connections: a client connects to each namespace it uses, and gets a
+// [Socket] per namespace. Its methods are safe for concurrent use.
+type Namespace struct {
+	server  *Server
+	name    string
+	adapter Adapter
+	parent  *ParentNamespace
+
+	mu           sync.RWMutex
+	sockets      map[string]*Socket // connected and connecting
+	middlewares  []Middleware
+	connHandlers []func(*Socket)
+	ssHandlers   map[string]func(args []json.RawMessage, ack func(json.RawMessage))
+
+	ackIDs atomic.Uint64
+}
+
+func newNamespace(srv *Server, name string, parent *ParentNamespace) *Namespace {
+	n := &Namespace{server: srv, name: name, parent: parent, sockets: map[string]*Socket{}}
+	if srv.opts.Adapter != nil {
+		n.adapter = srv.opts.Adapter(n)
+	} else {
+		n.adapter = NewInMemoryAdapter(n)
+	}
+	if err := n.adapter.Init(); err != nil {
+		log.Printf("socketio: failed to initialize the adapter of namespace %s: %v", name, err)
+	}
+	return n
+}
+
+// Name returns the namespace's name, such as "/" or "/admin".
+func (n *Namespace) Name() string { return n.name }
+
+// Server returns the namespace's server.
+func (n *Namespace) Server() *Server { return n.server }
+
+// Adapter returns the namespace's adapter.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// Use adds a middleware run for each connecting socket, in the order added.
+func (n *Namespace) Use(fn Middleware) *Namespace {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, fn)
+	n.mu.Unlock()
+	return n
+}
+
+// OnConnection adds a handler called for each connected socket.
+func (n *Namespace) OnConnection(fn func(s *Socket)) *Namespace {
+	n.mu.Lock()
+	n.connHandlers = append(n.connHandlers, fn)
+	n.mu.Unlock()
+	return n
+}
+
+func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
+
+func (n *Namespace) socket(id string) *Socket {
+	n.mu.RLock()
+	s := n.sockets[id]
+	n.mu.RUnlock()
+	return s
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+}
+
+// Sockets returns the namespace's connected sockets on this server.
+func (n *Namespace) Sockets() []*Socket {
+	n.mu.RLock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for _, s := range n.sockets {
+		if s.Connected() {
+			out = append(out, s)
+		}
+	}
+	n.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Socket) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+// Socket returns the connected socket id of this server, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	if s := n.socket(id); s != nil && s.Connected() {
+		return s
+	}
+	return nil
+}
+
+// connect runs on the client's dispatch goroutine: it creates the socket
+// (restoring its session when possible), runs the middlewares and connects
+// it.
+func (n *Namespace) connect(c *client, auth json.RawMessage) {
+	s := n.newOrRestoredSocket(c, auth)
+	c.setSocket(n.name, s)
+
+	var err error
+	skip := s.recovered && n.server.opts.ConnectionStateRecovery.SkipMiddlewares
+	if !skip {
+		err = n.runMiddlewares(s)
+	}
+	if c.isClosed() || s.closing.Load() {
+		s.closing.Store(true)
+		n.remove(s)
+		n.adapter.DelAll(s.id)
+		c.removeSocket(s)
+		return
+	}
+	if err != nil {
+		n.remove(s)
+		n.adapter.DelAll(s.id)
+		c.removeSocket(s)
+		msg := map[string]any{"message": err.Error()}
+		var ce *ConnectError
+		if errors.As(err, &ce) && ce.Data != nil {
+			msg["data"] = ce.Data
+		}
+		data, jerr := json.Marshal(msg)
+		if jerr != nil {
+			data, _ = json.Marshal(map[string]string{"message": err.Error()})
+		}
+		s.sendNow(&parser.Packet{Type: parser.ConnectError, Data: data})
+		return
+	}
+
+	// Connected: join the own room, send CONNECT and what was held.
+	s.connected.Store(true)
+	n.adapter.AddAll(s.id, []string{s.id})
+	resp := struct {
+		SID string `json:"sid"`
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid}
+	data, _ := json.Marshal(resp)
+	s.release(&parser.Packet{Type: parser.Connect, Data: data})
+	c.connected()
+
+	for _, fn := range n.connectionHandlers() {
+		if !s.Connected() {
+			break
+		}
+		fn(s)
+	}
+}
+
+func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket {
+	if n.server.opts.ConnectionStateRecovery != nil && len(auth) > 0 {
+		var a struct {
+			PID    *string `json:"pid"`
+			Offset *string `json:"offset"`
+		}
+		if json.Unmarshal(auth, &a) == nil && a.PID != nil && a.Offset != nil {
+			var s *Socket
+			sess, err := n.adapter.RestoreSession(*a.PID, *a.Offset, func(sess *Session) {
+				s = newSocket(n, c, auth)
+				s.id, s.pid, s.recovered = sess.SID, sess.PID, true
+				s.data.replace(sess.Data)
+				s.held = append(s.held, sess.MissedPackets...)
+				n.mu.Lock()
+				n.sockets[s.id] = s
+				n.mu.Unlock()
+			})
+			if err != nil {
+				log.Printf("socketio: failed to restore session: %v", err)
+			}
+			if sess != nil && s != nil {
+				return s
+			}
+		}
+	}
+	s := newSocket(n, c, auth)
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+	return s
+}
+
+func (n *Namespace) runMiddlewares(s *Socket) error {
+	var mws []Middleware
+	if n.parent != nil {
+		n.parent.mu.Lock()
+		mws = append(mws, n.parent.middlewares...)
+		n.parent.mu.Unlock()
+	}
+	n.mu.RLock()
+	mws = append(mws, n.middlewares...)
+	n.mu.RUnlock()
+	for _, mw := range mws {
+		if err := mw(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Namespace) connectionHandlers() []func(*Socket) {
+	var fns []func(*Socket)
+	if n.parent != nil {
+		n.parent.mu.Lock()
+		fns = append(fns, n.parent.connHandlers...)
+		n.parent.mu.Unlock()
+	}
+	n.mu.RLock()
+	fns = append(fns, n.connHandlers...)
+	n.mu.RUnlock()
+	return fns
+}
+
+func (n *Namespace) operator() BroadcastOperator {
+	return BroadcastOperator{nsps: []*Namespace{n}}
+}
+
+// To returns an operator that targets the sockets in rooms.
+func (n *Namespace) To(rooms ...string) BroadcastOperator { return n.operator().To(rooms...) }
+
+// In is the same as To.
+func (n *Namespace) In(rooms ...string) BroadcastOperator { return n.operator().To(rooms...) }
+
+// Except returns an operator that targets the sockets in none of rooms.
+func (n *Namespace) Except(rooms ...string) BroadcastOperator {
+	return n.operator().Except(rooms...)
+}
+
+// Volatile returns an operator whose packets may be dropped for clients
+// that cannot receive them right now.
+func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
+
+// Compress returns an operator with the compress flag set.
+func (n *Namespace) Compress(compress bool) BroadcastOperator {
+	return n.operator().Compress(compress)
+}
+
+// Local returns an operator limited to this server.
+func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
+
+// Timeout returns an operator whose EmitWithAck waits at most d.
+func (n *Namespace) Timeout(d time.Duration) BroadcastOperator { return n.operator().Timeout(d) }
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error { return n.operator().Emit(event, args...) }
+
+// EmitWithAck sends an event to every socket of the namespace and collects
+// their acknowledgements (see [BroadcastOperator.EmitWithAck]).
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	return n.operator().EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets returns the sockets of the namespace.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	return n.operator().FetchSockets(ctx)
+}
+
+// AllSockets returns the ids of the sockets of the namespace.
+func (n *Namespace) AllSockets(ctx context.Context) ([]string, error) {
+	return n.operator().AllSockets(ctx)
+}
+
+// SocketsJoin makes every socket of the namespace join rooms.
+func (n *Namespace) SocketsJoin(rooms ...string) error { return n.operator().SocketsJoin(rooms...) }
+
+// SocketsLeave makes every socket of the namespace leave rooms.
+func (n *Namespace) SocketsLeave(rooms ...string) error { return n.operator().SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the namespace.
+func (n *Namespace) DisconnectSockets(close bool) error {
+	return n.operator().DisconnectSockets(close)
+}
+
+// OnServerSideEmit sets the handler of event for events sent by the other
+// servers' [Namespace.ServerSideEmit]. ack is nil unless the sender waits
+// for answers.
+func (n *Namespace) OnServerSideEmit(event string, fn func(args []json.RawMessage, ack func(json.RawMessage))) {
+	n.mu.Lock()
+	if n.ssHandlers == nil {
+		n.ssHandlers = map[string]func([]json.RawMessage, func(json.RawMessage)){}
+	}
+	n.ssHandlers[event] = fn
+	n.mu.Unlock()
+}
+
+// DispatchServerSideEmit is called by adapters with an event another server
+// sent with ServerSideEmit: args[0] is the event name.
+func (n *Namespace) DispatchServerSideEmit(args []json.RawMessage, ack func(json.RawMessage)) {
+	if len(args) == 0 {
+		return
+	}
+	name := eventName(args[0])
+	n.mu.RLock()
+	fn := n.ssHandlers[name]
+	n.mu.RUnlock()
+	if fn != nil {
+		fn(args[1:], ack)
+	}
+}
+
+// ServerSideEmit sends an event to the same namespace of the other servers
+// (nothing happens with the in-memory adapter).
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	raw, err := rawArgs(event, args)
+	if err != nil {
+		return err
+	}
+	return n.adapter.ServerSideEmit(context.Background(), raw, nil)
+}
+
+// ServerSideEmitWithAck sends an event to the other servers and returns
+// their answers.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	raw, err := rawArgs(event, args)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		r   []json.RawMessage
+		err error
+	}
+	ch := make(chan result, 1)
+	if err := n.adapter.ServerSideEmit(ctx, raw, func(r []json.RawMessage, err error) { ch <- result{r, err} }); err != nil {
+		return nil, err
+	}
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func rawArgs(event string, args []any) ([]json.RawMessage, error) {
+	if parser.IsReservedEvent(event) || event == "connection" || event == "new_namespace" {
+		return nil, fmt.Errorf("failed to emit %q: %w", event, ErrReservedEvent)
+	}
+	out := []json.RawMessage{parser.AppendString(nil, event)}
+	for _, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("failed to emit %q: %w", event, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}

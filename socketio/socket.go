@@ -1,0 +1,650 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// Disconnect reasons, as Node's socket.io reports them.
+const (
+	ReasonTransportError            = "transport error"
+	ReasonTransportClose            = "transport close"
+	ReasonForcedClose               = "forced close"
+	ReasonPingTimeout               = "ping timeout"
+	ReasonParseError                = "parse error"
+	ReasonServerShuttingDown        = "server shutting down"
+	ReasonForcedServerClose         = "forced server close"
+	ReasonClientNamespaceDisconnect = "client namespace disconnect"
+	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+)
+
+// recoverable are the reasons after which a session is kept for connection
+// state recovery.
+var recoverable = map[string]bool{
+	ReasonTransportError:     true,
+	ReasonTransportClose:     true,
+	ReasonForcedClose:        true,
+	ReasonPingTimeout:        true,
+	ReasonServerShuttingDown: true,
+	ReasonForcedServerClose:  true,
+}
+
+// Errors of the socketio package.
+var (
+	// ErrAckTimeout is returned when acknowledgements did not all arrive in
+	// time. It matches context.DeadlineExceeded too.
+	ErrAckTimeout = fmt.Errorf("operation has timed out: %w", context.DeadlineExceeded)
+	// ErrDisconnected is returned by operations on a disconnected socket.
+	ErrDisconnected = errors.New("socket has been disconnected")
+	// ErrReservedEvent is returned when emitting a reserved event name.
+	ErrReservedEvent = errors.New("reserved event name")
+)
+
+// EventHandler handles an event. args are the event's arguments (binary
+// attachments appear as base64 strings, which decode into []byte); ack is
+// nil unless the client asked for an acknowledgement.
+type EventHandler func(s *Socket, args []json.RawMessage, ack AckFunc)
+
+// AckFunc acknowledges an event with the given arguments (encoded like
+// [Socket.Emit]'s). Only its first call sends anything.
+type AckFunc func(args ...any) error
+
+// Handshake holds the details of the connection a socket was made on.
+type Handshake struct {
+	// Headers of the Engine.IO handshake request.
+	Headers http.Header `json:"headers"`
+	// Query of the handshake request URL.
+	Query url.Values `json:"query"`
+	// Auth is the payload of the CONNECT packet (JSON object), or nil.
+	Auth json.RawMessage `json:"auth"`
+	// Address is the client's address (the request's RemoteAddr).
+	Address string `json:"address"`
+	// Time is when the socket was created.
+	Time time.Time `json:"time"`
+	// URL is the request URI of the handshake request.
+	URL string `json:"url"`
+	// XDomain reports whether the request had an Origin header.
+	XDomain bool `json:"xdomain"`
+	// Secure reports whether the request came over TLS.
+	Secure bool `json:"secure"`
+}
+
+// Socket is the connection of a client to one namespace. Its methods are
+// safe for concurrent use. Event handlers, middlewares and connection and
+// disconnection handlers of the sockets of one client connection run one at
+// a time, in the order the packets arrived.
+type Socket struct {
+	id        string
+	pid       string
+	nsp       *Namespace
+	client    *client
+	handshake *Handshake
+	recovered bool
+	data      Data
+
+	connected atomic.Bool
+	closing   atomic.Bool
+
+	mu              sync.Mutex
+	handlers        map[string]EventHandler
+	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
+	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
+	onDisconnecting []func(s *Socket, reason string)
+	onDisconnect    []func(s *Socket, reason string)
+	onError         []func(s *Socket, err error)
+	acks            map[uint64]func(args []json.RawMessage, err error)
+
+	sendMu  sync.Mutex
+	holding bool // deliveries wait in held until the CONNECT packet is out
+	held    []*EncodedPacket
+}
+
+// generateID returns a random id like Node's base64id (20 characters).
+func generateID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
+	s := &Socket{
+		id:       generateID(),
+		nsp:      nsp,
+		client:   c,
+		holding:  true,
+		handlers: map[string]EventHandler{},
+	}
+	if c.srv.opts.ConnectionStateRecovery != nil {
+		s.pid = generateID()
+	}
+	s.handshake = buildHandshake(c.conn.Request(), auth)
+	return s
+}
+
+func buildHandshake(r *http.Request, auth json.RawMessage) *Handshake {
+	h := &Handshake{Time: time.Now(), Auth: auth}
+	if r != nil {
+		h.Headers = r.Header
+		h.Query = r.URL.Query()
+		h.Address = r.RemoteAddr
+		h.URL = r.URL.RequestURI()
+		h.XDomain = r.Header.Get("Origin") != ""
+		h.Secure = r.TLS != nil
+	}
+	return h
+}
+
+// ID returns the socket's id. It is not the Engine.IO session id, which is
+// kept private as in Node; it stays the same across a recovered
+// reconnection.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns the details of the connection. It must not be modified.
+func (s *Socket) Handshake() *Handshake { return s.handshake }
+
+// Recovered reports whether the socket's state (id, rooms, data) was
+// restored by connection state recovery, and its missed packets resent.
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.connected.Load() && !s.closing.Load() }
+
+// Data returns the socket's data, kept across a recovered reconnection and
+// reported by FetchSockets.
+func (s *Socket) Data() *Data { return &s.data }
+
+// Transport returns the name of the client connection's current transport:
+// "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// EngineID returns the id of the underlying Engine.IO session. Unlike ID it
+// is sensitive: do not share it with other clients.
+func (s *Socket) EngineID() string { return s.client.conn.ID() }
+
+// On sets the handler of event, replacing any previous one.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	s.handlers[event] = h
+	s.mu.Unlock()
+}
+
+// Off removes the handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny adds a handler called for every received event, before its own
+// handler.
+func (s *Socket) OnAny(fn func(s *Socket, event string, args []json.RawMessage)) {
+	s.mu.Lock()
+	s.anyHandlers = append(s.anyHandlers, fn)
+	s.mu.Unlock()
+}
+
+// Use adds a middleware run for each received event before its handlers;
+// an error stops the event and goes to the OnError handlers.
+func (s *Socket) Use(fn func(s *Socket, event string, args []json.RawMessage) error) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting adds a handler called when the socket is about to be
+// disconnected, while it is still in its rooms.
+func (s *Socket) OnDisconnecting(fn func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a handler called once the socket is disconnected, with
+// the reason (see the Reason constants).
+func (s *Socket) OnDisconnect(fn func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, fn)
+	s.mu.Unlock()
+}
+
+// OnError adds a handler for errors of the socket: a socket middleware's
+// error, or arguments that an [OnTyped] handler could not decode.
+func (s *Socket) OnError(fn func(s *Socket, err error)) {
+	s.mu.Lock()
+	s.onError = append(s.onError, fn)
+	s.mu.Unlock()
+}
+
+func (s *Socket) reportError(err error) {
+	s.mu.Lock()
+	fns := s.onError
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(s, err)
+	}
+}
+
+// buildEvent encodes an EVENT packet's payload from Go values.
+func buildEvent(event string, args []any) (*parser.Packet, error) {
+	if parser.IsReservedEvent(event) {
+		return nil, fmt.Errorf("failed to emit %q: %w", event, ErrReservedEvent)
+	}
+	buf := make([]byte, 0, 32+len(event))
+	buf = append(buf, '[')
+	buf = parser.AppendString(buf, event)
+	var atts [][]byte
+	var err error
+	for _, a := range args {
+		buf = append(buf, ',')
+		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
+			return nil, fmt.Errorf("failed to emit %q: %w", event, err)
+		}
+	}
+	buf = append(buf, ']')
+	return &parser.Packet{Type: parser.Event, Data: buf, Attachments: atts}, nil
+}
+
+func buildArgs(args []any) ([]byte, [][]byte, error) {
+	buf := make([]byte, 0, 32)
+	buf = append(buf, '[')
+	var atts [][]byte
+	var err error
+	for i, a := range args {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
+			return nil, nil, err
+		}
+	}
+	return append(buf, ']'), atts, nil
+}
+
+// Emit sends an event to the client. args are encoded as JSON (like
+// encoding/json does) except that []byte values, at any depth, travel as
+// binary attachments, which the JavaScript client receives as Buffer or
+// ArrayBuffer. With connection state recovery enabled the packet gets an
+// offset and is kept for a reconnecting client, as in Node.
+func (s *Socket) Emit(event string, args ...any) error {
+	p, err := buildEvent(event, args)
+	if err != nil {
+		return err
+	}
+	if !s.Connected() {
+		return ErrDisconnected
+	}
+	if s.client.srv.opts.ConnectionStateRecovery != nil {
+		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
+	}
+	p.Namespace = s.nsp.name
+	s.send(Encode(p))
+	return nil
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// returning its arguments. It fails with ErrAckTimeout when ctx's deadline
+// passes first, with ctx's error when it is canceled, and with
+// ErrDisconnected when the socket disconnects.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	p, err := buildEvent(event, args)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Connected() {
+		return nil, ErrDisconnected
+	}
+	type result struct {
+		args []json.RawMessage
+		err  error
+	}
+	ch := make(chan result, 1)
+	p.Namespace = s.nsp.name
+	p.ID, p.HasID = s.nsp.nextAckID(), true
+	s.registerAck(p.ID, func(args []json.RawMessage, err error) { ch <- result{args, err} })
+	s.send(Encode(p))
+	select {
+	case r := <-ch:
+		return r.args, r.err
+	case <-ctx.Done():
+		s.removeAck(p.ID)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, ErrAckTimeout
+		}
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Socket) registerAck(id uint64, fn func([]json.RawMessage, error)) {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		fn(nil, ErrDisconnected)
+		return
+	}
+	if s.acks == nil {
+		s.acks = map[uint64]func([]json.RawMessage, error){}
+	}
+	s.acks[id] = fn
+	s.mu.Unlock()
+}
+
+func (s *Socket) removeAck(id uint64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// failAcks ends every pending acknowledgement wait with ErrDisconnected.
+func (s *Socket) failAcks() {
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	s.mu.Unlock()
+	for _, fn := range acks {
+		fn(nil, ErrDisconnected)
+	}
+}
+
+// deliver sends a packet of a broadcast (or holds it while connecting).
+func (s *Socket) deliver(ep *EncodedPacket, volatile bool) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.closing.Load() {
+		return
+	}
+	if s.holding {
+		if !volatile {
+			s.held = append(s.held, ep)
+		}
+		return
+	}
+	if volatile && !s.client.conn.Writable() {
+		return
+	}
+	_ = s.client.conn.Send(ep.Packets...)
+}
+
+// send sends a packet to this socket only.
+func (s *Socket) send(ep *EncodedPacket) {
+	s.deliver(ep, false)
+}
+
+// sendNow sends a packet even while holding (CONNECT, CONNECT_ERROR).
+func (s *Socket) sendNow(p *parser.Packet) {
+	p.Namespace = s.nsp.name
+	_ = s.client.conn.Send(Encode(p).Packets...)
+}
+
+// release sends the CONNECT packet, then what was held, and ends holding.
+func (s *Socket) release(connect *parser.Packet) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	connect.Namespace = s.nsp.name
+	pkts := Encode(connect).Packets
+	for _, ep := range s.held {
+		pkts = append(pkts, ep.Packets...)
+	}
+	_ = s.client.conn.Send(pkts...)
+	s.held = nil
+	s.holding = false
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) {
+	if s.closing.Load() {
+		return
+	}
+	s.nsp.adapter.AddAll(s.id, rooms)
+}
+
+// Leave removes the socket from rooms.
+func (s *Socket) Leave(rooms ...string) {
+	for _, r := range rooms {
+		s.nsp.adapter.Del(s.id, r)
+	}
+}
+
+// Rooms returns the rooms the socket is in, its own id (a room of its own)
+// included.
+func (s *Socket) Rooms() []string {
+	return s.nsp.adapter.SocketRooms(s.id)
+}
+
+// Disconnect disconnects the socket from its namespace (the client gets a
+// DISCONNECT packet: reason "io server disconnect" on its side, "server
+// namespace disconnect" here). With close set it disconnects the client's
+// sockets of every namespace and closes the connection.
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	s.disconnect(true)
+}
+
+// disconnect sends a DISCONNECT packet (when notify is set) and closes the
+// socket with reason "server namespace disconnect".
+func (s *Socket) disconnect(notify bool) {
+	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
+		return
+	}
+	if notify {
+		s.sendMu.Lock()
+		_ = s.client.conn.Send(Encode(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}).Packets...)
+		s.sendMu.Unlock()
+	}
+	s.failAcks()
+	s.client.enqueue(func() { s.onclose(ReasonServerNamespaceDisconnect) })
+}
+
+// closeWith marks the socket closed for reason and queues its disconnection.
+func (s *Socket) closeWith(reason string) {
+	if !s.closing.CompareAndSwap(false, true) {
+		return
+	}
+	s.failAcks()
+	s.client.enqueue(func() { s.onclose(reason) })
+}
+
+// onclose runs on the client's dispatch goroutine.
+func (s *Socket) onclose(reason string) {
+	s.client.removeSocket(s)
+	if !s.connected.Load() {
+		s.nsp.remove(s)
+		s.nsp.adapter.DelAll(s.id)
+		return
+	}
+	s.mu.Lock()
+	disconnecting := s.onDisconnecting
+	s.mu.Unlock()
+	for _, fn := range disconnecting {
+		fn(s, reason)
+	}
+	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
+		_ = s.nsp.adapter.PersistSession(&SessionToPersist{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.data.Snapshot()})
+	}
+	s.nsp.remove(s)
+	s.nsp.adapter.DelAll(s.id)
+	s.connected.Store(false)
+	s.mu.Lock()
+	disconnect := s.onDisconnect
+	s.mu.Unlock()
+	for _, fn := range disconnect {
+		fn(s, reason)
+	}
+}
+
+// onEvent runs on the client's dispatch goroutine.
+func (s *Socket) onEvent(p parser.Packet) {
+	if !s.Connected() {
+		return
+	}
+	data := []byte(p.Data)
+	if len(p.Attachments) > 0 {
+		var err error
+		if data, err = parser.InlineAttachments(nil, data, p.Attachments); err != nil {
+			s.reportError(err)
+			return
+		}
+	}
+	args, err := parser.SplitArray(nil, data)
+	if err != nil || len(args) == 0 {
+		return
+	}
+	name := eventName(args[0])
+	args = args[1:]
+	var ack AckFunc
+	if p.HasID {
+		ack = s.ackFunc(p.ID)
+	}
+	s.mu.Lock()
+	mws, anys, h := s.middlewares, s.anyHandlers, s.handlers[name]
+	s.mu.Unlock()
+	for _, mw := range mws {
+		if err := mw(s, name, args); err != nil {
+			s.reportError(err)
+			return
+		}
+	}
+	for _, fn := range anys {
+		fn(s, name, args)
+	}
+	if h != nil {
+		h(s, args, ack)
+	}
+}
+
+// eventName returns the event name of the first EVENT element: a string, or
+// a number (used by its text, as JavaScript does with property keys).
+func eventName(raw json.RawMessage) string {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}
+
+func (s *Socket) ackFunc(id uint64) AckFunc {
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if !sent.CompareAndSwap(false, true) {
+			return nil
+		}
+		data, atts, err := buildArgs(args)
+		if err != nil {
+			return fmt.Errorf("failed to encode acknowledgement: %w", err)
+		}
+		if s.closing.Load() {
+			return ErrDisconnected
+		}
+		s.send(Encode(&parser.Packet{Type: parser.Ack, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}))
+		return nil
+	}
+}
+
+// onAck runs on the client's reading goroutine.
+func (s *Socket) onAck(p parser.Packet) {
+	s.mu.Lock()
+	fn := s.acks[p.ID]
+	delete(s.acks, p.ID)
+	s.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	data := []byte(p.Data)
+	if len(p.Attachments) > 0 {
+		var err error
+		if data, err = parser.InlineAttachments(nil, data, p.Attachments); err != nil {
+			fn(nil, err)
+			return
+		}
+	}
+	args, err := parser.SplitArray(nil, data)
+	fn(args, err)
+}
+
+// Broadcast returns an operator that targets every socket of the namespace
+// but this one.
+func (s *Socket) Broadcast() BroadcastOperator {
+	return s.nsp.operator().Except(s.id)
+}
+
+// To returns an operator that targets the sockets in rooms, except this one.
+func (s *Socket) To(rooms ...string) BroadcastOperator {
+	return s.Broadcast().To(rooms...)
+}
+
+// In is the same as To.
+func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
+
+// Except returns an operator that targets every socket of the namespace
+// that is in none of rooms, except this one.
+func (s *Socket) Except(rooms ...string) BroadcastOperator {
+	return s.Broadcast().Except(rooms...)
+}
+
+// Data is a socket's key-value store, safe for concurrent use. Values should
+// be JSON-encodable: FetchSockets and multi-server adapters exchange them
+// as JSON.
+type Data struct {
+	mu sync.RWMutex
+	m  map[string]any
+}
+
+// Get returns the value of key.
+func (d *Data) Get(key string) (any, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	v, ok := d.m[key]
+	return v, ok
+}
+
+// Set sets the value of key.
+func (d *Data) Set(key string, v any) {
+	d.mu.Lock()
+	if d.m == nil {
+		d.m = map[string]any{}
+	}
+	d.m[key] = v
+	d.mu.Unlock()
+}
+
+// Delete removes key.
+func (d *Data) Delete(key string) {
+	d.mu.Lock()
+	delete(d.m, key)
+	d.mu.Unlock()
+}
+
+// Snapshot returns a copy of the data (values are not deep-copied).
+func (d *Data) Snapshot() map[string]any {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	m := make(map[string]any, len(d.m))
+	for k, v := range d.m {
+		m[k] = v
+	}
+	return m
+}
+
+func (d *Data) replace(m map[string]any) {
+	d.mu.Lock()
+	d.m = m
+	d.mu.Unlock()
+}
