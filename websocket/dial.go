@@ -190,11 +190,14 @@ func dialProxy(ctx context.Context, dial func(context.Context, string, string) (
 		nc.Close()
 		return nil, fmt.Errorf("websocket: failed to read proxy %s response: %w", paddr, err)
 	}
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		nc.Close()
 		return nil, fmt.Errorf("websocket: proxy %s refused CONNECT to %s: %s", paddr, addr, resp.Status)
 	}
+	// What follows a 2xx answer to CONNECT is the tunnel: its
+	// Content-Length or Transfer-Encoding must be ignored (RFC 9110,
+	// section 9.3.6), so the body is not read (that would wait for bytes
+	// the target server does not send before the handshake).
 	if br.Buffered() > 0 {
 		nc.Close()
 		return nil, fmt.Errorf("websocket: proxy %s sent data before the tunnel was used", paddr)
