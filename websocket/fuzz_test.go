@@ -83,6 +83,7 @@ type fuzzConn struct {
 	chunk  int
 	out    bytes.Buffer
 	closed bool
+	waited int // reads made after in ran out, where a live peer would block
 	// onFirstRead, when set, runs before the first read (a fake server
 	// answering the request written so far).
 	onFirstRead func(c *fuzzConn)
@@ -98,6 +99,7 @@ func (c *fuzzConn) Read(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	if len(c.in) == 0 {
+		c.waited++
 		return 0, io.EOF
 	}
 	if c.chunk > 0 && len(p) > c.chunk {
@@ -1189,6 +1191,62 @@ func FuzzDialResponse(f *testing.F) {
 				}
 			}
 		})
+	})
+}
+
+// FuzzProxyResponse feeds arbitrary bytes to Dial's HTTP CONNECT proxy
+// client as the proxy's answer. The tunnel must open exactly on a 200
+// answer with nothing after it, and the CONNECT request must carry the
+// proxy credentials.
+func FuzzProxyResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 Connection established\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nProxy-Agent: test\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n",
+		"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	} {
+		fuzzAddSeed(f, []byte(s), true)
+		fuzzAddSeed(f, []byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, resp []byte, auth bool) {
+		nc := &fuzzConn{in: resp}
+		dial := func(context.Context, string, string) (net.Conn, error) { return nc, nil }
+		pu := &url.URL{Scheme: "http", Host: "proxy.example:3128"}
+		if auth {
+			pu.User = url.UserPassword("al:ice", "s3cr=t")
+		}
+		var err error
+		fuzzWithDeadline(t, "the CONNECT exchange", func() {
+			_, err = dialProxy(context.Background(), dial, pu, "example.com:443")
+		})
+		req, rerr := http.ReadRequest(bufio.NewReader(bytes.NewReader(nc.out.Bytes())))
+		if rerr != nil || req.Method != http.MethodConnect || req.Host != "example.com:443" {
+			t.Fatalf("the client sent a bad CONNECT request %q: %v", nc.out.Bytes(), rerr)
+		}
+		if got, want := req.Header.Get("Proxy-Authorization"), "Basic "+base64.StdEncoding.EncodeToString([]byte("al:ice:s3cr=t")); auth && got != want {
+			t.Fatalf("Proxy-Authorization is %q, want %q", got, want)
+		}
+		br := bufio.NewReader(bytes.NewReader(resp))
+		r, perr := http.ReadResponse(br, req)
+		opened := perr == nil && r.StatusCode == http.StatusOK && br.Buffered() == 0
+		if (err == nil) != opened {
+			t.Fatalf("answer %q: tunnel error %v", resp, err)
+		}
+		// After a complete 200 answer a live proxy sends nothing more: a
+		// client that reads on (a body RFC 9110 section 9.3.6 says to
+		// ignore) hangs until its timeout.
+		if perr == nil && r.StatusCode == http.StatusOK && nc.waited > 0 {
+			t.Fatalf("answer %q: the client read on after the 200 answer", resp)
+		}
+		if err == nil && !nc.closed {
+			nc.Close()
+		} else if err != nil && !nc.closed {
+			t.Fatalf("answer %q refused (%v) without closing the connection", resp, err)
+		}
 	})
 }
 
