@@ -97,7 +97,7 @@ type CookieOptions struct {
 	Name     string // "" means "io"
 	Path     string // "" means "/"
 	HTTPOnly bool
-	SameSite http.SameSite // 0 (http.SameSiteDefaultMode) means Lax
+	SameSite http.SameSite // 0 means Lax, as in Node; http.SameSiteDefaultMode sends no SameSite
 	Secure   bool
 }
 

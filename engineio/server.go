@@ -326,7 +326,7 @@ func (srv *Server) setCookie(w http.ResponseWriter, id string) {
 	if ck.Path == "" {
 		ck.Path = "/"
 	}
-	if ck.SameSite == http.SameSiteDefaultMode {
+	if ck.SameSite == 0 {
 		ck.SameSite = http.SameSiteLaxMode
 	}
 	http.SetCookie(w, ck)

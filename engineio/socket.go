@@ -256,6 +256,10 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 		return nil
 	case stateClosing:
 		if mode == closeGraceful {
+			if reason == ReasonServerShutdown && s.ws == nil {
+				// Don't wait for the poll any longer.
+				return s.finalizeLocked(s.closeReason, nil, nil)
+			}
 			return nil
 		}
 	case stateOpen:
