@@ -1165,9 +1165,9 @@ func FuzzDialResponse(f *testing.F) {
 			fuzzHasToken(r.Header, "Upgrade", "websocket") && fuzzHasToken(r.Header, "Connection", "upgrade") &&
 			r.Header.Get("Sec-WebSocket-Accept") == refAcceptKey(key) &&
 			(proto == "" || slices.Contains(opts.Subprotocols, proto))
-		exts, _ := parseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
+		exts, extErr := parseExtensions(r.Header.Values("Sec-WebSocket-Extensions"))
 		if err != nil {
-			if headersOK && len(exts) == 0 {
+			if headersOK && extErr == nil && len(exts) == 0 {
 				t.Fatalf("handshake refused a valid answer %q: %v", answer, err)
 			}
 			return
