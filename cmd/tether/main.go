@@ -2,7 +2,8 @@
 //
 // Usage:
 //
-//	tether echo [-addr 127.0.0.1:9001]   WebSocket echo server (conformance, benchmarks)
+//	tether echo [-addr 127.0.0.1:9001]                WebSocket echo server (conformance, benchmarks)
+//	tether conformance [-addr 127.0.0.1:3000] [-eio3] Engine.IO/Socket.IO protocol test-suite server
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tether-rt/tether/internal/conformanceserver"
 	"github.com/tether-rt/tether/internal/echoserver"
 )
 
@@ -38,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "echo":
 		return runEcho(args[1:], stdout, stderr)
+	case "conformance":
+		return runConformance(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -50,7 +54,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: tether <command> [flags]
 
 Commands:
-  echo    serve a WebSocket echo on every path (permessage-deflate with context takeover)
+  echo          serve a WebSocket echo on every path (permessage-deflate with context takeover)
+  conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
 
 Run "tether <command> -h" for a command's flags.
 `)
@@ -64,17 +69,41 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.Handler(nil), nil, stdout)
+}
+
+// runConformance serves the reference configuration of the Engine.IO and
+// Socket.IO protocol test suites until SIGINT or SIGTERM.
+func runConformance(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on")
+	eio3 := fs.Bool("eio3", false, "accept Engine.IO v3 clients too (as Node's allowEIO3)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	h := conformanceserver.New(conformanceserver.Options{AllowEIO3: *eio3})
+	return serveUntilSignal(*addr, "conformance server", "http://", h, h.Close, stdout)
+}
+
+// serveUntilSignal serves h on addr until SIGINT or SIGTERM, then shuts
+// down gracefully: it stops listening, calls closeSessions (when set) so
+// long-lived sessions end, and waits up to 5 s for handlers to return.
+func serveUntilSignal(addr, name, scheme string, h http.Handler, closeSessions func() error, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
-	log.Info("echo server listening", "addr", "ws://"+ln.Addr().String())
-	srv := &http.Server{Handler: echoserver.Handler(nil), ReadHeaderTimeout: 10 * time.Second}
+	log.Info(name+" listening", "addr", scheme+ln.Addr().String())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		<-ctx.Done()
+		if closeSessions != nil {
+			closeSessions()
+		}
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(shutdownCtx)
@@ -82,6 +111,6 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("echo server stopped")
+	log.Info(name + " stopped")
 	return nil
 }

@@ -1,0 +1,109 @@
+package conformanceserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+// Options selects the variants of the reference configuration.
+type Options struct {
+	// AllowEIO3 accepts Engine.IO v3 clients too (Node's allowEIO3).
+	AllowEIO3 bool
+}
+
+// Server is the reference server: an http.Handler serving /engine.io/ and
+// /socket.io/. Close it to end every session.
+type Server struct {
+	mux *http.ServeMux
+	eio *engineio.Server
+	sio *socketio.Server
+}
+
+// engineOptions returns the Engine.IO settings both servers share.
+func engineOptions(o Options) engineio.Options {
+	return engineio.Options{
+		PingInterval: 300 * time.Millisecond,
+		PingTimeout:  200 * time.Millisecond,
+		MaxPayload:   1_000_000,
+		AllowEIO3:    o.AllowEIO3,
+		CORS:         &engineio.CORSOptions{Origins: []string{"*"}},
+		WebSocket: websocket.AcceptOptions{
+			// The suites open WebSockets from pages of any origin, as
+			// CORS "*" allows for polling.
+			InsecureSkipVerify: true,
+			Compression:        websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover},
+		},
+	}
+}
+
+// New returns the reference server.
+func New(o Options) *Server {
+	eopts := engineOptions(o)
+	eio := engineio.NewServer(&eopts)
+	eio.OnConnection(func(s *engineio.Socket) {
+		s.OnMessage(func(p engineio.Packet) {
+			s.Send(p)
+		})
+	})
+
+	sio := socketio.NewServer(&socketio.Options{
+		Options:        engineOptions(o),
+		ConnectTimeout: time.Second,
+	})
+	sio.OnConnection(func(s *socketio.Socket) {
+		s.Emit("auth", authOf(s))
+		s.On("message", func(s *socketio.Socket, args []json.RawMessage, _ socketio.AckFunc) {
+			s.Emit("message-back", anys(args)...)
+		})
+		s.On("message-with-ack", func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+			if ack != nil {
+				ack(anys(args)...)
+			}
+		})
+	})
+	sio.Of("/custom").OnConnection(func(s *socketio.Socket) {
+		s.Emit("auth", authOf(s))
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/engine.io/", eio)
+	mux.Handle("/socket.io/", sio)
+	return &Server{mux: mux, eio: eio, sio: sio}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close ends every Engine.IO and Socket.IO session.
+func (s *Server) Close() error {
+	err := s.sio.Close()
+	if err2 := s.eio.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// authOf returns the socket's handshake auth, {} when the client sent none
+// (as Node's socket.handshake.auth).
+func authOf(s *socketio.Socket) json.RawMessage {
+	if a := s.Handshake().Auth; len(a) > 0 {
+		return a
+	}
+	return json.RawMessage("{}")
+}
+
+// anys converts event arguments for re-emission.
+func anys(args []json.RawMessage) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
+}
