@@ -51,13 +51,14 @@ func needNode(t *testing.T) string {
 
 // event is one JSON line a Node script printed.
 type event struct {
-	Op      string `json:"op"`
-	OK      bool   `json:"ok"`
-	Message string `json:"message"`
-	Name    string `json:"name"`
-	Reason  string `json:"reason"`
-	Ticks   int    `json:"ticks"`
-	raw     string
+	Op        string `json:"op"`
+	OK        bool   `json:"ok"`
+	Message   string `json:"message"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason"`
+	Ticks     int    `json:"ticks"`
+	Transport string `json:"transport"`
+	raw       string
 }
 
 type events []event
@@ -182,6 +183,11 @@ func (h *harness) serve(t *testing.T, srv *socketio.Server, extra map[string]htt
 // newServer returns a server with the handlers the scenarios of client.mjs
 // use.
 func newServer(t *testing.T, opts *socketio.Options) (*socketio.Server, *harness) {
+	return newServerExtra(t, opts, nil)
+}
+
+// newServerExtra is newServer with more HTTP handlers.
+func newServerExtra(t *testing.T, opts *socketio.Options, extra map[string]http.Handler) (*socketio.Server, *harness) {
 	srv := socketio.NewServer(opts)
 	h := &harness{}
 	t.Helper()
@@ -290,7 +296,33 @@ func newServer(t *testing.T, opts *socketio.Options) (*socketio.Server, *harness
 	})
 	secure.OnConnection(common)
 
-	h.serve(t, srv, nil)
+	// The chat of the browser test.
+	chat := srv.Of("/chat")
+	chat.Use(func(s *socketio.Socket) error {
+		var auth struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(s.Handshake().Auth, &auth) != nil || auth.Name == "" {
+			return socketio.NewConnectError("a name is required", nil)
+		}
+		s.Data().Set("name", auth.Name)
+		return nil
+	})
+	chat.OnConnection(func(s *socketio.Socket) {
+		name, _ := s.Data().Get("name")
+		socketio.OnTyped(s, "chat message", func(s *socketio.Socket, text string, ack socketio.AckFunc) {
+			_ = s.Broadcast().Emit("chat message", map[string]any{"from": name, "text": text})
+			if ack != nil {
+				_ = ack("delivered")
+			}
+		})
+		type binary struct {
+			Data []byte `json:"data"`
+		}
+		socketio.OnTyped(s, "binary", func(s *socketio.Socket, b binary, _ socketio.AckFunc) { _ = s.Emit("binary", b) })
+	})
+
+	h.serve(t, srv, extra)
 	return srv, h
 }
 
@@ -383,4 +415,30 @@ func TestMaxPayload(t *testing.T) {
 			scenario(t, h, "maxPayload", map[string]any{"transports": []string{tr}})
 		})
 	}
+}
+
+// TestChromium has two Chromium pages chat through the browser build of
+// socket.io-client, served by the test server with the page.
+func TestChromium(t *testing.T) {
+	needNode(t)
+	chromium := os.Getenv("TETHER_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missingPeer(t, "chromium not found at %s", chromium)
+	}
+	_, h := newServerExtra(t, nil, map[string]http.Handler{
+		"/chat.html": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFile(w, r, "chat.html")
+		}),
+		"/client/socket.io.min.js": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFile(w, r, filepath.Join("node_modules", "socket.io-client", "dist", "socket.io.min.js"))
+		}),
+	})
+	es := runNode(t, "browser.mjs", h.url)
+	if got := es.one(t, "connected").Transport; got != "websocket" && got != "polling" {
+		t.Fatalf("transport %q", got)
+	}
+	es.one(t, "chat")
 }
