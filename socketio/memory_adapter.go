@@ -45,7 +45,7 @@ type InMemoryAdapter struct {
 
 	mu    sync.Mutex
 	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]map[string]struct{} // socket id -> rooms
+	sids  map[string]*member             // socket id -> its rooms
 
 	// Connection state recovery.
 	recovery  bool
@@ -57,6 +57,13 @@ type InMemoryAdapter struct {
 	sessions  map[string]*storedSession
 	lastSweep time.Time
 	now       func() time.Time
+}
+
+// member is a socket known to the adapter: its rooms, and the local Socket
+// once resolved.
+type member struct {
+	sock  *Socket
+	rooms map[string]struct{}
 }
 
 type logEntry struct {
@@ -78,7 +85,7 @@ func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
 	a := &InMemoryAdapter{
 		nsp:   nsp,
 		rooms: map[string]map[string]struct{}{},
-		sids:  map[string]map[string]struct{}{},
+		sids:  map[string]*member{},
 		now:   time.Now,
 	}
 	if r := nsp.server.opts.ConnectionStateRecovery; r != nil {
@@ -109,19 +116,19 @@ func (a *InMemoryAdapter) AddAll(id string, rooms []string) {
 }
 
 func (a *InMemoryAdapter) addAllLocked(id string, rooms []string) {
-	set := a.sids[id]
-	if set == nil {
-		set = map[string]struct{}{}
-		a.sids[id] = set
+	m := a.sids[id]
+	if m == nil {
+		m = &member{rooms: map[string]struct{}{}}
+		a.sids[id] = m
 	}
 	for _, r := range rooms {
-		set[r] = struct{}{}
-		m := a.rooms[r]
-		if m == nil {
-			m = map[string]struct{}{}
-			a.rooms[r] = m
+		m.rooms[r] = struct{}{}
+		ids := a.rooms[r]
+		if ids == nil {
+			ids = map[string]struct{}{}
+			a.rooms[r] = ids
 		}
-		m[id] = struct{}{}
+		ids[id] = struct{}{}
 	}
 }
 
@@ -129,8 +136,8 @@ func (a *InMemoryAdapter) addAllLocked(id string, rooms []string) {
 func (a *InMemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if set := a.sids[id]; set != nil {
-		delete(set, room)
+	if m := a.sids[id]; m != nil {
+		delete(m.rooms, room)
 	}
 	a.delRoomLocked(room, id)
 }
@@ -148,8 +155,10 @@ func (a *InMemoryAdapter) delRoomLocked(room, id string) {
 func (a *InMemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
-		a.delRoomLocked(r, id)
+	if m := a.sids[id]; m != nil {
+		for r := range m.rooms {
+			a.delRoomLocked(r, id)
+		}
 	}
 	delete(a.sids, id)
 }
@@ -158,12 +167,12 @@ func (a *InMemoryAdapter) DelAll(id string) {
 func (a *InMemoryAdapter) SocketRooms(id string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	set, ok := a.sids[id]
+	m, ok := a.sids[id]
 	if !ok {
 		return nil
 	}
-	rooms := make([]string, 0, len(set))
-	for r := range set {
+	rooms := make([]string, 0, len(m.rooms))
+	for r := range m.rooms {
 		rooms = append(rooms, r)
 	}
 	slices.Sort(rooms)
@@ -198,8 +207,15 @@ func (a *InMemoryAdapter) applyLocked(opts *BroadcastOptions, fn func(s *Socket)
 		if _, ok := except[id]; ok {
 			return
 		}
-		if s := a.nsp.socket(id); s != nil {
-			fn(s)
+		m := a.sids[id]
+		if m == nil {
+			return
+		}
+		if m.sock == nil {
+			m.sock = a.nsp.socket(id)
+		}
+		if m.sock != nil {
+			fn(m.sock)
 		}
 	}
 	switch len(opts.Rooms) {
@@ -364,8 +380,8 @@ func (a *InMemoryAdapter) DelSockets(opts *BroadcastOptions, rooms []string) err
 	defer a.mu.Unlock()
 	a.applyLocked(opts, func(s *Socket) {
 		for _, r := range rooms {
-			if set := a.sids[s.id]; set != nil {
-				delete(set, r)
+			if m := a.sids[s.id]; m != nil {
+				delete(m.rooms, r)
 			}
 			a.delRoomLocked(r, s.id)
 		}

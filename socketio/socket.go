@@ -474,11 +474,14 @@ func (s *Socket) onclose(reason string) {
 	for _, fn := range disconnecting {
 		fn(s, reason)
 	}
-	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
-		_ = s.nsp.adapter.PersistSession(&SessionToPersist{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.data.Snapshot()})
-	}
+	// Leave the rooms before the session is persisted: once it is, a
+	// reconnecting client may take the same id over.
+	rooms := s.Rooms()
 	s.nsp.remove(s)
 	s.nsp.adapter.DelAll(s.id)
+	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
+		_ = s.nsp.adapter.PersistSession(&SessionToPersist{SID: s.id, PID: s.pid, Rooms: rooms, Data: s.data.Snapshot()})
+	}
 	s.connected.Store(false)
 	s.mu.Lock()
 	disconnect := s.onDisconnect

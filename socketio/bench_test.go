@@ -1,0 +1,90 @@
+package socketio
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// discardConn is an engine connection that counts and drops what is sent.
+type discardConn struct {
+	req  *http.Request
+	sent atomic.Int64
+}
+
+func (c *discardConn) ID() string             { return "discard" }
+func (c *discardConn) Protocol() int          { return 4 }
+func (c *discardConn) Transport() string      { return "websocket" }
+func (c *discardConn) Request() *http.Request { return c.req }
+func (c *discardConn) Writable() bool         { return true }
+func (c *discardConn) Close() error           { return nil }
+func (c *discardConn) Send(pkts ...engineio.Packet) error {
+	c.sent.Add(int64(len(pkts)))
+	return nil
+}
+
+// connectDiscard connects n sockets to the main namespace.
+func connectDiscard(tb testing.TB, srv *Server, n int) []*discardConn {
+	tb.Helper()
+	done := make(chan struct{}, n)
+	srv.OnConnection(func(*Socket) { done <- struct{}{} })
+	conns := make([]*discardConn, n)
+	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	for i := range conns {
+		conns[i] = &discardConn{req: req}
+		c := srv.newClient(conns[i])
+		c.onMessage(engineio.Packet{Data: []byte("0")})
+	}
+	for range n {
+		<-done
+	}
+	return conns
+}
+
+// A broadcast is encoded once: its allocations do not grow with the number
+// of receivers.
+func TestBroadcastAllocationsDoNotScale(t *testing.T) {
+	measure := func(n int) float64 {
+		srv := newTestServer(t, nil)
+		conns := connectDiscard(t, srv, n)
+		allocs := testing.AllocsPerRun(50, func() { _ = srv.Emit("tick", 42, "payload") })
+		for _, c := range conns {
+			if c.sent.Load() < 51 { // CONNECT + the broadcasts
+				t.Fatalf("a socket got %d packets", c.sent.Load())
+			}
+		}
+		return allocs
+	}
+	few, many := measure(4), measure(400)
+	if many > few {
+		t.Fatalf("a broadcast to 4 sockets allocates %v times, to 400 sockets %v times", few, many)
+	}
+}
+
+func BenchmarkBroadcast1000(b *testing.B) {
+	srv := NewServer(nil)
+	defer srv.Close()
+	connectDiscard(b, srv, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = srv.Emit("tick", 42, "payload")
+	}
+}
+
+func BenchmarkBroadcastRoom1000Of10000(b *testing.B) {
+	srv := NewServer(nil)
+	defer srv.Close()
+	connectDiscard(b, srv, 10000)
+	for i, s := range srv.Sockets().Sockets() {
+		if i%10 == 0 {
+			s.Join("room")
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = srv.To("room").Emit("tick", 42, "payload")
+	}
+}
