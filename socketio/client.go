@@ -24,9 +24,13 @@ type engineConn interface {
 	Close() error
 }
 
-// maxQueued bounds the packets of one connection waiting for their handlers;
-// a client that sends more while its handlers are busy is disconnected.
-const maxQueued = 4096
+// maxQueued and maxQueuedBytes bound the packets of one connection waiting
+// for their handlers; a client that sends more while its handlers are busy
+// is disconnected.
+const (
+	maxQueued      = 4096
+	maxQueuedBytes = 32 << 20
+)
 
 // client is one Engine.IO connection and the sockets it opened, one per
 // namespace. Its packets are decoded on the engine's reading goroutine;
@@ -45,8 +49,14 @@ type client struct {
 	timer  *time.Timer
 
 	qmu     sync.Mutex
-	queue   []func()
+	queue   []queued
+	qbytes  int
 	running bool
+}
+
+type queued struct {
+	fn   func()
+	size int
 }
 
 func (srv *Server) newClient(conn engineConn) *client {
@@ -104,7 +114,7 @@ func (c *client) handle(p parser.Packet) {
 		c.nsps[name] = nil
 		c.mu.Unlock()
 		auth := p.Data
-		c.enqueue(func() { c.connect(name, auth) })
+		c.enqueueSized(len(auth), func() { c.connect(name, auth) })
 		return
 	}
 	c.mu.Unlock()
@@ -124,7 +134,11 @@ func (c *client) handle(p parser.Packet) {
 			}
 		})
 	case parser.Event:
-		c.enqueue(func() {
+		size := len(p.Data)
+		for _, a := range p.Attachments {
+			size += len(a)
+		}
+		c.enqueueSized(size, func() {
 			if s := c.socket(name); s != nil {
 				s.onEvent(p)
 			} else {
@@ -200,15 +214,20 @@ func (c *client) isClosed() bool {
 }
 
 // enqueue adds work for the dispatch goroutine, starting it if needed.
-func (c *client) enqueue(fn func()) {
+func (c *client) enqueue(fn func()) { c.enqueueSized(0, fn) }
+
+// enqueueSized is enqueue for work that holds size bytes of packet data.
+func (c *client) enqueueSized(size int, fn func()) {
 	c.qmu.Lock()
-	if len(c.queue) >= maxQueued {
+	if size > 0 && (len(c.queue) >= maxQueued || c.qbytes+size > maxQueuedBytes) {
+		n, b := len(c.queue), c.qbytes
 		c.qmu.Unlock()
-		log.Printf("socketio: closing client %s: %d packets wait for their handlers", c.conn.ID(), maxQueued)
+		log.Printf("socketio: closing client %s: %d packets (%d bytes) wait for their handlers", c.conn.ID(), n, b)
 		go c.close()
 		return
 	}
-	c.queue = append(c.queue, fn)
+	c.qbytes += size
+	c.queue = append(c.queue, queued{fn, size})
 	if !c.running {
 		c.running = true
 		go c.run()
@@ -225,11 +244,12 @@ func (c *client) run() {
 			c.qmu.Unlock()
 			return
 		}
-		fn := c.queue[0]
-		c.queue[0] = nil
+		q := c.queue[0]
+		c.queue[0] = queued{}
 		c.queue = c.queue[1:]
+		c.qbytes -= q.size
 		c.qmu.Unlock()
-		c.call(fn)
+		c.call(q.fn)
 	}
 }
 

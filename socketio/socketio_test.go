@@ -627,3 +627,20 @@ func TestHandlerPanicClosesConnection(t *testing.T) {
 	tc.send(`2["boom"]`)
 	tc.waitClosed()
 }
+
+// A client whose events pile up behind a busy handler is disconnected
+// instead of growing the server's memory without bound.
+func TestQueueBound(t *testing.T) {
+	srv := newTestServer(t, nil)
+	release := make(chan struct{})
+	srv.OnConnection(func(s *Socket) {
+		s.On("slow", func(*Socket, []json.RawMessage, AckFunc) { <-release })
+	})
+	defer close(release)
+	tc := dial(t, srv)
+	tc.connect("/", "")
+	for i := 0; i <= maxQueued+1 && !tc.conn.closed.Load(); i++ {
+		tc.send(`2["slow"]`)
+	}
+	tc.waitClosed()
+}
