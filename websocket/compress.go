@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -358,8 +359,44 @@ var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 // flate package decodes a *bufio.Reader on a fast path, much quicker than
 // through any other io.ByteReader.
 type inflater struct {
-	fr io.ReadCloser
-	br *bufio.Reader
+	fr    io.ReadCloser
+	br    *bufio.Reader
+	scrub bytes.Reader
+}
+
+// inflateScrub is a deflate stream that decodes to nothing with Huffman
+// tables of one code each. An inflater decodes it before each message:
+// klauspost/compress keeps a block's Huffman tables when a later block
+// declares an empty table, so a corrupt message would otherwise be decoded
+// with the tables of the message, of any connection, that the pooled
+// inflater decoded last, rather than failing the same way every time.
+var inflateScrub = []byte{0x05, 0xc0, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x90, 0xff, 0x6b, 0x00}
+
+// newInflater makes an inflater in the state scrubTables leaves it in.
+func newInflater() *inflater {
+	f := &inflater{}
+	f.br = bufio.NewReaderSize(&f.scrub, inflateBufferSize)
+	f.fr = flate.NewReader(f.br)
+	f.scrubTables()
+	return f
+}
+
+// scrubTables decodes inflateScrub, overwriting the Huffman tables of the
+// last message, and reports whether it went as expected.
+func (f *inflater) scrubTables() bool {
+	f.scrub.Reset(inflateScrub)
+	f.br.Reset(&f.scrub)
+	ok := f.fr.(flate.Resetter).Reset(f.br, nil) == nil
+	for ok {
+		var b [8]byte
+		_, err := f.fr.Read(b[:])
+		if err == io.EOF {
+			break
+		}
+		ok = err == nil
+	}
+	f.br.Reset(nil)
+	return ok
 }
 
 // inflateBufferSize is the size of an inflater's input buffer. flateSource
@@ -383,21 +420,21 @@ func (c *Conn) startInflate() {
 	if !c.compress.readNoTakeover {
 		dict = r.dict
 	}
-	if f, ok := inflaterPool.Get().(*inflater); ok {
-		f.br.Reset(&r.src)
-		f.fr.(flate.Resetter).Reset(f.br, dict)
-		r.inflate = f
-	} else {
-		br := bufio.NewReaderSize(&r.src, inflateBufferSize)
-		r.inflate = &inflater{fr: flate.NewReaderDict(br, dict), br: br}
+	f, ok := inflaterPool.Get().(*inflater)
+	if !ok {
+		f = newInflater()
 	}
+	f.br.Reset(&r.src)
+	f.fr.(flate.Resetter).Reset(f.br, dict)
+	r.inflate = f
 }
 
-// endInflate returns the decompressor to the pool, no longer holding on to
-// the connection.
+// endInflate returns the decompressor to the pool, scrubbed of the
+// message's tables and no longer holding on to the connection.
 func (c *Conn) endInflate() {
-	c.r.inflate.br.Reset(nil)
-	inflaterPool.Put(c.r.inflate)
+	if c.r.inflate.scrubTables() {
+		inflaterPool.Put(c.r.inflate)
+	}
 	c.r.inflate = nil
 }
 
