@@ -31,9 +31,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	kflate "github.com/klauspost/compress/flate"
 
 	"github.com/tether-rt/tether/websocket/frame"
 )
@@ -505,15 +508,25 @@ func refInflateFailure(ref *refOutcome, raw, dict []byte, typ MessageType, cfg f
 	return *ref
 }
 
-// refInflate decompresses a message's payload with the standard library's
-// flate, appending the tail RFC 7692 strips when the message is whole, and
-// returns at most limit+1 bytes. clean is false for corrupt data.
+// refInflate decompresses a message's payload on its own, appending the
+// tail RFC 7692 strips when the message is whole, and returns at most
+// limit+1 bytes; clean is false for corrupt data. It uses the same flate
+// package as the Conn, in the state every message starts from (having
+// decoded inflateScrub), so the Conn must agree with it exactly: whatever
+// a message decodes to must not depend on which messages, of which
+// connections, its pooled inflater decoded before. (Decoding DEFLATE
+// itself is that package's to fuzz: on some corrupt streams it differs
+// from compress/flate.)
 func refInflate(raw, dict []byte, limit int64, whole bool) (out []byte, clean bool) {
 	in := raw
 	if whole {
 		in = append(slices.Clone(raw), 0, 0, 0xff, 0xff)
 	}
-	fr := flate.NewReaderDict(bytes.NewReader(in), dict)
+	fr := kflate.NewReader(bytes.NewReader(inflateScrub))
+	if _, err := io.Copy(io.Discard, fr); err != nil {
+		panic("inflateScrub does not decode: " + err.Error())
+	}
+	fr.(kflate.Resetter).Reset(bytes.NewReader(in), dict)
 	out, err := io.ReadAll(io.LimitReader(fr, limit+1))
 	return out, err == nil || err == io.ErrUnexpectedEOF
 }
@@ -620,16 +633,30 @@ func fuzzFrame(op frame.OpCode, fin, rsv1, masked bool, p []byte) []byte {
 	return b
 }
 
+// refDeflater is refDeflate's compressor, kept: making one costs more
+// than the rest of a fuzz iteration.
+var (
+	refDeflateMu sync.Mutex
+	refDeflater  *flate.Writer
+)
+
 // refDeflate compresses messages with the standard library's flate as a
 // permessage-deflate peer does, keeping the window from one to the next
 // unless noTakeover, and returns each payload without its tail.
 func refDeflate(noTakeover bool, msgs ...[]byte) [][]byte {
+	refDeflateMu.Lock()
+	defer refDeflateMu.Unlock()
 	var buf bytes.Buffer
-	fw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	fw := refDeflater
+	if fw == nil {
+		fw, _ = flate.NewWriter(&buf, flate.BestCompression)
+		refDeflater = fw
+	}
+	fw.Reset(&buf)
 	var out [][]byte
-	for _, m := range msgs {
+	for i, m := range msgs {
 		buf.Reset()
-		if noTakeover {
+		if noTakeover && i > 0 {
 			fw.Reset(&buf)
 		}
 		fw.Write(m)
@@ -743,6 +770,41 @@ func TestFrameReaderSeeds(t *testing.T) {
 	}
 }
 
+// TestInflaterStartsClean reads the same corrupt compressed message (its
+// Huffman table for code lengths is empty) on fresh connections, after
+// messages that leave different Huffman tables in the pooled inflaters:
+// it must fail the same way every time. Found by FuzzInflate: the inflater
+// used to decode it with the previous message's tables.
+func TestInflaterStartsClean(t *testing.T) {
+	bad := fuzzFrame(frame.OpBinary, true, true, true, []byte("$0"))
+	cfg := fuzzReaderConfig{compress: true, readNoTakeover: true, limit: 1 << 20}
+	var first string
+	for i, text := range []string{"", strings.Repeat("hello world, a dynamic huffman block please ", 50), "\x00\x01\x02\x03\x00\x01\x02\x01\x00"} {
+		for range 3 {
+			if text != "" {
+				var buf bytes.Buffer
+				fw, _ := kflate.NewWriter(&buf, kflate.BestCompression)
+				fw.Write([]byte(text))
+				fw.Flush()
+				good := fuzzFrame(frame.OpBinary, true, true, true, buf.Bytes())
+				if got := fuzzReadStream(t, good, cfg); len(got.msgs) != 1 || string(got.msgs[0].data) != text {
+					t.Fatalf("%q read back as %v (%v)", text, got.msgs, got.err)
+				}
+			}
+			got := fuzzReadStream(t, bad, cfg)
+			var ce *CloseError
+			if !errors.As(got.err, &ce) || ce.Code != StatusInvalidFramePayloadData || len(got.msgs) != 0 {
+				t.Fatalf("after a %d-byte message: corrupt message gave %d messages, %v", len(text), len(got.msgs), got.err)
+			}
+			if i == 0 && first == "" {
+				first = ce.Reason
+			} else if ce.Reason != first {
+				t.Fatalf("after a %d-byte message: corrupt message failed with %q, first with %q", len(text), ce.Reason, first)
+			}
+		}
+	}
+}
+
 // FuzzFrameReader feeds arbitrary bytes to a Conn as the stream its peer
 // sends, with and without permessage-deflate, as server or client, with
 // small read limits, network reads cut anywhere and part of the stream
@@ -776,8 +838,8 @@ func fuzzAllocBound(limit int64, n int) uint64 {
 }
 
 // FuzzInflate sends an arbitrary payload as a compressed message, in one or
-// two frames, to a Conn with a small read limit: it must give what the
-// standard library's inflater gives, or fail with 1007 for corrupt data
+// two frames, to a Conn with a small read limit: it must give what a fresh
+// inflater gives (refInflate), or fail with 1007 for corrupt data
 // and 1009 at the limit, without allocating much beyond it. Then the
 // payload goes the other way: compressed by our writer (whole, streamed,
 // and twice with context takeover) and read back, it must come back
@@ -795,10 +857,10 @@ func FuzzInflate(f *testing.F) {
 		long,
 	}
 	for i, s := range seeds {
-		fuzzAddSeed(f, s, byte(i), uint16(len(s)/2))
-		fuzzAddSeed(f, s, byte(i)|0x4, uint16(0)) // 1 KiB limit
+		fuzzAddSeed(f, s, byte(i), uint16(len(s)/2), byte(i))
+		fuzzAddSeed(f, s, byte(i)|0x4, uint16(0), byte(0)) // 1 KiB limit
 	}
-	f.Fuzz(func(t *testing.T, payload []byte, flags byte, split uint16) {
+	f.Fuzz(func(t *testing.T, payload []byte, flags byte, split uint16, wflags byte) {
 		text := flags&1 != 0
 		cfg := fuzzReaderConfig{
 			compress:       true,
@@ -831,7 +893,7 @@ func FuzzInflate(f *testing.F) {
 		if text && !utf8.Valid(msg) {
 			msg = []byte(strings.ToValidUTF8(string(msg), "?"))
 		}
-		fuzzRoundTrip(t, MessageType(typ), msg, flags)
+		fuzzRoundTrip(t, MessageType(typ), msg, flags&2 != 0, wflags)
 		// The standard library's compressor, then our reader.
 		ref := refDeflate(false, msg, msg)
 		data = append(fuzzFrame(typ, true, true, true, ref[0]), fuzzFrame(typ, true, true, true, ref[1])...)
@@ -845,11 +907,11 @@ func FuzzInflate(f *testing.F) {
 // fuzzRoundTrip writes msg with a compressing server Conn (WriteMessage
 // twice, with context takeover or not, then streamed through Writer) and
 // reads what it wrote with a client Conn.
-func fuzzRoundTrip(t *testing.T, typ MessageType, msg []byte, flags byte) {
+func fuzzRoundTrip(t *testing.T, typ MessageType, msg []byte, noCtx bool, wflags byte) {
 	t.Helper()
-	noCtx := flags&2 != 0
-	bits := 9 + int(flags>>5&7) // 9–15: the server's window
-	cp := compressParams{enabled: true, writeNoTakeover: noCtx, writeWindowBits: bits, level: 1 + int(flags>>4&1)*8}
+	bits := [4]int{15, 15, 11, 8}[wflags&3] // the server's window
+	level := [4]int{1, 1, 5, 9}[wflags>>2&3]
+	cp := compressParams{enabled: true, writeNoTakeover: noCtx, writeWindowBits: bits, level: level}
 	nc := &fuzzConn{}
 	w := newConn(connConfig{nc: nc, compress: cp, compressMin: 0})
 	for range 2 {
