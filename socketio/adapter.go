@@ -13,13 +13,35 @@ import (
 type BroadcastFlags struct {
 	// Volatile packets are dropped for the sockets whose connection is not
 	// writable right now, and are never stored for connection state recovery.
-	Volatile bool `json:"volatile,omitempty"`
+	Volatile bool
 	// Compress, when set to false, asks not to compress the packets.
-	Compress *bool `json:"compress,omitempty"`
+	Compress *bool
 	// Local limits the operation to this server (for multi-server adapters).
-	Local bool `json:"local,omitempty"`
+	Local bool
 	// Timeout bounds the wait for acknowledgements.
-	Timeout time.Duration `json:"-"`
+	Timeout time.Duration
+}
+
+type flagsJSON struct {
+	Volatile bool  `json:"volatile,omitempty"`
+	Compress *bool `json:"compress,omitempty"`
+	Local    bool  `json:"local,omitempty"`
+	Timeout  int64 `json:"timeout,omitempty"`
+}
+
+// MarshalJSON encodes the flags as Node does.
+func (f BroadcastFlags) MarshalJSON() ([]byte, error) {
+	return json.Marshal(flagsJSON{f.Volatile, f.Compress, f.Local, f.Timeout.Milliseconds()})
+}
+
+// UnmarshalJSON decodes Node's form of the flags.
+func (f *BroadcastFlags) UnmarshalJSON(b []byte) error {
+	var j flagsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = BroadcastFlags{Volatile: j.Volatile, Compress: j.Compress, Local: j.Local, Timeout: time.Duration(j.Timeout) * time.Millisecond}
+	return nil
 }
 
 // BroadcastOptions select the sockets of a broadcast or of a bulk operation:

@@ -61,6 +61,8 @@ func TestConnectionStateRecovery(t *testing.T) {
 	}
 
 	// The transport drops; broadcasts go on.
+	gone := make(chan string, 1)
+	s.OnDisconnect(func(_ *Socket, reason string) { gone <- reason })
 	tc.c.onEngineClose(ReasonTransportClose, nil)
 	if s.Connected() {
 		t.Fatal("still connected after the transport closed")
@@ -70,6 +72,9 @@ func TestConnectionStateRecovery(t *testing.T) {
 	_ = srv.To("other").Emit("m", 4)
 	_ = srv.Volatile().Emit("v")
 	_ = srv.Except("room1").Emit("m", 5)
+	if r := recvValue(t, gone); r != ReasonTransportClose {
+		t.Fatalf("reason %q", r)
+	}
 
 	tc2 := dial(t, srv)
 	tc2.send(fmt.Sprintf(`0{"pid":%q,"offset":%q,"token":"x"}`, hello.PID, off1))
@@ -128,8 +133,11 @@ func TestRecoveryUnknownOffset(t *testing.T) {
 	tc.send(`0`)
 	var hello struct{ SID, PID string }
 	_ = json.Unmarshal([]byte(tc.recvText()[1:]), &hello)
-	<-sockets
+	s := <-sockets
+	gone := make(chan string, 1)
+	s.OnDisconnect(func(_ *Socket, reason string) { gone <- reason })
 	tc.c.onEngineClose(ReasonTransportClose, nil)
+	recvValue(t, gone)
 
 	tc2 := dial(t, srv)
 	sid := tc2.connect("/", fmt.Sprintf(`{"pid":%q,"offset":"bogus"}`, hello.PID))

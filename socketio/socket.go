@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,24 +61,109 @@ type EventHandler func(s *Socket, args []json.RawMessage, ack AckFunc)
 // [Socket.Emit]'s). Only its first call sends anything.
 type AckFunc func(args ...any) error
 
-// Handshake holds the details of the connection a socket was made on.
+// Handshake holds the details of the connection a socket was made on. Its
+// JSON form is the one of Node's socket.handshake (as multi-server adapters
+// exchange it): lower-case header names with string values, the time as a
+// JavaScript date string plus "issued" in milliseconds, the query as an
+// object of strings (arrays for repeated keys).
 type Handshake struct {
 	// Headers of the Engine.IO handshake request.
-	Headers http.Header `json:"headers"`
+	Headers http.Header
 	// Query of the handshake request URL.
-	Query url.Values `json:"query"`
+	Query url.Values
 	// Auth is the payload of the CONNECT packet (JSON object), or nil.
-	Auth json.RawMessage `json:"auth"`
+	Auth json.RawMessage
 	// Address is the client's address (the request's RemoteAddr).
-	Address string `json:"address"`
+	Address string
 	// Time is when the socket was created.
-	Time time.Time `json:"time"`
+	Time time.Time
 	// URL is the request URI of the handshake request.
-	URL string `json:"url"`
+	URL string
 	// XDomain reports whether the request had an Origin header.
-	XDomain bool `json:"xdomain"`
+	XDomain bool
 	// Secure reports whether the request came over TLS.
-	Secure bool `json:"secure"`
+	Secure bool
+}
+
+type handshakeJSON struct {
+	Headers map[string]any  `json:"headers"`
+	Time    string          `json:"time"`
+	Address string          `json:"address"`
+	XDomain bool            `json:"xdomain"`
+	Secure  bool            `json:"secure"`
+	Issued  int64           `json:"issued"`
+	URL     string          `json:"url"`
+	Query   map[string]any  `json:"query"`
+	Auth    json.RawMessage `json:"auth"`
+}
+
+// jsDate is the format of JavaScript's Date.prototype.toString.
+const jsDate = "Mon Jan 02 2006 15:04:05 GMT-0700"
+
+// MarshalJSON encodes h as Node does.
+func (h *Handshake) MarshalJSON() ([]byte, error) {
+	j := handshakeJSON{
+		Headers: map[string]any{},
+		Time:    h.Time.Format(jsDate) + " (" + zoneName(h.Time) + ")",
+		Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
+		Issued: h.Time.UnixMilli(), URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
+	}
+	for k, v := range h.Headers {
+		k = strings.ToLower(k)
+		if k == "set-cookie" {
+			j.Headers[k] = v
+		} else {
+			j.Headers[k] = strings.Join(v, ", ")
+		}
+	}
+	for k, v := range h.Query {
+		if len(v) == 1 {
+			j.Query[k] = v[0]
+		} else {
+			j.Query[k] = v
+		}
+	}
+	if j.Auth == nil {
+		j.Auth = json.RawMessage("{}")
+	}
+	return json.Marshal(j)
+}
+
+func zoneName(t time.Time) string {
+	name, _ := t.Zone()
+	if name == "UTC" {
+		return "Coordinated Universal Time"
+	}
+	return name
+}
+
+// UnmarshalJSON decodes the JSON form of MarshalJSON (and Node's).
+func (h *Handshake) UnmarshalJSON(b []byte) error {
+	var j handshakeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = Handshake{Headers: http.Header{}, Query: url.Values{}, Auth: j.Auth, Address: j.Address,
+		Time: time.UnixMilli(j.Issued), URL: j.URL, XDomain: j.XDomain, Secure: j.Secure}
+	addAll := func(add func(string, string), k string, v any) {
+		switch x := v.(type) {
+		case string:
+			add(k, x)
+		case []any:
+			for _, e := range x {
+				if s, ok := e.(string); ok {
+					add(k, s)
+				}
+			}
+		}
+	}
+	for k, v := range j.Headers {
+		addAll(h.Headers.Add, k, v)
+	}
+	for k, v := range j.Query {
+		addAll(h.Query.Add, k, v)
+	}
+	return nil
 }
 
 // Socket is the connection of a client to one namespace. Its methods are
