@@ -361,6 +361,15 @@ func TestV3(t *testing.T) {
 	if typ, msg := read(t, c); typ != websocket.MessageBinary || msg != "\x04\x05" {
 		t.Errorf("binary frame %v %q", typ, msg)
 	}
+	// A WebSocket client that asked for base64 gets binary data as text.
+	c = e.dial("EIO=3&transport=websocket&b64=1")
+	read(t, c)
+	s = e.nextConn()
+	s.Send(engineio.Packet{Data: []byte{5}, Binary: true})
+	if typ, msg := read(t, c); typ != websocket.MessageText || msg != "b4BQ==" {
+		t.Errorf("b64 frame %v %q", typ, msg)
+	}
+
 	c = short.dial("EIO=3&transport=websocket")
 	read(t, c)
 	for range 3 {

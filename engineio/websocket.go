@@ -16,13 +16,16 @@ type wsTransport struct {
 	s    *Socket
 	conn *websocket.Conn
 	wake chan struct{} // capacity 1: "the queue has packets"
+	// b64 is set when the client asked for binary data as base64 text
+	// (b64=1 in the WebSocket's URL: clients forced to base64).
+	b64 bool
 	// writing is set, under the socket's lock, while the writer has
 	// packets in hand.
 	writing bool
 }
 
-func newWSTransport(s *Socket, conn *websocket.Conn) *wsTransport {
-	return &wsTransport{s: s, conn: conn, wake: make(chan struct{}, 1)}
+func newWSTransport(s *Socket, r *http.Request, conn *websocket.Conn) *wsTransport {
+	return &wsTransport{s: s, conn: conn, wake: make(chan struct{}, 1), b64: r.URL.Query().Get("b64") != ""}
 }
 
 func (t *wsTransport) wakeUp() {
@@ -48,7 +51,7 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	if err != nil {
 		return // Accept has answered
 	}
-	t := newWSTransport(s, conn)
+	t := newWSTransport(s, r, conn)
 	s.ws = t // before the socket is shared
 	if !srv.register(s) {
 		conn.Close(websocket.StatusGoingAway, ReasonServerShutdown)
@@ -129,9 +132,13 @@ func (t *wsTransport) writeLoop() {
 		}
 		var werr error
 		for _, p := range pkts {
-			if p.Binary && s.ver == parser.V4 {
+			switch {
+			case p.Binary && t.b64:
+				buf = parser.AppendText(s.ver, buf[:0], p)
+				werr = t.conn.WriteMessage(websocket.MessageText, buf)
+			case p.Binary && s.ver == parser.V4:
 				werr = t.conn.WriteMessage(websocket.MessageBinary, p.Data)
-			} else {
+			default:
 				var bin bool
 				buf, bin = parser.AppendPacket(s.ver, buf[:0], p)
 				typ := websocket.MessageText
@@ -143,6 +150,11 @@ func (t *wsTransport) writeLoop() {
 			if werr != nil {
 				break
 			}
+		}
+		if len(pkts) > 0 && werr == nil {
+			// No deadline while idle: pongs and close frames are written
+			// under it too.
+			t.conn.SetWriteDeadline(time.Time{})
 		}
 		clear(pkts)
 		spare = pkts
@@ -192,7 +204,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 		return
 	}
 	defer srv.wg.Done()
-	t := &wsTransport{s: s}
+	t := newWSTransport(s, r, nil)
 	s.mu.Lock()
 	refuse := srv.cfg.DisableUpgrades || sockState(s.state.Load()) != stateOpen || s.ws != nil || s.probe != nil
 	if !refuse {
@@ -220,7 +232,6 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 		return
 	}
 	t.conn = conn
-	t.wake = make(chan struct{}, 1)
 	s.mu.Unlock()
 
 	timer := time.AfterFunc(srv.cfg.UpgradeTimeout, func() { s.abortProbe(t) })

@@ -147,9 +147,10 @@ func AppendPacket(v Version, dst []byte, p Packet) ([]byte, bool) {
 	return append(dst, p.Data...), false
 }
 
-// appendText appends p as text: binary data as base64 after "b" (v4) or
-// "b<type>" (v3).
-func appendText(v Version, dst []byte, p Packet) []byte {
+// AppendText appends p encoded as text to dst: binary data as base64
+// after "b" (v4) or "b<type>" (v3). It is the form packets take in text
+// payloads, and over WebSocket for clients that asked for base64 (b64=1).
+func AppendText(v Version, dst []byte, p Packet) []byte {
 	if !p.Binary {
 		dst = append(dst, '0'+byte(p.Type))
 		return append(dst, p.Data...)
@@ -362,7 +363,7 @@ func AppendPayload(v Version, dst []byte, pkts []Packet, base64 bool) ([]byte, b
 			if i > 0 {
 				dst = append(dst, RecordSeparator)
 			}
-			dst = appendText(V4, dst, p)
+			dst = AppendText(V4, dst, p)
 		}
 		return dst, false
 	}
@@ -374,7 +375,7 @@ func AppendPayload(v Version, dst []byte, pkts []Packet, base64 bool) ([]byte, b
 	}
 	for _, p := range pkts {
 		start := len(dst)
-		dst = appendText(V3, dst, p)
+		dst = AppendText(V3, dst, p)
 		// Write the length prefix in front of the packet just encoded.
 		prefix := strconv.AppendInt(nil, int64(UTF16Len(dst[start:])), 10)
 		prefix = append(prefix, ':')

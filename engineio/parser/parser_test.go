@@ -71,6 +71,19 @@ func TestAppendPacket(t *testing.T) {
 	}
 }
 
+func TestAppendText(t *testing.T) {
+	bin := Packet{Type: Message, Data: []byte{1, 2, 3, 4}, Binary: true}
+	if got := string(AppendText(V4, nil, bin)); got != "bAQIDBA==" {
+		t.Errorf("v4 = %q", got)
+	}
+	if got := string(AppendText(V3, nil, bin)); got != "b4AQIDBA==" {
+		t.Errorf("v3 = %q", got)
+	}
+	if got := string(AppendText(V3, nil, Packet{Type: Pong, Data: []byte("probe")})); got != "3probe" {
+		t.Errorf("text = %q", got)
+	}
+}
+
 func TestPayloadV4(t *testing.T) {
 	pkts, err := DecodePayload(V4, []byte("4hello\x1e2\x1ebAQIDBA=="), false)
 	if err != nil {
