@@ -146,8 +146,16 @@ func (c *client) handle(p parser.Packet) {
 			}
 		})
 	case parser.Disconnect:
+		if s != nil {
+			// Forget the socket at once: the client may connect to the
+			// namespace again right away.
+			c.removeSocket(s)
+			s.closeWith(ReasonClientNamespaceDisconnect)
+			return
+		}
 		c.enqueue(func() {
 			if s := c.socket(name); s != nil {
+				c.removeSocket(s)
 				s.closeWith(ReasonClientNamespaceDisconnect)
 			}
 		})
@@ -191,7 +199,7 @@ func (c *client) setSocket(name string, s *Socket) {
 
 func (c *client) removeSocket(s *Socket) {
 	c.mu.Lock()
-	if cur, ok := c.nsps[s.nsp.name]; ok && (cur == s || cur == nil) {
+	if cur, ok := c.nsps[s.nsp.name]; ok && cur == s {
 		delete(c.nsps, s.nsp.name)
 	}
 	c.mu.Unlock()

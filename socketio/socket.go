@@ -528,6 +528,7 @@ func (s *Socket) disconnect(notify bool) {
 	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
 		return
 	}
+	s.client.removeSocket(s) // the client may connect to the namespace again
 	if notify {
 		s.sendMu.Lock()
 		_ = s.client.conn.Send(Encode(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}).Packets...)

@@ -509,13 +509,22 @@ func TestDisconnectReasons(t *testing.T) {
 	if err := s.Emit("x"); !errors.Is(err, ErrDisconnected) {
 		t.Fatalf("Emit after disconnect: %v", err)
 	}
-	// The same connection can connect again.
+	// The same connection can connect again, even at once.
 	tc.connect("/", "")
+	recvValue(t, sockets)
+	tc.send(`1`)
+	tc.connect("/", "")
+	check(ReasonClientNamespaceDisconnect)
 	s = recvValue(t, sockets)
 	s.Disconnect(false)
 	if got := tc.recvText(); got != "1" {
 		t.Fatalf("got %q", got)
 	}
+	tc.connect("/", "")
+	check(ReasonServerNamespaceDisconnect)
+	s = recvValue(t, sockets)
+	s.Disconnect(false)
+	tc.recvText()
 	check(ReasonServerNamespaceDisconnect)
 
 	tc.connect("/", "")
