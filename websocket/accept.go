@@ -73,27 +73,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	if err := opts.Compression.validate(); err != nil {
-		http.Error(w, "server misconfigured", http.StatusInternalServerError)
+	key, err := checkAccept(w, r, opts)
+	if err != nil {
 		return nil, err
 	}
-	key, herr := checkHandshake(r)
-	if herr == nil && !opts.InsecureSkipVerify {
-		herr = checkOrigin(r, opts.OriginPatterns)
-	}
-	if herr != nil {
-		switch herr.Status {
-		case http.StatusUpgradeRequired:
-			w.Header().Set("Connection", "Upgrade")
-			w.Header().Set("Upgrade", "websocket")
-			w.Header().Set("Sec-WebSocket-Version", "13")
-		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", http.MethodGet)
-		}
-		http.Error(w, herr.Reason, herr.Status)
-		return nil, herr
-	}
-
 	proto := selectSubprotocol(r.Header.Values("Sec-WebSocket-Protocol"), opts.Subprotocols)
 	cp, extResp := negotiateServer(opts.Compression, r.Header.Values("Sec-WebSocket-Extensions"))
 
@@ -106,35 +89,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	nc.SetDeadline(time.Time{})
 
 	bp := getBuffer()
-	defer putBuffer(bp)
-	b := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, acceptKey(key)...)
-	b = append(b, "\r\n"...)
-	if proto != "" {
-		b = append(b, "Sec-WebSocket-Protocol: "+proto+"\r\n"...)
-	}
-	if extResp != "" {
-		b = append(b, "Sec-WebSocket-Extensions: "+extResp+"\r\n"...)
-	}
-	for k, vs := range w.Header() {
-		for _, v := range vs {
-			if validHeaderValue(k) && validHeaderValue(v) {
-				b = append(b, k+": "+v+"\r\n"...)
-			}
-		}
-	}
-	b = append(b, "\r\n"...)
+	b := appendResponse((*bp)[:0], key, proto, extResp, w.Header())
 	wt := opts.WriteTimeout
 	if wt == 0 {
 		wt = 10 * time.Second
 	}
 	nc.SetWriteDeadline(time.Now().Add(wt))
-	if _, err := nc.Write(b); err != nil {
+	_, err = nc.Write(b)
+	*bp = b[:0]
+	putBuffer(bp)
+	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("websocket: failed to write handshake response: %w", err)
 	}
 	nc.SetWriteDeadline(time.Time{})
-	*bp = b[:0]
 
 	var buffered []byte
 	if n := brw.Reader.Buffered(); n > 0 {
@@ -150,6 +118,66 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		pingInterval: opts.PingInterval,
 		pingTimeout:  opts.PingTimeout,
 	}), nil
+}
+
+// checkAccept checks opts and the handshake request, answers a refused
+// request with its HTTP error, and returns the client's key.
+//
+// It is a function of its own (as is appendResponse) so that its locals
+// are not on the stack while Accept hijacks the connection and writes the
+// response: a handler goroutine that stays in the connection's read loop
+// keeps the stack its deepest call needed, and on top of net/http's own
+// frames Accept must stay within 4 KiB for that to be the smallest stack
+// the runtime keeps for an idle connection.
+//
+//go:noinline
+func checkAccept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (string, error) {
+	if err := opts.Compression.validate(); err != nil {
+		http.Error(w, "server misconfigured", http.StatusInternalServerError)
+		return "", err
+	}
+	key, herr := checkHandshake(r)
+	if herr == nil && !opts.InsecureSkipVerify {
+		herr = checkOrigin(r, opts.OriginPatterns)
+	}
+	if herr != nil {
+		switch herr.Status {
+		case http.StatusUpgradeRequired:
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", http.MethodGet)
+		}
+		http.Error(w, herr.Reason, herr.Status)
+		return "", herr
+	}
+	return key, nil
+}
+
+// appendResponse appends the 101 response to b: the accept key, the
+// subprotocol and extensions chosen, and the headers set on the
+// ResponseWriter.
+//
+//go:noinline
+func appendResponse(b []byte, key, proto, extResp string, header http.Header) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = appendAcceptKey(b, key)
+	b = append(b, "\r\n"...)
+	if proto != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "+proto+"\r\n"...)
+	}
+	if extResp != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "+extResp+"\r\n"...)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			if validHeaderValue(k) && validHeaderValue(v) {
+				b = append(b, k+": "+v+"\r\n"...)
+			}
+		}
+	}
+	return append(b, "\r\n"...)
 }
 
 // checkHandshake checks the request line and headers of an opening
@@ -240,10 +268,22 @@ const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // acceptKey computes Sec-WebSocket-Accept for a client key.
 func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(keyGUID))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+	return string(appendAcceptKey(nil, key))
+}
+
+// appendAcceptKey appends Sec-WebSocket-Accept for a client key to b. A
+// key of the usual 24 characters is hashed without allocating, which keeps
+// Accept's deepest call shallow (see checkAccept).
+func appendAcceptKey(b []byte, key string) []byte {
+	var in [24 + len(keyGUID)]byte
+	var sum [sha1.Size]byte
+	if len(key) == 24 {
+		copy(in[copy(in[:], key):], keyGUID)
+		sum = sha1.Sum(in[:])
+	} else {
+		sum = sha1.Sum([]byte(key + keyGUID))
+	}
+	return base64.StdEncoding.AppendEncode(b, sum[:])
 }
 
 var errBadScheme = errors.New("websocket: URL scheme must be ws, wss, http or https")
