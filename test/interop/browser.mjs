@@ -126,7 +126,7 @@ try {
     try {
       await page.goto(c.page);
       emit({ case: c.name, op: 'page', message: await page.evaluate(() => location.origin) });
-      const events = await withTimeout(page.evaluate(inPage, { url: c.url, protocols: c.protocols, steps: c.steps || [] }), 30000, c.name);
+      const events = await withTimeout(page.evaluate(inPage, { url: c.url, protocols: c.protocols, steps: c.steps || [] }), 60000, c.name);
       for (const e of events) emit({ case: c.name, ...e });
     } catch (err) {
       emit({ case: c.name, op: 'step-failed', message: err.message });

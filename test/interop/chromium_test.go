@@ -116,7 +116,7 @@ func TestChromium(t *testing.T) {
 				t.Errorf("unexpected request to %s (case %q): %v", r.path, r.name, r.readErr)
 			}
 			reports[r.name] = r
-		case <-time.After(20 * time.Second):
+		case <-time.After(waitTimeout):
 			t.Fatalf("server reported %d of %d connections", len(reports), len(cases))
 		}
 	}

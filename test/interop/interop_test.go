@@ -23,8 +23,16 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// nodeTimeout bounds every Node process a test starts.
-const nodeTimeout = 60 * time.Second
+// The tests log what the Node scripts printed when they fail, or always
+// when TETHER_INTEROP_LOG is set.
+
+// nodeTimeout bounds every Node process a test starts, and waitTimeout
+// every wait for a peer's event: bounds for hangs on a loaded machine, not
+// performance expectations.
+const (
+	nodeTimeout = 2 * time.Minute
+	waitTimeout = 30 * time.Second
+)
 
 // missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set
 // (the test script installs every peer, so a missing one is a bug there).
@@ -172,7 +180,7 @@ func runNode(t *testing.T, script string, args ...string) events {
 		}
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("TETHER_INTEROP_LOG") != "" {
 			t.Logf("node %s printed:\n%sstderr:\n%s", script, es, stderr.String())
 		}
 	})
@@ -228,7 +236,7 @@ func startNode(t *testing.T, script string, args ...string) *nodeProc {
 			cmd.Process.Kill()
 			<-done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("TETHER_INTEROP_LOG") != "" {
 			t.Logf("node %s printed:\n%sstderr:\n%s", script, events(p.seen), p.stderr.String())
 		}
 	})
@@ -239,7 +247,7 @@ func startNode(t *testing.T, script string, args ...string) *nodeProc {
 // event fails the test unless it is what is awaited.
 func (p *nodeProc) waitFor(t *testing.T, op string) event {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(waitTimeout)
 	for {
 		select {
 		case e, ok := <-p.lines:
@@ -254,7 +262,7 @@ func (p *nodeProc) waitFor(t *testing.T, op string) event {
 				t.Fatalf("node %s while waiting for %q: %s", p.script, op, e)
 			}
 		case <-timeout:
-			t.Fatalf("node %s: no %q event in 20 s; seen:\n%s", p.script, op, events(p.seen))
+			t.Fatalf("node %s: no %q event in %v; seen:\n%s", p.script, op, waitTimeout, events(p.seen))
 		}
 	}
 }
@@ -343,6 +351,8 @@ type goServer struct {
 //
 //	/close?code=C&reason=R  echo one message, then close with C and R;
 //	/ping                   ping the client, then echo;
+//	/prepared               send broadcast, then echo each message twice,
+//	                        all with WritePrepared;
 //	anything else           echo.
 //
 // Pages for the browser are served from /page.
@@ -405,6 +415,21 @@ func (s *goServer) serveWS(w http.ResponseWriter, r *http.Request, opts *websock
 		}
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		rep.closeErr = c.Close(websocket.StatusCode(code), r.URL.Query().Get("reason"))
+	case "/prepared":
+		// The broadcast way: one prepared message for every connection,
+		// and each echo prepared once and written twice.
+		if err := c.WritePrepared(broadcast); err != nil {
+			rep.readErr = err
+			return
+		}
+		rep.readErr = c.ReadLoop(func(typ websocket.MessageType, p []byte) error {
+			rep.messages++
+			pm := websocket.NewPreparedMessage(typ, bytes.Clone(p))
+			if err := c.WritePrepared(pm); err != nil {
+				return err
+			}
+			return c.WritePrepared(pm)
+		})
 	case "/ping":
 		done := make(chan error, 1)
 		go func() { done <- c.ReadLoop(echo) }()
@@ -417,14 +442,19 @@ func (s *goServer) serveWS(w http.ResponseWriter, r *http.Request, opts *websock
 	}
 }
 
+// broadcast is the prepared message /prepared sends every connection.
+var broadcast = websocket.NewPreparedMessage(websocket.MessageText, broadcastData)
+
+var broadcastData = goPayload("mixed", 50_000, 0)
+
 // report returns the report of the next connection that ended.
 func (s *goServer) report(t *testing.T) report {
 	t.Helper()
 	select {
 	case r := <-s.reports:
 		return r
-	case <-time.After(20 * time.Second):
-		t.Fatal("server saw no connection end within 20 s")
+	case <-time.After(waitTimeout):
+		t.Fatalf("server saw no connection end within %v", waitTimeout)
 		return report{}
 	}
 }

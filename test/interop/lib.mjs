@@ -3,9 +3,10 @@
 
 import { createHash } from 'node:crypto';
 
-// emit writes one result for the Go test as a JSON line on stdout.
+// emit writes one result for the Go test as a JSON line on stdout, with
+// the milliseconds since the script started (ms) for diagnosis.
 export function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
+  process.stdout.write(JSON.stringify({ ...obj, ms: Math.round(performance.now()) }) + '\n');
 }
 
 // sha256 returns the hex SHA-256 of a buffer.

@@ -63,7 +63,7 @@ func TestTetherEcho(t *testing.T) {
 	var log []string
 	waitLine := func(what string) {
 		t.Helper()
-		timeout := time.After(20 * time.Second)
+		timeout := time.After(waitTimeout)
 		for {
 			select {
 			case l, ok := <-lines:
@@ -75,7 +75,7 @@ func TestTetherEcho(t *testing.T) {
 					return
 				}
 			case <-timeout:
-				t.Fatalf("tether echo did not log %q in 20 s; output:\n%s", what, strings.Join(log, "\n"))
+				t.Fatalf("tether echo did not log %q in %v; output:\n%s", what, waitTimeout, strings.Join(log, "\n"))
 			}
 		}
 	}

@@ -7,14 +7,16 @@
 // in order once the socket is open. Every result is a JSON line on stdout
 // (see lib.mjs); the Go test decides what is right. Steps:
 //
-//   {op:"echo", type, size, pattern, seed, fragments, compress, pingMid}
+//   {op:"echo", type, size, pattern, seed, fragments, compress, pingMid, copies}
 //       send a message (in `fragments` frames with fin:false, optionally a
-//       ping between the first two) and wait for the same bytes back.
+//       ping between the first two) and wait for the same bytes back
+//       (`copies` times).
 //   {op:"send", type, size, pattern, seed}   send without waiting.
 //   {op:"ping", data}                        ping, wait for the pong.
 //   {op:"expectMessage"}                     wait for a message.
 //   {op:"close", code, reason}               close, wait for the close event.
 //   {op:"expectClose"}                       wait for the peer to close.
+//   {op:"sleep", ms}                         stay idle (pings still answered).
 //
 // Pings from the server are reported as {op:"ping-received"} as they come.
 
@@ -26,7 +28,7 @@ const plan = JSON.parse(planJSON || '{}');
 const options = { ...(plan.options || {}) };
 const protocols = options.protocols || [];
 delete options.protocols;
-const stepTimeout = plan.stepTimeout || 20000;
+const stepTimeout = plan.stepTimeout || 30000;
 
 const ws = new WebSocket(url, protocols, options);
 
@@ -115,9 +117,14 @@ async function runStep(step, index) {
       if (pong) res.pong = await pong;
       if (!m) return emit({ ...res, ok: false, message: 'closed before the echo', code: closeInfo.code, reason: closeInfo.reason });
       const got = Buffer.isBuffer(m.data) ? m.data : Buffer.concat(m.data);
+      let ok = got.equals(data) && m.isBinary === (res.type === 'binary');
+      for (let i = 1; i < (step.copies || 1); i++) {
+        const again = await nextMessage();
+        ok = ok && again !== null && again.data.equals(data) && again.isBinary === m.isBinary;
+      }
       return emit({
         ...res,
-        ok: got.equals(data) && m.isBinary === (res.type === 'binary'),
+        ok,
         gotType: m.isBinary ? 'binary' : 'text',
         gotSize: got.length,
         wireIn: m.wireIn - in0,
@@ -142,6 +149,10 @@ async function runStep(step, index) {
       if (step.code === undefined) ws.close(); else ws.close(step.code, step.reason || '');
       const c = await closed;
       return emit({ ...base, code: c.code, reason: c.reason });
+    }
+    case 'sleep': {
+      await new Promise((resolve) => setTimeout(resolve, step.ms || 0));
+      return emit({ ...base, ok: ws.readyState === WebSocket.OPEN });
     }
     case 'expectClose': {
       const c = await closed;

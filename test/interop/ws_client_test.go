@@ -1,9 +1,13 @@
 package interop
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -69,6 +73,7 @@ func TestWSClientEcho(t *testing.T) {
 				step{"op": "echo", "type": "text", "size": 200_000, "pattern": "mixed", "fragments": 3},
 				step{"op": "echo", "type": "text", "size": 10, "pattern": "mixed", "fragments": 10},
 				step{"op": "echo", "type": "binary", "size": 65536, "pattern": "random", "fragments": 4, "pingMid": true},
+				step{"op": "echo", "type": "text", "size": 3000, "pattern": "mixed", "compress": false},
 				step{"op": "echo", "type": "binary", "size": 1 << 20, "pattern": "repeat"},
 				step{"op": "close", "code": 1000, "reason": "done"},
 			)
@@ -91,7 +96,7 @@ func TestWSClientEcho(t *testing.T) {
 			if rep.messages != n {
 				t.Errorf("server echoed %d messages, want %d", rep.messages, n)
 			}
-			if pong := es.step(t, len(steps)-3).Pong; pong != "mid-message" {
+			if pong := es.step(t, len(steps)-4).Pong; pong != "mid-message" {
 				t.Errorf("pong between fragments = %q, want %q", pong, "mid-message")
 			}
 			big := es.step(t, len(steps)-2)
@@ -258,6 +263,25 @@ func TestWSClientClose(t *testing.T) {
 			t.Errorf("ws saw close %d, want 1005 (an empty close frame back)", c.Code)
 		}
 	})
+	t.Run("ws closes with the longest reason", func(t *testing.T) {
+		reason := strings.Repeat("r", 123)
+		plan(t, srv.ws+"/echo", nil, step{"op": "close", "code": 4000, "reason": reason})
+		if code, got := closeCode(t, srv.report(t).readErr); code != 4000 || got != reason {
+			t.Errorf("server saw close %d %q, want 4000 and 123 bytes of reason", code, got)
+		}
+	})
+	t.Run("server cuts a long reason at a character", func(t *testing.T) {
+		// 65 two-byte characters: 130 bytes, cut to 61 characters (122
+		// bytes) to fit a control frame without splitting one.
+		reason := strings.Repeat("é", 65)
+		es := plan(t, srv.ws+"/close?code=4001&reason="+reason, nil,
+			step{"op": "echo", "type": "text", "size": 1},
+			step{"op": "expectClose"})
+		srv.report(t)
+		if c := es.step(t, 1); c.Code != 4001 || c.Reason != strings.Repeat("é", 61) {
+			t.Errorf("ws saw close %d with a %d-byte reason %q, want 4001 and 61 × é", c.Code, len(c.Reason), c.Reason)
+		}
+	})
 	t.Run("server closes with reason", func(t *testing.T) {
 		reason := "bye from go: adiós"
 		es := plan(t, srv.ws+"/close?code=4001&reason="+strings.ReplaceAll(reason, " ", "%20"), map[string]any{"perMessageDeflate": deflateOffer()},
@@ -322,6 +346,70 @@ func TestWSClientReadLimit(t *testing.T) {
 			}
 			if code, _ := closeCode(t, rep.readErr); code != websocket.StatusMessageTooBig {
 				t.Errorf("server read error %v, want close 1009", rep.readErr)
+			}
+		})
+	}
+}
+
+// TestWSClientHeartbeat checks that ws answers our heartbeat pings, so an
+// idle but live connection stays open.
+func TestWSClientHeartbeat(t *testing.T) {
+	srv := startServer(t, &websocket.AcceptOptions{PingInterval: 50 * time.Millisecond, PingTimeout: 5 * time.Second})
+	es := plan(t, srv.ws+"/echo", nil,
+		step{"op": "echo", "type": "text", "size": 10},
+		step{"op": "sleep", "ms": 1000},
+		step{"op": "echo", "type": "text", "size": 10},
+		step{"op": "close", "code": 1000})
+	rep := srv.report(t)
+	checkEchoes(t, es)
+	if !es.step(t, 1).OK {
+		t.Error("connection closed while idle")
+	}
+	if len(es.ops("ping-received")) == 0 {
+		t.Error("ws saw no heartbeat ping in a second of idleness")
+	}
+	if code, _ := closeCode(t, rep.readErr); code != websocket.StatusNormalClosure {
+		t.Errorf("server read error %v, want close 1000", rep.readErr)
+	}
+}
+
+// TestWSClientPrepared has ws receive prepared messages (the broadcast
+// path: framed and compressed once) under each compression variant: one
+// message shared by all connections, and each echo prepared once and sent
+// twice.
+func TestWSClientPrepared(t *testing.T) {
+	srv := startServerFunc(t, func(r *http.Request) *websocket.AcceptOptions {
+		mode := websocket.CompressionContextTakeover
+		if r.URL.Query().Get("nctx") != "" {
+			mode = websocket.CompressionNoContextTakeover
+		}
+		return &websocket.AcceptOptions{Compression: websocket.CompressionOptions{Mode: mode}}
+	})
+	sum := sha256.Sum256(broadcastData)
+	for _, tc := range []struct {
+		name, query string
+		offer       any
+	}{
+		{"no compression", "", false},
+		{"context takeover", "", deflateOffer()},
+		{"no context takeover", "?nctx=1", deflateOffer()},
+		{"no context takeover, small window", "?nctx=1", deflateOffer("serverMaxWindowBits", 9)},
+		{"client asks no context takeover", "", deflateOffer("serverNoContextTakeover", true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := plan(t, srv.ws+"/prepared"+tc.query, map[string]any{"perMessageDeflate": tc.offer},
+				step{"op": "expectMessage"},
+				step{"op": "echo", "type": "text", "size": 100_000, "pattern": "mixed", "copies": 2},
+				step{"op": "echo", "type": "binary", "size": 200, "pattern": "random", "copies": 2},
+				step{"op": "echo", "type": "binary", "size": 0, "copies": 2},
+				step{"op": "close", "code": 1000})
+			rep := srv.report(t)
+			if m := es.step(t, 0); m.GotType != "text" || m.Sha != hex.EncodeToString(sum[:]) {
+				t.Errorf("broadcast arrived as %s %d bytes (sha %.12s), want text %d bytes", m.GotType, m.GotSize, m.Sha, len(broadcastData))
+			}
+			checkEchoes(t, es)
+			if code, _ := closeCode(t, rep.readErr); code != websocket.StatusNormalClosure {
+				t.Errorf("server read error %v, want close 1000", rep.readErr)
 			}
 		})
 	}

@@ -2,7 +2,8 @@
 //
 // Usage: node ws_server.mjs <config JSON>
 //
-// config: {perMessageDeflate: false | {...ws options}, protocols: [...]}
+// config: {perMessageDeflate: false | {...ws options}, protocols: [...],
+// maxPayload}
 // (protocols: the server's subprotocols in order of preference; none chosen
 // when the client offers none of them).
 //
@@ -29,6 +30,7 @@ const server = http.createServer((req, res) => {
 const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: config.perMessageDeflate ?? false,
+  maxPayload: config.maxPayload || 100 * 1024 * 1024,
   handleProtocols: (offered) => (config.protocols || []).find((p) => offered.has(p)) ?? false,
 });
 

@@ -206,6 +206,10 @@ func TestDialWSServerCompression(t *testing.T) {
 			want{"permessage-deflate; client_max_window_bits=8", true, true, false, true}},
 		{"client asks server window", websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover, Threshold: -1, ServerMaxWindowBits: 9}, map[string]any{},
 			want{"permessage-deflate; server_max_window_bits=9", true, true, true, false}},
+		// zlib cannot deflate with an 8-bit window: Node uses 9 bits for
+		// what ws sends, more than agreed. Our inflater takes it.
+		{"client asks server window 8", websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover, Threshold: -1, ServerMaxWindowBits: 8}, map[string]any{},
+			want{"permessage-deflate; server_max_window_bits=8", true, true, true, false}},
 		{"client's own window", websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover, Threshold: -1, ClientMaxWindowBits: 10}, map[string]any{},
 			want{"permessage-deflate", true, true, false, true}},
 	}
@@ -248,7 +252,7 @@ func TestDialWSServerCompression(t *testing.T) {
 // TestDialWSServer covers the handshake and control frames against ws's
 // server: close codes both ways, pings, subprotocols, headers, redirects.
 func TestDialWSServer(t *testing.T) {
-	s := startWSServer(t, map[string]any{"perMessageDeflate": false, "protocols": []string{"v1.tether", "v2.tether"}})
+	s := startWSServer(t, map[string]any{"perMessageDeflate": false, "protocols": []string{"v1.tether", "v2.tether"}, "maxPayload": 64 << 10})
 
 	t.Run("client closes", func(t *testing.T) {
 		c, _, cc := dial(t, s.url+"/echo", nil)
@@ -270,6 +274,39 @@ func TestDialWSServer(t *testing.T) {
 		}
 		if e := s.waitFor(t, "close"); e.Code != 4002 {
 			t.Errorf("ws saw close %d back, want 4002", e.Code)
+		}
+	})
+
+	t.Run("ws read limit", func(t *testing.T) {
+		c, _, _ := dial(t, s.url+"/echo", nil)
+		s.waitFor(t, "connection")
+		if err := c.WriteMessage(websocket.MessageBinary, make([]byte, 64<<10+1)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.Read(context.Background())
+		if code, _ := closeCode(t, err); code != websocket.StatusMessageTooBig {
+			t.Errorf("our client saw close %d, want 1009 from ws", code)
+		}
+		if e := s.waitFor(t, "error"); !strings.Contains(e.Message, "Max payload") {
+			t.Errorf("ws error %q, want Max payload size exceeded", e.Message)
+		}
+		// ws fails the connection: it stops reading once its close frame
+		// is out, so it reports 1006 whatever we answer.
+		s.waitFor(t, "close")
+	})
+
+	t.Run("our read limit", func(t *testing.T) {
+		c, _, _ := dial(t, s.url+"/echo", &websocket.DialOptions{ReadLimit: 1000})
+		s.waitFor(t, "connection")
+		if err := c.WriteMessage(websocket.MessageBinary, make([]byte, 1001)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.Read(context.Background())
+		if code, _ := closeCode(t, err); code != websocket.StatusMessageTooBig {
+			t.Errorf("our client read error %v, want close 1009", err)
+		}
+		if e := s.waitFor(t, "close"); e.Code != 1009 {
+			t.Errorf("ws saw close %d, want 1009", e.Code)
 		}
 	})
 
