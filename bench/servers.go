@@ -77,6 +77,22 @@ func EchoHandler(lib string, c Compression) (http.Handler, error) {
 				return conn.WriteMessage(typ, p)
 			})
 		}), nil
+	case "tether-go":
+		// Tether the way gws is used: the handler returns at once and a
+		// goroutine of its own reads, so net/http frees its request state.
+		opts := &websocket.AcceptOptions{InsecureSkipVerify: true, ReadLimit: readLimit, Compression: tetherCompression(c)}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, err := websocket.Accept(w, r, opts)
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.CloseNow()
+				_ = conn.ReadLoop(func(typ websocket.MessageType, p []byte) error {
+					return conn.WriteMessage(typ, p)
+				})
+			}()
+		}), nil
 	case "gorilla":
 		up := &gorilla.Upgrader{
 			EnableCompression: c != CompressOff,

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs the whole comparison of Tether's WebSocket engine with
+# gorilla/websocket, lxzan/gws and coder/websocket on this machine, in one
+# go, and prints Markdown tables (also kept in $OUT, default ./results):
+#
+#  1. echo throughput and latency, 1,000 connections, 512 B / 4 KiB / 64 KiB
+#     messages, compression off and on (permessage-deflate without context
+#     takeover, the one mode all four support), server and client in
+#     separate processes: every library's server against Tether's client,
+#     then every library's client against Tether's server;
+#  2. allocations (and time) per message echoed by a server, testing.B
+#     with -benchmem, -count 6, summarised by benchstat;
+#  3. memory per idle connection with 10,000 connections.
+#
+# Usage: bench/run.sh            (about 7 minutes on 2 cores)
+# Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
+#        BENCHTIME=300ms OUT=results
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DURATION=${DURATION:-3s}
+WARMUP=${WARMUP:-1s}
+CONNS=${CONNS:-1000}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+COUNT=${COUNT:-6}
+BENCHTIME=${BENCHTIME:-300ms}
+OUT=${OUT:-results}
+BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# 10,000 idle connections need as many descriptors in each process (Go
+# raises its own soft limit to the hard one; this is for anything else).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+mkdir -p "$OUT"
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+
+log "building loadtest and checking every client against every server"
+go build -o "$bin/loadtest" ./cmd/loadtest
+go test -count=1 ./...
+
+results="$OUT/results.jsonl"
+: >"$results"
+run() {
+	"$bin/loadtest" -out json "$@" | tee -a "$results" >&2
+}
+
+log "echo throughput: servers ($CONNS connections, Tether's client)"
+for compress in off deflate; do
+	for size in 512 4096 65536; do
+		for lib in tether gorilla gws coder; do
+			run -lib "$lib" -client tether -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+		done
+	done
+done
+
+log "echo throughput: clients ($CONNS connections, Tether's server)"
+for compress in off deflate; do
+	for size in 512 4096 65536; do
+		for lib in gorilla gws coder; do
+			run -lib tether -client "$lib" -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+		done
+	done
+done
+
+log "memory per idle connection ($IDLE_CONNS connections)"
+for compress in off deflate deflate-ctx; do
+	for lib in tether tether-go gorilla gws coder; do
+		[ "$lib/$compress" = gorilla/deflate-ctx ] && continue # gorilla has no context takeover
+		run -mode idle -lib "$lib" -conns "$IDLE_CONNS" -compress "$compress"
+	done
+done
+
+log "allocations per echoed message (testing.B, -count $COUNT)"
+go test -run '^$' -bench 'ServerEcho' -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/bench.txt" >&2
+
+log "report"
+{
+	echo "## Results"
+	echo
+	echo "$(go version), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	"$bin/loadtest" -mode table <"$results"
+	echo "### Server echo of one message (testing.B, benchstat, -count $COUNT)"
+	echo
+	echo '```'
+	go run "$BENCHSTAT" -col /lib "$OUT/bench.txt"
+	echo '```'
+} | tee "$OUT/report.md"
