@@ -96,8 +96,10 @@
 //
 // The WebSocket transport follows Options.WebSocket's Origin policy, which
 // is same-origin by default (Node's engine.io does not check Origin at
-// all). Polling requests from other origins need Options.CORS for browsers
-// to read the answers. Options.AllowRequest can refuse handshakes, with the
+// all), plus the origins that Options.CORS lists (but not its "*": a
+// browser sends cookies with every WebSocket, so trusting any origin there
+// takes Options.WebSocket.InsecureSkipVerify). Polling requests from other
+// origins need Options.CORS for browsers to read the answers. Options.AllowRequest can refuse handshakes, with the
 // request's headers and cookies at hand.
 //
 // # Not supported

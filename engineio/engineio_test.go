@@ -691,9 +691,22 @@ func TestWebSocketOrigin(t *testing.T) {
 	if _, resp, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: hdr}); err == nil || resp == nil || resp.StatusCode != 403 {
 		t.Errorf("cross-origin WebSocket accepted by default: %v", err)
 	}
+	// The origins CORS allows may open WebSockets too; "*" does not open
+	// them to every origin.
+	cors := newEnv(t, &engineio.Options{CORS: &engineio.CORSOptions{Origins: []string{"*", "https://App.example"}}}, nil)
+	url = "ws" + strings.TrimPrefix(cors.url, "http") + "?EIO=4&transport=websocket"
+	c, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://app.example"}}})
+	if err != nil {
+		t.Fatalf("CORS origin: %v", err)
+	}
+	c.CloseNow()
+	if _, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: hdr}); err == nil {
+		t.Error("CORS * opened WebSockets to every origin")
+	}
+
 	open := newEnv(t, &engineio.Options{WebSocket: websocket.AcceptOptions{InsecureSkipVerify: true}}, nil)
 	url = "ws" + strings.TrimPrefix(open.url, "http") + "?EIO=4&transport=websocket"
-	c, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: hdr})
+	c, _, err = websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: hdr})
 	if err != nil {
 		t.Fatalf("InsecureSkipVerify: %v", err)
 	}

@@ -60,7 +60,8 @@ type Options struct {
 	Cookie *CookieOptions
 	// WebSocket configures the WebSocket transport: the Origin policy
 	// (same-origin only unless OriginPatterns or InsecureSkipVerify say
-	// otherwise), compression and the like. A zero ReadLimit means
+	// otherwise; the origins listed in CORS.Origins, except "*", are
+	// allowed too), compression and the like. A zero ReadLimit means
 	// MaxPayload.
 	WebSocket websocket.AcceptOptions
 	// AllowRequest, when set, is asked about every handshake; an error
@@ -152,6 +153,17 @@ func newConfig(o *Options) config {
 	c.ws = c.WebSocket
 	if c.ws.ReadLimit == 0 {
 		c.ws.ReadLimit = c.MaxPayload
+	}
+	if c.CORS != nil {
+		// An origin trusted with polling is trusted with WebSocket too,
+		// but "*" is not: browsers send cookies with every WebSocket.
+		pats := append([]string(nil), c.ws.OriginPatterns...)
+		for _, o := range c.CORS.Origins {
+			if o != "*" {
+				pats = append(pats, o)
+			}
+		}
+		c.ws.OriginPatterns = pats
 	}
 	return c
 }
