@@ -3,8 +3,11 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log"
 	"net/http"
+	"net/url"
+	"strings"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -67,9 +70,23 @@ func (srv *Server) newClient(conn engineConn) *client {
 	srv.mu.Unlock()
 	c.mu.Lock()
 	c.timer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	if c.v3() {
+		// Socket.IO v2 clients (Engine.IO 3) join "/" without asking.
+		c.nsps["/"] = nil
+	}
 	c.mu.Unlock()
+	if c.v3() {
+		c.enqueue(func() { c.connect("/", nil) })
+	}
 	return c
 }
+
+// v3 reports whether the client speaks Engine.IO 3, so Socket.IO v2
+// (protocol 4): implicit connection to "/", the auth of other namespaces in
+// the query of the CONNECT packet's namespace, no data in the CONNECT
+// answer, socket ids derived from the Engine.IO id, and the error's data
+// (or message) alone in CONNECT_ERROR.
+func (c *client) v3() bool { return c.conn.Protocol() == 3 }
 
 func (c *client) onConnectTimeout() {
 	c.mu.Lock()
@@ -104,6 +121,14 @@ func (c *client) handle(p parser.Packet) {
 		return
 	}
 	name := p.Namespace
+	if p.Type == parser.Connect && c.v3() {
+		var err error
+		if name, p.Data, err = splitV3Namespace(name); err != nil {
+			c.mu.Unlock()
+			c.fail()
+			return
+		}
+	}
 	s, exists := c.nsps[name]
 	if p.Type == parser.Connect {
 		if exists {
@@ -334,4 +359,24 @@ func (c *client) disconnectAll() {
 		s.disconnect(true)
 	}
 	c.close()
+}
+
+// splitV3Namespace splits the namespace of a Socket.IO v2 CONNECT packet,
+// "/name?key=value", into the name and the query as a JSON object (what
+// Node passes on as the auth payload).
+func splitV3Namespace(nsp string) (string, json.RawMessage, error) {
+	name, query, ok := strings.Cut(nsp, "?")
+	if !ok {
+		return nsp, nil, nil
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return "", nil, fmt.Errorf("failed to parse the namespace query: %w", err)
+	}
+	auth := make(map[string]string, len(values))
+	for k, v := range values {
+		auth[k] = v[len(v)-1]
+	}
+	data, err := json.Marshal(auth)
+	return name, data, err
 }

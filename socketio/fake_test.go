@@ -22,6 +22,7 @@ type fakeConn struct {
 	writable atomic.Bool
 	closed   atomic.Bool
 	client   atomic.Pointer[client]
+	protocol int
 	mu       sync.Mutex
 }
 
@@ -40,7 +41,12 @@ func newFakeConn() *fakeConn {
 }
 
 func (c *fakeConn) ID() string             { return c.id }
-func (c *fakeConn) Protocol() int          { return 4 }
+func (c *fakeConn) Protocol() int {
+	if c.protocol != 0 {
+		return c.protocol
+	}
+	return 4
+}
 func (c *fakeConn) Transport() string      { return "polling" }
 func (c *fakeConn) Request() *http.Request { return c.req }
 func (c *fakeConn) Writable() bool         { return c.writable.Load() }
@@ -82,7 +88,14 @@ func newTestServer(t *testing.T, opts *Options) *Server {
 
 func dial(t *testing.T, srv *Server) *testClient {
 	t.Helper()
+	return dialProtocol(t, srv, 4)
+}
+
+// dialProtocol connects with Engine.IO protocol 3 or 4.
+func dialProtocol(t *testing.T, srv *Server, protocol int) *testClient {
+	t.Helper()
 	conn := newFakeConn()
+	conn.protocol = protocol
 	c := srv.newClient(conn)
 	conn.client.Store(c)
 	return &testClient{t: t, conn: conn, c: c}

@@ -159,7 +159,15 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 		if errors.As(err, &ce) && ce.Data != nil {
 			msg["data"] = ce.Data
 		}
-		data, jerr := json.Marshal(msg)
+		var v any = msg
+		if c.v3() {
+			// Socket.IO v2: the error's data, or its message.
+			v = err.Error()
+			if d, ok := msg["data"]; ok {
+				v = d
+			}
+		}
+		data, jerr := json.Marshal(v)
 		if jerr != nil {
 			data, _ = json.Marshal(map[string]string{"message": err.Error()})
 		}
@@ -175,6 +183,9 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 		PID string `json:"pid,omitempty"`
 	}{s.id, s.pid}
 	data, _ := json.Marshal(resp)
+	if c.v3() {
+		data = nil
+	}
 	s.release(&parser.Packet{Type: parser.Connect, Data: data})
 	c.connected()
 
@@ -187,7 +198,7 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 }
 
 func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket {
-	if n.server.opts.ConnectionStateRecovery != nil && len(auth) > 0 {
+	if n.server.opts.ConnectionStateRecovery != nil && len(auth) > 0 && !c.v3() {
 		var a struct {
 			PID    *string `json:"pid"`
 			Offset *string `json:"offset"`

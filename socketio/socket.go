@@ -211,7 +211,14 @@ func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
 		holding:  true,
 		handlers: map[string]EventHandler{},
 	}
-	if c.srv.opts.ConnectionStateRecovery != nil {
+	switch {
+	case c.v3():
+		// As Node: the Engine.IO id, prefixed with the namespace but for "/".
+		s.id = c.conn.ID()
+		if nsp.name != "/" {
+			s.id = nsp.name + "#" + s.id
+		}
+	case c.srv.opts.ConnectionStateRecovery != nil:
 		s.pid = generateID()
 	}
 	s.handshake = buildHandshake(c.conn.Request(), auth)

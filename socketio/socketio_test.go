@@ -653,3 +653,54 @@ func TestQueueBound(t *testing.T) {
 	}
 	tc.waitClosed()
 }
+
+// Socket.IO v2 clients (Engine.IO 3) as Node serves them with allowEIO3.
+func TestProtocolV2Clients(t *testing.T) {
+	srv := newTestServer(t, &Options{ConnectionStateRecovery: &RecoveryOptions{}})
+	sockets := make(chan *Socket, 4)
+	srv.OnConnection(func(s *Socket) { sockets <- s })
+	admin := srv.Of("/admin")
+	admin.Use(func(s *Socket) error {
+		var auth struct {
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal(s.Handshake().Auth, &auth)
+		switch auth.Token {
+		case "secret":
+			return nil
+		case "data":
+			return NewConnectError("refused", map[string]int{"code": 1})
+		}
+		return errors.New("not authorized")
+	})
+	admin.OnConnection(func(s *Socket) { sockets <- s })
+
+	tc := dialProtocol(t, srv, 3)
+	if got := tc.recvText(); got != "0" {
+		t.Fatalf("implicit CONNECT = %q", got)
+	}
+	s := recvValue(t, sockets)
+	if s.ID() != tc.conn.ID() {
+		t.Fatalf("id %q, engine id %q", s.ID(), tc.conn.ID())
+	}
+	tc.send(`0/admin?token=nope,`)
+	if got := tc.recvText(); got != `4/admin,"not authorized"` {
+		t.Fatalf("got %q", got)
+	}
+	tc.send(`0/admin?token=data,`)
+	if got := tc.recvText(); got != `4/admin,{"code":1}` {
+		t.Fatalf("got %q", got)
+	}
+	tc.send(`0/admin?token=secret&x=1,`)
+	if got := tc.recvText(); got != `0/admin,` {
+		t.Fatalf("got %q", got)
+	}
+	s = recvValue(t, sockets)
+	if s.ID() != "/admin#"+tc.conn.ID() || string(s.Handshake().Auth) != `{"token":"secret","x":"1"}` {
+		t.Fatalf("id %q auth %s", s.ID(), s.Handshake().Auth)
+	}
+	_ = s.Emit("e", 1)
+	if got := tc.recvText(); !strings.HasPrefix(got, `2/admin,["e",1`) {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -441,4 +442,20 @@ func TestChromium(t *testing.T) {
 		t.Fatalf("transport %q", got)
 	}
 	es.one(t, "chat")
+}
+
+// TestSocketIOv2Client runs socket.io-client 2.x (Engine.IO 3) against a
+// server with AllowEIO3, as Node's allowEIO3 serves it.
+func TestSocketIOv2Client(t *testing.T) {
+	needNode(t)
+	if _, err := os.Stat(filepath.Join("node_modules", "socket.io-client-v2", "package.json")); err != nil {
+		missingPeer(t, "npm package socket.io-client-v2 is not installed (run npm ci in test/e2e/socketio)")
+	}
+	_, h := newServer(t, &socketio.Options{Options: engineio.Options{AllowEIO3: true}})
+	for _, tr := range []string{"polling", "websocket"} {
+		t.Run(tr, func(t *testing.T) {
+			raw, _ := json.Marshal(map[string]any{"transports": []string{tr}})
+			runNode(t, "client_v2.mjs", h.url, string(raw))
+		})
+	}
 }
