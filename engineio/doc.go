@@ -104,6 +104,7 @@
 //
 // # Not supported
 //
-// JSONP polling (the "j" parameter), HTTP compression of polling responses,
-// and WebTransport.
+// JSONP polling (the "j" parameter) and WebTransport. Polling responses of
+// 1 KiB or more are compressed (gzip or deflate) when the client accepts
+// it, as in Node; Options.DisableHTTPCompression turns that off.
 package engineio

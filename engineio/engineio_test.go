@@ -1,6 +1,8 @@
 package engineio_test
 
 import (
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -775,4 +777,49 @@ func TestSendContiguous(t *testing.T) {
 		}
 	}
 	check(msgs)
+}
+
+func TestHTTPCompression(t *testing.T) {
+	checkGoroutines(t)
+	e := newEnv(t, nil, nil)
+	sid, _ := e.handshake()
+	s := e.nextConn()
+	big := strings.Repeat("compressible ", 200)
+	for _, enc := range []string{"gzip", "deflate"} {
+		s.Send(engineio.Packet{Data: []byte(big)})
+		_, body, resp := e.do("GET", "EIO=4&transport=polling&sid="+sid, "", "Accept-Encoding", enc)
+		if resp.Header.Get("Content-Encoding") != enc || len(body) >= len(big) {
+			t.Fatalf("%s: Content-Encoding %q, %d bytes", enc, resp.Header.Get("Content-Encoding"), len(body))
+		}
+		var zr io.Reader
+		var err error
+		if enc == "gzip" {
+			zr, err = gzip.NewReader(strings.NewReader(body))
+		} else {
+			zr, err = zlib.NewReader(strings.NewReader(body))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil || string(plain) != "4"+big {
+			t.Errorf("%s: decompressed %d bytes, %v", enc, len(plain), err)
+		}
+	}
+	// Small payloads, and clients that refuse, get plain text.
+	s.Send(engineio.Packet{Data: []byte("small")})
+	if _, body, resp := e.do("GET", "EIO=4&transport=polling&sid="+sid, "", "Accept-Encoding", "gzip"); resp.Header.Get("Content-Encoding") != "" || body != "4small" {
+		t.Errorf("small payload: %q %q", resp.Header.Get("Content-Encoding"), body)
+	}
+	s.Send(engineio.Packet{Data: []byte(big)})
+	if _, body, resp := e.do("GET", "EIO=4&transport=polling&sid="+sid, "", "Accept-Encoding", "gzip;q=0, identity"); resp.Header.Get("Content-Encoding") != "" || body != "4"+big {
+		t.Errorf("refused: %q", resp.Header.Get("Content-Encoding"))
+	}
+
+	off := newEnv(t, &engineio.Options{DisableHTTPCompression: true}, nil)
+	sid, _ = off.handshake()
+	off.nextConn().Send(engineio.Packet{Data: []byte(big)})
+	if _, _, resp := off.do("GET", "EIO=4&transport=polling&sid="+sid, "", "Accept-Encoding", "gzip"); resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("DisableHTTPCompression: %q", resp.Header.Get("Content-Encoding"))
+	}
 }

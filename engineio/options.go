@@ -67,6 +67,10 @@ type Options struct {
 	// AllowRequest, when set, is asked about every handshake; an error
 	// refuses it with HTTP 403 and the error's text as the message.
 	AllowRequest func(r *http.Request) error
+	// DisableHTTPCompression turns off the gzip (or deflate) compression
+	// of polling responses of 1 KiB or more for clients that accept it,
+	// which is on by default as in Node.
+	DisableHTTPCompression bool
 	// SendQueue is the most packets a socket queues before it is closed as
 	// a slow consumer ("send queue full"); 0 means 1024.
 	SendQueue int

@@ -21,7 +21,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.lateNoop = false
 		s.mu.Unlock()
 		if late {
-			writePayload(w, s.ver, []parser.Packet{noopPacket}, s.b64)
+			s.writePayload(w, r, []parser.Packet{noopPacket})
 		} else {
 			writeError(w, CodeUnknownSID, "")
 		}
@@ -43,13 +43,13 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		fin := s.finalizeLocked(s.closeReason, nil, nil)
 		s.mu.Unlock()
 		s.afterClose(fin)
-		writePayload(w, s.ver, pkts, s.b64)
+		s.writePayload(w, r, pkts)
 		return
 	case len(s.queue) > 0:
 		pkts := s.queue
 		s.queue = nil
 		s.mu.Unlock()
-		writePayload(w, s.ver, pkts, s.b64)
+		s.writePayload(w, r, pkts)
 		return
 	}
 	pw := &pollWaiter{ch: make(chan []parser.Packet, 1)}
@@ -57,7 +57,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	select {
 	case pkts := <-pw.ch:
-		writePayload(w, s.ver, pkts, s.b64)
+		s.writePayload(w, r, pkts)
 	case <-r.Context().Done():
 		s.mu.Lock()
 		if s.poll == pw {

@@ -282,7 +282,7 @@ func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request, proto int
 	srv.setCookie(w, s.id)
 	open := s.openPacket(srv.cfg.upgrades)
 	s.connected()
-	writePayload(w, s.ver, []parser.Packet{open}, s.b64)
+	s.writePayload(w, r, []parser.Packet{open})
 }
 
 // openPacket builds the handshake's open packet.
@@ -428,17 +428,26 @@ func writeShuttingDown(w http.ResponseWriter) {
 	writeJSONError(w, http.StatusServiceUnavailable, CodeBadRequest, "Server is shutting down")
 }
 
-// writePayload answers a poll with pkts.
-func writePayload(w http.ResponseWriter, v parser.Version, pkts []parser.Packet, b64 bool) {
-	body, binary := parser.AppendPayload(v, nil, pkts, b64)
+// writePayload answers a poll with pkts, compressed when the client
+// accepts it and the payload is big enough.
+func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []parser.Packet) {
+	body, binary := parser.AppendPayload(s.ver, nil, pkts, s.b64)
 	h := w.Header()
 	if binary {
 		h.Set("Content-Type", "application/octet-stream")
 	} else {
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
+	if !s.srv.cfg.DisableHTTPCompression && len(body) >= compressionThreshold {
+		if enc := acceptedEncoding(r.Header.Values("Accept-Encoding")); enc != "" {
+			if zbody, err := compress(enc, body); err == nil {
+				h.Set("Content-Encoding", enc)
+				body = zbody
+			}
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
