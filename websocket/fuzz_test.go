@@ -893,7 +893,9 @@ func FuzzInflate(f *testing.F) {
 		if text && !utf8.Valid(msg) {
 			msg = []byte(strings.ToValidUTF8(string(msg), "?"))
 		}
-		fuzzRoundTrip(t, MessageType(typ), msg, flags&2 != 0, wflags)
+		// With context takeover every Conn makes its own compressor, which
+		// costs more than the rest of an iteration: a quarter of them do.
+		fuzzRoundTrip(t, MessageType(typ), msg, flags&2 != 0 || wflags&0x10 == 0, wflags)
 		// The standard library's compressor, then our reader.
 		ref := refDeflate(false, msg, msg)
 		data = append(fuzzFrame(typ, true, true, true, ref[0]), fuzzFrame(typ, true, true, true, ref[1])...)
