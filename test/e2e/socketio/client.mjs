@@ -194,32 +194,45 @@ const scenarios = {
     sockets.forEach((s) => s.close());
   },
 
-  // Connection state recovery: the server kills the connection while it
-  // broadcasts; the client must end up with every packet exactly once.
+  // Connection state recovery: the server kills the connection (at each
+  // tick of opts.killAt) while it broadcasts; the client must end up with
+  // every packet exactly once, in order, and its id and rooms back.
   async recovery() {
     const socket = io(url, { transports: opts.transports, reconnectionDelay: 50, reconnectionDelayMax: 100, forceNew: true });
     await connected(socket);
     eq(socket.recovered, false, 'first connection');
     const firstId = socket.id;
+    // A kill is asked at the first tick past each threshold, once the
+    // previous one has been recovered from.
+    const thresholds = [...opts.killAt];
+    let pending = false;
     const got = [];
-    let killed = false;
     let disconnects = 0;
+    let reconnects = 0;
     socket.on('disconnect', () => disconnects++);
-    const ended = once(socket, 'end', 30000);
+    socket.on('connect', () => {
+      reconnects++;
+      pending = false;
+      if (!socket.recovered || socket.id !== firstId) emit({ op: 'not-recovered', id: socket.id });
+    });
+    const ended = once(socket, 'end', 60000);
     socket.on('tick', (i) => {
       got.push(i);
-      if (i === opts.killAt && !killed) {
-        killed = true;
+      if (!pending && thresholds.length && i >= thresholds[0]) {
+        thresholds.shift();
+        pending = true;
         socket.emit('kill');
       }
     });
     socket.emit('start-stream', opts.count);
-    await once(socket, 'connect', 10000); // the reconnection
+    const [count] = await ended;
+    if (pending) await once(socket, 'connect', 10000);
+    eq(thresholds, [], 'kills left');
+    eq(count, opts.count, 'count');
+    eq(disconnects, opts.killAt.length, 'disconnections');
+    eq(reconnects, opts.killAt.length, 'reconnections');
     eq(socket.recovered, true, 'recovered');
     eq(socket.id, firstId, 'same id');
-    const [count] = await ended;
-    eq(count, opts.count, 'count');
-    eq(disconnects, 1, 'disconnections');
     const missing = [];
     for (let i = 0; i < opts.count; i++) if (got[i] !== i) missing.push(i);
     assert(got.length === opts.count && missing.length === 0, `got ${got.length} ticks, first differences at ${missing.slice(0, 5)}`);

@@ -397,12 +397,15 @@ func TestConnectionStateRecovery(t *testing.T) {
 	srv.OnConnection(func(s *socketio.Socket) { recovered <- s.Recovered() })
 	for _, tr := range [][]string{{"websocket"}, {"polling", "websocket"}} {
 		t.Run(strings.Join(tr, "+"), func(t *testing.T) {
-			es := scenario(t, h, "recovery", map[string]any{"transports": tr, "count": 500, "killAt": 100})
-			if got := es.one(t, "recovered").Ticks; got != 500 {
+			es := scenario(t, h, "recovery", map[string]any{"transports": tr, "count": 3000, "killAt": []int{100, 1000, 2000}})
+			if got := es.one(t, "recovered").Ticks; got != 3000 {
 				t.Fatalf("ticks %d", got)
 			}
-			if first, second := <-recovered, <-recovered; first || !second {
-				t.Fatalf("Recovered() = %v then %v", first, second)
+			want := []bool{false, true, true, true}
+			for i, w := range want {
+				if got := <-recovered; got != w {
+					t.Fatalf("connection %d: Recovered() = %v", i, got)
+				}
 			}
 		})
 	}
