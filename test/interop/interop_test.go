@@ -64,6 +64,7 @@ func needNode(t *testing.T) string {
 // event is one JSON line a Node script printed. Fields are filled as the
 // event has them.
 type event struct {
+	Conn             *int              `json:"conn"`
 	Case             string            `json:"case"`
 	Step             *int              `json:"step"`
 	Op               string            `json:"op"`
@@ -175,7 +176,7 @@ func runNode(t *testing.T, script string, args ...string) events {
 		t.Fatalf("node %s did not finish:\n%sstderr:\n%s", script, es, stderr.String())
 	}
 	for _, e := range es {
-		if e.Op == "step-failed" || e.Op == "open-failed" && script != "browser.mjs" {
+		if e.Op == "step-failed" || (e.Op == "open-failed" && script != "browser.mjs") {
 			t.Errorf("node %s: %s", script, e)
 		}
 	}

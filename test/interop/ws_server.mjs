@@ -3,7 +3,8 @@
 // Usage: node ws_server.mjs <config JSON>
 //
 // config: {perMessageDeflate: false | {...ws options}, protocols: [...],
-// maxPayload}
+// maxPayload}. A connection may bring its own perMessageDeflate options as
+// JSON in the query parameter "pmd".
 // (protocols: the server's subprotocols in order of preference; none chosen
 // when the client offers none of them).
 //
@@ -21,22 +22,33 @@ import http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { emit, sha256 } from './lib.mjs';
 
-const config = JSON.parse(process.argv[2] || '{}');
+const config = JSON.parse(process.argv[2] || '{}') || {};
 
 const server = http.createServer((req, res) => {
   res.writeHead(404).end('not a WebSocket handshake\n');
 });
 
-const wss = new WebSocketServer({
-  noServer: true,
-  perMessageDeflate: config.perMessageDeflate ?? false,
-  maxPayload: config.maxPayload || 100 * 1024 * 1024,
-  handleProtocols: (offered) => (config.protocols || []).find((p) => offered.has(p)) ?? false,
-});
-
 // The response headers ws is about to send, kept for the connection event.
 const responseHeaders = new WeakMap();
-wss.on('headers', (headers, req) => responseHeaders.set(req, headers));
+
+// One WebSocketServer per permessage-deflate configuration: the process's
+// own, or the one a connection names in its "pmd" query parameter.
+const servers = new Map();
+function wssFor(pmd) {
+  const key = pmd ?? JSON.stringify(config.perMessageDeflate ?? false);
+  let wss = servers.get(key);
+  if (!wss) {
+    wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: JSON.parse(key),
+      maxPayload: config.maxPayload || 100 * 1024 * 1024,
+      handleProtocols: (offered) => (config.protocols || []).find((p) => offered.has(p)) ?? false,
+    });
+    wss.on('headers', (headers, req) => responseHeaders.set(req, headers));
+    servers.set(key, wss);
+  }
+  return wss;
+}
 
 server.on('upgrade', (req, socket, head) => {
   const u = new URL(req.url, 'http://localhost');
@@ -48,7 +60,7 @@ server.on('upgrade', (req, socket, head) => {
     emit({ op: 'redirected', path: u.pathname });
     return;
   }
-  wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, u));
+  wssFor(u.searchParams.get('pmd')).handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, u));
 });
 
 function onConnection(ws, req, u) {
@@ -92,7 +104,7 @@ function onConnection(ws, req, u) {
 server.listen(0, '127.0.0.1', () => emit({ op: 'listening', port: server.address().port }));
 
 function stop() {
-  for (const ws of wss.clients) ws.terminate();
+  for (const wss of servers.values()) for (const ws of wss.clients) ws.terminate();
   server.close();
   process.exit(0);
 }

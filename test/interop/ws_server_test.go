@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -124,14 +125,14 @@ func closeWith(t *testing.T, c *websocket.Conn, s *wsServer, code websocket.Stat
 // Node's ws server, with and without permessage-deflate, whole and
 // streamed in fragments.
 func TestDialWSServerEcho(t *testing.T) {
+	s := startWSServer(t, nil)
 	for _, deflate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("deflate=%v", deflate), func(t *testing.T) {
 			var pmd any = false
 			if deflate {
 				pmd = map[string]any{"threshold": 0}
 			}
-			s := startWSServer(t, map[string]any{"perMessageDeflate": pmd})
-			c, resp, cc := dial(t, s.url+"/echo", &websocket.DialOptions{Compression: compressAll(websocket.CompressionContextTakeover)})
+			c, resp, cc := dial(t, s.url+"/echo?pmd="+url.QueryEscape(mustJSON(t, pmd)), &websocket.DialOptions{Compression: compressAll(websocket.CompressionContextTakeover)})
 			conn := s.waitFor(t, "connection")
 			if c.CompressionNegotiated() != deflate || (conn.Extensions == "permessage-deflate") != deflate {
 				t.Errorf("compression negotiated: us %v, ws %q (response %q); want %v",
@@ -213,14 +214,14 @@ func TestDialWSServerCompression(t *testing.T) {
 		{"client's own window", websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover, Threshold: -1, ClientMaxWindowBits: 10}, map[string]any{},
 			want{"permessage-deflate", true, true, false, true}},
 	}
+	s := startWSServer(t, nil)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pmd := map[string]any{"threshold": 0}
 			for k, v := range tc.server {
 				pmd[k] = v
 			}
-			s := startWSServer(t, map[string]any{"perMessageDeflate": pmd})
-			c, resp, cc := dial(t, s.url+"/echo", &websocket.DialOptions{Compression: tc.client})
+			c, resp, cc := dial(t, s.url+"/echo?pmd="+url.QueryEscape(mustJSON(t, pmd)), &websocket.DialOptions{Compression: tc.client})
 			conn := s.waitFor(t, "connection")
 			if h := resp.Header.Get("Sec-WebSocket-Extensions"); h != tc.want.header || !c.CompressionNegotiated() {
 				t.Errorf("negotiated %q (offer %q, compression %v), want %q", h, conn.Offer, c.CompressionNegotiated(), tc.want.header)
