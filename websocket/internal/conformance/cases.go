@@ -45,6 +45,8 @@ func Cases(s Scale) []Case {
 	cs = append(cs, limitCases(s)...)
 	cs = append(cs, autoFragmentationCases()...)
 	cs = append(cs, compressionCases(s)...)
+	cs = append(cs, readLimitCases()...)
+	cs = append(cs, compressedFramingCases()...)
 	return cs
 }
 
@@ -693,4 +695,102 @@ func compressedRoundTrips(src *dataSource, n, frag, count int) func(*Peer) error
 		}
 		return nil
 	}
+}
+
+// ReadLimit is the largest message the testee reads: package websocket's
+// DefaultReadLimit, which both the echo server and Dial use.
+const ReadLimit = 16 << 20
+
+// Cases x.1.*: ours, not Autobahn's (which has no case for a size limit).
+// A message over the read limit fails the connection with 1009 as soon as
+// its size is known: at the frame header that announces it, without
+// waiting for the payload (which never comes), or while decompressing.
+func readLimitCases() []Case {
+	announce := func(p *Peer, f Frame, length int, sent []byte) error {
+		f.Payload = make([]byte, length)
+		b, h := p.EncodeFrame(f)
+		return p.WriteRaw(b[:h+len(sent)])
+	}
+	return []Case{
+		{ID: "x.1.1", Desc: "text frame announcing a message one byte over the read limit, payload withheld", Script: func(p *Peer) error {
+			return announce(p, Frame{Fin: true, Op: OpText}, ReadLimit+1, make([]byte, 1024))
+		}, Want: failed(1009)},
+		{ID: "x.1.2", Desc: "binary message whose second fragment takes it one byte over the read limit, payload withheld", Script: func(p *Peer) error {
+			if err := p.Send(Frame{Op: OpBinary, Payload: repeat("\xfe", 1024)}); err != nil {
+				return err
+			}
+			return announce(p, Frame{Fin: true, Op: OpContinuation}, ReadLimit-1024+1, nil)
+		}, Want: failed(1009)},
+		{ID: "x.1.3", Desc: "compressed message that inflates to one byte over the read limit", Offers: []Offer{{}}, Accept: &Accept{},
+			Script: func(p *Peer) error {
+				if !p.Compressing() {
+					return errors.New("permessage-deflate was not negotiated")
+				}
+				payload, err := p.pmd.compress(make([]byte, ReadLimit+1))
+				if err != nil {
+					return err
+				}
+				return p.Send(Frame{Fin: true, Rsv: 4, Op: OpBinary, Payload: payload})
+			}, Want: failed(1009)},
+	}
+}
+
+// Cases x.2.*: ours. Framing rules that only apply once permessage-deflate
+// is negotiated (Autobahn's sections 3 and 6 run without it).
+func compressedFramingCases() []Case {
+	compressed := func(op byte, msg string) func(*Peer) (Frame, error) {
+		return func(p *Peer) (Frame, error) {
+			if !p.Compressing() {
+				return Frame{}, errors.New("permessage-deflate was not negotiated")
+			}
+			payload, err := p.pmd.compress([]byte(msg))
+			return Frame{Fin: true, Rsv: 4, Op: op, Payload: payload}, err
+		}
+	}
+	sendCompressed := func(op byte, msg string) func(*Peer) error {
+		return func(p *Peer) error {
+			f, err := compressed(op, msg)(p)
+			if err != nil {
+				return err
+			}
+			return p.Send(f)
+		}
+	}
+	long := strings.Repeat("Hello, compressed world! ", 20)
+	cs := []Case{
+		{ID: "x.2.1", Desc: "uncompressed text message on a compressed connection", Script: send(text(long)), Want: echoed(textMsg(long))},
+		{ID: "x.2.2", Desc: "compressed empty text message", Script: sendCompressed(OpText, ""), Want: echoed(textMsg(""))},
+		{ID: "x.2.3", Desc: "compressed text message in 3 fragments, RSV1 on the first only", Script: func(p *Peer) error {
+			f, err := compressed(OpText, long)(p)
+			if err != nil {
+				return err
+			}
+			fs := fragments(OpText, f.Payload, len(f.Payload)/3+1)
+			fs[0].Rsv = 4
+			return p.Send(fs...)
+		}, Want: echoed(textMsg(long))},
+		{ID: "x.2.4", Desc: "compressed message with RSV1 on a continuation frame too", Script: func(p *Peer) error {
+			f, err := compressed(OpText, long)(p)
+			if err != nil {
+				return err
+			}
+			fs := fragments(OpText, f.Payload, len(f.Payload)/2+1)
+			fs[0].Rsv, fs[1].Rsv = 4, 4
+			return p.Send(fs...)
+		}, Want: failed(1002)},
+		{ID: "x.2.5", Desc: "ping with RSV1", Script: send(withRsv(frame(OpPing, true, "ping"), 4)), Want: failed(1002)},
+		{ID: "x.2.6", Desc: "compressed text message that inflates to invalid UTF-8", Script: sendCompressed(OpText, long+"\xed\xa0\x80"+long), Want: failed(1007)},
+		{ID: "x.2.7", Desc: "compressed text, a compressed binary message, then an uncompressed one: context kept across them", Script: func(p *Peer) error {
+			for _, op := range []byte{OpText, OpBinary} {
+				if err := sendCompressed(op, long)(p); err != nil {
+					return err
+				}
+			}
+			return p.Send(text(long))
+		}, Want: echoed(textMsg(long), Message(true, []byte(long)), textMsg(long))},
+	}
+	for i := range cs {
+		cs[i].Offers, cs[i].Accept = []Offer{{}}, &Accept{}
+	}
+	return cs
 }

@@ -108,3 +108,11 @@ func clientCompression(c conformance.Case) websocket.CompressionOptions {
 	}
 	return opts
 }
+
+// TestReadLimit keeps the suite's idea of the read limit in step with the
+// package's.
+func TestReadLimit(t *testing.T) {
+	if conformance.ReadLimit != websocket.DefaultReadLimit {
+		t.Fatalf("conformance.ReadLimit = %d, websocket.DefaultReadLimit = %d", conformance.ReadLimit, websocket.DefaultReadLimit)
+	}
+}

@@ -10,7 +10,14 @@
 //     websocket.Dial whose read loop echoes every message.
 //
 // Subtests are named by Autobahn's case numbers: TestServer/case_6.4.1 is
-// case 6.4.1 against our server. Run one with
+// case 6.4.1 against our server. Cases x.* are ours, for what Autobahn does
+// not cover: x.1 the read limit (a message over it fails with 1009 as soon
+// as its size is known: at the frame header that announces it, payload
+// withheld, or while inflating a compressed message), x.2 framing rules
+// under permessage-deflate (RSV1 only on a message's first frame, never on
+// control frames; uncompressed and empty messages on a compressed
+// connection; invalid UTF-8 inside compressed text fails with 1007). Run
+// one with
 //
 //	go test ./websocket/internal/conformance -run 'TestServer/case_6.4.1$' -v
 //
