@@ -451,6 +451,9 @@ func TestClientClose(t *testing.T) {
 	if e.srv.Count() != 0 {
 		t.Errorf("Count = %d", e.srv.Count())
 	}
+	if status, body, _ := e.do("POST", "EIO=4&transport=polling&sid="+sid, "4x"); status != 400 || !strings.Contains(body, `"code":1`) {
+		t.Errorf("POST after close: %d %s", status, body)
+	}
 	if body := e.poll(sid); body != "6" {
 		t.Errorf("late poll = %q", body)
 	}

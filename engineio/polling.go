@@ -71,6 +71,11 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 // handlePost serves a POST with sid: the packets the client sends.
 func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	if sockState(s.state.Load()) == stateClosed {
+		s.mu.Unlock()
+		writeError(w, CodeUnknownSID, "")
+		return
+	}
 	if s.ws != nil {
 		s.mu.Unlock()
 		writeError(w, CodeBadRequest, "")
