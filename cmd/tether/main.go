@@ -69,7 +69,8 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.Handler(nil), nil, stdout)
+	h := echoserver.Handler(nil)
+	return serveUntilSignal(*addr, "echo server", "ws://", h, h.Shutdown, stdout)
 }
 
 // runConformance serves the reference configuration of the Engine.IO and
