@@ -174,6 +174,13 @@ func AppendText(v Version, dst []byte, p Packet) []byte {
 // DecodePayload returns the packets decoded before any error, so that a
 // caller can act on them as the reference implementation does.
 func DecodePayload(v Version, body []byte, binary bool) ([]Packet, error) {
+	// A text payload is a JavaScript string on the wire: always valid
+	// UTF-8. Rejecting anything else here keeps text packets valid UTF-8
+	// whichever payload format carried them (a v3 binary payload's text
+	// packets are checked the same way).
+	if !binary && !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: text payload is not UTF-8", ErrInvalidPayload)
+	}
 	if v == V3 {
 		if binary {
 			return decodeBinaryPayloadV3(body)
