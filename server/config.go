@@ -1,0 +1,523 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the configuration of a [Server]. [DefaultConfig] returns the
+// defaults; [LoadConfig] layers a YAML file, the environment and flags on
+// top of them. The YAML keys are the yaml tags below.
+type Config struct {
+	// Addr is the address to listen on: "localhost:8080" by default,
+	// ":8080" for every interface.
+	Addr string `yaml:"addr"`
+	// Path is where the Socket.IO clients connect: "/socket.io/".
+	Path string `yaml:"path"`
+	// AdminAddr, when set, serves pprof and /metrics on a second address
+	// (keep it private).
+	AdminAddr string `yaml:"admin_addr,omitempty"`
+	// ShutdownTimeout bounds a graceful shutdown: 10 s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long /readyz reports 503 before the server stops
+	// accepting connections, so that load balancers notice first: 0.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	// Origins lists the browser origins allowed besides the server's own:
+	// "https://app.example.com", or host patterns such as "*.example.com"
+	// (path.Match syntax). "*" allows any origin. Requests from other
+	// origins are refused with 403, on both transports; the listed origins
+	// get CORS headers.
+	Origins []string `yaml:"origins"`
+	// CORSCredentials allows credentialed cross-origin requests
+	// (Access-Control-Allow-Credentials).
+	CORSCredentials bool `yaml:"cors_credentials"`
+	// TrustedProxies lists the proxies (IPs or CIDRs) whose
+	// X-Forwarded-For header names the client, for per-IP limits.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	TLS        TLSConfig         `yaml:"tls"`
+	Log        LogConfig         `yaml:"log"`
+	API        APIConfig         `yaml:"api"`
+	Auth       AuthConfig        `yaml:"auth"`
+	Limits     LimitsConfig      `yaml:"limits"`
+	Engine     EngineConfig      `yaml:"engine"`
+	Recovery   RecoveryConfig    `yaml:"recovery"`
+	Namespaces []NamespaceConfig `yaml:"namespaces"`
+}
+
+// TLSConfig enables TLS: wss:// and HTTPS polling, with HTTP/2 for polling.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// LogConfig configures the structured logs (log/slog, to stderr).
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// APIConfig configures the backend HTTP API under /api/.
+type APIConfig struct {
+	// Keys are the accepted API keys; none disables the API (every call
+	// gets 401).
+	Keys []string `yaml:"keys"`
+}
+
+// AuthConfig configures client authentication.
+type AuthConfig struct {
+	// Required refuses clients without a valid token (a namespace may
+	// override it).
+	Required bool      `yaml:"required"`
+	JWT      JWTConfig `yaml:"jwt"`
+}
+
+// JWTConfig says how tokens are verified. Any of the key sources may be
+// combined.
+type JWTConfig struct {
+	// HS256Secret is the shared secret of HS256 tokens (32 bytes or more).
+	HS256Secret string `yaml:"hs256_secret"`
+	// PublicKeys are PEM files of RSA (RS256) or P-256 (ES256) public keys
+	// or certificates.
+	PublicKeys []string `yaml:"public_keys"`
+	// JWKSURL is the URL of a JSON Web Key Set (RS256 and ES256 keys).
+	JWKSURL string `yaml:"jwks_url"`
+	// JWKSRefresh is how long fetched keys are trusted before the set is
+	// fetched again: 1 h. An unknown key id triggers a fetch sooner.
+	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+	// Issuer and Audience, when set, must match the iss and aud claims.
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// Leeway tolerates clock skew on exp and nbf: 30 s.
+	Leeway time.Duration `yaml:"leeway"`
+	// RoomsClaim names the claim with the room patterns a token grants:
+	// "rooms".
+	RoomsClaim string `yaml:"rooms_claim"`
+}
+
+// LimitsConfig bounds what clients may do. Zero disables a limit, except
+// for MaxPayload and SendQueue, where it means the engine's default.
+type LimitsConfig struct {
+	// MaxPayload is the largest message (and polling POST body) a client
+	// may send, in bytes: 1,000,000.
+	MaxPayload int64 `yaml:"max_payload"`
+	// SendQueue is how many packets may wait for a client before it is
+	// disconnected as a slow consumer: 1024.
+	SendQueue int `yaml:"send_queue"`
+	// ConnectionsPerIP bounds the connections from one IP: 100.
+	ConnectionsPerIP int `yaml:"connections_per_ip"`
+	// HandshakeRate is the sustained rate of new connections per IP (per
+	// second), HandshakeBurst the bucket size: 10 and 20.
+	HandshakeRate  float64 `yaml:"handshake_rate"`
+	HandshakeBurst int     `yaml:"handshake_burst"`
+	// EventRate is the sustained rate of events per socket (per second),
+	// EventBurst the bucket size: 50 and 100. An event over the limit is
+	// dropped and the socket gets an error event.
+	EventRate  float64 `yaml:"event_rate"`
+	EventBurst int     `yaml:"event_burst"`
+	// EventViolations disconnects a socket after that many dropped events:
+	// 0, never.
+	EventViolations int `yaml:"event_violations"`
+}
+
+// EngineConfig configures the Engine.IO layer.
+type EngineConfig struct {
+	PingInterval time.Duration `yaml:"ping_interval"`
+	PingTimeout  time.Duration `yaml:"ping_timeout"`
+	// Transports are "polling" and "websocket".
+	Transports []string `yaml:"transports"`
+	// Compression enables permessage-deflate on WebSocket connections.
+	Compression bool `yaml:"compression"`
+}
+
+// RecoveryConfig configures Socket.IO connection state recovery: a client
+// that reconnects within MaxDisconnection gets its id, rooms and the events
+// it missed.
+type RecoveryConfig struct {
+	Enabled          bool          `yaml:"enabled"`
+	MaxDisconnection time.Duration `yaml:"max_disconnection"`
+}
+
+// NamespaceConfig is a namespace clients may connect to, with its rules.
+// Namespaces listed in a file start closed (nothing public, no publishing,
+// no presence); the built-in default namespace "/" is open.
+type NamespaceConfig struct {
+	// Name starts with "/".
+	Name string `yaml:"name"`
+	// RequireAuth overrides auth.required for this namespace.
+	RequireAuth *bool `yaml:"require_auth,omitempty"`
+	// Rooms says which rooms clients may subscribe to.
+	Rooms RoomsConfig `yaml:"rooms"`
+	// Publish is "none", "joined" (to rooms the socket is in) or
+	// "permitted" (to any room it may subscribe to).
+	Publish string `yaml:"publish"`
+	// Presence answers the presence event.
+	Presence bool `yaml:"presence"`
+	// JoinLeaveEvents sends presence:join and presence:leave to a room's
+	// sockets.
+	JoinLeaveEvents bool `yaml:"join_leave_events"`
+}
+
+// RoomsConfig is the room policy of a namespace.
+type RoomsConfig struct {
+	// Public are patterns (path.Match syntax) of rooms anyone may
+	// subscribe to; a token's rooms claim adds more.
+	Public []string `yaml:"public"`
+	// Max is the most rooms a socket may subscribe to: 100 (0: no limit).
+	Max int `yaml:"max"`
+}
+
+// The values of NamespaceConfig.Publish.
+const (
+	PublishNone      = "none"
+	PublishJoined    = "joined"
+	PublishPermitted = "permitted"
+)
+
+// DefaultConfig returns the defaults: listening on localhost:8080, one
+// open namespace "/" (every room public, publishing to joined rooms,
+// presence and join/leave events), no authentication, no API key.
+func DefaultConfig() *Config {
+	return &Config{
+		Addr:            "localhost:8080",
+		Path:            "/socket.io/",
+		ShutdownTimeout: 10 * time.Second,
+		Log:             LogConfig{Level: "info", Format: "text"},
+		Auth: AuthConfig{JWT: JWTConfig{
+			JWKSRefresh: time.Hour,
+			Leeway:      30 * time.Second,
+			RoomsClaim:  "rooms",
+		}},
+		Limits: LimitsConfig{
+			MaxPayload:       engineio.DefaultMaxPayload,
+			SendQueue:        engineio.DefaultSendQueue,
+			ConnectionsPerIP: 100,
+			HandshakeRate:    10,
+			HandshakeBurst:   20,
+			EventRate:        50,
+			EventBurst:       100,
+		},
+		Engine: EngineConfig{
+			PingInterval: engineio.DefaultPingInterval,
+			PingTimeout:  engineio.DefaultPingTimeout,
+			Transports:   []string{engineio.TransportPolling, engineio.TransportWebSocket},
+		},
+		Recovery: RecoveryConfig{MaxDisconnection: 2 * time.Minute},
+		Namespaces: []NamespaceConfig{{
+			Name:            "/",
+			Rooms:           RoomsConfig{Public: []string{"*"}, Max: 100},
+			Publish:         PublishJoined,
+			Presence:        true,
+			JoinLeaveEvents: true,
+		}},
+	}
+}
+
+// UnmarshalYAML gives the namespaces of a file their defaults (closed)
+// before decoding. It uses the obsolete form of yaml.Unmarshaler so that
+// the decoder stays strict about unknown keys.
+func (n *NamespaceConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain NamespaceConfig
+	p := plain{Rooms: RoomsConfig{Max: 100}, Publish: PublishNone}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*n = NamespaceConfig(p)
+	return nil
+}
+
+// unknownField rewrites yaml's error for an unknown key.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// ParseYAML applies a YAML document to c: keys present in it replace the
+// values of c; unknown keys are errors.
+func (c *Config) ParseYAML(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return errors.New(unknownField.ReplaceAllString(err.Error(), `unknown key "$1"`))
+	}
+	return nil
+}
+
+// YAML returns c as YAML, with the secrets (API keys, the HS256 secret)
+// replaced by "<redacted>".
+func (c *Config) YAML() ([]byte, error) {
+	r := *c
+	if len(r.API.Keys) > 0 {
+		r.API.Keys = make([]string, len(c.API.Keys))
+		for i := range r.API.Keys {
+			r.API.Keys[i] = redacted
+		}
+	}
+	if r.Auth.JWT.HS256Secret != "" {
+		r.Auth.JWT.HS256Secret = redacted
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&r); err != nil {
+		return nil, fmt.Errorf("failed to encode the configuration: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("failed to encode the configuration: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+const redacted = "<redacted>"
+
+// ValidationError lists every problem of a configuration.
+type ValidationError struct {
+	Problems []string
+}
+
+// Error returns one line per problem, each prefixed with "config: ".
+func (e *ValidationError) Error() string {
+	return "config: " + strings.Join(e.Problems, "\nconfig: ")
+}
+
+// Validate checks c and returns a [*ValidationError] listing every problem,
+// each with the path of the offending value, such as
+// `namespaces[1].rooms.public[0]: invalid pattern "[": syntax error in pattern`.
+// It reads the TLS and public key files to check them.
+func (c *Config) Validate() error {
+	var v validator
+	v.addr("addr", c.Addr, true)
+	v.addr("admin_addr", c.AdminAddr, false)
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		v.add("admin_addr", "must differ from addr")
+	}
+	switch {
+	case !strings.HasPrefix(c.Path, "/") || !strings.HasSuffix(c.Path, "/") || c.Path == "/":
+		v.add("path", fmt.Sprintf("%q must start and end with / and not be /", c.Path))
+	case c.Path == "/api/" || c.Path == "/metrics/":
+		v.add("path", fmt.Sprintf("%q is taken", c.Path))
+	}
+	v.nonNegative("shutdown_timeout", int64(c.ShutdownTimeout))
+	v.nonNegative("shutdown_delay", int64(c.ShutdownDelay))
+	for i, o := range c.Origins {
+		if err := checkOriginPattern(o); err != nil {
+			v.add(fmt.Sprintf("origins[%d]", i), err.Error())
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseCIDR(p); err != nil {
+			v.add(fmt.Sprintf("trusted_proxies[%d]", i), err.Error())
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		v.add("tls", "cert_file and key_file go together")
+	} else if c.TLS.CertFile != "" {
+		if _, err := loadCertificate(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
+			v.add("tls", err.Error())
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
+	}
+	for i, k := range c.API.Keys {
+		if len(k) < 16 {
+			v.add(fmt.Sprintf("api.keys[%d]", i), "must be at least 16 characters")
+		}
+	}
+	c.validateAuth(&v)
+	c.validateLimits(&v)
+	c.validateNamespaces(&v)
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+func (c *Config) validateAuth(v *validator) {
+	j := &c.Auth.JWT
+	if s := j.HS256Secret; s != "" && len(s) < 32 {
+		v.add("auth.jwt.hs256_secret", "must be at least 32 bytes")
+	}
+	for i, f := range j.PublicKeys {
+		if _, err := loadPublicKeys(f); err != nil {
+			v.add(fmt.Sprintf("auth.jwt.public_keys[%d]", i), err.Error())
+		}
+	}
+	if j.JWKSURL != "" {
+		u, err := url.Parse(j.JWKSURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add("auth.jwt.jwks_url", fmt.Sprintf("%q is not an http(s) URL", j.JWKSURL))
+		}
+	}
+	v.positive("auth.jwt.jwks_refresh", int64(j.JWKSRefresh))
+	v.nonNegative("auth.jwt.leeway", int64(j.Leeway))
+	if j.RoomsClaim == "" {
+		v.add("auth.jwt.rooms_claim", "must not be empty")
+	}
+	needAuth := c.Auth.Required
+	for _, n := range c.Namespaces {
+		if n.RequireAuth != nil && *n.RequireAuth {
+			needAuth = true
+		}
+	}
+	if needAuth && !c.Auth.JWT.configured() {
+		v.add("auth", "authentication is required but auth.jwt has no key (hs256_secret, public_keys or jwks_url)")
+	}
+}
+
+func (j *JWTConfig) configured() bool {
+	return j.HS256Secret != "" || len(j.PublicKeys) > 0 || j.JWKSURL != ""
+}
+
+func (c *Config) validateLimits(v *validator) {
+	l := &c.Limits
+	v.nonNegative("limits.max_payload", l.MaxPayload)
+	v.nonNegative("limits.send_queue", int64(l.SendQueue))
+	v.nonNegative("limits.connections_per_ip", int64(l.ConnectionsPerIP))
+	if l.HandshakeRate < 0 {
+		v.add("limits.handshake_rate", "must not be negative")
+	}
+	if l.HandshakeRate > 0 && l.HandshakeBurst < 1 {
+		v.add("limits.handshake_burst", "must be at least 1 when handshake_rate is set")
+	}
+	if l.EventRate < 0 {
+		v.add("limits.event_rate", "must not be negative")
+	}
+	if l.EventRate > 0 && l.EventBurst < 1 {
+		v.add("limits.event_burst", "must be at least 1 when event_rate is set")
+	}
+	v.nonNegative("limits.event_violations", int64(l.EventViolations))
+	e := &c.Engine
+	v.positive("engine.ping_interval", int64(e.PingInterval))
+	v.positive("engine.ping_timeout", int64(e.PingTimeout))
+	if len(e.Transports) == 0 {
+		v.add("engine.transports", "must list polling, websocket or both")
+	}
+	for i, t := range e.Transports {
+		if t != engineio.TransportPolling && t != engineio.TransportWebSocket {
+			v.add(fmt.Sprintf("engine.transports[%d]", i), fmt.Sprintf("%q is not polling or websocket", t))
+		}
+	}
+	if c.Recovery.Enabled {
+		v.positive("recovery.max_disconnection", int64(c.Recovery.MaxDisconnection))
+	}
+}
+
+func (c *Config) validateNamespaces(v *validator) {
+	if len(c.Namespaces) == 0 {
+		v.add("namespaces", "at least one namespace is needed")
+	}
+	seen := map[string]int{}
+	for i, n := range c.Namespaces {
+		p := fmt.Sprintf("namespaces[%d]", i)
+		switch {
+		case !strings.HasPrefix(n.Name, "/"):
+			v.add(p+".name", fmt.Sprintf("%q must start with /", n.Name))
+		case strings.ContainsAny(n.Name, ",?#"):
+			v.add(p+".name", fmt.Sprintf("%q must not contain , ? or #", n.Name))
+		}
+		if j, dup := seen[n.Name]; dup {
+			v.add(p+".name", fmt.Sprintf("%q is already namespaces[%d]", n.Name, j))
+		} else {
+			seen[n.Name] = i
+		}
+		for k, pat := range n.Rooms.Public {
+			if err := checkPattern(pat); err != nil {
+				v.add(fmt.Sprintf("%s.rooms.public[%d]", p, k), err.Error())
+			}
+		}
+		v.nonNegative(p+".rooms.max", int64(n.Rooms.Max))
+		switch n.Publish {
+		case PublishNone, PublishJoined, PublishPermitted:
+		default:
+			v.add(p+".publish", fmt.Sprintf("%q is not one of none, joined, permitted", n.Publish))
+		}
+	}
+}
+
+// checkPattern checks a room pattern.
+func checkPattern(p string) error {
+	if p == "" {
+		return errors.New("empty pattern")
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("invalid pattern %q: %w", p, err)
+	}
+	return nil
+}
+
+// checkOriginPattern checks an entry of Config.Origins.
+func checkOriginPattern(o string) error {
+	if o == "*" {
+		return nil
+	}
+	if o == "" {
+		return errors.New("empty origin")
+	}
+	if _, err := path.Match(strings.ToLower(o), ""); err != nil {
+		return fmt.Errorf("invalid origin pattern %q: %w", o, err)
+	}
+	if scheme, rest, ok := strings.Cut(o, "://"); ok && (scheme == "" || rest == "" || strings.Contains(rest, "/")) {
+		return fmt.Errorf("invalid origin %q: want scheme://host[:port]", o)
+	}
+	return nil
+}
+
+type validator struct {
+	problems []string
+}
+
+func (v *validator) add(path, msg string) {
+	v.problems = append(v.problems, path+": "+msg)
+}
+
+func (v *validator) nonNegative(path string, n int64) {
+	if n < 0 {
+		v.add(path, "must not be negative")
+	}
+}
+
+func (v *validator) positive(path string, n int64) {
+	if n <= 0 {
+		v.add(path, "must be positive")
+	}
+}
+
+func (v *validator) addr(path, addr string, required bool) {
+	if addr == "" {
+		if required {
+			v.add(path, "must not be empty")
+		}
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		v.add(path, fmt.Sprintf("invalid address %q: %v", addr, err))
+	}
+}
+
+// readFile reads a file named in the configuration.
+func readFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,68 @@
+// Package server is Tether's standalone real-time server, the one behind
+// `tether serve`: a Socket.IO server (package socketio) configured from a
+// [Config] (defaults, an optional YAML file, TETHER_… environment variables
+// and flags, in increasing precedence), with rooms that clients subscribe to
+// under per-namespace rules, presence, JWT authentication, a backend HTTP API,
+// limits, metrics and graceful shutdown. A deployment needs no Go code.
+//
+// # Clients
+//
+// Clients use the official Socket.IO clients. Besides the events an
+// application adds with [Server.IO], every socket of a configured namespace
+// understands these events (each acknowledged with {ok:true} or
+// {ok:false, reason:"..."} when the client asks for an acknowledgement):
+//
+//	subscribe   {room}                join a room the namespace's rules allow
+//	unsubscribe {room}                leave a room
+//	publish     {room, event, data}   send event(data, {room, from, user}) to the room's other sockets
+//	presence    {room}                the room's members: {ok, room, members: [{id, user}]}
+//	refresh     {token}               replace the socket's token without reconnecting
+//
+// and receives, from the server:
+//
+//	presence:join  {room, id, user}   a socket joined a room (when enabled)
+//	presence:leave {room, id, user}   a socket left a room (when enabled)
+//	error          {reason, ...}      an event was refused (rate limit) or the token expired
+//
+// # Rooms
+//
+// A namespace's rules say which rooms anyone may subscribe to (rooms.public,
+// patterns in [path.Match] syntax, so "*" does not cross "/") and how many
+// rooms a socket may be in (rooms.max). A token may grant more: its rooms
+// claim (a list of patterns, or one space-separated string) adds rooms the
+// holder may subscribe to. Rooms named like a connected socket's id (each
+// socket's private room) can never be subscribed to. publish says whether
+// clients may publish: "none", "joined" (to rooms the socket is in) or
+// "permitted" (to any room it may subscribe to).
+//
+// # Authentication
+//
+// With auth.jwt configured, a client passes a JWT as the token of its CONNECT
+// auth payload (io({auth: {token}})). It is verified with an HS256 secret,
+// RS256/ES256 public keys from PEM files, or the keys of a JWKS URL (cached,
+// fetched again for an unknown key id). The claims become the socket's data
+// ("claims", and "user" for the sub claim). A missing (when required),
+// invalid or expired token refuses the connection with a connect_error whose
+// data is {reason}. When the token expires the socket gets an error event
+// {reason: "token expired"} and is disconnected, unless the client sent a
+// fresh token with refresh before.
+//
+// # Backend API
+//
+// Under /api/, with an API key (Authorization: Bearer <key>, or X-API-Key):
+// emit events to rooms, list rooms and sockets, make sockets join, leave or
+// disconnect, and read statistics. The OpenAPI description is served at
+// /api/openapi.yaml.
+//
+// # Operating
+//
+// /healthz, /readyz (503 once shutting down) and Prometheus /metrics;
+// optional pprof on a separate admin address; TLS (HTTP/2 for polling);
+// an Origin allowlist that covers both transports and CORS; per-IP handshake
+// rate and connection limits; per-socket event rate limits; a maximum
+// payload; a bounded send queue per client (slow consumers are disconnected).
+// [Server.Run] shuts down gracefully when its context ends: /readyz turns
+// 503, the listener closes, events being handled get their acknowledgements,
+// then every client is disconnected at the transport level (so that it
+// reconnects, to another server) after what was queued for it has been sent.
+package server

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting is one configuration value that the environment and flags can
+// set: its YAML key, environment variable and flag.
+type Setting struct {
+	Key   string // YAML path, such as "limits.event_rate"
+	Env   string // environment variable, such as "TETHER_EVENT_RATE"
+	Flag  string // flag name without the dash, "" for none
+	Usage string
+	ptr   func(c *Config) any
+}
+
+// Settings lists the values that environment variables and flags can set,
+// in the order of the documentation. Lists (origins, keys, files) are
+// comma-separated there; durations use Go's syntax ("10s", "1m30s").
+var Settings = []Setting{
+	{"addr", "TETHER_ADDR", "addr", "address to listen on", func(c *Config) any { return &c.Addr }},
+	{"path", "TETHER_PATH", "path", "path of the Socket.IO endpoint", func(c *Config) any { return &c.Path }},
+	{"admin_addr", "TETHER_ADMIN_ADDR", "admin-addr", "address of the admin server (pprof, metrics); empty for none", func(c *Config) any { return &c.AdminAddr }},
+	{"shutdown_timeout", "TETHER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "deadline of a graceful shutdown", func(c *Config) any { return &c.ShutdownTimeout }},
+	{"shutdown_delay", "TETHER_SHUTDOWN_DELAY", "shutdown-delay", "time /readyz reports 503 before the listener closes", func(c *Config) any { return &c.ShutdownDelay }},
+	{"origins", "TETHER_ORIGINS", "origins", "allowed browser origins besides the server's own (comma-separated; * for any)", func(c *Config) any { return &c.Origins }},
+	{"cors_credentials", "TETHER_CORS_CREDENTIALS", "cors-credentials", "allow credentialed cross-origin requests", func(c *Config) any { return &c.CORSCredentials }},
+	{"trusted_proxies", "TETHER_TRUSTED_PROXIES", "trusted-proxies", "proxies (IPs, CIDRs) whose X-Forwarded-For is trusted", func(c *Config) any { return &c.TrustedProxies }},
+	{"tls.cert_file", "TETHER_TLS_CERT_FILE", "tls-cert", "TLS certificate file (PEM)", func(c *Config) any { return &c.TLS.CertFile }},
+	{"tls.key_file", "TETHER_TLS_KEY_FILE", "tls-key", "TLS private key file (PEM)", func(c *Config) any { return &c.TLS.KeyFile }},
+	{"log.level", "TETHER_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
+	{"log.format", "TETHER_LOG_FORMAT", "log-format", "log format: text, json", func(c *Config) any { return &c.Log.Format }},
+	{"api.keys", "TETHER_API_KEY", "", "API keys of the backend HTTP API (comma-separated)", func(c *Config) any { return &c.API.Keys }},
+	{"auth.required", "TETHER_AUTH_REQUIRED", "auth-required", "refuse clients without a valid token", func(c *Config) any { return &c.Auth.Required }},
+	{"auth.jwt.hs256_secret", "TETHER_JWT_HS256_SECRET", "", "HS256 secret", func(c *Config) any { return &c.Auth.JWT.HS256Secret }},
+	{"auth.jwt.public_keys", "TETHER_JWT_PUBLIC_KEYS", "jwt-public-keys", "PEM files of RS256/ES256 public keys (comma-separated)", func(c *Config) any { return &c.Auth.JWT.PublicKeys }},
+	{"auth.jwt.jwks_url", "TETHER_JWT_JWKS_URL", "jwt-jwks-url", "URL of a JSON Web Key Set", func(c *Config) any { return &c.Auth.JWT.JWKSURL }},
+	{"auth.jwt.jwks_refresh", "TETHER_JWT_JWKS_REFRESH", "", "how long JWKS keys are cached", func(c *Config) any { return &c.Auth.JWT.JWKSRefresh }},
+	{"auth.jwt.issuer", "TETHER_JWT_ISSUER", "jwt-issuer", "required iss claim", func(c *Config) any { return &c.Auth.JWT.Issuer }},
+	{"auth.jwt.audience", "TETHER_JWT_AUDIENCE", "jwt-audience", "required aud claim", func(c *Config) any { return &c.Auth.JWT.Audience }},
+	{"auth.jwt.leeway", "TETHER_JWT_LEEWAY", "", "clock skew tolerated on exp and nbf", func(c *Config) any { return &c.Auth.JWT.Leeway }},
+	{"auth.jwt.rooms_claim", "TETHER_JWT_ROOMS_CLAIM", "", "claim with the room patterns a token grants", func(c *Config) any { return &c.Auth.JWT.RoomsClaim }},
+	{"limits.max_payload", "TETHER_MAX_PAYLOAD", "max-payload", "largest message a client may send, in bytes", func(c *Config) any { return &c.Limits.MaxPayload }},
+	{"limits.send_queue", "TETHER_SEND_QUEUE", "send-queue", "packets queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueue }},
+	{"limits.connections_per_ip", "TETHER_CONNECTIONS_PER_IP", "connections-per-ip", "connections per client IP (0: no limit)", func(c *Config) any { return &c.Limits.ConnectionsPerIP }},
+	{"limits.handshake_rate", "TETHER_HANDSHAKE_RATE", "handshake-rate", "new connections per second per IP (0: no limit)", func(c *Config) any { return &c.Limits.HandshakeRate }},
+	{"limits.handshake_burst", "TETHER_HANDSHAKE_BURST", "handshake-burst", "burst of new connections per IP", func(c *Config) any { return &c.Limits.HandshakeBurst }},
+	{"limits.event_rate", "TETHER_EVENT_RATE", "event-rate", "events per second per socket (0: no limit)", func(c *Config) any { return &c.Limits.EventRate }},
+	{"limits.event_burst", "TETHER_EVENT_BURST", "event-burst", "burst of events per socket", func(c *Config) any { return &c.Limits.EventBurst }},
+	{"limits.event_violations", "TETHER_EVENT_VIOLATIONS", "event-violations", "dropped events before a socket is disconnected (0: never)", func(c *Config) any { return &c.Limits.EventViolations }},
+	{"engine.ping_interval", "TETHER_PING_INTERVAL", "ping-interval", "Engine.IO ping interval", func(c *Config) any { return &c.Engine.PingInterval }},
+	{"engine.ping_timeout", "TETHER_PING_TIMEOUT", "ping-timeout", "Engine.IO ping timeout", func(c *Config) any { return &c.Engine.PingTimeout }},
+	{"engine.transports", "TETHER_TRANSPORTS", "transports", "transports: polling,websocket", func(c *Config) any { return &c.Engine.Transports }},
+	{"engine.compression", "TETHER_COMPRESSION", "compression", "permessage-deflate on WebSocket connections", func(c *Config) any { return &c.Engine.Compression }},
+	{"recovery.enabled", "TETHER_RECOVERY", "recovery", "connection state recovery", func(c *Config) any { return &c.Recovery.Enabled }},
+	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
+}
+
+// set parses v into the value of s in c.
+func (s *Setting) set(c *Config, v string) error {
+	switch p := s.ptr(c).(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", v)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", v)
+		}
+		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", v)
+		}
+		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", v)
+		}
+		*p = f
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q", v)
+		}
+		*p = d
+	case *[]string:
+		*p = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*p = append(*p, e)
+			}
+		}
+	default:
+		panic(fmt.Sprintf("server: setting %s has an unsupported type %T", s.Key, p))
+	}
+	return nil
+}
+
+// isBool reports whether s is a boolean (a flag without a value).
+func (s *Setting) isBool() bool {
+	_, ok := s.ptr(&Config{}).(*bool)
+	return ok
+}
+
+// LoadConfig returns the configuration of a command line: the defaults,
+// then the YAML file named by -config or TETHER_CONFIG (if any), then the
+// environment (read with getenv), then the flags in args, each overriding
+// the previous ones. The result is validated. Flag errors and -h output go
+// to output.
+func LoadConfig(name string, args []string, getenv func(string) string, output io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	configFile := fs.String("config", "", "YAML configuration file (TETHER_CONFIG)")
+	type flagValue struct {
+		s *Setting
+		v string
+	}
+	var set []flagValue
+	for i := range Settings {
+		s := &Settings[i]
+		if s.Flag == "" {
+			continue
+		}
+		usage := fmt.Sprintf("%s (%s, %s)", s.Usage, s.Env, s.Key)
+		record := func(v string) error {
+			if err := s.set(&Config{}, v); err != nil {
+				return err
+			}
+			set = append(set, flagValue{s, v})
+			return nil
+		}
+		if s.isBool() {
+			fs.BoolFunc(s.Flag, usage, func(v string) error { return record(v) })
+		} else {
+			fs.Func(s.Flag, usage, record)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: tether %s [flags]\n\nPrecedence: flags > environment > file > defaults.\n\nFlags:\n", name)
+		fs.PrintDefaults()
+		fmt.Fprintln(output, "\nEnvironment variables without a flag: TETHER_API_KEY, TETHER_JWT_HS256_SECRET and the others in the README's table.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	c := DefaultConfig()
+	file := *configFile
+	if file == "" {
+		file = getenv("TETHER_CONFIG")
+	}
+	if file != "" {
+		data, err := readFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := c.ParseYAML(data); err != nil {
+			return nil, fmt.Errorf("config: failed to parse %s: %w", file, err)
+		}
+	}
+	for i := range Settings {
+		s := &Settings[i]
+		if v, ok := lookupEnv(getenv, s.Env); ok {
+			if err := s.set(c, v); err != nil {
+				return nil, fmt.Errorf("config: %s: %w", s.Env, err)
+			}
+		}
+	}
+	for _, f := range set {
+		if err := f.s.set(c, f.v); err != nil {
+			return nil, fmt.Errorf("config: -%s: %w", f.s.Flag, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// lookupEnv returns a non-empty variable.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"net"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	reg *prometheus.Registry
+
+	eventsIn          *prometheus.CounterVec
+	eventsOut         *prometheus.CounterVec
+	eventsDropped     *prometheus.CounterVec
+	bytesIn           prometheus.CounterFunc
+	bytesOut          prometheus.CounterFunc
+	fanout            prometheus.Histogram
+	slowDisconnects   prometheus.Counter
+	disconnects       *prometheus.CounterVec
+	rejectedHandshake *prometheus.CounterVec
+	apiRequests       *prometheus.CounterVec
+
+	bytesRead, bytesWritten atomic.Uint64
+}
+
+func newMetrics(connections func() map[string]int) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.eventsIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_events_received_total",
+		Help: "Events received from clients, by namespace.",
+	}, []string{"namespace"})
+	m.eventsOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_events_sent_total",
+		Help: "Events sent to clients (one per receiver), by namespace.",
+	}, []string{"namespace"})
+	m.eventsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_events_dropped_total",
+		Help: "Events from clients that were dropped, by reason.",
+	}, []string{"reason"})
+	m.bytesIn = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tether_bytes_received_total",
+		Help: "Bytes read from client connections (TLS included), on the main listener.",
+	}, func() float64 { return float64(m.bytesRead.Load()) })
+	m.bytesOut = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tether_bytes_sent_total",
+		Help: "Bytes written to client connections (TLS included), on the main listener.",
+	}, func() float64 { return float64(m.bytesWritten.Load()) })
+	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tether_broadcast_fanout_seconds",
+		Help:    "Time to hand a broadcast (publish or API emit) to every receiver's queue.",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10), // 10 µs .. 2.6 s
+	})
+	m.slowDisconnects = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tether_slow_client_disconnects_total",
+		Help: "Clients disconnected because their send queue was full.",
+	})
+	m.disconnects = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_disconnects_total",
+		Help: "Sockets disconnected, by reason.",
+	}, []string{"reason"})
+	m.rejectedHandshake = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_handshakes_rejected_total",
+		Help: "Connections refused, by reason.",
+	}, []string{"reason"})
+	m.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_api_requests_total",
+		Help: "Backend API requests, by endpoint and status code.",
+	}, []string{"endpoint", "code"})
+	conns := prometheus.NewDesc("tether_connections", "Open client connections, by transport.", []string{"transport"}, nil)
+	m.reg.MustRegister(
+		m.eventsIn, m.eventsOut, m.eventsDropped, m.bytesIn, m.bytesOut, m.fanout,
+		m.slowDisconnects, m.disconnects, m.rejectedHandshake, m.apiRequests,
+		&gaugeCollector{desc: conns, values: connections},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Zero series for the reasons people alert on.
+	for _, r := range []string{rejectOrigin, rejectRate, rejectConnections, rejectShutdown} {
+		m.rejectedHandshake.WithLabelValues(r)
+	}
+	return m
+}
+
+// The reasons of tether_handshakes_rejected_total (authentication failures
+// use the auth reasons with underscores, such as "token_expired").
+const (
+	rejectOrigin      = "origin"
+	rejectRate        = "rate_limited"
+	rejectConnections = "too_many_connections"
+	rejectShutdown    = "shutting_down"
+)
+
+// gaugeCollector exposes gauges computed at scrape time.
+type gaugeCollector struct {
+	desc   *prometheus.Desc
+	values func() map[string]int
+}
+
+func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	for label, v := range g.values() {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(v), label)
+	}
+}
+
+// countingListener counts the bytes of its connections.
+type countingListener struct {
+	net.Listener
+	m *metrics
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, m: l.m}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	m *metrics
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.m.bytesRead.Add(uint64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.m.bytesWritten.Add(uint64(n))
+	return n, err
+}

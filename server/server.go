@@ -1,0 +1,446 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+// Options configures [New].
+type Options struct {
+	// Config is the configuration; nil means [DefaultConfig]. It must be
+	// valid ([Config.Validate]) and is not modified.
+	Config *Config
+	// Static is served at "/" (index.html for the root); nil serves a
+	// built-in page that lists the endpoints.
+	Static fs.FS
+	// Logger receives the server's logs; nil means a logger to stderr in
+	// Config.Log's level and format.
+	Logger *slog.Logger
+}
+
+// connectTimeout is how long a new connection may take to join a namespace.
+const connectTimeout = 20 * time.Second
+
+// Server is the standalone server: an http.Handler with the Socket.IO
+// endpoint, the backend API, health and metrics endpoints and the static
+// files, plus [Server.Serve] and [Server.Run], which serve it with TLS and
+// shut down gracefully.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	io       *socketio.Server
+	verifier *verifier
+	rules    map[string]*nsRules
+	limiter  *ipLimiter
+	ips      *ipResolver
+	origins  *originPolicy
+	metrics  *metrics
+	handler  http.Handler
+	started  time.Time
+
+	shuttingDown atomic.Bool
+
+	mu       sync.Mutex
+	sockets  map[*socketio.Socket]*sockState
+	conns    map[string]*connState // by Engine.IO session id
+	inflight int                   // built-in event handlers running
+	idle     chan struct{}         // closed when inflight drops to 0 while draining
+}
+
+// nsRules are a configured namespace's rules.
+type nsRules struct {
+	cfg         NamespaceConfig
+	requireAuth bool
+	nsp         *socketio.Namespace
+}
+
+// connState is one client connection (Engine.IO session) with sockets.
+type connState struct {
+	ip   string
+	refs int
+	sock *socketio.Socket // any of its sockets, for its transport
+}
+
+// New returns a server for opts.
+func New(opts Options) (*Server, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = NewLogger(&cfg.Log)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		rules:   map[string]*nsRules{},
+		sockets: map[*socketio.Socket]*sockState{},
+		conns:   map[string]*connState{},
+		started: time.Now(),
+		origins: newOriginPolicy(cfg.Origins),
+		limiter: newIPLimiter(cfg.Limits.HandshakeRate, cfg.Limits.HandshakeBurst, cfg.Limits.ConnectionsPerIP, connectTimeout),
+	}
+	var err error
+	if s.ips, err = newIPResolver(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if s.verifier, err = newVerifier(&cfg.Auth.JWT, log); err != nil {
+		return nil, fmt.Errorf("failed to set up token verification: %w", err)
+	}
+	s.metrics = newMetrics(s.connectionsByTransport)
+	s.io = socketio.NewServer(s.socketioOptions())
+	for _, nc := range cfg.Namespaces {
+		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
+		if nc.RequireAuth != nil {
+			r.requireAuth = *nc.RequireAuth
+		}
+		r.nsp = s.io.Of(nc.Name)
+		r.nsp.Use(s.connectMiddleware(r))
+		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
+		s.rules[nc.Name] = r
+	}
+	s.handler = s.routes(opts.Static)
+	if s.verifier != nil && s.verifier.jwks != nil {
+		go func() { // warm the cache; failures are logged, not fatal
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.verifier.jwks.fetch(ctx); err != nil {
+				log.Warn("failed to fetch the JWKS", "url", cfg.Auth.JWT.JWKSURL, "err", err)
+			}
+		}()
+	}
+	return s, nil
+}
+
+// NewLogger returns a logger to stderr as c says.
+func NewLogger(c *LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	ho := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, ho))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, ho))
+}
+
+func (s *Server) socketioOptions() *socketio.Options {
+	c := s.cfg
+	o := &socketio.Options{
+		Options: engineio.Options{
+			PingInterval: c.Engine.PingInterval,
+			PingTimeout:  c.Engine.PingTimeout,
+			MaxPayload:   c.Limits.MaxPayload,
+			SendQueue:    c.Limits.SendQueue,
+			Transports:   c.Engine.Transports,
+			WebSocket: websocket.AcceptOptions{
+				OriginPatterns: slices.DeleteFunc(slices.Clone(c.Origins), func(o string) bool { return o == "*" }),
+			},
+		},
+		ConnectTimeout: connectTimeout,
+	}
+	if c.Engine.Compression {
+		o.WebSocket.Compression.Mode = websocket.CompressionContextTakeover
+	}
+	if len(c.Origins) > 0 {
+		// Requests from origins that are not allowed never get here (see
+		// serveIO): the engine may answer CORS for any that does.
+		o.CORS = &engineio.CORSOptions{Origins: []string{"*"}, Credentials: c.CORSCredentials}
+		if slices.Contains(c.Origins, "*") {
+			o.WebSocket.InsecureSkipVerify = true
+		}
+	}
+	if c.Recovery.Enabled {
+		o.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: c.Recovery.MaxDisconnection}
+	}
+	return o
+}
+
+// IO returns the Socket.IO server, for applications that add their own
+// events and namespaces.
+func (s *Server) IO() *socketio.Server { return s.io }
+
+// Config returns the server's configuration. It must not be modified.
+func (s *Server) Config() *Config { return s.cfg }
+
+// ServeHTTP serves every endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Ready reports whether the server takes new connections (not shutting down).
+func (s *Server) Ready() bool { return !s.shuttingDown.Load() }
+
+func (s *Server) routes(static fs.FS) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(s.cfg.Path, s.serveIO)
+	mux.Handle("/api/", s.apiHandler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !s.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	if static != nil {
+		mux.Handle("/", http.FileServerFS(static))
+	} else {
+		mux.HandleFunc("/", s.serveIndex)
+	}
+	return mux
+}
+
+// serveIO checks the Origin and, for handshakes, the server's state and
+// the per-IP limits, then hands the request to Socket.IO.
+func (s *Server) serveIO(w http.ResponseWriter, r *http.Request) {
+	if !s.origins.allowed(r.Header.Get("Origin"), r.Host) {
+		s.reject(w, r, http.StatusForbidden, rejectOrigin, "origin not allowed")
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Query().Get("sid") == "" {
+		if s.shuttingDown.Load() {
+			s.reject(w, r, http.StatusServiceUnavailable, rejectShutdown, "server shutting down")
+			return
+		}
+		switch s.limiter.handshake(s.ips.clientIP(r.RemoteAddr, r.Header), time.Now()) {
+		case "rate":
+			w.Header().Set("Retry-After", "1")
+			s.reject(w, r, http.StatusTooManyRequests, rejectRate, "too many connection attempts")
+			return
+		case "connections":
+			s.reject(w, r, http.StatusTooManyRequests, rejectConnections, "too many connections")
+			return
+		}
+	}
+	s.io.ServeHTTP(w, r)
+}
+
+// reject refuses a request with an Engine.IO-style JSON error.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
+	s.metrics.rejectedHandshake.WithLabelValues(reason).Inc()
+	s.log.Debug("refused a connection", "reason", reason, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"code":%d,"message":%q}`, engineio.CodeForbidden, msg)
+}
+
+// connectionsByTransport counts the open client connections.
+func (s *Server) connectionsByTransport() map[string]int {
+	m := map[string]int{engineio.TransportPolling: 0, engineio.TransportWebSocket: 0}
+	s.mu.Lock()
+	conns := make([]*socketio.Socket, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c.sock)
+	}
+	s.mu.Unlock()
+	for _, sock := range conns {
+		m[sock.Transport()]++
+	}
+	return m
+}
+
+// enter registers a built-in handler call; it returns false while draining.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idle != nil {
+		return false
+	}
+	s.inflight++
+	return true
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if s.inflight == 0 && s.idle != nil {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+}
+
+// drain refuses new built-in events and waits for the running ones.
+func (s *Server) drain(ctx context.Context) error {
+	s.mu.Lock()
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+		if s.inflight == 0 {
+			close(s.idle)
+		}
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("failed to wait for event handlers: %w", ctx.Err())
+	}
+}
+
+// Shutdown shuts the Socket.IO side down gracefully: new connections are
+// refused and /readyz answers 503, events being handled are answered (new
+// ones get {ok:false, reason:"server shutting down"}), then every client is
+// disconnected at the transport level, after what was queued for it has
+// been sent, so that it reconnects (to another server). It does not close
+// listeners: [Server.Serve] does that.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shuttingDown.Store(true)
+	err := s.drain(ctx)
+	if cerr := s.io.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("failed to close the Socket.IO server: %w", cerr)
+	}
+	return err
+}
+
+// Run listens on Config.Addr (and Config.AdminAddr) and serves until ctx
+// is done, then shuts down gracefully within Config.ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	var admin net.Listener
+	if s.cfg.AdminAddr != "" {
+		if admin, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("failed to listen on the admin address: %w", err)
+		}
+	}
+	return s.Serve(ctx, ln, admin)
+}
+
+// Serve serves on ln (with TLS when configured) and, when admin is not nil,
+// pprof and /metrics on admin, until ctx is done; then it shuts down
+// gracefully within Config.ShutdownTimeout: /readyz answers 503 for
+// Config.ShutdownDelay, the listeners close, and [Server.Shutdown] runs.
+// It returns nil after a graceful shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	counted := &countingListener{Listener: ln, m: s.metrics}
+	scheme := "http"
+	serve := func() error { return hs.Serve(counted) }
+	if s.cfg.TLS.CertFile != "" {
+		cert, err := loadCertificate(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+		serve = func() error { return hs.ServeTLS(counted, "", "") }
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- serve() }()
+	var as *http.Server
+	if admin != nil {
+		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- as.Serve(admin) }()
+		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String())
+	}
+	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "path", s.cfg.Path,
+		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
+
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+loop:
+	for {
+		select {
+		case err := <-errc:
+			// A listener failed: stop everything.
+			_ = hs.Close()
+			if as != nil {
+				_ = as.Close()
+			}
+			_ = s.io.Close()
+			return fmt.Errorf("failed to serve: %w", err)
+		case now := <-sweep.C:
+			s.limiter.sweep(now)
+		case <-ctx.Done():
+			break loop
+		}
+	}
+
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.shuttingDown.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if d := s.cfg.ShutdownDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-sctx.Done():
+		}
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(sctx) }() // closes the listener at once
+	err := s.Shutdown(sctx)
+	if herr := <-shut; herr != nil {
+		_ = hs.Close()
+		if err == nil {
+			err = fmt.Errorf("failed to finish HTTP requests: %w", herr)
+		}
+	}
+	if as != nil {
+		_ = as.Close()
+	}
+	if err != nil {
+		s.log.Warn("shutdown was not clean", "err", err)
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// adminHandler serves pprof and /metrics.
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// errShuttingDown refuses a namespace connection during shutdown.
+var errShuttingDown = socketio.NewConnectError("server shutting down", map[string]string{"reason": "server shutting down"})
+
+// reasonLabel turns a reason into a metric label.
+func reasonLabel(reason string) string {
+	return strings.ReplaceAll(reason, " ", "_")
+}

@@ -1,0 +1,621 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// The events the server sends to clients.
+const (
+	EventError         = "error"
+	EventPresenceJoin  = "presence:join"
+	EventPresenceLeave = "presence:leave"
+)
+
+// The reasons of refused built-in events.
+const (
+	ReasonInvalidRoom      = "invalid room"
+	ReasonInvalidEvent     = "invalid event"
+	ReasonInvalidArgs      = "invalid arguments"
+	ReasonNotAllowed       = "not allowed"
+	ReasonTooManyRooms     = "too many rooms"
+	ReasonNotSubscribed    = "not subscribed"
+	ReasonPublishDisabled  = "publish not allowed"
+	ReasonPresenceDisabled = "presence disabled"
+	ReasonShuttingDown     = "server shutting down"
+	ReasonRateLimited      = "rate limit exceeded"
+	ReasonTooManyEvents    = "too many events"
+	ReasonInternal         = "internal error"
+)
+
+// maxRoomLen and maxEventLen bound the names clients use.
+const (
+	maxRoomLen  = 256
+	maxEventLen = 128
+)
+
+// opTimeout bounds adapter operations made for a client event.
+const opTimeout = 5 * time.Second
+
+// sockState is the server's state of one socket of a configured namespace.
+type sockState struct {
+	srv   *Server
+	sock  *socketio.Socket
+	rules *nsRules
+	ip    string
+
+	mu         sync.Mutex
+	id         *identity // nil for an anonymous socket
+	gen        int       // incremented with each new identity
+	timer      *time.Timer
+	subscribed map[string]bool // rooms the client subscribed to itself
+	bucket     bucket
+	violations int
+}
+
+// authToken returns the token of a CONNECT auth payload.
+func authToken(auth json.RawMessage) string {
+	var a struct {
+		Token any `json:"token"`
+	}
+	if len(auth) == 0 || json.Unmarshal(auth, &a) != nil {
+		return ""
+	}
+	t, _ := a.Token.(string)
+	return t
+}
+
+// connectMiddleware authenticates sockets connecting to r's namespace.
+func (s *Server) connectMiddleware(r *nsRules) socketio.Middleware {
+	return func(sock *socketio.Socket) error {
+		if s.shuttingDown.Load() {
+			return errShuttingDown
+		}
+		token := authToken(sock.Handshake().Auth)
+		if token == "" || s.verifier == nil {
+			if r.requireAuth {
+				return s.refuse(sock, ReasonTokenRequired, nil)
+			}
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		id, err := s.verifier.verify(ctx, token)
+		if err != nil {
+			var ae *authError
+			reason := ReasonInvalidToken
+			if errors.As(err, &ae) {
+				reason = ae.reason
+			}
+			return s.refuse(sock, reason, err)
+		}
+		sock.Data().Set("claims", map[string]any(id.claims))
+		if id.sub != "" {
+			sock.Data().Set("user", id.sub)
+		}
+		return nil
+	}
+}
+
+// refuse refuses a socket's connection with reason.
+func (s *Server) refuse(sock *socketio.Socket, reason string, err error) error {
+	s.metrics.rejectedHandshake.WithLabelValues(reasonLabel(reason)).Inc()
+	s.log.Debug("refused a socket", "namespace", sock.Namespace().Name(), "reason", reason, "err", err,
+		"remote", sock.Handshake().Address)
+	return socketio.NewConnectError(reason, map[string]string{"reason": reason})
+}
+
+// identityOf returns the identity in a socket's data, or nil.
+func (s *Server) identityOf(sock *socketio.Socket) *identity {
+	v, ok := sock.Data().Get("claims")
+	if !ok || s.verifier == nil {
+		return nil
+	}
+	claims, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	return s.verifier.identity(jwt.MapClaims(claims))
+}
+
+// onConnection sets a new socket of a configured namespace up.
+func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
+	hs := sock.Handshake()
+	st := &sockState{
+		srv:        s,
+		sock:       sock,
+		rules:      r,
+		ip:         s.ips.clientIP(hs.Address, hs.Headers),
+		id:         s.identityOf(sock),
+		subscribed: map[string]bool{},
+	}
+	s.mu.Lock()
+	s.sockets[sock] = st
+	eid := sock.EngineID()
+	c := s.conns[eid]
+	if c == nil {
+		c = &connState{ip: st.ip, sock: sock}
+		s.conns[eid] = c
+		s.limiter.connected(st.ip, time.Now())
+	}
+	c.refs++
+	s.mu.Unlock()
+
+	st.mu.Lock()
+	st.armExpiryLocked()
+	st.mu.Unlock()
+
+	sock.Use(st.eventMiddleware)
+	sock.On("subscribe", st.handle(st.onSubscribe))
+	sock.On("unsubscribe", st.handle(st.onUnsubscribe))
+	sock.On("publish", st.handle(st.onPublish))
+	sock.On("presence", st.handle(st.onPresence))
+	sock.On("refresh", st.handle(st.onRefresh))
+	sock.OnDisconnecting(func(_ *socketio.Socket, reason string) {
+		if r.cfg.JoinLeaveEvents && reason != socketio.ReasonServerShuttingDown {
+			for _, room := range sock.Rooms() {
+				if room != sock.ID() {
+					st.presenceEvent(EventPresenceLeave, room)
+				}
+			}
+		}
+	})
+	sock.OnDisconnect(func(_ *socketio.Socket, reason string) { s.forget(st, reason) })
+	s.log.Debug("socket connected", "namespace", r.cfg.Name, "id", sock.ID(), "user", st.user(),
+		"transport", sock.Transport(), "remote", st.ip)
+}
+
+// forget cleans up after a disconnected socket.
+func (s *Server) forget(st *sockState, reason string) {
+	st.mu.Lock()
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	st.gen++
+	st.mu.Unlock()
+	s.metrics.disconnects.WithLabelValues(reasonLabel(reason)).Inc()
+	s.mu.Lock()
+	delete(s.sockets, st.sock)
+	eid := st.sock.EngineID()
+	closed := false
+	if c := s.conns[eid]; c != nil {
+		c.refs--
+		if c.refs == 0 {
+			delete(s.conns, eid)
+			closed = true
+		} else if c.sock == st.sock {
+			for other := range s.sockets {
+				if other.EngineID() == eid {
+					c.sock = other
+					break
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if closed {
+		s.limiter.closed(st.ip)
+		if reason == engineio.ReasonSendQueueFull {
+			s.metrics.slowDisconnects.Inc()
+			s.log.Info("disconnected a slow client", "remote", st.ip, "namespace", st.rules.cfg.Name, "id", st.sock.ID())
+		}
+	}
+	s.log.Debug("socket disconnected", "namespace", st.rules.cfg.Name, "id", st.sock.ID(), "reason", reason)
+}
+
+// user returns the socket's user (the sub claim), or "".
+func (st *sockState) user() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.id == nil {
+		return ""
+	}
+	return st.id.sub
+}
+
+// armExpiryLocked starts the timer that disconnects the socket when its
+// token expires.
+func (st *sockState) armExpiryLocked() {
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+	st.gen++
+	if st.id == nil || st.id.exp.IsZero() {
+		return
+	}
+	gen := st.gen
+	d := time.Until(st.id.exp) + st.srv.cfg.Auth.JWT.Leeway
+	st.timer = time.AfterFunc(max(d, 0), func() { st.expire(gen) })
+}
+
+// expire disconnects the socket whose token (of generation gen) expired.
+func (st *sockState) expire(gen int) {
+	st.mu.Lock()
+	current := st.gen == gen
+	st.mu.Unlock()
+	if !current {
+		return
+	}
+	st.srv.log.Debug("token expired", "namespace", st.rules.cfg.Name, "id", st.sock.ID())
+	_ = st.sock.Emit(EventError, map[string]string{"reason": ReasonTokenExpired})
+	st.sock.Disconnect(false)
+}
+
+// eventMiddleware counts events and enforces the event rate limit.
+func (st *sockState) eventMiddleware(sock *socketio.Socket, event string, _ []json.RawMessage) error {
+	s := st.srv
+	s.metrics.eventsIn.WithLabelValues(st.rules.cfg.Name).Inc()
+	l := &s.cfg.Limits
+	if l.EventRate <= 0 {
+		return nil
+	}
+	st.mu.Lock()
+	ok := st.bucket.take(time.Now(), l.EventRate, l.EventBurst)
+	if !ok {
+		st.violations++
+	}
+	violations := st.violations
+	st.mu.Unlock()
+	if ok {
+		return nil
+	}
+	s.metrics.eventsDropped.WithLabelValues("rate_limited").Inc()
+	if l.EventViolations > 0 && violations >= l.EventViolations {
+		if violations == l.EventViolations {
+			s.log.Info("disconnecting a socket over its event rate", "namespace", st.rules.cfg.Name, "id", sock.ID(), "remote", st.ip)
+			_ = sock.Emit(EventError, map[string]string{"reason": ReasonTooManyEvents, "event": event})
+			sock.Disconnect(false)
+		}
+		return errRateLimited
+	}
+	_ = sock.Emit(EventError, map[string]string{"reason": ReasonRateLimited, "event": event})
+	return errRateLimited
+}
+
+var errRateLimited = errors.New(ReasonRateLimited)
+
+// result is the acknowledgement of a built-in event.
+type result map[string]any
+
+func ok() result                   { return result{"ok": true} }
+func refused(reason string) result { return result{"ok": false, "reason": reason} }
+
+// handle wraps a built-in event handler: it tracks it for graceful
+// shutdown and acknowledges with its result.
+func (st *sockState) handle(fn func(args []json.RawMessage) result) socketio.EventHandler {
+	return func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		if !st.srv.enter() {
+			if ack != nil {
+				_ = ack(refused(ReasonShuttingDown))
+			}
+			return
+		}
+		defer st.srv.leave()
+		res := fn(args)
+		if ack != nil {
+			_ = ack(res)
+		}
+	}
+}
+
+// roomArg decodes the first argument as {room}.
+func roomArg(args []json.RawMessage) (string, string) {
+	var a struct {
+		Room string `json:"room"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &a) != nil {
+		return "", ReasonInvalidArgs
+	}
+	if !validRoom(a.Room) {
+		return "", ReasonInvalidRoom
+	}
+	return a.Room, ""
+}
+
+func validRoom(room string) bool {
+	return room != "" && len(room) <= maxRoomLen && utf8.ValidString(room)
+}
+
+// permitted reports whether the socket may subscribe to room by the
+// namespace's public patterns or its token's rooms claim.
+func (st *sockState) permitted(room string) bool {
+	for _, p := range st.rules.cfg.Rooms.Public {
+		if ok, _ := path.Match(p, room); ok {
+			return true
+		}
+	}
+	st.mu.Lock()
+	id := st.id
+	st.mu.Unlock()
+	if id != nil {
+		for _, p := range id.rooms {
+			if ok, _ := path.Match(p, room); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isSocketRoom reports whether room is the private room of a socket (its
+// id), which no client may subscribe to.
+func (st *sockState) isSocketRoom(room string) bool {
+	nsp := st.rules.nsp
+	if nsp.Socket(room) != nil {
+		return true
+	}
+	if len(room) != 20 || strings.IndexFunc(room, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return false
+	}
+	// Shaped like a socket id: ask every server.
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	socks, err := nsp.In(room).FetchSockets(ctx)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(socks, func(r *socketio.RemoteSocket) bool { return r.ID == room })
+}
+
+// inRoom reports whether the socket is in room.
+func (st *sockState) inRoom(room string) bool {
+	return slices.Contains(st.sock.Rooms(), room)
+}
+
+// mayAccess reports whether the socket may see room: it is in it, or may
+// subscribe to it.
+func (st *sockState) mayAccess(room string) bool {
+	return st.inRoom(room) || (st.permitted(room) && !st.isSocketRoom(room))
+}
+
+func (st *sockState) onSubscribe(args []json.RawMessage) result {
+	room, reason := roomArg(args)
+	if reason != "" {
+		return refused(reason)
+	}
+	rooms := st.sock.Rooms()
+	if slices.Contains(rooms, room) {
+		if room != st.sock.ID() {
+			st.mu.Lock()
+			st.subscribed[room] = true
+			st.mu.Unlock()
+		}
+		return ok()
+	}
+	if !st.permitted(room) || st.isSocketRoom(room) {
+		return refused(ReasonNotAllowed)
+	}
+	if max := st.rules.cfg.Rooms.Max; max > 0 && len(rooms)-1 >= max {
+		return refused(ReasonTooManyRooms)
+	}
+	st.join(room)
+	st.mu.Lock()
+	st.subscribed[room] = true
+	st.mu.Unlock()
+	return ok()
+}
+
+// join adds the socket to room and announces it.
+func (st *sockState) join(room string) {
+	if st.inRoom(room) {
+		return
+	}
+	st.sock.Join(room)
+	st.presenceEvent(EventPresenceJoin, room)
+}
+
+// leaveRoom removes the socket from room and announces it.
+func (st *sockState) leaveRoom(room string) {
+	st.mu.Lock()
+	delete(st.subscribed, room)
+	st.mu.Unlock()
+	if !st.inRoom(room) {
+		return
+	}
+	st.sock.Leave(room)
+	st.presenceEvent(EventPresenceLeave, room)
+}
+
+// presenceEvent tells the room's other sockets that this one joined or left.
+func (st *sockState) presenceEvent(event, room string) {
+	if !st.rules.cfg.JoinLeaveEvents {
+		return
+	}
+	err := st.rules.nsp.To(room).Except(st.sock.ID()).Emit(event, map[string]string{
+		"room": room, "id": st.sock.ID(), "user": st.user(),
+	})
+	if err != nil {
+		st.srv.log.Warn("failed to send a presence event", "event", event, "room", room, "err", err)
+	}
+}
+
+func (st *sockState) onUnsubscribe(args []json.RawMessage) result {
+	room, reason := roomArg(args)
+	if reason != "" {
+		return refused(reason)
+	}
+	if room == st.sock.ID() {
+		return refused(ReasonInvalidRoom)
+	}
+	st.leaveRoom(room)
+	return ok()
+}
+
+// reservedEvents are the names clients may not publish.
+var reservedEvents = map[string]bool{
+	EventError: true, EventPresenceJoin: true, EventPresenceLeave: true,
+}
+
+func (st *sockState) onPublish(args []json.RawMessage) result {
+	mode := st.rules.cfg.Publish
+	if mode == PublishNone {
+		return refused(ReasonPublishDisabled)
+	}
+	var a struct {
+		Room  string          `json:"room"`
+		Event string          `json:"event"`
+		Data  json.RawMessage `json:"data"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &a) != nil {
+		return refused(ReasonInvalidArgs)
+	}
+	if !validRoom(a.Room) || a.Room == st.sock.ID() {
+		return refused(ReasonInvalidRoom)
+	}
+	if a.Event == "" || len(a.Event) > maxEventLen || reservedEvents[a.Event] || parser.IsReservedEvent(a.Event) {
+		return refused(ReasonInvalidEvent)
+	}
+	if !st.inRoom(a.Room) {
+		if mode == PublishJoined {
+			return refused(ReasonNotSubscribed)
+		}
+		if !st.permitted(a.Room) || st.isSocketRoom(a.Room) {
+			return refused(ReasonNotAllowed)
+		}
+	}
+	data := a.Data
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	meta := map[string]string{"room": a.Room, "from": st.sock.ID(), "user": st.user()}
+	n, err := st.srv.emit(st.rules, st.sock.To(a.Room), []string{a.Room}, st.sock.ID(), a.Event, data, meta)
+	if err != nil {
+		st.srv.log.Warn("failed to publish", "namespace", st.rules.cfg.Name, "room", a.Room, "err", err)
+		return refused(ReasonInternal)
+	}
+	return result{"ok": true, "receivers": n}
+}
+
+// emit broadcasts an event with op, counting its receivers (the local
+// sockets in rooms, all when empty, but except) and timing the fan-out.
+func (s *Server) emit(r *nsRules, op socketio.BroadcastOperator, rooms []string, except string, event string, args ...any) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	ids, err := op.AllSockets(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := len(ids)
+	if except != "" && slices.Contains(ids, except) {
+		n--
+	}
+	start := time.Now()
+	if err := op.Emit(event, args...); err != nil {
+		return 0, err
+	}
+	s.metrics.fanout.Observe(time.Since(start).Seconds())
+	s.metrics.eventsOut.WithLabelValues(r.cfg.Name).Add(float64(n))
+	return n, nil
+}
+
+func (st *sockState) onPresence(_args []json.RawMessage) result {
+	if !st.rules.cfg.Presence {
+		return refused(ReasonPresenceDisabled)
+	}
+	room, reason := roomArg(_args)
+	if reason != "" {
+		return refused(reason)
+	}
+	if !st.mayAccess(room) {
+		return refused(ReasonNotAllowed)
+	}
+	members, err := st.srv.members(st.rules.nsp, room)
+	if err != nil {
+		st.srv.log.Warn("failed to list a room's members", "namespace", st.rules.cfg.Name, "room", room, "err", err)
+		return refused(ReasonInternal)
+	}
+	return result{"ok": true, "room": room, "members": members}
+}
+
+// member is an entry of a presence list.
+type member struct {
+	ID   string `json:"id"`
+	User string `json:"user"`
+}
+
+// members lists the sockets in room, on every server.
+func (s *Server) members(nsp *socketio.Namespace, room string) ([]member, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	socks, err := nsp.In(room).FetchSockets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]member, 0, len(socks))
+	for _, r := range socks {
+		user, _ := r.Data["user"].(string)
+		out = append(out, member{ID: r.ID, User: user})
+	}
+	slices.SortFunc(out, func(a, b member) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (st *sockState) onRefresh(args []json.RawMessage) result {
+	var a struct {
+		Token string `json:"token"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &a) != nil || a.Token == "" {
+		return refused(ReasonInvalidArgs)
+	}
+	s := st.srv
+	if s.verifier == nil {
+		return refused(ReasonNoVerifier)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	id, err := s.verifier.verify(ctx, a.Token)
+	if err != nil {
+		var ae *authError
+		if errors.As(err, &ae) {
+			return refused(ae.reason)
+		}
+		return refused(ReasonInvalidToken)
+	}
+	st.mu.Lock()
+	if st.id != nil && st.id.sub != id.sub {
+		st.mu.Unlock()
+		return refused(ReasonSubjectChange)
+	}
+	st.id = id
+	st.armExpiryLocked()
+	subscribed := make([]string, 0, len(st.subscribed))
+	for room := range st.subscribed {
+		subscribed = append(subscribed, room)
+	}
+	st.mu.Unlock()
+	st.sock.Data().Set("claims", map[string]any(id.claims))
+	if id.sub != "" {
+		st.sock.Data().Set("user", id.sub)
+	}
+	var left []string
+	for _, room := range subscribed {
+		if !st.permitted(room) {
+			st.leaveRoom(room)
+			left = append(left, room)
+		}
+	}
+	slices.Sort(left)
+	res := ok()
+	if len(left) > 0 {
+		res["left"] = left
+	}
+	if !id.exp.IsZero() {
+		res["expires"] = id.exp.Unix()
+	}
+	return res
+}
