@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -89,7 +90,7 @@ func New(opts Options) (*Server, error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		log = NewLogger(&cfg.Log)
+		log = NewLogger(os.Stderr, &cfg.Log)
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -133,15 +134,15 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// NewLogger returns a logger to stderr as c says.
-func NewLogger(c *LogConfig) *slog.Logger {
+// NewLogger returns a logger to w in c's level and format.
+func NewLogger(w io.Writer, c *LogConfig) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	ho := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, ho))
+		return slog.New(slog.NewJSONHandler(w, ho))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, ho))
+	return slog.New(slog.NewTextHandler(w, ho))
 }
 
 func (s *Server) socketioOptions() *socketio.Options {

@@ -2,6 +2,8 @@
 //
 // Usage:
 //
+//	tether [serve] [flags]                            the standalone real-time server (the default command)
+//	tether config [flags]                             print the effective configuration of serve
 //	tether echo [-addr 127.0.0.1:9001]                WebSocket echo server (conformance, benchmarks)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3] Engine.IO/Socket.IO protocol test-suite server
 package main
@@ -17,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,11 +36,14 @@ func main() {
 
 // run dispatches a subcommand.
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		usage(stderr)
-		return errors.New("no command given")
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+		return runServe(args, stdout, stderr)
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
+	case "config":
+		return runConfig(args[1:], stdout, stderr)
 	case "echo":
 		return runEcho(args[1:], stdout, stderr)
 	case "conformance":
@@ -54,6 +60,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: tether <command> [flags]
 
 Commands:
+  serve         the standalone real-time server (the default command)
+  config        print the effective configuration of serve (secrets redacted)
   echo          serve a WebSocket echo on every path (permessage-deflate with context takeover)
   conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
 
