@@ -14,5 +14,7 @@ FUZZTIME ?= 30s
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
+# The comparison with gorilla/websocket, lxzan/gws and coder/websocket
+# (BENCHMARKS.md); Markdown tables on stdout, raw results in bench/results.
 bench:
-	cd bench && go test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	./bench/run.sh
