@@ -28,7 +28,7 @@ type Config struct {
 	Path string `yaml:"path"`
 	// AdminAddr, when set, serves pprof and /metrics on a second address
 	// (keep it private).
-	AdminAddr string `yaml:"admin_addr,omitempty"`
+	AdminAddr string `yaml:"admin_addr"`
 	// ShutdownTimeout bounds a graceful shutdown: 10 s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ShutdownDelay is how long /readyz reports 503 before the server stops
