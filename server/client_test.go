@@ -412,3 +412,31 @@ func apiCall(t testing.TB, ts *httptest.Server, key, method, path string, body a
 	}
 	return resp.StatusCode, m
 }
+
+const testAPIKey = "test-api-key-0123456789"
+
+// scrape returns the server's /metrics text.
+func scrape(t testing.TB, ts *httptest.Server) string {
+	t.Helper()
+	resp, err := ts.Client().Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// grep returns the lines of s that contain sub.
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
