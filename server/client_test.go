@@ -440,3 +440,16 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// eventually waits until cond holds (what the server does after a
+// disconnection happens on its own goroutines).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func apiServer(t *testing.T) *Server {
+	t.Helper()
+	cfg := testConfig()
+	cfg.API.Keys = []string{"other-key-0123456789", testAPIKey}
+	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func TestAPIKeys(t *testing.T) {
+	_, ts := startServer(t, apiServer(t).cfg)
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		status int
+	}{
+		{"no key", nil, 401},
+		{"wrong key", map[string]string{"Authorization": "Bearer nope-nope-nope-nope"}, 401},
+		{"prefix of the key", map[string]string{"X-API-Key": testAPIKey[:10]}, 401},
+		{"not bearer", map[string]string{"Authorization": "Basic " + testAPIKey}, 401},
+		{"bearer", map[string]string{"Authorization": "Bearer " + testAPIKey}, 200},
+		{"bearer, any case", map[string]string{"Authorization": "bearer " + testAPIKey}, 200},
+		{"X-API-Key", map[string]string{"X-API-Key": testAPIKey}, 200},
+		{"second key", map[string]string{"X-API-Key": "other-key-0123456789"}, 200},
+	} {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/stats", nil)
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+		if tc.status == 401 && !strings.Contains(string(body), `"error":`) {
+			t.Errorf("%s: body %s is not a JSON error", tc.name, body)
+		}
+	}
+	// The description is public.
+	resp, err := ts.Client().Get(ts.URL + "/api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "openapi: 3") {
+		t.Fatalf("openapi.yaml: %d %.40s", resp.StatusCode, b)
+	}
+
+	// Without keys the API is off.
+	_, ts2 := startServer(t, testConfig())
+	if status, body := apiCall(t, ts2, testAPIKey, "GET", "/api/stats", nil); status != 401 || !strings.Contains(body["error"].(string), "disabled") {
+		t.Fatalf("API without keys: %d %v", status, body)
+	}
+}
+
+func TestAPIEndpoints(t *testing.T) {
+	cfg := apiServer(t).cfg
+	cfg.Namespaces = append(cfg.Namespaces, NamespaceConfig{Name: "/other", Publish: PublishNone})
+	_, ts := startServer(t, cfg)
+	call := func(method, path string, body any) (int, map[string]any) {
+		t.Helper()
+		return apiCall(t, ts, testAPIKey, method, path, body)
+	}
+	a := mustDial(t, ts.URL, dialOpts{})
+	b := mustDial(t, ts.URL, dialOpts{})
+	c := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "a", a.call("subscribe", map[string]any{"room": "news"}))
+	wantOK(t, "b", b.call("subscribe", map[string]any{"room": "news"}))
+	wantOK(t, "b", b.call("subscribe", map[string]any{"room": "vip"}))
+
+	// emit to a room, with except.
+	status, body := call("POST", "/api/emit", map[string]any{"rooms": []string{"news"}, "except": []string{"vip"}, "event": "headline", "data": map[string]any{"title": "hello"}})
+	if status != 202 || body["receivers"] != 1.0 {
+		t.Fatalf("emit: %d %v", status, body)
+	}
+	if e := a.next("headline"); arg(t, e.args[0])["title"] != "hello" {
+		t.Fatalf("headline = %s", e.args)
+	}
+	// emit to the whole namespace, without data.
+	status, body = call("POST", "/api/emit", map[string]any{"namespace": "/", "event": "tick"})
+	if status != 202 || body["receivers"] != 3.0 {
+		t.Fatalf("emit to all: %d %v", status, body)
+	}
+	for _, cl := range []*testClient{a, b, c} {
+		if e := cl.next("tick"); len(e.args) != 0 {
+			t.Fatalf("tick args = %s", e.args)
+		}
+	}
+	// b got no headline: the next one it sees is the later one.
+	call("POST", "/api/emit", map[string]any{"rooms": []string{"vip"}, "event": "headline", "data": "second"})
+	if e := b.next("headline"); string(e.args[0]) != `"second"` {
+		t.Fatalf("b got headline %s, want only the second one", e.args[0])
+	}
+
+	// rooms.
+	status, body = call("GET", "/api/rooms?namespace=/", nil)
+	rooms := body["rooms"].([]any)
+	if status != 200 || len(rooms) != 2 || rooms[0].(map[string]any)["name"] != "news" || rooms[0].(map[string]any)["sockets"] != 2.0 {
+		t.Fatalf("rooms: %d %v", status, body)
+	}
+
+	// sockets, all and by room.
+	status, body = call("GET", "/api/sockets", nil)
+	if status != 200 || len(body["sockets"].([]any)) != 3 {
+		t.Fatalf("sockets: %d %v", status, body)
+	}
+	status, body = call("GET", "/api/sockets?room=vip", nil)
+	socks := body["sockets"].([]any)
+	if status != 200 || len(socks) != 1 {
+		t.Fatalf("sockets in vip: %d %v", status, body)
+	}
+	s0 := socks[0].(map[string]any)
+	if s0["id"] != b.id || s0["transport"] != "websocket" || s0["address"] != "127.0.0.1" ||
+		strings.Join(toStrings(s0["rooms"]), ",") != "news,vip" {
+		t.Fatalf("socket b = %v", s0)
+	}
+
+	// join: c joins news by id; the room hears it.
+	status, body = call("POST", "/api/sockets/join", map[string]any{"sockets": []string{c.id}, "rooms": []string{"news"}})
+	if status != 200 || body["sockets"] != 1.0 {
+		t.Fatalf("join: %d %v", status, body)
+	}
+	if j := arg(t, a.next(EventPresenceJoin).args[0]); j["id"] != c.id {
+		t.Fatalf("presence:join = %v", j)
+	}
+	// leave: everyone in vip leaves news.
+	status, body = call("POST", "/api/sockets/leave", map[string]any{"in": []string{"vip"}, "rooms": []string{"news"}})
+	if status != 200 || body["sockets"] != 1.0 {
+		t.Fatalf("leave: %d %v", status, body)
+	}
+	if l := arg(t, a.next(EventPresenceLeave).args[0]); l["id"] != b.id {
+		t.Fatalf("presence:leave = %v", l)
+	}
+	_, body = call("GET", "/api/sockets?room=news", nil)
+	if len(body["sockets"].([]any)) != 2 {
+		t.Fatalf("news after join and leave: %v", body)
+	}
+
+	// stats.
+	status, body = call("GET", "/api/stats", nil)
+	conns := body["connections"].(map[string]any)
+	if status != 200 || conns["total"] != 3.0 || conns["by_transport"].(map[string]any)["websocket"] != 3.0 || body["ready"] != true {
+		t.Fatalf("stats: %d %v", status, body)
+	}
+
+	// disconnect: all but a, closing the connections.
+	status, body = call("POST", "/api/sockets/disconnect", map[string]any{"all": true, "except": []string{a.id}, "close": true})
+	if status != 200 || body["disconnected"] != 2.0 {
+		t.Fatalf("disconnect: %d %v", status, body)
+	}
+	b.waitDone()
+	c.waitDone()
+	eventually(t, "the disconnected sockets to go", func() bool {
+		_, body = call("GET", "/api/sockets", nil)
+		return len(body["sockets"].([]any)) == 1
+	})
+	if socks := body["sockets"].([]any); socks[0].(map[string]any)["id"] != a.id {
+		t.Fatalf("sockets after disconnect: %v", body)
+	}
+
+	// Errors.
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		status       int
+		msg          string
+	}{
+		{"GET", "/api/emit", nil, 405, "not allowed"},
+		{"GET", "/api/nothing", nil, 404, "no such endpoint"},
+		{"POST", "/api/emit", map[string]any{"event": "x", "bogus": 1}, 400, "unknown field"},
+		{"POST", "/api/emit", map[string]any{"event": ""}, 400, "invalid event"},
+		{"POST", "/api/emit", map[string]any{"event": "connect"}, 400, "invalid event"},
+		{"POST", "/api/emit", map[string]any{"namespace": "/nope", "event": "x"}, 404, "unknown namespace"},
+		{"GET", "/api/rooms?namespace=/nope", nil, 404, "unknown namespace"},
+		{"POST", "/api/sockets/join", map[string]any{"rooms": []string{"x"}}, 400, "select sockets"},
+		{"POST", "/api/sockets/join", map[string]any{"all": true}, 400, "no room"},
+		{"POST", "/api/sockets/leave", map[string]any{"all": true, "rooms": []string{""}}, 400, "invalid room"},
+		{"POST", "/api/sockets/disconnect", map[string]any{}, 400, "select sockets"},
+		{"POST", "/api/emit", "[]", 400, "invalid JSON"},
+		{"POST", "/api/emit", map[string]any{"event": "x", "data": strings.Repeat("x", maxAPIBody)}, 413, "larger than"},
+	} {
+		status, body := call(tc.method, tc.path, tc.body)
+		if status != tc.status || !strings.Contains(body["error"].(string), tc.msg) {
+			t.Errorf("%s %s %v: %d %v, want %d with %q", tc.method, tc.path, tc.body, status, body, tc.status, tc.msg)
+		}
+	}
+	// Other namespaces work too.
+	o := mustDial(t, ts.URL, dialOpts{ns: "/other"})
+	if status, body := call("POST", "/api/emit", map[string]any{"namespace": "/other", "event": "x", "data": 1}); status != 202 || body["receivers"] != 1.0 {
+		t.Fatalf("emit to /other: %d %v", status, body)
+	}
+	o.next("x")
+
+	m := scrape(t, ts)
+	for _, w := range []string{
+		`tether_api_requests_total{code="202",endpoint="/api/emit"}`,
+		`tether_api_requests_total{code="404",endpoint="/api/rooms"} 1`,
+		`tether_events_sent_total{namespace="/"}`,
+		`tether_broadcast_fanout_seconds_count`,
+	} {
+		if !strings.Contains(m, w) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, e.(string))
+	}
+	return out
+}
