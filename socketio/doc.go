@@ -55,7 +55,17 @@
 // last argument, as in Node, and a client that reconnects in time with its
 // private session id and last offset gets its id, rooms and data back, then
 // every packet it missed, in order, before any newer one
-// ([Socket.Recovered] reports it).
+// ([Socket.Recovered] reports it). A client that comes back while its
+// previous connection still looks alive (a polling client whose connection
+// broke between two requests is otherwise only noticed at the ping timeout)
+// takes the session over: the previous connection is closed first.
+//
+// # Socket.IO v2 clients
+//
+// With engineio.Options.AllowEIO3 set, socket.io-client 2.x (Engine.IO 3)
+// works too, as with Node's allowEIO3: it joins "/" without asking, passes
+// the auth of other namespaces in their query, and its sockets' ids derive
+// from the Engine.IO id. Connection state recovery is not available to it.
 //
 // # Slow clients
 //

@@ -47,6 +47,7 @@ type Namespace struct {
 
 	mu           sync.RWMutex
 	sockets      map[string]*Socket // connected and connecting
+	pids         map[string]*Socket // connected, by private id (recovery)
 	middlewares  []Middleware
 	connHandlers []func(*Socket)
 	ssHandlers   map[string]func(args []json.RawMessage, ack func(json.RawMessage))
@@ -55,7 +56,7 @@ type Namespace struct {
 }
 
 func newNamespace(srv *Server, name string, parent *ParentNamespace) *Namespace {
-	n := &Namespace{server: srv, name: name, parent: parent, sockets: map[string]*Socket{}}
+	n := &Namespace{server: srv, name: name, parent: parent, sockets: map[string]*Socket{}, pids: map[string]*Socket{}}
 	if srv.opts.Adapter != nil {
 		n.adapter = srv.opts.Adapter(n)
 	} else {
@@ -105,6 +106,9 @@ func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	if n.sockets[s.id] == s {
 		delete(n.sockets, s.id)
+	}
+	if s.pid != "" && n.pids[s.pid] == s {
+		delete(n.pids, s.pid)
 	}
 	n.mu.Unlock()
 }
@@ -177,6 +181,11 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 
 	// Connected: join the own room, send CONNECT and what was held.
 	s.connected.Store(true)
+	if s.pid != "" {
+		n.mu.Lock()
+		n.pids[s.pid] = s
+		n.mu.Unlock()
+	}
 	n.adapter.AddAll(s.id, []string{s.id})
 	resp := struct {
 		SID string `json:"sid"`
@@ -204,6 +213,7 @@ func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket
 			Offset *string `json:"offset"`
 		}
 		if json.Unmarshal(auth, &a) == nil && a.PID != nil && a.Offset != nil {
+			n.takeOver(*a.PID)
 			var s *Socket
 			sess, err := n.adapter.RestoreSession(*a.PID, *a.Offset, func(sess *Session) {
 				s = newSocket(n, c, auth)
@@ -227,6 +237,31 @@ func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket
 	n.sockets[s.id] = s
 	n.mu.Unlock()
 	return s
+}
+
+// takeOverTimeout bounds the wait for the disconnection of a socket whose
+// client reconnected before the server noticed that it was gone.
+const takeOverTimeout = 5 * time.Second
+
+// takeOver handles a client that reconnects with the private id pid while
+// its previous connection still looks alive here (a polling client whose
+// connection broke between two requests is only noticed at the ping
+// timeout): the private id is secret, so the previous connection is dead on
+// the client's side. It is closed, which keeps its session, and the new
+// connection can then restore it.
+func (n *Namespace) takeOver(pid string) {
+	n.mu.RLock()
+	old := n.pids[pid]
+	n.mu.RUnlock()
+	if old == nil {
+		return
+	}
+	_ = old.client.conn.Close()
+	old.client.onclose(ReasonTransportClose)
+	select {
+	case <-old.done:
+	case <-time.After(takeOverTimeout):
+	}
 }
 
 func (n *Namespace) runMiddlewares(s *Socket) error {

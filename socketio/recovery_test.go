@@ -101,24 +101,38 @@ func TestConnectionStateRecovery(t *testing.T) {
 	}
 	// New broadcasts follow.
 	_ = srv.Emit("m", 6)
-	if got := tc2.recvText(); !strings.HasPrefix(got, `2["m",6,`) {
-		t.Fatalf("got %q", got)
+	m6 := tc2.recvText()
+	if !strings.HasPrefix(m6, `2["m",6,`) {
+		t.Fatalf("got %q", m6)
 	}
+	lastOffset := lastArg(t, m6)
 	tc2.expectNothing()
 
-	// The session was used: the same pid again gets a new session.
+	// The client comes back while its connection still looks alive here
+	// (a polling client whose connection broke between two requests): the
+	// old connection is closed and the new one takes the session over, with
+	// the packets after the offset it gives.
 	tc3 := dial(t, srv)
-	sid := tc3.connect("/", fmt.Sprintf(`{"pid":%q,"offset":%q}`, hello.PID, off1))
-	if sid == hello.SID {
-		t.Fatal("session restored twice")
+	tc3.send(fmt.Sprintf(`0{"pid":%q,"offset":%q}`, hello.PID, lastOffset))
+	if got := tc3.recvText(); got != fmt.Sprintf(`0{"sid":%q,"pid":%q}`, hello.SID, hello.PID) {
+		t.Fatalf("CONNECT = %q", got)
 	}
-	if s3 := <-sockets; s3.Recovered() {
-		t.Fatal("recovered twice")
+	tc2.waitClosed()
+	s3 := <-sockets
+	if !s3.Recovered() || s3.ID() != hello.SID || !slices.Contains(s3.Rooms(), "room1") {
+		t.Fatalf("recovered %v id %q rooms %v", s3.Recovered(), s3.ID(), s3.Rooms())
+	}
+	_ = srv.Emit("m", 7)
+	if got := tc3.recvText(); !strings.HasPrefix(got, `2["m",7,`) {
+		t.Fatalf("got %q", got)
 	}
 
 	// A server-side disconnection is not recoverable.
-	s2.Disconnect(false)
-	tc2.recvText()
+	gone3 := make(chan string, 1)
+	s3.OnDisconnect(func(_ *Socket, reason string) { gone3 <- reason })
+	s3.Disconnect(false)
+	tc3.recvText()
+	recvValue(t, gone3)
 	tc4 := dial(t, srv)
 	if sid := tc4.connect("/", fmt.Sprintf(`{"pid":%q,"offset":%q}`, hello.PID, off1)); sid == hello.SID {
 		t.Fatal("restored after a server namespace disconnect")

@@ -191,6 +191,8 @@ type Socket struct {
 	onError         []func(s *Socket, err error)
 	acks            map[uint64]func(args []json.RawMessage, err error)
 
+	done chan struct{} // closed when onclose has run
+
 	sendMu  sync.Mutex
 	holding bool // deliveries wait in held until the CONNECT packet is out
 	held    []*EncodedPacket
@@ -210,6 +212,7 @@ func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
 		client:   c,
 		holding:  true,
 		handlers: map[string]EventHandler{},
+		done:     make(chan struct{}),
 	}
 	switch {
 	case c.v3():
@@ -556,6 +559,7 @@ func (s *Socket) closeWith(reason string) {
 
 // onclose runs on the client's dispatch goroutine.
 func (s *Socket) onclose(reason string) {
+	defer close(s.done)
 	s.client.removeSocket(s)
 	if !s.connected.Load() {
 		s.nsp.remove(s)

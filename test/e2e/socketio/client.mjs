@@ -194,9 +194,11 @@ const scenarios = {
     sockets.forEach((s) => s.close());
   },
 
-  // Connection state recovery: the server kills the connection (at each
-  // tick of opts.killAt) while it broadcasts; the client must end up with
-  // every packet exactly once, in order, and its id and rooms back.
+  // Connection state recovery: the server kills the connection (at the
+  // first tick past each of opts.killAt, each once the previous disconnection
+  // was recovered from) while it broadcasts; after opts.after more ticks the
+  // stream stops. The client must end up with every packet exactly once, in
+  // order, and its id and rooms back.
   async recovery() {
     const socket = io(url, { transports: opts.transports, reconnectionDelay: 50, reconnectionDelayMax: 100, forceNew: true });
     await connected(socket);
@@ -212,10 +214,12 @@ const scenarios = {
     socket.on('disconnect', () => disconnects++);
     socket.on('connect', () => {
       reconnects++;
+      mark(`reconnected at ${got[got.length - 1]}`);
       pending = false;
       if (!socket.recovered || socket.id !== firstId) emit({ op: 'not-recovered', id: socket.id });
     });
     const ended = once(socket, 'end', 60000);
+    let stopAt = -1;
     socket.on('tick', (i) => {
       got.push(i);
       if (!pending && thresholds.length && i >= thresholds[0]) {
@@ -223,19 +227,23 @@ const scenarios = {
         pending = true;
         socket.emit('kill');
       }
+      if (!pending && !thresholds.length && stopAt < 0) stopAt = i + opts.after;
+      if (i === stopAt) {
+        mark(`stop at ${i}`);
+        socket.emit('stop-stream');
+      }
     });
-    socket.emit('start-stream', opts.count);
+    socket.emit('start-stream', 0);
     const [count] = await ended;
-    if (pending) await once(socket, 'connect', 10000);
     eq(thresholds, [], 'kills left');
-    eq(count, opts.count, 'count');
+    assert(count > stopAt && stopAt > 0, `stream of ${count} ticks, stop asked at ${stopAt}`);
     eq(disconnects, opts.killAt.length, 'disconnections');
     eq(reconnects, opts.killAt.length, 'reconnections');
     eq(socket.recovered, true, 'recovered');
     eq(socket.id, firstId, 'same id');
     const missing = [];
-    for (let i = 0; i < opts.count; i++) if (got[i] !== i) missing.push(i);
-    assert(got.length === opts.count && missing.length === 0, `got ${got.length} ticks, first differences at ${missing.slice(0, 5)}`);
+    for (let i = 0; i < count; i++) if (got[i] !== i) missing.push(i);
+    assert(got.length === count && missing.length === 0, `got ${got.length} ticks, first differences at ${missing.slice(0, 5)}`);
     eq(await socket.timeout(5000).emitWithAck('rooms'), [firstId, 'stream'].sort(), 'rooms restored');
     emit({ op: 'recovered', ticks: got.length });
     socket.close();
