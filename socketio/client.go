@@ -7,8 +7,8 @@ import (
 	"log"
 	"net/http"
 	"net/url"
-	"strings"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 

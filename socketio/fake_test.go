@@ -40,7 +40,7 @@ func newFakeConn() *fakeConn {
 	return c
 }
 
-func (c *fakeConn) ID() string             { return c.id }
+func (c *fakeConn) ID() string { return c.id }
 func (c *fakeConn) Protocol() int {
 	if c.protocol != 0 {
 		return c.protocol
