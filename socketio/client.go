@@ -300,8 +300,8 @@ func (c *client) call(fn func()) {
 
 // fail closes the connection after a protocol error.
 func (c *client) fail() {
+	c.onclose(ReasonForcedClose) // first: the engine's own reason comes later
 	_ = c.conn.Close()
-	c.onclose(ReasonForcedClose)
 }
 
 // close closes the connection from the server side.
@@ -309,8 +309,8 @@ func (c *client) close() {
 	if c.isClosed() {
 		return
 	}
+	c.onclose(ReasonForcedServerClose) // first: the engine's own reason comes later
 	_ = c.conn.Close()
-	c.onclose(ReasonForcedServerClose)
 }
 
 // onEngineClose is the engine's OnClose callback.

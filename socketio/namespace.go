@@ -256,8 +256,8 @@ func (n *Namespace) takeOver(pid string) {
 	if old == nil {
 		return
 	}
-	_ = old.client.conn.Close()
 	old.client.onclose(ReasonTransportClose)
+	_ = old.client.conn.Close()
 	select {
 	case <-old.done:
 	case <-time.After(takeOverTimeout):
