@@ -454,7 +454,7 @@ func TestBroadcastWithAck(t *testing.T) {
 
 	// One client does not answer.
 	go func() {
-		r, err := srv.Timeout(50*time.Millisecond).EmitWithAck(context.Background(), "poll2")
+		r, err := srv.Timeout(time.Second).EmitWithAck(context.Background(), "poll2")
 		res <- result{r, err}
 	}()
 	qa = a.recvText()
@@ -566,9 +566,10 @@ func TestConnectTimeout(t *testing.T) {
 	tc.waitClosed()
 
 	// A connection that joined a namespace stays.
+	srv = newTestServer(t, &Options{ConnectTimeout: 300 * time.Millisecond})
 	tc = dial(t, srv)
 	tc.connect("/", "")
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	if tc.conn.closed.Load() {
 		t.Fatal("connected client was closed")
 	}
