@@ -268,19 +268,16 @@ type jwks struct {
 	mu      sync.Mutex
 	keys    map[string]jwt.VerificationKey // by kid
 	algs    map[string]string              // kid -> alg, when the JWK says
-	fetched time.Time                      // last fetch attempt
+	fetched time.Time                      // end of the last fetch attempt
 	expires time.Time                      // keys trusted until then
 }
 
 // get returns the key kid for alg, fetching the set when it is stale or
-// does not know kid (at most once per jwksMinRefresh for unknown ids).
+// does not know kid, unless a fetch ended less than jwksMinRefresh ago.
 func (j *jwks) get(ctx context.Context, kid, alg string) jwt.VerificationKey {
 	k, fresh, recent := j.lookup(kid, alg)
-	if k != nil && fresh {
+	if (k != nil && fresh) || recent {
 		return k
-	}
-	if k == nil && recent {
-		return nil
 	}
 	if err := j.fetch(ctx); err != nil {
 		j.log.Warn("failed to fetch the JWKS", "url", j.url, "err", err)
@@ -315,7 +312,8 @@ func (j *jwks) lookup(kid, alg string) (k jwt.VerificationKey, fresh, recent boo
 	return key, fresh, recent
 }
 
-// fetch downloads the set, unless another fetch just did.
+// fetch downloads the set, unless another fetch ended while it waited
+// for its turn.
 func (j *jwks) fetch(ctx context.Context) error {
 	start := time.Now()
 	select {
@@ -326,11 +324,15 @@ func (j *jwks) fetch(ctx context.Context) error {
 	defer func() { <-j.fetchMu }()
 	j.mu.Lock()
 	done := j.fetched.After(start)
-	j.fetched = time.Now()
 	j.mu.Unlock()
 	if done {
-		return nil // fetched while we waited
+		return nil // another fetch ended while we waited
 	}
+	defer func() {
+		j.mu.Lock()
+		j.fetched = time.Now()
+		j.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, j.client.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)

@@ -296,18 +296,28 @@ func refused(reason string) result { return result{"ok": false, "reason": reason
 // handle wraps a built-in event handler: it tracks it for graceful
 // shutdown and acknowledges with its result.
 func (st *sockState) handle(fn func(args []json.RawMessage) result) socketio.EventHandler {
-	return func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		if !st.srv.enter() {
+	return st.srv.Tracked(func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		res := fn(args)
+		if ack != nil {
+			_ = ack(res)
+		}
+	})
+}
+
+// Tracked wraps an application's event handler so that a graceful shutdown
+// waits for it, and the acknowledgement it sends, before it disconnects the
+// clients. Events that arrive once the shutdown has begun are not handled:
+// they are acknowledged with {ok: false, reason: "server shutting down"}.
+func (s *Server) Tracked(h socketio.EventHandler) socketio.EventHandler {
+	return func(sock *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		if !s.enter() {
 			if ack != nil {
 				_ = ack(refused(ReasonShuttingDown))
 			}
 			return
 		}
-		defer st.srv.leave()
-		res := fn(args)
-		if ack != nil {
-			_ = ack(res)
-		}
+		defer s.leave()
+		h(sock, args, ack)
 	}
 }
 

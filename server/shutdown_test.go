@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+func TestReadyz(t *testing.T) {
+	srv, ts := startServer(t, testConfig())
+	get := func(path string) int {
+		resp, err := ts.Client().Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get("/healthz") != 200 || get("/readyz") != 200 {
+		t.Fatal("not healthy and ready at start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if get("/readyz") != 503 || get("/healthz") != 200 {
+		t.Fatal("readyz is not 503 (or healthz not 200) after Shutdown")
+	}
+	if status, body := pollHandshake(t, ts, nil); status != 503 {
+		t.Fatalf("handshake after Shutdown: %d %s", status, body)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	cfg := testConfig()
+	cfg.ShutdownTimeout = 10 * time.Second
+	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An application event whose handler takes its time.
+	started := make(chan struct{})
+	release := make(chan struct{})
+	srv.IO().Of("/").OnConnection(func(s *socketio.Socket) {
+		s.On("slow", srv.Tracked(func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+			close(started)
+			<-release
+			_ = srv.IO().To("room").Emit("late", "sent before the ack")
+			_ = ack(map[string]any{"ok": true, "done": "slow"})
+		}))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, nil) }()
+	base := "http://" + ln.Addr().String()
+
+	a := mustDial(t, base, dialOpts{})
+	b := mustDial(t, base, dialOpts{})
+	wantOK(t, "a", a.call("subscribe", map[string]any{"room": "room"}))
+	wantOK(t, "b", b.call("subscribe", map[string]any{"room": "room"}))
+	acked := make(chan map[string]any, 1)
+	go func() {
+		res, err := a.tryCall(20*time.Second, "slow")
+		if err != nil {
+			t.Errorf("slow: %v", err)
+		}
+		acked <- res
+	}()
+	<-started
+
+	cancel() // SIGTERM
+	eventually(t, "the server to stop being ready", func() bool { return !srv.Ready() })
+	// New events are answered, not handled, while the slow one runs.
+	eventually(t, "events to be refused", func() bool {
+		res := b.call("presence", map[string]any{"room": "room"})
+		return res["reason"] == ReasonShuttingDown
+	})
+	// The listener is closed: nobody new gets in.
+	eventually(t, "the listener to close", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) before the handler finished", err)
+	default:
+	}
+
+	close(release)
+	if res := <-acked; res["done"] != "slow" {
+		t.Fatalf("slow ack = %v", res)
+	}
+	// What was sent before the ack reached the others before they were
+	// told to go.
+	if e := b.next("late"); string(e.args[0]) != `"sent before the ack"` {
+		t.Fatalf("late = %s", e.args[0])
+	}
+	// Both are disconnected at the transport level (close code 1001), so
+	// that their clients reconnect, to another server.
+	for _, c := range []*testClient{a, b} {
+		if got := c.waitDone(); got != "transport close" || c.closeCode != websocket.StatusGoingAway {
+			t.Fatalf("client ended with %q, close code %d; want transport close with 1001", got, c.closeCode)
+		}
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
