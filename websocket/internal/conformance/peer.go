@@ -148,11 +148,23 @@ func readFrame(br *bufio.Reader) (rawFrame, error) {
 		return f, noEOF(err)
 	}
 	if f.masked {
-		for i := range f.payload {
-			f.payload[i] ^= key[i&3]
-		}
+		mask(key, f.payload)
 	}
 	return f, nil
+}
+
+// mask XORs b with the masking key, starting at key position 0 (RFC 6455,
+// 5.3), eight bytes at a time.
+func mask(key [4]byte, b []byte) {
+	k := uint64(binary.LittleEndian.Uint32(key[:]))
+	k |= k << 32
+	for len(b) >= 8 {
+		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+		b = b[8:]
+	}
+	for i := range b {
+		b[i] ^= key[i&3]
+	}
 }
 
 // noEOF turns an EOF inside a frame into ErrUnexpectedEOF.
@@ -219,9 +231,7 @@ func (p *Peer) EncodeFrame(f Frame) (b []byte, headerLen int) {
 	headerLen = len(b)
 	b = append(b, f.Payload...)
 	if p.client {
-		for i := range n {
-			b[headerLen+i] ^= key[i&3]
-		}
+		mask(key, b[headerLen:])
 	}
 	return b, headerLen
 }
