@@ -16,8 +16,8 @@
 // withheld, or while inflating a compressed message), x.2 framing rules
 // under permessage-deflate (RSV1 only on a message's first frame, never on
 // control frames; uncompressed and empty messages on a compressed
-// connection; invalid UTF-8 inside compressed text fails with 1007). Run
-// one with
+// connection; invalid UTF-8 inside compressed text fails with 1007;
+// max_window_bits=8, which Autobahn does not try). Run one with
 //
 //	go test ./websocket/internal/conformance -run 'TestServer/case_6.4.1$' -v
 //
