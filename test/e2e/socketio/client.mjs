@@ -188,7 +188,7 @@ const scenarios = {
     eq(res.answers.sort(), ['answer-0', 'answer-1', 'answer-2'], 'answers');
     sockets[2].off('poll');
     sockets[2].on('poll', () => {}); // never acknowledges
-    const res2 = await sockets[0].timeout(5000).emitWithAck('poll-all', { timeoutMs: 300 });
+    const res2 = await sockets[0].timeout(5000).emitWithAck('poll-all', { timeoutMs: 1500 });
     eq(res2.error, 'operation has timed out: context deadline exceeded', 'timeout error');
     eq(res2.answers.sort(), ['answer-0', 'answer-1'], 'partial answers');
     sockets.forEach((s) => s.close());
