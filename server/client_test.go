@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,7 @@ type dialOpts struct {
 	ns     string      // "/" when empty
 	auth   any         // CONNECT payload
 	header http.Header // handshake headers (Origin...)
+	tls    *tls.Config // for wss://
 }
 
 // wsURL turns an httptest URL into the server's Socket.IO WebSocket URL.
@@ -86,7 +88,7 @@ func dialClient(t testing.TB, base string, o dialOpts) (*testClient, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, wsURL(base), &websocket.DialOptions{HTTPHeader: o.header})
+	conn, resp, err := websocket.Dial(ctx, wsURL(base), &websocket.DialOptions{HTTPHeader: o.header, TLSConfig: o.tls})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("failed to dial: %d: %w", resp.StatusCode, err)
