@@ -10,7 +10,8 @@
 //     mode (toggled from the page or by Options.BotsOn) has server-side bots
 //     score at Options.BotRate points per second, to drive load.
 //   - /chat: rooms (join, leave, create up to Options.ChatMaxRooms), the
-//     presence list of each room, a typing indicator, message
+//     presence list of each room, a typing indicator (relayed as volatile
+//     events, which the page repeats while its user types), message
 //     acknowledgements (sent when the server acknowledges the message,
 //     delivered once another client reported receiving it), and recovery of
 //     missed messages after a network drop: through connection state
