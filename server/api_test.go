@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func apiServer(t *testing.T) *Server {
@@ -226,4 +228,49 @@ func toStrings(v any) []string {
 		out = append(out, e.(string))
 	}
 	return out
+}
+
+func TestOpenAPIDescription(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	paths := doc["paths"].(map[string]any)
+	for path, method := range map[string]string{
+		"/api/emit": "post", "/api/rooms": "get", "/api/sockets": "get", "/api/sockets/join": "post",
+		"/api/sockets/leave": "post", "/api/sockets/disconnect": "post", "/api/stats": "get", "/api/openapi.yaml": "get",
+	} {
+		p, ok := paths[path].(map[string]any)
+		if !ok || p[method] == nil {
+			t.Errorf("openapi.yaml lacks %s %s", method, path)
+		}
+	}
+	if len(paths) != 8 {
+		t.Errorf("openapi.yaml has %d paths, want 8", len(paths))
+	}
+	// Every $ref points at something.
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if k == "$ref" {
+					var cur any = doc
+					for _, part := range strings.Split(strings.TrimPrefix(e.(string), "#/"), "/") {
+						m, _ := cur.(map[string]any)
+						cur = m[part]
+					}
+					if cur == nil {
+						t.Errorf("dangling $ref %s", e)
+					}
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
 }
