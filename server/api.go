@@ -170,7 +170,12 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 	if rules == nil {
 		rules = &nsRules{cfg: NamespaceConfig{Name: nsp.Name()}}
 	}
-	n, err := s.emit(rules, nsp.To(req.Rooms...).Except(req.Except...), req.Rooms, "", req.Event, args...)
+	op := nsp.To(req.Rooms...).Except(req.Except...)
+	count := func(ctx context.Context) (int, error) {
+		ids, err := op.Local().AllSockets(ctx)
+		return len(ids), err
+	}
+	n, err := s.emit(rules, op, count, req.Event, args...)
 	if err != nil {
 		return http.StatusInternalServerError, apiError("failed to emit: %v", err)
 	}

@@ -503,7 +503,14 @@ func (st *sockState) onPublish(args []json.RawMessage) result {
 		data = json.RawMessage("null")
 	}
 	meta := map[string]string{"room": a.Room, "from": st.sock.ID(), "user": st.user()}
-	n, err := st.srv.emit(st.rules, st.sock.To(a.Room), []string{a.Room}, st.sock.ID(), a.Event, data, meta)
+	count := func(ctx context.Context) (int, error) {
+		ids, err := st.rules.nsp.Adapter().Sockets(ctx, []string{a.Room})
+		if slices.Contains(ids, st.sock.ID()) {
+			return len(ids) - 1, err
+		}
+		return len(ids), err
+	}
+	n, err := st.srv.emit(st.rules, st.sock.To(a.Room), count, a.Event, data, meta)
 	if err != nil {
 		st.srv.log.Warn("failed to publish", "namespace", st.rules.cfg.Name, "room", a.Room, "err", err)
 		return refused(ReasonInternal)
@@ -511,18 +518,14 @@ func (st *sockState) onPublish(args []json.RawMessage) result {
 	return result{"ok": true, "receivers": n}
 }
 
-// emit broadcasts an event with op, counting its receivers (the local
-// sockets in rooms, all when empty, but except) and timing the fan-out.
-func (s *Server) emit(r *nsRules, op socketio.BroadcastOperator, rooms []string, except string, event string, args ...any) (int, error) {
+// emit broadcasts an event with op, counting its receivers on this server
+// with count and timing the fan-out.
+func (s *Server) emit(r *nsRules, op socketio.BroadcastOperator, count func(context.Context) (int, error), event string, args ...any) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	ids, err := op.AllSockets(ctx)
+	n, err := count(ctx)
 	if err != nil {
 		return 0, err
-	}
-	n := len(ids)
-	if except != "" && slices.Contains(ids, except) {
-		n--
 	}
 	start := time.Now()
 	if err := op.Emit(event, args...); err != nil {
