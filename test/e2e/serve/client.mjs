@@ -1,0 +1,85 @@
+// The official socket.io-client against tether serve's built-in events.
+// Usage: node client.mjs <base URL> <JSON: {good, goodPolling, narrower, expired, apiKey}>
+// Prints one JSON object per line; the last one is {op:"done", ok}.
+import { io } from "socket.io-client";
+
+const [base, argsJSON] = process.argv.slice(2);
+const args = JSON.parse(argsJSON);
+const out = (o) => console.log(JSON.stringify(o));
+
+function connect(opts) {
+  return new Promise((resolve) => {
+    const s = io(base, { reconnection: false, forceNew: true, ...opts });
+    s.on("connect", () => resolve({ s }));
+    s.on("connect_error", (err) => resolve({ err, s }));
+  });
+}
+
+function next(s, event) {
+  return new Promise((resolve) => s.once(event, (...a) => resolve(a)));
+}
+
+async function main() {
+  // Refusals carry a reason in err.data.
+  for (const [name, auth] of [["none", {}], ["expired", { token: args.expired }], ["garbage", { token: "x.y.z" }]]) {
+    const { err, s } = await connect({ auth });
+    s.close();
+    out({ op: "refused", name, message: err?.message, reason: err?.data?.reason });
+  }
+
+  const { s: a, err: ea } = await connect({ auth: { token: args.good }, transports: ["websocket"] });
+  const { s: b, err: eb } = await connect({ auth: { token: args.goodPolling }, transports: ["polling"] });
+  if (ea || eb) throw new Error(`connect: ${ea?.message} ${eb?.message}`);
+  out({ op: "connected", transport: a.io.engine.transport.name + "," + b.io.engine.transport.name });
+
+  let res = await a.emitWithAck("subscribe", { room: "chat:1" });
+  out({ op: "subscribe", ok: res.ok, name: "a" });
+  const joined = next(a, "presence:join");
+  res = await b.emitWithAck("subscribe", { room: "chat:1" });
+  out({ op: "subscribe", ok: res.ok, name: "b" });
+  const [j] = await joined;
+  out({ op: "presence:join", ok: j.id === b.id, name: j.user });
+  res = await a.emitWithAck("subscribe", { room: "admin" });
+  out({ op: "subscribe-denied", ok: res.ok, reason: res.reason });
+
+  res = await a.emitWithAck("presence", { room: "chat:1" });
+  out({ op: "presence", ok: res.ok, message: res.members.map((m) => m.user).sort().join(",") });
+
+  const got = next(b, "chat");
+  res = await a.emitWithAck("publish", { room: "chat:1", event: "chat", data: { text: "hi" } });
+  const [data, meta] = await got;
+  out({ op: "publish", ok: res.ok && data.text === "hi" && meta.from === a.id && meta.room === "chat:1", name: meta.user });
+
+  // The backend emits with the API key.
+  const news = next(a, "news");
+  const resp = await fetch(base + "/api/emit", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + args.apiKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ rooms: ["chat:1"], event: "news", data: "from the backend" }),
+  });
+  const body = await resp.json();
+  const [n] = await news;
+  out({ op: "api-emit", ok: resp.status === 202 && body.receivers === 2 && n === "from the backend" });
+
+  // A narrower token drops the room.
+  const left = next(a, "presence:leave");
+  res = await b.emitWithAck("refresh", { token: args.narrower });
+  const [l] = await left;
+  out({ op: "refresh", ok: res.ok && l.id === b.id, message: (res.left || []).join(",") });
+
+  // The backend disconnects a: the client hears "io server disconnect".
+  const gone = next(a, "disconnect");
+  await fetch(base + "/api/sockets/disconnect", {
+    method: "POST",
+    headers: { "X-API-Key": args.apiKey },
+    body: JSON.stringify({ sockets: [a.id] }),
+  });
+  const [reason] = await gone;
+  out({ op: "disconnected", reason });
+  b.close();
+}
+
+main().then(
+  () => out({ op: "done", ok: true }),
+  (err) => out({ op: "done", ok: false, message: String(err?.stack || err) }),
+).finally(() => process.exit(0));

@@ -1,0 +1,122 @@
+package servee2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tether-rt/tether/server"
+)
+
+// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set.
+func missingPeer(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
+		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
+	}
+	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
+}
+
+type line struct {
+	Op        string `json:"op"`
+	OK        bool   `json:"ok"`
+	Name      string `json:"name"`
+	Message   string `json:"message"`
+	Reason    string `json:"reason"`
+	Transport string `json:"transport"`
+}
+
+const secret = "e2e-secret-0123456789abcdef-0123456789"
+
+func token(t *testing.T, sub string, exp time.Duration, rooms ...string) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": sub, "exp": time.Now().Add(exp).Unix(), "rooms": rooms,
+	}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSocketIOClient(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missingPeer(t, "node not found in PATH")
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "socket.io-client", "package.json")); err != nil {
+		missingPeer(t, "npm package socket.io-client is not installed (run npm ci in test/e2e/serve)")
+	}
+
+	cfg := server.DefaultConfig()
+	cfg.Auth.Required = true
+	cfg.Auth.JWT.HS256Secret = secret
+	cfg.API.Keys = []string{"e2e-api-key-0123456789"}
+	cfg.Namespaces[0].Rooms.Public = []string{"lobby"}
+	srv, err := server.New(server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.IO().Close()
+
+	args, _ := json.Marshal(map[string]string{
+		"good":        token(t, "alice", time.Hour, "chat:*"),
+		"goodPolling": token(t, "bob", time.Hour, "chat:*"),
+		"narrower":    token(t, "bob", time.Hour, "dm:bob"),
+		"expired":     token(t, "eve", -time.Hour, "chat:*"),
+		"apiKey":      cfg.API.Keys[0],
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "client.mjs", ts.URL, string(args))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var got []string
+	for _, raw := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var l line
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("node printed %q: %v\n%s", raw, err, stderr.String())
+		}
+		switch l.Op {
+		case "done":
+			if !l.OK {
+				t.Fatalf("node failed: %s\n%s", l.Message, stdout.String())
+			}
+		default:
+			got = append(got, raw)
+		}
+	}
+	want := []string{
+		`{"op":"refused","name":"none","message":"token required","reason":"token required"}`,
+		`{"op":"refused","name":"expired","message":"token expired","reason":"token expired"}`,
+		`{"op":"refused","name":"garbage","message":"invalid token","reason":"invalid token"}`,
+		`{"op":"connected","transport":"websocket,polling"}`,
+		`{"op":"subscribe","ok":true,"name":"a"}`,
+		`{"op":"subscribe","ok":true,"name":"b"}`,
+		`{"op":"presence:join","ok":true,"name":"bob"}`,
+		`{"op":"subscribe-denied","ok":false,"reason":"not allowed"}`,
+		`{"op":"presence","ok":true,"message":"alice,bob"}`,
+		`{"op":"publish","ok":true,"name":"alice"}`,
+		`{"op":"api-emit","ok":true}`,
+		`{"op":"refresh","ok":true,"message":"chat:1"}`,
+		`{"op":"disconnected","reason":"io server disconnect"}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("node printed:\n%s\nwant:\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr.String())
+	}
+}
