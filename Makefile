@@ -2,9 +2,10 @@
 .PHONY: run echo test fuzz bench
 
 run:
-	go run ./cmd/tether echo -addr 127.0.0.1:9001
+	go run ./cmd/tether serve
 
-echo: run
+echo:
+	go run ./cmd/tether echo -addr 127.0.0.1:9001
 
 test:
 	./scripts/test.sh
