@@ -61,7 +61,7 @@
   // note adds a line of the page's own (reconnections) to the active room.
   function note(text) {
     const room = rooms.get(active);
-    if (room) room.messages.push({ note: true, text, id: room.messages.reduce((x, m) => Math.max(x, m.id || 0), 0) + 0.5, seq: seq++ });
+    if (room) room.messages.push({ note: true, text, id: room.messages.reduce((x, m) => (m.note ? x : Math.max(x, m.id || 0)), 0) + 0.5, seq: seq++ });
     render();
   }
 

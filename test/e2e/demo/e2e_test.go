@@ -1,0 +1,208 @@
+package demoe2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/demo"
+	"github.com/tether-rt/tether/socketio"
+)
+
+// nodeTimeout bounds every Node process a test starts.
+const nodeTimeout = 60 * time.Second
+
+// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set.
+func missingPeer(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
+		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
+	}
+	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
+}
+
+// needBrowser returns the path of node, checking that playwright-core and
+// Chromium are installed.
+func needBrowser(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missingPeer(t, "node not found in PATH")
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
+		missingPeer(t, "npm package playwright-core is not installed (run npm ci in test/e2e/demo)")
+	}
+	chromium := os.Getenv("TETHER_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missingPeer(t, "chromium not found at %s", chromium)
+	}
+	return node
+}
+
+// server is the demos on a loopback HTTP server.
+type server struct {
+	url string
+	// refused counts the WebSocket handshakes refused (with blockWebSocket).
+	refused atomic.Int64
+}
+
+// startServer serves the demos as `tether serve` does: Socket.IO with
+// connection state recovery at /socket.io/, the pages at /. With
+// blockWebSocket it refuses WebSocket handshakes with 403.
+func startServer(t *testing.T, blockWebSocket bool) *server {
+	t.Helper()
+	io := socketio.NewServer(&socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}})
+	stop := demo.Register(io, demo.Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	mux.Handle("/", http.FileServerFS(demo.Assets()))
+	s := &server{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if blockWebSocket && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			s.refused.Add(1)
+			http.Error(w, "WebSocket is blocked here", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		stop()
+		_ = io.Close()
+		hs.Close()
+	})
+	s.url = hs.URL
+	resp, err := http.Get(s.url + "/vendor/socket.io.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		missingPeer(t, "the pages' socket.io client is missing (%s): run scripts/build-web.sh, or npm ci in demo/web", resp.Status)
+	}
+	return s
+}
+
+// event is one JSON line a Node script printed.
+type event struct {
+	Op        string          `json:"op"`
+	OK        bool            `json:"ok"`
+	Message   string          `json:"message"`
+	Name      string          `json:"name"`
+	Transport string          `json:"transport"`
+	Connects  json.RawMessage `json:"connects"`
+	raw       string
+}
+
+type events []event
+
+func (es events) String() string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString("  " + e.raw + "\n")
+	}
+	return b.String()
+}
+
+// all returns the events op.
+func (es events) all(op string) []event {
+	var found []event
+	for _, e := range es {
+		if e.Op == op {
+			found = append(found, e)
+		}
+	}
+	return found
+}
+
+// runNode runs a Node script of this folder against url; it must end with
+// {op:"done",ok:true}.
+func runNode(t *testing.T, node, script, url string) events {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, url)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var es events
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e event
+		if jerr := json.Unmarshal([]byte(line), &e); jerr != nil {
+			t.Fatalf("node %s printed %q: %v\nstderr:\n%s", script, line, jerr, stderr.String())
+		}
+		e.raw = line
+		es = append(es, e)
+	}
+	done := es.all("done")
+	if err != nil || len(done) != 1 || !done[0].OK {
+		msg := ""
+		if len(done) > 0 {
+			msg = done[0].Message
+		}
+		t.Fatalf("node %s failed: %v\n%s\nstdout:\n%sstderr:\n%s", script, err, msg, es, stderr.String())
+	}
+	for _, e := range es.all("pageerror") {
+		t.Errorf("page %s: %s", e.Name, e.Message)
+	}
+	return es
+}
+
+// TestLeaderboard has two pages on the leaderboard: a score in one shows in
+// the other.
+func TestLeaderboard(t *testing.T) {
+	node := needBrowser(t)
+	s := startServer(t, false)
+	es := runNode(t, node, "leaderboard.mjs", s.url)
+	if len(es.all("score")) != 1 || len(es.all("state")) != 2 {
+		t.Fatalf("events:\n%s", es)
+	}
+}
+
+// TestChatRecovery has two pages chat, one of them dropping off the
+// network for a while and recovering the message it missed.
+func TestChatRecovery(t *testing.T) {
+	node := needBrowser(t)
+	s := startServer(t, false)
+	es := runNode(t, node, "chat.mjs", s.url)
+	if rec := es.all("recovered"); len(rec) != 1 || !strings.Contains(string(rec[0].Connects), `"recovered":true`) {
+		t.Fatalf("events:\n%s", es)
+	}
+}
+
+// TestPollingFallback blocks WebSocket: the pages work over long-polling
+// and say so.
+func TestPollingFallback(t *testing.T) {
+	node := needBrowser(t)
+	s := startServer(t, true)
+	es := runNode(t, node, "polling.mjs", s.url)
+	states := es.all("state")
+	if len(states) != 3 {
+		t.Fatalf("events:\n%s", es)
+	}
+	for _, e := range states {
+		if e.Transport != "polling" {
+			t.Errorf("%s on %s", e.Name, e.Transport)
+		}
+	}
+	if s.refused.Load() == 0 {
+		t.Errorf("the pages did not try WebSocket")
+	}
+}
