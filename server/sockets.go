@@ -81,6 +81,7 @@ func authToken(auth json.RawMessage) string {
 func (s *Server) connectMiddleware(r *nsRules) socketio.Middleware {
 	return func(sock *socketio.Socket) error {
 		if s.shuttingDown.Load() {
+			s.metrics.rejectedHandshake.WithLabelValues(rejectShutdown).Inc()
 			return errShuttingDown
 		}
 		token := authToken(sock.Handshake().Auth)
