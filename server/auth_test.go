@@ -327,8 +327,11 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 
 	// A token about to expire: the socket is told and disconnected, unless
 	// it refreshes in time.
-	short := mustDial(t, ts.URL, dialOpts{auth: tokenAuth(tok(time.Second))})
-	refreshed := mustDial(t, ts.URL, dialOpts{auth: tokenAuth(tok(time.Second))})
+	// exp has a one-second resolution: this one is 1 to 2 s away.
+	expAt := time.Now().Add(2 * time.Second).Unix()
+	shortTok := sign(t, jwt.SigningMethodHS256, key, "", jwt.MapClaims{"exp": expAt})
+	short := mustDial(t, ts.URL, dialOpts{auth: tokenAuth(shortTok)})
+	refreshed := mustDial(t, ts.URL, dialOpts{auth: tokenAuth(shortTok)})
 	res = refreshed.call("refresh", map[string]any{"token": tok(time.Hour)})
 	wantOK(t, "refresh in time", res)
 	if exp, _ := res["expires"].(float64); int64(exp) < time.Now().Add(59*time.Minute).Unix() {
@@ -342,6 +345,6 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 		t.Fatalf("expired socket ended with %q", got)
 	}
 	// The refreshed one outlives its first token.
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Until(time.Unix(expAt, 0).Add(500 * time.Millisecond)))
 	wantOK(t, "refreshed socket", refreshed.call("subscribe", map[string]any{"room": "public"}))
 }
