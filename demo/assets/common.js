@@ -12,7 +12,9 @@ const Demo = (() => {
     const div = document.createElement('div');
     div.className = 'banner';
     div.innerHTML = html;
-    document.body.insertBefore(div, document.body.firstChild.nextSibling);
+    const header = document.querySelector('header.top');
+    if (header) header.after(div);
+    else document.body.prepend(div);
     return div;
   }
 
