@@ -362,6 +362,7 @@ type inflater struct {
 	fr    io.ReadCloser
 	br    *bufio.Reader
 	scrub bytes.Reader
+	out   [8]byte // scrubTables' output, here so that it does not escape per call
 }
 
 // inflateScrub is a deflate stream that decodes to nothing with Huffman
@@ -388,8 +389,7 @@ func (f *inflater) scrubTables() bool {
 	f.br.Reset(&f.scrub)
 	ok := f.fr.(flate.Resetter).Reset(f.br, nil) == nil
 	for ok {
-		var b [8]byte
-		_, err := f.fr.Read(b[:])
+		_, err := f.fr.Read(f.out[:])
 		if err == io.EOF {
 			break
 		}
