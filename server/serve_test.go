@@ -105,6 +105,23 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("polling handshake over TLS: %s %d %s", resp.Proto, resp.StatusCode, body)
 	}
 
+	// A whole polling session over HTTP/2: CONNECT, then its answer.
+	sid := string(body)[strings.Index(string(body), `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	sess := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
+	if resp, err = client.Post(sess, "text/plain", strings.NewReader("40")); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp, err = client.Get(sess); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || !strings.HasPrefix(string(body), "40{") {
+		t.Fatalf("CONNECT over HTTP/2 polling: %s %q", resp.Proto, body)
+	}
+
 	// Socket.IO over wss://.
 	a := mustDial(t, base, dialOpts{tls: &tls.Config{RootCAs: pool}})
 	b := mustDial(t, base, dialOpts{tls: &tls.Config{RootCAs: pool}})
