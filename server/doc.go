@@ -61,8 +61,16 @@
 // an Origin allowlist that covers both transports and CORS; per-IP handshake
 // rate and connection limits; per-socket event rate limits; a maximum
 // payload; a bounded send queue per client (slow consumers are disconnected).
-// [Server.Run] shuts down gracefully when its context ends: /readyz turns
+// [Server.Run] (or [Server.Serve]) shuts down gracefully when its context ends: /readyz turns
 // 503, the listener closes, events being handled get their acknowledgements,
 // then every client is disconnected at the transport level (so that it
 // reconnects, to another server) after what was queued for it has been sent.
+//
+// # Embedding
+//
+// A Server is an http.Handler. Applications add events and namespaces on
+// [Server.IO] before serving, and wrap their handlers with [Server.Tracked]
+// so that a graceful shutdown waits for them too. Namespaces that are not in
+// Config.Namespaces get none of the rules above (authentication, built-in
+// events, event rate limits) and are not counted in the connection metrics.
 package server
