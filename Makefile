@@ -1,7 +1,10 @@
 # Shortcuts; the README's commands are the reference.
 .PHONY: run echo test fuzz bench
 
+# Builds the demo apps' web assets (npm), then runs the standalone server
+# on embedded defaults: http://localhost:8080.
 run:
+	./scripts/build-web.sh
 	go run ./cmd/tether serve
 
 echo:

@@ -55,6 +55,11 @@ type Config struct {
 	Engine     EngineConfig      `yaml:"engine"`
 	Recovery   RecoveryConfig    `yaml:"recovery"`
 	Namespaces []NamespaceConfig `yaml:"namespaces"`
+
+	// Demos serves the demo apps (live leaderboard, chat, ticker) at "/"
+	// with their namespaces /leaderboard, /chat and /ticker. The server
+	// package only carries the setting; the tether command wires them in.
+	Demos bool `yaml:"demos"`
 }
 
 // TLSConfig enables TLS: wss:// and HTTPS polling, with HTTP/2 for polling.
@@ -216,7 +221,9 @@ func DefaultConfig() *Config {
 			PingTimeout:  engineio.DefaultPingTimeout,
 			Transports:   []string{engineio.TransportPolling, engineio.TransportWebSocket},
 		},
-		Recovery: RecoveryConfig{MaxDisconnection: 2 * time.Minute},
+		// Recovery is on: a standalone server's clients (and the chat
+		// demo) expect missed events after a network drop.
+		Recovery: RecoveryConfig{Enabled: true, MaxDisconnection: 2 * time.Minute},
 		Namespaces: []NamespaceConfig{{
 			Name:            "/",
 			Rooms:           RoomsConfig{Public: []string{"*"}, Max: 100},
@@ -224,6 +231,7 @@ func DefaultConfig() *Config {
 			Presence:        true,
 			JoinLeaveEvents: true,
 		}},
+		Demos: true,
 	}
 }
 

@@ -59,6 +59,7 @@ var Settings = []Setting{
 	{"engine.compression", "TETHER_COMPRESSION", "compression", "permessage-deflate on WebSocket connections", func(c *Config) any { return &c.Engine.Compression }},
 	{"recovery.enabled", "TETHER_RECOVERY", "recovery", "connection state recovery", func(c *Config) any { return &c.Recovery.Enabled }},
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
+	{"demos", "TETHER_DEMOS", "demos", "serve the demo apps at / (leaderboard, chat, ticker)", func(c *Config) any { return &c.Demos }},
 }
 
 // set parses v into the value of s in c.

@@ -10,11 +10,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tether-rt/tether/demo"
 	"github.com/tether-rt/tether/server"
 )
 
-// staticFiles is what serve serves at "/"; nil serves the built-in page
-// that lists the endpoints. The demo apps set it.
+// staticFiles, when set, is what serve serves at "/" instead of the demo
+// apps (or, with the demos off, the built-in page that lists the
+// endpoints).
 var staticFiles fs.FS
 
 // isHelp reports whether arg asks for the usage.
@@ -36,13 +38,21 @@ func runServe(args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	static := staticFiles
+	if cfg.Demos && static == nil {
+		static = demo.Assets()
+	}
 	srv, err := server.New(server.Options{
 		Config: cfg,
-		Static: staticFiles,
+		Static: static,
 		Logger: server.NewLogger(stderr, &cfg.Log),
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Demos {
+		stopDemos := demo.Register(srv.IO(), demo.Options{})
+		defer stopDemos()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

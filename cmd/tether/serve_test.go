@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -133,5 +134,99 @@ func TestServeHelp(t *testing.T) {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("help lacks %q:\n%s", w, stderr.String())
 		}
+	}
+}
+
+// TestServeDemos checks that serve puts the demo apps at "/" with their
+// namespaces by default, and the built-in index page with -demos=false.
+func TestServeDemos(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		page     string // in the body of "/"
+		demoNsps bool
+	}{
+		{nil, "Tether demos", true},
+		{[]string{"-demos=false"}, "/socket.io/", false},
+	} {
+		addr := freeAddr(t)
+		cmd := tether([]string{"TETHER_ADDR=" + addr}, append([]string{"serve"}, tc.args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+			}()
+			var body string
+			for i := 0; i < 200; i++ {
+				resp, err := http.Get("http://" + addr + "/")
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					body = string(b)
+					break
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			if !strings.Contains(body, tc.page) {
+				t.Fatalf("tether serve %q: / lacks %q:\n%.300s\n%s", tc.args, tc.page, body, stderr.String())
+			}
+			// Connect to the leaderboard namespace over polling: the
+			// CONNECT is answered with a sid only when it exists.
+			sid := pollingHandshake(t, addr)
+			post(t, addr, sid, "40/leaderboard,")
+			got := poll(t, addr, sid)
+			ok := strings.HasPrefix(got, `40/leaderboard,{"sid"`)
+			if ok != tc.demoNsps {
+				t.Fatalf("tether serve %q: CONNECT to /leaderboard answered %q", tc.args, got)
+			}
+		}()
+	}
+}
+
+// pollingHandshake opens an Engine.IO v4 polling session and returns its sid.
+func pollingHandshake(t *testing.T, addr string) string {
+	t.Helper()
+	body := poll(t, addr, "")
+	i := strings.Index(body, `"sid":"`)
+	if !strings.HasPrefix(body, "0{") || i < 0 {
+		t.Fatalf("handshake: %q", body)
+	}
+	rest := body[i+len(`"sid":"`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// poll sends one polling GET (a handshake when sid is empty).
+func poll(t *testing.T, addr, sid string) string {
+	t.Helper()
+	url := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
+	if sid != "" {
+		url += "&sid=" + sid
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// post sends one polling POST with body.
+func post(t *testing.T, addr, sid, body string) {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain;charset=UTF-8", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %q: %s", body, resp.Status)
 	}
 }
