@@ -174,6 +174,29 @@ func cpuTime() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+// procCPU returns the user and system CPU time of process pid, all its
+// threads, in nanoseconds, from /proc/pid/stat (in clock ticks of 10 ms:
+// Linux's USER_HZ is 100).
+func procCPU(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("failed to read the server's CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("failed to parse /proc/pid/stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("failed to parse /proc/pid/stat")
+	}
+	return (utime + stime) * int64(10*time.Millisecond), nil
+}
+
 // server is a child process running an echo server.
 type server struct {
 	cmd   *exec.Cmd
@@ -319,15 +342,17 @@ func runEcho(lib, client string, c bench.Compression, conns, size int, warmup, d
 		recs[i] = bench.Recorder{From: from, To: to, RTT: make([]time.Duration, 0, 256)}
 		wg.Go(func() { errs <- cl.Run(stop, payload, &recs[i]) })
 	}
+	// The server's CPU time is read from /proc, not asked of the server:
+	// a server that is saturated would answer late and shift the window.
 	time.Sleep(time.Until(from))
-	st0, err := srv.stats(false)
+	srv0, err := procCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		close(stop)
 		return nil, err
 	}
 	cpu0 := cpuTime()
 	time.Sleep(time.Until(to))
-	st1, err := srv.stats(false)
+	srv1, err := procCPU(srv.cmd.Process.Pid)
 	cpu1 := cpuTime()
 	close(stop)
 	if err != nil {
@@ -370,7 +395,7 @@ func runEcho(lib, client string, c bench.Compression, conns, size int, warmup, d
 		MBPerSec:     n * float64(size) / secs / 1e6,
 		P50Micros:    micros(all[len(all)/2]),
 		P99Micros:    micros(all[min(len(all)-1, len(all)*99/100)]),
-		ServerCPUMsg: float64(st1.CPUNanos-st0.CPUNanos) / 1e3 / n,
+		ServerCPUMsg: float64(srv1-srv0) / 1e3 / n,
 		ClientCPUMsg: float64(cpu1-cpu0) / 1e3 / n,
 	}, nil
 }
