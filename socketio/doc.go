@@ -29,8 +29,10 @@
 // into Go values). [Socket.Emit] encodes Go values like encoding/json, except
 // that []byte values, at any depth, travel as binary attachments (Buffer or
 // ArrayBuffer for JavaScript); received attachments arrive as base64 JSON
-// strings, so that they decode into []byte. [Socket.EmitWithAck] waits for
-// the client's acknowledgement.
+// strings, so that they decode into []byte. A handler set with
+// [Socket.OnRaw] gets them apart instead ([RawArg]), and sends them on as
+// binary: s.Emit("echo", socketio.Args(args)...). [Socket.EmitWithAck] waits
+// for the client's acknowledgement.
 //
 // Handlers of the sockets of one client connection run one at a time, in
 // the order the packets arrived, on a goroutine that exists only while there

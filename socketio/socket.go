@@ -57,6 +57,37 @@ var (
 // nil unless the client asked for an acknowledgement.
 type EventHandler func(s *Socket, args []json.RawMessage, ack AckFunc)
 
+// RawArg is an event argument as it arrived, binary parts apart: JSON with
+// a placeholder {"_placeholder":true,"num":N} for each binary part, which is
+// Attachments[N] (the attachments of the whole packet). Given to Emit, an
+// AckFunc or a broadcast, it is sent with its binary parts as binary again;
+// its Decode method decodes it with the binary parts into []byte.
+type RawArg = parser.RawValue
+
+// RawEventHandler handles an event whose arguments keep their binary parts
+// as binary (see [Socket.OnRaw]).
+type RawEventHandler func(s *Socket, args []RawArg, ack AckFunc)
+
+// Args returns args as the []any that Emit and AckFunc take, to send
+// received arguments on:
+//
+//	s.OnRaw("message", func(s *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+//		s.Broadcast().Emit("message", socketio.Args(args)...) // binary parts stay binary
+//	})
+func Args[T any](args []T) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
+}
+
+// eventHandler is the handler of an event: one of the two kinds.
+type eventHandler struct {
+	fn  EventHandler
+	raw RawEventHandler
+}
+
 // AckFunc acknowledges an event with the given arguments (encoded like
 // [Socket.Emit]'s). Only its first call sends anything.
 type AckFunc func(args ...any) error
@@ -183,7 +214,7 @@ type Socket struct {
 	closing   atomic.Bool
 
 	mu              sync.Mutex
-	handlers        map[string]EventHandler
+	handlers        map[string]eventHandler
 	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
 	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
 	onDisconnecting []func(s *Socket, reason string)
@@ -211,7 +242,7 @@ func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
 		nsp:      nsp,
 		client:   c,
 		holding:  true,
-		handlers: map[string]EventHandler{},
+		handlers: map[string]eventHandler{},
 		done:     make(chan struct{}),
 	}
 	switch {
@@ -274,7 +305,17 @@ func (s *Socket) EngineID() string { return s.client.conn.ID() }
 // On sets the handler of event, replacing any previous one.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = h
+	s.handlers[event] = eventHandler{fn: h}
+	s.mu.Unlock()
+}
+
+// OnRaw sets the handler of event, replacing any previous one, for a handler
+// that gets the arguments with their binary parts as binary ([RawArg]), so
+// that it can send them on unchanged. Middlewares and OnAny handlers still
+// see the arguments as On's handlers do.
+func (s *Socket) OnRaw(event string, h RawEventHandler) {
+	s.mu.Lock()
+	s.handlers[event] = eventHandler{raw: h}
 	s.mu.Unlock()
 }
 
@@ -594,20 +635,12 @@ func (s *Socket) onEvent(p parser.Packet) {
 	if !s.Connected() {
 		return
 	}
-	data := []byte(p.Data)
-	if len(p.Attachments) > 0 {
-		var err error
-		if data, err = parser.InlineAttachments(nil, data, p.Attachments); err != nil {
-			s.reportError(err)
-			return
-		}
-	}
-	args, err := parser.SplitArray(nil, data)
-	if err != nil || len(args) == 0 {
+	raw, err := parser.SplitArray(nil, p.Data)
+	if err != nil || len(raw) == 0 {
 		return
 	}
-	name := eventName(args[0])
-	args = args[1:]
+	name := eventName(raw[0]) // a string or a number, never binary
+	raw = raw[1:]
 	var ack AckFunc
 	if p.HasID {
 		ack = s.ackFunc(p.ID)
@@ -615,6 +648,19 @@ func (s *Socket) onEvent(p parser.Packet) {
 	s.mu.Lock()
 	mws, anys, h := s.middlewares, s.anyHandlers, s.handlers[name]
 	s.mu.Unlock()
+	// The arguments as JSON, binary parts inlined as base64 strings.
+	args := raw
+	if len(p.Attachments) > 0 && (len(mws) > 0 || len(anys) > 0 || h.fn != nil) {
+		data, err := parser.InlineAttachments(nil, p.Data, p.Attachments)
+		if err == nil {
+			args, err = parser.SplitArray(nil, data)
+		}
+		if err != nil {
+			s.reportError(err)
+			return
+		}
+		args = args[1:] // as many elements as raw had: the name is first
+	}
 	for _, mw := range mws {
 		if err := mw(s, name, args); err != nil {
 			s.reportError(err)
@@ -624,8 +670,15 @@ func (s *Socket) onEvent(p parser.Packet) {
 	for _, fn := range anys {
 		fn(s, name, args)
 	}
-	if h != nil {
-		h(s, args, ack)
+	switch {
+	case h.fn != nil:
+		h.fn(s, args, ack)
+	case h.raw != nil:
+		rargs := make([]RawArg, len(raw))
+		for i, a := range raw {
+			rargs[i] = RawArg{JSON: a, Attachments: p.Attachments}
+		}
+		h.raw(s, rargs, ack)
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 // AppendValue appends the JSON encoding of v to dst, as encoding/json would
 // write it, except that every []byte (at any depth, including named byte
 // slice types without their own MarshalJSON) becomes a placeholder
-// {"_placeholder":true,"num":N} and is appended to attachments. It returns
-// the extended dst and attachments.
+// {"_placeholder":true,"num":N} and is appended to attachments, and so does
+// every binary part of a [RawValue]. It returns the extended dst and
+// attachments.
 //
 // Common values (nil, strings, bools, numbers, json.RawMessage, []byte) are
 // written without reflection or allocation; values whose type cannot hold a
@@ -56,6 +57,13 @@ func AppendValue(dst []byte, v any, attachments [][]byte) ([]byte, [][]byte, err
 		return append(dst, x...), attachments, nil
 	case []byte:
 		return appendPlaceholder(dst, x, attachments)
+	case RawValue:
+		return appendRaw(dst, x, attachments)
+	case *RawValue:
+		if x == nil {
+			return append(dst, "null"...), attachments, nil
+		}
+		return appendRaw(dst, *x, attachments)
 	}
 	rv := reflect.ValueOf(v)
 	if !containsBinary(rv.Type()) {
@@ -188,6 +196,9 @@ func containsBinary(t reflect.Type) bool {
 			return false
 		}
 		seen[t] = true
+		if t == rawValueType {
+			return true
+		}
 		if hasMarshaler(t) {
 			return false
 		}
@@ -219,6 +230,15 @@ func appendReflect(dst []byte, v reflect.Value, att [][]byte) ([]byte, [][]byte,
 		return append(dst, "null"...), att, nil
 	}
 	t := v.Type()
+	if t == rawValueType {
+		return appendRaw(dst, rawOf(v), att)
+	}
+	if t.Kind() == reflect.Pointer && t.Elem() == rawValueType {
+		if v.IsNil() {
+			return append(dst, "null"...), att, nil
+		}
+		return appendRaw(dst, rawOf(v.Elem()), att)
+	}
 	if hasMarshaler(t) || !containsBinary(t) {
 		if t.Kind() == reflect.Pointer && v.IsNil() {
 			return append(dst, "null"...), att, nil
