@@ -15,6 +15,8 @@
 # Usage: bench/run.sh            (about 7 minutes on 2 cores)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
+#        RUNS=1: repeat the echo tests; the tables show the median run
+#        (4 more minutes per run).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,6 +27,7 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-300ms}
 OUT=${OUT:-results}
+RUNS=${RUNS:-1}
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -48,20 +51,22 @@ run() {
 	"$bin/loadtest" -out json "$@" | tee -a "$results" >&2 || log "FAILED: loadtest $*"
 }
 
-log "echo throughput: servers ($CONNS connections, Tether's client)"
-for compress in off deflate; do
-	for size in 512 4096 65536; do
-		for lib in tether gorilla gws coder; do
-			run -lib "$lib" -client tether -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+for run in $(seq "$RUNS"); do
+	log "run $run of $RUNS, echo throughput: servers ($CONNS connections, Tether's client)"
+	for compress in off deflate; do
+		for size in 512 4096 65536; do
+			for lib in tether gorilla gws coder; do
+				run -lib "$lib" -client tether -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+			done
 		done
 	done
-done
 
-log "echo throughput: clients ($CONNS connections, Tether's server)"
-for compress in off deflate; do
-	for size in 512 4096 65536; do
-		for lib in gorilla gws coder; do
-			run -lib tether -client "$lib" -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+	log "run $run of $RUNS, echo throughput: clients ($CONNS connections, Tether's server)"
+	for compress in off deflate; do
+		for size in 512 4096 65536; do
+			for lib in gorilla gws coder; do
+				run -lib tether -client "$lib" -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
+			done
 		done
 	done
 done

@@ -41,6 +41,11 @@ func printTables(r io.Reader, w io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
+	echoes, runs := medianEchoes(echoes)
+	idles = medianIdles(idles)
+	if runs > 1 {
+		fmt.Fprintf(w, "Each row is the run with the median messages/s (median heap for idle memory) of %d runs.\n\n", runs)
+	}
 	if len(echoes) > 0 {
 		conns := echoes[0].Conns
 		fmt.Fprintf(w, "### Echo servers (%d connections, Tether's client)\n\n", conns)
@@ -128,4 +133,63 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%d KiB", n/1024)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// medianEchoes keeps, of the results of several runs of the same test, the
+// one with the median messages per second, and returns how many runs there
+// were at most.
+func medianEchoes(rs []EchoResult) ([]EchoResult, int) {
+	type key struct {
+		server, client, compress string
+		size                     int
+	}
+	groups := map[key][]EchoResult{}
+	var order []key
+	for _, r := range rs {
+		k := key{r.Server, r.Client, r.Compress, r.Size}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []EchoResult
+	runs := 0
+	for _, k := range order {
+		g := groups[k]
+		runs = max(runs, len(g))
+		slices.SortFunc(g, func(a, b EchoResult) int { return cmpFloat(a.MsgsPerSec, b.MsgsPerSec) })
+		out = append(out, g[(len(g)-1)/2])
+	}
+	return out, runs
+}
+
+// medianIdles keeps the median run, by heap per connection, of each test.
+func medianIdles(rs []IdleResult) []IdleResult {
+	type key struct{ server, compress string }
+	groups := map[key][]IdleResult{}
+	var order []key
+	for _, r := range rs {
+		k := key{r.Server, r.Compress}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []IdleResult
+	for _, k := range order {
+		g := groups[k]
+		slices.SortFunc(g, func(a, b IdleResult) int { return cmpFloat(a.HeapKiB, b.HeapKiB) })
+		out = append(out, g[(len(g)-1)/2])
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
