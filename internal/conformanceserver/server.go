@@ -74,12 +74,13 @@ func New(o Options) *Server {
 	})
 	sio.OnConnection(func(s *socketio.Socket) {
 		emitAuth(s)
-		s.On("message", func(s *socketio.Socket, args []json.RawMessage, _ socketio.AckFunc) {
-			s.Emit("message-back", anys(args)...)
+		// OnRaw: binary attachments go back as binary attachments.
+		s.OnRaw("message", func(s *socketio.Socket, args []socketio.RawArg, _ socketio.AckFunc) {
+			s.Emit("message-back", socketio.Args(args)...)
 		})
-		s.On("message-with-ack", func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		s.OnRaw("message-with-ack", func(s *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
 			if ack != nil {
-				ack(anys(args)...)
+				ack(socketio.Args(args)...)
 			}
 		})
 	})
@@ -119,13 +120,4 @@ func authOf(s *socketio.Socket) json.RawMessage {
 		return a
 	}
 	return json.RawMessage("{}")
-}
-
-// anys converts event arguments for re-emission.
-func anys(args []json.RawMessage) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		out[i] = a
-	}
-	return out
 }
