@@ -190,6 +190,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isWS := isWebSocketRequest(r)
 	if sid := q.Get("sid"); sid != "" {
 		s := srv.session(sid)
+		if s != nil {
+			s.checkHeartbeat()
+		}
 		if s == nil || (sockState(s.state.Load()) == stateClosed && (isWS || r.Method != http.MethodGet)) {
 			// (A closed session is still known for a moment to end a late
 			// poll cleanly; see handlePoll.)

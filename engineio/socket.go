@@ -113,6 +113,7 @@ type Socket struct {
 	pingTimer    *time.Timer
 	timeoutTimer *time.Timer
 	awaitingPong bool
+	pongDeadline time.Time // v4: when the pong to the last ping is due
 	pingSeq      uint64
 	lastPing     time.Time // v3: when the client last pinged
 }
@@ -435,6 +436,7 @@ func (s *Socket) ping() {
 		return
 	}
 	s.awaitingPong = true
+	s.pongDeadline = time.Now().Add(s.srv.cfg.PingTimeout)
 	s.pingSeq++
 	seq := s.pingSeq
 	s.enqueueLocked(parser.Packet{Type: parser.Ping})
@@ -449,6 +451,30 @@ func (s *Socket) pongTimeout(seq uint64) {
 	s.mu.Lock()
 	var fin *finalized
 	if s.awaitingPong && s.pingSeq == seq {
+		fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
+	}
+	s.mu.Unlock()
+	s.afterClose(fin)
+}
+
+// heartbeatExpiredLocked reports whether the client missed its heartbeat
+// deadline by now: the pong to a v4 ping, or a v3 client's next ping.
+func (s *Socket) heartbeatExpiredLocked(now time.Time) bool {
+	if s.proto == 3 {
+		cfg := &s.srv.cfg
+		return !s.lastPing.IsZero() && now.After(s.lastPing.Add(cfg.PingInterval+cfg.PingTimeout))
+	}
+	return s.awaitingPong && now.After(s.pongDeadline)
+}
+
+// checkHeartbeat closes the session with "ping timeout" when its client
+// missed the heartbeat deadline, whether or not the timer that enforces it
+// has fired: on a busy machine timers fire late, and a request that comes
+// after the deadline must find the session closed, as it would have been.
+func (s *Socket) checkHeartbeat() {
+	s.mu.Lock()
+	var fin *finalized
+	if sockState(s.state.Load()) != stateClosed && s.heartbeatExpiredLocked(time.Now()) {
 		fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
 	}
 	s.mu.Unlock()

@@ -1,0 +1,106 @@
+package engineio
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestLateHeartbeatTimer checks that a request arriving after the pong
+// deadline finds the session closed by a ping timeout even when the timer
+// that enforces the deadline has not fired yet, as happens on a busy
+// machine.
+func TestLateHeartbeatTimer(t *testing.T) {
+	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Hour})
+	closed := make(chan string, 1)
+	srv.OnConnection(func(s *Socket) {
+		s.OnClose(func(reason string, _ error) { closed <- reason })
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	get := func(query string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(hs.URL + "/?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, body := get("EIO=4&transport=polling")
+	var open struct{ SID string }
+	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
+		t.Fatalf("open packet %q: %v", body, err)
+	}
+	s := srv.session(open.SID)
+
+	// A ping is out, its pong still has time: the poll takes the ping.
+	s.ping()
+	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 200 || body != "2" {
+		t.Fatalf("poll: %d %q, want the ping", status, body)
+	}
+	// The deadline passed, the (hour-long) timer did not fire.
+	s.mu.Lock()
+	s.pongDeadline = time.Now().Add(-time.Millisecond)
+	s.mu.Unlock()
+	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
+		t.Fatalf("poll after the deadline: %d %q, want 400", status, body)
+	}
+	select {
+	case reason := <-closed:
+		if reason != ReasonPingTimeout {
+			t.Fatalf("closed with %q, want %q", reason, ReasonPingTimeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not closed")
+	}
+}
+
+// TestLateHeartbeatTimerV3 is TestLateHeartbeatTimer for a v3 client, whose
+// pings are due every pingInterval+pingTimeout.
+func TestLateHeartbeatTimerV3(t *testing.T) {
+	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Hour, AllowEIO3: true})
+	closed := make(chan string, 1)
+	srv.OnConnection(func(s *Socket) {
+		s.OnClose(func(reason string, _ error) { closed <- reason })
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	resp, err := http.Get(hs.URL + "/?EIO=3&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var sid string
+	srv.mu.Lock()
+	for id := range srv.sessions {
+		sid = id
+	}
+	srv.mu.Unlock()
+	s := srv.session(sid)
+	s.mu.Lock()
+	s.lastPing = time.Now().Add(-2*time.Hour - time.Millisecond)
+	s.mu.Unlock()
+	resp, err = http.Post(hs.URL+"/?EIO=3&transport=polling&sid="+sid, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("POST after the deadline: %d, want 400", resp.StatusCode)
+	}
+	select {
+	case reason := <-closed:
+		if reason != ReasonPingTimeout {
+			t.Fatalf("closed with %q, want %q", reason, ReasonPingTimeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not closed")
+	}
+}
