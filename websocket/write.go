@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/tether-rt/tether/websocket/frame"
@@ -99,8 +100,9 @@ func (c *Conn) writeControl(op frame.OpCode, p []byte) error {
 //
 // Small frames are copied with their header into a pooled buffer and
 // written with one call. A server writes a large payload straight from the
-// caller's memory after its header; a client masks it chunk by chunk in the
-// pooled buffer, never touching the caller's bytes.
+// caller's memory after its header; a client masks a copy in a pooled
+// buffer grown to the whole frame (chunk by chunk beyond 1 MiB), never
+// touching the caller's bytes.
 func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error {
 	h := frame.Header{Fin: fin, Rsv1: rsv1, OpCode: op, Length: int64(len(p)), Masked: c.client}
 	if c.client {
@@ -109,6 +111,12 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 	}
 	bp := getBuffer()
 	defer putBuffer(bp)
+	if need := frame.HeaderSize(h) + len(p); c.client && need > cap(*bp) && need <= maxPooledBuffer {
+		// A client masks a copy: make it the whole frame, written with one
+		// call, rather than chunks that each cost a write and wake the
+		// peer. The bigger buffer goes back to the pool.
+		*bp = slices.Grow((*bp)[:0], need)
+	}
 	b := (*bp)[:cap(*bp)]
 	n := frame.PutHeader(b, h)
 	if !c.client {
