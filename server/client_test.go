@@ -47,7 +47,8 @@ type testClient struct {
 
 type testEvent struct {
 	name string
-	args []json.RawMessage
+	args []json.RawMessage // binary parts as placeholders
+	atts [][]byte          // the binary attachments
 }
 
 // connectError is a refused CONNECT.
@@ -176,8 +177,10 @@ func (c *testClient) writePacket(p *parser.Packet) error {
 func (c *testClient) readLoop() {
 	defer close(c.done)
 	var buf []byte
+	var pending *parser.Packet // a packet waiting for its attachments
+	need := 0
 	for {
-		_, msg, err := c.conn.ReadMessage(buf)
+		typ, msg, err := c.conn.ReadMessage(buf)
 		if err != nil {
 			if c.reason == "" {
 				c.reason = "transport close"
@@ -189,6 +192,18 @@ func (c *testClient) readLoop() {
 			return
 		}
 		buf = msg
+		if typ == websocket.MessageBinary {
+			if pending == nil {
+				c.t.Errorf("client: unexpected binary message %v", msg)
+				continue
+			}
+			pending.Attachments = append(pending.Attachments, bytes.Clone(msg))
+			if len(pending.Attachments) == need {
+				c.dispatch(*pending)
+				pending = nil
+			}
+			continue
+		}
 		switch {
 		case string(msg) == "2":
 			_ = c.write("3")
@@ -200,33 +215,42 @@ func (c *testClient) readLoop() {
 		case len(msg) < 2 || msg[0] != '4':
 			continue
 		}
-		p, _, err := parser.Decode(bytes.Clone(msg[1:]), 10)
+		p, n, err := parser.Decode(bytes.Clone(msg[1:]), 10)
 		if err != nil {
 			c.t.Errorf("client: failed to decode %q: %v", msg, err)
 			continue
 		}
-		if p.Namespace != c.ns {
+		if n > 0 {
+			pending, need = &p, n
 			continue
 		}
-		switch p.Type {
-		case parser.Event:
-			args, _ := parser.SplitArray(nil, p.Data)
-			var name string
-			_ = json.Unmarshal(args[0], &name)
-			c.events <- testEvent{name, args[1:]}
-		case parser.Ack:
-			args, _ := parser.SplitArray(nil, p.Data)
-			c.mu.Lock()
-			ch := c.acks[p.ID]
-			delete(c.acks, p.ID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- args
-			}
-		case parser.Disconnect:
-			c.reason = "io server disconnect"
-			c.conn.CloseNow()
+		c.dispatch(p)
+	}
+}
+
+// dispatch handles a complete packet.
+func (c *testClient) dispatch(p parser.Packet) {
+	if p.Namespace != c.ns {
+		return
+	}
+	switch p.Type {
+	case parser.Event:
+		args, _ := parser.SplitArray(nil, p.Data)
+		var name string
+		_ = json.Unmarshal(args[0], &name)
+		c.events <- testEvent{name, args[1:], p.Attachments}
+	case parser.Ack:
+		args, _ := parser.SplitArray(nil, p.Data)
+		c.mu.Lock()
+		ch := c.acks[p.ID]
+		delete(c.acks, p.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- args
 		}
+	case parser.Disconnect:
+		c.reason = "io server disconnect"
+		c.conn.CloseNow()
 	}
 }
 
@@ -251,6 +275,54 @@ func (c *testClient) emit(event string, args ...any) {
 	if err := c.writePacket(&p); err != nil {
 		c.t.Fatalf("failed to emit %s: %v", event, err)
 	}
+}
+
+// writeBinary sends p (an EVENT) with its attachments as binary messages.
+func (c *testClient) writeBinary(p *parser.Packet) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.conn.WriteMessage(websocket.MessageText, p.AppendText([]byte("4"))); err != nil {
+		return err
+	}
+	for _, a := range p.Attachments {
+		if err := c.conn.WriteMessage(websocket.MessageBinary, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// callBinary is call for arguments with binary parts: each []byte travels
+// as a binary attachment.
+func (c *testClient) callBinary(event string, args ...any) map[string]any {
+	c.t.Helper()
+	data, atts, err := parser.AppendValue(nil, append([]any{event}, args...), nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ch := make(chan []json.RawMessage, 1)
+	c.mu.Lock()
+	id := c.nextAck
+	c.nextAck++
+	c.acks[id] = ch
+	c.mu.Unlock()
+	p := parser.Packet{Type: parser.Event, Namespace: c.ns, ID: id, HasID: true, Data: data, Attachments: atts}
+	if err := c.writeBinary(&p); err != nil {
+		c.t.Fatalf("failed to send %s: %v", event, err)
+	}
+	select {
+	case got := <-ch:
+		var m map[string]any
+		if len(got) == 0 || json.Unmarshal(got[0], &m) != nil {
+			c.t.Fatalf("%s: unexpected acknowledgement %s", event, got)
+		}
+		return m
+	case <-c.done:
+		c.t.Fatalf("%s: disconnected (%s) before the acknowledgement", event, c.reason)
+	case <-time.After(10 * time.Second):
+		c.t.Fatalf("%s: no acknowledgement", event)
+	}
+	return nil
 }
 
 // call sends an event and waits for its acknowledgement's first argument.

@@ -18,7 +18,8 @@
 //	presence    {room}                the room's members: {ok, room, members: [{id, user}]}
 //	refresh     {token}               replace the socket's token without reconnecting
 //
-// and receives, from the server:
+// Binary parts of published data (Buffer, ArrayBuffer, Blob) reach the
+// room's sockets as binary. The client also receives, from the server:
 //
 //	presence:join  {room, id, user}   a socket joined a room (when enabled)
 //	presence:leave {room, id, user}   a socket left a room (when enabled)
@@ -70,7 +71,7 @@
 //
 // A Server is an http.Handler. Applications add events and namespaces on
 // [Server.IO] before serving, and wrap their handlers with [Server.Tracked]
-// so that a graceful shutdown waits for them too. Namespaces that are not in
+// (or [Server.TrackedRaw]) so that a graceful shutdown waits for them too. Namespaces that are not in
 // Config.Namespaces get none of the rules above (authentication, built-in
 // events, event rate limits) and are not counted in the connection metrics.
 package server

@@ -61,6 +61,31 @@ func TestSubscribePublishPresence(t *testing.T) {
 	}
 }
 
+// TestPublishBinary publishes data with binary parts: the room's other
+// sockets get them as binary attachments, not as base64 strings.
+func TestPublishBinary(t *testing.T) {
+	_, ts := startServer(t, testConfig())
+	a := mustDial(t, ts.URL, dialOpts{})
+	b := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "a subscribes", a.call("subscribe", map[string]any{"room": "files"}))
+	wantOK(t, "b subscribes", b.call("subscribe", map[string]any{"room": "files"}))
+	a.next(EventPresenceJoin)
+
+	data := map[string]any{"name": "f.bin", "parts": []any{[]byte{1, 2, 3}, "x", []byte{0xff}}}
+	res := b.callBinary("publish", map[string]any{"room": "files", "event": "file", "data": data, "extra": []byte("not sent")})
+	wantOK(t, "publish", res)
+	e := a.next("file")
+	if string(e.args[0]) != `{"name":"f.bin","parts":[{"_placeholder":true,"num":0},"x",{"_placeholder":true,"num":1}]}` {
+		t.Fatalf("file data = %s", e.args[0])
+	}
+	if len(e.atts) != 2 || string(e.atts[0]) != "\x01\x02\x03" || string(e.atts[1]) != "\xff" {
+		t.Fatalf("attachments = %v, want [1 2 3] and [255]", e.atts)
+	}
+	if meta := arg(t, e.args[1]); meta["room"] != "files" || meta["from"] != b.id {
+		t.Fatalf("file meta = %v", meta)
+	}
+}
+
 func TestRoomRules(t *testing.T) {
 	cfg := testConfig()
 	cfg.Namespaces = append(cfg.Namespaces,

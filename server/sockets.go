@@ -161,7 +161,7 @@ func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 	sock.Use(st.eventMiddleware)
 	sock.On("subscribe", st.handle(st.onSubscribe))
 	sock.On("unsubscribe", st.handle(st.onUnsubscribe))
-	sock.On("publish", st.handle(st.onPublish))
+	sock.OnRaw("publish", st.handleRaw(st.onPublish))
 	sock.On("presence", st.handle(st.onPresence))
 	sock.On("refresh", st.handle(st.onRefresh))
 	sock.OnDisconnecting(func(_ *socketio.Socket, reason string) {
@@ -305,21 +305,50 @@ func (st *sockState) handle(fn func(args []json.RawMessage) result) socketio.Eve
 	})
 }
 
+// handleRaw is handle for a built-in event whose arguments keep their
+// binary parts (see socketio.Socket.OnRaw).
+func (st *sockState) handleRaw(fn func(args []socketio.RawArg) result) socketio.RawEventHandler {
+	return st.srv.TrackedRaw(func(_ *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+		res := fn(args)
+		if ack != nil {
+			_ = ack(res)
+		}
+	})
+}
+
 // Tracked wraps an application's event handler so that a graceful shutdown
 // waits for it, and the acknowledgement it sends, before it disconnects the
 // clients. Events that arrive once the shutdown has begun are not handled:
 // they are acknowledged with {ok: false, reason: "server shutting down"}.
 func (s *Server) Tracked(h socketio.EventHandler) socketio.EventHandler {
 	return func(sock *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		if !s.enter() {
-			if ack != nil {
-				_ = ack(refused(ReasonShuttingDown))
-			}
-			return
+		if s.track(ack) {
+			defer s.leave()
+			h(sock, args, ack)
 		}
-		defer s.leave()
-		h(sock, args, ack)
 	}
+}
+
+// TrackedRaw is Tracked for a handler set with socketio.Socket.OnRaw.
+func (s *Server) TrackedRaw(h socketio.RawEventHandler) socketio.RawEventHandler {
+	return func(sock *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+		if s.track(ack) {
+			defer s.leave()
+			h(sock, args, ack)
+		}
+	}
+}
+
+// track enters a tracked handler, or refuses the event with ack once the
+// shutdown has begun.
+func (s *Server) track(ack socketio.AckFunc) bool {
+	if s.enter() {
+		return true
+	}
+	if ack != nil {
+		_ = ack(refused(ReasonShuttingDown))
+	}
+	return false
 }
 
 // roomArg decodes the first argument as {room}.
@@ -472,17 +501,21 @@ var reservedEvents = map[string]bool{
 	EventError: true, EventPresenceJoin: true, EventPresenceLeave: true,
 }
 
-func (st *sockState) onPublish(args []json.RawMessage) result {
+// onPublish relays an event to a room. The data's binary parts (Buffers,
+// ArrayBuffers...) reach the receivers as binary.
+func (st *sockState) onPublish(args []socketio.RawArg) result {
 	mode := st.rules.cfg.Publish
 	if mode == PublishNone {
 		return refused(ReasonPublishDisabled)
 	}
+	// The data keeps its placeholders: with the packet's attachments it
+	// is sent on as received.
 	var a struct {
 		Room  string          `json:"room"`
 		Event string          `json:"event"`
 		Data  json.RawMessage `json:"data"`
 	}
-	if len(args) == 0 || json.Unmarshal(args[0], &a) != nil {
+	if len(args) == 0 || json.Unmarshal(args[0].JSON, &a) != nil {
 		return refused(ReasonInvalidArgs)
 	}
 	if !validRoom(a.Room) || a.Room == st.sock.ID() {
@@ -499,9 +532,9 @@ func (st *sockState) onPublish(args []json.RawMessage) result {
 			return refused(ReasonNotAllowed)
 		}
 	}
-	data := a.Data
-	if data == nil {
-		data = json.RawMessage("null")
+	data := socketio.RawArg{JSON: a.Data, Attachments: args[0].Attachments}
+	if a.Data == nil {
+		data.JSON = json.RawMessage("null")
 	}
 	meta := map[string]string{"room": a.Room, "from": st.sock.ID(), "user": st.user()}
 	count := func(ctx context.Context) (int, error) {
