@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -99,8 +98,9 @@ func (c *client) onConnectTimeout() {
 
 // onMessage takes the engine's messages, in order.
 func (c *client) onMessage(m engineio.Packet) {
-	// The engine may reuse its buffer: handlers get their own copy.
-	data := bytes.Clone(m.Data)
+	// m.Data is ours to keep (engineio's contract): packets and handlers
+	// hold on to it without a copy.
+	data := m.Data
 	if data == nil {
 		data = []byte{}
 	}

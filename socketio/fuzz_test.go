@@ -40,6 +40,9 @@ func FuzzClient(f *testing.F) {
 		conn := &discardConn{req: newFakeConn().req}
 		c := srv.newClient(conn)
 		for _, m := range bytes.Split(data, []byte("\n")) {
+			// Like the engine, hand over memory that is the client's to
+			// keep (data is the fuzzer's).
+			m = bytes.Clone(m)
 			if len(m) > 0 && m[0] == 0xff {
 				c.onMessage(engineio.Packet{Data: m[1:], Binary: true})
 			} else {

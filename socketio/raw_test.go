@@ -1,8 +1,11 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/tether-rt/tether/engineio"
 )
 
 // TestOnRawEchoesBinary receives events with OnRaw and sends their
@@ -123,5 +126,28 @@ func TestOnAndOnRawReplaceEachOther(t *testing.T) {
 	tc.send(`24["e"]`)
 	if a, b, c := tc.recvText(), tc.recvText(), tc.recvText(); a != `31["raw"]` || b != `32["on"]` || c != `34["raw"]` {
 		t.Fatalf("acks %q %q %q", a, b, c)
+	}
+}
+
+// TestReceivedDataNotCopied checks that handlers get the engine's memory,
+// which engineio hands over for good, without a copy.
+func TestReceivedDataNotCopied(t *testing.T) {
+	srv := newTestServer(t, nil)
+	got := make(chan []RawArg, 1)
+	srv.OnConnection(func(s *Socket) {
+		s.OnRaw("e", func(s *Socket, args []RawArg, ack AckFunc) { got <- args })
+	})
+	tc := dial(t, srv)
+	tc.connect("/", "")
+	text := []byte(`51-["e","abc",{"_placeholder":true,"num":0}]`)
+	bin := []byte{1, 2}
+	tc.c.onMessage(engineio.Packet{Data: text})
+	tc.c.onMessage(engineio.Packet{Data: bin, Binary: true})
+	args := recvValue(t, got)
+	inside := func(sub, buf []byte) bool {
+		return len(sub) > 0 && &sub[0] == &buf[bytes.Index(buf, sub)]
+	}
+	if !inside(args[0].JSON, text) || &args[1].Attachments[0][0] != &bin[0] {
+		t.Fatal("the received data was copied")
 	}
 }
