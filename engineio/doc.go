@@ -102,9 +102,17 @@
 // origins need Options.CORS for browsers to read the answers. Options.AllowRequest can refuse handshakes, with the
 // request's headers and cookies at hand.
 //
+// # Compression
+//
+// Polling responses of 1 KiB or more are compressed (gzip or deflate) when
+// the client accepts it, as in Node; Options.DisableHTTPCompression turns
+// that off. WebSocket messages are compressed when Options.WebSocket enables
+// permessage-deflate and the client agrees. A packet sent with
+// Packet.NoCompress set (Node's compress: false) is not compressed: a
+// WebSocket writes it without permessage-deflate, and a polling response
+// is compressed only when one of its packets allows it.
+//
 // # Not supported
 //
-// JSONP polling (the "j" parameter) and WebTransport. Polling responses of
-// 1 KiB or more are compressed (gzip or deflate) when the client accepts
-// it, as in Node; Options.DisableHTTPCompression turns that off.
+// JSONP polling (the "j" parameter) and WebTransport.
 package engineio

@@ -21,7 +21,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.lateNoop = false
 		s.mu.Unlock()
 		if late {
-			s.writePayload(w, r, []parser.Packet{noopPacket})
+			s.writePayload(w, r, []outgoing{noopPacket})
 		} else {
 			writeError(w, CodeUnknownSID, "")
 		}
@@ -52,7 +52,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.writePayload(w, r, pkts)
 		return
 	}
-	pw := &pollWaiter{ch: make(chan []parser.Packet, 1)}
+	pw := &pollWaiter{ch: make(chan []outgoing, 1)}
 	s.poll = pw
 	s.mu.Unlock()
 	select {

@@ -287,7 +287,7 @@ func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request, proto int
 	srv.setCookie(w, s.id)
 	open := s.openPacket(srv.cfg.upgrades)
 	s.connected()
-	s.writePayload(w, r, []parser.Packet{open})
+	s.writePayload(w, r, []outgoing{{Packet: open}})
 }
 
 // openPacket builds the handshake's open packet.
@@ -434,9 +434,15 @@ func writeShuttingDown(w http.ResponseWriter) {
 }
 
 // writePayload answers a poll with pkts, compressed when the client
-// accepts it and the payload is big enough.
-func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []parser.Packet) {
-	body, binary := parser.AppendPayload(s.ver, nil, pkts, s.b64)
+// accepts it, the payload is big enough and one of the packets allows it.
+func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
+	ps := make([]parser.Packet, len(pkts))
+	compressible := false
+	for i, p := range pkts {
+		ps[i] = p.Packet
+		compressible = compressible || !p.noCompress
+	}
+	body, binary := parser.AppendPayload(s.ver, nil, ps, s.b64)
 	h := w.Header()
 	if binary {
 		h.Set("Content-Type", "application/octet-stream")
@@ -444,7 +450,7 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []par
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 	}
 	h.Set("Cache-Control", "no-store")
-	if !s.srv.cfg.DisableHTTPCompression && len(body) >= compressionThreshold {
+	if compressible && !s.srv.cfg.DisableHTTPCompression && len(body) >= compressionThreshold {
 		if enc := acceptedEncoding(r.Header.Values("Accept-Encoding")); enc != "" {
 			if zbody, err := compress(enc, body); err == nil {
 				h.Set("Content-Encoding", enc)

@@ -50,6 +50,17 @@ type Packet struct {
 	// keep.
 	Data   []byte
 	Binary bool
+	// NoCompress asks to send the packet uncompressed (Node's
+	// compress: false): a WebSocket writes it without permessage-deflate,
+	// and a polling response is compressed only when one of its packets
+	// allows it. Packets from the client never have it set.
+	NoCompress bool
+}
+
+// outgoing is a packet waiting in a socket's queue.
+type outgoing struct {
+	parser.Packet
+	noCompress bool
 }
 
 type sockState int32
@@ -94,8 +105,8 @@ type Socket struct {
 	done  chan struct{} // closed when the state becomes stateClosed
 
 	mu    sync.Mutex
-	queue []parser.Packet // packets not yet handed to a transport
-	ws    *wsTransport    // the WebSocket, once the session runs on one
+	queue []outgoing   // packets not yet handed to a transport
+	ws    *wsTransport // the WebSocket, once the session runs on one
 	// Polling.
 	poll    *pollWaiter // the GET waiting for packets
 	posting bool        // a POST is being read
@@ -121,7 +132,7 @@ type Socket struct {
 // pollWaiter is a GET waiting for packets; whoever clears Socket.poll
 // sends them on ch (buffered, so never blocking).
 type pollWaiter struct {
-	ch chan []parser.Packet
+	ch chan []outgoing
 }
 
 // ID returns the session ID.
@@ -175,7 +186,7 @@ func (s *Socket) Send(pkts ...Packet) error {
 		return ErrSendQueueFull
 	}
 	for _, p := range pkts {
-		s.queue = append(s.queue, parser.Packet{Type: parser.Message, Data: p.Data, Binary: p.Binary})
+		s.queue = append(s.queue, outgoing{parser.Packet{Type: parser.Message, Data: p.Data, Binary: p.Binary}, p.NoCompress})
 	}
 	s.flushLocked()
 	s.mu.Unlock()
@@ -207,7 +218,7 @@ func (s *Socket) Close() error {
 
 // enqueueLocked queues a control packet and flushes.
 func (s *Socket) enqueueLocked(p parser.Packet) {
-	s.queue = append(s.queue, p)
+	s.queue = append(s.queue, outgoing{Packet: p})
 	s.flushLocked()
 }
 
@@ -228,7 +239,7 @@ func (s *Socket) flushLocked() {
 }
 
 // endPollLocked answers the pending poll, if any, with pkts.
-func (s *Socket) endPollLocked(pkts ...parser.Packet) {
+func (s *Socket) endPollLocked(pkts ...outgoing) {
 	if s.poll != nil {
 		s.poll.ch <- pkts
 		s.poll = nil
@@ -236,8 +247,8 @@ func (s *Socket) endPollLocked(pkts ...parser.Packet) {
 }
 
 var (
-	closePacket = parser.Packet{Type: parser.Close}
-	noopPacket  = parser.Packet{Type: parser.Noop}
+	closePacket = outgoing{Packet: parser.Packet{Type: parser.Close}}
+	noopPacket  = outgoing{Packet: parser.Packet{Type: parser.Noop}}
 )
 
 // closeWith closes the session, at once or (closeGraceful) once the
@@ -322,7 +333,7 @@ type finalized struct {
 
 // finalizeLocked marks the session closed. A pending poll gets pollPkts
 // (a close packet when nil).
-func (s *Socket) finalizeLocked(reason string, err error, pollPkts []parser.Packet) *finalized {
+func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *finalized {
 	if sockState(s.state.Load()) == stateClosed {
 		return nil
 	}
@@ -334,7 +345,7 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []parser.Pack
 		}
 	}
 	if pollPkts == nil {
-		pollPkts = []parser.Packet{closePacket}
+		pollPkts = []outgoing{closePacket}
 	}
 	s.endPollLocked(pollPkts...)
 	s.queue = nil

@@ -106,9 +106,10 @@ func (t *wsTransport) handle(typ websocket.MessageType, data []byte) error {
 func (t *wsTransport) writeLoop() {
 	s := t.s
 	defer s.srv.wg.Done()
-	var spare []parser.Packet
+	var spare []outgoing
 	var buf []byte
 	cfg := &s.srv.cfg
+	uncompressed := false // compression turned off for the packet at hand
 	for {
 		select {
 		case <-t.wake:
@@ -131,7 +132,12 @@ func (t *wsTransport) writeLoop() {
 			t.conn.SetWriteDeadline(time.Now().Add(cfg.PingInterval + cfg.PingTimeout))
 		}
 		var werr error
-		for _, p := range pkts {
+		for _, op := range pkts {
+			if op.noCompress != uncompressed {
+				uncompressed = op.noCompress
+				t.conn.EnableWriteCompression(!uncompressed)
+			}
+			p := op.Packet
 			switch {
 			case p.Binary && t.b64:
 				buf = parser.AppendText(s.ver, buf[:0], p)
