@@ -14,9 +14,10 @@ type BroadcastFlags struct {
 	// Volatile packets are dropped for the sockets whose connection is not
 	// writable right now, and are never stored for connection state recovery.
 	Volatile bool
-	// Compress, when set to false, asks not to compress the packets. It is
-	// carried to the adapters (and other servers); the Engine.IO layer takes
-	// no per-packet setting yet, so it has no effect on the wire.
+	// Compress, when set to false, sends the packets uncompressed
+	// (engineio.Packet.NoCompress): no permessage-deflate on WebSocket, no
+	// gzip of a polling response that holds only such packets. nil means
+	// true.
 	Compress *bool
 	// Local limits the operation to this server (for multi-server adapters).
 	Local bool

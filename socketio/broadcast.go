@@ -67,7 +67,8 @@ func (b BroadcastOperator) Volatile() BroadcastOperator {
 	return b
 }
 
-// Compress returns an operator with the compress flag set.
+// Compress returns an operator with the compress flag set: with false, its
+// packets are sent uncompressed (see BroadcastFlags.Compress).
 func (b BroadcastOperator) Compress(compress bool) BroadcastOperator {
 	b.flags.Compress = &compress
 	return b

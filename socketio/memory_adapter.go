@@ -24,12 +24,23 @@ type EncodedPacket struct {
 
 // Encode encodes p for Engine.IO.
 func Encode(p *parser.Packet) *EncodedPacket {
+	return encode(p, false)
+}
+
+// encode encodes p for Engine.IO, its packets to be sent uncompressed when
+// noCompress is set.
+func encode(p *parser.Packet, noCompress bool) *EncodedPacket {
 	ep := &EncodedPacket{Packets: make([]engineio.Packet, 1, 1+len(p.Attachments))}
-	ep.Packets[0] = engineio.Packet{Data: p.AppendText(make([]byte, 0, p.TextLen()))}
+	ep.Packets[0] = engineio.Packet{Data: p.AppendText(make([]byte, 0, p.TextLen())), NoCompress: noCompress}
 	for _, a := range p.Attachments {
-		ep.Packets = append(ep.Packets, engineio.Packet{Data: a, Binary: true})
+		ep.Packets = append(ep.Packets, engineio.Packet{Data: a, Binary: true, NoCompress: noCompress})
 	}
 	return ep
+}
+
+// noCompress reports whether the flags ask for uncompressed packets.
+func (f *BroadcastFlags) noCompress() bool {
+	return f.Compress != nil && !*f.Compress
 }
 
 // InMemoryAdapter is the [Adapter] of a single server. With connection state
@@ -259,7 +270,7 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 		a.nextSeq++
 		offset := a.offset(seq)
 		p.Data = appendArg(p.Data, parser.AppendString(nil, offset))
-		ep = Encode(p)
+		ep = encode(p, opts.Flags.noCompress())
 		now := a.now()
 		if len(a.log) == 0 {
 			a.firstSeq = seq
@@ -267,7 +278,7 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 		a.log = append(a.log, logEntry{seq: seq, emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: ep})
 		a.trimLocked(now)
 	} else {
-		ep = Encode(p)
+		ep = encode(p, opts.Flags.noCompress())
 	}
 	a.applyLocked(opts, func(s *Socket) { s.deliver(ep, opts.Flags.Volatile) })
 	return nil
@@ -321,7 +332,7 @@ func (a *InMemoryAdapter) trimLocked(now time.Time) {
 func (a *InMemoryAdapter) BroadcastWithAck(p *parser.Packet, opts *BroadcastOptions, clientCount func(int), ack func(json.RawMessage)) error {
 	p.Namespace = a.nsp.name
 	p.ID, p.HasID = a.nsp.nextAckID(), true
-	ep := Encode(p)
+	ep := encode(p, opts.Flags.noCompress())
 	a.mu.Lock()
 	n := 0
 	a.applyLocked(opts, func(s *Socket) {
