@@ -90,7 +90,12 @@ log "report"
 	echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	"$bin/loadtest" -mode table <"$results"
-	echo "### Server echo of one message (testing.B, benchstat, -count $COUNT)"
+	echo "### Server echo of one message (testing.B, -count $COUNT)"
+	echo
+	echo "Median CPU time, allocations and bytes allocated per message echoed:"
+	echo
+	"$bin/loadtest" -mode benchtable <"$OUT/bench.txt"
+	echo "benchstat, each library against Tether:"
 	echo
 	echo '```'
 	go run "$BENCHSTAT" -col /lib "$OUT/bench.txt"

@@ -20,7 +20,8 @@
 //	loadtest -mode idle -lib coder -conns 10000 -compress off
 //
 // Report (-mode table): reads the JSON lines of earlier runs on stdin and
-// prints them as Markdown tables.
+// prints them as Markdown tables; -mode benchtable does the same for the
+// output of the BenchmarkServerEcho benchmarks (medians).
 package main
 
 import (
@@ -53,7 +54,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("loadtest: ")
 	var (
-		mode     = flag.String("mode", "echo", "echo, idle or table")
+		mode     = flag.String("mode", "echo", "echo, idle, table (JSON results on stdin) or benchtable (go test -bench output on stdin)")
 		lib      = flag.String("lib", "tether", "library of the server: "+strings.Join(bench.Libraries, ", "))
 		client   = flag.String("client", "tether", "library of the client (echo mode)")
 		conns    = flag.Int("conns", 1000, "number of connections")
@@ -66,8 +67,14 @@ func main() {
 		hold     = flag.Duration("hold", 0, "keep the server running this long after measuring, for profiling through its /debug/pprof/")
 	)
 	flag.Parse()
-	if *mode == "table" {
+	switch *mode {
+	case "table":
 		if err := printTables(os.Stdin, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	case "benchtable":
+		if err := printBenchTable(os.Stdin, os.Stdout); err != nil {
 			log.Fatal(err)
 		}
 		return
