@@ -63,12 +63,13 @@
 // binary for binary data (as is in v4; with a leading type byte 4 in v3).
 //
 // Upgrade. A client that started with polling opens a WebSocket with its
-// sid and sends "2probe"; the server answers "3probe" on it and ends the
-// pending GET with a noop, so that the client can pause polling; the client
-// waits for its last GET and POST to complete, then sends "5" on the
-// WebSocket. From then on the session runs on the WebSocket: packets the
-// server queued meanwhile go out there, in order, after everything that
-// polling carried; later polling requests get a 400. An upgrade that is not
+// sid and sends "2probe"; the server answers "3probe" on it and, as Node,
+// ends the pending GET with a noop within 100 ms (and so every 100 ms),
+// so that the client can pause polling; the client waits for its last GET
+// and POST to complete, then sends "5" on the WebSocket. From then on the
+// session runs on the WebSocket: packets the server queued meanwhile go out
+// there, in order, after everything that polling carried; a GET still
+// pending and later polling requests get a 400. An upgrade that is not
 // completed within UpgradeTimeout is dropped, and the session goes on over
 // polling.
 //

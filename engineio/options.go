@@ -112,6 +112,7 @@ type config struct {
 	polling, websocket bool
 	upgrades           []string // what a polling session may upgrade to
 	closeTimeout       time.Duration
+	noopInterval       time.Duration // see noopInterval; tests change it
 	ws                 websocket.AcceptOptions
 }
 
@@ -154,6 +155,7 @@ func newConfig(o *Options) config {
 	// to carry the close packet; a live client polls at once, so this
 	// bound only matters for clients that went away.
 	c.closeTimeout = min(30*time.Second, c.PingInterval+c.PingTimeout)
+	c.noopInterval = noopInterval
 	c.ws = c.WebSocket
 	if c.ws.ReadLimit == 0 {
 		c.ws.ReadLimit = c.MaxPayload

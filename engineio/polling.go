@@ -57,6 +57,10 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	select {
 	case pkts := <-pw.ch:
+		if pkts == nil {
+			writeError(w, CodeBadRequest, "") // the session upgraded meanwhile
+			return
+		}
 		s.writePayload(w, r, pkts)
 	case <-r.Context().Done():
 		s.mu.Lock()

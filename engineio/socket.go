@@ -130,7 +130,8 @@ type Socket struct {
 }
 
 // pollWaiter is a GET waiting for packets; whoever clears Socket.poll
-// sends them on ch (buffered, so never blocking).
+// sends them on ch (buffered, so never blocking), or nil to refuse the GET
+// (the session upgraded).
 type pollWaiter struct {
 	ch chan []outgoing
 }

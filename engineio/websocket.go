@@ -200,10 +200,10 @@ func (t *wsTransport) closeConn(reason string) {
 }
 
 // upgrade serves a WebSocket handshake with sid: the probe of an upgrade
-// from polling. The client sends "2probe" (answered "3probe"), the pending
-// poll is ended with a noop so that the client can pause polling, and the
-// client's "5" switches the session to the WebSocket, where the queued
-// packets then go.
+// from polling. The client sends "2probe" (answered "3probe"), polls are
+// ended with a noop every noopInterval so that the client can pause
+// polling, and the client's "5" switches the session to the WebSocket,
+// where the queued packets then go.
 func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 	if !srv.track() {
 		writeShuttingDown(w)
@@ -255,9 +255,12 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 			}
 			s.mu.Lock()
 			if s.probe == t && !s.probed {
+				// As Node, the pending poll is ended by the first tick,
+				// not at once: a client that sent "5" right behind the
+				// probe, with a poll under way, finds that poll refused
+				// as after the upgrade instead of ended with a noop.
 				s.probed = true
-				s.endPollLocked(noopPacket)
-				s.noopTimer = time.AfterFunc(noopInterval, s.noopTick)
+				s.noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
 			}
 			s.mu.Unlock()
 			return nil
@@ -301,7 +304,7 @@ func (s *Socket) noopTick() {
 		return
 	}
 	s.endPollLocked(noopPacket)
-	s.noopTimer.Reset(noopInterval)
+	s.noopTimer.Reset(s.srv.cfg.noopInterval)
 }
 
 // completeUpgrade switches the session to t and starts its writer.
@@ -312,9 +315,13 @@ func (s *Socket) completeUpgrade(t *wsTransport) bool {
 		return false
 	}
 	s.stopProbeLocked()
-	// A poll still waiting would get nothing more: end it. What is queued
-	// goes over the WebSocket, in order, after what polls carried.
-	s.endPollLocked(noopPacket)
+	// A poll still waiting came too late (a client pauses polling before
+	// it sends "5"): it is refused like the polls that come after. What is
+	// queued goes over the WebSocket, in order, after what polls carried.
+	if s.poll != nil {
+		s.poll.ch <- nil
+		s.poll = nil
+	}
 	s.ws = t
 	s.srv.wg.Add(1) // the session is registered, so the count is not zero
 	go t.writeLoop()
