@@ -57,6 +57,9 @@ func printBenchTable(r io.Reader, w io.Writer) error {
 		}
 		vs = slices.Clone(vs)
 		slices.Sort(vs)
+		if n := len(vs); n%2 == 0 {
+			return (vs[n/2-1] + vs[n/2]) / 2
+		}
 		return vs[len(vs)/2]
 	}
 	fmt.Fprintln(w, "| compression | size | "+strings.Join(bench.Libraries, " | ")+" |")
