@@ -60,7 +60,9 @@ staticcheck ./...
 # at least build and vet.
 if [ -f bench/go.mod ]; then
 	log "go vet (bench module)"
-	(cd bench && go vet ./...)
+	# -mod=mod: when the root module's requirements move (bench replaces it
+	# with ../), bench/go.mod follows instead of failing the run; commit it.
+	(cd bench && go vet -mod=mod ./...)
 fi
 
 # Tests that need a peer (Node, Chromium, redis-server) fail instead of
