@@ -28,7 +28,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # npm packages of every test folder that has a lockfile.
-for lock in $(git ls-files '*package-lock.json' | grep -v node_modules || true); do
+# (bench/ is not part of the test suite: its npm peers are installed by
+# bench/run.sh.)
+for lock in $(git ls-files '*package-lock.json' | grep -v -e node_modules -e '^bench/' || true); do
 	dir=$(dirname "$lock")
 	stamp="$dir/node_modules/.package-lock.json"
 	if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
