@@ -59,6 +59,70 @@ func TestLateHeartbeatTimer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session not closed")
 	}
+
+	// A ping was due more than PingTimeout ago, its (hour-long) timer did
+	// not fire, and the client did not poll meanwhile: it missed the ping.
+	_, body = get("EIO=4&transport=polling")
+	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
+		t.Fatalf("open packet %q: %v", body, err)
+	}
+	s = srv.session(open.SID)
+	s.mu.Lock()
+	s.pingDue = time.Now().Add(-time.Hour - time.Millisecond)
+	s.mu.Unlock()
+	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
+		t.Fatalf("poll after a missed ping: %d %q, want 400", status, body)
+	}
+	select {
+	case reason := <-closed:
+		if reason != ReasonPingTimeout {
+			t.Fatalf("closed with %q, want %q", reason, ReasonPingTimeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not closed")
+	}
+}
+
+// TestPongDeadline checks from when the pong to a ping is due: PingTimeout
+// after the ping went out when the client could get it at once, after the
+// ping was due when it waits for the client's next poll.
+func TestPongDeadline(t *testing.T) {
+	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Minute})
+	conns := make(chan *Socket, 1)
+	srv.OnConnection(func(s *Socket) { conns <- s })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	resp, err := http.Get(hs.URL + "/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := <-conns
+	due := time.Now().Add(-10 * time.Second) // the timer fired 10 s late
+	s.mu.Lock()
+	s.pingDue = due
+	s.mu.Unlock()
+	s.ping() // no poll pending: the ping waits
+	s.mu.Lock()
+	got := s.pongDeadline
+	s.mu.Unlock()
+	if !got.Equal(due.Add(time.Minute)) {
+		t.Fatalf("queued ping: pong due %v after the ping was due, want 1m0s", got.Sub(due))
+	}
+	s.mu.Lock()
+	s.awaitingPong = false
+	s.poll = &pollWaiter{ch: make(chan []outgoing, 1)} // a poll is pending
+	s.pingDue = due
+	s.mu.Unlock()
+	before := time.Now()
+	s.ping()
+	s.mu.Lock()
+	got = s.pongDeadline
+	s.mu.Unlock()
+	if got.Before(before.Add(time.Minute)) {
+		t.Fatalf("ping sent at once: pong due %v after it was due, want at least 1m10s", got.Sub(due))
+	}
 }
 
 // TestLateHeartbeatTimerV3 is TestLateHeartbeatTimer for a v3 client, whose

@@ -124,6 +124,7 @@ type Socket struct {
 	pingTimer    *time.Timer
 	timeoutTimer *time.Timer
 	awaitingPong bool
+	pingDue      time.Time // v4: when the next ping is due
 	pongDeadline time.Time // v4: when the pong to the last ping is due
 	pingSeq      uint64
 	lastPing     time.Time // v3: when the client last pinged
@@ -437,6 +438,7 @@ func (s *Socket) startHeartbeat() {
 		s.timeoutTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
 		return
 	}
+	s.pingDue = time.Now().Add(cfg.PingInterval)
 	s.pingTimer = time.AfterFunc(cfg.PingInterval, s.ping)
 }
 
@@ -448,14 +450,23 @@ func (s *Socket) ping() {
 		return
 	}
 	s.awaitingPong = true
-	s.pongDeadline = time.Now().Add(s.srv.cfg.PingTimeout)
+	// The pong is due PingTimeout after the client can see the ping: now
+	// when it goes out at once (over WebSocket, or to a pending poll);
+	// otherwise at the client's next poll, which must come within
+	// PingTimeout of when the ping was due, however late this timer fired.
+	now := time.Now()
+	base := now
+	if s.ws == nil && s.poll == nil && s.pingDue.Before(now) {
+		base = s.pingDue
+	}
+	s.pongDeadline = base.Add(s.srv.cfg.PingTimeout)
 	s.pingSeq++
 	seq := s.pingSeq
 	s.enqueueLocked(parser.Packet{Type: parser.Ping})
 	if s.timeoutTimer != nil {
 		s.timeoutTimer.Stop()
 	}
-	s.timeoutTimer = time.AfterFunc(s.srv.cfg.PingTimeout, func() { s.pongTimeout(seq) })
+	s.timeoutTimer = time.AfterFunc(s.pongDeadline.Sub(now), func() { s.pongTimeout(seq) })
 }
 
 // pongTimeout closes the session if the pong for ping seq has not come.
@@ -476,13 +487,19 @@ func (s *Socket) heartbeatExpiredLocked(now time.Time) bool {
 		cfg := &s.srv.cfg
 		return !s.lastPing.IsZero() && now.After(s.lastPing.Add(cfg.PingInterval+cfg.PingTimeout))
 	}
-	return s.awaitingPong && now.After(s.pongDeadline)
+	if s.awaitingPong {
+		return now.After(s.pongDeadline)
+	}
+	return s.ws == nil && s.poll == nil && !s.pingDue.IsZero() && now.After(s.pingDue.Add(s.srv.cfg.PingTimeout))
 }
 
 // checkHeartbeat closes the session with "ping timeout" when its client
-// missed the heartbeat deadline, whether or not the timer that enforces it
-// has fired: on a busy machine timers fire late, and a request that comes
+// missed the heartbeat deadline, whether or not the timers that enforce it
+// have fired: on a busy machine timers fire late, and a request that comes
 // after the deadline must find the session closed, as it would have been.
+// A polling client that did not poll when a ping was due has missed it
+// once PingTimeout has passed since, even if the ping timer has not fired
+// yet.
 func (s *Socket) checkHeartbeat() {
 	s.mu.Lock()
 	var fin *finalized
@@ -503,6 +520,7 @@ func (s *Socket) onPong() {
 	s.awaitingPong = false
 	s.timeoutTimer.Stop()
 	if sockState(s.state.Load()) == stateOpen {
+		s.pingDue = time.Now().Add(s.srv.cfg.PingInterval)
 		s.pingTimer.Reset(s.srv.cfg.PingInterval)
 	}
 }
