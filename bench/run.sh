@@ -10,11 +10,17 @@
 #     then every library's client against Tether's server;
 #  2. allocations (and time) per message echoed by a server, testing.B
 #     with -benchmem, -count 6, summarised by benchstat;
-#  3. memory per idle connection with 10,000 connections.
+#  3. memory per idle connection with 10,000 connections;
+#  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
+#     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
+#     rates and as fast as each server keeps up.
 #
-# Usage: bench/run.sh            (about 7 minutes on 2 cores)
+# Usage: bench/run.sh            (about 9 minutes on 2 cores)
+#        bench/run.sh fanout     (part 4 only, about 2 minutes)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
+#        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
+#        FANOUT_SIZE=100
 #        RUNS=1: repeat the echo tests; the tables show the median run
 #        (4 more minutes per run).
 set -euo pipefail
@@ -39,6 +45,39 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p "$OUT"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
+
+FANOUT_CLIENTS=${FANOUT_CLIENTS:-5000}
+FANOUT_DURATION=${FANOUT_DURATION:-10s}
+FANOUT_RATES=${FANOUT_RATES:-5 20 max}
+FANOUT_SIZE=${FANOUT_SIZE:-100}
+
+fanout() {
+	log "Socket.IO broadcast fan-out ($FANOUT_CLIENTS clients): Tether against Node socket.io 4.8"
+	(cd fanout/node && npm ci --no-audit --no-fund --loglevel=error >&2)
+	go build -o "$bin/fanout" ./cmd/fanout
+	local results="$OUT/fanout.jsonl"
+	: >"$results"
+	for rate in $FANOUT_RATES; do
+		for server in go node; do
+			"$bin/fanout" -server "$server" -clients "$FANOUT_CLIENTS" -rate "$rate" -size "$FANOUT_SIZE" \
+				-duration "$FANOUT_DURATION" -out json | tee -a "$results" >&2 ||
+				log "FAILED: fanout -server $server -rate $rate"
+		done
+	done
+	{
+		echo "### 4. Socket.IO broadcast fan-out ($FANOUT_CLIENTS clients in one room)"
+		echo
+		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		"$bin/fanout" -mode table <"$results"
+	} | tee "$OUT/fanout.md"
+}
+
+if [ "${1:-}" = fanout ]; then
+	fanout
+	exit
+fi
 
 log "building loadtest and checking every client against every server"
 go build -o "$bin/loadtest" ./cmd/loadtest
@@ -101,3 +140,5 @@ log "report"
 	go run "$BENCHSTAT" -col /lib "$OUT/bench.txt"
 	echo '```'
 } | tee "$OUT/report.md"
+
+fanout

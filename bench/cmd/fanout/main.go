@@ -349,7 +349,7 @@ func (st *stats) quantiles(qs ...float64) []float64 {
 	}
 	out := make([]float64, len(qs))
 	for k, q := range qs {
-		want := int64(q * float64(total))
+		want := min(int64(q*float64(total)), total-1)
 		var acc int64
 		for i, n := range counts {
 			acc += n
