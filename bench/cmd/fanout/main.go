@@ -38,7 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -499,7 +499,6 @@ func run(cfg config) (*result, error) {
 	if count.Count != cfg.Clients {
 		return nil, fmt.Errorf("server has %d of %d clients in the room", count.Count, cfg.Clients)
 	}
-	runtime.GC()
 	time.Sleep(time.Second)
 	rssAfter, err := procRSS(pid)
 	if err != nil {
@@ -618,7 +617,19 @@ type tick struct {
 
 // serveGo runs Tether's Socket.IO server with the command protocol of
 // server.mjs on stdin and stdout.
+// With FANOUT_CPUPROFILE set to a file name, it writes a CPU profile of its
+// whole life there.
 func serveGo(port int) error {
+	if name := os.Getenv("FANOUT_CPUPROFILE"); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			return fmt.Errorf("failed to create the CPU profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("failed to start the CPU profile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	srv := socketio.NewServer(&socketio.Options{Options: engineio.Options{Transports: []string{"websocket"}}})
 	srv.OnConnection(func(s *socketio.Socket) {
 		s.Join("bench")
