@@ -63,7 +63,7 @@ func main() {
 		duration = flag.Duration("duration", 10*time.Second, "measured time")
 		warmup   = flag.Duration("warmup", time.Second, "broadcast time before measuring")
 		dialers  = flag.Int("dialers", 50, "connections opened at a time while ramping up")
-		nodeDir  = flag.String("nodedir", "", "directory of server.mjs (default: fanout/node next to the working directory's cmd, i.e. bench/fanout/node)")
+		nodeDir  = flag.String("nodedir", "", "directory of server.mjs (default fanout/node, or bench/fanout/node from the repository root)")
 		out      = flag.String("out", "text", "text or json")
 		serve    = flag.Int("serve", -1, "internal: run the Go server on this port (0: any), commands on stdin")
 	)
