@@ -3,10 +3,11 @@ package interop
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/peertest"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -14,13 +15,7 @@ import (
 // needChromium checks that Chromium is installed.
 func needChromium(t *testing.T) {
 	t.Helper()
-	path := os.Getenv("TETHER_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		missingPeer(t, "chromium not found at %s", path)
-	}
+	peertest.Chromium(t)
 }
 
 // forCase returns the events of one browser case.

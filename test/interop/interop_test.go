@@ -12,13 +12,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/peertest"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -34,31 +35,11 @@ const (
 	waitTimeout = 30 * time.Second
 )
 
-// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set
-// (the test script installs every peer, so a missing one is a bug there).
-func missingPeer(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
-	}
-	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
-}
-
 // needNode returns the path of node, checking that the npm packages of this
 // folder are installed.
 func needNode(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missingPeer(t, "node not found in PATH")
-	}
-	for _, pkg := range []string{"ws", "playwright-core"} {
-		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
-			missingPeer(t, "npm package %s is not installed (run npm ci in test/interop)", pkg)
-		}
-	}
-	return node
+	return peertest.Node(t, "test/interop", "ws", "playwright-core")
 }
 
 // event is one JSON line a Node script printed. Fields are filled as the

@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/peertest"
 
 	"github.com/tether-rt/tether/demo"
 	"github.com/tether-rt/tether/socketio"
@@ -22,34 +21,12 @@ import (
 // nodeTimeout bounds every Node process a test starts.
 const nodeTimeout = 60 * time.Second
 
-// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set.
-func missingPeer(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
-	}
-	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
-}
-
 // needBrowser returns the path of node, checking that playwright-core and
 // Chromium are installed.
 func needBrowser(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missingPeer(t, "node not found in PATH")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
-		missingPeer(t, "npm package playwright-core is not installed (run npm ci in test/e2e/demo)")
-	}
-	chromium := os.Getenv("TETHER_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missingPeer(t, "chromium not found at %s", chromium)
-	}
+	node := peertest.Node(t, "test/e2e/demo", "playwright-core")
+	peertest.Chromium(t)
 	return node
 }
 
@@ -91,7 +68,7 @@ func startServer(t *testing.T, blockWebSocket bool) *server {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		missingPeer(t, "the pages' socket.io client is missing (%s): run scripts/build-web.sh, or npm ci in demo/web", resp.Status)
+		peertest.Missing(t, "the pages' socket.io client is missing (%s): run scripts/build-web.sh, or npm ci in demo/web", resp.Status)
 	}
 	return s
 }

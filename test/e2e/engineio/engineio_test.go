@@ -10,16 +10,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/peertest"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -28,21 +28,7 @@ import (
 // TETHER_REQUIRE_PEERS) when node or the npm packages are missing.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		for _, pkg := range []string{"engine.io-client", "engine.io-client-v3"} {
-			if _, serr := os.Stat("node_modules/" + pkg + "/package.json"); serr != nil {
-				err = fmt.Errorf("npm package %s not installed (run npm ci in test/e2e/engineio)", pkg)
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
-			t.Fatalf("peer missing: %v", err)
-		}
-		t.Skipf("peer missing: %v", err)
-	}
-	return node
+	return peertest.Node(t, "test/e2e/engineio", "engine.io-client", "engine.io-client-v3")
 }
 
 // clientResult is what client.mjs prints.

@@ -7,25 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/peertest"
+
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tether-rt/tether/server"
 )
-
-// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set.
-func missingPeer(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
-	}
-	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
-}
 
 type line struct {
 	Op        string `json:"op"`
@@ -50,13 +41,7 @@ func token(t *testing.T, sub string, exp time.Duration, rooms ...string) string 
 }
 
 func TestSocketIOClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missingPeer(t, "node not found in PATH")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "socket.io-client", "package.json")); err != nil {
-		missingPeer(t, "npm package socket.io-client is not installed (run npm ci in test/e2e/serve)")
-	}
+	node := peertest.Node(t, "test/e2e/serve", "socket.io-client")
 
 	cfg := server.DefaultConfig()
 	cfg.Auth.Required = true

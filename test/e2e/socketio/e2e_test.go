@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/peertest"
+
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 )
@@ -24,30 +25,11 @@ import (
 // nodeTimeout bounds every Node process a test starts.
 const nodeTimeout = 90 * time.Second
 
-// missingPeer skips the test, or fails it when TETHER_REQUIRE_PEERS is set.
-func missingPeer(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("TETHER_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s (TETHER_REQUIRE_PEERS is set)", msg)
-	}
-	t.Skipf("%s; set TETHER_REQUIRE_PEERS to fail instead", msg)
-}
-
 // needNode returns the path of node, checking that the npm packages of this
 // folder are installed.
 func needNode(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missingPeer(t, "node not found in PATH")
-	}
-	for _, pkg := range []string{"socket.io-client", "playwright-core"} {
-		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
-			missingPeer(t, "npm package %s is not installed (run npm ci in test/e2e/socketio)", pkg)
-		}
-	}
-	return node
+	return peertest.Node(t, "test/e2e/socketio", "socket.io-client", "playwright-core")
 }
 
 // event is one JSON line a Node script printed.
@@ -445,13 +427,7 @@ func TestMaxPayload(t *testing.T) {
 // socket.io-client, served by the test server with the page.
 func TestChromium(t *testing.T) {
 	needNode(t)
-	chromium := os.Getenv("TETHER_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missingPeer(t, "chromium not found at %s", chromium)
-	}
+	peertest.Chromium(t)
 	_, h := newServerExtra(t, nil, map[string]http.Handler{
 		"/chat.html": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.ServeFile(w, r, "chat.html")
@@ -472,7 +448,7 @@ func TestChromium(t *testing.T) {
 func TestSocketIOv2Client(t *testing.T) {
 	needNode(t)
 	if _, err := os.Stat(filepath.Join("node_modules", "socket.io-client-v2", "package.json")); err != nil {
-		missingPeer(t, "npm package socket.io-client-v2 is not installed (run npm ci in test/e2e/socketio)")
+		peertest.Missing(t, "npm package socket.io-client-v2 is not installed (run npm ci in test/e2e/socketio)")
 	}
 	_, h := newServer(t, &socketio.Options{Options: engineio.Options{AllowEIO3: true}})
 	for _, tr := range []string{"polling", "websocket"} {
