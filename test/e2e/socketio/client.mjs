@@ -222,7 +222,12 @@ const scenarios = {
     let stopAt = -1;
     socket.on('tick', (i) => {
       got.push(i);
-      if (!pending && thresholds.length && i >= thresholds[0]) {
+      // Not before an upgrade to WebSocket is over: engine.io-client never
+      // resumes polling when the probe WebSocket dies after "3probe" while
+      // polling is paused (it stalls until its ping timeout), a client-side
+      // limitation this test is not about.
+      const settled = !opts.transports.includes('websocket') || socket.io.engine.transport.name === 'websocket';
+      if (!pending && thresholds.length && i >= thresholds[0] && settled) {
         thresholds.shift();
         pending = true;
         socket.emit('kill');
