@@ -12,10 +12,8 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,9 +21,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -36,47 +32,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tether-rt/tether/internal/fuzzseed"
+
 	kflate "github.com/klauspost/compress/flate"
 
 	"github.com/tether-rt/tether/websocket/frame"
 )
-
-// fuzzAddSeed adds a seed input to f, unless testdata/fuzz/<FuzzName>/ already
-// holds it, in Go's corpus format (go test runs it from there). With
-// TETHER_WRITE_FUZZ_SEEDS=1 in the environment it writes it there: that is
-// how the committed seed corpora are made.
-func fuzzAddSeed(f *testing.F, vals ...any) {
-	f.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch v := v.(type) {
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", v)
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", v)
-		case byte:
-			fmt.Fprintf(&b, "byte(%q)\n", v)
-		default:
-			fmt.Fprintf(&b, "%T(%v)\n", v, v)
-		}
-	}
-	sum := sha256.Sum256([]byte(b.String()))
-	file := filepath.Join("testdata", "fuzz", f.Name(), "seed-"+hex.EncodeToString(sum[:8]))
-	if old, err := os.ReadFile(file); err == nil && string(old) == b.String() {
-		return
-	}
-	f.Add(vals...)
-	if os.Getenv("TETHER_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		f.Fatal(err)
-	}
-}
 
 // fuzzConn is an in-memory net.Conn: reads return in (at most chunk bytes
 // at a time when chunk > 0) and then io.EOF; writes are recorded. It is
@@ -815,8 +776,8 @@ func TestInflaterStartsClean(t *testing.T) {
 // of it.
 func FuzzFrameReader(f *testing.F) {
 	for _, s := range fuzzReaderSeeds() {
-		fuzzAddSeed(f, s.data, s.flags, byte(0))
-		fuzzAddSeed(f, s.data, s.flags, byte(0x1b)) // 3-byte reads, Reader API, 200 bytes buffered
+		fuzzseed.Add(f, s.data, s.flags, byte(0))
+		fuzzseed.Add(f, s.data, s.flags, byte(0x1b)) // 3-byte reads, Reader API, 200 bytes buffered
 	}
 	f.Fuzz(func(t *testing.T, data []byte, flags, mode byte) {
 		cfg := parseFuzzReaderConfig(flags, mode)
@@ -857,8 +818,8 @@ func FuzzInflate(f *testing.F) {
 		long,
 	}
 	for i, s := range seeds {
-		fuzzAddSeed(f, s, byte(i), uint16(len(s)/2), byte(i))
-		fuzzAddSeed(f, s, byte(i)|0x4, uint16(0), byte(0)) // 1 KiB limit
+		fuzzseed.Add(f, s, byte(i), uint16(len(s)/2), byte(i))
+		fuzzseed.Add(f, s, byte(i)|0x4, uint16(0), byte(0)) // 1 KiB limit
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, flags byte, split uint16, wflags byte) {
 		text := flags&1 != 0
@@ -1027,7 +988,7 @@ func FuzzHandshake(f *testing.F) {
 		{strings.Replace(valid, "dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZQ==", 1) + "\r\n", 0},
 		{valid + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 0},
 	} {
-		fuzzAddSeed(f, []byte(s.req), s.flags)
+		fuzzseed.Add(f, []byte(s.req), s.flags)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, flags byte) {
 		rd := bytes.NewReader(raw)
@@ -1186,7 +1147,7 @@ func FuzzDialResponse(f *testing.F) {
 		{"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 0},
 		{"HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n\r\n", 0},
 	} {
-		fuzzAddSeed(f, []byte(s.resp), s.flags)
+		fuzzseed.Add(f, []byte(s.resp), s.flags)
 	}
 	f.Fuzz(func(t *testing.T, resp []byte, flags byte) {
 		opts := &DialOptions{Compression: CompressionOptions{Mode: CompressionMode(flags & 3 % 3)}}
@@ -1273,8 +1234,8 @@ func FuzzProxyResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	} {
-		fuzzAddSeed(f, []byte(s), true)
-		fuzzAddSeed(f, []byte(s), false)
+		fuzzseed.Add(f, []byte(s), true)
+		fuzzseed.Add(f, []byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, resp []byte, auth bool) {
 		nc := &fuzzConn{in: resp}
@@ -1389,8 +1350,8 @@ func FuzzExtensions(f *testing.F) {
 		"foo, bar; baz=1,, permessage-deflate\nmux; x",
 		"",
 	} {
-		fuzzAddSeed(f, s, byte(1), byte(0))
-		fuzzAddSeed(f, s, byte(2|2<<2|7<<5), byte(1|1<<2|3<<5))
+		fuzzseed.Add(f, s, byte(1), byte(0))
+		fuzzseed.Add(f, s, byte(2|2<<2|7<<5), byte(1|1<<2|3<<5))
 	}
 	f.Fuzz(func(t *testing.T, header string, sflags, cflags byte) {
 		values := strings.Split(header, "\n")

@@ -1,53 +1,12 @@
 package utf8stream
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-// addSeed adds a seed input to f, unless testdata/fuzz/<FuzzName>/ already
-// holds it, in Go's corpus format (go test runs it from there). With
-// TETHER_WRITE_FUZZ_SEEDS=1 in the environment it writes it there: that is
-// how the committed seed corpora are made.
-func addSeed(f *testing.F, vals ...any) {
-	f.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch v := v.(type) {
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", v)
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", v)
-		case byte:
-			fmt.Fprintf(&b, "byte(%q)\n", v)
-		default:
-			fmt.Fprintf(&b, "%T(%v)\n", v, v)
-		}
-	}
-	sum := sha256.Sum256([]byte(b.String()))
-	file := filepath.Join("testdata", "fuzz", f.Name(), "seed-"+hex.EncodeToString(sum[:8]))
-	if old, err := os.ReadFile(file); err == nil && string(old) == b.String() {
-		return
-	}
-	f.Add(vals...)
-	if os.Getenv("TETHER_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		f.Fatal(err)
-	}
-}
+	"github.com/tether-rt/tether/internal/fuzzseed"
+)
 
 // refValidPrefix reports whether p is valid UTF-8 or a valid UTF-8 string
 // cut inside its last encoding, using only the standard library: some
@@ -94,13 +53,13 @@ func refValidPrefix(p []byte) bool {
 // Done agrees with utf8.Valid.
 func FuzzValidator(f *testing.F) {
 	for _, s := range samples {
-		addSeed(f, s, []byte{1})
-		addSeed(f, s, []byte{2, 3, 0})
+		fuzzseed.Add(f, s, []byte{1})
+		fuzzseed.Add(f, s, []byte{2, 3, 0})
 	}
-	addSeed(f, []byte("0123456789abcdef\xf0\x9f\x98\x80 mixed with ascii words, then \xe2\x82\xac"), []byte{17, 1, 1, 1, 9, 2})
-	addSeed(f, []byte("abcdefgh\xed\xa0\x80"), []byte{9, 1})
-	addSeed(f, []byte("abcdefg\xf4\x8f\xbf\xbf\xf4\x8f"), []byte{8, 3, 2})
-	addSeed(f, []byte("\xe0\xa0"), []byte{1})
+	fuzzseed.Add(f, []byte("0123456789abcdef\xf0\x9f\x98\x80 mixed with ascii words, then \xe2\x82\xac"), []byte{17, 1, 1, 1, 9, 2})
+	fuzzseed.Add(f, []byte("abcdefgh\xed\xa0\x80"), []byte{9, 1})
+	fuzzseed.Add(f, []byte("abcdefg\xf4\x8f\xbf\xbf\xf4\x8f"), []byte{8, 3, 2})
+	fuzzseed.Add(f, []byte("\xe0\xa0"), []byte{1})
 	f.Fuzz(func(t *testing.T, s, cuts []byte) {
 		if !slices.ContainsFunc(cuts, func(c byte) bool { return c > 0 }) {
 			cuts = append(cuts, 1) // some chunk must make progress

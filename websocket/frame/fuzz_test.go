@@ -2,55 +2,14 @@ package frame
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-// addSeed adds a seed input to f, unless testdata/fuzz/<FuzzName>/ already
-// holds it, in Go's corpus format (go test runs it from there). With
-// TETHER_WRITE_FUZZ_SEEDS=1 in the environment it writes it there: that is
-// how the committed seed corpora are made.
-func addSeed(f *testing.F, vals ...any) {
-	f.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch v := v.(type) {
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", v)
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", v)
-		case byte:
-			fmt.Fprintf(&b, "byte(%q)\n", v)
-		default:
-			fmt.Fprintf(&b, "%T(%v)\n", v, v)
-		}
-	}
-	sum := sha256.Sum256([]byte(b.String()))
-	file := filepath.Join("testdata", "fuzz", f.Name(), "seed-"+hex.EncodeToString(sum[:8]))
-	if old, err := os.ReadFile(file); err == nil && string(old) == b.String() {
-		return
-	}
-	f.Add(vals...)
-	if os.Getenv("TETHER_WRITE_FUZZ_SEEDS") != "1" {
-		return
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		f.Fatal(err)
-	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		f.Fatal(err)
-	}
-}
+	"github.com/tether-rt/tether/internal/fuzzseed"
+)
 
 // refHeaderSize decodes the size the header at the start of b announces,
 // independently of [ParseHeader].
@@ -79,12 +38,12 @@ func FuzzParseHeader(f *testing.F) {
 		{Fin: true, OpCode: OpBinary, Length: math.MaxUint16 + 1},
 		{Fin: true, OpCode: OpClose, Length: math.MaxInt64, Rsv2: true, Rsv3: true, Masked: true},
 	} {
-		addSeed(f, AppendHeader(nil, h))
+		fuzzseed.Add(f, AppendHeader(nil, h))
 	}
-	addSeed(f, []byte{0x81})
-	addSeed(f, []byte{0x82, 126, 0, 125})
-	addSeed(f, []byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
-	addSeed(f, []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	fuzzseed.Add(f, []byte{0x81})
+	fuzzseed.Add(f, []byte{0x82, 126, 0, 125})
+	fuzzseed.Add(f, []byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
+	fuzzseed.Add(f, []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, n, err := ParseHeader(b)
 		// The length is checked as soon as its bytes are there, before
@@ -214,10 +173,10 @@ func checkBuildParse(t *testing.T, b []byte) {
 // position, at any alignment, split anywhere, and that masking twice gives
 // the input back.
 func FuzzMask(f *testing.F) {
-	addSeed(f, uint32(0x3d21fa37), 0, []byte("hello"), uint16(0), uint8(0))
-	addSeed(f, uint32(0xffffffff), 3, bytes.Repeat([]byte{0xaa}, 200), uint16(65), uint8(3))
-	addSeed(f, uint32(0x01020304), -1, bytes.Repeat([]byte("0123456789"), 30), uint16(7), uint8(5))
-	addSeed(f, uint32(0), 2, []byte{}, uint16(1), uint8(1))
+	fuzzseed.Add(f, uint32(0x3d21fa37), 0, []byte("hello"), uint16(0), uint8(0))
+	fuzzseed.Add(f, uint32(0xffffffff), 3, bytes.Repeat([]byte{0xaa}, 200), uint16(65), uint8(3))
+	fuzzseed.Add(f, uint32(0x01020304), -1, bytes.Repeat([]byte("0123456789"), 30), uint16(7), uint8(5))
+	fuzzseed.Add(f, uint32(0), 2, []byte{}, uint16(1), uint8(1))
 	f.Fuzz(func(t *testing.T, k uint32, pos int, data []byte, split uint16, align uint8) {
 		key := [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
 		off := int(align % 8)
@@ -263,14 +222,14 @@ func refValidCloseCode(c uint16) bool {
 // FuzzParseClose checks that ParseClose accepts exactly the payloads with a
 // valid code and a UTF-8 reason, and that AppendClose rebuilds them.
 func FuzzParseClose(f *testing.F) {
-	addSeed(f, []byte{})
-	addSeed(f, []byte{0x03})
-	addSeed(f, AppendClose(nil, 1000, "bye"))
-	addSeed(f, AppendClose(nil, 1005, ""))
-	addSeed(f, AppendClose(nil, 1015, ""))
-	addSeed(f, AppendClose(nil, 4999, "κόσμε"))
-	addSeed(f, AppendClose(nil, 3000, "\xce\xba\xe1"))
-	addSeed(f, AppendClose(nil, 2999, ""))
+	fuzzseed.Add(f, []byte{})
+	fuzzseed.Add(f, []byte{0x03})
+	fuzzseed.Add(f, AppendClose(nil, 1000, "bye"))
+	fuzzseed.Add(f, AppendClose(nil, 1005, ""))
+	fuzzseed.Add(f, AppendClose(nil, 1015, ""))
+	fuzzseed.Add(f, AppendClose(nil, 4999, "κόσμε"))
+	fuzzseed.Add(f, AppendClose(nil, 3000, "\xce\xba\xe1"))
+	fuzzseed.Add(f, AppendClose(nil, 2999, ""))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		code, reason, err := ParseClose(p)
 		switch {
