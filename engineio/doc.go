@@ -77,6 +77,9 @@
 // the WebSocket: the reason is "transport close". [Socket.Close] ("forced
 // close") and [Server.Close] ("server shutting down") send what is queued
 // first, then a close packet (polling) or a close frame (WebSocket).
+// Server.Close, as Node's engine.io, does not wait for a polling client
+// with no request pending: what is queued for it is lost. [Server.Shutdown]
+// waits for that client's next poll, within its context's deadline.
 //
 // Errors. Refused requests get HTTP 400 (403 when AllowRequest refuses)
 // with a JSON body, as Node's engine.io writes it:

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,18 +82,50 @@ func (srv *Server) Count() int {
 // session's OnClose callback has returned and the server's goroutines have
 // ended, so it must not be called from inside a callback.
 func (srv *Server) Close() error {
+	for _, s := range srv.closeSessions() {
+		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
+	}
+	srv.wg.Wait()
+	return nil
+}
+
+// Shutdown is [Server.Close] with a drain: a polling client that has
+// packets queued and no request pending gets them, followed by a close
+// packet, at its next poll, instead of losing them. Shutdown waits for those
+// polls until ctx is done, then closes the sessions left as Close does and
+// returns an error wrapping ctx's. Like Close, it waits for every session's
+// OnClose callback and must not be called from inside a callback.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	for _, s := range srv.closeSessions() {
+		s.closeWith(ReasonServerShutdown, nil, closeDrain)
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, s := range srv.closeSessions() {
+		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
+	}
+	<-done
+	return fmt.Errorf("engineio: failed to drain the polling sessions: %w", ctx.Err())
+}
+
+// closeSessions refuses new sessions and returns the known ones.
+func (srv *Server) closeSessions() []*Socket {
 	srv.mu.Lock()
+	defer srv.mu.Unlock()
 	srv.closed = true
 	list := make([]*Socket, 0, len(srv.sessions))
 	for _, s := range srv.sessions {
 		list = append(list, s) // closing a closed session does nothing
 	}
-	srv.mu.Unlock()
-	for _, s := range list {
-		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
-	}
-	srv.wg.Wait()
-	return nil
+	return list
 }
 
 // track counts a goroutine that will hold a WebSocket, unless the server is

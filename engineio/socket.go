@@ -84,6 +84,10 @@ const (
 	// closeGraceful: Close or server shutdown; queued packets go out
 	// first, followed by a close packet (polling) or close frame.
 	closeGraceful
+	// closeDrain: [Server.Shutdown]; as closeGraceful, but a polling
+	// session with packets queued and no pending poll keeps them for the
+	// client's next poll instead of dropping them.
+	closeDrain
 )
 
 // Socket is one Engine.IO session. Its methods are safe for concurrent use.
@@ -269,6 +273,9 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 	case stateClosed:
 		return nil
 	case stateClosing:
+		if mode == closeDrain {
+			return nil // the poll it waits for may still come
+		}
 		if mode == closeGraceful {
 			if reason == ReasonServerShutdown && s.ws == nil {
 				// Don't wait for the poll any longer.
@@ -277,7 +284,7 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			return nil
 		}
 	case stateOpen:
-		if mode != closeGraceful {
+		if mode != closeGraceful && mode != closeDrain {
 			break
 		}
 		if probe := s.stopProbeLocked(); probe != nil && probe.conn != nil {
@@ -295,8 +302,9 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			s.queue = nil
 			s.endPollLocked(pkts...)
 			return s.finalizeLocked(reason, err, nil)
-		case reason == ReasonServerShutdown:
-			// As Node does: no waiting for a poll that may never come.
+		case reason == ReasonServerShutdown && (mode == closeGraceful || len(s.queue) == 0):
+			// As Node does: no waiting for a poll that may never come
+			// (unless draining, for the packets queued).
 			return s.finalizeLocked(reason, err, nil)
 		default:
 			// The close packet goes with the client's next poll.

@@ -1,0 +1,78 @@
+package engineio_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// TestServerShutdownDrainsPolling checks that Shutdown keeps a polling
+// session that has packets queued and no poll pending until the client's
+// next poll takes them, while a session with nothing queued closes at once.
+func TestServerShutdownDrainsPolling(t *testing.T) {
+	checkGoroutines(t)
+	e := newEnv(t, nil, nil)
+	queued, _ := e.handshake()
+	qs := e.nextConn()
+	if err := qs.Send(engineio.Packet{Data: []byte("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	e.handshake() // nothing queued, no poll pending
+	idle := e.nextConn()
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		done <- e.srv.Shutdown(ctx)
+	}()
+	// The idle session goes at once; the other waits for its poll.
+	if cl := e.nextClose(); cl.sock != idle || cl.reason != engineio.ReasonServerShutdown {
+		t.Fatalf("first close: %s %q; want the idle session, %q", cl.sock.ID(), cl.reason, engineio.ReasonServerShutdown)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) before the queued packet was polled", err)
+	default:
+	}
+	if status, _, _ := e.do("GET", "EIO=4&transport=polling", ""); status != 503 {
+		t.Errorf("handshake while draining: %d", status)
+	}
+	if body := e.poll(queued); body != "4kept\x1e1" {
+		t.Errorf("poll while draining = %q; want the queued message and a close packet", body)
+	}
+	if cl := e.nextClose(); cl.sock != qs || cl.reason != engineio.ReasonServerShutdown {
+		t.Errorf("second close: %q", cl.reason)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if e.srv.Count() != 0 {
+		t.Errorf("Count = %d", e.srv.Count())
+	}
+}
+
+// TestServerShutdownDeadline checks that Shutdown gives up on the polls
+// that do not come once its context is done.
+func TestServerShutdownDeadline(t *testing.T) {
+	checkGoroutines(t)
+	e := newEnv(t, nil, nil)
+	sid, _ := e.handshake()
+	s := e.nextConn()
+	if err := s.Send(engineio.Packet{Data: []byte("lost")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v; want context.Canceled", err)
+	}
+	if cl := e.nextClose(); cl.reason != engineio.ReasonServerShutdown {
+		t.Errorf("close reason %q", cl.reason)
+	}
+	if status, _, _ := e.do("GET", "EIO=4&transport=polling&sid="+sid, ""); status != 400 {
+		t.Errorf("poll after Shutdown: %d", status)
+	}
+}
