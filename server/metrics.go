@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,10 +108,20 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// countingListener counts the bytes of its connections.
+// countingListener counts the bytes of its connections. Closing it more
+// than once is not an error, so that Serve can stop accepting before the
+// http.Server's Shutdown closes it again.
 type countingListener struct {
 	net.Listener
 	m *metrics
+
+	once     sync.Once
+	closeErr error
+}
+
+func (l *countingListener) Close() error {
+	l.once.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {

@@ -312,11 +312,16 @@ func (s *Server) drain(ctx context.Context) error {
 // refused and /readyz answers 503, events being handled are answered (new
 // ones get {ok:false, reason:"server shutting down"}), then every client is
 // disconnected at the transport level, after what was queued for it has
-// been sent, so that it reconnects (to another server). It does not close
-// listeners: [Server.Serve] does that.
+// been sent, so that it reconnects (to another server). A polling client
+// with packets queued and no request pending gets them with its next poll,
+// as long as ctx allows. It does not close listeners: [Server.Serve] does
+// that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
 	err := s.drain(ctx)
+	if derr := s.io.Engine().Shutdown(ctx); derr != nil && err == nil {
+		err = fmt.Errorf("failed to drain the connections: %w", derr)
+	}
 	if cerr := s.io.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("failed to close the Socket.IO server: %w", cerr)
 	}
@@ -343,8 +348,9 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln (with TLS when configured) and, when admin is not nil,
 // pprof and /metrics on admin, until ctx is done; then it shuts down
 // gracefully within Config.ShutdownTimeout: /readyz answers 503 for
-// Config.ShutdownDelay, the listeners close, and [Server.Shutdown] runs.
-// It returns nil after a graceful shutdown.
+// Config.ShutdownDelay, ln closes (the connections already open stay, for
+// the polling clients' last requests), [Server.Shutdown] runs, and then
+// the HTTP connections close. It returns nil after a graceful shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -406,10 +412,13 @@ loop:
 		case <-sctx.Done():
 		}
 	}
-	shut := make(chan error, 1)
-	go func() { shut <- hs.Shutdown(sctx) }() // closes the listener at once
+	// Stop accepting connections, but keep the open ones until the
+	// clients are gone: a polling client makes its next request on one of
+	// them, to take what is queued for it (hs.Shutdown would close the
+	// idle ones at once).
+	_ = counted.Close()
 	err := s.Shutdown(sctx)
-	if herr := <-shut; herr != nil {
+	if herr := hs.Shutdown(sctx); herr != nil {
 		_ = hs.Close()
 		if err == nil {
 			err = fmt.Errorf("failed to finish HTTP requests: %w", herr)

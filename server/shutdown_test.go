@@ -3,9 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,9 +92,11 @@ func TestGracefulShutdown(t *testing.T) {
 		res := b.call("presence", map[string]any{"room": "room"})
 		return res["reason"] == ReasonShuttingDown
 	})
-	// The listener is closed: nobody new gets in.
+	// The listener is closed: nobody new gets in (the connections open
+	// stay, for the polling clients; this client opens a new one each time).
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	eventually(t, "the listener to close", func() bool {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := fresh.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -118,6 +123,126 @@ func TestGracefulShutdown(t *testing.T) {
 		if got := c.waitDone(); got != "transport close" || c.closeCode != websocket.StatusGoingAway {
 			t.Fatalf("client ended with %q, close code %d; want transport close with 1001", got, c.closeCode)
 		}
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+// pollClient is a raw Engine.IO v4 polling session (Socket.IO packets
+// written by hand), on a keep-alive HTTP client.
+type pollClient struct {
+	t    *testing.T
+	url  string
+	http *http.Client
+}
+
+// openPolling opens an Engine.IO polling session on base.
+func openPolling(t *testing.T, base string) *pollClient {
+	t.Helper()
+	p := &pollClient{t: t, url: base + "/socket.io/?EIO=4&transport=polling", http: &http.Client{Timeout: 20 * time.Second}}
+	t.Cleanup(p.http.CloseIdleConnections)
+	status, pkts := p.do("GET", "")
+	if status != 200 || len(pkts) != 1 || !strings.HasPrefix(pkts[0], "0") {
+		t.Fatalf("handshake: %d %q", status, pkts)
+	}
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal([]byte(pkts[0][1:]), &open); err != nil {
+		t.Fatal(err)
+	}
+	p.url += "&sid=" + open.SID
+	return p
+}
+
+// do sends a request and returns the status and the packets of the body.
+func (p *pollClient) do(method, body string) (int, []string) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.url, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s: %v", method, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("%s: %v", method, err)
+	}
+	return resp.StatusCode, strings.Split(string(b), "\x1e")
+}
+
+// send POSTs packets.
+func (p *pollClient) send(pkts ...string) {
+	p.t.Helper()
+	if status, body := p.do("POST", strings.Join(pkts, "\x1e")); status != 200 {
+		p.t.Fatalf("POST %q: %d %q", pkts, status, body)
+	}
+}
+
+// TestGracefulShutdownPolling checks that an acknowledgement sent during a
+// shutdown to a polling client that has no request pending at that moment
+// reaches it with its next poll, followed by the close packet.
+func TestGracefulShutdownPolling(t *testing.T) {
+	cfg := testConfig()
+	cfg.ShutdownTimeout = 10 * time.Second
+	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	release := make(chan struct{})
+	srv.IO().Of("/").OnConnection(func(s *socketio.Socket) {
+		s.On("slow", srv.Tracked(func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+			close(started)
+			<-release
+			_ = ack(map[string]any{"ok": true, "done": "slow"})
+		}))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, nil) }()
+	base := "http://" + ln.Addr().String()
+
+	p := openPolling(t, base)
+	p.send("40")
+	if status, pkts := p.do("GET", ""); status != 200 || !strings.HasPrefix(pkts[0], "40{") {
+		t.Fatalf("CONNECT: %d %q", status, pkts)
+	}
+	other := mustDial(t, base, dialOpts{}) // tells when the clients are being let go
+	p.send(`420["slow"]`)
+	<-started
+
+	cancel() // SIGTERM
+	eventually(t, "the server to stop being ready", func() bool { return !srv.Ready() })
+	close(release) // the ack is queued: no poll is pending
+	if got := other.waitDone(); got != "transport close" {
+		t.Fatalf("the WebSocket client ended with %q", got)
+	}
+	// The polling client polls again, on the connection it has open.
+	var got []string
+	for !slices.Contains(got, "1") {
+		status, pkts := p.do("GET", "")
+		if status != 200 {
+			t.Fatalf("poll during the shutdown: %d %q (got %q before)", status, pkts, got)
+		}
+		got = append(got, pkts...)
+	}
+	if want := fmt.Sprintf("430[%s]", `{"done":"slow","ok":true}`); !slices.Contains(got, want) {
+		t.Fatalf("polls during the shutdown got %q; want %q then the close packet", got, want)
 	}
 	select {
 	case err := <-served:
