@@ -52,7 +52,11 @@ var (
 //   - msgMu is held for the whole of each outgoing data message; wmu for
 //     each frame written. Control frames take only wmu, so they can go out
 //     between the fragments of a message being streamed.
-//   - Once closeSent is set, no data frame is written again.
+//   - Once closeSent is set, no data frame is written again: data frames
+//     check it under wmu, where the close frame is written.
+//   - A [Batch] holds msgMu from [Conn.Batch] to [Batch.Flush]; its frames
+//     are whole frames, so control frames may still go out between its
+//     writes to the network.
 type Conn struct {
 	nc     net.Conn
 	client bool
@@ -65,6 +69,10 @@ type Conn struct {
 	msgMu sync.Mutex
 	wmu   sync.Mutex
 	w     writer
+	// iov and iovArr hold the header and payload of a large frame while
+	// they are written with one call; guarded by wmu.
+	iov    net.Buffers
+	iovArr [2][]byte
 
 	compress    compressParams // negotiated; zero when off
 	compressOn  atomic.Bool    // per-message opt-out switch

@@ -16,6 +16,7 @@ import (
 type writer struct {
 	deflate *deflater // the connection's compressor, with context takeover
 	mw      messageWriter
+	batch   Batch
 }
 
 // writeChunk is how much of a payload is framed per write when the frame
@@ -27,10 +28,25 @@ const writeChunk = 16 << 10
 // (or below the compression threshold) it allocates nothing.
 func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
 	if typ != MessageText && typ != MessageBinary {
-		return fmt.Errorf("websocket: cannot write message of type %d", typ)
+		return errMessageType(typ)
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
+	return c.writeMessageLocked(typ, p)
+}
+
+func errMessageType(typ MessageType) error {
+	return fmt.Errorf("websocket: cannot write message of type %d", typ)
+}
+
+// newMaskKey returns a fresh masking key for a client's frame.
+func newMaskKey() [4]byte {
+	k := rand.Uint32()
+	return [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+}
+
+// writeMessageLocked writes p as one message. The caller holds msgMu.
+func (c *Conn) writeMessageLocked(typ MessageType, p []byte) error {
 	if c.closeSent.Load() {
 		return ErrClosed
 	}
@@ -78,10 +94,18 @@ func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
 	return err
 }
 
-// writeFrame writes one frame under wmu.
+// writeFrame writes one data frame under wmu, or adds it to the batch
+// under way. The caller holds msgMu. Checked under wmu, a close frame that
+// went out since the caller looked stops the data frame.
 func (c *Conn) writeFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
+	if c.w.batch.on {
+		return c.w.batch.addFrame(op, fin, rsv1, p)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
 	return c.writeFrameLocked(op, fin, rsv1, p)
 }
 
@@ -106,8 +130,7 @@ func (c *Conn) writeControl(op frame.OpCode, p []byte) error {
 func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error {
 	h := frame.Header{Fin: fin, Rsv1: rsv1, OpCode: op, Length: int64(len(p)), Masked: c.client}
 	if c.client {
-		k := rand.Uint32()
-		h.Mask = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+		h.Mask = newMaskKey()
 	}
 	bp := getBuffer()
 	defer putBuffer(bp)
@@ -124,10 +147,7 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 			n += copy(b[n:], p)
 			return c.netWrite(b[:n])
 		}
-		if err := c.netWrite(b[:n]); err != nil {
-			return err
-		}
-		return c.netWrite(p)
+		return c.netWrite2(b[:n], p)
 	}
 	pos := 0
 	for {
@@ -153,13 +173,27 @@ func (c *Conn) netWrite(b []byte) error {
 	return nil
 }
 
+// netWrite2 writes a then b to the network, with one system call where
+// the connection can (writev on TCP). The caller holds wmu.
+func (c *Conn) netWrite2(a, b []byte) error {
+	c.iovArr = [2][]byte{a, b}
+	c.iov = c.iovArr[:]
+	_, err := c.iov.WriteTo(c.nc) // a field, so that it does not escape
+	c.iovArr = [2][]byte{}        // don't keep the caller's memory
+	if err != nil {
+		c.closeNet()
+		return wrapErr("write frame", err)
+	}
+	return nil
+}
+
 // Writer returns a writer for a message of type typ, sent as fragments of
 // up to 16 KiB as it is written; Close sends the final fragment. Other
 // writes wait until Close. If ctx ends before Close, the connection is
 // closed.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	if typ != MessageText && typ != MessageBinary {
-		return nil, fmt.Errorf("websocket: cannot write message of type %d", typ)
+		return nil, errMessageType(typ)
 	}
 	stop := c.watchWrite(ctx)
 	c.msgMu.Lock()
@@ -306,6 +340,11 @@ func (pm *PreparedMessage) compressed() (payload, serverFrame []byte) {
 func (c *Conn) WritePrepared(pm *PreparedMessage) error {
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
+	return c.writePreparedLocked(pm)
+}
+
+// writePreparedLocked writes a prepared message. The caller holds msgMu.
+func (c *Conn) writePreparedLocked(pm *PreparedMessage) error {
 	if c.closeSent.Load() {
 		return ErrClosed
 	}
@@ -327,9 +366,16 @@ func (c *Conn) WritePrepared(pm *PreparedMessage) error {
 	return c.writeRaw(pm.plain)
 }
 
-// writeRaw writes bytes that are already framed.
+// writeRaw writes a data frame that is already framed, or adds it to the
+// batch under way. The caller holds msgMu.
 func (c *Conn) writeRaw(b []byte) error {
+	if c.w.batch.on {
+		return c.w.batch.addRaw(b)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
 	return c.netWrite(b)
 }
