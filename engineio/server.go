@@ -42,6 +42,7 @@ var codeMessages = [...]string{
 type Server struct {
 	cfg          config
 	onConnection atomic.Pointer[func(*Socket)]
+	sessionHooks atomic.Pointer[sessionHooks]
 
 	mu       sync.Mutex
 	sessions map[string]*Socket // open sessions, and retired ones for a moment
@@ -65,6 +66,21 @@ func NewServer(opts *Options) *Server {
 // callbacks wait for it to return.
 func (srv *Server) OnConnection(fn func(*Socket)) {
 	srv.onConnection.Store(&fn)
+}
+
+// sessionHooks are the functions set by OnSession.
+type sessionHooks struct {
+	opened, closed func(*Socket)
+}
+
+// OnSession sets functions called with every session: opened when it
+// opens, before OnConnection, and closed once it has closed, before its
+// OnClose callback; either may be nil. They serve bookkeeping beside the
+// layer that owns OnConnection (such as counting the sessions of each
+// client IP); they must return quickly and not call the Server (opened
+// runs with its lock held). Set them before serving.
+func (srv *Server) OnSession(opened, closed func(*Socket)) {
+	srv.sessionHooks.Store(&sessionHooks{opened, closed})
 }
 
 // Count returns the number of open sessions.
@@ -169,6 +185,9 @@ func (srv *Server) register(s *Socket) bool {
 	srv.sessions[s.id] = s
 	srv.open++
 	srv.wg.Add(1) // released once OnClose has returned
+	if h := srv.sessionHooks.Load(); h != nil && h.opened != nil {
+		h.opened(s) // under srv.mu, so that it precedes closed
+	}
 	return true
 }
 

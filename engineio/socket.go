@@ -292,10 +292,13 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 		}
 		switch {
 		case s.ws != nil:
-			// The writer sends what is queued, then finalizes.
+			// The writer sends what is queued, then finalizes; a client
+			// that takes nothing for a heartbeat's time is cut off.
 			s.state.Store(int32(stateClosing))
 			s.closeReason = reason
 			s.ws.wakeUp()
+			cfg := &s.srv.cfg
+			s.closeTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.closeTimedOut)
 			return nil
 		case s.poll != nil:
 			pkts := append(s.queue, closePacket)
@@ -310,15 +313,7 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			// The close packet goes with the client's next poll.
 			s.state.Store(int32(stateClosing))
 			s.closeReason = reason
-			s.closeTimer = time.AfterFunc(s.srv.cfg.closeTimeout, func() {
-				s.mu.Lock()
-				var fin *finalized
-				if sockState(s.state.Load()) == stateClosing {
-					fin = s.finalizeLocked(s.closeReason, nil, nil)
-				}
-				s.mu.Unlock()
-				s.afterClose(fin)
-			})
+			s.closeTimer = time.AfterFunc(s.srv.cfg.closeTimeout, s.closeTimedOut)
 			return nil
 		}
 	}
@@ -335,10 +330,25 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 	return s.finalizeLocked(reason, err, nil)
 }
 
+// closeTimedOut ends a graceful close that waited too long: for the poll
+// that takes the close packet, or for the writer to send what is queued.
+func (s *Socket) closeTimedOut() {
+	s.mu.Lock()
+	var fin *finalized
+	if sockState(s.state.Load()) == stateClosing {
+		fin = s.finalizeLocked(s.closeReason, nil, nil)
+	}
+	s.mu.Unlock()
+	s.afterClose(fin)
+}
+
 // finalized is what is left to do, outside the lock, once a session has
 // closed.
 type finalized struct {
 	probe *wsTransport
+	// stuck is the WebSocket whose writer is still in a write: closing
+	// the connection is what ends that write.
+	stuck *wsTransport
 }
 
 // finalizeLocked marks the session closed. A pending poll gets pollPkts
@@ -360,6 +370,9 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	s.endPollLocked(pollPkts...)
 	s.queue = nil
 	fin := &finalized{probe: s.stopProbeLocked()}
+	if s.ws != nil && s.ws.writing {
+		fin.stuck = s.ws
+	}
 	close(s.done)
 	return fin
 }
@@ -377,6 +390,12 @@ func (s *Socket) afterClose(fin *finalized) {
 	}
 	if fin.probe != nil && fin.probe.conn != nil {
 		fin.probe.conn.CloseNow()
+	}
+	if fin.stuck != nil {
+		fin.stuck.conn.CloseNow()
+	}
+	if h := s.srv.sessionHooks.Load(); h != nil && h.closed != nil {
+		h.closed(s)
 	}
 	go func() {
 		defer s.srv.wg.Done()
@@ -550,7 +569,12 @@ func (s *Socket) checkPingV3() {
 	var fin *finalized
 	cfg := &s.srv.cfg
 	if sockState(s.state.Load()) != stateClosed {
-		left := time.Until(s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout))
+		now := time.Now()
+		left := s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
+		if false && s.ws != nil && s.ws.stuckLocked(now) {
+			// The client pings but takes no data.
+			left = 0
+		}
 		if left > 0 {
 			s.timeoutTimer.Reset(left)
 		} else {
