@@ -1,8 +1,11 @@
 package websocket
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +109,89 @@ func BenchmarkWriteCompressed(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// countConn is a loopConn that counts the bytes written to it.
+type countConn struct {
+	loopConn
+	n int64
+}
+
+func (c *countConn) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// chatMessages returns n different JSON messages of about size bytes, the
+// kind a chat or game server sends: the same keys, varying values and
+// text. The same arguments always give the same messages.
+func chatMessages(size, n int) [][]byte {
+	words := strings.Fields(`the a to and of in is it you that for on was with he as have be at one
+		this but not by from they we say her she or an will my all would there their what so up out if
+		about who get which go me when make can like time no just him know take people into year your
+		good some could them see other than then now look only come its over think also back after use
+		two how our work first well way even new want because any these give day most us room lobby
+		player score ready move left right jump fire shield level quest bonus team red blue green`)
+	rng := rand.New(rand.NewPCG(uint64(size), uint64(n)))
+	users := []string{"ada", "grace", "linus", "ken", "barbara", "donald", "edsger", "margaret"}
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for j := 0; b.Len() < size; j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":%d,"user":"%s-%d","room":"%s","x":%.2f,"y":%.2f,"text":"`,
+				rng.IntN(1e6), users[rng.IntN(len(users))], rng.IntN(100), words[rng.IntN(len(words))],
+				rng.Float64()*1000, rng.Float64()*-500)
+			for k := rng.IntN(12); k >= 0; k-- {
+				b.WriteString(words[rng.IntN(len(words))])
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, `","ts":%d}`, 1700000000000+rng.Int64N(1e9))
+		}
+		p := b.Bytes()[:size]
+		p[size-1] = ']'
+		msgs[i] = p
+	}
+	return msgs
+}
+
+// BenchmarkWriteTakeover writes different JSON messages compressed with
+// context takeover (and without, for comparison), round-robin on conns
+// connections from one goroutine: with more than one, no connection finds
+// the pooled compressor it used last as it left it. ratio is the bytes of
+// payload per byte written.
+func BenchmarkWriteTakeover(b *testing.B) {
+	for _, size := range []int{512, 4 << 10} {
+		msgs := chatMessages(size, 256)
+		for _, mode := range []struct {
+			noTakeover bool
+			conns      int
+		}{{true, 1}, {false, 1}, {false, 4}} {
+			conns := mode.conns
+			b.Run(fmt.Sprintf("size=%d/takeover=%v/conns=%d", size, !mode.noTakeover, conns), func(b *testing.B) {
+				ncs := make([]*countConn, conns)
+				cs := make([]*Conn, conns)
+				for i := range cs {
+					ncs[i] = &countConn{loopConn: loopConn{data: []byte{0}}}
+					cs[i] = newConn(connConfig{nc: ncs[i], compressMin: 128,
+						compress: compressParams{enabled: true, level: 1, writeWindowBits: 15, writeNoTakeover: mode.noTakeover}})
+				}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if err := cs[i%conns].WriteMessage(MessageText, msgs[i/conns%len(msgs)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				var out int64
+				for _, nc := range ncs {
+					out += nc.n
+				}
+				b.ReportMetric(float64(i*size)/float64(out), "ratio")
+			})
+		}
 	}
 }
