@@ -571,7 +571,7 @@ func (s *Socket) checkPingV3() {
 	if sockState(s.state.Load()) != stateClosed {
 		now := time.Now()
 		left := s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
-		if false && s.ws != nil && s.ws.stuckLocked(now) {
+		if s.ws != nil && s.ws.stuckLocked(now) {
 			// The client pings but takes no data.
 			left = 0
 		}

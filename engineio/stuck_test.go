@@ -1,0 +1,88 @@
+package engineio_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+// TestStuckWriter checks that a WebSocket client that takes no data, so
+// that the server's writer blocks in a write, is closed by the heartbeat
+// ("ping timeout") and leaves no goroutine behind: there is no write
+// deadline per batch. In v4 the client does not answer pings (it cannot
+// see them); in v3 it keeps pinging the server but never reads.
+func TestStuckWriter(t *testing.T) {
+	for _, v3 := range []bool{false, true} {
+		name := "v4"
+		if v3 {
+			name = "v3"
+		}
+		t.Run(name, func(t *testing.T) {
+			checkGoroutines(t)
+			e := newEnv(t, &engineio.Options{
+				PingInterval: 100 * time.Millisecond,
+				PingTimeout:  100 * time.Millisecond,
+				AllowEIO3:    true,
+				SendQueue:    100_000,
+			}, nil)
+			query := "EIO=4&transport=websocket"
+			if v3 {
+				query = "EIO=3&transport=websocket"
+			}
+			c := e.dial(query)
+			read(t, c) // the open packet; nothing is read after it
+			s := e.nextConn()
+			stop := make(chan struct{})
+			defer close(stop)
+			if v3 {
+				go func() {
+					for {
+						select {
+						case <-stop:
+							return
+						case <-time.After(20 * time.Millisecond):
+						}
+						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+						err := c.Write(ctx, websocket.MessageText, []byte("2"))
+						cancel()
+						if err != nil {
+							return
+						}
+					}
+				}()
+			}
+			big := bytes.Repeat([]byte("x"), 256<<10)
+			for i := 0; i < 400; i++ { // 100 MiB: far more than the socket buffers take
+				if err := s.Send(engineio.Packet{Data: big}); err != nil {
+					break
+				}
+			}
+			if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout {
+				t.Errorf("reason %q, want %q", cl.reason, engineio.ReasonPingTimeout)
+			}
+			// The server cut the connection in the middle of its batch:
+			// the client finds what the socket buffers held, then the
+			// end, without a close frame and far from all 400 packets.
+			got := 0
+			for {
+				_, msg, err := c.ReadMessage(nil)
+				if err != nil {
+					if st := websocket.CloseStatus(err); st != -1 && st != websocket.StatusAbnormalClosure {
+						t.Errorf("read ended with a close frame: %v", err)
+					}
+					break
+				}
+				if len(msg) > 1000 {
+					got++
+				}
+			}
+			if got >= 400 {
+				t.Errorf("the client got all %d packets: the writer was not cut off", got)
+			}
+		})
+	}
+}
