@@ -12,14 +12,15 @@ import (
 func TestOnSession(t *testing.T) {
 	checkGoroutines(t)
 	type event struct {
-		open bool
-		sock *engineio.Socket
+		open   bool
+		sock   *engineio.Socket
+		reason string
 	}
 	events := make(chan event, 10)
 	e := newEnv(t, nil, nil)
 	e.srv.OnSession(
-		func(s *engineio.Socket) { events <- event{true, s} },
-		func(s *engineio.Socket) { events <- event{false, s} },
+		func(s *engineio.Socket) { events <- event{true, s, ""} },
+		func(s *engineio.Socket, reason string) { events <- event{false, s, reason} },
 	)
 	next := func() event {
 		t.Helper()
@@ -45,7 +46,7 @@ func TestOnSession(t *testing.T) {
 	}
 
 	e.post(sid, "1") // the client closes
-	if ev := next(); ev.open || ev.sock != polling {
+	if ev := next(); ev.open || ev.sock != polling || ev.reason != engineio.ReasonTransportClose {
 		t.Fatalf("polling close: %+v", ev)
 	}
 	if cl := e.nextClose(); cl.sock != polling {
@@ -59,7 +60,7 @@ func TestOnSession(t *testing.T) {
 		}
 	}()
 	e.srv.Close()
-	if ev := next(); ev.open || ev.sock != ws {
+	if ev := next(); ev.open || ev.sock != ws || ev.reason != engineio.ReasonServerShutdown {
 		t.Fatalf("WebSocket close: %+v", ev)
 	}
 	select {

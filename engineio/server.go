@@ -70,16 +70,17 @@ func (srv *Server) OnConnection(fn func(*Socket)) {
 
 // sessionHooks are the functions set by OnSession.
 type sessionHooks struct {
-	opened, closed func(*Socket)
+	opened func(*Socket)
+	closed func(*Socket, string)
 }
 
 // OnSession sets functions called with every session: opened when it
-// opens, before OnConnection, and closed once it has closed, before its
-// OnClose callback; either may be nil. They serve bookkeeping beside the
+// opens, before OnConnection, and closed once it has closed (with the
+// reason OnClose gets), before its OnClose callback; either may be nil. They serve bookkeeping beside the
 // layer that owns OnConnection (such as counting the sessions of each
 // client IP); they must return quickly and not call the Server (opened
 // runs with its lock held). Set them before serving.
-func (srv *Server) OnSession(opened, closed func(*Socket)) {
+func (srv *Server) OnSession(opened func(s *Socket), closed func(s *Socket, reason string)) {
 	srv.sessionHooks.Store(&sessionHooks{opened, closed})
 }
 

@@ -395,7 +395,7 @@ func (s *Socket) afterClose(fin *finalized) {
 		fin.stuck.conn.CloseNow()
 	}
 	if h := s.srv.sessionHooks.Load(); h != nil && h.closed != nil {
-		h.closed(s)
+		h.closed(s, s.reason)
 	}
 	go func() {
 		defer s.srv.wg.Done()
