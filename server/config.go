@@ -123,7 +123,9 @@ type LimitsConfig struct {
 	// SendQueue is how many packets may wait for a client before it is
 	// disconnected as a slow consumer: 1024.
 	SendQueue int `yaml:"send_queue"`
-	// ConnectionsPerIP bounds the connections from one IP: 100.
+	// ConnectionsPerIP bounds the client connections (Engine.IO sessions,
+	// whatever namespaces they join) from one IP: 100. A handshake over the
+	// limit gets HTTP 429 with an Engine.IO-style JSON error.
 	ConnectionsPerIP int `yaml:"connections_per_ip"`
 	// HandshakeRate is the sustained rate of new connections per IP (per
 	// second), HandshakeBurst the bucket size: 10 and 20.

@@ -73,5 +73,6 @@
 // [Server.IO] before serving, and wrap their handlers with [Server.Tracked]
 // (or [Server.TrackedRaw]) so that a graceful shutdown waits for them too. Namespaces that are not in
 // Config.Namespaces get none of the rules above (authentication, built-in
-// events, event rate limits) and are not counted in the connection metrics.
+// events, event rate limits); their connections count in the per-IP
+// connection limit and the connection metrics all the same.
 package server

@@ -39,8 +39,8 @@ func (b *bucket) full(now time.Time, rate float64, burst int) bool {
 }
 
 // ipLimiter keeps, per client IP, a handshake bucket and the count of
-// connections (live ones, and handshakes waiting for their first
-// namespace connection, which expire after pendingTTL).
+// connections: live ones (open Engine.IO sessions), and handshakes admitted
+// whose session has not opened yet, which expire after pendingTTL.
 type ipLimiter struct {
 	rate       float64
 	burst      int

@@ -131,6 +131,43 @@ func TestConnectionsPerIP(t *testing.T) {
 	}
 }
 
+// TestConnectionsPerIPCountsEverySession checks that the limit counts
+// client connections (Engine.IO sessions) whatever namespace they join, if
+// any, and not only the ones of configured namespaces.
+func TestConnectionsPerIPCountsEverySession(t *testing.T) {
+	cfg := testConfig()
+	cfg.Limits.ConnectionsPerIP = 2
+	srv, ts := startServer(t, cfg)
+	srv.IO().Of("/app") // an application's namespace, not in the configuration
+	// Handshakes count as connections only until their session opens.
+	srv.limiter.mu.Lock()
+	srv.limiter.pendingTTL = 0
+	srv.limiter.mu.Unlock()
+
+	a := mustDial(t, ts.URL, dialOpts{ns: "/app"})
+	if status, body := pollHandshake(t, ts, nil); status != 200 { // joins no namespace
+		t.Fatalf("second connection: %d %s", status, body)
+	}
+	m := scrape(t, ts)
+	for _, want := range []string{`tether_connections{transport="polling"} 1`, `tether_connections{transport="websocket"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("want %s in:\n%s", want, grep(m, "tether_connections"))
+		}
+	}
+	status, body := pollHandshake(t, ts, nil)
+	if status != http.StatusTooManyRequests || body != `{"code":4,"message":"too many connections"}` {
+		t.Fatalf("third connection: %d %s", status, body)
+	}
+	if _, err := dialClient(t, ts.URL, dialOpts{ns: "/app"}); err == nil || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("third connection over WebSocket: %v", err)
+	}
+	a.close()
+	eventually(t, "the slot to be freed", func() bool {
+		status, _ := pollHandshake(t, ts, nil)
+		return status == 200
+	})
+}
+
 func TestClientIPBehindProxy(t *testing.T) {
 	r, err := newIPResolver([]string{"10.0.0.0/8", "127.0.0.1"})
 	if err != nil {

@@ -39,6 +39,10 @@ type Options struct {
 // connectTimeout is how long a new connection may take to join a namespace.
 const connectTimeout = 20 * time.Second
 
+// handshakeTTL is how long a handshake admitted by the per-IP limits counts
+// as a connection before its session opens.
+const handshakeTTL = 10 * time.Second
+
 // Server is the standalone server: an http.Handler with the Socket.IO
 // endpoint, the backend API, health and metrics endpoints and the static
 // files, plus [Server.Serve] and [Server.Run], which serve it with TLS and
@@ -60,9 +64,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	sockets  map[*socketio.Socket]*sockState
-	conns    map[string]*connState // by Engine.IO session id
-	inflight int                   // built-in event handlers running
-	idle     chan struct{}         // closed when inflight drops to 0 while draining
+	conns    map[*engineio.Socket]string // every client connection, with its IP
+	inflight int                         // built-in event handlers running
+	idle     chan struct{}               // closed when inflight drops to 0 while draining
 }
 
 // nsRules are a configured namespace's rules.
@@ -70,13 +74,6 @@ type nsRules struct {
 	cfg         NamespaceConfig
 	requireAuth bool
 	nsp         *socketio.Namespace
-}
-
-// connState is one client connection (Engine.IO session) with sockets.
-type connState struct {
-	ip   string
-	refs int
-	sock *socketio.Socket // any of its sockets, for its transport
 }
 
 // New returns a server for opts.
@@ -97,10 +94,10 @@ func New(opts Options) (*Server, error) {
 		log:     log,
 		rules:   map[string]*nsRules{},
 		sockets: map[*socketio.Socket]*sockState{},
-		conns:   map[string]*connState{},
+		conns:   map[*engineio.Socket]string{},
 		started: time.Now(),
 		origins: newOriginPolicy(cfg.Origins),
-		limiter: newIPLimiter(cfg.Limits.HandshakeRate, cfg.Limits.HandshakeBurst, cfg.Limits.ConnectionsPerIP, connectTimeout),
+		limiter: newIPLimiter(cfg.Limits.HandshakeRate, cfg.Limits.HandshakeBurst, cfg.Limits.ConnectionsPerIP, handshakeTTL),
 	}
 	var err error
 	if s.ips, err = newIPResolver(cfg.TrustedProxies); err != nil {
@@ -111,6 +108,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(s.connectionsByTransport)
 	s.io = socketio.NewServer(s.socketioOptions())
+	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
 	for _, nc := range cfg.Namespaces {
 		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
 		if nc.RequireAuth != nil {
@@ -250,17 +248,43 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, reas
 	fmt.Fprintf(w, `{"code":%d,"message":%q}`, engineio.CodeForbidden, msg)
 }
 
+// sessionOpened counts a new client connection (Engine.IO session),
+// whichever namespaces it joins, against its IP's limit.
+func (s *Server) sessionOpened(es *engineio.Socket) {
+	ip := s.ips.clientIP(es.Request().RemoteAddr, es.Request().Header)
+	s.mu.Lock()
+	s.conns[es] = ip
+	s.mu.Unlock()
+	s.limiter.connected(ip, time.Now())
+}
+
+// sessionClosed forgets a client connection.
+func (s *Server) sessionClosed(es *engineio.Socket, reason string) {
+	s.mu.Lock()
+	ip, ok := s.conns[es]
+	delete(s.conns, es)
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.limiter.closed(ip)
+	if reason == engineio.ReasonSendQueueFull {
+		s.metrics.slowDisconnects.Inc()
+		s.log.Info("disconnected a slow client", "remote", ip, "session", es.ID())
+	}
+}
+
 // connectionsByTransport counts the open client connections.
 func (s *Server) connectionsByTransport() map[string]int {
 	m := map[string]int{engineio.TransportPolling: 0, engineio.TransportWebSocket: 0}
 	s.mu.Lock()
-	conns := make([]*socketio.Socket, 0, len(s.conns))
-	for _, c := range s.conns {
-		conns = append(conns, c.sock)
+	conns := make([]*engineio.Socket, 0, len(s.conns))
+	for es := range s.conns {
+		conns = append(conns, es)
 	}
 	s.mu.Unlock()
-	for _, sock := range conns {
-		m[sock.Transport()]++
+	for _, es := range conns {
+		m[es.Transport()]++
 	}
 	return m
 }

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -144,14 +143,6 @@ func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 	}
 	s.mu.Lock()
 	s.sockets[sock] = st
-	eid := sock.EngineID()
-	c := s.conns[eid]
-	if c == nil {
-		c = &connState{ip: st.ip, sock: sock}
-		s.conns[eid] = c
-		s.limiter.connected(st.ip, time.Now())
-	}
-	c.refs++
 	s.mu.Unlock()
 
 	st.mu.Lock()
@@ -189,30 +180,7 @@ func (s *Server) forget(st *sockState, reason string) {
 	s.metrics.disconnects.WithLabelValues(reasonLabel(reason)).Inc()
 	s.mu.Lock()
 	delete(s.sockets, st.sock)
-	eid := st.sock.EngineID()
-	closed := false
-	if c := s.conns[eid]; c != nil {
-		c.refs--
-		if c.refs == 0 {
-			delete(s.conns, eid)
-			closed = true
-		} else if c.sock == st.sock {
-			for other := range s.sockets {
-				if other.EngineID() == eid {
-					c.sock = other
-					break
-				}
-			}
-		}
-	}
 	s.mu.Unlock()
-	if closed {
-		s.limiter.closed(st.ip)
-		if reason == engineio.ReasonSendQueueFull {
-			s.metrics.slowDisconnects.Inc()
-			s.log.Info("disconnected a slow client", "remote", st.ip, "namespace", st.rules.cfg.Name, "id", st.sock.ID())
-		}
-	}
 	s.log.Debug("socket disconnected", "namespace", st.rules.cfg.Name, "id", st.sock.ID(), "reason", reason)
 }
 
