@@ -374,6 +374,9 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 		fin.stuck = s.ws
 	}
 	close(s.done)
+	if s.ws != nil {
+		s.ws.wakeUp() // the writer closes the WebSocket
+	}
 	return fin
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/tether-rt/tether/engineio/parser"
@@ -117,10 +118,12 @@ func (t *wsTransport) writeLoop() {
 	var buf []byte
 	uncompressed := false // compression turned off for the packet at hand
 	for {
-		select {
-		case <-t.wake:
-		case <-s.done:
-		}
+		<-t.wake // also when the session closes
+		// Let the goroutine that woke us (a broadcast, typically) go on
+		// first: under load, more packets join the queue and go out in
+		// the same write. An idle server loses nothing; a busy one makes
+		// several times fewer system calls per packet.
+		runtime.Gosched()
 		s.mu.Lock()
 		if sockState(s.state.Load()) == stateClosed {
 			reason := s.reason
