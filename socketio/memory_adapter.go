@@ -55,8 +55,8 @@ type InMemoryAdapter struct {
 	nsp *Namespace
 
 	mu    sync.Mutex
-	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]*member             // socket id -> its rooms
+	rooms map[string]map[string]*member // room -> socket id -> member
+	sids  map[string]*member            // socket id -> its rooms
 
 	// Connection state recovery.
 	recovery  bool
@@ -95,7 +95,7 @@ type storedSession struct {
 func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
 	a := &InMemoryAdapter{
 		nsp:   nsp,
-		rooms: map[string]map[string]struct{}{},
+		rooms: map[string]map[string]*member{},
 		sids:  map[string]*member{},
 		now:   time.Now,
 	}
@@ -136,10 +136,10 @@ func (a *InMemoryAdapter) addAllLocked(id string, rooms []string) {
 		m.rooms[r] = struct{}{}
 		ids := a.rooms[r]
 		if ids == nil {
-			ids = map[string]struct{}{}
+			ids = map[string]*member{}
 			a.rooms[r] = ids
 		}
-		ids[id] = struct{}{}
+		ids[id] = m
 	}
 }
 
@@ -214,12 +214,10 @@ func (a *InMemoryAdapter) applyLocked(opts *BroadcastOptions, fn func(s *Socket)
 			}
 		}
 	}
-	visit := func(id string) {
+	// Rooms map ids to members, so that a broadcast to a room looks up
+	// nothing per socket.
+	visit := func(id string, m *member) {
 		if _, ok := except[id]; ok {
-			return
-		}
-		m := a.sids[id]
-		if m == nil {
 			return
 		}
 		if m.sock == nil {
@@ -231,22 +229,22 @@ func (a *InMemoryAdapter) applyLocked(opts *BroadcastOptions, fn func(s *Socket)
 	}
 	switch len(opts.Rooms) {
 	case 0:
-		for id := range a.sids {
-			visit(id)
+		for id, m := range a.sids {
+			visit(id, m)
 		}
 	case 1:
-		for id := range a.rooms[opts.Rooms[0]] {
-			visit(id)
+		for id, m := range a.rooms[opts.Rooms[0]] {
+			visit(id, m)
 		}
 	default:
 		seen := map[string]struct{}{}
 		for _, r := range opts.Rooms {
-			for id := range a.rooms[r] {
+			for id, m := range a.rooms[r] {
 				if _, ok := seen[id]; ok {
 					continue
 				}
 				seen[id] = struct{}{}
-				visit(id)
+				visit(id, m)
 			}
 		}
 	}
