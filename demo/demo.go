@@ -1,8 +1,11 @@
 package demo
 
 import (
+	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -126,7 +129,8 @@ var clientFiles = map[string]bool{
 
 // Assets returns the static files of the demo pages, to serve at "/": the
 // index page, leaderboard.html, chat.html, ticker.html, their scripts and
-// styles, and vendor/socket.io.min.js when scripts/build-web.sh has copied
+// styles, config.js (the pages connect at its path, "/socket.io/"; see
+// [AssetsWithPath] for another), and vendor/socket.io.min.js when scripts/build-web.sh has copied
 // it before the build. When the embedded copy is missing, the client files
 // are read from demo/web/node_modules/socket.io-client/dist of the source
 // tree (or of the working directory), if npm has installed them there.
@@ -143,15 +147,38 @@ func Assets() fs.FS {
 	return &assetFS{embedded: sub, clientDirs: dirs}
 }
 
+// AssetsWithPath returns [Assets] for a server whose Socket.IO endpoint is
+// at path (such as "/socket.io/", the default, or "/realtime/"): the pages
+// read it from config.js, which Assets has with the default.
+func AssetsWithPath(path string) fs.FS {
+	a := Assets().(*assetFS)
+	cfg, err := json.Marshal(map[string]string{"path": path})
+	if err != nil {
+		panic(err) // a map of strings always encodes
+	}
+	a.config = fmt.Appendf(nil, "// config.js: the server settings the pages need, from tether serve.\n'use strict';\nvar DemoConfig = %s;\n", cfg)
+	a.modTime = time.Now()
+	return a
+}
+
 // assetFS is the embedded assets, with the client files read from
-// node_modules when they were not embedded.
+// node_modules when they were not embedded, and config.js replaced when
+// config is set.
 type assetFS struct {
 	embedded   fs.FS
 	clientDirs []string
+	config     []byte
+	modTime    time.Time
 }
+
+// configFile is the file of the pages' settings.
+const configFile = "config.js"
 
 // Open implements fs.FS.
 func (a *assetFS) Open(name string) (fs.File, error) {
+	if name == configFile && a.config != nil {
+		return &memFile{Reader: bytes.NewReader(a.config), name: name, size: int64(len(a.config)), modTime: a.modTime}, nil
+	}
 	f, err := a.embedded.Open(name)
 	if err == nil || !clientFiles[name] || !errors.Is(err, fs.ErrNotExist) {
 		return f, err
@@ -163,3 +190,23 @@ func (a *assetFS) Open(name string) (fs.File, error) {
 	}
 	return nil, err
 }
+
+// memFile is a file held in memory.
+type memFile struct {
+	*bytes.Reader
+	name    string
+	size    int64
+	modTime time.Time
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return f, nil }
+func (f *memFile) Close() error               { return nil }
+
+// The fs.FileInfo methods.
+
+func (f *memFile) Name() string       { return f.name }
+func (f *memFile) Size() int64        { return f.size }
+func (f *memFile) Mode() fs.FileMode  { return 0o444 }
+func (f *memFile) ModTime() time.Time { return f.modTime }
+func (f *memFile) IsDir() bool        { return false }
+func (f *memFile) Sys() any           { return nil }

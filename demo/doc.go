@@ -42,6 +42,9 @@
 //	mux.Handle("/socket.io/", io)
 //	mux.Handle("/", http.FileServerFS(demo.Assets()))
 //
+// The pages connect at the Socket.IO path that config.js gives them:
+// "/socket.io/" in Assets, another with [AssetsWithPath].
+//
 // # The browser client
 //
 // The pages use the official socket.io-client browser build, which is not

@@ -1,11 +1,14 @@
 // common.js: what the demo pages share. Demo.connect opens a socket on a
-// namespace with the official socket.io-client (vendor/socket.io.min.js)
-// and keeps the page's connection state pill up to date: connecting,
-// polling, websocket, reconnecting or disconnected.
+// namespace with the official socket.io-client (vendor/socket.io.min.js),
+// at the server's Socket.IO path (DemoConfig.path, from config.js), and
+// keeps the page's connection state pill up to date: connecting, polling,
+// websocket, reconnecting or disconnected.
 'use strict';
 
 const Demo = (() => {
   const clientMissing = typeof io === 'undefined';
+  // The server's settings (config.js); the defaults if it did not load.
+  const config = Object.assign({ path: '/socket.io/' }, typeof DemoConfig === 'undefined' ? {} : DemoConfig);
 
   // banner shows a message above the page.
   function banner(html) {
@@ -106,7 +109,7 @@ const Demo = (() => {
   // It returns null when the client script is missing.
   function connect(nsp, options) {
     if (clientMissing) return null;
-    const socket = io(nsp, Object.assign({ reconnectionDelay: 500, reconnectionDelayMax: 3000 }, options));
+    const socket = io(nsp, Object.assign({ path: config.path, reconnectionDelay: 500, reconnectionDelayMax: 3000 }, options));
     const status = new Status(socket, document.querySelector('[data-status]'));
     return { socket, status };
   }
@@ -124,5 +127,5 @@ const Demo = (() => {
     }, ms);
   }
 
-  return { clientMissing, banner, el, now, param, connect, dropFor };
+  return { clientMissing, config, banner, el, now, param, connect, dropFor };
 })();
