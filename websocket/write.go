@@ -14,9 +14,12 @@ import (
 
 // writer is the write half's state, guarded by msgMu.
 type writer struct {
-	deflate *deflater // the connection's compressor, with context takeover
-	mw      messageWriter
-	batch   Batch
+	// With context takeover: the end of what was sent compressed, and the
+	// stamp of the last compressed message (see Conn.getDeflater).
+	hist  []byte
+	stamp uint64
+	mw    messageWriter
+	batch Batch
 }
 
 // writeChunk is how much of a payload is framed per write when the frame
@@ -86,6 +89,7 @@ func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
 	bp := getBuffer()
 	payload, err := compressMessage(d, (*bp)[:0], p)
 	c.putDeflater(d)
+	c.addHistory(p)
 	if err == nil {
 		err = c.writeFrame(frame.OpCode(typ), true, true, payload)
 		*bp = payload[:0]
@@ -234,6 +238,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 			w.err = err
 			return 0, err
 		}
+		w.c.addHistory(p)
 		for len(w.d.out) >= writeChunk {
 			if w.err = w.flushFragment(w.d.out[:writeChunk], false); w.err != nil {
 				return 0, w.err
