@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,11 @@ type Config struct {
 
 	// Demos serves the demo apps (live leaderboard, chat, ticker) at "/"
 	// with their namespaces /leaderboard, /chat and /ticker. The server
-	// package only carries the setting; the tether command wires them in.
+	// package only carries the setting; the tether command wires them in,
+	// and gives each demo namespace that Namespaces does not list an entry
+	// of its own with the rules of a namespace listed in a file (see
+	// [Config.AddNamespaces]), so that authentication, the event rate limits
+	// and the metrics apply to the demos as to any configured namespace.
 	Demos bool `yaml:"demos"`
 }
 
@@ -237,12 +242,31 @@ func DefaultConfig() *Config {
 	}
 }
 
+// AddNamespaces adds to c.Namespaces an entry for each of names it does
+// not list yet, with the defaults of a namespace listed in a file: closed
+// (no public room, no publishing, no presence; the namespace's own events
+// do its work), rooms.max 100, and auth.required deciding whether a token
+// is needed. The tether command adds the demo namespaces this way.
+func (c *Config) AddNamespaces(names ...string) {
+	for _, name := range names {
+		if slices.ContainsFunc(c.Namespaces, func(n NamespaceConfig) bool { return n.Name == name }) {
+			continue
+		}
+		c.Namespaces = append(c.Namespaces, closedNamespace(name))
+	}
+}
+
+// closedNamespace returns the defaults of a namespace listed in a file.
+func closedNamespace(name string) NamespaceConfig {
+	return NamespaceConfig{Name: name, Rooms: RoomsConfig{Max: 100}, Publish: PublishNone}
+}
+
 // UnmarshalYAML gives the namespaces of a file their defaults (closed)
 // before decoding. It uses the obsolete form of yaml.Unmarshaler so that
 // the decoder stays strict about unknown keys.
 func (n *NamespaceConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	type plain NamespaceConfig
-	p := plain{Rooms: RoomsConfig{Max: 100}, Publish: PublishNone}
+	p := plain(closedNamespace(""))
 	if err := unmarshal(&p); err != nil {
 		return err
 	}

@@ -28,32 +28,62 @@ func isHelp(arg string) bool {
 	return false
 }
 
+// demoNamespaces are the namespaces of the demo apps.
+var demoNamespaces = []string{demo.LeaderboardNamespace, demo.ChatNamespace, demo.TickerNamespace}
+
+// loadConfig is server.LoadConfig plus, with the demos on, an entry in
+// Namespaces for each demo namespace the configuration does not list, so
+// that the demos get the rules (authentication, event rate limits) and
+// metrics of configured namespaces.
+func loadConfig(name string, args []string, stderr io.Writer) (*server.Config, error) {
+	cfg, err := server.LoadConfig(name, args, os.Getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Demos {
+		cfg.AddNamespaces(demoNamespaces...)
+	}
+	return cfg, nil
+}
+
+// newServer returns the server serve runs for cfg, logging to stderr, with
+// the demos wired in when cfg.Demos is set; stop ends the demos'
+// background work.
+func newServer(cfg *server.Config, stderr io.Writer) (srv *server.Server, stop func(), err error) {
+	static := staticFiles
+	if cfg.Demos && static == nil {
+		static = demo.AssetsWithPath(cfg.Path)
+	}
+	srv, err = server.New(server.Options{
+		Config: cfg,
+		Static: static,
+		Logger: server.NewLogger(stderr, &cfg.Log),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop = func() {}
+	if cfg.Demos {
+		stop = demo.Register(srv.IO(), demo.Options{})
+	}
+	return srv, stop, nil
+}
+
 // runServe runs the standalone server until SIGINT or SIGTERM, then shuts
 // it down gracefully.
 func runServe(args []string, _, stderr io.Writer) error {
-	cfg, err := server.LoadConfig("serve", args, os.Getenv, stderr)
+	cfg, err := loadConfig("serve", args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	static := staticFiles
-	if cfg.Demos && static == nil {
-		static = demo.Assets()
-	}
-	srv, err := server.New(server.Options{
-		Config: cfg,
-		Static: static,
-		Logger: server.NewLogger(stderr, &cfg.Log),
-	})
+	srv, stopDemos, err := newServer(cfg, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.Demos {
-		stopDemos := demo.Register(srv.IO(), demo.Options{})
-		defer stopDemos()
-	}
+	defer stopDemos()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return srv.Run(ctx)
@@ -62,7 +92,7 @@ func runServe(args []string, _, stderr io.Writer) error {
 // runConfig prints the configuration serve would run with, as YAML with
 // the secrets redacted, or fails with the validation errors.
 func runConfig(args []string, stdout, stderr io.Writer) error {
-	cfg, err := server.LoadConfig("config", args, os.Getenv, stderr)
+	cfg, err := loadConfig("config", args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
