@@ -234,7 +234,7 @@ func (s *Socket) flushLocked() {
 		return
 	}
 	if s.ws != nil {
-		s.ws.wakeUp()
+		s.ws.wakeLocked()
 		return
 	}
 	if s.poll != nil {
@@ -296,7 +296,7 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			// that takes nothing for a heartbeat's time is cut off.
 			s.state.Store(int32(stateClosing))
 			s.closeReason = reason
-			s.ws.wakeUp()
+			s.ws.wakeLocked()
 			cfg := &s.srv.cfg
 			s.closeTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.closeTimedOut)
 			return nil
@@ -375,7 +375,7 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	}
 	close(s.done)
 	if s.ws != nil {
-		s.ws.wakeUp() // the writer closes the WebSocket
+		s.ws.wakeLocked() // the writer closes the WebSocket
 	}
 	return fin
 }

@@ -5,35 +5,59 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/tether-rt/tether/engineio/parser"
 	"github.com/tether-rt/tether/websocket"
 )
 
-// wsTransport is a session's WebSocket: the request handler's goroutine
-// reads it, a writer goroutine drains the session's queue into it.
+// wsTransport is a session's WebSocket: a goroutine reads it, and a
+// writer goroutine, started when packets are queued and gone when the
+// queue is empty, drains the session's queue into it. An idle session
+// costs one goroutine.
 type wsTransport struct {
 	s    *Socket
 	conn *websocket.Conn
-	wake chan struct{} // capacity 1: "the queue has packets"
 	// b64 is set when the client asked for binary data as base64 text
 	// (b64=1 in the WebSocket's URL: clients forced to base64).
 	b64 bool
-	// writing is set, under the socket's lock, while the writer has
-	// packets in hand, since writeStart.
+
+	// Guarded by the socket's lock:
+	ready   bool // the open packet or upgrade is done: the writer may run
+	running bool // a writer goroutine runs
+	// writing is set while the writer has packets in hand, since
+	// writeStart.
 	writing    bool
 	writeStart time.Time
+
+	// Owned by the writer goroutine of the moment:
+	spare        []outgoing // the last batch's slice, for the next queue
+	uncompressed bool       // compression is turned off on conn
 }
 
 func newWSTransport(s *Socket, r *http.Request, conn *websocket.Conn) *wsTransport {
-	return &wsTransport{s: s, conn: conn, wake: make(chan struct{}, 1), b64: r.URL.Query().Get("b64") != ""}
+	return &wsTransport{s: s, conn: conn, b64: r.URL.Query().Get("b64") != ""}
 }
 
-func (t *wsTransport) wakeUp() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
+// wakeLocked starts the writer, unless it runs or the transport is not
+// ready yet. The caller holds the socket's lock. The writer writes what
+// is queued, and closes the WebSocket once the session is closed.
+func (t *wsTransport) wakeLocked() {
+	if t.running || !t.ready {
+		return
+	}
+	t.running = true
+	t.s.srv.wg.Add(1) // the session is registered, so the count is not zero
+	go t.write()
+}
+
+// startLocked marks the transport ready and starts the writer if there is
+// work for it.
+func (t *wsTransport) startLocked() {
+	t.ready = true
+	if len(t.s.queue) > 0 || sockState(t.s.state.Load()) != stateOpen {
+		t.wakeLocked()
 	}
 }
 
@@ -66,10 +90,17 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 		conn.CloseNow()
 		return
 	}
+	s.mu.Lock()
+	t.startLocked()
+	s.mu.Unlock()
 	s.connected()
 	srv.wg.Add(1)
-	go t.writeLoop()
-	t.readLoop()
+	// The handler returns, so that net/http drops what it keeps per
+	// request (its buffers, about half of an idle session's memory).
+	go func() {
+		defer srv.wg.Done()
+		t.readLoop()
+	}()
 }
 
 // readLoop reads the session's packets until the WebSocket ends.
@@ -103,79 +134,85 @@ func (t *wsTransport) handle(typ websocket.MessageType, data []byte) error {
 	return nil
 }
 
-// writeLoop writes the session's queue to the WebSocket until the session
-// closes, then closes the WebSocket. What is queued when it wakes goes out
-// as one batch: one write to the network for many packets.
+// write writes the session's queue to the WebSocket until the queue is
+// empty, or closes the WebSocket once the session is closed. What is queued
+// when it looks goes out as one batch: one write to the network for many
+// packets.
 //
 // There is no write deadline per batch (setting and clearing one cost
 // about a tenth of a broadcast's CPU): a client that takes no data gets
 // no ping either, so its heartbeat fails, and closing the session closes
 // the WebSocket under a writer blocked in a write (see stuckLocked).
-func (t *wsTransport) writeLoop() {
+func (t *wsTransport) write() {
 	s := t.s
 	defer s.srv.wg.Done()
-	var spare []outgoing
-	var buf []byte
-	uncompressed := false // compression turned off for the packet at hand
+	// Let the goroutine that woke us (a broadcast, typically) go on first:
+	// under load, more packets join the queue and go out in the same
+	// write. An idle server loses nothing; a busy one makes several times
+	// fewer system calls per packet.
+	runtime.Gosched()
 	for {
-		<-t.wake // also when the session closes
-		// Let the goroutine that woke us (a broadcast, typically) go on
-		// first: under load, more packets join the queue and go out in
-		// the same write. An idle server loses nothing; a busy one makes
-		// several times fewer system calls per packet.
-		runtime.Gosched()
 		s.mu.Lock()
-		if sockState(s.state.Load()) == stateClosed {
+		state := sockState(s.state.Load())
+		if state == stateClosed {
 			reason := s.reason
+			t.running = false
 			s.mu.Unlock()
 			t.closeConn(reason)
 			return
 		}
-		pkts := s.queue
-		s.queue = spare[:0]
-		t.writing = len(pkts) > 0
-		if t.writing {
-			t.writeStart = time.Now()
+		if len(s.queue) == 0 {
+			var fin *finalized
+			if state == stateClosing {
+				fin = s.finalizeLocked(s.closeReason, nil, nil)
+				// finalizeLocked woke this running writer: go round
+				// again to close the WebSocket.
+			} else {
+				t.running = false
+			}
+			s.mu.Unlock()
+			s.afterClose(fin)
+			if fin == nil {
+				return
+			}
+			continue
 		}
+		pkts := s.queue
+		s.queue = t.spare[:0]
+		t.writing = true
+		t.writeStart = time.Now()
 		s.mu.Unlock()
 
-		var werr error
-		if len(pkts) > 0 {
-			buf, uncompressed, werr = t.writeBatch(pkts, buf, uncompressed)
-		}
+		werr := t.writeBatch(pkts)
 		clear(pkts)
-		spare = pkts
-		if cap(buf) > 64<<10 {
-			buf = nil // don't keep a big message's buffer for the idle time
-		}
+		t.spare = pkts
 
 		s.mu.Lock()
 		t.writing = false
 		var fin *finalized
-		switch {
-		case werr != nil:
+		if werr != nil {
 			fin = s.closeLocked(ReasonTransportError, fmt.Errorf("engineio: failed to write: %w", werr), closeError)
-		case sockState(s.state.Load()) == stateClosing && len(s.queue) == 0:
-			fin = s.finalizeLocked(s.closeReason, nil, nil)
-		case len(s.queue) > 0:
-			t.wakeUp()
 		}
 		s.mu.Unlock()
 		s.afterClose(fin)
 	}
 }
 
-// writeBatch writes pkts to the WebSocket as one batch. buf is scratch
-// space for encoding; uncompressed is whether compression is turned off
-// on the connection now. It returns both for the next batch.
-func (t *wsTransport) writeBatch(pkts []outgoing, buf []byte, uncompressed bool) ([]byte, bool, error) {
+// encodeBuffers holds scratch space for encoding packets, shared by the
+// writers of all sessions.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeBatch writes pkts to the WebSocket as one batch.
+func (t *wsTransport) writeBatch(pkts []outgoing) error {
 	s := t.s
+	bp := encodeBuffers.Get().(*[]byte)
+	buf := *bp
 	b := t.conn.Batch()
 	var werr error
 	for _, op := range pkts {
-		if op.noCompress != uncompressed {
-			uncompressed = op.noCompress
-			t.conn.EnableWriteCompression(!uncompressed)
+		if op.noCompress != t.uncompressed {
+			t.uncompressed = op.noCompress
+			t.conn.EnableWriteCompression(!t.uncompressed)
 		}
 		p := op.Packet
 		switch {
@@ -200,7 +237,11 @@ func (t *wsTransport) writeBatch(pkts []outgoing, buf []byte, uncompressed bool)
 	if err := b.Flush(); werr == nil {
 		werr = err
 	}
-	return buf, uncompressed, werr
+	if cap(buf) <= 64<<10 { // don't keep a big message's buffer
+		*bp = buf[:0]
+		encodeBuffers.Put(bp)
+	}
+	return werr
 }
 
 // stuckLocked reports whether the writer has been blocked in one batch
@@ -265,11 +306,22 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 	}
 	t.conn = conn
 	s.mu.Unlock()
+	// As in openWebSocket, the handler returns and the probe is read on.
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		srv.readProbe(s, t)
+	}()
+}
 
+// readProbe reads the WebSocket of an upgrade: the probe, the upgrade
+// packet, then the session's packets once upgraded.
+func (srv *Server) readProbe(s *Socket, t *wsTransport) {
+	conn := t.conn
 	timer := time.AfterFunc(srv.cfg.UpgradeTimeout, func() { s.abortProbe(t) })
 	defer timer.Stop()
 	upgraded := false
-	err = conn.ReadLoop(func(typ websocket.MessageType, data []byte) error {
+	err := conn.ReadLoop(func(typ websocket.MessageType, data []byte) error {
 		if upgraded {
 			return t.handle(typ, data)
 		}
@@ -349,11 +401,7 @@ func (s *Socket) completeUpgrade(t *wsTransport) bool {
 		s.poll = nil
 	}
 	s.ws = t
-	s.srv.wg.Add(1) // the session is registered, so the count is not zero
-	go t.writeLoop()
-	if len(s.queue) > 0 {
-		t.wakeUp()
-	}
+	t.startLocked()
 	return true
 }
 
