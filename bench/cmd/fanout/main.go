@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -618,7 +619,8 @@ type tick struct {
 // serveGo runs Tether's Socket.IO server with the command protocol of
 // server.mjs on stdin and stdout.
 // With FANOUT_CPUPROFILE set to a file name, it writes a CPU profile of its
-// whole life there.
+// whole life there; with FANOUT_HEAPPROFILE, a heap profile each time it
+// is asked to count its clients (the last one: all clients connected).
 func serveGo(port int) error {
 	if name := os.Getenv("FANOUT_CPUPROFILE"); name != "" {
 		f, err := os.Create(name)
@@ -675,6 +677,9 @@ func serveGo(port int) error {
 			if err != nil {
 				return fmt.Errorf("failed to count the sockets: %w", err)
 			}
+			if err := writeHeapProfile(); err != nil {
+				return err
+			}
 			_ = out.Encode(map[string]int{"count": len(ids)})
 		case "rate":
 			period := time.Duration(float64(time.Second) / arg(1))
@@ -719,6 +724,25 @@ func serveGo(port int) error {
 		}
 	}
 	return srv.Close()
+}
+
+// writeHeapProfile writes a heap profile (after a GC) to the file named by
+// FANOUT_HEAPPROFILE, if set.
+func writeHeapProfile() error {
+	name := os.Getenv("FANOUT_HEAPPROFILE")
+	if name == "" {
+		return nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("failed to create the heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("failed to write the heap profile: %w", err)
+	}
+	return nil
 }
 
 // printTable prints JSON result lines as a Markdown table.
