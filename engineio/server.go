@@ -316,7 +316,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newSocket makes a session for the handshake r; it is not registered yet.
 func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
-	req := r.Clone(context.Background())
+	// A shallow copy, detached from the request's context and body: net/http
+	// leaves the header and URL alone once the handler has returned, and a
+	// deep copy would double what an idle session keeps of its handshake.
+	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
 	s := &Socket{
 		srv:   srv,
