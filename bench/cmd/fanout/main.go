@@ -632,6 +632,9 @@ func serveGo(port int) error {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
+	if os.Getenv("FANOUT_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, for exact sizes
+	}
 	srv := socketio.NewServer(&socketio.Options{Options: engineio.Options{Transports: []string{"websocket"}}})
 	srv.OnConnection(func(s *socketio.Socket) {
 		s.Join("bench")
@@ -742,6 +745,10 @@ func writeHeapProfile() error {
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		return fmt.Errorf("failed to write the heap profile: %w", err)
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "fanout server: heap in use %d KiB, stacks %d KiB, %d goroutines\n",
+		ms.HeapInuse>>10, ms.StackInuse>>10, runtime.NumGoroutine())
 	return nil
 }
 
