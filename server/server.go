@@ -353,15 +353,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Run listens on Config.Addr (and Config.AdminAddr) and serves until ctx
-// is done, then shuts down gracefully within Config.ShutdownTimeout.
+// is done, then shuts down gracefully within Config.ShutdownTimeout. An
+// address with the host "localhost" listens on both 127.0.0.1 and ::1 (when
+// the system has IPv6), whichever a browser tries first.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen(s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
 	}
 	var admin net.Listener
 	if s.cfg.AdminAddr != "" {
-		if admin, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+		if admin, err = listen(s.cfg.AdminAddr); err != nil {
 			ln.Close()
 			return fmt.Errorf("failed to listen on the admin address: %w", err)
 		}
@@ -401,9 +403,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	if admin != nil {
 		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- as.Serve(admin) }()
-		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String())
+		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String(), "on", strings.Join(listenAddrs(admin), ","))
 	}
-	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "path", s.cfg.Path,
+	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
 
 	sweep := time.NewTicker(time.Minute)
