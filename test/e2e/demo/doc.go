@@ -1,8 +1,10 @@
 // Package demoe2e holds the browser end-to-end tests of the demo apps
 // (package demo): Debian's Chromium, driven by playwright-core from the
 // Node scripts of this folder, opens the pages served by an in-process
-// server (socketio with connection state recovery, demo.Register, and
-// demo.Assets at "/") on loopback:
+// server on loopback, set up as `tether serve` sets it up (package server
+// in its default configuration, the demo namespaces added to it,
+// demo.Register, the pages at "/"), except for the Socket.IO path, /rt/,
+// which the pages learn from config.js:
 //
 //   - leaderboard.mjs: two pages; a score in one shows in the other, and
 //     the bot mode toggled in one drives both;

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -15,7 +17,7 @@ import (
 	"github.com/tether-rt/tether/internal/peertest"
 
 	"github.com/tether-rt/tether/demo"
-	"github.com/tether-rt/tether/socketio"
+	tserver "github.com/tether-rt/tether/server"
 )
 
 // nodeTimeout bounds every Node process a test starts.
@@ -37,16 +39,26 @@ type server struct {
 	refused atomic.Int64
 }
 
-// startServer serves the demos as `tether serve` does: Socket.IO with
-// connection state recovery at /socket.io/, the pages at /. With
+// startServer serves the demos as `tether serve` does: the standalone
+// server (package server) in its default configuration, with the demo
+// namespaces under its rules (event rate limits...), connection state
+// recovery, and the pages at /; but with Socket.IO at /rt/ instead of
+// /socket.io/, which the pages must learn from the server. With
 // blockWebSocket it refuses WebSocket handshakes with 403.
 func startServer(t *testing.T, blockWebSocket bool) *server {
 	t.Helper()
-	io := socketio.NewServer(&socketio.Options{ConnectionStateRecovery: &socketio.RecoveryOptions{}})
-	stop := demo.Register(io, demo.Options{})
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", io)
-	mux.Handle("/", http.FileServerFS(demo.Assets()))
+	cfg := tserver.DefaultConfig()
+	cfg.Path = "/rt/"
+	cfg.AddNamespaces(demo.LeaderboardNamespace, demo.ChatNamespace, demo.TickerNamespace)
+	srv, err := tserver.New(tserver.Options{
+		Config: cfg,
+		Static: demo.AssetsWithPath(cfg.Path),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := demo.Register(srv.IO(), demo.Options{})
 	s := &server{}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if blockWebSocket && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
@@ -54,11 +66,11 @@ func startServer(t *testing.T, blockWebSocket bool) *server {
 			http.Error(w, "WebSocket is blocked here", http.StatusForbidden)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
 		stop()
-		_ = io.Close()
+		_ = srv.IO().Close()
 		hs.Close()
 	})
 	s.url = hs.URL
