@@ -12,7 +12,9 @@
 //     one goes offline, misses a message, and gets it on reconnecting with
 //     its session recovered;
 //   - polling.mjs: the server refuses WebSocket upgrades; the chat and the
-//     ticker work over long-polling and the pages say "polling".
+//     ticker work over long-polling and the pages say "polling";
+//   - origin.mjs: a page on another origin cannot open a socket on the
+//     server, over polling or WebSocket (the server's Origin policy).
 //
 // The scripts report as JSON lines on stdout. The tests need `node`, this
 // folder's node_modules (`npm ci`), /usr/bin/chromium, and the socket.io

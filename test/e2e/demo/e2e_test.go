@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,13 +118,13 @@ func (es events) all(op string) []event {
 	return found
 }
 
-// runNode runs a Node script of this folder against url; it must end with
-// {op:"done",ok:true}.
-func runNode(t *testing.T, node, script, url string) events {
+// runNode runs a Node script of this folder with args (the server's URL
+// first); it must end with {op:"done",ok:true}.
+func runNode(t *testing.T, node, script string, args ...string) events {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, url)
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -193,5 +194,38 @@ func TestPollingFallback(t *testing.T) {
 	}
 	if s.refused.Load() == 0 {
 		t.Errorf("the pages did not try WebSocket")
+	}
+}
+
+// TestOriginRefused has a page on another origin try to open sockets on the
+// server, over polling and over WebSocket: the server's Origin policy
+// refuses both.
+func TestOriginRefused(t *testing.T) {
+	node := needBrowser(t)
+	s := startServer(t, false)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>elsewhere</title><script src="%s/vendor/socket.io.min.js"></script>`, s.url)
+	}))
+	defer elsewhere.Close()
+	es := runNode(t, node, "origin.mjs", s.url, elsewhere.URL+"/page.html")
+	if len(es.all("refused")) != 2 {
+		t.Fatalf("events:\n%s", es)
+	}
+	// The server refused them for their origin (and not for something else).
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var n int
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, err := fmt.Sscanf(l, `tether_handshakes_rejected_total{reason="origin"} %d`, &n); err == nil {
+			break
+		}
+	}
+	if n < 2 {
+		t.Fatalf("handshakes refused for their origin: %d, want 2 or more (polling, WebSocket)", n)
 	}
 }
