@@ -65,6 +65,9 @@ type Config struct {
 	// [Config.AddNamespaces]), so that authentication, the event rate limits
 	// and the metrics apply to the demos as to any configured namespace.
 	Demos bool `yaml:"demos"`
+	// DemoTickerRate is how many ticks per second the ticker demo sends,
+	// from 1 to 1000: 10.
+	DemoTickerRate int `yaml:"demo_ticker_rate"`
 }
 
 // TLSConfig enables TLS: wss:// and HTTPS polling, with HTTP/2 for polling.
@@ -238,7 +241,8 @@ func DefaultConfig() *Config {
 			Presence:        true,
 			JoinLeaveEvents: true,
 		}},
-		Demos: true,
+		Demos:          true,
+		DemoTickerRate: 10,
 	}
 }
 
@@ -375,6 +379,9 @@ func (c *Config) Validate() error {
 		if len(k) < 16 {
 			v.add(fmt.Sprintf("api.keys[%d]", i), "must be at least 16 characters")
 		}
+	}
+	if c.DemoTickerRate < 1 || c.DemoTickerRate > 1000 {
+		v.add("demo_ticker_rate", fmt.Sprintf("%d is not between 1 and 1000", c.DemoTickerRate))
 	}
 	c.validateAuth(&v)
 	c.validateLimits(&v)

@@ -60,6 +60,7 @@ var Settings = []Setting{
 	{"recovery.enabled", "TETHER_RECOVERY", "recovery", "connection state recovery", func(c *Config) any { return &c.Recovery.Enabled }},
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
 	{"demos", "TETHER_DEMOS", "demos", "serve the demo apps at / (leaderboard, chat, ticker)", func(c *Config) any { return &c.Demos }},
+	{"demo_ticker_rate", "TETHER_DEMO_TICKER_RATE", "demo-ticker-rate", "ticks per second of the ticker demo (1 to 1000)", func(c *Config) any { return &c.DemoTickerRate }},
 }
 
 // set parses v into the value of s in c.

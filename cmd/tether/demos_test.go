@@ -141,6 +141,20 @@ func TestDemoNamespacesFollowTheRules(t *testing.T) {
 	}
 }
 
+// TestDemoTickerRate checks that the ticker demo runs at the configured
+// rate, and that the rate is checked.
+func TestDemoTickerRate(t *testing.T) {
+	base := startServe(t, "-demo-ticker-rate", "25")
+	s := openSession(t, base+"/socket.io/")
+	s.send("40/ticker,")
+	if got := s.await(`42/ticker,["init"`)[0]; !strings.Contains(got, `"rate":25`) {
+		t.Fatalf("init: %s", got)
+	}
+	if _, err := loadConfig("serve", []string{"-demo-ticker-rate", "0"}, io.Discard); err == nil || !strings.Contains(err.Error(), "demo_ticker_rate: 0 is not between 1 and 1000") {
+		t.Fatalf("rate 0: %v", err)
+	}
+}
+
 // TestDemoPagesUseThePath checks that the demo pages connect at the
 // configured Socket.IO path.
 func TestDemoPagesUseThePath(t *testing.T) {

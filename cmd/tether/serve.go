@@ -64,7 +64,7 @@ func newServer(cfg *server.Config, stderr io.Writer) (srv *server.Server, stop f
 	}
 	stop = func() {}
 	if cfg.Demos {
-		stop = demo.Register(srv.IO(), demo.Options{})
+		stop = demo.Register(srv.IO(), demo.Options{TickerRate: cfg.DemoTickerRate})
 	}
 	return srv, stop, nil
 }
