@@ -30,10 +30,13 @@ func (t MessageType) String() string { return frame.OpCode(t).String() }
 const DefaultReadLimit = 16 << 20
 
 // readBufferSize is the size of the buffer each connection reads frame
-// headers and small payloads into. It lives inside the Conn, so an idle
-// connection costs no other read memory; larger payloads are read straight
-// into the caller's buffer.
+// headers and small payloads into; larger payloads are read straight into
+// the caller's buffer. A connection read with [Conn.ReadLoopAsync] gives it
+// back to a pool whenever it is idle.
 const readBufferSize = 2048
+
+// readBuffers pools read buffers of readBufferSize bytes.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 
 // Errors the package returns.
 var (
@@ -85,6 +88,8 @@ type Conn struct {
 	rcvdOnce  sync.Once
 	closeErr  atomic.Pointer[CloseError] // what the peer sent
 
+	poll atomic.Pointer[pollState] // set while read by the poller
+
 	pingMu    sync.Mutex
 	pingSeq   uint64
 	pingWait  map[uint64]chan struct{}
@@ -93,7 +98,8 @@ type Conn struct {
 
 // reader is the read half's state. See read.go.
 type reader struct {
-	buf    [readBufferSize]byte
+	buf    []byte // readBufferSize bytes, or nil while idle (see fill)
+	bufp   *[]byte
 	rr, rw int // unread bytes are buf[rr:rw]
 
 	fh           frame.Header // current data frame
@@ -139,7 +145,8 @@ func newConn(cfg connConfig) *Conn {
 		closed:      make(chan struct{}),
 		closeRcvd:   make(chan struct{}),
 	}
-	c.r.rw = copy(c.r.buf[:], cfg.buffered)
+	c.r.takeBuffer()
+	c.r.rw = copy(c.r.buf, cfg.buffered)
 	if len(cfg.buffered) > c.r.rw {
 		// More arrived with the handshake than the read buffer holds: serve
 		// the rest before reading the network again.
@@ -229,10 +236,17 @@ func (c *Conn) Done() <-chan struct{} { return c.closed }
 func (c *Conn) closeNet() error {
 	err := ErrClosed
 	c.closeOnce.Do(func() {
+		ps := c.poll.Load()
+		if ps != nil {
+			c.stopPolling(ps)
+		}
 		err = c.nc.Close()
 		close(c.closed)
 		if c.heartbeat != nil {
 			c.heartbeat.stop()
+		}
+		if ps != nil {
+			c.pollClosed()
 		}
 	})
 	return err

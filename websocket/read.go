@@ -73,28 +73,33 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // serve without a goroutine per connection.
 func (c *Conn) ReadLoop(fn func(typ MessageType, data []byte) error) error {
 	for {
-		if !c.readMu.TryLock() {
-			return ErrConcurrentRead
-		}
-		typ, err := c.startMessage()
-		if err != nil {
-			c.readMu.Unlock()
-			return err
-		}
-		bp := getBuffer()
-		p, err := c.readRest((*bp)[:0])
-		c.readMu.Unlock()
-		if err != nil {
-			putBuffer(bp)
-			return err
-		}
-		err = fn(typ, p)
-		*bp = p[:0]
-		putBuffer(bp)
-		if err != nil {
+		if err := c.readOne(fn); err != nil {
 			return err
 		}
 	}
+}
+
+// readOne reads one message into a pooled buffer and calls fn with it.
+func (c *Conn) readOne(fn func(typ MessageType, data []byte) error) error {
+	if !c.readMu.TryLock() {
+		return ErrConcurrentRead
+	}
+	typ, err := c.startMessage()
+	if err != nil {
+		c.readMu.Unlock()
+		return err
+	}
+	bp := getBuffer()
+	p, err := c.readRest((*bp)[:0])
+	c.readMu.Unlock()
+	if err != nil {
+		putBuffer(bp)
+		return err
+	}
+	err = fn(typ, p)
+	*bp = p[:0]
+	putBuffer(bp)
+	return err
 }
 
 // watchRead arranges for ctx's cancellation to break a read in progress.
@@ -268,16 +273,35 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 	return n, nil
 }
 
+// takeBuffer gives the reader a read buffer from the pool.
+func (r *reader) takeBuffer() {
+	r.bufp = readBuffers.Get().(*[]byte)
+	r.buf = *r.bufp
+}
+
+// dropBuffer gives the read buffer back to the pool if it holds nothing.
+func (r *reader) dropBuffer() {
+	if r.buf == nil || r.rr != r.rw {
+		return
+	}
+	readBuffers.Put(r.bufp)
+	r.buf, r.bufp = nil, nil
+	r.rr, r.rw = 0, 0
+}
+
 // fill makes sure at least n bytes (at most readBufferSize) are buffered.
 func (c *Conn) fill(n int) error {
 	r := &c.r
 	if r.rw-r.rr >= n {
 		return nil
 	}
+	if r.buf == nil {
+		r.takeBuffer()
+	}
 	if r.rr == r.rw {
 		r.rr, r.rw = 0, 0
 	} else if len(r.buf)-r.rr < n {
-		r.rw = copy(r.buf[:], r.buf[r.rr:r.rw])
+		r.rw = copy(r.buf, r.buf[r.rr:r.rw])
 		r.rr = 0
 	}
 	for r.rw-r.rr < n {

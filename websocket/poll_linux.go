@@ -1,0 +1,143 @@
+//go:build linux && (amd64 || arm64)
+
+package websocket
+
+import (
+	"sync"
+	"syscall"
+)
+
+// poller waits for data on idle connections with one epoll instance and
+// one goroutine (which holds an OS thread in epoll_wait).
+type poller struct {
+	epfd  int
+	mu    sync.Mutex
+	conns map[int32]*Conn // by file descriptor
+	gen   uint32
+}
+
+var (
+	pollerOnce sync.Once
+	pollerInst *poller
+)
+
+// thePoller returns the process's poller, started on first use, or nil
+// when epoll is not available.
+func thePoller() *poller {
+	pollerOnce.Do(func() {
+		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			return // ReadLoopAsync falls back to a goroutine per connection
+		}
+		pollerInst = &poller{epfd: fd, conns: map[int32]*Conn{}}
+		go pollerInst.wait()
+	})
+	return pollerInst
+}
+
+const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// startPolling registers c with the poller; it reports false when c
+// cannot be polled.
+func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error)) bool {
+	sc, ok := c.nc.(syscall.Conn) // not TLS, not a connection with a prefix
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	p := thePoller()
+	if p == nil {
+		return false
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+		return false
+	}
+	ps := &pollState{fd: int32(fd), fn: fn, end: end}
+	ps.busy.Store(true) // until armed below
+	p.mu.Lock()
+	p.gen++
+	ps.gen = p.gen
+	p.conns[ps.fd] = c
+	p.mu.Unlock()
+	c.poll.Store(ps)
+	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		c.poll.Store(nil)
+		p.remove(ps)
+		return false
+	}
+	// Bytes that came with the handshake are read first; else the
+	// connection waits for data with no goroutine.
+	if c.r.rr != c.r.rw {
+		go c.serveReady(ps)
+		return true
+	}
+	c.r.dropBuffer()
+	ps.busy.Store(false)
+	// The registration above is armed already, but an event that came
+	// before busy was cleared was dropped: arm again to be sure.
+	if !c.arm(ps) && ps.busy.CompareAndSwap(false, true) {
+		go c.serveReady(ps)
+	}
+	return true
+}
+
+// arm asks for one more event when data arrives. It reports false when
+// the connection is no longer registered (it was closed).
+func (c *Conn) arm(ps *pollState) bool {
+	p := thePoller()
+	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
+	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), &ev) == nil
+}
+
+// stopPolling unregisters c, before its socket is closed: the number of a
+// closed socket is soon reused.
+func (c *Conn) stopPolling(ps *pollState) {
+	thePoller().remove(ps)
+}
+
+func (p *poller) remove(ps *pollState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.conns[ps.fd]
+	if c == nil || c.poll.Load() != ps {
+		return
+	}
+	delete(p.conns, ps.fd)
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(ps.fd), nil)
+}
+
+// wait dispatches readiness events: a goroutine reads each connection
+// that has data.
+func (p *poller) wait() {
+	var events [256]syscall.EpollEvent
+	for {
+		n, err := syscall.EpollWait(p.epfd, events[:], -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			panic("websocket: epoll_wait failed: " + err.Error())
+		}
+		for i := range n {
+			ev := &events[i]
+			p.mu.Lock()
+			c := p.conns[ev.Fd]
+			p.mu.Unlock()
+			if c == nil {
+				continue
+			}
+			ps := c.poll.Load()
+			if ps == nil || ps.gen != uint32(ev.Pad) {
+				continue // an event of a connection closed since
+			}
+			if ps.busy.CompareAndSwap(false, true) {
+				go c.serveReady(ps)
+			}
+		}
+	}
+}

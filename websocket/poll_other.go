@@ -1,0 +1,9 @@
+//go:build !(linux && (amd64 || arm64))
+
+package websocket
+
+func (c *Conn) startPolling(func(MessageType, []byte) error, func(error)) bool { return false }
+
+func (c *Conn) arm(*pollState) bool { return false }
+
+func (c *Conn) stopPolling(*pollState) {}

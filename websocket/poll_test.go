@@ -1,0 +1,180 @@
+package websocket_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// asyncEchoServer serves an echo with ReadLoopAsync; ended receives the
+// error that ended each connection's loop.
+func asyncEchoServer(t *testing.T, opts *websocket.AcceptOptions) (url string, ended chan error) {
+	t.Helper()
+	ended = make(chan error, 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		c.ReadLoopAsync(func(typ websocket.MessageType, data []byte) error {
+			if string(data) == "close-now" {
+				c.CloseNow()
+				return nil
+			}
+			return c.WriteMessage(typ, data)
+		}, func(err error) {
+			c.CloseNow()
+			ended <- err
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), ended
+}
+
+func dialURL(t *testing.T, url string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func nextEnd(t *testing.T, ended chan error) error {
+	t.Helper()
+	select {
+	case err := <-ended:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read loop did not end")
+		return nil
+	}
+}
+
+// TestReadLoopAsyncEcho echoes messages of many sizes, in every compression
+// mode, through connections read by the poller, and checks that the loop
+// ends with the peer's close status.
+func TestReadLoopAsyncEcho(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 2000, 2048, 5000, 65536, 300_000}
+	for _, mode := range compressionModes {
+		t.Run(fmt.Sprintf("compression=%d", mode), func(t *testing.T) {
+			url, ended := asyncEchoServer(t, &websocket.AcceptOptions{InsecureSkipVerify: true, Compression: websocket.CompressionOptions{Mode: mode}})
+			c := dialURL(t, url, &websocket.DialOptions{Compression: websocket.CompressionOptions{Mode: mode}})
+			r := rand.New(rand.NewPCG(7, uint64(mode)))
+			for round := 0; round < 3; round++ {
+				var sent [][]byte
+				// Several messages at once: they arrive in one read, and
+				// frames straddle the read buffer's end.
+				b := c.Batch()
+				for _, n := range sizes {
+					p := randomPayload(r, n, false)
+					sent = append(sent, p)
+					b.WriteMessage(websocket.MessageBinary, p)
+				}
+				if err := b.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				for i, want := range sent {
+					_, got, err := c.ReadMessage(nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("message %d: %d bytes back, want %d", i, len(got), len(want))
+					}
+				}
+			}
+			c.Close(websocket.StatusGoingAway, "bye")
+			if err := nextEnd(t, ended); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Errorf("loop ended with %v, want the peer's 1001", err)
+			}
+		})
+	}
+}
+
+// TestReadLoopAsyncSlowFrames sends a frame a few bytes at a time, with
+// pauses: the poller's reader waits for the rest of a message it started.
+func TestReadLoopAsyncSlowFrames(t *testing.T) {
+	url, _ := asyncEchoServer(t, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	var raw net.Conn
+	c := dialURL(t, url, &websocket.DialOptions{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		raw = nc
+		return nc, err
+	}})
+	// A masked text frame "hello", written in pieces below the Conn.
+	frame := []byte{0x81, 0x85, 1, 2, 3, 4}
+	for i, ch := range []byte("hello") {
+		frame = append(frame, ch^frame[2+i%4])
+	}
+	for i := 0; i < len(frame); i += 3 {
+		if _, err := raw.Write(frame[i:min(i+3, len(frame))]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, got, err := c.ReadMessage(nil)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// TestReadLoopAsyncIdle checks that idle connections read by the poller
+// hold no goroutine, and that closing one, on either side, ends its loop.
+func TestReadLoopAsyncIdle(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is Linux only")
+	}
+	url, ended := asyncEchoServer(t, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	const n = 200
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = dialURL(t, url, nil)
+		if err := conns[i].WriteMessage(websocket.MessageText, []byte("hi")); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := conns[i].ReadMessage(nil); err != nil || string(got) != "hi" {
+			t.Fatalf("echo: %q, %v", got, err)
+		}
+	}
+	// Our clients are read by nobody now; the server's side of each
+	// connection by the poller. Goroutines of the whole test process:
+	// fewer than one per connection means the server holds none.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() >= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d idle connections", runtime.NumGoroutine(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The server closes one that is idle: its loop ends.
+	if err := conns[0].WriteMessage(websocket.MessageText, []byte("close-now")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nextEnd(t, ended); err == nil {
+		t.Error("loop ended without an error")
+	}
+	// The clients drop their connections without a close frame.
+	for _, c := range conns[1:] {
+		c.CloseNow()
+	}
+	for i := 1; i < n; i++ {
+		if err := nextEnd(t, ended); websocket.CloseStatus(err) != websocket.StatusAbnormalClosure && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("loop %d ended with %v", i, err)
+		}
+	}
+}
