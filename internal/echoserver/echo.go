@@ -53,12 +53,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
+	// The handler returns; the connection is read by the poller while it
+	// is idle (see websocket.Conn.ReadLoopAsync).
+	c.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
+		return c.WriteMessage(typ, p)
+	}, func(error) {
+		c.CloseNow()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
-	}()
-	Echo(c)
+	})
 }
 
 // Shutdown closes every open connection with status 1001 (going away) and
