@@ -65,8 +65,9 @@ const lingerTimeout = time.Second
 // reason, waits (up to 5 s) for the peer's close frame, and closes the TCP
 // connection. The reason is cut to fit a control frame.
 //
-// If no goroutine is reading, Close reads and discards data until the
-// peer's close frame arrives. Close returns nil when the handshake
+// If no goroutine is reading (a connection read with [Conn.ReadLoopAsync]
+// counts as not reading while it is idle), Close reads and discards data
+// until the peer's close frame arrives. Close returns nil when the handshake
 // completed.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code == StatusNoStatusRcvd || code == StatusAbnormalClosure || !frame.ValidCloseCode(uint16(code)) {

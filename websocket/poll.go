@@ -42,7 +42,7 @@ type pollState struct {
 // in the read buffer, then arms the socket again.
 func (c *Conn) serveReady(ps *pollState) {
 	for {
-		if err := c.readOne(ps.fn); err != nil {
+		if err := c.readOne(ps.fn, true); err != nil {
 			if ps.done.CompareAndSwap(false, true) {
 				c.stopPolling(ps)
 				ps.end(err)

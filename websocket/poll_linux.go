@@ -72,11 +72,10 @@ func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error))
 	}
 	// Bytes that came with the handshake are read first; else the
 	// connection waits for data with no goroutine.
-	if c.r.rr != c.r.rw {
+	if !c.idleAfterRead() {
 		go c.serveReady(ps)
 		return true
 	}
-	c.r.dropBuffer()
 	ps.busy.Store(false)
 	// The registration above is armed already, but an event that came
 	// before busy was cleared was dropped: arm again to be sure.

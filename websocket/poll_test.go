@@ -22,14 +22,19 @@ import (
 func asyncEchoServer(t *testing.T, opts *websocket.AcceptOptions) (url string, ended chan error) {
 	t.Helper()
 	ended = make(chan error, 1000)
+	closeErrs := asyncCloseErrs
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
 		c.ReadLoopAsync(func(typ websocket.MessageType, data []byte) error {
-			if string(data) == "close-now" {
+			switch string(data) {
+			case "close-now":
 				c.CloseNow()
+				return nil
+			case "close":
+				go func() { closeErrs <- c.Close(websocket.StatusNormalClosure, "asked") }()
 				return nil
 			}
 			return c.WriteMessage(typ, data)
@@ -62,6 +67,38 @@ func nextEnd(t *testing.T, ended chan error) error {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read loop did not end")
 		return nil
+	}
+}
+
+// asyncCloseErrs receives what Close returned on the servers of
+// asyncEchoServer, asked to close by a "close" message.
+var asyncCloseErrs = make(chan error, 10)
+
+// TestReadLoopAsyncClose checks the close handshake started by a server
+// whose connection is read with ReadLoopAsync: Close gets the client's
+// answer (read by the poller's reader or by Close itself) and returns nil,
+// and the loop ends.
+func TestReadLoopAsyncClose(t *testing.T) {
+	url, ended := asyncEchoServer(t, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	for range 5 {
+		c := dialURL(t, url, nil)
+		if err := c.WriteMessage(websocket.MessageText, []byte("close")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(nil); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+			t.Fatalf("client read %v, want the server's 1000", err)
+		}
+		select {
+		case err := <-asyncCloseErrs:
+			if err != nil {
+				t.Errorf("server's Close = %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("server's Close did not return")
+		}
+		if err := nextEnd(t, ended); err == nil {
+			t.Error("loop ended without an error")
+		}
 	}
 }
 

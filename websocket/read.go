@@ -73,15 +73,19 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // serve without a goroutine per connection.
 func (c *Conn) ReadLoop(fn func(typ MessageType, data []byte) error) error {
 	for {
-		if err := c.readOne(fn); err != nil {
+		if err := c.readOne(fn, false); err != nil {
 			return err
 		}
 	}
 }
 
 // readOne reads one message into a pooled buffer and calls fn with it.
-func (c *Conn) readOne(fn func(typ MessageType, data []byte) error) error {
-	if !c.readMu.TryLock() {
+// With wait, it waits for a reader in progress (Close reading to the
+// peer's close frame) instead of failing with ErrConcurrentRead.
+func (c *Conn) readOne(fn func(typ MessageType, data []byte) error, wait bool) error {
+	if wait {
+		c.readMu.Lock()
+	} else if !c.readMu.TryLock() {
 		return ErrConcurrentRead
 	}
 	typ, err := c.startMessage()
