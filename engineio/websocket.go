@@ -94,21 +94,19 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	t.startLocked()
 	s.mu.Unlock()
 	s.connected()
-	srv.wg.Add(1)
 	// The handler returns, so that net/http drops what it keeps per
-	// request (its buffers, about half of an idle session's memory).
-	go func() {
+	// request (its buffers), and the WebSocket is read with no goroutine
+	// while it is idle: an idle session costs no goroutine at all.
+	srv.wg.Add(1)
+	t.conn.ReadLoopAsync(t.handle, func(err error) {
 		defer srv.wg.Done()
-		t.readLoop()
-	}()
+		t.readEnded(err)
+	})
 }
 
-// readLoop reads the session's packets until the WebSocket ends.
-func (t *wsTransport) readLoop() {
-	s := t.s
-	err := t.conn.ReadLoop(func(typ websocket.MessageType, data []byte) error {
-		return t.handle(typ, data)
-	})
+// readEnded closes the session when its WebSocket's read loop ended with
+// err.
+func (t *wsTransport) readEnded(err error) {
 	if errors.Is(err, errStop) {
 		return
 	}
@@ -117,7 +115,7 @@ func (t *wsTransport) readLoop() {
 	case websocket.StatusProtocolError, websocket.StatusInvalidFramePayloadData, websocket.StatusMessageTooBig:
 		reason = ReasonTransportError // we failed the connection
 	}
-	s.closeWith(reason, err, closeByClient)
+	t.s.closeWith(reason, err, closeByClient)
 }
 
 // handle handles one message of the session's WebSocket.
@@ -307,11 +305,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 	t.conn = conn
 	s.mu.Unlock()
 	// As in openWebSocket, the handler returns and the probe is read on.
-	srv.wg.Add(1)
-	go func() {
-		defer srv.wg.Done()
-		srv.readProbe(s, t)
-	}()
+	srv.readProbe(s, t)
 }
 
 // readProbe reads the WebSocket of an upgrade: the probe, the upgrade
@@ -319,9 +313,9 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 	conn := t.conn
 	timer := time.AfterFunc(srv.cfg.UpgradeTimeout, func() { s.abortProbe(t) })
-	defer timer.Stop()
 	upgraded := false
-	err := conn.ReadLoop(func(typ websocket.MessageType, data []byte) error {
+	srv.wg.Add(1)
+	conn.ReadLoopAsync(func(typ websocket.MessageType, data []byte) error {
 		if upgraded {
 			return t.handle(typ, data)
 		}
@@ -351,21 +345,16 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 			return nil
 		}
 		return errUpgradeFailed
+	}, func(err error) {
+		defer srv.wg.Done()
+		timer.Stop()
+		if !upgraded {
+			// The session goes on over polling, as Node's does.
+			s.abortProbe(t)
+			return
+		}
+		t.readEnded(err)
 	})
-	if !upgraded {
-		// The session goes on over polling, as Node's does.
-		s.abortProbe(t)
-		return
-	}
-	if errors.Is(err, errStop) {
-		return
-	}
-	reason := ReasonTransportClose
-	switch websocket.CloseStatus(err) {
-	case websocket.StatusProtocolError, websocket.StatusInvalidFramePayloadData, websocket.StatusMessageTooBig:
-		reason = ReasonTransportError
-	}
-	s.closeWith(reason, err, closeByClient)
 }
 
 var errUpgradeFailed = errors.New("engineio: unexpected packet during upgrade")
