@@ -112,7 +112,7 @@ done
 
 log "memory per idle connection ($IDLE_CONNS connections)"
 for compress in off deflate deflate-ctx; do
-	for lib in tether tether-go gorilla gws coder; do
+	for lib in tether tether-go tether-async gorilla gws coder; do
 		[ "$lib/$compress" = gorilla/deflate-ctx ] && continue # gorilla has no context takeover
 		run -mode idle -lib "$lib" -conns "$IDLE_CONNS" -compress "$compress"
 	done

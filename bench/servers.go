@@ -93,6 +93,20 @@ func EchoHandler(lib string, c Compression) (http.Handler, error) {
 				})
 			}()
 		}), nil
+	case "tether-async":
+		// Tether for many idle connections: the handler returns at once and
+		// the poller reads (ReadLoopAsync): no goroutine and no read buffer
+		// while a connection is idle.
+		opts := &websocket.AcceptOptions{InsecureSkipVerify: true, ReadLimit: readLimit, Compression: tetherCompression(c)}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, err := websocket.Accept(w, r, opts)
+			if err != nil {
+				return
+			}
+			conn.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
+				return conn.WriteMessage(typ, p)
+			}, func(error) { conn.CloseNow() })
+		}), nil
 	case "gorilla":
 		up := &gorilla.Upgrader{
 			EnableCompression: c != CompressOff,
