@@ -158,8 +158,10 @@ func chatMessages(size, n int) [][]byte {
 
 // BenchmarkWriteTakeover writes different JSON messages compressed with
 // context takeover (and without, for comparison), round-robin on conns
-// connections from one goroutine: with more than one, no connection finds
-// the pooled compressor it used last as it left it. ratio is the bytes of
+// connections from one goroutine. With keep=false no connection keeps its
+// compressor between messages: with more than one connection, none finds
+// the pooled compressor it used last as it left it and each message pays
+// for priming one. ratio is the bytes of
 // payload per byte written; cpu-ns/op the process's CPU time per message,
 // steadier than ns/op on a busy machine.
 func BenchmarkWriteTakeover(b *testing.B) {
@@ -168,9 +170,14 @@ func BenchmarkWriteTakeover(b *testing.B) {
 		for _, mode := range []struct {
 			noTakeover bool
 			conns      int
-		}{{true, 1}, {false, 1}, {false, 4}} {
+			keep       bool // connections may keep their compressors
+		}{{true, 1, true}, {false, 1, true}, {false, 1, false}, {false, 4, true}, {false, 4, false}} {
 			conns := mode.conns
-			b.Run(fmt.Sprintf("size=%d/takeover=%v/conns=%d", size, !mode.noTakeover, conns), func(b *testing.B) {
+			b.Run(fmt.Sprintf("size=%d/takeover=%v/conns=%d/keep=%v", size, !mode.noTakeover, conns, mode.keep), func(b *testing.B) {
+				if !mode.keep {
+					defer func(n int64) { maxHeldDeflaters = n }(maxHeldDeflaters)
+					maxHeldDeflaters = 0
+				}
 				ncs := make([]*countConn, conns)
 				cs := make([]*Conn, conns)
 				for i := range cs {

@@ -7,7 +7,30 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 )
+
+// heldOf reports whether c keeps a compressor.
+func heldOf(c *Conn) bool {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	return c.w.held != nil
+}
+
+// goIdle does what the timer of a connection that keeps a compressor does
+// after two periods without a message: it gives the compressor back.
+func goIdle(c *Conn) {
+	c.releaseDeflater()
+	c.releaseDeflater()
+}
+
+// setHeldBudget sets how many connections may keep a compressor between
+// messages for the rest of the test.
+func setHeldBudget(t *testing.T, n int64) {
+	old := maxHeldDeflaters
+	maxHeldDeflaters = n
+	t.Cleanup(func() { maxHeldDeflaters = old })
+}
 
 // takeoverMessage is a message and how to send it.
 type takeoverMessage struct {
@@ -93,26 +116,33 @@ func (m takeoverMessage) send(t *testing.T, c *Conn) {
 }
 
 // TestTakeoverStream sends many messages with context takeover from
-// several connections, round-robin from one goroutine (so that each
+// several connections, round-robin from one goroutine and then in runs on
+// one connection, and checks that both our reader and the standard
+// library's inflater decode every message byte for byte, and that the
+// connections keep no more than their history and window. Without
+// connections keeping their compressors (keep=false), each round-robin
 // message finds a pooled compressor that another connection used last and
-// must prime it with the connection's history) and then in runs on one
-// connection (which finds its own compressor as it left it), and checks
-// that both our reader and the standard library's inflater decode every
-// message byte for byte, and that the connections keep no more than their
-// history and window.
+// must prime it with the connection's history, and a run on one connection
+// finds its own compressor as it left it; with keep=true, they keep theirs.
 func TestTakeoverStream(t *testing.T) {
-	for _, client := range []bool{false, true} {
-		for _, bits := range []int{15, 10, 8} {
-			for _, level := range []int{1, 5, 9} {
-				t.Run(fmt.Sprintf("client=%v/bits=%d/level=%d", client, bits, level), func(t *testing.T) {
-					testTakeoverStream(t, client, bits, level)
-				})
+	for _, keep := range []bool{false, true} {
+		for _, client := range []bool{false, true} {
+			for _, bits := range []int{15, 10, 8} {
+				for _, level := range []int{1, 5, 9} {
+					t.Run(fmt.Sprintf("keep=%v/client=%v/bits=%d/level=%d", keep, client, bits, level), func(t *testing.T) {
+						setHeldBudget(t, 0)
+						if keep {
+							setHeldBudget(t, 1<<30)
+						}
+						testTakeoverStream(t, client, bits, level, keep)
+					})
+				}
 			}
 		}
 	}
 }
 
-func testTakeoverStream(t *testing.T, client bool, bits, level int) {
+func testTakeoverStream(t *testing.T, client bool, bits, level int, keep bool) {
 	const conns = 3
 	r := rand.New(rand.NewPCG(uint64(bits), uint64(level)))
 	cp := compressParams{enabled: true, level: level, writeWindowBits: bits, readWindowBits: bits}
@@ -134,6 +164,13 @@ func testTakeoverStream(t *testing.T, client bool, bits, level int) {
 	}
 	hist := min(historySize, 1<<bits)
 	for k, c := range cs {
+		if heldOf(c) != keep {
+			t.Errorf("conn %d keeps a compressor: %v, want %v", k, heldOf(c), keep)
+		}
+		goIdle(c)
+		if heldOf(c) {
+			t.Errorf("conn %d still keeps its compressor after an idle period", k)
+		}
 		if len(c.w.hist) > hist || cap(c.w.hist) > hist {
 			t.Errorf("conn %d keeps %d bytes of history in %d, want at most %d", k, len(c.w.hist), cap(c.w.hist), hist)
 		}
@@ -158,6 +195,7 @@ func testTakeoverStream(t *testing.T, client bool, bits, level int) {
 // by a connection after another connection used the pooled compressor
 // still compresses to a few bytes, with context takeover only.
 func TestTakeoverHistoryMatters(t *testing.T) {
+	setHeldBudget(t, 0)
 	for _, noTakeover := range []bool{false, true} {
 		cp := compressParams{enabled: true, level: 1, writeWindowBits: 15, readWindowBits: 15, writeNoTakeover: noTakeover}
 		a := newConn(connConfig{nc: &fuzzConn{}, compress: cp})
@@ -186,6 +224,7 @@ func TestTakeoverHistoryMatters(t *testing.T) {
 // takeover keeps after it has sent and received a compressed message: no
 // compressor, only what went through (not a whole window).
 func TestTakeoverIdleMemory(t *testing.T) {
+	setHeldBudget(t, 1<<30)
 	cp := compressParams{enabled: true, level: 1, writeWindowBits: 15, readWindowBits: 15}
 	msg := bytes.Repeat([]byte("idle connection, one message. "), 17)[:500]
 	// A client's compressed message, for the servers to read.
@@ -214,6 +253,7 @@ func TestTakeoverIdleMemory(t *testing.T) {
 		if err := c.WriteMessage(MessageText, msg); err != nil {
 			t.Fatal(err)
 		}
+		goIdle(c)
 		c.nc.(*fuzzConn).out = bytes.Buffer{}
 		if cap(c.w.hist) > 2*len(msg) || cap(c.r.dict) > 2*len(msg) {
 			t.Fatalf("after one %d-byte message each way, the connection keeps %d bytes of history and %d of window",
@@ -230,4 +270,47 @@ func TestTakeoverIdleMemory(t *testing.T) {
 		t.Errorf("an idle connection with context takeover holds %d bytes", per)
 	}
 	runtime.KeepAlive(cs)
+}
+
+// TestTakeoverReleasesCompressor checks that a connection that keeps its
+// compressor while busy gives it back once idle, also when it has been
+// closed, and that the budget then allows another connection to keep one.
+func TestTakeoverReleasesCompressor(t *testing.T) {
+	setHeldBudget(t, 1<<30)
+	cp := compressParams{enabled: true, level: 1, writeWindowBits: 15, readWindowBits: 15}
+	msg := bytes.Repeat([]byte("busy, then idle. "), 20)
+	cs := []*Conn{newConn(connConfig{nc: &fuzzConn{}, compress: cp}), newConn(connConfig{nc: &fuzzConn{}, compress: cp})}
+	for _, c := range cs {
+		for range 3 {
+			if err := c.WriteMessage(MessageText, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !heldOf(c) {
+			t.Fatal("a busy connection does not keep its compressor")
+		}
+	}
+	cs[1].CloseNow()
+	for _, c := range cs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if !heldOf(c) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("an idle connection still keeps its compressor after 10 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// The budget is back: with room for one, a connection keeps one.
+	setHeldBudget(t, heldDeflaters.Load()+1)
+	c := newConn(connConfig{nc: &fuzzConn{}, compress: cp})
+	if err := c.WriteMessage(MessageText, msg); err != nil {
+		t.Fatal(err)
+	}
+	if !heldOf(c) {
+		t.Error("with room in the budget, a connection does not keep its compressor")
+	}
+	goIdle(c)
 }

@@ -8,18 +8,23 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tether-rt/tether/websocket/frame"
 )
 
 // writer is the write half's state, guarded by msgMu.
 type writer struct {
-	// With context takeover: the end of what was sent compressed, and the
-	// stamp of the last compressed message (see Conn.getDeflater).
-	hist  []byte
-	stamp uint64
-	mw    messageWriter
-	batch Batch
+	// With context takeover: the end of what was sent compressed, the
+	// stamp of the last compressed message, and the compressor kept while
+	// the connection is busy (see Conn.getDeflater).
+	hist      []byte
+	stamp     uint64
+	held      *deflater
+	heldUsed  bool // a message used held since heldTimer last fired
+	heldTimer *time.Timer
+	mw        messageWriter
+	batch     Batch
 }
 
 // writeChunk is how much of a payload is framed per write when the frame

@@ -9,13 +9,14 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// TestDialWSServerTakeoverInterleaved has three of our clients, compressing
+// TestDialWSServerTakeoverInterleaved has 40 of our clients, compressing
 // with context takeover, send many different messages to Node's ws server
-// in turn from one goroutine. A connection does not keep a compressor
-// between messages: each message takes a pooled one, which another
-// connection used last, and primes it with the connection's history. ws
-// (zlib) must inflate every message byte for byte, and a message that a
-// connection repeats must still take few bytes on the wire.
+// in turn from one goroutine. At most 32 connections of a process keep
+// their compressor while busy; the others take a pooled one for each
+// message, which another connection used last, and prime it with the
+// connection's history. ws (zlib) must inflate every message byte for
+// byte, and a message that a connection repeats must still take few bytes
+// on the wire.
 func TestDialWSServerTakeoverInterleaved(t *testing.T) {
 	s := startWSServer(t, nil)
 	for _, tc := range []struct {
@@ -28,7 +29,7 @@ func TestDialWSServerTakeoverInterleaved(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pmd := url.QueryEscape(mustJSON(t, map[string]any{"threshold": 0}))
-			const n = 3
+			const n = 40 // more than websocket's budget of connections that keep a compressor
 			cs := make([]*websocket.Conn, n)
 			ccs := make([]*countingConn, n)
 			for k := range cs {
@@ -39,7 +40,7 @@ func TestDialWSServerTakeoverInterleaved(t *testing.T) {
 			}
 			r := rand.New(rand.NewPCG(5, 6))
 			var all []byte // what was sent so far, to quote from
-			for i := range 40 {
+			for i := range 8 {
 				for k, c := range cs {
 					msg := fmt.Appendf(nil, `{"conn":%d,"seq":%d,"text":"`, k, i)
 					for range 5 + r.IntN(60) {
