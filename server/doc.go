@@ -65,7 +65,10 @@
 // [Server.Run] (or [Server.Serve]) shuts down gracefully when its context ends: /readyz turns
 // 503, the listener closes, events being handled get their acknowledgements,
 // then every client is disconnected at the transport level (so that it
-// reconnects, to another server) after what was queued for it has been sent.
+// reconnects, to another server) after what was queued for it has been sent
+// (a polling client between two requests gets it with its next poll, on the
+// connection it has open). An address on "localhost" listens on both
+// 127.0.0.1 and ::1.
 //
 // # Embedding
 //
