@@ -626,7 +626,7 @@ const historySize = 4 << 10
 var deflateStamps atomic.Uint64
 
 // A busy connection with context takeover keeps its compressor between
-// messages, so that it does not pay for priming one each time (2.5× the
+// messages, so that it does not pay for priming one each time (2.8× the
 // CPU of a 512-byte message, 1.7× at 4 KiB), until deflaterIdle passes
 // without a compressed message. At most maxHeldDeflaters connections of
 // the process do so at once, about 26 MB of compressors at levels 1–6;
