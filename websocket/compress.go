@@ -24,11 +24,12 @@ const (
 	CompressionDisabled CompressionMode = iota
 	// CompressionContextTakeover keeps the deflate window from message to
 	// message in both directions: the best ratio for streams of similar
-	// messages. Compressors are pooled as without takeover; a connection
-	// keeps the last 4 KiB it sent compressed, to prime the compressor of
-	// its next message, and the last window of what it received (32 KiB
-	// unless ClientMaxWindowBits is lower), each only as far as that much
-	// has gone through.
+	// messages. Compressors are pooled as without takeover (a few busy
+	// connections keep theirs until they go quiet); a connection keeps the
+	// last 4 KiB it sent compressed, to prime the compressor of its next
+	// message, and the last window of what it received (32 KiB unless
+	// ClientMaxWindowBits is lower), each only as far as that much has gone
+	// through.
 	CompressionContextTakeover
 	// CompressionNoContextTakeover compresses each message on its own. State
 	// is pooled between messages, so idle connections cost nothing extra, and
