@@ -88,7 +88,8 @@ type Conn struct {
 	rcvdOnce  sync.Once
 	closeErr  atomic.Pointer[CloseError] // what the peer sent
 
-	poll atomic.Pointer[pollState] // set while read by the poller
+	poll       atomic.Pointer[pollState] // set while read by the poller
+	netClosing atomic.Bool               // closeNet has begun
 
 	pingMu    sync.Mutex
 	pingSeq   uint64
@@ -236,6 +237,7 @@ func (c *Conn) Done() <-chan struct{} { return c.closed }
 func (c *Conn) closeNet() error {
 	err := ErrClosed
 	c.closeOnce.Do(func() {
+		c.netClosing.Store(true) // before looking at poll: see startPolling
 		ps := c.poll.Load()
 		if ps != nil {
 			c.stopPolling(ps)

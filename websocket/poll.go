@@ -1,6 +1,9 @@
 package websocket
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // ReadLoopAsync reads messages as [Conn.ReadLoop] does, calling fn with
 // each one, and calls end once with the error that ended reading (what
@@ -28,7 +31,9 @@ func (c *Conn) ReadLoopAsync(fn func(typ MessageType, data []byte) error, end fu
 //
 // Invariants: at most one goroutine reads at a time, the one that set busy;
 // the socket is armed in epoll only while busy is clear, and whoever
-// clears busy arms it; end is called once.
+// clears busy arms it; end is called once; the socket is unregistered
+// before it is closed, and never armed after (its number may be reused by
+// then).
 type pollState struct {
 	fd   int32
 	gen  uint32 // tells this registration from a later one of the same fd
@@ -36,6 +41,9 @@ type pollState struct {
 	end  func(error)
 	busy atomic.Bool
 	done atomic.Bool
+
+	mu      sync.Mutex // held while the socket is armed or unregistered
+	removed bool       // unregistered: the socket may be closed
 }
 
 // serveReady reads what arrived: whole messages, until nothing is left

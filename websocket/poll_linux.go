@@ -65,10 +65,13 @@ func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error))
 	p.mu.Unlock()
 	c.poll.Store(ps)
 	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		c.poll.Store(nil)
+	// closeNet sets netClosing, then looks at poll; here poll is set, then
+	// netClosing looked at: a close that runs meanwhile either sees the
+	// registration and removes it, or is seen here.
+	if c.netClosing.Load() || syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
 		p.remove(ps)
-		return false
+		c.poll.Store(nil)
+		return false // ReadLoop in a goroutine finds the connection closed
 	}
 	// Bytes that came with the handshake are read first; else the
 	// connection waits for data with no goroutine.
@@ -86,11 +89,18 @@ func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error))
 }
 
 // arm asks for one more event when data arrives. It reports false when
-// the connection is no longer registered (it was closed).
+// the connection is no longer registered (it was closed). It holds ps.mu,
+// which remove holds too: the socket is not closed meanwhile, so its
+// number cannot belong to a newer connection, whose registration this
+// would otherwise change.
 func (c *Conn) arm(ps *pollState) bool {
-	p := thePoller()
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.removed {
+		return false
+	}
 	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), &ev) == nil
+	return syscall.EpollCtl(thePoller().epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), &ev) == nil
 }
 
 // stopPolling unregisters c, before its socket is closed: the number of a
@@ -100,14 +110,18 @@ func (c *Conn) stopPolling(ps *pollState) {
 }
 
 func (p *poller) remove(ps *pollState) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := p.conns[ps.fd]
-	if c == nil || c.poll.Load() != ps {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.removed {
 		return
 	}
-	delete(p.conns, ps.fd)
+	ps.removed = true
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(ps.fd), nil)
+	p.mu.Lock()
+	if c := p.conns[ps.fd]; c != nil && c.poll.Load() == ps {
+		delete(p.conns, ps.fd)
+	}
+	p.mu.Unlock()
 }
 
 // wait dispatches readiness events: a goroutine reads each connection

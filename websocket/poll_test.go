@@ -215,3 +215,57 @@ func TestReadLoopAsyncIdle(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLoopAsyncChurn opens and closes many connections at once, from
+// both sides, so that socket numbers are reused while events of closed
+// connections may still be in flight: every echo must come back from its
+// own connection and every loop must end once.
+func TestReadLoopAsyncChurn(t *testing.T) {
+	url, ended := asyncEchoServer(t, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	const workers, rounds = 16, 40
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := range rounds {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c, _, err := websocket.Dial(ctx, url, nil)
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+				msg := fmt.Sprintf("worker %d round %d", w, i)
+				if err := c.WriteMessage(websocket.MessageText, []byte(msg)); err != nil {
+					errs <- err
+					return
+				}
+				_, got, err := c.ReadMessage(nil)
+				if err != nil || string(got) != msg {
+					errs <- fmt.Errorf("echo of %q: %q, %v", msg, got, err)
+					return
+				}
+				if i%2 == 0 {
+					c.CloseNow()
+				} else if err := c.WriteMessage(websocket.MessageText, []byte("close-now")); err != nil {
+					errs <- err
+					return
+				}
+				c.CloseNow()
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range workers * rounds {
+		nextEnd(t, ended)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("a loop ended twice or an extra one: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
