@@ -175,8 +175,7 @@ func BenchmarkWriteTakeover(b *testing.B) {
 			conns := mode.conns
 			b.Run(fmt.Sprintf("size=%d/takeover=%v/conns=%d/keep=%v", size, !mode.noTakeover, conns, mode.keep), func(b *testing.B) {
 				if !mode.keep {
-					defer func(n int64) { maxHeldDeflaters = n }(maxHeldDeflaters)
-					maxHeldDeflaters = 0
+					defer maxHeldDeflaters.Store(maxHeldDeflaters.Swap(0))
 				}
 				ncs := make([]*countConn, conns)
 				cs := make([]*Conn, conns)

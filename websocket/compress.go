@@ -636,10 +636,15 @@ var deflateStamps atomic.Uint64
 // would hold a compressor per connection again.
 const deflaterIdle = 250 * time.Millisecond
 
+// defaultHeldDeflaters is maxHeldDeflaters' value outside tests.
+const defaultHeldDeflaters = 32
+
 var (
-	maxHeldDeflaters int64 = 32 // a variable for the benchmarks
+	maxHeldDeflaters atomic.Int64 // tests and benchmarks change it
 	heldDeflaters    atomic.Int64
 )
+
+func init() { maxHeldDeflaters.Store(defaultHeldDeflaters) }
 
 // getDeflater returns a compressor ready for the next message.
 //
@@ -675,7 +680,7 @@ func (c *Conn) putDeflater(d *deflater) {
 	case c.compress.writeNoTakeover:
 		deflaterPool(c.compress).Put(d)
 	case d == c.w.held:
-	case heldDeflaters.Add(1) <= maxHeldDeflaters:
+	case heldDeflaters.Add(1) <= maxHeldDeflaters.Load():
 		c.w.held, c.w.heldUsed = d, false
 		c.w.heldTimer = time.AfterFunc(deflaterIdle, c.releaseDeflater)
 	default:

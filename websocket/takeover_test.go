@@ -27,9 +27,8 @@ func goIdle(c *Conn) {
 // setHeldBudget sets how many connections may keep a compressor between
 // messages for the rest of the test.
 func setHeldBudget(t *testing.T, n int64) {
-	old := maxHeldDeflaters
-	maxHeldDeflaters = n
-	t.Cleanup(func() { maxHeldDeflaters = old })
+	old := maxHeldDeflaters.Swap(n)
+	t.Cleanup(func() { maxHeldDeflaters.Store(old) })
 }
 
 // takeoverMessage is a message and how to send it.
