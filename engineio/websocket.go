@@ -49,7 +49,42 @@ func (t *wsTransport) wakeLocked() {
 	}
 	t.running = true
 	t.s.srv.wg.Add(1) // the session is registered, so the count is not zero
-	go t.write()
+	select {
+	case writerJobs <- t: // an idle writer takes it
+	default:
+		go writerLoop(t)
+	}
+}
+
+// writerJobs hands transports with work to idle writer goroutines. The
+// writers are shared by all sessions (of all servers): a session has one
+// only while it has packets to write, and a writer that found no work for
+// writerIdle ends. Reusing them saves starting a goroutine, and growing
+// its stack to the depth of a write, for each burst of packets.
+var writerJobs = make(chan *wsTransport)
+
+const writerIdle = 10 * time.Second
+
+// writerLoop runs t's writer, then those of other transports handed over
+// writerJobs, until it has been idle for writerIdle.
+func writerLoop(t *wsTransport) {
+	idle := time.NewTimer(writerIdle)
+	defer idle.Stop()
+	armed := time.Now()
+	for {
+		t.write()
+		// Resetting a timer costs; doing it once a second is enough to
+		// end only writers idle for about writerIdle.
+		if now := time.Now(); now.Sub(armed) > time.Second {
+			idle.Reset(writerIdle)
+			armed = now
+		}
+		select {
+		case t = <-writerJobs:
+		case <-idle.C:
+			return
+		}
+	}
 }
 
 // startLocked marks the transport ready and starts the writer if there is
