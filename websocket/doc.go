@@ -39,8 +39,26 @@
 // allocation per message), [Conn.Read], [Conn.Reader] (a stream), or
 // [Conn.ReadLoop] (a handler called per message). It writes with
 // [Conn.WriteMessage], [Conn.Write] (with a context), [Conn.Writer] (a
-// fragmented stream) and [Conn.WritePrepared] (a message framed and
-// compressed once for many connections).
+// fragmented stream), [Conn.WritePrepared] (a message framed and
+// compressed once for many connections) and [Conn.Batch] (many messages
+// in one write to the network).
+//
+// # Many idle connections
+//
+// [Conn.ReadLoopAsync] is ReadLoop without a goroutine while the connection
+// is idle: on Linux the socket is watched with epoll, and a goroutine reads
+// only while data arrives. A server holding many quiet connections (chat,
+// notifications, dashboards) returns from its handler right after Accept:
+//
+//	c.ReadLoopAsync(func(typ websocket.MessageType, msg []byte) error {
+//		return handle(c, typ, msg)
+//	}, func(err error) {
+//		c.CloseNow()
+//	})
+//
+// An idle connection then costs under 2 KiB (see BENCHMARKS.md). A
+// connection that is busy all the time is cheaper to read with ReadLoop in
+// a goroutine of its own: readiness costs a system call per burst.
 //
 // One goroutine reads at a time. Any number of goroutines may write at once:
 // writes are serialized per message, and control frames (pongs, close) are
