@@ -344,9 +344,12 @@ func refDecode(data []byte, cfg fuzzReaderConfig) refOutcome {
 			failCode = StatusProtocolError
 		case h.op < 8 && inMsg != (h.op == 0), h.op == 0 && h.rsv1:
 			failCode = StatusProtocolError
-		// The limit applies to compressed messages after inflating.
+		// The limit applies to compressed messages after inflating; their
+		// frames are held to compressedLimit.
 		case h.op < 8 && !inMsg && !h.rsv1 && h.length > uint64(cfg.limit),
-			h.op < 8 && inMsg && !compressed && size+h.length > uint64(cfg.limit):
+			h.op < 8 && inMsg && !compressed && size+h.length > uint64(cfg.limit),
+			h.op < 8 && !inMsg && h.rsv1 && h.length > uint64(compressedLimit(cfg.limit)),
+			h.op == 0 && inMsg && compressed && size+h.length > uint64(compressedLimit(cfg.limit)):
 			failCode = StatusMessageTooBig
 		}
 		if failCode != 0 {

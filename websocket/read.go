@@ -277,6 +277,17 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 	return n, nil
 }
 
+// compressedLimit is how many bytes the frames of a compressed message may
+// carry with a read limit of limit: four times the limit and 1 MiB more,
+// far beyond what deflate adds to data that does not compress, or what
+// flushing every small fragment adds.
+func compressedLimit(limit int64) int64 {
+	if limit > (1<<62)/4 {
+		return 1<<63 - 1
+	}
+	return 4*limit + 1<<20
+}
+
 // takeBuffer gives the reader a read buffer from the pool.
 func (r *reader) takeBuffer() {
 	r.bufp = readBuffers.Get().(*[]byte)
@@ -382,22 +393,28 @@ func (c *Conn) nextFrame() error {
 		if !r.fragment && h.OpCode == frame.OpContinuation {
 			return c.failRead(StatusProtocolError, "continuation frame outside a fragmented message")
 		}
-		// The limit is on the message's size after decompression: the
-		// frames of a compressed message (which deflate can make longer
-		// than their output) are not held against it; readInflated
-		// checks what they inflate to.
+		// The limit is on the message's size after decompression:
+		// readInflated checks what a compressed message inflates to. Its
+		// frames (which deflate can make longer than their output, by a
+		// few bytes per block or flush) are held to compressedLimit, so
+		// that input inflating to nothing cannot go on forever.
 		switch {
 		case h.OpCode == frame.OpContinuation:
 			if h.Rsv1 {
 				return c.failRead(StatusProtocolError, "RSV1 set on a continuation frame")
 			}
+			r.msgSize += h.Length
 			if r.inflate != nil {
+				if r.msgSize > compressedLimit(c.readLimit.Load()) || r.msgSize < 0 {
+					return c.failRead(StatusMessageTooBig, "compressed message is too long for the read limit")
+				}
 				break
 			}
-			r.msgSize += h.Length
 			if r.msgSize > c.readLimit.Load() || r.msgSize < 0 {
 				return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
 			}
+		case h.Rsv1 && h.Length > compressedLimit(c.readLimit.Load()):
+			return c.failRead(StatusMessageTooBig, "compressed message is too long for the read limit")
 		case !h.Rsv1 && h.Length > c.readLimit.Load():
 			return c.failRead(StatusMessageTooBig, "message is bigger than the read limit")
 		}
