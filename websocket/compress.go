@@ -634,7 +634,12 @@ var deflateStamps atomic.Uint64
 // the others take pooled compressors for each message. Without that bound,
 // a server broadcasting often to many connections with context takeover
 // would hold a compressor per connection again.
-const deflaterIdle = 250 * time.Millisecond
+var deflaterIdle atomic.Int64 // nanoseconds; tests change it
+
+func init() { deflaterIdle.Store(int64(defaultDeflaterIdle)) }
+
+// defaultDeflaterIdle is deflaterIdle's value outside tests.
+const defaultDeflaterIdle = 250 * time.Millisecond
 
 // defaultHeldDeflaters is maxHeldDeflaters' value outside tests.
 const defaultHeldDeflaters = 32
@@ -682,7 +687,7 @@ func (c *Conn) putDeflater(d *deflater) {
 	case d == c.w.held:
 	case heldDeflaters.Add(1) <= maxHeldDeflaters.Load():
 		c.w.held, c.w.heldUsed = d, false
-		c.w.heldTimer = time.AfterFunc(deflaterIdle, c.releaseDeflater)
+		c.w.heldTimer = time.AfterFunc(time.Duration(deflaterIdle.Load()), c.releaseDeflater)
 	default:
 		heldDeflaters.Add(-1)
 		c.poolDeflater(d)
@@ -710,7 +715,7 @@ func (c *Conn) releaseDeflater() {
 	}
 	if c.w.heldUsed {
 		c.w.heldUsed = false
-		c.w.heldTimer.Reset(deflaterIdle)
+		c.w.heldTimer.Reset(time.Duration(deflaterIdle.Load()))
 		return
 	}
 	c.w.held, c.w.heldTimer = nil, nil

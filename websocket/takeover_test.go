@@ -24,6 +24,14 @@ func goIdle(c *Conn) {
 	c.releaseDeflater()
 }
 
+// setDeflaterIdle sets, for the rest of the test, how long a connection
+// keeps its compressor without a message: long enough that a slow machine
+// does not release it in the middle of a test that checks it is kept.
+func setDeflaterIdle(t *testing.T, d time.Duration) {
+	old := deflaterIdle.Swap(int64(d))
+	t.Cleanup(func() { deflaterIdle.Store(old) })
+}
+
 // setHeldBudget sets how many connections may keep a compressor between
 // messages for the rest of the test.
 func setHeldBudget(t *testing.T, n int64) {
@@ -132,6 +140,7 @@ func TestTakeoverStream(t *testing.T) {
 						setHeldBudget(t, 0)
 						if keep {
 							setHeldBudget(t, 1<<30)
+							setDeflaterIdle(t, time.Hour) // goIdle releases
 						}
 						testTakeoverStream(t, client, bits, level, keep)
 					})
@@ -278,6 +287,7 @@ func TestTakeoverReleasesCompressor(t *testing.T) {
 	setHeldBudget(t, 1<<30)
 	cp := compressParams{enabled: true, level: 1, writeWindowBits: 15, readWindowBits: 15}
 	msg := bytes.Repeat([]byte("busy, then idle. "), 20)
+	setDeflaterIdle(t, 2*time.Second) // kept between the writes and the checks below, even on a slow machine
 	cs := []*Conn{newConn(connConfig{nc: &fuzzConn{}, compress: cp}), newConn(connConfig{nc: &fuzzConn{}, compress: cp})}
 	for _, c := range cs {
 		for range 3 {
