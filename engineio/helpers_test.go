@@ -221,7 +221,8 @@ func decode(t *testing.T, v parser.Version, body string, binary bool) []parser.P
 
 // checkGoroutines fails the test if, after cleanup, more goroutines run
 // than before it. Goroutines that live on purpose are not counted: the
-// websocket package's poller and idle writers waiting for work.
+// websocket package's poller and idle readers, and idle writers, waiting
+// for work.
 func checkGoroutines(t *testing.T) {
 	before := countGoroutines()
 	t.Cleanup(func() {
@@ -241,7 +242,8 @@ func checkGoroutines(t *testing.T) {
 	})
 }
 
-// countGoroutines counts goroutines but the poller and idle writers.
+// countGoroutines counts goroutines but the poller and idle readers and
+// writers.
 func countGoroutines() int {
 	buf := make([]byte, 4<<20)
 	n := 0
@@ -249,6 +251,7 @@ func countGoroutines() int {
 		switch {
 		case strings.Contains(g, "websocket.(*poller).wait"):
 		case strings.Contains(g, "engineio.writerLoop") && !strings.Contains(g, "engineio.(*wsTransport).write("):
+		case strings.Contains(g, "websocket.readerLoop") && !strings.Contains(g, "websocket.(*Conn).serveReady("):
 		default:
 			n++
 		}

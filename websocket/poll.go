@@ -3,6 +3,7 @@ package websocket
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ReadLoopAsync reads messages as [Conn.ReadLoop] does, calling fn with
@@ -10,9 +11,10 @@ import (
 // ReadLoop would return). It returns at once.
 //
 // On Linux, for a connection over plain TCP, nothing waits for an idle
-// connection: its socket is watched with epoll, a goroutine is started when
-// data arrives and ends when what arrived has been read, and the read
-// buffer goes back to a shared pool in between. An idle connection then
+// connection: its socket is watched with epoll, a goroutine (from a pool
+// shared by all connections) reads when data arrives and moves on when what
+// arrived has been read, and the read buffer goes back to a shared pool in
+// between. An idle connection then
 // costs no goroutine and no read buffer, which matters for servers that
 // hold many connections that are mostly quiet. Elsewhere (TLS, other
 // systems) ReadLoopAsync runs ReadLoop in a goroutine.
@@ -89,6 +91,52 @@ func (c *Conn) idleAfterRead() bool {
 func (c *Conn) pollClosed() {
 	ps := c.poll.Load()
 	if ps != nil && ps.busy.CompareAndSwap(false, true) {
-		go c.serveReady(ps)
+		startReader(c, ps)
+	}
+}
+
+// readJob is a connection with data for a pooled reader.
+type readJob struct {
+	c  *Conn
+	ps *pollState
+}
+
+// readJobs hands connections with data to idle reader goroutines. Reusing
+// readers saves starting a goroutine, and growing its stack to the depth
+// of a read and of the caller's handler, for each burst of data; a reader
+// idle for readerIdle ends, so a quiet server keeps none.
+var readJobs = make(chan readJob)
+
+const readerIdle = 10 * time.Second
+
+// startReader has c read by an idle pooled reader, or a new one.
+func startReader(c *Conn, ps *pollState) {
+	select {
+	case readJobs <- readJob{c, ps}:
+	default:
+		go readerLoop(readJob{c, ps})
+	}
+}
+
+// readerLoop serves job, then the jobs handed over readJobs, until it has
+// been idle for readerIdle.
+func readerLoop(job readJob) {
+	idle := time.NewTimer(readerIdle)
+	defer idle.Stop()
+	armed := time.Now()
+	for {
+		job.c.serveReady(job.ps)
+		job = readJob{}
+		// Resetting a timer costs; once a second is enough to end only
+		// readers idle for about readerIdle.
+		if now := time.Now(); now.Sub(armed) > time.Second {
+			idle.Reset(readerIdle)
+			armed = now
+		}
+		select {
+		case job = <-readJobs:
+		case <-idle.C:
+			return
+		}
 	}
 }

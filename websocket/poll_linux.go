@@ -76,14 +76,14 @@ func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error))
 	// Bytes that came with the handshake are read first; else the
 	// connection waits for data with no goroutine.
 	if !c.idleAfterRead() {
-		go c.serveReady(ps)
+		startReader(c, ps)
 		return true
 	}
 	ps.busy.Store(false)
 	// The registration above is armed already, but an event that came
 	// before busy was cleared was dropped: arm again to be sure.
 	if !c.arm(ps) && ps.busy.CompareAndSwap(false, true) {
-		go c.serveReady(ps)
+		startReader(c, ps)
 	}
 	return true
 }
@@ -149,7 +149,7 @@ func (p *poller) wait() {
 				continue // an event of a connection closed since
 			}
 			if ps.busy.CompareAndSwap(false, true) {
-				go c.serveReady(ps)
+				startReader(c, ps)
 			}
 		}
 	}
