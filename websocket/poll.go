@@ -19,8 +19,10 @@ import (
 // hold many connections that are mostly quiet. Elsewhere (TLS, other
 // systems) ReadLoopAsync runs ReadLoop in a goroutine.
 //
-// fn runs on a goroutine of its own and must not block for long: the next
-// message of the connection waits for it.
+// fn runs on a reader goroutine and must not block for long: the next
+// message of the connection waits for it. Close the connection through
+// the Conn ([Conn.Close], [Conn.CloseNow]), not through [Conn.NetConn]:
+// only then does the poller let go of it and end is called.
 func (c *Conn) ReadLoopAsync(fn func(typ MessageType, data []byte) error, end func(err error)) {
 	if c.startPolling(fn, end) {
 		return
