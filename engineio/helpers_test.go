@@ -250,8 +250,8 @@ func countGoroutines() int {
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 		switch {
 		case strings.Contains(g, "websocket.(*poller).wait"):
-		case strings.Contains(g, "engineio.writerLoop") && !strings.Contains(g, "engineio.(*wsTransport).write("):
-		case strings.Contains(g, "websocket.readerLoop") && !strings.Contains(g, "websocket.(*Conn).serveReady("):
+		case strings.Contains(g, "workerpool.(*Pool[...]).work") &&
+			!strings.Contains(g, "engineio.(*wsTransport).write(") && !strings.Contains(g, "websocket.(*Conn).serveReady("):
 		default:
 			n++
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio/parser"
+	"github.com/tether-rt/tether/internal/workerpool"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -49,43 +50,17 @@ func (t *wsTransport) wakeLocked() {
 	}
 	t.running = true
 	t.s.srv.wg.Add(1) // the session is registered, so the count is not zero
-	select {
-	case writerJobs <- t: // an idle writer takes it
-	default:
-		go writerLoop(t)
-	}
+	writers.Go(t)
 }
 
-// writerJobs hands transports with work to idle writer goroutines. The
-// writers are shared by all sessions (of all servers): a session has one
-// only while it has packets to write, and a writer that found no work for
-// writerIdle ends. Reusing them saves starting a goroutine, and growing
+// writers run the writers of sessions with packets, shared by all sessions
+// (of all servers): a session has a writer goroutine only while it has
+// packets to write, and reusing them saves starting a goroutine, and growing
 // its stack to the depth of a write, for each burst of packets.
-var writerJobs = make(chan *wsTransport)
+// Set in init: write refers to it.
+var writers *workerpool.Pool[*wsTransport]
 
-const writerIdle = 10 * time.Second
-
-// writerLoop runs t's writer, then those of other transports handed over
-// writerJobs, until it has been idle for writerIdle.
-func writerLoop(t *wsTransport) {
-	idle := time.NewTimer(writerIdle)
-	defer idle.Stop()
-	armed := time.Now()
-	for {
-		t.write()
-		// Resetting a timer costs; doing it once a second is enough to
-		// end only writers idle for about writerIdle.
-		if now := time.Now(); now.Sub(armed) > time.Second {
-			idle.Reset(writerIdle)
-			armed = now
-		}
-		select {
-		case t = <-writerJobs:
-		case <-idle.C:
-			return
-		}
-	}
-}
+func init() { writers = workerpool.New(10*time.Second, (*wsTransport).write) }
 
 // startLocked marks the transport ready and starts the writer if there is
 // work for it.

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tether-rt/tether/internal/workerpool"
 )
 
 // ReadLoopAsync reads messages as [Conn.ReadLoop] does, calling fn with
@@ -103,42 +105,15 @@ type readJob struct {
 	ps *pollState
 }
 
-// readJobs hands connections with data to idle reader goroutines. Reusing
-// readers saves starting a goroutine, and growing its stack to the depth
-// of a read and of the caller's handler, for each burst of data; a reader
-// idle for readerIdle ends, so a quiet server keeps none.
-var readJobs = make(chan readJob)
+// readers read connections that have data: reusing them saves starting a
+// goroutine, and growing its stack to the depth of a read and of the
+// caller's handler, for each burst of data; a quiet server keeps none.
+// Set in init: serveReady refers to it.
+var readers *workerpool.Pool[readJob]
 
-const readerIdle = 10 * time.Second
-
-// startReader has c read by an idle pooled reader, or a new one.
-func startReader(c *Conn, ps *pollState) {
-	select {
-	case readJobs <- readJob{c, ps}:
-	default:
-		go readerLoop(readJob{c, ps})
-	}
+func init() {
+	readers = workerpool.New(10*time.Second, func(j readJob) { j.c.serveReady(j.ps) })
 }
 
-// readerLoop serves job, then the jobs handed over readJobs, until it has
-// been idle for readerIdle.
-func readerLoop(job readJob) {
-	idle := time.NewTimer(readerIdle)
-	defer idle.Stop()
-	armed := time.Now()
-	for {
-		job.c.serveReady(job.ps)
-		job = readJob{}
-		// Resetting a timer costs; once a second is enough to end only
-		// readers idle for about readerIdle.
-		if now := time.Now(); now.Sub(armed) > time.Second {
-			idle.Reset(readerIdle)
-			armed = now
-		}
-		select {
-		case job = <-readJobs:
-		case <-idle.C:
-			return
-		}
-	}
-}
+// startReader has c read by a pooled reader.
+func startReader(c *Conn, ps *pollState) { readers.Go(readJob{c, ps}) }
