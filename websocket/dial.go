@@ -257,6 +257,9 @@ func clientHandshake(nc net.Conn, u *url.URL, opts *DialOptions) (*Conn, *http.R
 	fail := func(format string, args ...any) (*Conn, *http.Response, error) {
 		return nil, resp, fmt.Errorf("websocket: bad handshake response: "+format, args...)
 	}
+	if !resp.ProtoAtLeast(1, 1) {
+		return fail("protocol is %s, want HTTP/1.1 or later", resp.Proto)
+	}
 	if !headerHasToken(resp.Header, "Upgrade", "websocket") {
 		return fail("Upgrade header is %q", resp.Header.Get("Upgrade"))
 	}

@@ -1189,7 +1189,7 @@ func FuzzDialResponse(f *testing.F) {
 			return
 		}
 		proto := r.Header.Get("Sec-WebSocket-Protocol")
-		headersOK := r.StatusCode == http.StatusSwitchingProtocols &&
+		headersOK := r.StatusCode == http.StatusSwitchingProtocols && r.ProtoAtLeast(1, 1) &&
 			fuzzHasToken(r.Header, "Upgrade", "websocket") && fuzzHasToken(r.Header, "Connection", "upgrade") &&
 			r.Header.Get("Sec-WebSocket-Accept") == refAcceptKey(key) &&
 			(proto == "" || slices.Contains(opts.Subprotocols, proto))
