@@ -6,11 +6,16 @@
 package peertest
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // DefaultChromium is where Debian's chromium package installs the browser.
@@ -56,4 +61,32 @@ func Chromium(t testing.TB) string {
 		Missing(t, "chromium not found at %s", path)
 	}
 	return path
+}
+
+// RunScript runs node with script and args to its end, or until timeout,
+// and decodes each line the script printed on its standard output as a
+// JSON object into an E. It returns the events, the lines they came from,
+// what the script printed on its standard error, and the error of the run
+// (a failed or timed-out script). A line that is not JSON fails t.
+func RunScript[E any](t testing.TB, node string, timeout time.Duration, script string, args ...string) (events []E, lines []string, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
+	err = cmd.Run()
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e E
+		if jerr := json.Unmarshal([]byte(line), &e); jerr != nil {
+			t.Fatalf("node %s printed %q: %v\nstderr:\n%s", script, line, jerr, errOut.String())
+		}
+		events = append(events, e)
+		lines = append(lines, line)
+	}
+	return events, lines, errOut.String(), err
 }

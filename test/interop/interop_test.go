@@ -131,30 +131,16 @@ func (es events) String() string {
 // runNode runs a Node script to its end and returns what it printed.
 func runNode(t *testing.T, script string, args ...string) events {
 	t.Helper()
-	node := needNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var es events
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		e, perr := parseEvent(line)
-		if perr != nil {
-			t.Fatalf("node %s: %v\nstderr:\n%s", script, perr, stderr.String())
-		}
-		es = append(es, e)
+	list, lines, stderr, err := peertest.RunScript[event](t, needNode(t), nodeTimeout, script, args...)
+	es := events(list)
+	for i := range es {
+		es[i].raw = lines[i]
 	}
 	if err != nil {
-		t.Fatalf("node %s failed: %v\nstdout:\n%sstderr:\n%s", script, err, es, stderr.String())
+		t.Fatalf("node %s failed: %v\nstdout:\n%sstderr:\n%s", script, err, es, stderr)
 	}
 	if len(es.ops("done")) != 1 {
-		t.Fatalf("node %s did not finish:\n%sstderr:\n%s", script, es, stderr.String())
+		t.Fatalf("node %s did not finish:\n%sstderr:\n%s", script, es, stderr)
 	}
 	for _, e := range es {
 		if e.Op == "step-failed" || (e.Op == "open-failed" && script != "browser.mjs") {
@@ -163,7 +149,7 @@ func runNode(t *testing.T, script string, args ...string) events {
 	}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("TETHER_INTEROP_LOG") != "" {
-			t.Logf("node %s printed:\n%sstderr:\n%s", script, es, stderr.String())
+			t.Logf("node %s printed:\n%sstderr:\n%s", script, es, stderr)
 		}
 	})
 	return es

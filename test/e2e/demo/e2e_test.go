@@ -1,15 +1,12 @@
 package demoe2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,24 +119,10 @@ func (es events) all(op string) []event {
 // first); it must end with {op:"done",ok:true}.
 func runNode(t *testing.T, node, script string, args ...string) events {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var es events
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var e event
-		if jerr := json.Unmarshal([]byte(line), &e); jerr != nil {
-			t.Fatalf("node %s printed %q: %v\nstderr:\n%s", script, line, jerr, stderr.String())
-		}
-		e.raw = line
-		es = append(es, e)
+	list, lines, stderr, err := peertest.RunScript[event](t, node, nodeTimeout, script, args...)
+	es := events(list)
+	for i := range es {
+		es[i].raw = lines[i]
 	}
 	done := es.all("done")
 	if err != nil || len(done) != 1 || !done[0].OK {
@@ -147,7 +130,7 @@ func runNode(t *testing.T, node, script string, args ...string) events {
 		if len(done) > 0 {
 			msg = done[0].Message
 		}
-		t.Fatalf("node %s failed: %v\n%s\nstdout:\n%sstderr:\n%s", script, err, msg, es, stderr.String())
+		t.Fatalf("node %s failed: %v\n%s\nstdout:\n%sstderr:\n%s", script, err, msg, es, stderr)
 	}
 	for _, e := range es.all("pageerror") {
 		t.Errorf("page %s: %s", e.Name, e.Message)

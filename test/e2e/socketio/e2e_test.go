@@ -1,14 +1,12 @@
 package socketioe2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -71,29 +69,13 @@ func (es events) one(t *testing.T, op string) event {
 // runNode runs a Node script to its end; it must end with {op:"done",ok:true}.
 func runNode(t *testing.T, script string, args ...string) events {
 	t.Helper()
-	node := needNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var es events
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var e event
-		if jerr := json.Unmarshal([]byte(line), &e); jerr != nil {
-			t.Fatalf("node %s printed %q: %v\nstderr:\n%s", script, line, jerr, stderr.String())
-		}
-		e.raw = line
-		es = append(es, e)
+	es, lines, stderr, err := peertest.RunScript[event](t, needNode(t), nodeTimeout, script, args...)
+	for i := range es {
+		es[i].raw = lines[i]
 	}
-	done := es.one(t, "done")
+	done := events(es).one(t, "done")
 	if err != nil || !done.OK {
-		t.Fatalf("node %s %v failed: %v\n%s\nstdout:\n%sstderr:\n%s", script, args, err, done.Message, es, stderr.String())
+		t.Fatalf("node %s %v failed: %v\n%s\nstdout:\n%sstderr:\n%s", script, args, err, done.Message, events(es), stderr)
 	}
 	return es
 }
