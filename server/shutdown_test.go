@@ -43,21 +43,35 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdown(t *testing.T) {
+// slowServer is a server whose "slow" event waits for release before it
+// acks, serving on loopback until cancel (a SIGTERM).
+type slowServer struct {
+	srv     *Server
+	base    string        // http://127.0.0.1:port
+	started chan struct{} // closed when the slow handler runs
+	release chan struct{} // close to let it ack
+	served  chan error    // what Serve returned
+	cancel  context.CancelFunc
+}
+
+// startSlowServer starts a slowServer; with late, the slow handler emits
+// "late" to the room "room" just before it acks.
+func startSlowServer(t *testing.T, late bool) *slowServer {
+	t.Helper()
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 10 * time.Second
 	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An application event whose handler takes its time.
-	started := make(chan struct{})
-	release := make(chan struct{})
-	srv.IO().Of("/").OnConnection(func(s *socketio.Socket) {
-		s.On("slow", srv.Tracked(func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-			close(started)
-			<-release
-			_ = srv.IO().To("room").Emit("late", "sent before the ack")
+	s := &slowServer{srv: srv, started: make(chan struct{}), release: make(chan struct{}), served: make(chan error, 1)}
+	srv.IO().Of("/").OnConnection(func(sock *socketio.Socket) {
+		sock.On("slow", srv.Tracked(func(_ *socketio.Socket, _ []json.RawMessage, ack socketio.AckFunc) {
+			close(s.started)
+			<-s.release
+			if late {
+				_ = srv.IO().To("room").Emit("late", "sent before the ack")
+			}
 			_ = ack(map[string]any{"ok": true, "done": "slow"})
 		}))
 	})
@@ -66,11 +80,29 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln, nil) }()
-	base := "http://" + ln.Addr().String()
+	t.Cleanup(cancel)
+	s.cancel = cancel
+	go func() { s.served <- srv.Serve(ctx, ln, nil) }()
+	s.base = "http://" + ln.Addr().String()
+	return s
+}
 
+// waitServed waits for Serve to return nil.
+func (s *slowServer) waitServed(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-s.served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	ss := startSlowServer(t, true)
+	srv, base, started, release, served, cancel := ss.srv, ss.base, ss.started, ss.release, ss.served, ss.cancel
 	a := mustDial(t, base, dialOpts{})
 	b := mustDial(t, base, dialOpts{})
 	wantOK(t, "a", a.call("subscribe", map[string]any{"room": "room"}))
@@ -124,14 +156,7 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("client ended with %q, close code %d; want transport close with 1001", got, c.closeCode)
 		}
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Serve did not return")
-	}
+	ss.waitServed(t)
 }
 
 // pollClient is a raw Engine.IO v4 polling session (Socket.IO packets
@@ -192,31 +217,8 @@ func (p *pollClient) send(pkts ...string) {
 // shutdown to a polling client that has no request pending at that moment
 // reaches it with its next poll, followed by the close packet.
 func TestGracefulShutdownPolling(t *testing.T) {
-	cfg := testConfig()
-	cfg.ShutdownTimeout = 10 * time.Second
-	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	release := make(chan struct{})
-	srv.IO().Of("/").OnConnection(func(s *socketio.Socket) {
-		s.On("slow", srv.Tracked(func(s *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-			close(started)
-			<-release
-			_ = ack(map[string]any{"ok": true, "done": "slow"})
-		}))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln, nil) }()
-	base := "http://" + ln.Addr().String()
-
+	ss := startSlowServer(t, false)
+	srv, base, started, release, cancel := ss.srv, ss.base, ss.started, ss.release, ss.cancel
 	p := openPolling(t, base)
 	p.send("40")
 	if status, pkts := p.do("GET", ""); status != 200 || !strings.HasPrefix(pkts[0], "40{") {
@@ -244,12 +246,5 @@ func TestGracefulShutdownPolling(t *testing.T) {
 	if want := fmt.Sprintf("430[%s]", `{"done":"slow","ok":true}`); !slices.Contains(got, want) {
 		t.Fatalf("polls during the shutdown got %q; want %q then the close packet", got, want)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Serve did not return")
-	}
+	ss.waitServed(t)
 }
