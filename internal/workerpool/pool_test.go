@@ -8,10 +8,25 @@ import (
 	"time"
 )
 
-// workers counts the goroutines of pools that wait for a job or run one.
-func workers() int {
+// workers counts the goroutines of pools that wait for a job or run one,
+// and how many of them wait.
+func workers() (all, waiting int) {
 	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "workerpool.(*Pool[...]).work")
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "workerpool.(*Pool[...]).work") {
+			all++
+			if strings.Contains(g, "[select") {
+				waiting++
+			}
+		}
+	}
+	return all, waiting
+}
+
+// goid returns the calling goroutine's id, from its stack's header.
+func goid() string {
+	buf := make([]byte, 64)
+	return strings.Fields(string(buf[:runtime.Stack(buf, false)]))[1]
 }
 
 // TestPool checks that every job runs once, that sequential jobs reuse one
@@ -19,27 +34,36 @@ func workers() int {
 func TestPool(t *testing.T) {
 	var mu sync.Mutex
 	got := map[int]int{}
+	ran := map[string]bool{} // goroutines that ran the sequential jobs
 	var wg sync.WaitGroup
-	p := New(200*time.Millisecond, func(n int) {
+	p := New(2*time.Second, func(n int) {
 		mu.Lock()
 		got[n]++
+		if n < 100 {
+			ran[goid()] = true
+		}
 		mu.Unlock()
 		wg.Done()
 	})
-	before := workers()
-	// One after the other: a worker that finished is waiting when the next
-	// job comes, so few workers run (one, unless the scheduler is slow to
-	// park it).
+	before, _ := workers()
+	// One after the other, each once the worker waits again: one worker
+	// runs them all.
 	for i := range 100 {
 		wg.Add(1)
 		p.Go(i)
 		wg.Wait()
-		for j := 0; j < 100 && workers()-before > 1; j++ {
-			time.Sleep(time.Millisecond) // let the worker reach its wait
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, waiting := workers(); waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the worker does not wait for the next job")
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
-	if n := workers() - before; n > 2 {
-		t.Errorf("%d workers for jobs run one after the other", n)
+	if len(ran) != 1 {
+		t.Errorf("%d goroutines ran 100 jobs given one after the other to a waiting worker, want 1", len(ran))
 	}
 	// Many at once.
 	for i := 100; i < 1100; i++ {
@@ -57,9 +81,13 @@ func TestPool(t *testing.T) {
 	}
 	// Idle workers end.
 	deadline := time.Now().Add(10 * time.Second)
-	for workers() > before {
+	for {
+		n, _ := workers()
+		if n <= before {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d workers still there after the idle period", workers()-before)
+			t.Fatalf("%d workers still there after the idle period", n-before)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
