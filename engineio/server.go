@@ -328,7 +328,6 @@ func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
 		ver:   parser.Version(proto),
 		req:   req,
 		b64:   r.URL.Query().Get("b64") != "",
-		done:  make(chan struct{}),
 	}
 	return s
 }

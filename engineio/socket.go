@@ -105,8 +105,7 @@ type Socket struct {
 	// calls in order, then OnClose.
 	deliverMu sync.Mutex
 
-	state atomic.Int32  // sockState; written under mu
-	done  chan struct{} // closed when the state becomes stateClosed
+	state atomic.Int32 // sockState; written under mu
 
 	mu    sync.Mutex
 	queue []outgoing   // packets not yet handed to a transport
@@ -373,7 +372,6 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	if s.ws != nil && s.ws.writing {
 		fin.stuck = s.ws
 	}
-	close(s.done)
 	if s.ws != nil {
 		s.ws.wakeLocked() // the writer closes the WebSocket
 	}
