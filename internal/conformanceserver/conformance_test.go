@@ -282,33 +282,25 @@ func engineChecks(t *testing.T, base, path string) {
 		}
 		checkOpen(t, body, []string{"websocket"})
 	})
-	t.Run("handshake/polling/invalid EIO", func(t *testing.T) {
-		t.Parallel()
-		s := newSuite(t, base, path)
-		for _, q := range []string{"transport=polling", "EIO=abc&transport=polling"} {
-			if status, body := s.get(q); status != 400 {
-				t.Errorf("%s: %d %q, want 400", q, status, body)
+	// Handshakes the server must answer with 400 (method, query).
+	for _, c := range []struct {
+		name string
+		reqs [][2]string
+	}{
+		{"invalid EIO", [][2]string{{"GET", "transport=polling"}, {"GET", "EIO=abc&transport=polling"}}},
+		{"invalid transport", [][2]string{{"GET", "EIO=4"}, {"GET", "EIO=4&transport=abc"}}},
+		{"invalid method", [][2]string{{"POST", "EIO=4&transport=polling"}, {"PUT", "EIO=4&transport=polling"}}},
+	} {
+		t.Run("handshake/polling/"+c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSuite(t, base, path)
+			for _, r := range c.reqs {
+				if status, body := s.do(r[0], r[1], ""); status != 400 {
+					t.Errorf("%s %s: %d %q, want 400", r[0], r[1], status, body)
+				}
 			}
-		}
-	})
-	t.Run("handshake/polling/invalid transport", func(t *testing.T) {
-		t.Parallel()
-		s := newSuite(t, base, path)
-		for _, q := range []string{"EIO=4", "EIO=4&transport=abc"} {
-			if status, body := s.get(q); status != 400 {
-				t.Errorf("%s: %d %q, want 400", q, status, body)
-			}
-		}
-	})
-	t.Run("handshake/polling/invalid method", func(t *testing.T) {
-		t.Parallel()
-		s := newSuite(t, base, path)
-		for _, m := range []string{"POST", "PUT"} {
-			if status, body := s.do(m, "EIO=4&transport=polling", ""); status != 400 {
-				t.Errorf("%s: %d %q, want 400", m, status, body)
-			}
-		}
-	})
+		})
+	}
 	t.Run("handshake/websocket/opens a session", func(t *testing.T) {
 		t.Parallel()
 		s := newSuite(t, base, path)
