@@ -46,6 +46,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/bench"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/websocket"
@@ -236,45 +237,6 @@ func (c *child) stop() {
 	}
 }
 
-// procRSS returns VmRSS of pid in bytes.
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the server's status: %w", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("failed to parse VmRSS %q: %w", rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("failed to find VmRSS in the server's status")
-}
-
-// procCPU returns the user+system CPU time of pid.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the server's stat: %w", err)
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0, errors.New("failed to parse the server's stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("failed to parse the server's CPU times")
-	}
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / clkTck, nil
-}
-
 // hist is a log-linear latency histogram in microseconds: 64 buckets per
 // power of two (about 1.5 % resolution).
 const histSub = 64
@@ -437,7 +399,7 @@ func run(cfg config) (*result, error) {
 	defer srv.stop()
 	pid := srv.cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond) // let the runtime settle
-	rssBefore, err := procRSS(pid)
+	rssBefore, err := bench.ProcRSS(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -501,7 +463,7 @@ func run(cfg config) (*result, error) {
 		return nil, fmt.Errorf("server has %d of %d clients in the room", count.Count, cfg.Clients)
 	}
 	time.Sleep(time.Second)
-	rssAfter, err := procRSS(pid)
+	rssAfter, err := bench.ProcRSS(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +505,7 @@ func run(cfg config) (*result, error) {
 		return nil, err
 	}
 	time.Sleep(cfg.Warmup)
-	cpu0, err := procCPU(pid)
+	cpu0, err := bench.ProcCPU(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -557,7 +519,7 @@ func run(cfg config) (*result, error) {
 	}
 	st.measuring.Store(false)
 	elapsed := time.Since(t0)
-	cpu1, err := procCPU(pid)
+	cpu1, err := bench.ProcCPU(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -719,7 +681,7 @@ func serveGo(port int) error {
 			_ = out.Encode(map[string]int64{"stopped": seq})
 			seqMu.Unlock()
 		case "rss":
-			rss, err := procRSS(os.Getpid())
+			rss, err := bench.ProcRSS(os.Getpid())
 			if err != nil {
 				return err
 			}

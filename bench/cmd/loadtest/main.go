@@ -41,7 +41,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,7 +139,7 @@ func runServer(lib string, c bench.Compression) error {
 		_ = json.NewEncoder(w).Encode(serverStats{
 			HeapInuse:  ms.HeapInuse,
 			StackInuse: ms.StackInuse,
-			RSS:        rss(),
+			RSS:        selfRSS(),
 			Goroutines: runtime.NumGoroutine(),
 			CPUNanos:   cpuTime(),
 		})
@@ -157,19 +156,11 @@ func runServer(lib string, c bench.Compression) error {
 	return (&http.Server{Handler: mux}).Serve(ln)
 }
 
-// rss returns the resident set size of this process in bytes.
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+// selfRSS returns the resident set size of this process in bytes, 0 if
+// it cannot be read.
+func selfRSS() uint64 {
+	n, _ := bench.ProcRSS(os.Getpid())
+	return uint64(n)
 }
 
 // cpuTime returns the user and system CPU time this process has used.
@@ -179,29 +170,6 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// procCPU returns the user and system CPU time of process pid, all its
-// threads, in nanoseconds, from /proc/pid/stat (in clock ticks of 10 ms:
-// Linux's USER_HZ is 100).
-func procCPU(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the server's CPU time: %w", err)
-	}
-	// The command name, in parentheses, may hold spaces: count fields
-	// after its closing parenthesis. utime and stime are fields 14 and 15.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("failed to parse /proc/pid/stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("failed to parse /proc/pid/stat")
-	}
-	return (utime + stime) * int64(10*time.Millisecond), nil
 }
 
 // server is a child process running an echo server.
@@ -352,14 +320,14 @@ func runEcho(lib, client string, c bench.Compression, conns, size int, warmup, d
 	// The server's CPU time is read from /proc, not asked of the server:
 	// a server that is saturated would answer late and shift the window.
 	time.Sleep(time.Until(from))
-	srv0, err := procCPU(srv.cmd.Process.Pid)
+	srv0, err := bench.ProcCPU(srv.cmd.Process.Pid)
 	if err != nil {
 		close(stop)
 		return nil, err
 	}
 	cpu0 := cpuTime()
 	time.Sleep(time.Until(to))
-	srv1, err := procCPU(srv.cmd.Process.Pid)
+	srv1, err := bench.ProcCPU(srv.cmd.Process.Pid)
 	cpu1 := cpuTime()
 	close(stop)
 	if err != nil {
@@ -402,7 +370,7 @@ func runEcho(lib, client string, c bench.Compression, conns, size int, warmup, d
 		MBPerSec:     n * float64(size) / secs / 1e6,
 		P50Micros:    micros(all[len(all)/2]),
 		P99Micros:    micros(all[min(len(all)-1, len(all)*99/100)]),
-		ServerCPUMsg: float64(srv1-srv0) / 1e3 / n,
+		ServerCPUMsg: float64(srv1-srv0) / float64(time.Microsecond) / n,
 		ClientCPUMsg: float64(cpu1-cpu0) / 1e3 / n,
 	}, nil
 }
