@@ -66,12 +66,7 @@ func newIPLimiter(rate float64, burst, maxConns int, pendingTTL time.Duration) *
 func (l *ipLimiter) handshake(ip string, now time.Time) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.ips[ip]
-	if st == nil {
-		st = &ipState{}
-		l.ips[ip] = st
-	}
-	st.expire(now)
+	st := l.stateLocked(ip, now)
 	if l.maxConns > 0 && st.live+len(st.pending) >= l.maxConns {
 		return "connections"
 	}
@@ -82,16 +77,23 @@ func (l *ipLimiter) handshake(ip string, now time.Time) string {
 	return ""
 }
 
-// connected turns a pending handshake of ip into a live connection.
-func (l *ipLimiter) connected(ip string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// stateLocked returns ip's state, made if new, with expired pending
+// handshakes dropped. The caller holds l.mu.
+func (l *ipLimiter) stateLocked(ip string, now time.Time) *ipState {
 	st := l.ips[ip]
 	if st == nil {
 		st = &ipState{}
 		l.ips[ip] = st
 	}
 	st.expire(now)
+	return st
+}
+
+// connected turns a pending handshake of ip into a live connection.
+func (l *ipLimiter) connected(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stateLocked(ip, now)
 	if len(st.pending) > 0 {
 		st.pending = st.pending[1:]
 	}
