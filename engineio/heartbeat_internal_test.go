@@ -51,14 +51,7 @@ func TestLateHeartbeatTimer(t *testing.T) {
 	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
 		t.Fatalf("poll after the deadline: %d %q, want 400", status, body)
 	}
-	select {
-	case reason := <-closed:
-		if reason != ReasonPingTimeout {
-			t.Fatalf("closed with %q, want %q", reason, ReasonPingTimeout)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("session not closed")
-	}
+	wantPingTimeout(t, closed)
 
 	// A ping was due more than PingTimeout ago, its (hour-long) timer did
 	// not fire, and the client did not poll meanwhile: it missed the ping.
@@ -73,14 +66,7 @@ func TestLateHeartbeatTimer(t *testing.T) {
 	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
 		t.Fatalf("poll after a missed ping: %d %q, want 400", status, body)
 	}
-	select {
-	case reason := <-closed:
-		if reason != ReasonPingTimeout {
-			t.Fatalf("closed with %q, want %q", reason, ReasonPingTimeout)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("session not closed")
-	}
+	wantPingTimeout(t, closed)
 }
 
 // TestPongDeadline checks from when the pong to a ping is due: PingTimeout
@@ -159,6 +145,13 @@ func TestLateHeartbeatTimerV3(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("POST after the deadline: %d, want 400", resp.StatusCode)
 	}
+	wantPingTimeout(t, closed)
+}
+
+// wantPingTimeout waits for the reason a session closed with, which must be
+// "ping timeout".
+func wantPingTimeout(t *testing.T, closed <-chan string) {
+	t.Helper()
 	select {
 	case reason := <-closed:
 		if reason != ReasonPingTimeout {
