@@ -1,8 +1,6 @@
 package websocket
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/tether-rt/tether/websocket/internal/inflate"
 )
 
 // CompressionMode selects whether and how permessage-deflate is used.
@@ -365,56 +365,11 @@ func negotiateClient(opts CompressionOptions, values []string) (compressParams, 
 // message and the receiver puts back.
 var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 
-// inflater is a pooled decompressor. It reads the message through br: the
-// flate package decodes a *bufio.Reader on a fast path, much quicker than
-// through any other io.ByteReader.
-type inflater struct {
-	fr    io.ReadCloser
-	br    *bufio.Reader
-	scrub bytes.Reader
-	out   [8]byte // scrubTables' output, here so that it does not escape per call
-}
-
-// inflateScrub is a deflate stream that decodes to nothing with Huffman
-// tables of one code each. An inflater decodes it before each message:
-// klauspost/compress keeps a block's Huffman tables when a later block
-// declares an empty table, so a corrupt message would otherwise be decoded
-// with the tables of the message, of any connection, that the pooled
-// inflater decoded last, rather than failing the same way every time.
-var inflateScrub = []byte{0x05, 0xc0, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x90, 0xff, 0x6b, 0x00}
-
-// newInflater makes an inflater in the state scrubTables leaves it in.
-func newInflater() *inflater {
-	f := &inflater{}
-	f.br = bufio.NewReaderSize(&f.scrub, inflateBufferSize)
-	f.fr = flate.NewReader(f.br)
-	f.scrubTables()
-	return f
-}
-
-// scrubTables decodes inflateScrub, overwriting the Huffman tables of the
-// last message, and reports whether it went as expected.
-func (f *inflater) scrubTables() bool {
-	f.scrub.Reset(inflateScrub)
-	f.br.Reset(&f.scrub)
-	ok := f.fr.(flate.Resetter).Reset(f.br, nil) == nil
-	for ok {
-		_, err := f.fr.Read(f.out[:])
-		if err == io.EOF {
-			break
-		}
-		ok = err == nil
-	}
-	f.br.Reset(nil)
-	return ok
-}
-
-// inflateBufferSize is the size of an inflater's input buffer. flateSource
-// stops at the end of the message, so the buffer never holds bytes of the
-// next one.
-const inflateBufferSize = 4 << 10
-
-var inflaterPool sync.Pool
+// inflaterPool holds the decompressors of every connection. A pooled
+// [inflate.Decoder] keeps nothing of one message that the next, of any
+// connection, could observe (see package inflate), so it needs no
+// scrubbing between uses.
+var inflaterPool = sync.Pool{New: func() any { return new(inflate.Decoder) }}
 
 // maxWindow is the largest deflate window (15 bits).
 const maxWindow = 32 << 10
@@ -440,28 +395,23 @@ func (c *Conn) startInflate() {
 	if !c.compress.readNoTakeover {
 		dict = r.dict
 	}
-	f, ok := inflaterPool.Get().(*inflater)
-	if !ok {
-		f = newInflater()
-	}
-	f.br.Reset(&r.src)
-	f.fr.(flate.Resetter).Reset(f.br, dict)
-	r.inflate = f
+	d := inflaterPool.Get().(*inflate.Decoder)
+	d.Reset(&r.src, dict)
+	r.inflate = d
 }
 
-// endInflate returns the decompressor to the pool, scrubbed of the
-// message's tables and no longer holding on to the connection.
+// endInflate returns the decompressor to the pool, no longer holding on to
+// the connection.
 func (c *Conn) endInflate() {
-	if c.r.inflate.scrubTables() {
-		inflaterPool.Put(c.r.inflate)
-	}
+	c.r.inflate.Reset(nil, nil)
+	inflaterPool.Put(c.r.inflate)
 	c.r.inflate = nil
 }
 
 // readInflated reads decompressed payload of the current message.
 func (c *Conn) readInflated(p []byte) (int, error) {
 	r := &c.r
-	n, err := r.inflate.fr.Read(p)
+	n, err := r.inflate.Read(p)
 	if n > 0 {
 		r.decompressed += int64(n)
 		if r.decompressed > c.readLimit.Load() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tether-rt/tether/internal/utf8stream"
 	"github.com/tether-rt/tether/websocket/frame"
+	"github.com/tether-rt/tether/websocket/internal/inflate"
 )
 
 // MessageType is the type of a data message.
@@ -114,7 +115,7 @@ type reader struct {
 	utf8         utf8stream.Validator
 	err          error // sticky: once set, every read returns it
 
-	inflate *inflater // set while reading a compressed message
+	inflate *inflate.Decoder // set while reading a compressed message
 	src     flateSource
 	dict    []byte // last window of decompressed output, for context takeover
 
