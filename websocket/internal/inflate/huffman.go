@@ -1,6 +1,9 @@
 package inflate
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // An entry of a lookup table, one uint32:
 //
@@ -97,11 +100,10 @@ type code struct {
 // of one bit (zlib writes those) or no code at all; in those two, the
 // entries no code reaches are 0.
 func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c code, ok bool) {
+	// Most lengths of a small message's codes are 0 (unused symbols):
+	// skip them eight at a time.
 	var count [maxCodeLen + 1]uint16
-	for _, l := range lengths {
-		count[l]++
-	}
-	count[0] = 0
+	forNonZero(lengths, func(_ int, l uint8) { count[l]++ })
 	maxLen := uint(maxCodeLen)
 	for maxLen > 0 && count[maxLen] == 0 {
 		maxLen--
@@ -135,12 +137,10 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 		offs[l+1] = offs[l] + count[l]
 	}
 	var sorted [numLitLen]uint16
-	for s, l := range lengths {
-		if l != 0 {
-			sorted[offs[l]] = uint16(s)
-			offs[l]++
-		}
-	}
+	forNonZero(lengths, func(s int, l uint8) {
+		sorted[offs[l]] = uint16(s)
+		offs[l]++
+	})
 	n := int(offs[maxCodeLen+1])
 
 	// Codes no longer than the root: each fills every root entry whose low
@@ -213,6 +213,27 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 		}
 	}
 	return code{min: minLen}, true
+}
+
+// forNonZero calls f with the index and value of every non-zero byte of b,
+// in order, skipping zeros eight at a time.
+func forNonZero(b []uint8, f func(i int, v uint8)) {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) == 0 {
+			continue
+		}
+		for j, v := range b[i : i+8] {
+			if v != 0 {
+				f(i+j, v)
+			}
+		}
+	}
+	for j, v := range b[i:] {
+		if v != 0 {
+			f(i+j, v)
+		}
+	}
 }
 
 // reverse returns the n low bits of v in reverse order.

@@ -405,11 +405,11 @@ func init() {
 }
 
 // tables returns the current block's lookup tables.
-func (d *Decoder) tables() (lit, dist []uint32) {
+func (d *Decoder) tables() (lit *[litTableSize]uint32, dist *[distTableSize]uint32) {
 	if d.fixed {
-		return fixedLitTable[:], fixedDistTable[:]
+		return &fixedLitTable, &fixedDistTable
 	}
-	return d.litTable[:], d.distTable[:]
+	return &d.litTable, &d.distTable
 }
 
 // huffman decodes symbols of a Huffman-coded block until the block ends,
@@ -482,7 +482,7 @@ func (d *Decoder) huffman() {
 	// The careful path: one symbol at a time, reading src only when the
 	// buffered input does not finish a symbol.
 	for d.err == nil && d.wr < windowSize {
-		e := d.lookup(litT, litRootBits, d.lit.min)
+		e := d.lookup(litT[:], litRootBits, d.lit.min)
 		switch {
 		case e == 0:
 			return
@@ -513,7 +513,7 @@ func (d *Decoder) huffman() {
 // copies.
 func (d *Decoder) lengthThenDist(length int) {
 	_, distT := d.tables()
-	e := d.lookup(distT, distRootBits, d.dist.min)
+	e := d.lookup(distT[:], distRootBits, d.dist.min)
 	if e == 0 {
 		return
 	}
