@@ -218,6 +218,12 @@ func TestWSClientCompression(t *testing.T) {
 			step{"op": "echo", "type": "binary", "size": size, "pattern": "random", "seed": size},
 			step{"op": "echo", "type": "text", "size": size, "pattern": "mixed", "fragments": 3})
 	}
+	// Compressible sizes between: repeated and Huffman-only text.
+	for _, size := range []int{300, 1000, 3000, 8192} {
+		steps = append(steps,
+			step{"op": "echo", "type": "text", "size": size, "pattern": "mixed"},
+			step{"op": "echo", "type": "binary", "size": size, "pattern": "ascii", "seed": size})
+	}
 	steps = append(steps, step{"op": "close", "code": 1000})
 
 	var cases []clientCase
