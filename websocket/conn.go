@@ -227,7 +227,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // NetConn returns the underlying connection. Reading or writing it directly
 // corrupts the WebSocket stream; it is there for deadlines, addresses and
-// TLS state.
+// TLS state. Close the connection with [Conn.Close] or [Conn.CloseNow], not
+// through NetConn: a connection that [Conn.ReadLoopAsync] reads and that is
+// closed underneath it stays registered with the poller, and its end
+// function never runs.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // Done returns a channel that is closed when the underlying connection has
