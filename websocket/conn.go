@@ -229,8 +229,9 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // corrupts the WebSocket stream; it is there for deadlines, addresses and
 // TLS state. Close the connection with [Conn.Close] or [Conn.CloseNow], not
 // through NetConn: a connection that [Conn.ReadLoopAsync] reads and that is
-// closed underneath it stays registered with the poller, and its end
-// function never runs.
+// closed underneath it stays registered with the poller, its end function
+// never runs, and its file descriptor, soon reused by another connection,
+// is no longer its own.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // Done returns a channel that is closed when the underlying connection has
