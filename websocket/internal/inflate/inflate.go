@@ -420,12 +420,13 @@ func (d *Decoder) huffman() {
 	in := &d.in
 	// The fast loop: while at least 8 input bytes are buffered (a refill is
 	// one load, after which a symbol pair's 48 bits are there) and a
-	// longest copy fits in the window. Anything unusual (the end of the
+	// longest copy, with 8 bytes to spare, fits in the window. Anything unusual (the end of the
 	// block, a bad code) goes to the careful path below, unconsumed.
 	bitsBuf, nbits := d.bits, d.nbits
 	pos, end := d.pos, d.end
 	wr, wr0, histLen0 := d.wr, d.wr, d.histLen
-	for end-pos >= 8 && wr <= windowSize-258 {
+	noWrap := histLen0 == wr0 // the history is hist[:wr]
+	for end-pos >= 8 && wr <= windowSize-258-8 {
 		bitsBuf |= binary.LittleEndian.Uint64(in[pos:]) << nbits
 		pos += int(63-nbits) >> 3
 		nbits |= 56
@@ -474,6 +475,17 @@ func (d *Decoder) huffman() {
 			d.corrupt("distance too far back")
 			return
 		}
+		if src := wr - dist; dist >= 8 && src >= 0 && noWrap {
+			// Eight bytes at a time, past the end by up to 7 (the loop
+			// keeps that much room, and while the window has not wrapped
+			// nothing after wr is history): each word read was written
+			// before.
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(hist[wr+i:], binary.LittleEndian.Uint64(hist[src+i:]))
+			}
+			wr += length
+			continue
+		}
 		wr = copyBack(hist, wr, dist, length)
 	}
 	d.bits, d.nbits, d.pos = bitsBuf, nbits, pos
@@ -503,7 +515,7 @@ func (d *Decoder) huffman() {
 			d.lengthThenDist(int(entryValue(e)) + int(d.getBits(x)))
 			return
 		}
-		if d.end-d.pos >= 8 && d.wr <= windowSize-258 {
+		if d.end-d.pos >= 8 && d.wr <= windowSize-258-8 {
 			return // back to the fast loop
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,6 +226,112 @@ func TestNoCarryOver(t *testing.T) {
 			check(t, &used, hdr, nil, 3, 7)
 		}
 	}
+}
+
+// fixedBlock encodes tokens as one final block with the fixed codes: a
+// token is a literal byte (0–255) or, as [2]int{length, distance}, a
+// back-reference. It lets a test choose distances a compressor would not.
+func fixedBlock(tokens ...any) []byte {
+	var out []byte
+	var acc uint64
+	var n uint
+	put := func(v uint64, bits uint) {
+		acc |= v << n
+		n += bits
+		for n >= 8 {
+			out = append(out, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+	}
+	huff := func(code uint64, bits uint) { // most significant bit first
+		for i := int(bits) - 1; i >= 0; i-- {
+			put(code>>uint(i)&1, 1)
+		}
+	}
+	sym := func(s int) {
+		switch {
+		case s < 144:
+			huff(uint64(0x30+s), 8)
+		case s < 256:
+			huff(uint64(0x190+s-144), 9)
+		case s < 280:
+			huff(uint64(s-256), 7)
+		default:
+			huff(uint64(0xc0+s-280), 8)
+		}
+	}
+	put(0b011, 3) // final, fixed codes
+	for _, tok := range tokens {
+		switch tok := tok.(type) {
+		case int:
+			sym(tok)
+		case [2]int:
+			length, dist := tok[0], tok[1]
+			base, s := 3, 257
+			for ; s < 285; s++ {
+				extra := 0
+				if s >= 265 {
+					extra = (s - 261) / 4
+				}
+				if length < base+1<<extra {
+					sym(s)
+					put(uint64(length-base), uint(extra))
+					break
+				}
+				base += 1 << extra
+			}
+			if s == 285 {
+				sym(285)
+			}
+			base = 1
+			for d := range 30 {
+				extra := 0
+				if d >= 4 {
+					extra = (d - 2) / 2
+				}
+				if dist < base+1<<extra {
+					huff(uint64(d), 5)
+					put(uint64(dist-base), uint(extra))
+					break
+				}
+				base += 1 << extra
+			}
+		}
+	}
+	sym(256)
+	put(0, 7) // pad
+	return out
+}
+
+// TestCopyNearWindowEnd makes back-references right after the window
+// wrapped: a copy must not touch the history beyond what it writes, which
+// the oldest distances still reach.
+func TestCopyNearWindowEnd(t *testing.T) {
+	var d Decoder
+	dict := sample(windowSize, 11)
+	var lits, pad []any
+	for i := range 300 {
+		lits = append(lits, 'a'+i%26)
+	}
+	for range 16 {
+		pad = append(pad, 'z') // keeps 8 input bytes buffered: the fast loop
+	}
+	for _, first := range [][2]int{{16, 100}, {9, 8}, {258, 300}, {3, 9}, {13, 8}} {
+		for back := windowSize - 300; back <= windowSize; back++ {
+			tokens := append(slices.Clone(lits), first, [2]int{8, back}, [2]int{258, windowSize}, 'x', [2]int{10, back - 3})
+			in := fixedBlock(append(tokens, pad...)...)
+			check(t, &d, in, dict, 1<<20, 1<<20)
+			check(t, &d, in, dict, 3, 5)
+		}
+	}
+	// And in a stream that wraps by itself.
+	long := make([]any, 0, 300)
+	for range 140 {
+		long = append(long, [2]int{258, 1})
+	}
+	long = append(long, 'a', [2]int{16, 9}, [2]int{8, windowSize - 2}, [2]int{8, windowSize})
+	check(t, &d, fixedBlock(append([]any{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'}, long...)...), nil, 1<<20, 1<<20)
 }
 
 // TestZeroAllocs checks that decoding allocates nothing.
