@@ -426,6 +426,7 @@ func (d *Decoder) huffman() {
 	pos, end := d.pos, d.end
 	wr, wr0, histLen0 := d.wr, d.wr, d.histLen
 	noWrap := histLen0 == wr0 // the history is hist[:wr]
+fast:
 	for end-pos >= 8 && wr <= windowSize-258-8 {
 		bitsBuf |= binary.LittleEndian.Uint64(in[pos:]) << nbits
 		pos += int(63-nbits) >> 3
@@ -435,17 +436,30 @@ func (d *Decoder) huffman() {
 		if e&entryLink != 0 {
 			e = litT[entryValue(e)+uint(bitsBuf>>litRootBits)&(1<<entryExtra(e)-1)]
 		}
-		if e&(entryLiteral|entryLength) == 0 {
+		// Literals, as many as the bits allow without a refill.
+		for e&entryLiteral != 0 {
+			n := entryLen(e)
+			bitsBuf >>= n
+			nbits -= n
+			hist[wr] = byte(e >> 16)
+			wr++
+			if nbits < maxCodeLen || wr > windowSize-258-8 {
+				continue fast
+			}
+			e = litT[bitsBuf&(1<<litRootBits-1)]
+			if e&entryLink != 0 {
+				e = litT[entryValue(e)+uint(bitsBuf>>litRootBits)&(1<<entryExtra(e)-1)]
+			}
+		}
+		if e&entryLength == 0 {
 			break
+		}
+		if nbits < 48 {
+			continue // refill for the whole length and distance
 		}
 		n := entryLen(e)
 		bitsBuf >>= n
 		nbits -= n
-		if e&entryLiteral != 0 {
-			hist[wr] = byte(e >> 16)
-			wr++
-			continue
-		}
 		x := entryExtra(e)
 		length := int(entryValue(e)) + int(bitsBuf&(1<<x-1))
 		bitsBuf >>= x
