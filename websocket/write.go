@@ -152,7 +152,10 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 	b := (*bp)[:cap(*bp)]
 	n := frame.PutHeader(b, h)
 	if !c.client {
-		if len(p) <= len(b)-n {
+		// Copying a small payload after its header costs less than a
+		// writev; a large one is written from where it is, even when the
+		// pooled buffer (grown by a large read) could take it.
+		if len(p) <= len(b)-n && len(p) <= maxCopiedPayload {
 			n += copy(b[n:], p)
 			return c.netWrite(b[:n])
 		}
@@ -172,6 +175,10 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 		n = 0
 	}
 }
+
+// maxCopiedPayload is the largest payload a server copies into its write
+// buffer behind the header; larger ones go out with writev.
+const maxCopiedPayload = 16 << 10
 
 // netWrite writes b to the network. A failed write breaks the connection.
 func (c *Conn) netWrite(b []byte) error {
