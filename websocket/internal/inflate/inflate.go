@@ -39,7 +39,10 @@ const (
 // hist this stream may refer back to (its output and its dictionary);
 // bits holds nbits unread input bits in its low bits, and above them only
 // zeros or the unread bytes in[pos:end], so that a lookup with fewer bits
-// than a code needs sees zeros or real input, never stale data.
+// than a code needs sees zeros or real input, never stale data. Until the
+// window wraps (histLen == wr), hist[wr:] is not history, so the fast
+// loop's word copies may write up to 7 bytes past their end; after it,
+// hist[wr:] is the oldest history and must not be touched.
 type Decoder struct {
 	src io.Reader
 	err error // what Read returns once hist is drained
