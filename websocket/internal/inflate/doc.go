@@ -21,9 +21,11 @@
 // 30 distance codes, a repeat code with nothing to repeat or past the end
 // of the lengths, stored blocks whose length check fails, and distances
 // beyond the history. Input that ends before a final block ends the stream
-// with [io.ErrUnexpectedEOF] after everything decoded so far, including a
-// symbol whose bits all arrived; permessage-deflate streams end that way,
-// after the empty stored block of the sync flush.
+// with [io.ErrUnexpectedEOF] after everything decoded so far, down to the
+// last symbol compress/flate decodes there (it wants at least as many bits
+// as the end-of-block code has before it looks up a literal or length);
+// permessage-deflate streams end that way, after the empty stored block of
+// the sync flush.
 //
 // The decoding loop refills a 64-bit bit buffer eight bytes at a time and
 // looks symbols up in two-level tables (9 root bits for literals and
