@@ -85,21 +85,13 @@ func init() {
 	distTemplate[31] = entryBad
 }
 
-// code is a built lookup table.
-type code struct {
-	// min is the fewest bits a symbol needs before it is looked up (the
-	// shortest code; for literals and lengths at least the end of block's
-	// code, as compress/flate does, which matters only when input ends).
-	min uint
-}
-
 // build fills table with the canonical Huffman code of lengths (one per
 // symbol, 0 for an unused symbol), giving symbol s the entry
 // template[s] with its code length. It reports false for an
 // over-subscribed code and for an incomplete one other than a single code
 // of one bit (zlib writes those) or no code at all; in those two, the
 // entries no code reaches are 0.
-func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c code, ok bool) {
+func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (minLen uint, ok bool) {
 	// Most lengths of a small message's codes are 0 (unused symbols):
 	// skip them eight at a time.
 	var count [maxCodeLen + 1]uint16
@@ -111,9 +103,9 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 	root := uint(1) << rootBits
 	if maxLen == 0 {
 		clear(table[:root])
-		return code{}, true
+		return 0, true
 	}
-	minLen := uint(1)
+	minLen = 1
 	for count[minLen] == 0 {
 		minLen++
 	}
@@ -121,12 +113,12 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 	for l := 1; l <= maxCodeLen; l++ {
 		left = left<<1 - int(count[l])
 		if left < 0 {
-			return code{}, false
+			return 0, false
 		}
 	}
 	if left > 0 {
 		if maxLen != 1 || count[1] != 1 {
-			return code{}, false
+			return 0, false
 		}
 		clear(table[:root])
 	}
@@ -162,22 +154,17 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 		codeVal <<= 1
 	}
 	if i == n {
-		return code{min: minLen}, true
+		return minLen, true
 	}
 	// The remaining codes, longer than the root, go to subtables: one per
 	// root prefix, as deep as the longest code under it needs (zlib's
 	// sizing), placed after the root table.
-	codeVal >>= 1 // codeVal is now a code of length l-1; shift per length below
+	// count[l] counts the codes of length l still to place.
 	next := int(root)
-	var remaining [maxCodeLen + 1]int
-	for k := range remaining {
-		remaining[k] = int(count[k])
-	}
 	prefix := -1
 	subBase, subBits := 0, uint(0)
 	for ; l <= maxLen; l++ {
-		codeVal <<= 1
-		for remaining[l] > 0 {
+		for count[l] > 0 {
 			p := codeVal >> (l - rootBits)
 			if p != prefix {
 				prefix = p
@@ -186,7 +173,7 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 				curr := l - rootBits
 				space := 1 << curr
 				for curr+rootBits < maxLen {
-					space -= remaining[curr+rootBits]
+					space -= int(count[curr+rootBits])
 					if space <= 0 {
 						break
 					}
@@ -196,13 +183,13 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 				subBase, subBits = next, curr
 				next += 1 << curr
 				if next > len(table) {
-					return code{}, false
+					return 0, false
 				}
 				table[reverse(p, rootBits)] = entryLink | uint32(curr)<<4 | uint32(subBase)<<16 | uint32(rootBits)
 			}
 			s := sorted[i]
 			i++
-			remaining[l]--
+			count[l]--
 			e := template[s] | uint32(l)
 			step := 1 << (l - rootBits)
 			end := subBase + 1<<subBits
@@ -211,8 +198,9 @@ func build(table []uint32, rootBits uint, lengths []uint8, template []uint32) (c
 			}
 			codeVal++
 		}
+		codeVal <<= 1
 	}
-	return code{min: minLen}, true
+	return minLen, true
 }
 
 // forNonZero calls f with the index and value of every non-zero byte of b,

@@ -60,7 +60,11 @@ type Decoder struct {
 	stored            int  // bytes left in a stored block
 	copyLen, copyDist int
 
-	lit, dist code
+	// litMin and distMin are the fewest bits a symbol of the block's codes
+	// needs before it is looked up: the shortest code, and for literals
+	// and lengths at least the end of block's code, as compress/flate
+	// does (this matters only when input ends).
+	litMin, distMin uint
 
 	rd, wr  int
 	histLen int
@@ -257,7 +261,7 @@ func (d *Decoder) header() {
 		d.step = stepStored
 	case 1:
 		d.fixed = true
-		d.lit, d.dist = fixedLit, fixedDist
+		d.litMin, d.distMin = fixedLitMin, fixedDistMin
 		d.step = stepHuffman
 	case 2:
 		if d.dynamic() {
@@ -296,7 +300,7 @@ func (d *Decoder) dynamic() bool {
 		clens[codeOrder[i]] = uint8(d.getBits(3))
 	}
 	var clenTable [1 << clenRootBits]uint32
-	clen, ok := build(clenTable[:], clenRootBits, clens[:], clenTemplate[:])
+	clenMin, ok := build(clenTable[:], clenRootBits, clens[:], clenTemplate[:])
 	if !ok {
 		d.corrupt("invalid code length code")
 		return false
@@ -305,7 +309,7 @@ func (d *Decoder) dynamic() bool {
 	var lengths [maxLitCodes + maxDistCodes]uint8
 	n := nlit + ndist
 	for i := 0; i < n; {
-		e := d.lookup(clenTable[:], clenRootBits, clen.min)
+		e := d.lookup(clenTable[:], clenRootBits, clenMin)
 		if e == 0 {
 			return false
 		}
@@ -347,12 +351,12 @@ func (d *Decoder) dynamic() bool {
 			i++
 		}
 	}
-	lit, ok := build(d.litTable[:], litRootBits, lengths[:nlit], litTemplate[:])
+	litMin, ok := build(d.litTable[:], litRootBits, lengths[:nlit], litTemplate[:])
 	if !ok {
 		d.corrupt("invalid literal/length code")
 		return false
 	}
-	dist, ok := build(d.distTable[:], distRootBits, lengths[nlit:n], distTemplate[:])
+	distMin, ok := build(d.distTable[:], distRootBits, lengths[nlit:n], distTemplate[:])
 	if !ok {
 		d.corrupt("invalid distance code")
 		return false
@@ -360,8 +364,7 @@ func (d *Decoder) dynamic() bool {
 	// Like compress/flate, read at least the end of block's bits before
 	// looking up a literal or length (this only matters at the end of
 	// input).
-	lit.min = max(lit.min, uint(lengths[256]))
-	d.lit, d.dist = lit, dist
+	d.litMin, d.distMin = max(litMin, uint(lengths[256])), distMin
 	return true
 }
 
@@ -377,8 +380,8 @@ var clenTemplate = func() (t [19]uint32) {
 var (
 	fixedLitTable  [litTableSize]uint32
 	fixedDistTable [distTableSize]uint32
-	fixedLit       code
-	fixedDist      code
+	fixedLitMin    uint
+	fixedDistMin   uint
 )
 
 func init() {
@@ -396,12 +399,12 @@ func init() {
 		}
 	}
 	var ok1, ok2 bool
-	fixedLit, ok1 = build(fixedLitTable[:], litRootBits, l[:], litTemplate[:])
+	fixedLitMin, ok1 = build(fixedLitTable[:], litRootBits, l[:], litTemplate[:])
 	var dl [numDist]uint8
 	for s := range dl {
 		dl[s] = 5
 	}
-	fixedDist, ok2 = build(fixedDistTable[:], distRootBits, dl[:], distTemplate[:])
+	fixedDistMin, ok2 = build(fixedDistTable[:], distRootBits, dl[:], distTemplate[:])
 	if !ok1 || !ok2 {
 		panic("inflate: the fixed codes do not build")
 	}
@@ -511,7 +514,7 @@ fast:
 	// The careful path: one symbol at a time, reading src only when the
 	// buffered input does not finish a symbol.
 	for d.err == nil && d.wr < windowSize {
-		e := d.lookup(litT[:], litRootBits, d.lit.min)
+		e := d.lookup(litT[:], litRootBits, d.litMin)
 		switch {
 		case e == 0:
 			return
@@ -542,7 +545,7 @@ fast:
 // copies.
 func (d *Decoder) lengthThenDist(length int) {
 	_, distT := d.tables()
-	e := d.lookup(distT[:], distRootBits, d.dist.min)
+	e := d.lookup(distT[:], distRootBits, d.distMin)
 	if e == 0 {
 		return
 	}
