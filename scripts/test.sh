@@ -72,4 +72,7 @@ fi
 export TETHER_REQUIRE_PEERS=1
 log "go test -race"
 go test -race -count=1 -timeout 15m "$@" ./...
+# The frame layer's assembly has a pure-Go twin: test that one too.
+log "go test -tags purego (frame layer)"
+go test -count=1 -tags purego "$@" ./websocket/frame
 log "all tests passed"

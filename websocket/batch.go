@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/tether-rt/tether/websocket/frame"
 )
@@ -120,9 +121,12 @@ func (b *Batch) addFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
 		h.Mask = newMaskKey()
 	}
 	buf = frame.AppendHeader(buf, h)
-	buf = append(buf, p...)
 	if c.client {
-		frame.Mask(h.Mask, 0, buf[len(buf)-len(p):])
+		n := len(buf)
+		buf = slices.Grow(buf, len(p))[:n+len(p)]
+		frame.MaskCopy(h.Mask, 0, buf[n:], p)
+	} else {
+		buf = append(buf, p...)
 	}
 	*b.buf = buf
 	return nil

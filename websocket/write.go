@@ -163,8 +163,8 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 	}
 	pos := 0
 	for {
-		m := copy(b[n:], p)
-		pos = frame.Mask(h.Mask, pos, b[n:n+m])
+		m := min(len(b)-n, len(p))
+		pos = frame.MaskCopy(h.Mask, pos, b[n:], p[:m])
 		if err := c.netWrite(b[:n+m]); err != nil {
 			return err
 		}

@@ -199,7 +199,8 @@ func AppendHeader(dst []byte, h Header) []byte {
 // (0–3), and returns the key position for the byte after b. Masking is its
 // own inverse, so Mask also unmasks.
 //
-// It works a machine word at a time.
+// It works a machine word at a time, or 32 bytes at a time with AVX2 on
+// amd64.
 func Mask(key [4]byte, pos int, b []byte) int {
 	pos &= 3
 	// Byte at a time until the key is aligned to its start.
@@ -211,6 +212,11 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	if len(b) >= 8 {
 		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
 		k := k32 | k32<<32
+		if hasMaskWide && len(b) >= maskWideMin {
+			n := len(b) &^ 31
+			maskWide(&b[0], n, k)
+			b = b[n:]
+		}
 		for len(b) >= 64 {
 			v := binary.LittleEndian.Uint64(b)
 			binary.LittleEndian.PutUint64(b, v^k)
@@ -238,6 +244,38 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	}
 	for i := range b {
 		b[i] ^= key[pos]
+		pos = (pos + 1) & 3
+	}
+	return pos
+}
+
+// MaskCopy writes src XORed with the masking key, starting at key position
+// pos (0–3), to dst, which must be at least as long, and returns the key
+// position for the byte after src. It is [Mask] applied to a copy, in one
+// pass over the bytes; src and dst must not overlap unless they are the
+// same.
+func MaskCopy(key [4]byte, pos int, dst, src []byte) int {
+	pos &= 3
+	dst = dst[:len(src)]
+	i := 0
+	for ; pos != 0 && i < len(src); i++ {
+		dst[i] = src[i] ^ key[pos]
+		pos = (pos + 1) & 3
+	}
+	if n := len(src) - i; n >= 8 {
+		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
+		k := k32 | k32<<32
+		if hasMaskWide && n >= maskWideMin {
+			w := n &^ 31
+			maskCopyWide(&dst[i], &src[i], w, k)
+			i += w
+		}
+		for ; i+8 <= len(src); i += 8 {
+			binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k)
+		}
+	}
+	for ; i < len(src); i++ {
+		dst[i] = src[i] ^ key[pos]
 		pos = (pos + 1) & 3
 	}
 	return pos

@@ -2,6 +2,7 @@ package frame
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 )
 
@@ -14,10 +15,21 @@ func maskSlow(key [4]byte, pos int, b []byte) int {
 	return pos & 3
 }
 
+// maskSizes are the lengths the mask tests try: every length up to 300
+// (all the paths of the word loop and of the 128- and 32-byte loops of the
+// wide one, and their tails) and a few large ones.
+func maskSizes() []int {
+	var sizes []int
+	for n := range 300 {
+		sizes = append(sizes, n)
+	}
+	return append(sizes, 1000, 4095, 4096, 4097, 65536+37)
+}
+
 func TestMaskMatchesReference(t *testing.T) {
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	for n := 0; n < 300; n++ {
-		for pos := 0; pos < 4; pos++ {
+	for _, n := range maskSizes() {
+		for pos := range 4 {
 			src := make([]byte, n)
 			for i := range src {
 				src[i] = byte(i*7 + n)
@@ -30,5 +42,58 @@ func TestMaskMatchesReference(t *testing.T) {
 				t.Fatalf("n=%d pos=%d: Mask differs from reference (pos %d vs %d)", n, pos, gp, wp)
 			}
 		}
+	}
+}
+
+func TestMaskCopyMatchesReference(t *testing.T) {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	for _, n := range maskSizes() {
+		for pos := range 4 {
+			src := make([]byte, n)
+			for i := range src {
+				src[i] = byte(i*7 + n)
+			}
+			orig := bytes.Clone(src)
+			want := bytes.Clone(src)
+			wp := maskSlow(key, pos, want)
+			// dst is longer than src: the bytes after len(src) stay.
+			dst := bytes.Repeat([]byte{0xee}, n+5)
+			gp := MaskCopy(key, pos, dst, src)
+			if wp != gp || !bytes.Equal(dst[:n], want) {
+				t.Fatalf("n=%d pos=%d: MaskCopy differs from reference (pos %d vs %d)", n, pos, gp, wp)
+			}
+			if !bytes.Equal(dst[n:], []byte{0xee, 0xee, 0xee, 0xee, 0xee}) {
+				t.Fatalf("n=%d pos=%d: MaskCopy wrote past len(src)", n, pos)
+			}
+			if !bytes.Equal(src, orig) {
+				t.Fatalf("n=%d pos=%d: MaskCopy changed src", n, pos)
+			}
+		}
+	}
+}
+
+func BenchmarkMaskCopy(b *testing.B) {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	for _, n := range []int{16, 125, 512, 4096, 65536} {
+		src, dst := make([]byte, n), make([]byte, n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				MaskCopy(key, 1, dst, src)
+			}
+		})
+	}
+}
+
+func BenchmarkMask(b *testing.B) {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	for _, n := range []int{16, 125, 512, 4096, 65536} {
+		buf := make([]byte, n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				Mask(key, 1, buf)
+			}
+		})
 	}
 }

@@ -169,9 +169,9 @@ func checkBuildParse(t *testing.T, b []byte) {
 	}
 }
 
-// FuzzMask checks Mask against the byte-at-a-time reference from any key
-// position, at any alignment, split anywhere, and that masking twice gives
-// the input back.
+// FuzzMask checks Mask and MaskCopy against the byte-at-a-time reference
+// from any key position, at any alignment, split anywhere, and that masking
+// twice gives the input back.
 func FuzzMask(f *testing.F) {
 	fuzzseed.Add(f, uint32(0x3d21fa37), 0, []byte("hello"), uint16(0), uint8(0))
 	fuzzseed.Add(f, uint32(0xffffffff), 3, bytes.Repeat([]byte{0xaa}, 200), uint16(65), uint8(3))
@@ -200,6 +200,12 @@ func FuzzMask(f *testing.F) {
 		p := Mask(key, pos, two[:s])
 		if p = Mask(key, p, two[s:]); p != wp || !bytes.Equal(two, want) {
 			t.Fatalf("Mask split at %d of %d differs from one call", s, len(data))
+		}
+		// MaskCopy gives the same bytes and position, into any alignment,
+		// and leaves its source alone.
+		dst := make([]byte, int(split%8)+len(data))[split%8:]
+		if cp := MaskCopy(key, pos, dst, data); cp != wp || !bytes.Equal(dst, want) {
+			t.Fatalf("MaskCopy(pos %d, %d bytes) differs from the reference (pos %d, want %d)", pos, len(data), cp, wp)
 		}
 		// Masking is its own inverse.
 		Mask(key, pos, got)
