@@ -10,6 +10,9 @@ require (
 	github.com/tether-rt/tether v0.0.0
 )
 
-require github.com/dolthub/maphash v0.1.0 // indirect
+require (
+	github.com/dolthub/maphash v0.1.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
 
 replace github.com/tether-rt/tether => ../
