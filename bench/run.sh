@@ -22,7 +22,7 @@
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
 #        FANOUT_SIZE=100
 #        RUNS=1: repeat the echo tests; the tables show the median run
-#        (4 more minutes per run).
+#        (4 more minutes per run; RUNS=5 is what BENCHMARKS.md shows).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -90,19 +90,17 @@ run() {
 	"$bin/loadtest" -out json "$@" | tee -a "$results" >&2 || log "FAILED: loadtest $*"
 }
 
+# Each size's servers and clients run back to back, so that the rows
+# compared in a table were measured within a minute of each other (the
+# machine's speed drifts over minutes); Tether's server with Tether's client
+# is the row both tables compare against.
 for run in $(seq "$RUNS"); do
-	log "run $run of $RUNS, echo throughput: servers ($CONNS connections, Tether's client)"
+	log "run $run of $RUNS, echo throughput ($CONNS connections): servers with Tether's client, clients with Tether's server"
 	for compress in off deflate; do
 		for size in 512 4096 65536; do
 			for lib in tether gorilla gws coder; do
 				run -lib "$lib" -client tether -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
 			done
-		done
-	done
-
-	log "run $run of $RUNS, echo throughput: clients ($CONNS connections, Tether's server)"
-	for compress in off deflate; do
-		for size in 512 4096 65536; do
 			for lib in gorilla gws coder; do
 				run -lib tether -client "$lib" -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
 			done
