@@ -41,6 +41,7 @@ func printTables(r io.Reader, w io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
+	wins := fasterRuns(echoes)
 	echoes, runs := medianEchoes(echoes)
 	idles = medianIdles(idles)
 	if runs > 1 {
@@ -49,9 +50,9 @@ func printTables(r io.Reader, w io.Writer) error {
 	if len(echoes) > 0 {
 		conns := echoes[0].Conns
 		fmt.Fprintf(w, "### Echo servers (%d connections, Tether's client)\n\n", conns)
-		echoTable(w, echoes, func(e EchoResult) string { return e.Server }, func(e EchoResult) bool { return e.Client == "tether" })
+		echoTable(w, echoes, wins, func(e EchoResult) string { return e.Server }, func(e EchoResult) bool { return e.Client == "tether" })
 		fmt.Fprintf(w, "### Echo clients (%d connections, Tether's server)\n\n", conns)
-		echoTable(w, echoes, func(e EchoResult) string { return e.Client }, func(e EchoResult) bool { return e.Server == "tether" })
+		echoTable(w, echoes, wins, func(e EchoResult) string { return e.Client }, func(e EchoResult) bool { return e.Server == "tether" })
 	}
 	if len(idles) > 0 {
 		fmt.Fprintf(w, "### Memory per idle connection (%d connections)\n\n", idles[0].Conns)
@@ -72,8 +73,9 @@ func printTables(r io.Reader, w io.Writer) error {
 }
 
 // echoTable prints the results keep selects, one row per size and library
-// (the one lib returns), grouped by compression.
-func echoTable(w io.Writer, all []EchoResult, lib func(EchoResult) string, keep func(EchoResult) bool) {
+// (the one lib returns), grouped by compression. With more than one run,
+// a column says in how many runs the row beat Tether's own.
+func echoTable(w io.Writer, all []EchoResult, wins map[echoKey]string, lib func(EchoResult) string, keep func(EchoResult) bool) {
 	var rs []EchoResult
 	for _, e := range all {
 		if keep(e) {
@@ -82,8 +84,8 @@ func echoTable(w io.Writer, all []EchoResult, lib func(EchoResult) string, keep 
 	}
 	for _, c := range compressions(rs, func(e EchoResult) string { return e.Compress }) {
 		fmt.Fprintf(w, "Compression: %s\n\n", c)
-		fmt.Fprintln(w, "| size | library | msgs/s | vs tether | MB/s | p50 µs | p99 µs | server CPU µs/msg | client CPU µs/msg |")
-		fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+		fmt.Fprintln(w, "| size | library | msgs/s | vs tether | runs faster than tether | MB/s | p50 µs | p99 µs | server CPU µs/msg | client CPU µs/msg |")
+		fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 		var sizes []int
 		for _, e := range rs {
 			if e.Compress == c && !slices.Contains(sizes, e.Size) {
@@ -107,8 +109,12 @@ func echoTable(w io.Writer, all []EchoResult, lib func(EchoResult) string, keep 
 					if base > 0 {
 						ratio = fmt.Sprintf("%.2f×", e.MsgsPerSec/base)
 					}
-					fmt.Fprintf(w, "| %s | %s | %.0f | %s | %.1f | %.0f | %.0f | %.1f | %.1f |\n",
-						sizeName(size), l, e.MsgsPerSec, ratio, e.MBPerSec, e.P50Micros, e.P99Micros, e.ServerCPUMsg, e.ClientCPUMsg)
+					won := wins[keyOf(e)]
+					if won == "" {
+						won = "–"
+					}
+					fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %.1f | %.0f | %.0f | %.1f | %.1f |\n",
+						sizeName(size), l, e.MsgsPerSec, ratio, won, e.MBPerSec, e.P50Micros, e.P99Micros, e.ServerCPUMsg, e.ClientCPUMsg)
 				}
 			}
 		}
@@ -139,14 +145,10 @@ func sizeName(n int) string {
 // one with the median messages per second, and returns how many runs there
 // were at most.
 func medianEchoes(rs []EchoResult) ([]EchoResult, int) {
-	type key struct {
-		server, client, compress string
-		size                     int
-	}
-	groups := map[key][]EchoResult{}
-	var order []key
+	groups := map[echoKey][]EchoResult{}
+	var order []echoKey
 	for _, r := range rs {
-		k := key{r.Server, r.Client, r.Compress, r.Size}
+		k := keyOf(r)
 		if groups[k] == nil {
 			order = append(order, k)
 		}
@@ -161,6 +163,42 @@ func medianEchoes(rs []EchoResult) ([]EchoResult, int) {
 		out = append(out, g[(len(g)-1)/2])
 	}
 	return out, runs
+}
+
+// echoKey names one echo test: the same test in several runs has one key.
+type echoKey struct {
+	server, client, compress string
+	size                     int
+}
+
+func keyOf(e EchoResult) echoKey { return echoKey{e.Server, e.Client, e.Compress, e.Size} }
+
+// fasterRuns pairs each test's runs with the runs of Tether's server and
+// client at the same size and compression, in the order they ran (bench/
+// run.sh runs them a minute apart), and says for each test in how many of
+// the pairs it completed more messages than Tether, as "k of n". Pairing
+// cancels the machine's slow drift that a comparison of medians keeps.
+func fasterRuns(rs []EchoResult) map[echoKey]string {
+	runs := map[echoKey][]float64{}
+	for _, r := range rs {
+		runs[keyOf(r)] = append(runs[keyOf(r)], r.MsgsPerSec)
+	}
+	out := map[echoKey]string{}
+	for k, v := range runs {
+		base := runs[echoKey{"tether", "tether", k.compress, k.size}]
+		if k.server == "tether" && k.client == "tether" || len(base) < 2 {
+			continue
+		}
+		n := min(len(v), len(base))
+		faster := 0
+		for i := range n {
+			if v[i] > base[i] {
+				faster++
+			}
+		}
+		out[k] = fmt.Sprintf("%d of %d", faster, n)
+	}
+	return out
 }
 
 // medianIdles keeps the median run, by heap per connection, of each test.
