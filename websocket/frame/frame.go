@@ -214,7 +214,7 @@ func Mask(key [4]byte, pos int, b []byte) int {
 		k := k32 | k32<<32
 		if hasMaskWide && len(b) >= maskWideMin {
 			n := len(b) &^ 31
-			maskWide(&b[0], n, k)
+			maskCopyWide(&b[0], &b[0], n, k)
 			b = b[n:]
 		}
 		for len(b) >= 64 {

@@ -26,14 +26,20 @@ func maskSizes() []int {
 	return append(sizes, 1000, 4095, 4096, 4097, 65536+37)
 }
 
+// maskInput returns n bytes that differ from their neighbours.
+func maskInput(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + n)
+	}
+	return b
+}
+
 func TestMaskMatchesReference(t *testing.T) {
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	for _, n := range maskSizes() {
 		for pos := range 4 {
-			src := make([]byte, n)
-			for i := range src {
-				src[i] = byte(i*7 + n)
-			}
+			src := maskInput(n)
 			want := append([]byte(nil), src...)
 			got := append([]byte(nil), src...)
 			wp := maskSlow(key, pos, want)
@@ -49,10 +55,7 @@ func TestMaskCopyMatchesReference(t *testing.T) {
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	for _, n := range maskSizes() {
 		for pos := range 4 {
-			src := make([]byte, n)
-			for i := range src {
-				src[i] = byte(i*7 + n)
-			}
+			src := maskInput(n)
 			orig := bytes.Clone(src)
 			want := bytes.Clone(src)
 			wp := maskSlow(key, pos, want)

@@ -7,6 +7,4 @@ const maskWideMin = 64
 // hasMaskWide is false: there is no wide implementation here.
 const hasMaskWide = false
 
-func maskWide(p *byte, n int, key uint64) { panic("unreachable") }
-
 func maskCopyWide(dst, src *byte, n int, key uint64) { panic("unreachable") }
