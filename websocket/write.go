@@ -90,6 +90,14 @@ func (c *Conn) watchWrite(ctx context.Context) func(error) error {
 
 // writeCompressed compresses p and writes it as one frame.
 func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
+	if c.compress.useFixedCodes(len(p)) {
+		bp := getBuffer()
+		payload := compressFixed((*bp)[:0], p, c.compress.writeWindowBits)
+		err := c.writeFrame(frame.OpCode(typ), true, true, payload)
+		*bp = payload[:0]
+		putBuffer(bp)
+		return err
+	}
 	d := c.getDeflater()
 	bp := getBuffer()
 	payload, err := compressMessage(d, (*bp)[:0], p)
@@ -340,10 +348,15 @@ func NewPreparedMessage(typ MessageType, data []byte) *PreparedMessage {
 // server's frame of it, making them on first use.
 func (pm *PreparedMessage) compressed() (payload, serverFrame []byte) {
 	pm.deflateOnce.Do(func() {
-		d := newDeflater(compressParams{level: 1, writeWindowBits: 15})
-		p, err := compressMessage(d, nil, pm.data)
-		if err != nil {
-			return // cannot happen writing to memory; callers fall back
+		cp := compressParams{level: 1, writeWindowBits: 15, writeNoTakeover: true}
+		var p []byte
+		if cp.useFixedCodes(len(pm.data)) {
+			p = compressFixed(nil, pm.data, cp.writeWindowBits)
+		} else {
+			var err error
+			if p, err = compressMessage(newDeflater(cp), nil, pm.data); err != nil {
+				return // cannot happen writing to memory; callers fall back
+			}
 		}
 		h := frame.Header{Fin: true, Rsv1: true, OpCode: frame.OpCode(pm.typ), Length: int64(len(p))}
 		pm.deflated = p
