@@ -86,7 +86,7 @@
 // follow, for payloads known not to compress. At the default level without
 // context takeover, messages up to 1 KiB are compressed with DEFLATE's
 // fixed codes, which costs both ends far less than building codes for
-// each message, for output up to a fifth larger ([CompressionOptions]).
+// each message, for output about a fifth larger ([CompressionOptions]).
 //
 // The frame layer underneath is package
 // [github.com/tether-rt/tether/websocket/frame].
