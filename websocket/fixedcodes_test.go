@@ -2,7 +2,10 @@ package websocket
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/tether-rt/tether/websocket/frame"
@@ -92,5 +95,42 @@ func TestPreparedFixedCodes(t *testing.T) {
 	cfg := fuzzReaderConfig{client: true, compress: true, readNoTakeover: true, limit: 1 << 20}
 	if got := fuzzReadStream(t, nc.out.Bytes(), cfg); len(got.msgs) != 1 || !bytes.Equal(got.msgs[0].data, m) {
 		t.Fatalf("prepared message does not read back (%v)", got.err)
+	}
+}
+
+// TestFixedCodesNegotiated checks that a real handshake asking for no
+// context takeover at the default level turns the fixed codes on for both
+// sides, and that context takeover or another level leaves them off.
+func TestFixedCodesNegotiated(t *testing.T) {
+	for _, tc := range []struct {
+		opts  CompressionOptions
+		fixed bool
+	}{
+		{CompressionOptions{Mode: CompressionNoContextTakeover}, true},
+		{CompressionOptions{Mode: CompressionContextTakeover}, false},
+		{CompressionOptions{Mode: CompressionNoContextTakeover, Level: 6}, false},
+	} {
+		srv := make(chan *Conn, 1)
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := Accept(w, r, &AcceptOptions{Compression: tc.opts})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			srv <- c
+		}))
+		c, _, err := Dial(context.Background(), ts.URL, &DialOptions{Compression: tc.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := <-srv
+		for side, conn := range map[string]*Conn{"client": c, "server": s} {
+			if got := conn.compress.useFixedCodes(512); got != tc.fixed {
+				t.Errorf("%+v, %s: fixed codes for 512 bytes: %v, want %v", tc.opts, side, got, tc.fixed)
+			}
+		}
+		c.CloseNow()
+		s.CloseNow()
+		ts.Close()
 	}
 }
