@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tether-rt/tether/internal/alloctest"
 )
 
 func TestDecodeValid(t *testing.T) {
@@ -238,7 +240,7 @@ func TestDecodeAllocs(t *testing.T) {
 	in := []byte(`2["message",{"text":"hello","n":1}]`)
 	var d Decoder
 	var args []json.RawMessage
-	allocs := testing.AllocsPerRun(100, func() {
+	allocs := alloctest.PerRun(100, func() {
 		p, ok, err := d.Add(in, false)
 		if err != nil || !ok {
 			t.Fatal(err)
@@ -250,7 +252,7 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 	p := Packet{Type: Event, Namespace: "/chat", Data: json.RawMessage(`["message","hi"]`)}
 	buf := make([]byte, 0, 64)
-	allocs = testing.AllocsPerRun(100, func() { buf = p.AppendText(buf[:0]) })
+	allocs = alloctest.PerRun(100, func() { buf = p.AppendText(buf[:0]) })
 	if allocs != 0 {
 		t.Errorf("AppendText allocates %v times", allocs)
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/alloctest"
 )
 
 type Inner struct {
@@ -177,7 +179,7 @@ func TestAppendValueAllocs(t *testing.T) {
 	att := make([][]byte, 0, 2)
 	// Boxed once, as the arguments of Emit(event string, args ...any) are.
 	args := []any{"hello", 12.5, []byte{1, 2}, json.RawMessage(`{"a":1}`), 7, true, nil}
-	allocs := testing.AllocsPerRun(100, func() {
+	allocs := alloctest.PerRun(100, func() {
 		buf, att = buf[:0], att[:0]
 		for _, a := range args {
 			buf, att, _ = AppendValue(buf, a, att)

@@ -13,6 +13,8 @@ import (
 	kflate "github.com/klauspost/compress/flate"
 
 	"github.com/tether-rt/tether/internal/fuzzseed"
+
+	"github.com/tether-rt/tether/internal/alloctest"
 )
 
 // outcome is how a stream ends.
@@ -340,7 +342,7 @@ func TestZeroAllocs(t *testing.T) {
 	in := deflate(t, sample(4<<10, 2), nil, 1, false)
 	src := bytes.NewReader(in)
 	p := make([]byte, 8<<10)
-	allocs := testing.AllocsPerRun(100, func() {
+	allocs := alloctest.PerRun(100, func() {
 		src.Reset(in)
 		d.Reset(src, nil)
 		for {
