@@ -687,8 +687,6 @@ func (c *Conn) addHistory(p []byte) {
 	}
 }
 
-// compressMessage deflates p into out (appending) and returns the
-// compressed payload without the sync-flush tail.
 // fixedCodesMax is the longest message compressed with the fixed codes
 // (package internal/deflate) rather than klauspost's compressor: beyond
 // it, dynamic codes are worth their cost (at 1 KiB of JSON-like text the
@@ -714,6 +712,8 @@ func (cp compressParams) useFixedCodes(n int) bool {
 	return n <= fixedCodesMax && cp.level == flate.BestSpeed && cp.writeNoTakeover
 }
 
+// compressMessage deflates p into out (appending) and returns the
+// compressed payload without the sync-flush tail.
 func compressMessage(d *deflater, out, p []byte) ([]byte, error) {
 	d.out = out
 	if _, err := d.fw.Write(p); err != nil {

@@ -88,21 +88,20 @@ func (c *Conn) watchWrite(ctx context.Context) func(error) error {
 	}
 }
 
-// writeCompressed compresses p and writes it as one frame.
+// writeCompressed compresses p, with the fixed codes when it is short
+// enough (see useFixedCodes), and writes it as one frame.
 func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
-	if c.compress.useFixedCodes(len(p)) {
-		bp := getBuffer()
-		payload := compressFixed((*bp)[:0], p, c.compress.writeWindowBits)
-		err := c.writeFrame(frame.OpCode(typ), true, true, payload)
-		*bp = payload[:0]
-		putBuffer(bp)
-		return err
-	}
-	d := c.getDeflater()
 	bp := getBuffer()
-	payload, err := compressMessage(d, (*bp)[:0], p)
-	c.putDeflater(d)
-	c.addHistory(p)
+	var payload []byte
+	var err error
+	if c.compress.useFixedCodes(len(p)) {
+		payload = compressFixed((*bp)[:0], p, c.compress.writeWindowBits)
+	} else {
+		d := c.getDeflater()
+		payload, err = compressMessage(d, (*bp)[:0], p)
+		c.putDeflater(d)
+		c.addHistory(p)
+	}
 	if err == nil {
 		err = c.writeFrame(frame.OpCode(typ), true, true, payload)
 		*bp = payload[:0]

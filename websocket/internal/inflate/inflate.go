@@ -426,8 +426,9 @@ func (d *Decoder) huffman() {
 	in := &d.in
 	// The fast loop: while at least 8 input bytes are buffered (a refill is
 	// one load, after which a symbol pair's 48 bits are there) and a
-	// longest copy, with 8 bytes to spare, fits in the window. Anything unusual (the end of the
-	// block, a bad code) goes to the careful path below, unconsumed.
+	// longest copy, with 8 bytes to spare, fits in the window. Anything
+	// unusual (the end of the block, a bad code) goes to the careful path
+	// below, unconsumed.
 	bitsBuf, nbits := d.bits, d.nbits
 	pos, end := d.pos, d.end
 	wr, wr0, histLen0 := d.wr, d.wr, d.histLen
