@@ -255,30 +255,26 @@ func Mask(key [4]byte, pos int, b []byte) int {
 // pass over the bytes; src and dst must not overlap unless they are the
 // same.
 func MaskCopy(key [4]byte, pos int, dst, src []byte) int {
-	pos &= 3
 	dst = dst[:len(src)]
+	pos &= 3
 	i := 0
-	for ; pos != 0 && i < len(src); i++ {
-		dst[i] = src[i] ^ key[pos]
-		pos = (pos + 1) & 3
-	}
-	if n := len(src) - i; n >= 8 {
-		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
-		k := k32 | k32<<32
-		if hasMaskWide && n >= maskWideMin {
-			w := n &^ 31
-			maskCopyWide(&dst[i], &src[i], w, k)
-			i += w
+	if hasMaskWide {
+		// Byte at a time until the key is aligned, then the bulk masked
+		// as it is copied, 32 bytes per instruction.
+		for ; pos != 0 && i < len(src); i++ {
+			dst[i] = src[i] ^ key[pos]
+			pos = (pos + 1) & 3
 		}
-		for ; i+8 <= len(src); i += 8 {
-			binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k)
+		if n := (len(src) - i) &^ 31; n >= maskWideMin {
+			k32 := uint64(binary.LittleEndian.Uint32(key[:]))
+			maskCopyWide(&dst[i], &src[i], n, k32|k32<<32)
+			i += n
 		}
 	}
-	for ; i < len(src); i++ {
-		dst[i] = src[i] ^ key[pos]
-		pos = (pos + 1) & 3
-	}
-	return pos
+	// The rest (all of it without the wide code): a copy, then Mask's
+	// word loop, which is faster than one loop doing both.
+	copy(dst[i:], src[i:])
+	return Mask(key, pos, dst[i:])
 }
 
 // ValidCloseCode reports whether code may appear in a close frame sent by a
