@@ -106,12 +106,11 @@ func (w *bitWriter) put(v uint64, n uint) {
 
 // flush appends the bits left, padded with zeros to a whole byte.
 func (w *bitWriter) flush() {
-	for w.n > 0 {
+	for range (w.n + 7) / 8 {
 		w.out = append(w.out, byte(w.acc))
 		w.acc >>= 8
-		w.n = max(w.n, 8) - 8
 	}
-	w.acc = 0
+	w.acc, w.n = 0, 0
 }
 
 func load32(p []byte, i int) uint32 {
