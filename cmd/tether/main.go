@@ -78,7 +78,7 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	h := echoserver.Handler(nil)
-	return serveUntilSignal(*addr, "echo server", "ws://", h, h.Shutdown, stdout)
+	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.HTTPServer(h), h.Shutdown, stdout)
 }
 
 // runConformance serves the reference configuration of the Engine.IO and
@@ -92,20 +92,20 @@ func runConformance(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	h := conformanceserver.New(conformanceserver.Options{AllowEIO3: *eio3})
-	return serveUntilSignal(*addr, "conformance server", "http://", h, h.Close, stdout)
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return serveUntilSignal(*addr, "conformance server", "http://", hs, h.Close, stdout)
 }
 
-// serveUntilSignal serves h on addr until SIGINT or SIGTERM, then shuts
+// serveUntilSignal serves srv on addr until SIGINT or SIGTERM, then shuts
 // down gracefully: it stops listening, calls closeSessions (when set) so
 // long-lived sessions end, and waits up to 5 s for handlers to return.
-func serveUntilSignal(addr, name, scheme string, h http.Handler, closeSessions func() error, stdout io.Writer) error {
+func serveUntilSignal(addr, name, scheme string, srv *http.Server, closeSessions func() error, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	log.Info(name+" listening", "addr", scheme+ln.Addr().String())
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

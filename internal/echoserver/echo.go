@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -86,6 +87,12 @@ func (s *Server) Shutdown() error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// HTTPServer returns the http.Server that `tether echo` serves h with:
+// the handshake's header must arrive within 10 s.
+func HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 }
 
 // Echo sends every message read from c back to it until the connection
