@@ -20,7 +20,7 @@ func TestOnSession(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	e.srv.OnSession(
 		func(s *engineio.Socket) { events <- event{true, s, ""} },
-		func(s *engineio.Socket, reason string) { events <- event{false, s, reason} },
+		func(s *engineio.Socket, reason string, _ error) { events <- event{false, s, reason} },
 	)
 	next := func() event {
 		t.Helper()

@@ -14,6 +14,7 @@ const (
 	DefaultUpgradeTimeout = 10 * time.Second
 	DefaultMaxPayload     = 1_000_000
 	DefaultSendQueue      = 1024
+	DefaultSendQueueBytes = 4 << 20
 )
 
 // The transport names, as they appear in the "transport" query parameter.
@@ -31,7 +32,12 @@ type Options struct {
 	// often a v3 client is told to ping); 0 means 25 s.
 	PingInterval time.Duration
 	// PingTimeout is how long the server waits for the pong (v4) or, on
-	// top of PingInterval, for the next ping (v3); 0 means 20 s.
+	// top of PingInterval, for the next ping (v3); 0 means 20 s. It also
+	// bounds the transfer of one polling request's body and of one poll
+	// response: a client that takes longer to send or to read one has its
+	// session closed ("transport error"), so that a client that does not
+	// read cannot hold a response, or one that sends slowly a body buffer,
+	// for longer than it could hold its session.
 	PingTimeout time.Duration
 	// UpgradeTimeout bounds an upgrade from polling to WebSocket, from the
 	// WebSocket handshake to the client's upgrade packet; 0 means 10 s.
@@ -74,6 +80,14 @@ type Options struct {
 	// SendQueue is the most packets a socket queues before it is closed as
 	// a slow consumer ("send queue full"); 0 means 1024.
 	SendQueue int
+	// SendQueueBytes is the most bytes of message data a socket queues
+	// before it is closed as a slow consumer ("send queue full"); 0 means
+	// 4 MiB. One Send into an empty queue is always accepted, whatever its
+	// size (MaxPayload bounds what clients send, not what the server
+	// does). The bytes counted are the packets' data: a broadcast's data is
+	// shared by all its receivers, so this bounds what one slow client can
+	// hold of memory that is its own, as SendQueue bounds the packets.
+	SendQueueBytes int64
 }
 
 // CORSOptions configures the Cross-Origin Resource Sharing headers, as the
@@ -135,6 +149,9 @@ func newConfig(o *Options) config {
 	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
+	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
 	}
 	if c.Transports == nil {
 		c.Transports = []string{TransportPolling, TransportWebSocket}

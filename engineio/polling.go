@@ -6,6 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tether-rt/tether/engineio/parser"
@@ -38,16 +41,14 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, CodeBadRequest, "")
 		return
 	case sockState(s.state.Load()) == stateClosing:
-		pkts := append(s.queue, closePacket)
-		s.queue = nil
+		pkts := append(s.takeQueueLocked(), closePacket)
 		fin := s.finalizeLocked(s.closeReason, nil, nil)
 		s.mu.Unlock()
 		s.afterClose(fin)
 		s.writePayload(w, r, pkts)
 		return
 	case len(s.queue) > 0:
-		pkts := s.queue
-		s.queue = nil
+		pkts := s.takeQueueLocked()
 		s.mu.Unlock()
 		s.writePayload(w, r, pkts)
 		return
@@ -107,7 +108,7 @@ func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := s.srv.cfg.MaxPayload
-	body, err := readBody(r.Body, r.ContentLength, limit)
+	body, err := s.readPost(w, r, limit)
 	if errors.Is(err, errTooLarge) {
 		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: POST body larger than maxPayload (%d bytes)", limit), closeError)
 		w.Header().Set("Connection", "close")
@@ -146,31 +147,61 @@ func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 
 var errTooLarge = errors.New("body too large")
 
-// readBody reads a request body of at most max bytes.
+// readPost reads the body of a POST: at most limit bytes, within
+// PingTimeout, and cut short if the session closes meanwhile.
+func (s *Socket) readPost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+	s.mu.Lock()
+	closed := sockState(s.state.Load()) == stateClosed
+	s.postRead = rc
+	s.mu.Unlock()
+	var body []byte
+	var err error
+	if closed {
+		err = ErrClosed
+	} else {
+		body, err = readBody(r.Body, r.ContentLength, limit)
+	}
+	s.mu.Lock()
+	s.postRead = nil
+	s.mu.Unlock()
+	// Reads after the body (net/http's check for a closed connection) have
+	// no deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", ErrSlowPost, err)
+	}
+	return body, err
+}
+
+// bodyBufferMin is the size a body buffer starts at when the declared
+// length is larger.
+const bodyBufferMin = 4 << 10
+
+// readBody reads a request body of at most limit bytes. Its buffer grows
+// with the bytes that arrive, never ahead of them by more than twice: a
+// declared Content-Length reserves nothing.
 func readBody(body io.Reader, length, limit int64) ([]byte, error) {
 	if length > limit {
 		return nil, errTooLarge
 	}
-	size := length
-	if size < 0 {
-		size = 512
+	size := int64(bodyBufferMin)
+	if length >= 0 && length < size {
+		size = length + 1 // room to see EOF without growing
 	}
-	buf := make([]byte, 0, size+1)
-	b, err := readAllLimited(body, buf, limit)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// readAllLimited appends body to buf, failing with errTooLarge past max
-// bytes.
-func readAllLimited(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Double, but for a declared length not beyond it (and the
+			// byte that sees EOF).
+			grow := len(buf)
+			if length >= 0 {
+				grow = int(min(int64(grow), length+1-int64(len(buf))))
+			}
+			buf = slices.Grow(buf, max(grow, 1))
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > limit {
 			return nil, errTooLarge

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,16 +73,18 @@ func (srv *Server) OnConnection(fn func(*Socket)) {
 // sessionHooks are the functions set by OnSession.
 type sessionHooks struct {
 	opened func(*Socket)
-	closed func(*Socket, string)
+	closed func(*Socket, string, error)
 }
 
 // OnSession sets functions called with every session: opened when it
 // opens, before OnConnection, and closed once it has closed (with the
-// reason OnClose gets), before its OnClose callback; either may be nil. They serve bookkeeping beside the
-// layer that owns OnConnection (such as counting the sessions of each
-// client IP); they must return quickly and not call the Server (opened
-// runs with its lock held). Set them before serving.
-func (srv *Server) OnSession(opened func(s *Socket), closed func(s *Socket, reason string)) {
+// reason and error OnClose gets), before its OnClose callback; either may
+// be nil. They serve bookkeeping beside the layer that owns OnConnection
+// (such as counting the sessions of each client IP, or the clients cut
+// off as too slow: see [ErrSlowPoll] and the like); they must return
+// quickly and not call the Server (opened runs with its lock held). Set
+// them before serving.
+func (srv *Server) OnSession(opened func(s *Socket), closed func(s *Socket, reason string, err error)) {
 	srv.sessionHooks.Store(&sessionHooks{opened, closed})
 }
 
@@ -490,6 +494,10 @@ func writeShuttingDown(w http.ResponseWriter) {
 
 // writePayload answers a poll with pkts, compressed when the client
 // accepts it, the payload is big enough and one of the packets allows it.
+// The packets' data is written as it is, never copied whole (a broadcast
+// to many polling clients is held once, however slowly they read), and the
+// client has PingTimeout to take the response: one that does not has its
+// session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
 	ps := make([]parser.Packet, len(pkts))
 	compressible := false
@@ -497,7 +505,7 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 		ps[i] = p.Packet
 		compressible = compressible || !p.noCompress
 	}
-	body, binary := parser.AppendPayload(s.ver, nil, ps, s.b64)
+	size, binary := parser.PayloadLen(s.ver, ps, s.b64)
 	h := w.Header()
 	if binary {
 		h.Set("Content-Type", "application/octet-stream")
@@ -505,15 +513,45 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 	}
 	h.Set("Cache-Control", "no-store")
-	if compressible && !s.srv.cfg.DisableHTTPCompression && len(body) >= compressionThreshold {
-		if enc := acceptedEncoding(r.Header.Values("Accept-Encoding")); enc != "" {
-			if zbody, err := compress(enc, body); err == nil {
-				h.Set("Content-Encoding", enc)
-				body = zbody
-			}
-		}
+	enc := ""
+	if compressible && !s.srv.cfg.DisableHTTPCompression && size >= compressionThreshold {
+		enc = acceptedEncoding(r.Header.Values("Accept-Encoding"))
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+	s.mu.Lock()
+	s.pollWrite = rc
+	s.mu.Unlock()
+	var err error
+	if enc != "" {
+		// Streamed: the length is known only at the end (chunked).
+		h.Set("Content-Encoding", enc)
+		w.WriteHeader(http.StatusOK)
+		c := newCompressor(enc, w)
+		_, err = parser.WritePayload(c, s.ver, ps, s.b64)
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		h.Set("Content-Length", strconv.Itoa(size))
+		w.WriteHeader(http.StatusOK)
+		_, err = parser.WritePayload(w, s.ver, ps, s.b64)
+	}
+	if err == nil {
+		// What net/http still buffers goes out before the deadline too.
+		err = rc.Flush()
+	}
+	// net/http leaves a connection's write deadline as it is for the next
+	// request on it.
+	_ = rc.SetWriteDeadline(time.Time{})
+	s.mu.Lock()
+	s.pollWrite = nil
+	s.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", ErrSlowPoll, err)
+		}
+		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: failed to write a poll response: %w", err), closeError)
+	}
 }

@@ -28,7 +28,8 @@ const (
 	// ReasonParseError: the client sent a packet that could not be decoded.
 	ReasonParseError = "parse error"
 	// ReasonSendQueueFull: the client did not read fast enough and more
-	// than Options.SendQueue packets were waiting for it.
+	// than Options.SendQueue packets, or Options.SendQueueBytes bytes, were
+	// waiting for it.
 	ReasonSendQueueFull = "send queue full"
 )
 
@@ -37,9 +38,24 @@ var (
 	// closed.
 	ErrClosed = errors.New("engineio: socket closed")
 	// ErrSendQueueFull is returned by the [Socket.Send] call that would
-	// have queued more than Options.SendQueue packets; the socket is then
-	// closed. It wraps ErrClosed.
+	// have queued more than Options.SendQueue packets or
+	// Options.SendQueueBytes bytes; the socket is then closed. It wraps
+	// ErrClosed.
 	ErrSendQueueFull = errors.Join(ErrClosed, errors.New("engineio: send queue full"))
+
+	// The errors behind a session closed because its client was too slow
+	// (OnClose's err wraps them; test with [errors.Is]):
+
+	// ErrSlowPoll: a poll response was not taken by the client within
+	// PingTimeout ("transport error").
+	ErrSlowPoll = errors.New("engineio: the client did not take a poll response in time")
+	// ErrSlowPost: a POST body did not arrive within PingTimeout
+	// ("transport error").
+	ErrSlowPost = errors.New("engineio: the client did not send a POST body in time")
+	// ErrStalledWriter: the WebSocket did not take a write for longer than
+	// PingInterval + PingTimeout although the client kept its heartbeat
+	// ("ping timeout"): it answers pings without reading.
+	ErrStalledWriter = errors.New("engineio: the client takes no data")
 )
 
 // Packet is one Engine.IO message packet as the layer above sees it: text
@@ -107,12 +123,19 @@ type Socket struct {
 
 	state atomic.Int32 // sockState; written under mu
 
-	mu    sync.Mutex
-	queue []outgoing   // packets not yet handed to a transport
-	ws    *wsTransport // the WebSocket, once the session runs on one
+	mu         sync.Mutex
+	queue      []outgoing   // packets not yet handed to a transport
+	queueBytes int64        // the bytes of message data in queue
+	ws         *wsTransport // the WebSocket, once the session runs on one
 	// Polling.
 	poll    *pollWaiter // the GET waiting for packets
 	posting bool        // a POST is being read
+	// The transfers under way: a poll response being written and a POST
+	// body being read, each bounded by PingTimeout and cut short when the
+	// session closes (the response only when the client missed its
+	// heartbeat: other closes let it finish).
+	pollWrite *http.ResponseController
+	postRead  *http.ResponseController
 	// Upgrade.
 	probe     *wsTransport // the WebSocket being probed
 	probed    bool         // the probe was answered: end polls with noops
@@ -177,14 +200,19 @@ func (s *Socket) OnClose(fn func(reason string, err error)) { s.onClose.Store(&f
 // together, with nothing between them. Send returns ErrClosed once the
 // socket is closing, and ErrSendQueueFull (closing the socket with
 // "send queue full") when the packets would make more than
-// Options.SendQueue wait.
+// Options.SendQueue packets or Options.SendQueueBytes bytes wait.
 func (s *Socket) Send(pkts ...Packet) error {
 	s.mu.Lock()
 	if sockState(s.state.Load()) != stateOpen {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if len(s.queue)+len(pkts) > s.srv.cfg.SendQueue {
+	var size int64
+	for _, p := range pkts {
+		size += int64(len(p.Data))
+	}
+	cfg := &s.srv.cfg
+	if len(s.queue)+len(pkts) > cfg.SendQueue || (len(s.queue) > 0 && s.queueBytes+size > cfg.SendQueueBytes) {
 		fin := s.finalizeLocked(ReasonSendQueueFull, ErrSendQueueFull, nil)
 		s.mu.Unlock()
 		s.afterClose(fin)
@@ -193,6 +221,7 @@ func (s *Socket) Send(pkts ...Packet) error {
 	for _, p := range pkts {
 		s.queue = append(s.queue, outgoing{parser.Packet{Type: parser.Message, Data: p.Data, Binary: p.Binary}, p.NoCompress})
 	}
+	s.queueBytes += size
 	s.flushLocked()
 	s.mu.Unlock()
 	return nil
@@ -237,10 +266,16 @@ func (s *Socket) flushLocked() {
 		return
 	}
 	if s.poll != nil {
-		s.poll.ch <- s.queue
+		s.poll.ch <- s.takeQueueLocked()
 		s.poll = nil
-		s.queue = nil
 	}
+}
+
+// takeQueueLocked hands the queue over to a transport.
+func (s *Socket) takeQueueLocked() []outgoing {
+	q := s.queue
+	s.queue, s.queueBytes = nil, 0
+	return q
 }
 
 // endPollLocked answers the pending poll, if any, with pkts.
@@ -300,9 +335,7 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			s.closeTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.closeTimedOut)
 			return nil
 		case s.poll != nil:
-			pkts := append(s.queue, closePacket)
-			s.queue = nil
-			s.endPollLocked(pkts...)
+			s.endPollLocked(append(s.takeQueueLocked(), closePacket)...)
 			return s.finalizeLocked(reason, err, nil)
 		case reason == ReasonServerShutdown && (mode == closeGraceful || len(s.queue) == 0):
 			// As Node does: no waiting for a poll that may never come
@@ -348,6 +381,9 @@ type finalized struct {
 	// stuck is the WebSocket whose writer is still in a write: closing
 	// the connection is what ends that write.
 	stuck *wsTransport
+	// The transfers to cut short: a POST body still arriving, and the
+	// poll response of a client that missed its heartbeat.
+	postRead, pollWrite *http.ResponseController
 }
 
 // finalizeLocked marks the session closed. A pending poll gets pollPkts
@@ -367,8 +403,11 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 		pollPkts = []outgoing{closePacket}
 	}
 	s.endPollLocked(pollPkts...)
-	s.queue = nil
-	fin := &finalized{probe: s.stopProbeLocked()}
+	s.takeQueueLocked()
+	fin := &finalized{probe: s.stopProbeLocked(), postRead: s.postRead}
+	if reason == ReasonPingTimeout {
+		fin.pollWrite = s.pollWrite
+	}
 	if s.ws != nil && s.ws.writing {
 		fin.stuck = s.ws
 	}
@@ -395,8 +434,15 @@ func (s *Socket) afterClose(fin *finalized) {
 	if fin.stuck != nil {
 		fin.stuck.conn.CloseNow()
 	}
+	now := time.Now()
+	if fin.postRead != nil {
+		_ = fin.postRead.SetReadDeadline(now)
+	}
+	if fin.pollWrite != nil {
+		_ = fin.pollWrite.SetWriteDeadline(now)
+	}
 	if h := s.srv.sessionHooks.Load(); h != nil && h.closed != nil {
-		h.closed(s, s.reason)
+		h.closed(s, s.reason, s.err)
 	}
 	go func() {
 		defer s.srv.wg.Done()
@@ -470,9 +516,18 @@ func (s *Socket) startHeartbeat() {
 	s.pingTimer = time.AfterFunc(cfg.PingInterval, s.ping)
 }
 
-// ping sends a v4 ping and arms the pong timeout.
+// ping sends a v4 ping and arms the pong timeout. A client whose
+// WebSocket has taken no data for a heartbeat's time is cut off instead:
+// its pongs prove nothing, since it can send them without reading.
 func (s *Socket) ping() {
 	s.mu.Lock()
+	now := time.Now()
+	if s.ws != nil && s.ws.stuckLocked(now) && sockState(s.state.Load()) == stateOpen {
+		fin := s.closeLocked(ReasonPingTimeout, ErrStalledWriter, closeError)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		return
+	}
 	defer s.mu.Unlock()
 	if sockState(s.state.Load()) != stateOpen || s.awaitingPong {
 		return
@@ -482,7 +537,6 @@ func (s *Socket) ping() {
 	// when it goes out at once (over WebSocket, or to a pending poll);
 	// otherwise at the client's next poll, which must come within
 	// PingTimeout of when the ping was due, however late this timer fired.
-	now := time.Now()
 	base := now
 	if s.ws == nil && s.poll == nil && s.pingDue.Before(now) {
 		base = s.pingDue
@@ -572,14 +626,15 @@ func (s *Socket) checkPingV3() {
 	if sockState(s.state.Load()) != stateClosed {
 		now := time.Now()
 		left := s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
+		var err error
 		if s.ws != nil && s.ws.stuckLocked(now) {
 			// The client pings but takes no data.
-			left = 0
+			left, err = 0, ErrStalledWriter
 		}
 		if left > 0 {
 			s.timeoutTimer.Reset(left)
 		} else {
-			fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
+			fin = s.closeLocked(ReasonPingTimeout, err, closeError)
 		}
 	}
 	s.mu.Unlock()

@@ -3,6 +3,7 @@ package engineio_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,24 +14,32 @@ import (
 // TestStuckWriter checks that a WebSocket client that takes no data, so
 // that the server's writer blocks in a write, is closed by the heartbeat
 // ("ping timeout") and leaves no goroutine behind: there is no write
-// deadline per batch. In v4 the client does not answer pings (it cannot
-// see them); in v3 it keeps pinging the server but never reads.
+// deadline per batch. In v4 the client either does not answer pings (it
+// cannot see them) or sends pongs blindly, without reading; in v3 it keeps
+// pinging the server but never reads. Both of the last two are cut off as
+// stalled writers.
 func TestStuckWriter(t *testing.T) {
-	for _, v3 := range []bool{false, true} {
-		name := "v4"
-		if v3 {
-			name = "v3"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		v3        bool
+		heartbeat string // what the client sends blindly, every 20 ms
+		wantErr   error
+	}{
+		{"v4", false, "", nil},
+		{"v4 blind pongs", false, "3", engineio.ErrStalledWriter},
+		{"v3", true, "2", engineio.ErrStalledWriter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
 			e := newEnv(t, &engineio.Options{
-				PingInterval: 100 * time.Millisecond,
-				PingTimeout:  100 * time.Millisecond,
-				AllowEIO3:    true,
-				SendQueue:    100_000,
+				PingInterval:   100 * time.Millisecond,
+				PingTimeout:    100 * time.Millisecond,
+				AllowEIO3:      true,
+				SendQueue:      100_000,
+				SendQueueBytes: 1 << 40,
 			}, nil)
 			query := "EIO=4&transport=websocket"
-			if v3 {
+			if tc.v3 {
 				query = "EIO=3&transport=websocket"
 			}
 			c := e.dial(query)
@@ -38,7 +47,7 @@ func TestStuckWriter(t *testing.T) {
 			s := e.nextConn()
 			stop := make(chan struct{})
 			defer close(stop)
-			if v3 {
+			if tc.heartbeat != "" {
 				go func() {
 					for {
 						select {
@@ -47,7 +56,7 @@ func TestStuckWriter(t *testing.T) {
 						case <-time.After(20 * time.Millisecond):
 						}
 						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-						err := c.Write(ctx, websocket.MessageText, []byte("2"))
+						err := c.Write(ctx, websocket.MessageText, []byte(tc.heartbeat))
 						cancel()
 						if err != nil {
 							return
@@ -61,8 +70,8 @@ func TestStuckWriter(t *testing.T) {
 					break
 				}
 			}
-			if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout {
-				t.Errorf("reason %q, want %q", cl.reason, engineio.ReasonPingTimeout)
+			if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout || !errors.Is(cl.err, tc.wantErr) {
+				t.Errorf("reason %q (%v), want %q (%v)", cl.reason, cl.err, engineio.ReasonPingTimeout, tc.wantErr)
 			}
 			// The server cut the connection in the middle of its batch:
 			// the client finds what the socket buffers held, then the

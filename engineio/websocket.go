@@ -186,7 +186,7 @@ func (t *wsTransport) write() {
 			continue
 		}
 		pkts := s.queue
-		s.queue = t.spare[:0]
+		s.queue, s.queueBytes = t.spare[:0], 0
 		t.writing = true
 		t.writeStart = time.Now()
 		s.mu.Unlock()
@@ -253,7 +253,9 @@ func (t *wsTransport) writeBatch(pkts []outgoing) error {
 }
 
 // stuckLocked reports whether the writer has been blocked in one batch
-// for longer than a heartbeat: the client takes no data.
+// for longer than a heartbeat: the client takes no data (though it may
+// keep its heartbeat: a v3 client pings on its own, and a v4 client can
+// send pongs without reading the pings).
 func (t *wsTransport) stuckLocked(now time.Time) bool {
 	cfg := &t.s.srv.cfg
 	return t.writing && now.Sub(t.writeStart) > cfg.PingInterval+cfg.PingTimeout

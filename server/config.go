@@ -123,7 +123,8 @@ type JWTConfig struct {
 }
 
 // LimitsConfig bounds what clients may do. Zero disables a limit, except
-// for MaxPayload and SendQueue, where it means the engine's default.
+// for MaxPayload, SendQueue and SendQueueBytes, where it means the
+// engine's default.
 type LimitsConfig struct {
 	// MaxPayload is the largest message (and polling POST body) a client
 	// may send, in bytes: 1,000,000.
@@ -131,6 +132,10 @@ type LimitsConfig struct {
 	// SendQueue is how many packets may wait for a client before it is
 	// disconnected as a slow consumer: 1024.
 	SendQueue int `yaml:"send_queue"`
+	// SendQueueBytes is how many bytes of messages may wait for a client
+	// before it is disconnected as a slow consumer: 4 MiB (4,194,304). A
+	// single message into an empty queue is always accepted.
+	SendQueueBytes int64 `yaml:"send_queue_bytes"`
 	// ConnectionsPerIP bounds the client connections (Engine.IO sessions,
 	// whatever namespaces they join) from one IP: 100. A handshake over the
 	// limit gets HTTP 429 with an Engine.IO-style JSON error.
@@ -220,6 +225,7 @@ func DefaultConfig() *Config {
 		Limits: LimitsConfig{
 			MaxPayload:       engineio.DefaultMaxPayload,
 			SendQueue:        engineio.DefaultSendQueue,
+			SendQueueBytes:   engineio.DefaultSendQueueBytes,
 			ConnectionsPerIP: 100,
 			HandshakeRate:    10,
 			HandshakeBurst:   20,
@@ -432,6 +438,7 @@ func (c *Config) validateLimits(v *validator) {
 	l := &c.Limits
 	v.nonNegative("limits.max_payload", l.MaxPayload)
 	v.nonNegative("limits.send_queue", int64(l.SendQueue))
+	v.nonNegative("limits.send_queue_bytes", l.SendQueueBytes)
 	v.nonNegative("limits.connections_per_ip", int64(l.ConnectionsPerIP))
 	if l.HandshakeRate < 0 {
 		v.add("limits.handshake_rate", "must not be negative")

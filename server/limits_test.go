@@ -324,7 +324,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 		}
 	}
 	eventually(t, "the slow client to be counted", func() bool {
-		return strings.Contains(scrape(t, ts), "tether_slow_client_disconnects_total 1")
+		return strings.Contains(scrape(t, ts), `tether_slow_client_disconnects_total{reason="send_queue"} 1`)
 	})
 	if m := scrape(t, ts); !strings.Contains(m, `tether_disconnects_total{reason="send_queue_full"} 1`) {
 		t.Fatalf("disconnect reasons:\n%s", grep(m, "disconnects"))

@@ -47,6 +47,7 @@ var Settings = []Setting{
 	{"auth.jwt.rooms_claim", "TETHER_JWT_ROOMS_CLAIM", "", "claim with the room patterns a token grants", func(c *Config) any { return &c.Auth.JWT.RoomsClaim }},
 	{"limits.max_payload", "TETHER_MAX_PAYLOAD", "max-payload", "largest message a client may send, in bytes", func(c *Config) any { return &c.Limits.MaxPayload }},
 	{"limits.send_queue", "TETHER_SEND_QUEUE", "send-queue", "packets queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueue }},
+	{"limits.send_queue_bytes", "TETHER_SEND_QUEUE_BYTES", "send-queue-bytes", "bytes of messages queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueueBytes }},
 	{"limits.connections_per_ip", "TETHER_CONNECTIONS_PER_IP", "connections-per-ip", "connections per client IP (0: no limit)", func(c *Config) any { return &c.Limits.ConnectionsPerIP }},
 	{"limits.handshake_rate", "TETHER_HANDSHAKE_RATE", "handshake-rate", "new connections per second per IP (0: no limit)", func(c *Config) any { return &c.Limits.HandshakeRate }},
 	{"limits.handshake_burst", "TETHER_HANDSHAKE_BURST", "handshake-burst", "burst of new connections per IP", func(c *Config) any { return &c.Limits.HandshakeBurst }},

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tether-rt/tether/engineio"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own.
@@ -19,7 +21,7 @@ type metrics struct {
 	bytesIn           prometheus.CounterFunc
 	bytesOut          prometheus.CounterFunc
 	fanout            prometheus.Histogram
-	slowDisconnects   prometheus.Counter
+	slowDisconnects   *prometheus.CounterVec
 	disconnects       *prometheus.CounterVec
 	rejectedHandshake *prometheus.CounterVec
 	apiRequests       *prometheus.CounterVec
@@ -54,10 +56,10 @@ func newMetrics(connections func() map[string]int) *metrics {
 		Help:    "Time to hand a broadcast (publish or API emit) to every receiver's queue.",
 		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10), // 10 µs .. 2.6 s
 	})
-	m.slowDisconnects = prometheus.NewCounter(prometheus.CounterOpts{
+	m.slowDisconnects = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tether_slow_client_disconnects_total",
-		Help: "Clients disconnected because their send queue was full.",
-	})
+		Help: "Clients disconnected as too slow, by reason: send_queue (too many packets or bytes waiting), poll_response (a poll response not taken in time), post_body (a POST body not sent in time), stalled_writes (a WebSocket that takes no data).",
+	}, []string{"reason"})
 	m.disconnects = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tether_disconnects_total",
 		Help: "Sockets disconnected, by reason.",
@@ -82,6 +84,9 @@ func newMetrics(connections func() map[string]int) *metrics {
 	for _, r := range []string{rejectOrigin, rejectRate, rejectConnections, rejectShutdown} {
 		m.rejectedHandshake.WithLabelValues(r)
 	}
+	for _, r := range []string{slowSendQueue, slowPollResponse, slowPostBody, slowStalledWrites} {
+		m.slowDisconnects.WithLabelValues(r)
+	}
 	return m
 }
 
@@ -93,6 +98,31 @@ const (
 	rejectConnections = "too_many_connections"
 	rejectShutdown    = "shutting_down"
 )
+
+// The reasons of tether_slow_client_disconnects_total.
+const (
+	slowSendQueue     = "send_queue"
+	slowPollResponse  = "poll_response"
+	slowPostBody      = "post_body"
+	slowStalledWrites = "stalled_writes"
+)
+
+// slowReason returns the reason of tether_slow_client_disconnects_total
+// for a session that closed with reason and err, or "" when its client was
+// not cut off as too slow.
+func slowReason(reason string, err error) string {
+	switch {
+	case reason == engineio.ReasonSendQueueFull:
+		return slowSendQueue
+	case errors.Is(err, engineio.ErrSlowPoll):
+		return slowPollResponse
+	case errors.Is(err, engineio.ErrSlowPost):
+		return slowPostBody
+	case errors.Is(err, engineio.ErrStalledWriter):
+		return slowStalledWrites
+	}
+	return ""
+}
 
 // gaugeCollector exposes gauges computed at scrape time.
 type gaugeCollector struct {

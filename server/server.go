@@ -147,11 +147,12 @@ func (s *Server) socketioOptions() *socketio.Options {
 	c := s.cfg
 	o := &socketio.Options{
 		Options: engineio.Options{
-			PingInterval: c.Engine.PingInterval,
-			PingTimeout:  c.Engine.PingTimeout,
-			MaxPayload:   c.Limits.MaxPayload,
-			SendQueue:    c.Limits.SendQueue,
-			Transports:   c.Engine.Transports,
+			PingInterval:   c.Engine.PingInterval,
+			PingTimeout:    c.Engine.PingTimeout,
+			MaxPayload:     c.Limits.MaxPayload,
+			SendQueue:      c.Limits.SendQueue,
+			SendQueueBytes: c.Limits.SendQueueBytes,
+			Transports:     c.Engine.Transports,
 			WebSocket: websocket.AcceptOptions{
 				OriginPatterns: slices.DeleteFunc(slices.Clone(c.Origins), func(o string) bool { return o == "*" }),
 			},
@@ -258,8 +259,9 @@ func (s *Server) sessionOpened(es *engineio.Socket) {
 	s.limiter.connected(ip, time.Now())
 }
 
-// sessionClosed forgets a client connection.
-func (s *Server) sessionClosed(es *engineio.Socket, reason string) {
+// sessionClosed forgets a client connection, and counts and logs a client
+// cut off as too slow.
+func (s *Server) sessionClosed(es *engineio.Socket, reason string, err error) {
 	s.mu.Lock()
 	ip, ok := s.conns[es]
 	delete(s.conns, es)
@@ -268,9 +270,9 @@ func (s *Server) sessionClosed(es *engineio.Socket, reason string) {
 		return
 	}
 	s.limiter.closed(ip)
-	if reason == engineio.ReasonSendQueueFull {
-		s.metrics.slowDisconnects.Inc()
-		s.log.Info("disconnected a slow client", "remote", ip, "session", es.ID())
+	if slow := slowReason(reason, err); slow != "" {
+		s.metrics.slowDisconnects.WithLabelValues(slow).Inc()
+		s.log.Info("disconnected a slow client", "remote", ip, "session", es.ID(), "reason", slow)
 	}
 }
 

@@ -1,8 +1,24 @@
 package parser
 
 import (
+	"bytes"
 	"testing"
 )
+
+// checkWritePayload checks that WritePayload writes, and PayloadLen
+// counts, what AppendPayload encodes (want, binary), also through a writer
+// that takes a few bytes at a time.
+func checkWritePayload(t *testing.T, v Version, pkts []Packet, b64 bool, want []byte, binary bool) {
+	t.Helper()
+	if n, bin := PayloadLen(v, pkts, b64); n != len(want) || bin != binary {
+		t.Fatalf("PayloadLen = %d, %v; AppendPayload wrote %d bytes, binary %v", n, bin, len(want), binary)
+	}
+	var buf bytes.Buffer
+	bin, err := WritePayload(&buf, v, pkts, b64)
+	if err != nil || bin != binary || !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("WritePayload wrote %q, %v, %v; want %q, %v", buf.Bytes(), bin, err, want, binary)
+	}
+}
 
 // FuzzDecodePacket checks that decoding any frame never panics and that a
 // decoded packet survives an encode/decode round trip.
@@ -63,6 +79,7 @@ func FuzzDecodePayload(f *testing.F) {
 			if !equalPackets(pkts, again) {
 				t.Fatalf("round trip changed %+v into %+v", pkts, again)
 			}
+			checkWritePayload(t, v, pkts, b64, enc, bin)
 		}
 	})
 }

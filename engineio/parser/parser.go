@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -365,32 +366,149 @@ func decodeBinaryPayloadV3(body []byte) ([]Packet, error) {
 // payload format is used. Otherwise binary data is base64 text. An empty
 // v3 payload is "0:", as the reference implementation writes it.
 func AppendPayload(v Version, dst []byte, pkts []Packet, base64 bool) ([]byte, bool) {
+	sink := payloadSink{dst: dst}
+	binary := sink.encode(v, pkts, base64)
+	return sink.dst, binary
+}
+
+// PayloadLen returns the length of the body [AppendPayload] and
+// [WritePayload] produce for pkts, and whether it is binary, without
+// encoding it.
+func PayloadLen(v Version, pkts []Packet, base64 bool) (int, bool) {
+	sink := payloadSink{count: true}
+	binary := sink.encode(v, pkts, base64)
+	return sink.n, binary
+}
+
+// WritePayload writes pkts to w as the body of a polling response, as
+// [AppendPayload] encodes them, and reports whether the body is binary.
+// It writes the packets' data as it is (or through a base64 encoder),
+// never copying a packet whole, so that a payload sent to many clients is
+// held once in memory however slowly each of them reads.
+func WritePayload(w io.Writer, v Version, pkts []Packet, base64 bool) (bool, error) {
+	sink := payloadSink{w: w}
+	binary := sink.encode(v, pkts, base64)
+	return binary, sink.err
+}
+
+// payloadSink takes the pieces of a payload in order: it appends them to
+// dst, counts them (count), or writes them to w (stopping at the first
+// error).
+type payloadSink struct {
+	dst     []byte
+	count   bool
+	n       int
+	w       io.Writer
+	err     error
+	scratch [24]byte // framing bytes on their way to w
+}
+
+// raw takes framing bytes (at most len(scratch)).
+func (s *payloadSink) raw(b ...byte) {
+	n := copy(s.scratch[:], b)
+	s.rawBytes(s.scratch[:n])
+}
+
+// rawBytes takes bytes as they are.
+func (s *payloadSink) rawBytes(p []byte) {
+	switch {
+	case s.count:
+		s.n += len(p)
+	case s.w == nil:
+		s.dst = append(s.dst, p...)
+	case s.err == nil && len(p) > 0:
+		_, s.err = s.w.Write(p)
+	}
+}
+
+// number takes n in decimal, as ASCII digits or (digitBytes) as bytes 0 to 9.
+func (s *payloadSink) number(n int, digitBytes bool) {
+	d := strconv.AppendInt(s.scratch[:0], int64(n), 10)
+	if digitBytes {
+		for i := range d {
+			d[i] -= '0'
+		}
+	}
+	s.rawBytes(d)
+}
+
+// base64 takes bytes to be sent base64-encoded.
+func (s *payloadSink) base64(p []byte) {
+	switch {
+	case s.count:
+		s.n += base64.StdEncoding.EncodedLen(len(p))
+	case s.w == nil:
+		s.dst = base64.StdEncoding.AppendEncode(s.dst, p)
+	case s.err == nil:
+		enc := base64.NewEncoder(base64.StdEncoding, s.w)
+		if _, s.err = enc.Write(p); s.err == nil {
+			s.err = enc.Close()
+		}
+	}
+}
+
+// text takes p encoded as text, as [AppendText] does.
+func (s *payloadSink) text(v Version, p Packet) {
+	if !p.Binary {
+		s.raw('0' + byte(p.Type))
+		s.rawBytes(p.Data)
+		return
+	}
+	s.raw('b')
+	if v == V3 {
+		s.raw('0' + byte(p.Type))
+	}
+	s.base64(p.Data)
+}
+
+// textUTF16Len is the length of p encoded as text, in UTF-16 code units.
+func textUTF16Len(v Version, p Packet) int {
+	if !p.Binary {
+		return 1 + UTF16Len(p.Data)
+	}
+	n := 1 + base64.StdEncoding.EncodedLen(len(p.Data))
+	if v == V3 {
+		n++
+	}
+	return n
+}
+
+// encode passes the payload of pkts to s and reports whether it is binary.
+func (s *payloadSink) encode(v Version, pkts []Packet, base64 bool) bool {
 	if v != V3 {
 		for i, p := range pkts {
 			if i > 0 {
-				dst = append(dst, RecordSeparator)
+				s.raw(RecordSeparator)
 			}
-			dst = AppendText(V4, dst, p)
+			s.text(V4, p)
 		}
-		return dst, false
+		return false
 	}
 	if !base64 && hasBinary(pkts) {
-		return appendBinaryPayloadV3(dst, pkts), true
+		// The v3 binary payload format: a 0 (text) or 1 (binary) byte,
+		// the packet's length as digit bytes, 255, the packet.
+		for _, p := range pkts {
+			kind, typ := byte(0), '0'+byte(p.Type)
+			if p.Binary {
+				kind, typ = 1, byte(p.Type)
+			}
+			s.raw(kind)
+			s.number(1+len(p.Data), true)
+			s.raw(0xff, typ)
+			s.rawBytes(p.Data)
+		}
+		return true
 	}
 	if len(pkts) == 0 {
-		return append(dst, "0:"...), false
+		s.raw('0', ':')
+		return false
 	}
 	for _, p := range pkts {
-		start := len(dst)
-		dst = AppendText(V3, dst, p)
-		// Write the length prefix in front of the packet just encoded.
-		prefix := strconv.AppendInt(nil, int64(UTF16Len(dst[start:])), 10)
-		prefix = append(prefix, ':')
-		dst = append(dst, prefix...)
-		copy(dst[start+len(prefix):], dst[start:len(dst)-len(prefix)])
-		copy(dst[start:], prefix)
+		s.number(textUTF16Len(V3, p), false)
+		s.raw(':')
+		s.text(V3, p)
 	}
-	return dst, false
+	return false
 }
 
 func hasBinary(pkts []Packet) bool {
@@ -400,29 +518,4 @@ func hasBinary(pkts []Packet) bool {
 		}
 	}
 	return false
-}
-
-// appendBinaryPayloadV3 writes the v3 binary payload format.
-func appendBinaryPayloadV3(dst []byte, pkts []Packet) []byte {
-	for _, p := range pkts {
-		kind := byte(0)
-		n := 1 + len(p.Data)
-		if p.Binary {
-			kind = 1
-		}
-		dst = append(dst, kind)
-		var digits [20]byte
-		d := strconv.AppendInt(digits[:0], int64(n), 10)
-		for _, c := range d {
-			dst = append(dst, c-'0')
-		}
-		dst = append(dst, 0xff)
-		if p.Binary {
-			dst = append(dst, byte(p.Type))
-		} else {
-			dst = append(dst, '0'+byte(p.Type))
-		}
-		dst = append(dst, p.Data...)
-	}
-	return dst
 }

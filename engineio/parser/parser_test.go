@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -203,3 +204,68 @@ func equalPackets(a, b []Packet) bool {
 	}
 	return true
 }
+
+func TestWritePayload(t *testing.T) {
+	big := bytes.Repeat([]byte("x€"), 5000)
+	cases := []struct {
+		v    Version
+		b64  bool
+		pkts []Packet
+	}{
+		{V4, false, []Packet{{Type: Message, Data: []byte("hello")}, {Type: Ping}, {Type: Message, Data: []byte{1, 2, 3, 4, 5}, Binary: true}}},
+		{V4, false, []Packet{{Type: Message, Data: big}}},
+		{V3, false, []Packet{{Type: Message, Data: []byte("h€llo😀")}, {Type: Message, Data: big, Binary: true}}},
+		{V3, true, []Packet{{Type: Message, Data: []byte("h€llo😀")}, {Type: Message, Data: big, Binary: true}}},
+		{V3, false, nil},
+	}
+	for i, c := range cases {
+		want, binary := AppendPayload(c.v, nil, c.pkts, c.b64)
+		t.Run(strconv.Itoa(i), func(t *testing.T) { checkWritePayload(t, c.v, c.pkts, c.b64, want, binary) })
+	}
+}
+
+// failingWriter fails after n bytes.
+type failingWriter struct{ n int }
+
+var errWrite = errors.New("write failed")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		n := w.n
+		w.n = 0
+		return n, errWrite
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestWritePayloadError(t *testing.T) {
+	pkts := []Packet{{Type: Message, Data: []byte("hello")}, {Type: Message, Data: bytes.Repeat([]byte{7}, 3000), Binary: true}, {Type: Message, Data: []byte("after")}}
+	for _, n := range []int{0, 3, 8, 100} {
+		w := &failingWriter{n: n}
+		if _, err := WritePayload(w, V4, pkts, false); !errors.Is(err, errWrite) {
+			t.Errorf("failing after %d bytes: err = %v, want the writer's error", n, err)
+		}
+	}
+}
+
+// TestWritePayloadShares checks that WritePayload hands a packet's data to
+// the writer as it is, not a copy of it.
+func TestWritePayloadShares(t *testing.T) {
+	data := bytes.Repeat([]byte("a"), 4096)
+	var got [][]byte
+	w := writerFunc(func(p []byte) (int, error) { got = append(got, p); return len(p), nil })
+	if _, err := WritePayload(w, V4, []Packet{{Type: Message, Data: data}}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got {
+		if len(p) == len(data) && &p[0] == &data[0] {
+			return
+		}
+	}
+	t.Fatalf("the packet's data was not written in place (%d writes)", len(got))
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
