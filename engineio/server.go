@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio/parser"
+	"github.com/tether-rt/tether/websocket"
 )
 
 // The error codes of Engine.IO's JSON error responses, as Node's engine.io
@@ -49,7 +50,10 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Socket // open sessions, and retired ones for a moment
 	open     int
+	drained  chan struct{} // closed once open drops to 0, when Shutdown waits for that
 	closed   bool
+	// closing holds the WebSockets in their close handshake.
+	closing map[*websocket.Conn]struct{}
 	// wg counts each open session until its OnClose callback has
 	// returned, each WebSocket writer, and each request handler that
 	// holds a WebSocket, so that Close can wait for all of them.
@@ -58,7 +62,7 @@ type Server struct {
 
 // NewServer returns a server configured by opts; nil means the defaults.
 func NewServer(opts *Options) *Server {
-	return &Server{cfg: newConfig(opts), sessions: make(map[string]*Socket)}
+	return &Server{cfg: newConfig(opts), sessions: make(map[string]*Socket), closing: make(map[*websocket.Conn]struct{})}
 }
 
 // OnConnection sets the function called with each new session, before the
@@ -112,10 +116,14 @@ func (srv *Server) Close() error {
 
 // Shutdown is [Server.Close] with a drain: a polling client that has
 // packets queued and no request pending gets them, followed by a close
-// packet, at its next poll, instead of losing them. Shutdown waits for those
-// polls until ctx is done, then closes the sessions left as Close does and
-// returns an error wrapping ctx's. Like Close, it waits for every session's
-// OnClose callback and must not be called from inside a callback.
+// packet, at its next poll, instead of losing them. Shutdown waits for
+// those polls, and for the WebSocket sessions' queues to go out, until ctx
+// is done; then it closes the sessions left as Close does and returns an
+// error wrapping ctx's. The close handshakes of the WebSockets and the
+// OnClose callbacks are waited for too, but a close handshake that the
+// peer has not answered when ctx is done is cut short (the connection is
+// closed) without making Shutdown fail: the drain had finished. Like
+// Close, Shutdown must not be called from inside a callback.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	for _, s := range srv.closeSessions() {
 		s.closeWith(ReasonServerShutdown, nil, closeDrain)
@@ -125,16 +133,83 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		srv.wg.Wait()
 		close(done)
 	}()
+	drained := srv.drainedChan()
 	select {
 	case <-done:
 		return nil
+	case <-drained:
 	case <-ctx.Done():
 	}
+	select {
+	case <-drained:
+		// Only close handshakes and callbacks are left.
+		select {
+		case <-done:
+		case <-ctx.Done():
+			srv.cutCloseHandshakes()
+			<-done
+		}
+		return nil
+	default:
+	}
+	left := srv.Count()
 	for _, s := range srv.closeSessions() {
 		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
 	}
+	srv.cutCloseHandshakes()
 	<-done
-	return fmt.Errorf("engineio: failed to drain the polling sessions: %w", ctx.Err())
+	return fmt.Errorf("engineio: failed to drain %d sessions (polling clients that did not poll for their last packets, or WebSocket clients that did not take them): %w", left, ctx.Err())
+}
+
+// drainedChan returns a channel closed once no session is open.
+func (srv *Server) drainedChan() <-chan struct{} {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.drained == nil {
+		srv.drained = make(chan struct{})
+		if srv.open == 0 {
+			close(srv.drained)
+		}
+	}
+	return srv.drained
+}
+
+// countClosedLocked counts a session out of the open ones.
+func (srv *Server) countClosedLocked() {
+	srv.open--
+	if srv.open == 0 && srv.drained != nil {
+		select {
+		case <-srv.drained:
+		default:
+			close(srv.drained)
+		}
+	}
+}
+
+// cutCloseHandshakes closes the connections whose close handshake is still
+// waiting for the peer.
+func (srv *Server) cutCloseHandshakes() {
+	srv.mu.Lock()
+	conns := make([]*websocket.Conn, 0, len(srv.closing))
+	for c := range srv.closing {
+		conns = append(conns, c)
+	}
+	srv.mu.Unlock()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}
+
+// closeHandshake closes c with code and reason, where Shutdown can cut the
+// wait for the peer short.
+func (srv *Server) closeHandshake(c *websocket.Conn, code websocket.StatusCode, reason string) {
+	srv.mu.Lock()
+	srv.closing[c] = struct{}{}
+	srv.mu.Unlock()
+	c.Close(code, reason)
+	srv.mu.Lock()
+	delete(srv.closing, c)
+	srv.mu.Unlock()
 }
 
 // closeSessions refuses new sessions and returns the known ones.
@@ -200,7 +275,7 @@ func (srv *Server) remove(s *Socket) {
 	srv.mu.Lock()
 	if srv.sessions[s.id] == s {
 		delete(srv.sessions, s.id)
-		srv.open--
+		srv.countClosedLocked()
 	}
 	srv.mu.Unlock()
 }
@@ -212,7 +287,7 @@ const lateGrace = time.Second
 // retire counts a closed session out but keeps it known for lateGrace.
 func (srv *Server) retire(s *Socket) {
 	srv.mu.Lock()
-	srv.open--
+	srv.countClosedLocked()
 	srv.mu.Unlock()
 	time.AfterFunc(lateGrace, func() {
 		srv.mu.Lock()

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/websocket"
 )
 
 // TestServerShutdownDrainsPolling checks that Shutdown keeps a polling
@@ -74,5 +76,43 @@ func TestServerShutdownDeadline(t *testing.T) {
 	}
 	if status, _, _ := e.do("GET", "EIO=4&transport=polling&sid="+sid, ""); status != 400 {
 		t.Errorf("poll after Shutdown: %d", status)
+	}
+}
+
+// TestShutdownCutsCloseHandshake checks that Shutdown does not wait past
+// its context for a WebSocket client that never answers the close frame
+// (it keeps sending and reads nothing), and that this does not make it
+// fail: every session had been drained.
+func TestShutdownCutsCloseHandshake(t *testing.T) {
+	checkGoroutines(t)
+	e := newEnv(t, nil, nil)
+	c := e.dial("EIO=4&transport=websocket")
+	read(t, c) // the open packet; nothing is read after it
+	e.nextConn()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := c.WriteMessage(websocket.MessageText, []byte("4busy")); err != nil {
+				return
+			}
+		}
+	}()
+	e.nextMessage()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v, want nil: the session was drained, only its close handshake was cut", err)
+	}
+	if ctx.Err() == nil {
+		t.Errorf("Shutdown returned before its deadline: the client did answer the close frame")
+	}
+	if cl := e.nextClose(); cl.reason != engineio.ReasonServerShutdown {
+		t.Errorf("close reason %q", cl.reason)
 	}
 }

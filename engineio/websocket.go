@@ -268,11 +268,11 @@ func (t *wsTransport) closeConn(reason string) {
 	case ReasonPingTimeout, ReasonTransportError, ReasonSendQueueFull:
 		t.conn.CloseNow()
 	case ReasonServerShutdown:
-		t.conn.Close(websocket.StatusGoingAway, reason)
+		t.s.srv.closeHandshake(t.conn, websocket.StatusGoingAway, reason)
 	case ReasonParseError:
-		t.conn.Close(websocket.StatusPolicyViolation, reason)
+		t.s.srv.closeHandshake(t.conn, websocket.StatusPolicyViolation, reason)
 	default:
-		t.conn.Close(websocket.StatusNormalClosure, reason)
+		t.s.srv.closeHandshake(t.conn, websocket.StatusNormalClosure, reason)
 	}
 }
 

@@ -32,8 +32,9 @@ type Config struct {
 	AdminAddr string `yaml:"admin_addr"`
 	// ShutdownTimeout bounds a graceful shutdown: 10 s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// ShutdownDelay is how long /readyz reports 503 before the server stops
-	// accepting connections, so that load balancers notice first: 0.
+	// ShutdownDelay is how long /readyz reports 503 before the server
+	// starts closing its clients' connections, so that load balancers
+	// notice first: 0.
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// Origins lists the browser origins allowed besides the server's own:
 	// "https://app.example.com", or host patterns such as "*.example.com"

@@ -63,12 +63,13 @@
 // rate and connection limits; per-socket event rate limits; a maximum
 // payload; a bounded send queue per client (slow consumers are disconnected).
 // [Server.Run] (or [Server.Serve]) shuts down gracefully when its context ends: /readyz turns
-// 503, the listener closes, events being handled get their acknowledgements,
-// then every client is disconnected at the transport level (so that it
-// reconnects, to another server) after what was queued for it has been sent
-// (a polling client between two requests gets it with its next poll, on the
-// connection it has open). An address on "localhost" listens on both
-// 127.0.0.1 and ::1.
+// 503 and handshakes are refused, events being handled get their
+// acknowledgements, then every client is disconnected at the transport level
+// (so that it reconnects, to another server) after what was queued for it
+// has been sent (a polling client between two requests gets it with its next
+// poll, which is still served), all within the shutdown timeout; then the
+// listener closes. An address on "localhost" listens on both 127.0.0.1 and
+// ::1.
 //
 // # Embedding
 //

@@ -27,7 +27,7 @@ var Settings = []Setting{
 	{"path", "TETHER_PATH", "path", "path of the Socket.IO endpoint", func(c *Config) any { return &c.Path }},
 	{"admin_addr", "TETHER_ADMIN_ADDR", "admin-addr", "address of the admin server (pprof, metrics); empty for none", func(c *Config) any { return &c.AdminAddr }},
 	{"shutdown_timeout", "TETHER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "deadline of a graceful shutdown", func(c *Config) any { return &c.ShutdownTimeout }},
-	{"shutdown_delay", "TETHER_SHUTDOWN_DELAY", "shutdown-delay", "time /readyz reports 503 before the listener closes", func(c *Config) any { return &c.ShutdownDelay }},
+	{"shutdown_delay", "TETHER_SHUTDOWN_DELAY", "shutdown-delay", "time /readyz reports 503 before clients are disconnected", func(c *Config) any { return &c.ShutdownDelay }},
 	{"origins", "TETHER_ORIGINS", "origins", "allowed browser origins besides the server's own (comma-separated; * for any)", func(c *Config) any { return &c.Origins }},
 	{"cors_credentials", "TETHER_CORS_CREDENTIALS", "cors-credentials", "allow credentialed cross-origin requests", func(c *Config) any { return &c.CORSCredentials }},
 	{"trusted_proxies", "TETHER_TRUSTED_PROXIES", "trusted-proxies", "proxies (IPs, CIDRs) whose X-Forwarded-For is trusted", func(c *Config) any { return &c.TrustedProxies }},

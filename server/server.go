@@ -376,9 +376,10 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln (with TLS when configured) and, when admin is not nil,
 // pprof and /metrics on admin, until ctx is done; then it shuts down
 // gracefully within Config.ShutdownTimeout: /readyz answers 503 for
-// Config.ShutdownDelay, ln closes (the connections already open stay, for
-// the polling clients' last requests), [Server.Shutdown] runs, and then
-// the HTTP connections close. It returns nil after a graceful shutdown.
+// Config.ShutdownDelay, [Server.Shutdown] runs while ln still accepts the
+// polling clients' last requests (handshakes are refused), and then ln
+// and the HTTP connections close. It returns nil after a graceful
+// shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -440,12 +441,16 @@ loop:
 		case <-sctx.Done():
 		}
 	}
-	// Stop accepting connections, but keep the open ones until the
-	// clients are gone: a polling client makes its next request on one of
-	// them, to take what is queued for it (hs.Shutdown would close the
-	// idle ones at once).
-	_ = counted.Close()
-	err := s.Shutdown(sctx)
+	// Keep listening while the clients are drained: a polling client's
+	// last requests (the poll that takes what is queued for it, a POST)
+	// may come on a new connection, and must be served like the others;
+	// handshakes are refused (503) meanwhile. The drain ends a little
+	// before the deadline, so that closing the HTTP connections fits in it
+	// too.
+	deadline, _ := sctx.Deadline()
+	dctx, dcancel := context.WithDeadline(sctx, deadline.Add(-shutdownMargin(s.cfg.ShutdownTimeout)))
+	defer dcancel()
+	err := s.Shutdown(dctx)
 	if herr := hs.Shutdown(sctx); herr != nil {
 		_ = hs.Close()
 		if err == nil {
@@ -461,6 +466,13 @@ loop:
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// shutdownMargin is the part of a shutdown's timeout left for closing the
+// HTTP connections once the clients are drained: a tenth, at most a
+// second.
+func shutdownMargin(timeout time.Duration) time.Duration {
+	return min(timeout/10, time.Second)
 }
 
 // adminHandler serves pprof and /metrics.

@@ -124,16 +124,17 @@ func TestGracefulShutdown(t *testing.T) {
 		res := b.call("presence", map[string]any{"room": "room"})
 		return res["reason"] == ReasonShuttingDown
 	})
-	// The listener is closed: nobody new gets in (the connections open
-	// stay, for the polling clients; this client opens a new one each time).
+	// Nobody new gets in: handshakes are refused, on new connections too
+	// (the listener stays open for the polling clients' last requests).
 	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	eventually(t, "the listener to close", func() bool {
-		resp, err := fresh.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err != nil
-	})
+	resp, err := fresh.Get(base + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatalf("handshake during the shutdown: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("handshake during the shutdown: %d, want 503", resp.StatusCode)
+	}
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned (%v) before the handler finished", err)
@@ -215,7 +216,8 @@ func (p *pollClient) send(pkts ...string) {
 
 // TestGracefulShutdownPolling checks that an acknowledgement sent during a
 // shutdown to a polling client that has no request pending at that moment
-// reaches it with its next poll, followed by the close packet.
+// reaches it with its next poll, followed by the close packet, also when
+// that poll comes on a new connection.
 func TestGracefulShutdownPolling(t *testing.T) {
 	ss := startSlowServer(t, false)
 	srv, base, started, release, cancel := ss.srv, ss.base, ss.started, ss.release, ss.cancel
@@ -234,7 +236,9 @@ func TestGracefulShutdownPolling(t *testing.T) {
 	if got := other.waitDone(); got != "transport close" {
 		t.Fatalf("the WebSocket client ended with %q", got)
 	}
-	// The polling client polls again, on the connection it has open.
+	// The polling client polls again, on a new connection (as a browser
+	// may).
+	p.http.CloseIdleConnections()
 	var got []string
 	for !slices.Contains(got, "1") {
 		status, pkts := p.do("GET", "")
