@@ -79,7 +79,19 @@
 // first, then a close packet (polling) or a close frame (WebSocket).
 // Server.Close, as Node's engine.io, does not wait for a polling client
 // with no request pending: what is queued for it is lost. [Server.Shutdown]
-// waits for that client's next poll, within its context's deadline.
+// waits for that client's next poll, within its context's deadline, to give
+// it what is queued and the close packet (with nothing queued, for two
+// seconds at most: a live client polls again at once). WebSocket close
+// handshakes that the peer leaves unanswered are cut at the deadline.
+//
+// Slow clients. What one client can hold is bounded: the send queue in
+// packets (SendQueue) and bytes (SendQueueBytes); a POST body must arrive,
+// and a poll response be taken, within PingTimeout (the body's buffer
+// grows with what arrives, and the response streams the packets' data,
+// which a broadcast shares between its receivers); a WebSocket whose writer
+// has waited longer than PingInterval + PingTimeout is cut off even if the
+// client keeps its heartbeat. OnClose's error then wraps [ErrSlowPoll],
+// [ErrSlowPost] or [ErrStalledWriter] (or is [ErrSendQueueFull]).
 //
 // Errors. Refused requests get HTTP 400 (403 when AllowRequest refuses)
 // with a JSON body, as Node's engine.io writes it:

@@ -12,7 +12,9 @@ import (
 
 // TestServerShutdownDrainsPolling checks that Shutdown keeps a polling
 // session that has packets queued and no poll pending until the client's
-// next poll takes them, while a session with nothing queued closes at once.
+// next poll takes them, and that a session with nothing queued gets the
+// close packet with its next poll if it comes soon (a live client between
+// two polls), or closes after a moment (a client that does not poll).
 func TestServerShutdownDrainsPolling(t *testing.T) {
 	checkGoroutines(t)
 	e := newEnv(t, nil, nil)
@@ -21,6 +23,8 @@ func TestServerShutdownDrainsPolling(t *testing.T) {
 	if err := qs.Send(engineio.Packet{Data: []byte("kept")}); err != nil {
 		t.Fatal(err)
 	}
+	live, _ := e.handshake() // nothing queued, polls during the shutdown
+	ls := e.nextConn()
 	e.handshake() // nothing queued, no poll pending
 	idle := e.nextConn()
 
@@ -30,9 +34,15 @@ func TestServerShutdownDrainsPolling(t *testing.T) {
 		defer cancel()
 		done <- e.srv.Shutdown(ctx)
 	}()
-	// The idle session goes at once; the other waits for its poll.
+	if body := e.poll(live); body != "1" {
+		t.Errorf("poll of a session with nothing queued, while draining = %q; want a close packet", body)
+	}
+	if cl := e.nextClose(); cl.sock != ls || cl.reason != engineio.ReasonServerShutdown {
+		t.Fatalf("first close: %s %q; want the session that polled, %q", cl.sock.ID(), cl.reason, engineio.ReasonServerShutdown)
+	}
+	// The idle session goes after a moment; the other waits for its poll.
 	if cl := e.nextClose(); cl.sock != idle || cl.reason != engineio.ReasonServerShutdown {
-		t.Fatalf("first close: %s %q; want the idle session, %q", cl.sock.ID(), cl.reason, engineio.ReasonServerShutdown)
+		t.Fatalf("second close: %s %q; want the idle session, %q", cl.sock.ID(), cl.reason, engineio.ReasonServerShutdown)
 	}
 	select {
 	case err := <-done:
@@ -46,7 +56,7 @@ func TestServerShutdownDrainsPolling(t *testing.T) {
 		t.Errorf("poll while draining = %q; want the queued message and a close packet", body)
 	}
 	if cl := e.nextClose(); cl.sock != qs || cl.reason != engineio.ReasonServerShutdown {
-		t.Errorf("second close: %q", cl.reason)
+		t.Errorf("third close: %q", cl.reason)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown = %v", err)

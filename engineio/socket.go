@@ -337,15 +337,22 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 		case s.poll != nil:
 			s.endPollLocked(append(s.takeQueueLocked(), closePacket)...)
 			return s.finalizeLocked(reason, err, nil)
-		case reason == ReasonServerShutdown && (mode == closeGraceful || len(s.queue) == 0):
-			// As Node does: no waiting for a poll that may never come
-			// (unless draining, for the packets queued).
+		case reason == ReasonServerShutdown && mode == closeGraceful:
+			// As Node does: no waiting for a poll that may never come.
 			return s.finalizeLocked(reason, err, nil)
 		default:
-			// The close packet goes with the client's next poll.
+			// The close packet goes with the client's next poll. A
+			// draining server waits for it (and what is queued) as long as
+			// its deadline allows; with nothing queued, only for as long as
+			// a live client takes to poll again (drainPollGrace), so that
+			// it gets a clean close rather than an unknown session.
 			s.state.Store(int32(stateClosing))
 			s.closeReason = reason
-			s.closeTimer = time.AfterFunc(s.srv.cfg.closeTimeout, s.closeTimedOut)
+			timeout := s.srv.cfg.closeTimeout
+			if mode == closeDrain && len(s.queue) == 0 {
+				timeout = min(timeout, drainPollGrace)
+			}
+			s.closeTimer = time.AfterFunc(timeout, s.closeTimedOut)
 			return nil
 		}
 	}
@@ -361,6 +368,11 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 	}
 	return s.finalizeLocked(reason, err, nil)
 }
+
+// drainPollGrace is how long a draining server waits for the next poll of
+// a polling client that has nothing queued, to give it the close packet: a
+// live client polls again at once, after each response.
+const drainPollGrace = 2 * time.Second
 
 // closeTimedOut ends a graceful close that waited too long: for the poll
 // that takes the close packet, or for the writer to send what is queued.

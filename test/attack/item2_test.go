@@ -1,0 +1,60 @@
+package attack
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/server"
+)
+
+// TestAttack2SlowPostBodies: polling clients send POSTs that declare
+// 1 MB and then send 10 bytes. The body buffer used to be allocated from
+// the declared length, and the read had no deadline: the requests pinned
+// ~1 MB each until the client hung up. Now the buffer grows with what
+// arrives, and the read is bounded by ping_timeout and cut with the
+// session.
+func TestAttack2SlowPostBodies(t *testing.T) {
+	posts := scale(30, 300)
+	_, base, _ := tetherServe(t, func(c *server.Config) {
+		noIPLimits(c)
+		c.Engine.PingInterval = 2 * time.Second
+		c.Engine.PingTimeout = 2 * time.Second
+	})
+	sids := make([]string, posts)
+	var wg sync.WaitGroup
+	for i := range posts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sids[i] = pollSocketIO(t, base).sid
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	before := heapInUse()
+	conns := make([]net.Conn, posts)
+	for i, sid := range sids {
+		conns[i] = rawRequest(t, base, 0, "POST /socket.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 1000000\r\n\r\n42[\"x\",\"")
+	}
+	time.Sleep(300 * time.Millisecond) // the server reads what came
+	held := int64(heapInUse()) - int64(before)
+	bound := int64(posts*64<<10 + 4<<20)
+	report(t, "2", fmt.Sprintf("%d POSTs declare 1 MB and send 10 bytes (ping 2s/2s, no per-IP limits)", posts),
+		"held ≤ "+mb(bound), "held "+mb(held)+" (declared: "+mb(int64(posts)*1_000_000)+")", held <= bound)
+
+	series := `tether_slow_client_disconnects_total{reason="post_body"}`
+	cut := eventually(15*time.Second, func() bool { return scrapeMetric(t, base, series) == float64(posts) })
+	closed := 0
+	for _, c := range conns {
+		if isClosed(c, 5*time.Second) {
+			closed++
+		}
+	}
+	report(t, "2", "the same POSTs, after ping_timeout", fmt.Sprintf("all %d cut (post_body), connections closed", posts),
+		fmt.Sprintf("%v cut, %d connections closed", scrapeMetric(t, base, series), closed), cut && closed == posts)
+}
