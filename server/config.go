@@ -120,6 +120,13 @@ type JWTConfig struct {
 	// RoomsClaim names the claim with the room patterns a token grants:
 	// "rooms".
 	RoomsClaim string `yaml:"rooms_claim"`
+	// RequireExp refuses tokens without an exp claim ("token has no
+	// expiry"), which would otherwise be valid forever. Unset (nil), it is
+	// on when authentication is required anywhere — auth.required, or a
+	// namespace with require_auth: true — and then applies to every token
+	// the server accepts, in every namespace and in refresh; see
+	// [Config.ExpRequired]. [Config.YAML] prints the value in effect.
+	RequireExp *bool `yaml:"require_exp"`
 }
 
 // LimitsConfig bounds what clients may do. Zero disables a limit, except
@@ -292,10 +299,36 @@ func (c *Config) ParseYAML(data []byte) error {
 	return nil
 }
 
+// AuthRequired reports whether some namespace refuses clients without a
+// valid token: auth.required, or a namespace's require_auth: true.
+func (c *Config) AuthRequired() bool {
+	if c.Auth.Required {
+		return true
+	}
+	return slices.ContainsFunc(c.Namespaces, func(n NamespaceConfig) bool {
+		return n.RequireAuth != nil && *n.RequireAuth
+	})
+}
+
+// ExpRequired reports whether tokens must carry an exp claim:
+// auth.jwt.require_exp when set, else [Config.AuthRequired]. It holds for
+// the whole server, not per namespace: a token the deployment issues for
+// its protected namespaces should not live forever in the open ones,
+// where its rooms claim and subject still count.
+func (c *Config) ExpRequired() bool {
+	if c.Auth.JWT.RequireExp != nil {
+		return *c.Auth.JWT.RequireExp
+	}
+	return c.AuthRequired()
+}
+
 // YAML returns c as YAML, with the secrets (API keys, the HS256 secret)
-// replaced by "<redacted>".
+// replaced by "<redacted>", and auth.jwt.require_exp, when unset, as the
+// value in effect ([Config.ExpRequired]).
 func (c *Config) YAML() ([]byte, error) {
 	r := *c
+	requireExp := c.ExpRequired()
+	r.Auth.JWT.RequireExp = &requireExp
 	if len(r.API.Keys) > 0 {
 		r.API.Keys = make([]string, len(c.API.Keys))
 		for i := range r.API.Keys {
@@ -413,13 +446,7 @@ func (c *Config) validateAuth(v *validator) {
 	if j.RoomsClaim == "" {
 		v.add("auth.jwt.rooms_claim", "must not be empty")
 	}
-	needAuth := c.Auth.Required
-	for _, n := range c.Namespaces {
-		if n.RequireAuth != nil && *n.RequireAuth {
-			needAuth = true
-		}
-	}
-	if needAuth && !c.Auth.JWT.configured() {
+	if c.AuthRequired() && !c.Auth.JWT.configured() {
 		v.add("auth", "authentication is required but auth.jwt has no key (hs256_secret, public_keys or jwks_url)")
 	}
 }

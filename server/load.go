@@ -45,6 +45,7 @@ var Settings = []Setting{
 	{"auth.jwt.audience", "TETHER_JWT_AUDIENCE", "jwt-audience", "required aud claim", func(c *Config) any { return &c.Auth.JWT.Audience }},
 	{"auth.jwt.leeway", "TETHER_JWT_LEEWAY", "", "clock skew tolerated on exp and nbf", func(c *Config) any { return &c.Auth.JWT.Leeway }},
 	{"auth.jwt.rooms_claim", "TETHER_JWT_ROOMS_CLAIM", "", "claim with the room patterns a token grants", func(c *Config) any { return &c.Auth.JWT.RoomsClaim }},
+	{"auth.jwt.require_exp", "TETHER_JWT_REQUIRE_EXP", "jwt-require-exp", "refuse tokens without an exp claim (default: on when authentication is required)", func(c *Config) any { return &c.Auth.JWT.RequireExp }},
 	{"limits.max_payload", "TETHER_MAX_PAYLOAD", "max-payload", "largest message a client may send, in bytes", func(c *Config) any { return &c.Limits.MaxPayload }},
 	{"limits.send_queue", "TETHER_SEND_QUEUE", "send-queue", "packets queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueue }},
 	{"limits.connections_per_ip", "TETHER_CONNECTIONS_PER_IP", "connections-per-ip", "connections per client IP (0: no limit)", func(c *Config) any { return &c.Limits.ConnectionsPerIP }},
@@ -74,6 +75,12 @@ func (s *Setting) set(c *Config, v string) error {
 			return fmt.Errorf("invalid boolean %q", v)
 		}
 		*p = b
+	case **bool: // unset means a default that depends on other settings
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", v)
+		}
+		*p = &b
 	case *int:
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -113,8 +120,11 @@ func (s *Setting) set(c *Config, v string) error {
 
 // isBool reports whether s is a boolean (a flag without a value).
 func (s *Setting) isBool() bool {
-	_, ok := s.ptr(&Config{}).(*bool)
-	return ok
+	switch s.ptr(&Config{}).(type) {
+	case *bool, **bool:
+		return true
+	}
+	return false
 }
 
 // LoadConfig returns the configuration of a command line: the defaults,

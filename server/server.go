@@ -103,7 +103,7 @@ func New(opts Options) (*Server, error) {
 	if s.ips, err = newIPResolver(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	if s.verifier, err = newVerifier(&cfg.Auth.JWT, log); err != nil {
+	if s.verifier, err = newVerifier(&cfg.Auth.JWT, cfg.ExpRequired(), log); err != nil {
 		return nil, fmt.Errorf("failed to set up token verification: %w", err)
 	}
 	s.metrics = newMetrics(s.connectionsByTransport)

@@ -95,6 +95,25 @@ func settledGoroutines() int {
 // poller, without a goroutine of its own.
 func dialIdleSocketIO(t *testing.T, base string) *websocket.Conn {
 	t.Helper()
+	c, answer := dialSocketIO(t, base, "")
+	if !strings.HasPrefix(answer, "40{") {
+		t.Fatalf("CONNECT refused: %q", answer)
+	}
+	c.ReadLoopAsync(func(_ websocket.MessageType, msg []byte) error {
+		if string(msg) == "2" {
+			return c.WriteMessage(websocket.MessageText, []byte("3"))
+		}
+		return nil
+	}, func(error) {})
+	return c
+}
+
+// dialSocketIO opens an Engine.IO session over WebSocket, sends a
+// Socket.IO CONNECT to "/" with the JSON auth payload (none when empty) and
+// returns the connection and the answer: "40{...}" (connected) or
+// "44{...}" (connect_error).
+func dialSocketIO(t *testing.T, base, auth string) (*websocket.Conn, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
@@ -104,23 +123,18 @@ func dialIdleSocketIO(t *testing.T, base string) *websocket.Conn {
 	}
 	t.Cleanup(func() { c.CloseNow() })
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
 	if _, msg, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(msg), "0{") {
 		t.Fatalf("failed to read the open packet %q: %v", msg, err)
 	}
-	if err := c.WriteMessage(websocket.MessageText, []byte("40")); err != nil {
+	if err := c.WriteMessage(websocket.MessageText, []byte("40"+auth)); err != nil {
 		t.Fatalf("failed to send CONNECT: %v", err)
 	}
-	if _, msg, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(msg), "40{") {
-		t.Fatalf("failed to read the CONNECT answer %q: %v", msg, err)
+	_, msg, err := c.ReadMessage(nil)
+	if err != nil {
+		t.Fatalf("failed to read the CONNECT answer: %v", err)
 	}
-	c.SetReadDeadline(time.Time{})
-	c.ReadLoopAsync(func(_ websocket.MessageType, msg []byte) error {
-		if string(msg) == "2" {
-			return c.WriteMessage(websocket.MessageText, []byte("3"))
-		}
-		return nil
-	}, func(error) {})
-	return c
+	return c, string(msg)
 }
 
 // scrapeCounter returns the value of an unlabelled metric on the server's
