@@ -89,6 +89,12 @@ type APIConfig struct {
 	// Keys are the accepted API keys; none disables the API (every call
 	// gets 401).
 	Keys []string `yaml:"keys"`
+	// MaxRooms is the most entries each list of rooms (or socket ids) of
+	// a request may have: 1000 (0: no limit). A request over it gets 413
+	// with an error that names the list. Each room costs work under the
+	// namespace's lock, which every broadcast takes, and with recovery on a
+	// broadcast's list is kept for recovery.max_disconnection.
+	MaxRooms int `yaml:"max_rooms"`
 }
 
 // AuthConfig configures client authentication.
@@ -219,6 +225,7 @@ func DefaultConfig() *Config {
 		Path:            "/socket.io/",
 		ShutdownTimeout: 10 * time.Second,
 		Log:             LogConfig{Level: "info", Format: "text"},
+		API:             APIConfig{MaxRooms: 1000},
 		Auth: AuthConfig{JWT: JWTConfig{
 			JWKSRefresh: time.Hour,
 			Leeway:      30 * time.Second,
@@ -413,6 +420,7 @@ func (c *Config) Validate() error {
 			v.add(fmt.Sprintf("api.keys[%d]", i), "must be at least 16 characters")
 		}
 	}
+	v.nonNegative("api.max_rooms", int64(c.API.MaxRooms))
 	if c.DemoTickerRate < 1 || c.DemoTickerRate > 1000 {
 		v.add("demo_ticker_rate", fmt.Sprintf("%d is not between 1 and 1000", c.DemoTickerRate))
 	}

@@ -159,6 +159,10 @@ namespaces:
 		env:   map[string]string{"TETHER_AUTH_REQUIRED": "1"},
 		wants: []string{`config: auth: authentication is required but auth.jwt has no key`},
 	}, {
+		name:  "negative api.max_rooms",
+		env:   map[string]string{"TETHER_API_MAX_ROOMS": "-1"},
+		wants: []string{`config: api.max_rooms: must not be negative`},
+	}, {
 		name:  "missing file",
 		args:  []string{"-config", "/nonexistent/tether.yaml"},
 		wants: []string{`config: failed to read open /nonexistent/tether.yaml`},

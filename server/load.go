@@ -36,6 +36,7 @@ var Settings = []Setting{
 	{"log.level", "TETHER_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "TETHER_LOG_FORMAT", "log-format", "log format: text, json", func(c *Config) any { return &c.Log.Format }},
 	{"api.keys", "TETHER_API_KEY", "", "API keys of the backend HTTP API (comma-separated)", func(c *Config) any { return &c.API.Keys }},
+	{"api.max_rooms", "TETHER_API_MAX_ROOMS", "api-max-rooms", "most rooms (or socket ids) in each list of an API request (0: no limit)", func(c *Config) any { return &c.API.MaxRooms }},
 	{"auth.required", "TETHER_AUTH_REQUIRED", "auth-required", "refuse clients without a valid token", func(c *Config) any { return &c.Auth.Required }},
 	{"auth.jwt.hs256_secret", "TETHER_JWT_HS256_SECRET", "", "HS256 secret", func(c *Config) any { return &c.Auth.JWT.HS256Secret }},
 	{"auth.jwt.public_keys", "TETHER_JWT_PUBLIC_KEYS", "jwt-public-keys", "PEM files of RS256/ES256 public keys (comma-separated)", func(c *Config) any { return &c.Auth.JWT.PublicKeys }},
