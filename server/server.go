@@ -157,6 +157,7 @@ func (s *Server) socketioOptions() *socketio.Options {
 			},
 		},
 		ConnectTimeout: connectTimeout,
+		Logger:         s.log,
 	}
 	if c.Engine.Compression {
 		o.WebSocket.Compression.Mode = websocket.CompressionContextTakeover
@@ -378,11 +379,14 @@ func (s *Server) Run(ctx context.Context) error {
 // the polling clients' last requests), [Server.Shutdown] runs, and then
 // the HTTP connections close. It returns nil after a graceful shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener) error {
+	// net/http's own error lines (TLS handshake errors, a handler's panic)
+	// go to the configured logger, not to the standard log package.
+	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
 	}
 	counted := &countingListener{Listener: ln, m: s.metrics}
 	scheme := "http"
@@ -401,7 +405,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	go func() { errc <- serve() }()
 	var as *http.Server
 	if admin != nil {
-		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 		go func() { errc <- as.Serve(admin) }()
 		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String(), "on", strings.Join(listenAddrs(admin), ","))
 	}
