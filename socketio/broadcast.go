@@ -63,7 +63,9 @@ const uniqueScan = 16
 // len(dst)+len(add): beyond uniqueScan rooms it looks them up in a set
 // (a list of 100,000 rooms compared pairwise took seconds).
 func appendUnique(dst, add []string) []string {
-	dst = slices.Grow(dst, len(add)) // one allocation, whatever the duplicates
+	if cap(dst)-len(dst) < len(add) { // one allocation, whatever the duplicates
+		dst = append(make([]string, 0, len(dst)+len(add)), dst...)
+	}
 	if len(dst)+len(add) <= uniqueScan {
 		for _, r := range add {
 			if !slices.Contains(dst, r) {

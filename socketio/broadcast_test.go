@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/tether-rt/tether/internal/alloctest"
 )
 
 // uniqueRef is the definition of appendUnique: each element of add that is
@@ -63,7 +65,7 @@ func TestOperatorRoomsUnique(t *testing.T) {
 // each.
 func TestOperatorFewRoomsAllocations(t *testing.T) {
 	var op BroadcastOperator
-	allocs := testing.AllocsPerRun(100, func() {
+	allocs := alloctest.PerRun(100, func() {
 		op = BroadcastOperator{}.To("a", "b", "a", "c").Except("d")
 	})
 	if !slices.Equal(op.rooms, []string{"a", "b", "c"}) || !slices.Equal(op.except, []string{"d"}) {
