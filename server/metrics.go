@@ -142,8 +142,10 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // poller, which holds no goroutine for an idle connection: the poller only
 // registers the descriptor with epoll and, once data is there, reads
 // through the countingConn, so every byte is still counted. Raw reads and
-// writes on the descriptor would go around the count: the [syscall.RawConn]
-// it returns refuses them. Over TLS the server reads a tls.Conn wrapped
+// writes on the descriptor would go around the count — io.Copy from an
+// os.File would sendfile(2) straight to the socket — so the
+// [syscall.RawConn] it returns refuses them (and, lacking the net package's
+// own methods, is no path for sendfile or splice). Over TLS the server reads a tls.Conn wrapped
 // around the countingConn, which is no syscall.Conn: each WebSocket then
 // has a reader goroutine of its own.
 type countingConn struct {

@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -67,6 +70,28 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 	}
 	if r, w := m.bytesRead.Load(), m.bytesWritten.Load(); r != 5 || w != 2 {
 		t.Fatalf("counted %d read, %d written; want 5 and 2", r, w)
+	}
+
+	// io.Copy from a file would send it with sendfile(2) straight to a
+	// socket it can reach through syscall.Conn, around the count.
+	f, err := os.Create(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 100_000
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	if n, err := io.Copy(c, f); err != nil || n != size {
+		t.Fatalf("io.Copy: %d, %v", n, err)
+	}
+	if w := m.bytesWritten.Load(); w != 2+size {
+		t.Fatalf("counted %d written after io.Copy of a file, want %d", w, 2+size)
 	}
 }
 
