@@ -128,6 +128,31 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, any) {
 	return 0, nil
 }
 
+// roomList is a list of rooms (or socket ids) of an API request, with the
+// name of its field.
+type roomList struct {
+	field string
+	rooms []string
+}
+
+// tooManyRooms refuses a request with a list longer than api.max_rooms;
+// it returns 0 when there is none.
+func (s *Server) tooManyRooms(r *http.Request, lists ...roomList) (int, any) {
+	max := s.cfg.API.MaxRooms
+	if max <= 0 {
+		return 0, nil
+	}
+	for _, l := range lists {
+		if len(l.rooms) > max {
+			s.log.Info("refused an API request with too many rooms", "path", r.URL.Path, "list", l.field,
+				"entries", len(l.rooms), "max", max, "remote", r.RemoteAddr)
+			return http.StatusRequestEntityTooLarge,
+				apiError("%q lists %d entries, more than the %d a request may name (api.max_rooms)", l.field, len(l.rooms), max)
+		}
+	}
+	return 0, nil
+}
+
 // namespace returns the namespace named name ("/" when empty).
 func (s *Server) namespace(name string) (*socketio.Namespace, *nsRules, int, any) {
 	if name == "" {
@@ -151,6 +176,9 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 		Data      json.RawMessage `json:"data"`
 	}
 	if status, body := decodeBody(w, r, &req); status != 0 {
+		return status, body
+	}
+	if status, body := s.tooManyRooms(r, roomList{"rooms", req.Rooms}, roomList{"except", req.Except}); status != 0 {
 		return status, body
 	}
 	if req.Event == "" || parser.IsReservedEvent(req.Event) {
@@ -287,6 +315,11 @@ type selection struct {
 	All       bool     `json:"all"`     // every socket of the namespace
 }
 
+// lists returns the selection's lists of rooms and socket ids.
+func (sel *selection) lists() []roomList {
+	return []roomList{{"sockets", sel.Sockets}, {"in", sel.In}, {"except", sel.Except}}
+}
+
 // selected returns the sockets a selection designates.
 func (s *Server) selected(ctx context.Context, sel *selection) (*socketio.Namespace, []*socketio.RemoteSocket, int, any) {
 	if !sel.All && len(sel.Sockets) == 0 && len(sel.In) == 0 {
@@ -313,6 +346,9 @@ func (s *Server) apiMembership(w http.ResponseWriter, r *http.Request, join bool
 		Rooms []string `json:"rooms"` // the rooms to join or leave
 	}
 	if status, body := decodeBody(w, r, &req); status != 0 {
+		return status, body
+	}
+	if status, body := s.tooManyRooms(r, append(req.lists(), roomList{"rooms", req.Rooms})...); status != 0 {
 		return status, body
 	}
 	if len(req.Rooms) == 0 {
@@ -365,6 +401,9 @@ func (s *Server) apiDisconnect(w http.ResponseWriter, r *http.Request) (int, any
 		Close bool `json:"close"`
 	}
 	if status, body := decodeBody(w, r, &req); status != 0 {
+		return status, body
+	}
+	if status, body := s.tooManyRooms(r, req.lists()...); status != 0 {
 		return status, body
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), opTimeout)

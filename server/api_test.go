@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -273,4 +274,66 @@ func TestOpenAPIDescription(t *testing.T) {
 		}
 	}
 	walk(doc)
+}
+
+// TestAPIMaxRooms checks that every list of rooms or socket ids of an API
+// request is bounded by api.max_rooms: over it, 413 with an error that
+// names the list, counted by endpoint and code; at it, the request is
+// served.
+func TestAPIMaxRooms(t *testing.T) {
+	cfg := apiServer(t).cfg
+	cfg.API.MaxRooms = 5
+	_, ts := startServer(t, cfg)
+	a := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "subscribe", a.call("subscribe", map[string]any{"room": "r4"}))
+	rooms := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "r" + strconv.Itoa(i)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		path  string
+		body  map[string]any
+		field string
+	}{
+		{"/api/emit", map[string]any{"event": "x", "rooms": rooms(6)}, "rooms"},
+		{"/api/emit", map[string]any{"event": "x", "except": rooms(6)}, "except"},
+		{"/api/sockets/join", map[string]any{"in": rooms(6), "rooms": []string{"a"}}, "in"},
+		{"/api/sockets/join", map[string]any{"all": true, "rooms": rooms(6)}, "rooms"},
+		{"/api/sockets/leave", map[string]any{"sockets": rooms(6), "rooms": []string{"a"}}, "sockets"},
+		{"/api/sockets/leave", map[string]any{"all": true, "except": rooms(6), "rooms": []string{"a"}}, "except"},
+		{"/api/sockets/disconnect", map[string]any{"in": rooms(6)}, "in"},
+		{"/api/sockets/disconnect", map[string]any{"sockets": rooms(6)}, "sockets"},
+	} {
+		status, body := apiCall(t, ts, testAPIKey, "POST", tc.path, tc.body)
+		want := `"` + tc.field + `" lists 6 entries, more than the 5 a request may name (api.max_rooms)`
+		if status != http.StatusRequestEntityTooLarge || body["error"] != want {
+			t.Errorf("%s with 6 %s: %d %v, want 413 %q", tc.path, tc.field, status, body, want)
+		}
+	}
+	// At the limit: served.
+	status, body := apiCall(t, ts, testAPIKey, "POST", "/api/emit", map[string]any{"event": "x", "rooms": rooms(5), "except": rooms(5)[:4]})
+	if status != 202 || body["receivers"] != 1.0 {
+		t.Fatalf("emit to 5 rooms: %d %v", status, body)
+	}
+	a.next("x")
+	status, body = apiCall(t, ts, testAPIKey, "POST", "/api/sockets/join", map[string]any{"in": rooms(5), "rooms": rooms(5)})
+	if status != 200 || body["sockets"] != 1.0 {
+		t.Fatalf("join 5 rooms: %d %v", status, body)
+	}
+	m := scrape(t, ts)
+	if !strings.Contains(m, `tether_api_requests_total{code="413",endpoint="/api/emit"} 2`) ||
+		!strings.Contains(m, `tether_api_requests_total{code="413",endpoint="/api/sockets/disconnect"} 2`) {
+		t.Errorf("refusals not counted:\n%s", grep(m, "api_requests"))
+	}
+
+	// 0: no limit.
+	unlimited := *cfg
+	unlimited.API.MaxRooms = 0
+	_, ts = startServer(t, &unlimited)
+	if status, body := apiCall(t, ts, testAPIKey, "POST", "/api/emit", map[string]any{"event": "x", "rooms": rooms(2000)}); status != 202 {
+		t.Fatalf("no limit: emit to 2000 rooms: %d %v", status, body)
+	}
 }

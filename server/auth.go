@@ -31,6 +31,7 @@ const (
 	ReasonTokenExpired  = "token expired"
 	ReasonTokenNotYet   = "token not valid yet"
 	ReasonInvalidToken  = "invalid token"
+	ReasonNoExpiry      = "token has no expiry"
 	ReasonInvalidIssuer = "invalid issuer"
 	ReasonInvalidAud    = "invalid audience"
 	ReasonNoVerifier    = "tokens are not accepted"
@@ -71,14 +72,16 @@ type verifier struct {
 	keys       []jwt.VerificationKey // static public keys
 	jwks       *jwks
 	roomsClaim string
+	requireExp bool // refuse tokens without an exp claim
 }
 
 // newVerifier returns the verifier of c, or nil when no key is configured.
-func newVerifier(c *JWTConfig, log *slog.Logger) (*verifier, error) {
+// With requireExp, tokens without an exp claim are refused.
+func newVerifier(c *JWTConfig, requireExp bool, log *slog.Logger) (*verifier, error) {
 	if !c.configured() {
 		return nil, nil
 	}
-	v := &verifier{roomsClaim: c.RoomsClaim}
+	v := &verifier{roomsClaim: c.RoomsClaim, requireExp: requireExp}
 	var methods []string
 	if c.HS256Secret != "" {
 		v.hmac = []byte(c.HS256Secret)
@@ -134,8 +137,17 @@ func (v *verifier) verify(ctx context.Context, token string) (*identity, error) 
 		}
 		return nil, &authError{reason, err}
 	}
-	return v.identity(claims), nil
+	id := v.identity(claims)
+	if v.requireExp && id.exp.IsZero() {
+		return nil, &authError{ReasonNoExpiry, errNoExpiry}
+	}
+	return id, nil
 }
+
+var (
+	errNoExpiry = errors.New("the token has no exp claim (auth.jwt.require_exp)")
+	errCritical = errors.New("the token's header has a crit parameter: no extension is supported")
+)
 
 // identity returns what verified claims say.
 func (v *verifier) identity(claims jwt.MapClaims) *identity {
@@ -161,8 +173,14 @@ func (v *verifier) identity(claims jwt.MapClaims) *identity {
 	return id
 }
 
-// key finds the key that verifies t.
+// key finds the key that verifies t. It refuses a token whose header has
+// a crit parameter first: RFC 7515 (4.1.11) says a recipient that does not
+// understand every extension listed there must reject the token, and we
+// understand none (an empty or malformed list is invalid too).
 func (v *verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCritical
+	}
 	alg := t.Method.Alg()
 	if alg == jwt.SigningMethodHS256.Alg() {
 		if v.hmac == nil {

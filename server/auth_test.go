@@ -348,3 +348,105 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 	time.Sleep(time.Until(time.Unix(expAt, 0).Add(500 * time.Millisecond)))
 	wantOK(t, "refreshed socket", refreshed.call("subscribe", map[string]any{"room": "public"}))
 }
+
+// signHS256 makes an HS256 token with testSecret from exactly claims (no
+// defaults: without "exp" it has none) and the extra header parameters.
+func signHS256(t testing.TB, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestJWTCriticalHeader checks that a token whose header has a crit
+// parameter is refused (RFC 7515 4.1.11: we understand no extension), in
+// any form, whatever require_exp says.
+func TestJWTCriticalHeader(t *testing.T) {
+	for _, requireExp := range []bool{false, true} {
+		v, err := newVerifier(&JWTConfig{HS256Secret: testSecret, RoomsClaim: "rooms"}, requireExp, quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+		if _, err := v.verify(t.Context(), signHS256(t, nil, exp)); err != nil {
+			t.Fatalf("require_exp %v: a plain token: %v", requireExp, err)
+		}
+		for _, crit := range []any{[]string{"exp"}, []string{"b64"}, []string{}, "exp", nil, 1} {
+			tok := signHS256(t, map[string]any{"crit": crit}, exp)
+			_, err := v.verify(t.Context(), tok)
+			var ae *authError
+			if !errors.As(err, &ae) || ae.reason != ReasonInvalidToken || !errors.Is(err, errCritical) {
+				t.Errorf("require_exp %v: crit %#v: %v, want %q (%v)", requireExp, crit, err, ReasonInvalidToken, errCritical)
+			}
+		}
+	}
+}
+
+// TestJWTRequireExp connects with a token without exp under each
+// require_exp setting, and with a crit token, and checks the refusals, their
+// metric and the refresh event.
+func TestJWTRequireExp(t *testing.T) {
+	yes, no := true, false
+	noExp := signHS256(t, nil, jwt.MapClaims{"sub": "alice"})
+	withExp := signHS256(t, nil, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
+	crit := signHS256(t, map[string]any{"crit": []string{"exp"}}, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
+	for _, tc := range []struct {
+		name         string
+		authRequired bool
+		private      bool  // a namespace /private with require_auth: true
+		requireExp   *bool // auth.jwt.require_exp
+		refused      bool  // is a token without exp refused?
+	}{
+		{"auth required, require_exp unset", true, false, nil, true},
+		{"auth required, require_exp false", true, false, &no, false},
+		{"auth optional, require_exp unset", false, false, nil, false},
+		{"auth optional, require_exp true", false, false, &yes, true},
+		// Required in one namespace: tokens must expire in all of them.
+		{"auth required in /private, require_exp unset", false, true, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Auth.Required = tc.authRequired
+			cfg.Auth.JWT.HS256Secret = testSecret
+			cfg.Auth.JWT.RequireExp = tc.requireExp
+			if tc.private {
+				cfg.Namespaces = append(cfg.Namespaces, NamespaceConfig{Name: "/private", RequireAuth: &yes, Publish: PublishNone})
+			}
+			if got := cfg.ExpRequired(); got != tc.refused {
+				t.Fatalf("ExpRequired() = %v, want %v", got, tc.refused)
+			}
+			_, ts := startServer(t, cfg)
+
+			if got := connectRefusal(t, ts.URL, dialOpts{auth: tokenAuth(crit)}); got != ReasonInvalidToken {
+				t.Errorf("crit token: reason %q, want %q", got, ReasonInvalidToken)
+			}
+			c := mustDial(t, ts.URL, dialOpts{auth: tokenAuth(withExp)})
+			m := scrape(t, ts)
+			if tc.refused {
+				if got := connectRefusal(t, ts.URL, dialOpts{auth: tokenAuth(noExp)}); got != ReasonNoExpiry {
+					t.Errorf("token without exp: reason %q, want %q", got, ReasonNoExpiry)
+				}
+				wantRefused(t, "refresh without exp", c.call("refresh", map[string]any{"token": noExp}), ReasonNoExpiry)
+				m = scrape(t, ts)
+				if !strings.Contains(m, `tether_handshakes_rejected_total{reason="token_has_no_expiry"} 1`) {
+					t.Errorf("refusal not counted:\n%s", grep(m, "rejected"))
+				}
+			} else {
+				mustDial(t, ts.URL, dialOpts{auth: tokenAuth(noExp)})
+				wantOK(t, "refresh without exp", c.call("refresh", map[string]any{"token": noExp}))
+				if strings.Contains(m, "token_has_no_expiry") {
+					t.Errorf("refusal counted:\n%s", grep(m, "rejected"))
+				}
+			}
+			if !strings.Contains(m, `tether_handshakes_rejected_total{reason="invalid_token"} 1`) {
+				t.Errorf("crit refusal not counted:\n%s", grep(m, "rejected"))
+			}
+		})
+	}
+}

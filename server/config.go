@@ -90,6 +90,12 @@ type APIConfig struct {
 	// Keys are the accepted API keys; none disables the API (every call
 	// gets 401).
 	Keys []string `yaml:"keys"`
+	// MaxRooms is the most entries each list of rooms (or socket ids) of
+	// a request may have: 1000 (0: no limit). A request over it gets 413
+	// with an error that names the list. Each room costs work under the
+	// namespace's lock, which every broadcast takes, and with recovery on a
+	// broadcast's list is kept for recovery.max_disconnection.
+	MaxRooms int `yaml:"max_rooms"`
 }
 
 // AuthConfig configures client authentication.
@@ -121,6 +127,13 @@ type JWTConfig struct {
 	// RoomsClaim names the claim with the room patterns a token grants:
 	// "rooms".
 	RoomsClaim string `yaml:"rooms_claim"`
+	// RequireExp refuses tokens without an exp claim ("token has no
+	// expiry"), which would otherwise be valid forever. Unset (nil), it is
+	// on when authentication is required anywhere — auth.required, or a
+	// namespace with require_auth: true — and then applies to every token
+	// the server accepts, in every namespace and in refresh; see
+	// [Config.ExpRequired]. [Config.YAML] prints the value in effect.
+	RequireExp *bool `yaml:"require_exp"`
 }
 
 // LimitsConfig bounds what clients may do. Zero disables a limit, except
@@ -218,6 +231,7 @@ func DefaultConfig() *Config {
 		Path:            "/socket.io/",
 		ShutdownTimeout: 10 * time.Second,
 		Log:             LogConfig{Level: "info", Format: "text"},
+		API:             APIConfig{MaxRooms: 1000},
 		Auth: AuthConfig{JWT: JWTConfig{
 			JWKSRefresh: time.Hour,
 			Leeway:      30 * time.Second,
@@ -299,10 +313,36 @@ func (c *Config) ParseYAML(data []byte) error {
 	return nil
 }
 
+// AuthRequired reports whether some namespace refuses clients without a
+// valid token: auth.required, or a namespace's require_auth: true.
+func (c *Config) AuthRequired() bool {
+	if c.Auth.Required {
+		return true
+	}
+	return slices.ContainsFunc(c.Namespaces, func(n NamespaceConfig) bool {
+		return n.RequireAuth != nil && *n.RequireAuth
+	})
+}
+
+// ExpRequired reports whether tokens must carry an exp claim:
+// auth.jwt.require_exp when set, else [Config.AuthRequired]. It holds for
+// the whole server, not per namespace: a token the deployment issues for
+// its protected namespaces should not live forever in the open ones,
+// where its rooms claim and subject still count.
+func (c *Config) ExpRequired() bool {
+	if c.Auth.JWT.RequireExp != nil {
+		return *c.Auth.JWT.RequireExp
+	}
+	return c.AuthRequired()
+}
+
 // YAML returns c as YAML, with the secrets (API keys, the HS256 secret)
-// replaced by "<redacted>".
+// replaced by "<redacted>", and auth.jwt.require_exp, when unset, as the
+// value in effect ([Config.ExpRequired]).
 func (c *Config) YAML() ([]byte, error) {
 	r := *c
+	requireExp := c.ExpRequired()
+	r.Auth.JWT.RequireExp = &requireExp
 	if len(r.API.Keys) > 0 {
 		r.API.Keys = make([]string, len(c.API.Keys))
 		for i := range r.API.Keys {
@@ -387,6 +427,7 @@ func (c *Config) Validate() error {
 			v.add(fmt.Sprintf("api.keys[%d]", i), "must be at least 16 characters")
 		}
 	}
+	v.nonNegative("api.max_rooms", int64(c.API.MaxRooms))
 	if c.DemoTickerRate < 1 || c.DemoTickerRate > 1000 {
 		v.add("demo_ticker_rate", fmt.Sprintf("%d is not between 1 and 1000", c.DemoTickerRate))
 	}
@@ -420,13 +461,7 @@ func (c *Config) validateAuth(v *validator) {
 	if j.RoomsClaim == "" {
 		v.add("auth.jwt.rooms_claim", "must not be empty")
 	}
-	needAuth := c.Auth.Required
-	for _, n := range c.Namespaces {
-		if n.RequireAuth != nil && *n.RequireAuth {
-			needAuth = true
-		}
-	}
-	if needAuth && !c.Auth.JWT.configured() {
+	if c.AuthRequired() && !c.Auth.JWT.configured() {
 		v.add("auth", "authentication is required but auth.jwt has no key (hs256_secret, public_keys or jwks_url)")
 	}
 }

@@ -159,6 +159,10 @@ namespaces:
 		env:   map[string]string{"TETHER_AUTH_REQUIRED": "1"},
 		wants: []string{`config: auth: authentication is required but auth.jwt has no key`},
 	}, {
+		name:  "negative api.max_rooms",
+		env:   map[string]string{"TETHER_API_MAX_ROOMS": "-1"},
+		wants: []string{`config: api.max_rooms: must not be negative`},
+	}, {
 		name:  "missing file",
 		args:  []string{"-config", "/nonexistent/tether.yaml"},
 		wants: []string{`config: failed to read open /nonexistent/tether.yaml`},
@@ -247,4 +251,69 @@ func TestConfigYAML(t *testing.T) {
 
 func lastKey(k string) string {
 	return k[strings.LastIndex(k, ".")+1:]
+}
+
+// TestConfigRequireExp checks auth.jwt.require_exp from each source, its
+// default (on when authentication is required), and how tether config
+// prints it (the value in effect).
+func TestConfigRequireExp(t *testing.T) {
+	secret := map[string]string{"TETHER_JWT_HS256_SECRET": strings.Repeat("s", 32)}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range secret {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		file  string
+		env   map[string]string
+		args  []string
+		set   *bool // the field after loading
+		want  bool  // ExpRequired
+		print string
+	}{
+		{name: "defaults", env: secret, want: false, print: "require_exp: false"},
+		{name: "auth required", env: with("TETHER_AUTH_REQUIRED", "true"), want: true, print: "require_exp: true"},
+		{name: "auth required in a namespace", file: "namespaces:\n  - name: /x\n    require_auth: true\n", env: secret, want: true, print: "require_exp: true"},
+		{name: "env off", env: with("TETHER_AUTH_REQUIRED", "true", "TETHER_JWT_REQUIRE_EXP", "false"), set: new(false), want: false, print: "require_exp: false"},
+		{name: "file on", file: "auth:\n  jwt:\n    require_exp: true\n", env: secret, set: new(true), want: true, print: "require_exp: true"},
+		{name: "flag", env: secret, args: []string{"-jwt-require-exp"}, set: new(true), want: true, print: "require_exp: true"},
+		{name: "flag over env", env: with("TETHER_JWT_REQUIRE_EXP", "true"), args: []string{"-jwt-require-exp=false"}, set: new(false), want: false, print: "require_exp: false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append([]string{"-config", writeFile(t, "c.yaml", tc.file)}, args...)
+			}
+			c, err := LoadConfig("serve", args, env(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Auth.JWT.RequireExp, tc.set) {
+				t.Errorf("RequireExp = %v, want %v", c.Auth.JWT.RequireExp, tc.set)
+			}
+			if got := c.ExpRequired(); got != tc.want {
+				t.Errorf("ExpRequired() = %v, want %v", got, tc.want)
+			}
+			out, err := c.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(out), tc.print) {
+				t.Errorf("tether config lacks %q:\n%s", tc.print, out)
+			}
+			if !reflect.DeepEqual(c.Auth.JWT.RequireExp, tc.set) {
+				t.Errorf("YAML changed RequireExp to %v", c.Auth.JWT.RequireExp)
+			}
+		})
+	}
+	_, err := LoadConfig("serve", nil, env(with("TETHER_JWT_REQUIRE_EXP", "maybe")), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `config: TETHER_JWT_REQUIRE_EXP: invalid boolean "maybe"`) {
+		t.Fatalf("invalid value: %v", err)
+	}
 }

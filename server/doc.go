@@ -44,9 +44,12 @@
 // fetched again for an unknown key id). The claims become the socket's data
 // ("claims", and "user" for the sub claim). A missing (when required),
 // invalid or expired token refuses the connection with a connect_error whose
-// data is {reason}. When the token expires the socket gets an error event
-// {reason: "token expired"} and is disconnected, unless the client sent a
-// fresh token with refresh before.
+// data is {reason}. A token whose header has a crit parameter is invalid (no
+// extension is supported), and so is one without an exp claim ("token has no
+// expiry") when auth.jwt.require_exp is on, which it is by default when some
+// namespace requires authentication. When the token expires the socket gets
+// an error event {reason: "token expired"} and is disconnected, unless the
+// client sent a fresh token with refresh before.
 //
 // # Backend API
 //

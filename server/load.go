@@ -36,6 +36,7 @@ var Settings = []Setting{
 	{"log.level", "TETHER_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "TETHER_LOG_FORMAT", "log-format", "log format: text, json", func(c *Config) any { return &c.Log.Format }},
 	{"api.keys", "TETHER_API_KEY", "", "API keys of the backend HTTP API (comma-separated)", func(c *Config) any { return &c.API.Keys }},
+	{"api.max_rooms", "TETHER_API_MAX_ROOMS", "api-max-rooms", "most rooms (or socket ids) in each list of an API request (0: no limit)", func(c *Config) any { return &c.API.MaxRooms }},
 	{"auth.required", "TETHER_AUTH_REQUIRED", "auth-required", "refuse clients without a valid token", func(c *Config) any { return &c.Auth.Required }},
 	{"auth.jwt.hs256_secret", "TETHER_JWT_HS256_SECRET", "", "HS256 secret", func(c *Config) any { return &c.Auth.JWT.HS256Secret }},
 	{"auth.jwt.public_keys", "TETHER_JWT_PUBLIC_KEYS", "jwt-public-keys", "PEM files of RS256/ES256 public keys (comma-separated)", func(c *Config) any { return &c.Auth.JWT.PublicKeys }},
@@ -45,6 +46,7 @@ var Settings = []Setting{
 	{"auth.jwt.audience", "TETHER_JWT_AUDIENCE", "jwt-audience", "required aud claim", func(c *Config) any { return &c.Auth.JWT.Audience }},
 	{"auth.jwt.leeway", "TETHER_JWT_LEEWAY", "", "clock skew tolerated on exp and nbf", func(c *Config) any { return &c.Auth.JWT.Leeway }},
 	{"auth.jwt.rooms_claim", "TETHER_JWT_ROOMS_CLAIM", "", "claim with the room patterns a token grants", func(c *Config) any { return &c.Auth.JWT.RoomsClaim }},
+	{"auth.jwt.require_exp", "TETHER_JWT_REQUIRE_EXP", "jwt-require-exp", "refuse tokens without an exp claim (default: on when authentication is required)", func(c *Config) any { return &c.Auth.JWT.RequireExp }},
 	{"limits.max_payload", "TETHER_MAX_PAYLOAD", "max-payload", "largest message a client may send, in bytes", func(c *Config) any { return &c.Limits.MaxPayload }},
 	{"limits.send_queue", "TETHER_SEND_QUEUE", "send-queue", "packets queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueue }},
 	{"limits.send_queue_bytes", "TETHER_SEND_QUEUE_BYTES", "send-queue-bytes", "bytes of messages queued for a client before it is disconnected as too slow", func(c *Config) any { return &c.Limits.SendQueueBytes }},
@@ -75,6 +77,12 @@ func (s *Setting) set(c *Config, v string) error {
 			return fmt.Errorf("invalid boolean %q", v)
 		}
 		*p = b
+	case **bool: // unset means a default that depends on other settings
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", v)
+		}
+		*p = &b
 	case *int:
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -114,8 +122,11 @@ func (s *Setting) set(c *Config, v string) error {
 
 // isBool reports whether s is a boolean (a flag without a value).
 func (s *Setting) isBool() bool {
-	_, ok := s.ptr(&Config{}).(*bool)
-	return ok
+	switch s.ptr(&Config{}).(type) {
+	case *bool, **bool:
+		return true
+	}
+	return false
 }
 
 // LoadConfig returns the configuration of a command line: the defaults,

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -162,6 +163,20 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return &countingConn{Conn: c, m: l.m}, nil
 }
 
+// countingConn counts the bytes read from and written to a client
+// connection.
+//
+// It passes the socket's descriptor through (it is a [syscall.Conn]) so
+// that WebSocket connections are read with websocket.Conn.ReadLoopAsync's
+// poller, which holds no goroutine for an idle connection: the poller only
+// registers the descriptor with epoll and, once data is there, reads
+// through the countingConn, so every byte is still counted. Raw reads and
+// writes on the descriptor would go around the count — io.Copy from an
+// os.File would sendfile(2) straight to the socket — so the
+// [syscall.RawConn] it returns refuses them (and, lacking the net package's
+// own methods, is no path for sendfile or splice). Over TLS the server reads a tls.Conn wrapped
+// around the countingConn, which is no syscall.Conn: each WebSocket then
+// has a reader goroutine of its own.
 type countingConn struct {
 	net.Conn
 	m *metrics
@@ -178,3 +193,32 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.m.bytesWritten.Add(uint64(n))
 	return n, err
 }
+
+// SyscallConn returns the connection's socket for Control only; see
+// [countingConn].
+func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoSocket
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return controlOnly{rc}, nil
+}
+
+var (
+	errNoSocket  = errors.New("server: the connection has no socket of its own")
+	errUncounted = errors.New("server: raw reads and writes would not be counted: use Read and Write")
+)
+
+// controlOnly is a socket's RawConn that allows Control (the descriptor,
+// socket options) but not raw reads and writes, which would not be
+// counted.
+type controlOnly struct{ rc syscall.RawConn }
+
+func (r controlOnly) Control(f func(fd uintptr)) error { return r.rc.Control(f) }
+
+func (controlOnly) Read(func(fd uintptr) bool) error  { return errUncounted }
+func (controlOnly) Write(func(fd uintptr) bool) error { return errUncounted }

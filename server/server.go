@@ -103,7 +103,7 @@ func New(opts Options) (*Server, error) {
 	if s.ips, err = newIPResolver(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	if s.verifier, err = newVerifier(&cfg.Auth.JWT, log); err != nil {
+	if s.verifier, err = newVerifier(&cfg.Auth.JWT, cfg.ExpRequired(), log); err != nil {
 		return nil, fmt.Errorf("failed to set up token verification: %w", err)
 	}
 	s.metrics = newMetrics(s.connectionsByTransport)
@@ -158,6 +158,7 @@ func (s *Server) socketioOptions() *socketio.Options {
 			},
 		},
 		ConnectTimeout: connectTimeout,
+		Logger:         s.log,
 	}
 	if c.Engine.Compression {
 		o.WebSocket.Compression.Mode = websocket.CompressionContextTakeover
@@ -381,11 +382,14 @@ func (s *Server) Run(ctx context.Context) error {
 // and the HTTP connections close. It returns nil after a graceful
 // shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener) error {
+	// net/http's own error lines (TLS handshake errors, a handler's panic)
+	// go to the configured logger, not to the standard log package.
+	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
 	}
 	counted := &countingListener{Listener: ln, m: s.metrics}
 	scheme := "http"
@@ -404,7 +408,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	go func() { errc <- serve() }()
 	var as *http.Server
 	if admin != nil {
-		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		as = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 		go func() { errc <- as.Serve(admin) }()
 		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String(), "on", strings.Join(listenAddrs(admin), ","))
 	}

@@ -3,6 +3,7 @@ package socketio
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -86,5 +87,25 @@ func BenchmarkBroadcastRoom1000Of10000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = srv.To("room").Emit("tick", 42, "payload")
+	}
+}
+
+// BenchmarkOperatorRooms builds an operator over n distinct rooms (and as
+// many exceptions): the time per room stays flat as n grows, since the
+// rooms are de-duplicated in linear time (it grew with n when each room
+// was compared with every one kept before it).
+func BenchmarkOperatorRooms(b *testing.B) {
+	for _, n := range []int{3, 100, 1000, 10000, 100000} {
+		rooms := make([]string, n)
+		for i := range rooms {
+			rooms[i] = "room:" + strconv.Itoa(i)
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = BroadcastOperator{}.To(rooms...).Except(rooms...)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(2*n), "ns/room")
+		})
 	}
 }

@@ -35,7 +35,9 @@ func (b BroadcastOperator) opts() *BroadcastOptions {
 }
 
 // To returns an operator that also targets the sockets in rooms (a socket
-// in several of them gets each packet once).
+// in several of them gets each packet once). Rooms named twice count once;
+// the operator keeps them in the order they were first named. It takes
+// time linear in the number of rooms the operator holds.
 func (b BroadcastOperator) To(rooms ...string) BroadcastOperator {
 	b.rooms = appendUnique(slices.Clip(b.rooms), rooms)
 	return b
@@ -44,15 +46,41 @@ func (b BroadcastOperator) To(rooms ...string) BroadcastOperator {
 // In is the same as To.
 func (b BroadcastOperator) In(rooms ...string) BroadcastOperator { return b.To(rooms...) }
 
-// Except returns an operator that excludes the sockets in rooms.
+// Except returns an operator that excludes the sockets in rooms. As with
+// To, rooms named twice count once.
 func (b BroadcastOperator) Except(rooms ...string) BroadcastOperator {
 	b.except = appendUnique(slices.Clip(b.except), rooms)
 	return b
 }
 
+// uniqueScan is the most rooms appendUnique compares pairwise: up to
+// there, a scan of the few rooms kept so far is cheaper than a set, and
+// allocates nothing but dst.
+const uniqueScan = 16
+
+// appendUnique appends to dst, whose elements are distinct, each element of
+// add that is not in dst yet, in order. It takes time linear in
+// len(dst)+len(add): beyond uniqueScan rooms it looks them up in a set
+// (a list of 100,000 rooms compared pairwise took seconds).
 func appendUnique(dst, add []string) []string {
+	if cap(dst)-len(dst) < len(add) { // one allocation, whatever the duplicates
+		dst = append(make([]string, 0, len(dst)+len(add)), dst...)
+	}
+	if len(dst)+len(add) <= uniqueScan {
+		for _, r := range add {
+			if !slices.Contains(dst, r) {
+				dst = append(dst, r)
+			}
+		}
+		return dst
+	}
+	seen := make(map[string]struct{}, len(dst)+len(add))
+	for _, r := range dst {
+		seen[r] = struct{}{}
+	}
 	for _, r := range add {
-		if !slices.Contains(dst, r) {
+		if _, ok := seen[r]; !ok {
+			seen[r] = struct{}{}
 			dst = append(dst, r)
 		}
 	}

@@ -3,7 +3,6 @@ package socketio
 import (
 	"encoding/json"
 	"fmt"
-	"log"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -255,7 +254,8 @@ func (c *client) enqueueSized(size int, fn func()) {
 	if size > 0 && (len(c.queue) >= maxQueued || c.qbytes+size > maxQueuedBytes) {
 		n, b := len(c.queue), c.qbytes
 		c.qmu.Unlock()
-		log.Printf("socketio: closing client %s: %d packets (%d bytes) wait for their handlers", c.conn.ID(), n, b)
+		c.srv.logger().Warn("socketio: closing a client whose packets pile up before its handlers",
+			"client", c.conn.ID(), "packets", n, "bytes", b)
 		go c.close()
 		return
 	}
@@ -291,7 +291,7 @@ func (c *client) run() {
 func (c *client) call(fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Printf("socketio: panic serving client %s: %v\n%s", c.conn.ID(), r, debug.Stack())
+			c.srv.logger().Error("socketio: panic serving a client", "client", c.conn.ID(), "panic", r, "stack", string(debug.Stack()))
 			c.close()
 		}
 	}()

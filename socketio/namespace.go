@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
 	"slices"
 	"strings"
 	"sync"
@@ -63,7 +62,7 @@ func newNamespace(srv *Server, name string, parent *ParentNamespace) *Namespace 
 		n.adapter = NewInMemoryAdapter(n)
 	}
 	if err := n.adapter.Init(); err != nil {
-		log.Printf("socketio: failed to initialize the adapter of namespace %s: %v", name, err)
+		srv.logger().Error("socketio: failed to initialize the adapter", "namespace", name, "err", err)
 	}
 	return n
 }
@@ -225,7 +224,7 @@ func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket
 				n.mu.Unlock()
 			})
 			if err != nil {
-				log.Printf("socketio: failed to restore session: %v", err)
+				n.server.logger().Warn("socketio: failed to restore a session", "namespace", n.name, "err", err)
 			}
 			if sess != nil && s != nil {
 				return s

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
@@ -30,6 +31,12 @@ type Options struct {
 	// MaxAttachments limits the binary attachments of one received packet;
 	// 0 means 10, as in Node.
 	MaxAttachments int
+
+	// Logger receives what the server reports on its own: a handler's
+	// panic, a client closed because the packets waiting for its handlers
+	// piled up, an adapter that failed. nil means [slog.Default] (at the
+	// time of logging).
+	Logger *slog.Logger
 }
 
 // RecoveryOptions configures connection state recovery.

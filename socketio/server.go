@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -43,6 +44,14 @@ func NewServer(opts *Options) *Server {
 		es.OnClose(c.onEngineClose)
 	})
 	return s
+}
+
+// logger returns Options.Logger, or the default logger.
+func (s *Server) logger() *slog.Logger {
+	if s.opts.Logger != nil {
+		return s.opts.Logger
+	}
+	return slog.Default()
 }
 
 // ServeHTTP serves the Engine.IO requests (polling and WebSocket).

@@ -1,13 +1,16 @@
 package socketio
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -627,8 +630,43 @@ func TestSocketMiddlewareAndAny(t *testing.T) {
 	}
 }
 
+// logBuffer collects the JSON lines of a logger.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// logger returns a logger that writes JSON lines to b.
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(b, nil)) }
+
+// entries returns the lines logged so far.
+func (b *logBuffer) entries(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func TestHandlerPanicClosesConnection(t *testing.T) {
-	srv := newTestServer(t, nil)
+	var logs logBuffer
+	srv := newTestServer(t, &Options{Logger: logs.logger()})
 	srv.OnConnection(func(s *Socket) {
 		s.On("boom", func(*Socket, []json.RawMessage, AckFunc) { panic("boom") })
 	})
@@ -636,12 +674,19 @@ func TestHandlerPanicClosesConnection(t *testing.T) {
 	tc.connect("/", "")
 	tc.send(`2["boom"]`)
 	tc.waitClosed()
+	// The panic goes to the configured logger, with its stack.
+	e := logs.entries(t)
+	if len(e) != 1 || e[0]["level"] != "ERROR" || e[0]["msg"] != "socketio: panic serving a client" ||
+		e[0]["panic"] != "boom" || e[0]["client"] != tc.conn.ID() || !strings.Contains(e[0]["stack"].(string), "TestHandlerPanicClosesConnection") {
+		t.Fatalf("logged %v", e)
+	}
 }
 
 // A client whose events pile up behind a busy handler is disconnected
 // instead of growing the server's memory without bound.
 func TestQueueBound(t *testing.T) {
-	srv := newTestServer(t, nil)
+	var logs logBuffer
+	srv := newTestServer(t, &Options{Logger: logs.logger()})
 	release := make(chan struct{})
 	srv.OnConnection(func(s *Socket) {
 		s.On("slow", func(*Socket, []json.RawMessage, AckFunc) { <-release })
@@ -653,6 +698,12 @@ func TestQueueBound(t *testing.T) {
 		tc.send(`2["slow"]`)
 	}
 	tc.waitClosed()
+	// Said on the configured logger, not the log package.
+	e := logs.entries(t)
+	if len(e) != 1 || e[0]["level"] != "WARN" || e[0]["msg"] != "socketio: closing a client whose packets pile up before its handlers" ||
+		e[0]["client"] != tc.conn.ID() || e[0]["packets"] != float64(maxQueued) {
+		t.Fatalf("logged %v", e)
+	}
 }
 
 // Socket.IO v2 clients (Engine.IO 3) as Node serves them with allowEIO3.

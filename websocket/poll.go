@@ -19,7 +19,10 @@ import (
 // between. An idle connection then
 // costs no goroutine and no read buffer, which matters for servers that
 // hold many connections that are mostly quiet. Elsewhere (TLS, other
-// systems) ReadLoopAsync runs ReadLoop in a goroutine.
+// systems) ReadLoopAsync runs ReadLoop in a goroutine. A wrapper around
+// the TCP connection (one that counts bytes, say) is polled too if it is a
+// [syscall.Conn]: the poller takes only the descriptor from it
+// ([syscall.RawConn.Control]) and always reads through the wrapper's Read.
 //
 // fn runs on a reader goroutine and must not block for long: the next
 // message of the connection waits for it. Close the connection through

@@ -105,6 +105,13 @@ func serveUntilSignal(addr, name, scheme string, srv *http.Server, closeSessions
 		return fmt.Errorf("failed to listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+	// Everything the process logs takes this format: the libraries' default
+	// logger (socketio's, unless configured) and the log package route to
+	// it, and so do net/http's own error lines.
+	slog.SetDefault(log)
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
 	log.Info(name+" listening", "addr", scheme+ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

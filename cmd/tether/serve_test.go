@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,6 +120,14 @@ func TestServeIsTheDefault(t *testing.T) {
 		for _, w := range []string{"tether listening", "shutting down", "stopped"} {
 			if !strings.Contains(logs, w) {
 				t.Errorf("tether %q: logs lack %q:\n%s", args, w, logs)
+			}
+		}
+		// Every line takes the configured format, through the shutdown.
+		if slices.Contains(args, "json") {
+			for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+				if !json.Valid([]byte(line)) {
+					t.Errorf("tether %q: log line %q is not JSON", args, line)
+				}
 			}
 		}
 	}
