@@ -209,4 +209,3 @@ func isClosed(c net.Conn, d time.Duration) bool {
 		return true
 	}
 }
-
