@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -184,6 +185,11 @@ type EngineConfig struct {
 type RecoveryConfig struct {
 	Enabled          bool          `yaml:"enabled"`
 	MaxDisconnection time.Duration `yaml:"max_disconnection"`
+	// MaxLogBytes and MaxLogPackets bound each namespace's log of the
+	// events kept for recovery; over either, the oldest go first (see
+	// socketio.RecoveryOptions).
+	MaxLogBytes   int64 `yaml:"max_log_bytes"`
+	MaxLogPackets int   `yaml:"max_log_packets"`
 }
 
 // NamespaceConfig is a namespace clients may connect to, with its rules.
@@ -254,7 +260,12 @@ func DefaultConfig() *Config {
 		},
 		// Recovery is on: a standalone server's clients (and the chat
 		// demo) expect missed events after a network drop.
-		Recovery: RecoveryConfig{Enabled: true, MaxDisconnection: 2 * time.Minute},
+		Recovery: RecoveryConfig{
+			Enabled:          true,
+			MaxDisconnection: 2 * time.Minute,
+			MaxLogBytes:      socketio.DefaultMaxLogBytes,
+			MaxLogPackets:    socketio.DefaultMaxLogPackets,
+		},
 		Namespaces: []NamespaceConfig{{
 			Name:            "/",
 			Rooms:           RoomsConfig{Public: []string{"*"}, Max: 100},
@@ -502,6 +513,8 @@ func (c *Config) validateLimits(v *validator) {
 	}
 	if c.Recovery.Enabled {
 		v.positive("recovery.max_disconnection", int64(c.Recovery.MaxDisconnection))
+		v.positive("recovery.max_log_bytes", c.Recovery.MaxLogBytes)
+		v.positive("recovery.max_log_packets", int64(c.Recovery.MaxLogPackets))
 	}
 }
 

@@ -62,6 +62,8 @@ var Settings = []Setting{
 	{"engine.compression", "TETHER_COMPRESSION", "compression", "permessage-deflate on WebSocket connections", func(c *Config) any { return &c.Engine.Compression }},
 	{"recovery.enabled", "TETHER_RECOVERY", "recovery", "connection state recovery", func(c *Config) any { return &c.Recovery.Enabled }},
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
+	{"recovery.max_log_bytes", "TETHER_RECOVERY_MAX_LOG_BYTES", "", "bytes of events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogBytes }},
+	{"recovery.max_log_packets", "TETHER_RECOVERY_MAX_LOG_PACKETS", "", "events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogPackets }},
 	{"demos", "TETHER_DEMOS", "demos", "serve the demo apps at / (leaderboard, chat, ticker)", func(c *Config) any { return &c.Demos }},
 	{"demo_ticker_rate", "TETHER_DEMO_TICKER_RATE", "demo-ticker-rate", "ticks per second of the ticker demo (1 to 1000)", func(c *Config) any { return &c.DemoTickerRate }},
 }

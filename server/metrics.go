@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own.
@@ -27,10 +28,16 @@ type metrics struct {
 	rejectedHandshake *prometheus.CounterVec
 	apiRequests       *prometheus.CounterVec
 
+	// Events that left a connection state recovery log, by reason.
+	recoveryDropped      *prometheus.CounterVec
+	recoveryDroppedBytes *prometheus.CounterVec
+
 	bytesRead, bytesWritten atomic.Uint64
 }
 
-func newMetrics(connections func() map[string]int) *metrics {
+// newMetrics returns the metrics; connections and recoveryLog are read at
+// scrape time.
+func newMetrics(connections func() map[string]int, recoveryLog func() (packets, bytes map[string]int)) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.eventsIn = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tether_events_received_total",
@@ -73,11 +80,24 @@ func newMetrics(connections func() map[string]int) *metrics {
 		Name: "tether_api_requests_total",
 		Help: "Backend API requests, by endpoint and status code.",
 	}, []string{"endpoint", "code"})
+	m.recoveryDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_recovery_log_dropped_total",
+		Help: "Events that left a connection state recovery log, by reason: age (older than recovery.max_disconnection), bytes or packets (over recovery.max_log_bytes or max_log_packets: a client that missed them gets a new session).",
+	}, []string{"reason"})
+	m.recoveryDroppedBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_recovery_log_dropped_bytes_total",
+		Help: "Bytes of the events that left a connection state recovery log, by reason.",
+	}, []string{"reason"})
 	conns := prometheus.NewDesc("tether_connections", "Open client connections, by transport.", []string{"transport"}, nil)
+	logBytes := prometheus.NewDesc("tether_recovery_log_bytes", "Bytes held by the connection state recovery log, by namespace.", []string{"namespace"}, nil)
+	logPackets := prometheus.NewDesc("tether_recovery_log_packets", "Events held by the connection state recovery log, by namespace.", []string{"namespace"}, nil)
 	m.reg.MustRegister(
 		m.eventsIn, m.eventsOut, m.eventsDropped, m.bytesIn, m.bytesOut, m.fanout,
 		m.slowDisconnects, m.disconnects, m.rejectedHandshake, m.apiRequests,
+		m.recoveryDropped, m.recoveryDroppedBytes,
 		&gaugeCollector{desc: conns, values: connections},
+		&gaugeCollector{desc: logBytes, values: func() map[string]int { _, b := recoveryLog(); return b }},
+		&gaugeCollector{desc: logPackets, values: func() map[string]int { p, _ := recoveryLog(); return p }},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -88,7 +108,18 @@ func newMetrics(connections func() map[string]int) *metrics {
 	for _, r := range []string{slowSendQueue, slowPollResponse, slowPostBody, slowStalledWrites} {
 		m.slowDisconnects.WithLabelValues(r)
 	}
+	for _, r := range []string{socketio.DropBytes, socketio.DropPackets} {
+		m.recoveryDropped.WithLabelValues(r)
+		m.recoveryDroppedBytes.WithLabelValues(r)
+	}
 	return m
+}
+
+// recoveryLogDropped counts events that left a recovery log
+// (socketio.RecoveryOptions.OnDrop).
+func (m *metrics) recoveryLogDropped(_ string, packets int, bytes int64, reason string) {
+	m.recoveryDropped.WithLabelValues(reason).Add(float64(packets))
+	m.recoveryDroppedBytes.WithLabelValues(reason).Add(float64(bytes))
 }
 
 // The reasons of tether_handshakes_rejected_total (authentication failures

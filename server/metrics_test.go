@@ -25,7 +25,7 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	m := newMetrics(func() map[string]int { return nil })
+	m := newMetrics(func() map[string]int { return nil }, func() (_, _ map[string]int) { return nil, nil })
 	cl := &countingListener{Listener: ln, m: m}
 	peer, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -106,7 +106,7 @@ func New(opts Options) (*Server, error) {
 	if s.verifier, err = newVerifier(&cfg.Auth.JWT, cfg.ExpRequired(), log); err != nil {
 		return nil, fmt.Errorf("failed to set up token verification: %w", err)
 	}
-	s.metrics = newMetrics(s.connectionsByTransport)
+	s.metrics = newMetrics(s.connectionsByTransport, s.recoveryLogSizes)
 	s.io = socketio.NewServer(s.socketioOptions())
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
 	for _, nc := range cfg.Namespaces {
@@ -172,7 +172,12 @@ func (s *Server) socketioOptions() *socketio.Options {
 		}
 	}
 	if c.Recovery.Enabled {
-		o.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: c.Recovery.MaxDisconnection}
+		o.ConnectionStateRecovery = &socketio.RecoveryOptions{
+			MaxDisconnectionDuration: c.Recovery.MaxDisconnection,
+			MaxLogBytes:              c.Recovery.MaxLogBytes,
+			MaxLogPackets:            c.Recovery.MaxLogPackets,
+			OnDrop:                   s.metrics.recoveryLogDropped,
+		}
 	}
 	return o
 }
@@ -290,6 +295,22 @@ func (s *Server) connectionsByTransport() map[string]int {
 		m[es.Transport()]++
 	}
 	return m
+}
+
+// recoveryLogSizes returns the packets and bytes of each namespace's
+// connection state recovery log (none when recovery is off).
+func (s *Server) recoveryLogSizes() (packets, bytes map[string]int) {
+	packets, bytes = map[string]int{}, map[string]int{}
+	if !s.cfg.Recovery.Enabled {
+		return packets, bytes
+	}
+	for _, name := range s.io.Namespaces() {
+		if a, ok := s.io.Of(name).Adapter().(interface{ RecoveryLogSize() (int, int64) }); ok {
+			n, b := a.RecoveryLogSize()
+			packets[name], bytes[name] = n, int(b)
+		}
+	}
+	return packets, bytes
 }
 
 // enter registers a built-in handler call; it returns false while draining.

@@ -147,7 +147,8 @@ type Adapter interface {
 	// RestoreSession finds the session pid, if it has not expired, and the
 	// packets broadcast after offset that it missed. It returns nil when
 	// there is nothing to restore (unknown or expired session, unknown
-	// offset). On success it has added the socket to the session's rooms and
+	// offset) or when some packets broadcast after offset are no longer
+	// kept: a session is never restored with a gap. On success it has added the socket to the session's rooms and
 	// has called attach(session) before any packet broadcast after the
 	// missed ones was delivered, so the namespace can register the socket
 	// and queue the missed packets in order. A restored session is removed.

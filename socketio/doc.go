@@ -60,7 +60,10 @@
 // ([Socket.Recovered] reports it). A client that comes back while its
 // previous connection still looks alive (a polling client whose connection
 // broke between two requests is otherwise only noticed at the ping timeout)
-// takes the session over: the previous connection is closed first.
+// takes the session over: the previous connection is closed first. The
+// packets kept for recovery are bounded per namespace (MaxLogBytes,
+// MaxLogPackets; the oldest go first): a client that missed a packet no
+// longer kept gets a new session, as in Node when the offset is unknown.
 //
 // # Socket.IO v2 clients
 //

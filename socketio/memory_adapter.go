@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio/parser"
@@ -51,6 +52,14 @@ func (f *BroadcastFlags) noCompress() bool {
 //
 // Broadcasts are serialized: every socket receives them in the order they
 // were made, which is also the order of the recovery log.
+//
+// The recovery log of a namespace is bounded: it holds at most
+// RecoveryOptions.MaxLogPackets packets and MaxLogBytes bytes, the oldest
+// packets going first, and nothing older than MaxDisconnectionDuration. A
+// timer, armed only while the log or the stored sessions are not empty,
+// removes what expired even when the namespace sees no more broadcasts. A
+// session whose offset is older than what the log still holds after it is
+// not restored: the client gets a new session rather than one with a gap.
 type InMemoryAdapter struct {
 	nsp *Namespace
 
@@ -59,15 +68,28 @@ type InMemoryAdapter struct {
 	sids  map[string]*member            // socket id -> its rooms
 
 	// Connection state recovery.
-	recovery  bool
-	maxDisc   time.Duration
-	prefix    string // random per adapter, so offsets of another run never match
-	log       []logEntry
-	firstSeq  uint64 // seq of log[0]
-	nextSeq   uint64
-	sessions  map[string]*storedSession
-	lastSweep time.Time
-	now       func() time.Time
+	recovery   bool
+	maxDisc    time.Duration
+	maxBytes   int64
+	maxPackets int
+	onDrop     func(namespace string, packets int, bytes int64, reason string)
+	prefix     string // random per adapter, so offsets of another run never match
+	// The log holds the packets of seqs firstSeq to nextSeq-1, oldest first:
+	// firstSeq+len(log) == nextSeq. Packets leave it from the front only.
+	log      []logEntry
+	logBytes int64 // sum of the entries' size
+	firstSeq uint64
+	nextSeq  uint64
+	sessions map[string]*storedSession // by private id
+	// sessionRooms counts the stored sessions in each room.
+	sessionRooms map[string]int
+	// oldestSession is no later than the disconnection of every stored
+	// session.
+	oldestSession time.Time
+	timer         *time.Timer // runs expire; armed while timerArmed
+	timerArmed    bool
+	closed        bool
+	now           func() time.Time
 }
 
 // member is a socket known to the adapter: its rooms, and the local Socket
@@ -78,11 +100,31 @@ type member struct {
 }
 
 type logEntry struct {
-	seq       uint64
 	emittedAt time.Time
 	rooms     []string
 	except    []string
 	pkt       *EncodedPacket
+	size      int64 // what the entry holds: see entrySize
+}
+
+// The memory of a log entry besides its packets' data and room names: the
+// entry itself, its EncodedPacket and room slices.
+const (
+	entryOverhead    = int64(unsafe.Sizeof(logEntry{}) + unsafe.Sizeof(EncodedPacket{}))
+	entryPacketBytes = int64(unsafe.Sizeof(engineio.Packet{}))
+	entryRoomBytes   = int64(unsafe.Sizeof(""))
+)
+
+// entrySize returns the bytes a log entry holds: its encoded packet text
+// and attachments (their capacity: what the log keeps from being freed), and
+// the entry's own structures. The room names are not counted: they are
+// shared with the rooms and the callers that named them.
+func entrySize(e *logEntry) int64 {
+	n := entryOverhead + int64(len(e.rooms)+len(e.except))*entryRoomBytes
+	for _, p := range e.pkt.Packets {
+		n += entryPacketBytes + int64(cap(p.Data))
+	}
+	return n
 }
 
 type storedSession struct {
@@ -102,7 +144,11 @@ func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
 	if r := nsp.server.opts.ConnectionStateRecovery; r != nil {
 		a.recovery = true
 		a.maxDisc = r.MaxDisconnectionDuration
+		a.maxBytes = r.MaxLogBytes
+		a.maxPackets = r.MaxLogPackets
+		a.onDrop = r.OnDrop
 		a.sessions = map[string]*storedSession{}
+		a.sessionRooms = map[string]int{}
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		a.prefix = base64.RawURLEncoding.EncodeToString(b[:]) + "-"
@@ -113,8 +159,30 @@ func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
 // Init implements [Adapter].
 func (a *InMemoryAdapter) Init() error { return nil }
 
-// Close implements [Adapter].
-func (a *InMemoryAdapter) Close() error { return nil }
+// Close implements [Adapter]: it stops the recovery timer and forgets the
+// recovery log and the stored sessions. Nothing is logged or stored after.
+func (a *InMemoryAdapter) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timerArmed = false
+	a.dropLocked(len(a.log))
+	clear(a.sessions)
+	clear(a.sessionRooms)
+	return nil
+}
+
+// RecoveryLogSize returns the number of packets in the namespace's
+// recovery log and the bytes they hold, as counted against
+// RecoveryOptions.MaxLogPackets and MaxLogBytes.
+func (a *InMemoryAdapter) RecoveryLogSize() (packets int, bytes int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.log), a.logBytes
+}
 
 // ServerCount implements [Adapter]: always 1.
 func (a *InMemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
@@ -166,6 +234,10 @@ func (a *InMemoryAdapter) delRoomLocked(room, id string) {
 func (a *InMemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.delAllLocked(id)
+}
+
+func (a *InMemoryAdapter) delAllLocked(id string) {
 	if m := a.sids[id]; m != nil {
 		for r := range m.rooms {
 			a.delRoomLocked(r, id)
@@ -260,26 +332,99 @@ func (a *InMemoryAdapter) selectLocked(opts *BroadcastOptions) []*Socket {
 // Broadcast implements [Adapter].
 func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) error {
 	p.Namespace = a.nsp.name
+	var d drops
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	var ep *EncodedPacket
-	if a.recovery && p.Type == parser.Event && !p.HasID && !opts.Flags.Volatile {
+	if a.recovery && !a.closed && p.Type == parser.Event && !p.HasID && !opts.Flags.Volatile && a.recoverableLocked(opts) {
 		seq := a.nextSeq
 		a.nextSeq++
 		offset := a.offset(seq)
 		p.Data = appendArg(p.Data, parser.AppendString(nil, offset))
 		ep = encode(p, opts.Flags.noCompress())
 		now := a.now()
-		if len(a.log) == 0 {
-			a.firstSeq = seq
-		}
-		a.log = append(a.log, logEntry{seq: seq, emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: ep})
-		a.trimLocked(now)
+		a.trimLocked(now, &d)
+		e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: ep}
+		e.size = entrySize(&e)
+		a.log = append(a.log, e)
+		a.logBytes += e.size
+		a.boundLocked(&d)
+		a.armLocked()
 	} else {
 		ep = encode(p, opts.Flags.noCompress())
 	}
 	a.applyLocked(opts, func(s *Socket) { s.deliver(ep, opts.Flags.Volatile) })
+	a.mu.Unlock()
+	a.report(d)
 	return nil
+}
+
+// recoverableLocked reports whether a session may ever need a broadcast
+// with opts to be restored, that is whether it must be logged.
+//
+// A restored session must get the packets it missed: those broadcast to it
+// while its socket was stored (disconnected), and those broadcast to its
+// socket while it was connected that its client did not get (its
+// connection failed with them queued). A broadcast B that selects no
+// member (no socket id in its rooms and in none of its excepted rooms,
+// whether the socket is resolved or not) and whose rooms hold no stored
+// session is missed by no session:
+//   - a socket that is a member when B is made was not selected: B was
+//     never for it, whatever rooms it joins later;
+//   - a stored session is in none of B's rooms (with no rooms, B selects
+//     every socket, and is logged as soon as any session is stored): B is
+//     not among the packets it is given (see included), now or later;
+//   - a socket that becomes a member later joined after B, so B was never
+//     for it either.
+//
+// This needs every socket to be, at each instant, a member or a stored
+// session or neither, never in between: B, made under a.mu, must not fall
+// between a socket's DelAll and its PersistSession. Socket.onclose does
+// both in one step, under a.mu, through leave; RestoreSession adds the
+// restored socket to its rooms in the step that removes the session. That
+// holds only while this adapter is the namespace's own: an adapter wrapping
+// it may call DelAll and PersistSession apart, so then everything is
+// logged.
+//
+// Without it a client alone in a room (every publish excepts the sender)
+// could fill the log with packets nobody can recover.
+func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
+	if a.nsp.adapter != Adapter(a) {
+		return true
+	}
+	if len(a.sessions) > 0 {
+		if len(opts.Rooms) == 0 {
+			return true
+		}
+		for _, r := range opts.Rooms {
+			if a.sessionRooms[r] > 0 {
+				return true
+			}
+		}
+	}
+	excepted := func(id string) bool {
+		for _, r := range opts.Except {
+			if _, ok := a.rooms[r][id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	if len(opts.Rooms) == 0 {
+		for id := range a.sids {
+			if !excepted(id) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if !excepted(id) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // appendArg returns the JSON array data (an EVENT payload: never empty)
@@ -300,30 +445,144 @@ func (a *InMemoryAdapter) offset(seq uint64) string {
 	return a.prefix + strconv.FormatUint(seq, 36)
 }
 
+// Reasons for which packets leave the recovery log, given to
+// RecoveryOptions.OnDrop.
+const (
+	// DropAge: the packet is older than MaxDisconnectionDuration.
+	DropAge = "age"
+	// DropBytes: the log held more than MaxLogBytes.
+	DropBytes = "bytes"
+	// DropPackets: the log held more than MaxLogPackets packets.
+	DropPackets = "packets"
+)
+
+// drops counts the packets that left the recovery log, by reason, to be
+// reported once the adapter's lock is released.
+type drops struct {
+	age, bytes, packets struct {
+		n int
+		b int64
+	}
+}
+
+// report gives d to the OnDrop hook.
+func (a *InMemoryAdapter) report(d drops) {
+	if a.onDrop == nil {
+		return
+	}
+	if d.age.n > 0 {
+		a.onDrop(a.nsp.name, d.age.n, d.age.b, DropAge)
+	}
+	if d.packets.n > 0 {
+		a.onDrop(a.nsp.name, d.packets.n, d.packets.b, DropPackets)
+	}
+	if d.bytes.n > 0 {
+		a.onDrop(a.nsp.name, d.bytes.n, d.bytes.b, DropBytes)
+	}
+}
+
+// dropLocked removes the n oldest log entries and returns their bytes.
+func (a *InMemoryAdapter) dropLocked(n int) int64 {
+	var b int64
+	for i := range a.log[:n] {
+		b += a.log[i].size
+	}
+	clear(a.log[:n])
+	a.log = a.log[n:]
+	if len(a.log) == 0 {
+		a.log = nil // free the array
+	}
+	a.logBytes -= b
+	a.firstSeq += uint64(n)
+	return b
+}
+
 // trimLocked drops the log entries older than the recovery window.
-func (a *InMemoryAdapter) trimLocked(now time.Time) {
+func (a *InMemoryAdapter) trimLocked(now time.Time, d *drops) {
 	threshold := now.Add(-a.maxDisc)
 	n := 0
 	for n < len(a.log) && a.log[n].emittedAt.Before(threshold) {
 		n++
 	}
 	if n > 0 {
-		clear(a.log[:n])
-		a.log = a.log[n:]
-		if len(a.log) > 0 {
-			a.firstSeq = a.log[0].seq
-		} else {
-			a.firstSeq = a.nextSeq
-		}
+		d.age.n += n
+		d.age.b += a.dropLocked(n)
 	}
-	if now.Sub(a.lastSweep) > time.Minute {
-		a.lastSweep = now
+}
+
+// boundLocked drops the oldest log entries until the log is within
+// MaxLogPackets and MaxLogBytes (which may empty it, when the newest entry
+// alone is larger than MaxLogBytes).
+func (a *InMemoryAdapter) boundLocked(d *drops) {
+	if n := len(a.log) - a.maxPackets; n > 0 {
+		d.packets.n += n
+		d.packets.b += a.dropLocked(n)
+	}
+	if a.logBytes > a.maxBytes {
+		n, b := 0, a.logBytes
+		for b > a.maxBytes {
+			b -= a.log[n].size
+			n++
+		}
+		d.bytes.n += n
+		d.bytes.b += a.dropLocked(n)
+	}
+}
+
+// expire drops the log entries and stored sessions older than the recovery
+// window, and arms the timer for the next ones. It is the timer's function.
+func (a *InMemoryAdapter) expire() {
+	var d drops
+	a.mu.Lock()
+	a.timerArmed = false
+	if !a.closed {
+		now := a.now()
+		a.trimLocked(now, &d)
+		threshold := now.Add(-a.maxDisc)
+		oldest := now
 		for pid, s := range a.sessions {
 			if s.disconnectedAt.Before(threshold) {
-				delete(a.sessions, pid)
+				a.dropSessionLocked(pid)
+			} else if s.disconnectedAt.Before(oldest) {
+				oldest = s.disconnectedAt
 			}
 		}
+		a.oldestSession = oldest
+		a.armLocked()
 	}
+	a.mu.Unlock()
+	a.report(d)
+}
+
+// armLocked arms the timer, unless it is armed already, for when the
+// oldest log entry or stored session expires, plus a slack of a sixteenth
+// of the window: so that it runs at most once per slack, whatever the rate
+// of broadcasts and disconnections. Nothing is armed while the log and the
+// sessions are empty, so an idle namespace costs nothing.
+func (a *InMemoryAdapter) armLocked() {
+	if a.timerArmed || a.closed || (len(a.log) == 0 && len(a.sessions) == 0) {
+		return
+	}
+	var oldest time.Time
+	switch {
+	case len(a.log) == 0:
+		oldest = a.oldestSession
+	case len(a.sessions) == 0:
+		oldest = a.log[0].emittedAt
+	default:
+		oldest = a.log[0].emittedAt
+		if a.oldestSession.Before(oldest) {
+			oldest = a.oldestSession
+		}
+	}
+	slack := a.maxDisc / 16
+	wait := max(oldest.Add(a.maxDisc).Sub(a.now())+slack, slack)
+	if a.timer == nil {
+		a.timer = time.AfterFunc(wait, a.expire)
+	} else {
+		a.timer.Reset(wait)
+	}
+	a.timerArmed = true
 }
 
 // BroadcastWithAck implements [Adapter].
@@ -424,14 +683,58 @@ func (a *InMemoryAdapter) PersistSession(s *SessionToPersist) error {
 		return nil
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	a.sessions[s.PID] = &storedSession{SessionToPersist: *s, disconnectedAt: now}
-	a.trimLocked(now)
+	a.persistLocked(s)
+	a.mu.Unlock()
 	return nil
 }
 
-// RestoreSession implements [Adapter].
+// leave removes the socket id from every room and, if s is not nil, keeps
+// s, in one step: no broadcast falls between the two (see
+// recoverableLocked). Socket.onclose uses it instead of DelAll and
+// PersistSession.
+func (a *InMemoryAdapter) leave(id string, s *SessionToPersist) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.delAllLocked(id)
+	if s != nil && a.recovery {
+		a.persistLocked(s)
+	}
+}
+
+func (a *InMemoryAdapter) persistLocked(s *SessionToPersist) {
+	if a.closed {
+		return
+	}
+	now := a.now()
+	a.dropSessionLocked(s.PID)
+	if len(a.sessions) == 0 || now.Before(a.oldestSession) {
+		a.oldestSession = now
+	}
+	a.sessions[s.PID] = &storedSession{SessionToPersist: *s, disconnectedAt: now}
+	for _, r := range s.Rooms {
+		a.sessionRooms[r]++
+	}
+	a.armLocked()
+}
+
+// dropSessionLocked forgets the stored session pid, if any.
+func (a *InMemoryAdapter) dropSessionLocked(pid string) {
+	st, ok := a.sessions[pid]
+	if !ok {
+		return
+	}
+	delete(a.sessions, pid)
+	for _, r := range st.Rooms {
+		if a.sessionRooms[r]--; a.sessionRooms[r] <= 0 {
+			delete(a.sessionRooms, r)
+		}
+	}
+}
+
+// RestoreSession implements [Adapter]. The session is restored only if the
+// log still holds every packet broadcast after offset: when some were
+// dropped (too old, or over the log's bounds) it returns nil, and the client
+// gets a new session rather than one with a gap.
 func (a *InMemoryAdapter) RestoreSession(pid, offset string, attach func(*Session)) (*Session, error) {
 	if !a.recovery {
 		return nil, nil
@@ -443,7 +746,7 @@ func (a *InMemoryAdapter) RestoreSession(pid, offset string, attach func(*Sessio
 		return nil, nil
 	}
 	now := a.now()
-	delete(a.sessions, pid)
+	a.dropSessionLocked(pid)
 	if now.Sub(st.disconnectedAt) > a.maxDisc {
 		return nil, nil
 	}
@@ -451,12 +754,14 @@ func (a *InMemoryAdapter) RestoreSession(pid, offset string, attach func(*Sessio
 	if !ok {
 		return nil, nil
 	}
+	// The client got the packet seq; the log must hold every one after it:
+	// seq+1 >= firstSeq. seq < nextSeq: it was broadcast.
 	seq, err := strconv.ParseUint(seqStr, 36, 64)
-	if err != nil || seq < a.firstSeq || seq >= a.firstSeq+uint64(len(a.log)) {
+	if err != nil || seq >= a.nextSeq || seq+1 < a.firstSeq {
 		return nil, nil
 	}
 	sess := &Session{SessionToPersist: st.SessionToPersist}
-	for _, e := range a.log[seq-a.firstSeq+1:] {
+	for _, e := range a.log[seq+1-a.firstSeq:] {
 		if included(st.Rooms, e.rooms, e.except) {
 			sess.MissedPackets = append(sess.MissedPackets, e.pkt)
 		}

@@ -47,7 +47,38 @@ type RecoveryOptions struct {
 	// SkipMiddlewares skips the namespace middlewares when a session is
 	// recovered. Node's default is true; set it to match.
 	SkipMiddlewares bool
+
+	// MaxLogBytes bounds the memory of each namespace's log of broadcast
+	// packets (their text, attachments and bookkeeping); 0 means
+	// DefaultMaxLogBytes. MaxLogPackets bounds their number; 0 means
+	// DefaultMaxLogPackets. Over either bound the oldest packets are
+	// dropped, and a client that missed one of them gets a new session
+	// instead of a recovered one. Without them one client publishing large
+	// messages, even to a room it is alone in, pins them all for
+	// MaxDisconnectionDuration.
+	MaxLogBytes   int64
+	MaxLogPackets int
+
+	// OnDrop, when set, is called with the number of packets and bytes
+	// that left a namespace's log and why: DropAge (older than
+	// MaxDisconnectionDuration), DropBytes or DropPackets (over the
+	// bounds). It is called without the adapter's lock held, possibly
+	// concurrently.
+	OnDrop func(namespace string, packets int, bytes int64, reason string)
 }
+
+// The defaults of RecoveryOptions' bounds, per namespace. 32 MiB holds 32
+// messages of the largest payload a client may send by default (1 MB),
+// and some 65,000 chat messages of 300 bytes with their bookkeeping: more
+// than two minutes of a busy namespace. 100,000 packets is over 800
+// broadcasts a second for two minutes; with entries of a few hundred bytes
+// the byte bound is reached first, so the packet bound caps the entries
+// too small for it (some 170 bytes of bookkeeping each) and the work of
+// restoring a session, which scans the log after its offset.
+const (
+	DefaultMaxLogBytes   = 32 << 20
+	DefaultMaxLogPackets = 100_000
+)
 
 func (o *Options) withDefaults() Options {
 	var out Options
@@ -61,6 +92,12 @@ func (o *Options) withDefaults() Options {
 		r := *out.ConnectionStateRecovery
 		if r.MaxDisconnectionDuration <= 0 {
 			r.MaxDisconnectionDuration = 2 * time.Minute
+		}
+		if r.MaxLogBytes <= 0 {
+			r.MaxLogBytes = DefaultMaxLogBytes
+		}
+		if r.MaxLogPackets <= 0 {
+			r.MaxLogPackets = DefaultMaxLogPackets
 		}
 		out.ConnectionStateRecovery = &r
 	}

@@ -614,12 +614,21 @@ func (s *Socket) onclose(reason string) {
 		fn(s, reason)
 	}
 	// Leave the rooms before the session is persisted: once it is, a
-	// reconnecting client may take the same id over.
+	// reconnecting client may take the same id over. The in-memory adapter
+	// does both in one step (see InMemoryAdapter.recoverableLocked).
 	rooms := s.Rooms()
 	s.nsp.remove(s)
-	s.nsp.adapter.DelAll(s.id)
+	var sess *SessionToPersist
 	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
-		_ = s.nsp.adapter.PersistSession(&SessionToPersist{SID: s.id, PID: s.pid, Rooms: rooms, Data: s.data.Snapshot()})
+		sess = &SessionToPersist{SID: s.id, PID: s.pid, Rooms: rooms, Data: s.data.Snapshot()}
+	}
+	if a, ok := s.nsp.adapter.(*InMemoryAdapter); ok {
+		a.leave(s.id, sess)
+	} else {
+		s.nsp.adapter.DelAll(s.id)
+		if sess != nil {
+			_ = s.nsp.adapter.PersistSession(sess)
+		}
 	}
 	s.connected.Store(false)
 	s.mu.Lock()

@@ -210,4 +210,3 @@ func isClosed(c net.Conn, d time.Duration) bool {
 		return true
 	}
 }
-
