@@ -168,7 +168,9 @@ func (c *Conn) startMessage() (MessageType, error) {
 func (c *Conn) readRest(buf []byte) ([]byte, error) {
 	r := &c.r
 	for {
-		if len(buf) == cap(buf) {
+		// A full buffer grows only if the message may go on: a message
+		// that fills it exactly ends without another allocation.
+		if len(buf) == cap(buf) && (r.inflate != nil || r.fremain > 0 || !r.fh.Fin) {
 			grow := 512
 			if r.inflate == nil {
 				grow = max(grow, int(min(r.fremain, 1<<30)))
