@@ -261,3 +261,24 @@ func TestReadAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestLengthTopBitClose checks that a frame whose 64-bit length has its
+// most significant bit set fails the connection with 1002 and a reason
+// that says so.
+func TestLengthTopBitClose(t *testing.T) {
+	nc := &fuzzConn{in: []byte{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}}
+	c := newConn(connConfig{nc: nc})
+	_, _, err := c.ReadMessage(nil)
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusProtocolError || !strings.Contains(ce.Reason, "most significant bit") {
+		t.Fatalf("read error %v, want 1002 naming the most significant bit", err)
+	}
+	h, n, err := frame.ParseHeader(nc.out.Bytes())
+	if err != nil || h.OpCode != frame.OpClose {
+		t.Fatalf("sent %x, want a close frame", nc.out.Bytes())
+	}
+	code, reason, err := frame.ParseClose(nc.out.Bytes()[n : n+int(h.Length)])
+	if err != nil || code != uint16(StatusProtocolError) || !bytes.Contains(reason, []byte("most significant bit")) {
+		t.Errorf("close frame sent: %d %q, %v; want 1002 naming the most significant bit", code, reason, err)
+	}
+}
