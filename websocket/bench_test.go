@@ -66,6 +66,49 @@ func BenchmarkReadMessage(b *testing.B) {
 	}
 }
 
+// bigSizes are the message sizes of the benchmarks of large reads: one
+// pooled buffer holds the first two; the others are allocated per message.
+var bigSizes = []int{64 << 10, 1 << 20, 4 << 20, 16 << 20}
+
+// BenchmarkReadLoop reads messages as ReadLoop does, into pooled buffers.
+func BenchmarkReadLoop(b *testing.B) {
+	for _, size := range bigSizes {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			c := newConn(connConfig{nc: &loopConn{data: clientFrames(size, 2)}, readLimit: -1})
+			fn := func(_ MessageType, p []byte) error {
+				if len(p) != size {
+					b.Fatal(len(p))
+				}
+				return nil
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.readOne(fn, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRead reads each message into a new slice.
+func BenchmarkRead(b *testing.B) {
+	for _, size := range bigSizes {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			c := newConn(connConfig{nc: &loopConn{data: clientFrames(size, 2)}, readLimit: -1})
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, p, err := c.ReadMessage(nil)
+				if err != nil || len(p) != size {
+					b.Fatal(err, len(p))
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkWriteMessage(b *testing.B) {
 	for _, client := range []bool{false, true} {
 		for _, size := range benchSizes {

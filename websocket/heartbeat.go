@@ -13,7 +13,8 @@ import (
 )
 
 // ErrHeartbeatTimeout is the read error of a connection closed because the
-// peer sent nothing, not even a pong, within PingTimeout of a ping.
+// peer sent nothing, not even a pong, within PingTimeout of a ping, and
+// what the error of a write that this broke wraps.
 var ErrHeartbeatTimeout = errors.New("websocket: peer did not answer ping in time")
 
 // heartbeat pings a quiet peer and closes the connection when it stays

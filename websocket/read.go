@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 
 	"github.com/tether-rt/tether/websocket/frame"
@@ -165,17 +164,26 @@ func (c *Conn) startMessage() (MessageType, error) {
 }
 
 // readRest appends the rest of the current message to buf.
+//
+// Invariant: the memory it takes grows with the bytes that arrive, never
+// with the length a frame header declares. Beyond the buffer it was given,
+// it holds at most twice what has arrived, or what has arrived and
+// readAhead more: a peer that declares 1 GiB and sends 20 KiB costs
+// 64 KiB, not 1 GiB (see readStaged). A full buffer grows only if the
+// message may go on, so a message that fills it exactly ends without
+// another allocation.
 func (c *Conn) readRest(buf []byte) ([]byte, error) {
 	r := &c.r
 	for {
-		if len(buf) == cap(buf) {
-			grow := 512
-			if r.inflate == nil {
-				grow = max(grow, int(min(r.fremain, 1<<30)))
-			} else {
-				grow = max(grow, len(buf))
+		if len(buf) == cap(buf) && (r.inflate != nil || r.fremain > 0 || !r.fh.Fin) {
+			if r.inflate == nil && r.fremain > int64(max(len(buf), readAhead)) {
+				var err error
+				if buf, err = c.readStaged(buf); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			buf = slices.Grow(buf, grow)
+			buf = grow(buf, r.growth(len(buf)))
 		}
 		n, err := c.readPayload(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -186,6 +194,89 @@ func (c *Conn) readRest(buf []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// readAhead is how far beyond the bytes already read readRest grows a
+// message buffer on the word of a frame header alone.
+const readAhead = 64 << 10
+
+// growth returns by how much readRest grows a full message buffer of n
+// bytes: to the end of the current uncompressed frame, which readRest has
+// made sure is at most max(n, readAhead) away; otherwise (between the
+// frames of a fragmented message, and for compressed messages, whose size
+// is known only once inflated) by n, at least 512: it doubles.
+func (r *reader) growth(n int) int {
+	if r.inflate == nil && r.fremain > 0 {
+		return int(r.fremain)
+	}
+	return max(n, 512)
+}
+
+// grow returns buf with room for exactly n more bytes. (slices.Grow
+// rounds the capacity up, by a quarter when it would double a buffer:
+// ReadLoop's buffer for a 1 MiB message would then not go back to the
+// pool.)
+func grow(buf []byte, n int) []byte {
+	if len(buf) == 0 {
+		return make([]byte, 0, n)
+	}
+	nb := make([]byte, len(buf), len(buf)+n)
+	copy(nb, buf)
+	return nb
+}
+
+// stageSize is the size of the pooled chunks readStaged holds a frame's
+// payload in.
+const stageSize = 64 << 10
+
+// stageChunks pools readStaged's chunks.
+var stageChunks = sync.Pool{New: func() any { return new([stageSize]byte) }}
+
+// readStaged reads the current frame's payload, which is longer than
+// buf (full) and than readAhead, into pooled chunks until what has
+// arrived (buf and the chunks) is at least what the frame still declares,
+// and returns a buffer that holds it with room for the rest of the frame.
+// The memory held thus stays below twice the bytes received, plus a
+// chunk, whatever the header said, and an honest frame costs one
+// allocation of its size, as if its length had been trusted, and a copy
+// of at most half of it.
+func (c *Conn) readStaged(buf []byte) ([]byte, error) {
+	r := &c.r
+	var arr [8]*[stageSize]byte
+	chunks := arr[:0]
+	staged, last := 0, stageSize // last: bytes in the last chunk
+	var err error
+	for r.fremain > int64(len(buf)+staged) {
+		if last == stageSize {
+			chunks = append(chunks, stageChunks.Get().(*[stageSize]byte))
+			last = 0
+		}
+		var n int
+		n, err = c.readPayload(chunks[len(chunks)-1][last:])
+		last += n
+		staged += n
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		nb := make([]byte, 0, len(buf)+staged+int(r.fremain))
+		buf = append(nb, buf...)
+	}
+	for i, ch := range chunks {
+		if err == nil {
+			n := stageSize
+			if i == len(chunks)-1 {
+				n = last
+			}
+			buf = append(buf, ch[:n]...)
+		}
+		stageChunks.Put(ch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // discardMessage reads the rest of the current message and drops it.

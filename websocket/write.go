@@ -190,10 +190,20 @@ const maxCopiedPayload = 16 << 10
 // netWrite writes b to the network. A failed write breaks the connection.
 func (c *Conn) netWrite(b []byte) error {
 	if _, err := c.nc.Write(b); err != nil {
-		c.closeNet()
-		return wrapErr("write frame", err)
+		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// writeFailed closes the connection after a failed write and returns the
+// write's error, wrapped: [ErrHeartbeatTimeout] when the heartbeat closed
+// the connection under the write (a peer that stopped reading).
+func (c *Conn) writeFailed(err error) error {
+	c.closeNet()
+	if c.heartbeat != nil && c.heartbeat.expired.Load() {
+		err = ErrHeartbeatTimeout
+	}
+	return wrapErr("write frame", err)
 }
 
 // netWrite2 writes a then b to the network, with one system call where
@@ -204,8 +214,7 @@ func (c *Conn) netWrite2(a, b []byte) error {
 	_, err := c.iov.WriteTo(c.nc) // a field, so that it does not escape
 	c.iovArr = [2][]byte{}        // don't keep the caller's memory
 	if err != nil {
-		c.closeNet()
-		return wrapErr("write frame", err)
+		return c.writeFailed(err)
 	}
 	return nil
 }

@@ -2,10 +2,10 @@
 //
 // Usage:
 //
-//	tether [serve] [flags]                            the standalone real-time server (the default command)
-//	tether config [flags]                             print the effective configuration of serve
-//	tether echo [-addr 127.0.0.1:9001]                WebSocket echo server (conformance, benchmarks)
-//	tether conformance [-addr 127.0.0.1:3000] [-eio3] Engine.IO/Socket.IO protocol test-suite server
+//	tether [serve] [flags]                                 the standalone real-time server (the default command)
+//	tether config [flags]                                  print the effective configuration of serve
+//	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks)
+//	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
 package main
 
 import (
@@ -74,11 +74,20 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
+	idle := fs.Duration("idle-timeout", echoserver.DefaultIdleTimeout,
+		"close a connection that sends nothing, not even a pong to the server's pings, for this long (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	h := echoserver.Handler(nil)
-	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.HTTPServer(h), h.Shutdown, stdout)
+	if *idle < 0 {
+		return fmt.Errorf("-idle-timeout is %v: it must not be negative", *idle)
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+	opts := echoserver.DefaultOptions()
+	echoserver.SetIdleTimeout(opts, *idle)
+	h := echoserver.Handler(opts)
+	h.Logger = log
+	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.HTTPServer(h), h.Shutdown, log)
 }
 
 // runConformance serves the reference configuration of the Engine.IO and
@@ -93,18 +102,17 @@ func runConformance(args []string, stdout, stderr io.Writer) error {
 	}
 	h := conformanceserver.New(conformanceserver.Options{AllowEIO3: *eio3})
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	return serveUntilSignal(*addr, "conformance server", "http://", hs, h.Close, stdout)
+	return serveUntilSignal(*addr, "conformance server", "http://", hs, h.Close, slog.New(slog.NewTextHandler(stdout, nil)))
 }
 
 // serveUntilSignal serves srv on addr until SIGINT or SIGTERM, then shuts
 // down gracefully: it stops listening, calls closeSessions (when set) so
 // long-lived sessions end, and waits up to 5 s for handlers to return.
-func serveUntilSignal(addr, name, scheme string, srv *http.Server, closeSessions func() error, stdout io.Writer) error {
+func serveUntilSignal(addr, name, scheme string, srv *http.Server, closeSessions func() error, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stdout, nil))
 	// Everything the process logs takes this format: the libraries' default
 	// logger (socketio's, unless configured) and the log package route to
 	// it, and so do net/http's own error lines.

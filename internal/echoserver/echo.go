@@ -2,8 +2,10 @@ package echoserver
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-rt/tether/websocket"
@@ -14,11 +16,17 @@ import (
 // connections so that [Server.Shutdown] can close them with 1001 (going
 // away), which net/http's own Shutdown cannot do for hijacked connections.
 type Server struct {
+	// Logger, when set (before serving), logs each connection closed
+	// because its peer went quiet (see [SetIdleTimeout]).
+	Logger *slog.Logger
+
 	opts *websocket.AcceptOptions
 
 	mu       sync.Mutex
 	conns    map[*websocket.Conn]struct{}
 	shutdown bool
+
+	timedOut atomic.Int64
 }
 
 // Handler returns a [Server] that accepts WebSocket connections on any path
@@ -30,14 +38,38 @@ func Handler(opts *websocket.AcceptOptions) *Server {
 	return &Server{opts: opts, conns: make(map[*websocket.Conn]struct{})}
 }
 
+// DefaultIdleTimeout is how long `tether echo` lets a connection send
+// nothing, not even a pong, before closing it (see [SetIdleTimeout]).
+const DefaultIdleTimeout = 60 * time.Second
+
 // DefaultOptions returns the options `tether echo` serves with:
 // permessage-deflate with context takeover, any Origin (it is a test tool,
-// not a site), the default read limit.
+// not a site), the default read limit, and [DefaultIdleTimeout].
 func DefaultOptions() *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		Compression:        websocket.CompressionOptions{Mode: websocket.CompressionContextTakeover},
 	}
+	SetIdleTimeout(opts, DefaultIdleTimeout)
+	return opts
+}
+
+// SetIdleTimeout sets the heartbeat of opts so that a connection whose
+// peer sends nothing, not even a pong, for d is closed: a connection quiet
+// for d/2 to d is pinged, and closed when nothing arrives within d/2 of
+// the ping, so between d and 1.5×d after the last byte it received. A
+// client that answers pings stays connected however long it is idle; one
+// that stops in the middle of a frame cannot answer (a pong cannot come
+// inside a frame) and is closed, and so is one that does not read its
+// echo (the connection is not read while the echo waits to be written).
+// d <= 0 turns the heartbeat off.
+func SetIdleTimeout(opts *websocket.AcceptOptions, d time.Duration) {
+	if d <= 0 {
+		opts.PingInterval, opts.PingTimeout = 0, 0
+		return
+	}
+	opts.PingInterval = d / 2
+	opts.PingTimeout = d - d/2
 }
 
 // ServeHTTP upgrades the request and echoes until the connection closes.
@@ -58,13 +90,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// is idle (see websocket.Conn.ReadLoopAsync).
 	c.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
 		return c.WriteMessage(typ, p)
-	}, func(error) {
+	}, func(err error) {
 		c.CloseNow()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		if errors.Is(err, websocket.ErrHeartbeatTimeout) {
+			s.timedOut.Add(1)
+			if s.Logger != nil {
+				s.Logger.Info("echo: closed a connection that went quiet", "remote", c.RemoteAddr().String(),
+					"idle_timeout", s.idleTimeout())
+			}
+		}
 	})
 }
+
+// idleTimeout is the idle timeout that the heartbeat of s's options
+// amounts to (see [SetIdleTimeout]).
+func (s *Server) idleTimeout() time.Duration {
+	if s.opts.PingTimeout <= 0 {
+		return 2 * s.opts.PingInterval
+	}
+	return s.opts.PingInterval + s.opts.PingTimeout
+}
+
+// TimedOut returns how many connections the server has closed because
+// their peer went quiet: it sent nothing, not even a pong, within the
+// idle timeout (see [SetIdleTimeout]).
+func (s *Server) TimedOut() int64 { return s.timedOut.Load() }
 
 // Shutdown closes every open connection with status 1001 (going away) and
 // refuses new ones the same way. It returns once the close handshakes are

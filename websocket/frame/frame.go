@@ -77,8 +77,11 @@ var (
 	// ErrShortHeader means more bytes are needed to decode the header.
 	ErrShortHeader = errors.New("frame header is incomplete")
 	// ErrNonMinimalLength means the payload length was not encoded in the
-	// fewest bytes possible, or had its most significant bit set.
+	// fewest bytes possible.
 	ErrNonMinimalLength = errors.New("frame payload length is not minimally encoded")
+	// ErrLengthTopBit means the 64-bit payload length had its most
+	// significant bit set, which RFC 6455, section 5.2, forbids.
+	ErrLengthTopBit = errors.New("frame payload length has its most significant bit set")
 )
 
 // HeaderSize returns the number of bytes h takes on the wire.
@@ -98,7 +101,8 @@ func HeaderSize(h Header) int {
 
 // ParseHeader decodes the frame header at the start of b and returns it with
 // the number of bytes it took. It returns [ErrShortHeader] if b does not yet
-// hold the whole header.
+// hold the whole header, [ErrNonMinimalLength] or [ErrLengthTopBit] for a
+// payload length RFC 6455 forbids (as soon as its bytes are there).
 func ParseHeader(b []byte) (Header, int, error) {
 	var h Header
 	if len(b) < 2 {
@@ -128,7 +132,10 @@ func ParseHeader(b []byte) (Header, int, error) {
 		}
 		u := binary.BigEndian.Uint64(b[2:])
 		n = 10
-		if u > math.MaxInt64 || u <= math.MaxUint16 {
+		if u > math.MaxInt64 {
+			return h, 0, ErrLengthTopBit
+		}
+		if u <= math.MaxUint16 {
 			return h, 0, ErrNonMinimalLength
 		}
 		h.Length = int64(u)

@@ -3,6 +3,7 @@ package frame
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,33 @@ func BenchmarkMask(b *testing.B) {
 				Mask(key, 1, buf)
 			}
 		})
+	}
+}
+
+// TestParseHeaderLengthErrors checks that a length not in its shortest
+// form and a 64-bit length with the top bit set fail, each with its own
+// error, and that the largest allowed length is accepted.
+func TestParseHeaderLengthErrors(t *testing.T) {
+	for _, tc := range []struct {
+		b    []byte
+		want error
+	}{
+		{[]byte{0x82, 126, 0, 125}, ErrNonMinimalLength},
+		{[]byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, ErrNonMinimalLength},
+		{[]byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, ErrLengthTopBit},
+		{[]byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 5}, ErrLengthTopBit}, // also short in the other 63 bits
+		{[]byte{0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrLengthTopBit},
+		{[]byte{0x82, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, nil},
+	} {
+		h, n, err := ParseHeader(tc.b)
+		if err != tc.want {
+			t.Errorf("ParseHeader(%x) = %v, want %v", tc.b, err, tc.want)
+		}
+		if err == nil && (n != 10 || h.Length != 1<<63-1) {
+			t.Errorf("ParseHeader(%x) = %+v, %d", tc.b, h, n)
+		}
+	}
+	if !strings.Contains(ErrLengthTopBit.Error(), "most significant bit") {
+		t.Errorf("ErrLengthTopBit says %q: it should name the most significant bit", ErrLengthTopBit)
 	}
 }

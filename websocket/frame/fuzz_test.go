@@ -72,12 +72,19 @@ func FuzzParseHeader(f *testing.F) {
 		default:
 			length = uint64(l)
 		}
+		if b[1]&0x7f == 127 && length>>63 != 0 {
+			if err != ErrLengthTopBit || n != 0 {
+				t.Fatalf("ParseHeader(%x) = %d, %v; want ErrLengthTopBit", b, n, err)
+			}
+			checkBuildParse(t, b)
+			return
+		}
 		minimal := true
 		switch b[1] & 0x7f {
 		case 126:
 			minimal = length > 125
 		case 127:
-			minimal = length > math.MaxUint16 && length <= math.MaxInt64
+			minimal = length > math.MaxUint16
 		}
 		if !minimal {
 			if err != ErrNonMinimalLength || n != 0 {

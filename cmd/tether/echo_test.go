@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// TestEchoIdleTimeout runs `tether echo -idle-timeout 1s`: a client that
+// stops in the middle of a frame is disconnected and the log says so; a
+// negative timeout is refused.
+func TestEchoIdleTimeout(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := tether(nil, "echo", "-addr", addr, "-idle-timeout", "1s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := make(chan string, 16)
+	exited := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait() // once stdout has been read to its end
+	}()
+	waitLine := func(what string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("tether echo ended before logging %q; stderr:\n%s", what, stderr.String())
+				}
+				if strings.Contains(l, what) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("tether echo did not log %q in 20 s", what)
+			}
+		}
+	}
+	waitLine("echo server listening")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", &websocket.DialOptions{Compression: websocket.CompressionOptions{Mode: websocket.CompressionDisabled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	h := frame.Header{Fin: true, OpCode: frame.OpBinary, Length: 1 << 20, Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+	if _, err := c.NetConn().Write(append(frame.AppendHeader(nil, h), make([]byte, 1024)...)); err != nil {
+		t.Fatal(err)
+	}
+	l := waitLine("closed a connection that went quiet")
+	if !strings.Contains(l, "remote="+c.LocalAddr().String()) || !strings.Contains(l, "idle_timeout=1s") {
+		t.Errorf("log line %q does not name the client %s and the timeout", l, c.LocalAddr())
+	}
+	c.NetConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1024)
+	for {
+		if _, err := c.NetConn().Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the stalled connection is still open")
+			}
+			break
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLine("echo server stopped")
+	for range lines {
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("tether echo after SIGTERM: %v\n%s", err, stderr.String())
+	}
+
+	cmd = tether(nil, "echo", "-idle-timeout", "-1s")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "-idle-timeout") {
+		t.Fatalf("tether echo -idle-timeout -1s: %v, stderr %q; want exit status 1 naming the flag", err, stderr.String())
+	}
+}
