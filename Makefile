@@ -1,5 +1,5 @@
 # Shortcuts; the README's commands are the reference.
-.PHONY: run echo test fuzz bench
+.PHONY: run echo test fuzz bench attack
 
 # Builds the demo apps' web assets (npm), then runs the standalone server
 # on embedded defaults: http://localhost:8080.
@@ -17,6 +17,10 @@ test:
 FUZZTIME ?= 30s
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+# The hardening battery at full size, with its summary table (SECURITY.md).
+attack:
+	./scripts/attack.sh
 
 # The comparison with gorilla/websocket, lxzan/gws and coder/websocket
 # (BENCHMARKS.md); Markdown tables on stdout, raw results in bench/results.
