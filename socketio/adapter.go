@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"time"
 
 	"github.com/tether-rt/tether/socketio/parser"
@@ -83,36 +84,29 @@ type SocketDetails struct {
 	local *Socket
 }
 
-// Adapter distributes the operations of one namespace to its sockets: room
-// membership, broadcasts (with or without acknowledgements), bulk operations
-// on selected sockets, and the sessions of connection state recovery.
+// Adapter distributes the operations of one namespace to its sockets:
+// broadcasts (with or without acknowledgements), bulk operations on
+// selected sockets, and the sessions of connection state recovery. The
+// sockets of this server are the namespace's [LocalSockets] (rooms are
+// joined and left there); an adapter reaches them through its
+// [AdapterHost].
 //
-// The in-memory implementation ([InMemoryAdapter]) serves a single server. A
-// multi-server adapter (such as one over Redis, wire-compatible with Node's
-// @socket.io/redis-adapter) wraps an InMemoryAdapter for the local sockets
-// and forwards each operation to the other servers: Broadcast publishes the
-// packet and options, BroadcastWithAck sends a request whose answers carry
-// client counts and acknowledgements, FetchSockets, AddSockets, DelSockets,
+// The in-memory implementation ([InMemoryAdapter]) serves a single server.
+// A multi-server adapter (such as one over Redis, wire-compatible with
+// Node's @socket.io/redis-adapter) acts on the local sockets and forwards
+// each operation to the other servers: Broadcast publishes the packet and
+// options, BroadcastWithAck sends a request whose answers carry client
+// counts and acknowledgements, FetchSockets, AddSockets, DelSockets,
 // DisconnectSockets, AllRooms and ServerSideEmit become requests, unless
-// opts.Flags.Local is set.
+// opts.Flags.Local is set. Broadcasts from other servers are delivered with
+// [LocalSockets.Deliver].
 //
 // Methods are called concurrently; an Adapter must be safe for that.
 type Adapter interface {
-	// Init is called once after the adapter is created.
-	Init() error
 	// Close releases the adapter's resources.
 	Close() error
 	// ServerCount returns the number of servers sharing the namespace.
 	ServerCount(ctx context.Context) (int, error)
-
-	// AddAll adds the local socket id to rooms.
-	AddAll(id string, rooms []string)
-	// Del removes the local socket id from room.
-	Del(id, room string)
-	// DelAll removes the local socket id from every room.
-	DelAll(id string)
-	// SocketRooms returns the rooms of the local socket id, nil if unknown.
-	SocketRooms(id string) []string
 	// AllRooms returns the rooms of every server.
 	AllRooms(ctx context.Context) ([]string, error)
 
@@ -121,8 +115,9 @@ type Adapter interface {
 	// BroadcastWithAck sends p (an EVENT, to which it gives an id) to the
 	// selected sockets; clientCount is called once per server with the
 	// number of sockets reached there, ack once per acknowledging client with
-	// its first acknowledgement argument.
-	BroadcastWithAck(p *parser.Packet, opts *BroadcastOptions, clientCount func(n int), ack func(arg json.RawMessage)) error
+	// its first acknowledgement argument. The acknowledgements stop being
+	// waited for, on every server, when ctx is done.
+	BroadcastWithAck(ctx context.Context, p *parser.Packet, opts *BroadcastOptions, clientCount func(n int), ack func(arg json.RawMessage)) error
 
 	// Sockets returns the ids of the sockets in rooms (all when empty).
 	Sockets(ctx context.Context, rooms []string) ([]string, error)
@@ -153,4 +148,51 @@ type Adapter interface {
 	// missed ones was delivered, so the namespace can register the socket
 	// and queue the missed packets in order. A restored session is removed.
 	RestoreSession(pid, offset string, attach func(*Session)) (*Session, error)
+}
+
+// AdapterHost is a namespace as its adapter sees it: its name, its sockets
+// on this server, and the handlers of events other servers send it. It is
+// all an adapter needs of the socket layer.
+type AdapterHost interface {
+	// Name returns the namespace's name, such as "/" or "/admin".
+	Name() string
+	// LocalSockets returns the namespace's sockets on this server.
+	LocalSockets() *LocalSockets
+	// DispatchServerSideEmit hands an event another server sent with
+	// ServerSideEmit (args[0] is its name) to the namespace's handler;
+	// ack, when not nil, sends the handler's answer back.
+	DispatchServerSideEmit(args []json.RawMessage, ack func(json.RawMessage))
+	// Logger returns the logger of the server.
+	Logger() *slog.Logger
+}
+
+// AdapterFactory creates the adapter of a namespace. An error (a broker that
+// cannot be reached, say) leaves the namespace unusable: clients get a
+// connect_error and operations fail with [Namespace.Err].
+type AdapterFactory func(host AdapterHost) (Adapter, error)
+
+// failedAdapter stands for an adapter that could not be made: every
+// operation fails with its error.
+type failedAdapter struct{ err error }
+
+func (f failedAdapter) Close() error                                      { return nil }
+func (f failedAdapter) ServerCount(context.Context) (int, error)          { return 0, f.err }
+func (f failedAdapter) AllRooms(context.Context) ([]string, error)        { return nil, f.err }
+func (f failedAdapter) Broadcast(*parser.Packet, *BroadcastOptions) error { return f.err }
+func (f failedAdapter) BroadcastWithAck(context.Context, *parser.Packet, *BroadcastOptions, func(int), func(json.RawMessage)) error {
+	return f.err
+}
+func (f failedAdapter) Sockets(context.Context, []string) ([]string, error) { return nil, f.err }
+func (f failedAdapter) FetchSockets(context.Context, *BroadcastOptions) ([]*SocketDetails, error) {
+	return nil, f.err
+}
+func (f failedAdapter) AddSockets(*BroadcastOptions, []string) error    { return f.err }
+func (f failedAdapter) DelSockets(*BroadcastOptions, []string) error    { return f.err }
+func (f failedAdapter) DisconnectSockets(*BroadcastOptions, bool) error { return f.err }
+func (f failedAdapter) ServerSideEmit(context.Context, []json.RawMessage, func([]json.RawMessage, error)) error {
+	return f.err
+}
+func (f failedAdapter) PersistSession(*SessionToPersist) error { return f.err }
+func (f failedAdapter) RestoreSession(string, string, func(*Session)) (*Session, error) {
+	return nil, f.err
 }

@@ -138,11 +138,15 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 // the order they arrived) and, when some are missing, ErrAckTimeout (or
 // ctx's error) with the answers received so far.
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	var cancel context.CancelFunc
 	if b.flags.Timeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.flags.Timeout)
-		defer cancel()
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
+	// Done when EmitWithAck returns: the adapters stop waiting for the
+	// acknowledgements that did not come.
+	defer cancel()
 	nsps := b.namespaces()
 	var (
 		mu            sync.Mutex
@@ -166,17 +170,12 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 		}
 		expectServers += c
 	}
-	type sent struct {
-		n  *Namespace
-		id uint64
-	}
-	var ids []sent
 	for _, n := range nsps {
 		p, err := buildEvent(event, args)
 		if err != nil {
 			return nil, err
 		}
-		err = n.adapter.BroadcastWithAck(p, b.opts(), func(count int) {
+		err = n.adapter.BroadcastWithAck(ctx, p, b.opts(), func(count int) {
 			mu.Lock()
 			expectClients += count
 			gotServers++
@@ -193,7 +192,6 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, sent{n, p.ID})
 	}
 	mu.Lock()
 	check()
@@ -214,16 +212,6 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	}
 	out := slices.Clone(responses)
 	mu.Unlock()
-	if err != nil {
-		// Forget the acknowledgements that did not come.
-		for _, s := range ids {
-			s.n.mu.RLock()
-			for _, sock := range s.n.sockets {
-				sock.removeAck(s.id)
-			}
-			s.n.mu.RUnlock()
-		}
-	}
 	return out, err
 }
 

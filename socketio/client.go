@@ -208,6 +208,16 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		_ = c.conn.Send(Encode(p).Packets...)
 		return
 	}
+	if nsp.err != nil {
+		c.mu.Lock()
+		if s, ok := c.nsps[name]; ok && s == nil {
+			delete(c.nsps, name)
+		}
+		c.mu.Unlock()
+		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Namespace unavailable","data":{"reason":"adapter failed"}}`)}
+		_ = c.conn.Send(Encode(p).Packets...)
+		return
+	}
 	nsp.connect(c, auth)
 }
 

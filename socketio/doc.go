@@ -47,7 +47,8 @@
 // collects one answer per client. FetchSockets, SocketsJoin, SocketsLeave
 // and DisconnectSockets act on the selected sockets. All of this goes
 // through the namespace's [Adapter]: [InMemoryAdapter] by default, or one
-// that spans several servers.
+// that spans several servers (Options.Adapter), which reaches this
+// server's sockets through the namespace's [LocalSockets].
 //
 // # Connection state recovery
 //

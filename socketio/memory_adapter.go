@@ -16,34 +16,6 @@ import (
 	"github.com/tether-rt/tether/socketio/parser"
 )
 
-// EncodedPacket is a packet encoded once for Engine.IO: its text message
-// followed by its binary attachments. The same EncodedPacket is sent to every
-// receiver of a broadcast and must not be modified.
-type EncodedPacket struct {
-	Packets []engineio.Packet
-}
-
-// Encode encodes p for Engine.IO.
-func Encode(p *parser.Packet) *EncodedPacket {
-	return encode(p, false)
-}
-
-// encode encodes p for Engine.IO, its packets to be sent uncompressed when
-// noCompress is set.
-func encode(p *parser.Packet, noCompress bool) *EncodedPacket {
-	ep := &EncodedPacket{Packets: make([]engineio.Packet, 1, 1+len(p.Attachments))}
-	ep.Packets[0] = engineio.Packet{Data: p.AppendText(make([]byte, 0, p.TextLen())), NoCompress: noCompress}
-	for _, a := range p.Attachments {
-		ep.Packets = append(ep.Packets, engineio.Packet{Data: a, Binary: true, NoCompress: noCompress})
-	}
-	return ep
-}
-
-// noCompress reports whether the flags ask for uncompressed packets.
-func (f *BroadcastFlags) noCompress() bool {
-	return f.Compress != nil && !*f.Compress
-}
-
 // InMemoryAdapter is the [Adapter] of a single server. With connection state
 // recovery enabled it also keeps, for Options.ConnectionStateRecovery's
 // MaxDisconnectionDuration, the sessions of disconnected sockets and every
@@ -61,13 +33,13 @@ func (f *BroadcastFlags) noCompress() bool {
 // session whose offset is older than what the log still holds after it is
 // not restored: the client gets a new session rather than one with a gap.
 type InMemoryAdapter struct {
-	nsp *Namespace
+	name  string
+	local *LocalSockets
 
-	mu    sync.Mutex
-	rooms map[string]map[string]*member // room -> socket id -> member
-	sids  map[string]*member            // socket id -> its rooms
-
-	// Connection state recovery.
+	// Connection state recovery, under mu, which is taken before the local
+	// sockets' lock.
+	mu         sync.Mutex
+// Connection state recovery.
 	recovery   bool
 	maxDisc    time.Duration
 	maxBytes   int64
@@ -90,13 +62,6 @@ type InMemoryAdapter struct {
 	timerArmed    bool
 	closed        bool
 	now           func() time.Time
-}
-
-// member is a socket known to the adapter: its rooms, and the local Socket
-// once resolved.
-type member struct {
-	sock  *Socket
-	rooms map[string]struct{}
 }
 
 type logEntry struct {
@@ -132,16 +97,19 @@ type storedSession struct {
 	disconnectedAt time.Time
 }
 
-// NewInMemoryAdapter returns the in-memory adapter of nsp; it is the default
-// Options.Adapter.
-func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
+// NewInMemoryAdapter returns the in-memory adapter of host's namespace,
+// with connection state recovery as r says (nil: none). It is the default
+// adapter, made with the server's Options.ConnectionStateRecovery; an
+// adapter spanning several servers may wrap one for its local part and its
+// recovery log.
+func NewInMemoryAdapter(host AdapterHost, r *RecoveryOptions) *InMemoryAdapter {
 	a := &InMemoryAdapter{
-		nsp:   nsp,
-		rooms: map[string]map[string]*member{},
-		sids:  map[string]*member{},
+		name:  host.Name(),
+		local: host.LocalSockets(),
 		now:   time.Now,
 	}
-	if r := nsp.server.opts.ConnectionStateRecovery; r != nil {
+	if r != nil {
+		r = r.withDefaults()
 		a.recovery = true
 		a.maxDisc = r.MaxDisconnectionDuration
 		a.maxBytes = r.MaxLogBytes
@@ -155,9 +123,6 @@ func NewInMemoryAdapter(nsp *Namespace) *InMemoryAdapter {
 	}
 	return a
 }
-
-// Init implements [Adapter].
-func (a *InMemoryAdapter) Init() error { return nil }
 
 // Close implements [Adapter]: it stops the recovery timer and forgets the
 // recovery log and the stored sessions. Nothing is logged or stored after.
@@ -187,155 +152,25 @@ func (a *InMemoryAdapter) RecoveryLogSize() (packets int, bytes int64) {
 // ServerCount implements [Adapter]: always 1.
 func (a *InMemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
 
-// AddAll implements [Adapter].
-func (a *InMemoryAdapter) AddAll(id string, rooms []string) {
-	a.mu.Lock()
-	a.addAllLocked(id, rooms)
-	a.mu.Unlock()
+// AllRooms implements [Adapter]: the rooms of the local sockets.
+func (a *InMemoryAdapter) AllRooms(context.Context) ([]string, error) {
+	return a.local.Rooms(), nil
 }
 
-func (a *InMemoryAdapter) addAllLocked(id string, rooms []string) {
-	m := a.sids[id]
-	if m == nil {
-		m = &member{rooms: map[string]struct{}{}}
-		a.sids[id] = m
-	}
-	for _, r := range rooms {
-		m.rooms[r] = struct{}{}
-		ids := a.rooms[r]
-		if ids == nil {
-			ids = map[string]*member{}
-			a.rooms[r] = ids
-		}
-		ids[id] = m
-	}
-}
-
-// Del implements [Adapter].
-func (a *InMemoryAdapter) Del(id, room string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if m := a.sids[id]; m != nil {
-		delete(m.rooms, room)
-	}
-	a.delRoomLocked(room, id)
-}
-
-func (a *InMemoryAdapter) delRoomLocked(room, id string) {
-	if m := a.rooms[room]; m != nil {
-		delete(m, id)
-		if len(m) == 0 {
-			delete(a.rooms, room)
-		}
-	}
-}
-
-// DelAll implements [Adapter].
-func (a *InMemoryAdapter) DelAll(id string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.delAllLocked(id)
-}
-
-func (a *InMemoryAdapter) delAllLocked(id string) {
-	if m := a.sids[id]; m != nil {
-		for r := range m.rooms {
-			a.delRoomLocked(r, id)
-		}
-	}
-	delete(a.sids, id)
-}
-
-// SocketRooms implements [Adapter].
-func (a *InMemoryAdapter) SocketRooms(id string) []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m, ok := a.sids[id]
-	if !ok {
+// Broadcast implements [Adapter]: it delivers p to the local sockets and,
+// with recovery, logs it with an offset when a session may need it.
+func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) error {
+	if !a.recovery || p.Type != parser.Event || p.HasID || opts.Flags.Volatile {
+		a.local.Deliver(p, opts, "")
 		return nil
 	}
-	rooms := make([]string, 0, len(m.rooms))
-	for r := range m.rooms {
-		rooms = append(rooms, r)
-	}
-	slices.Sort(rooms)
-	return rooms
-}
-
-// AllRooms implements [Adapter].
-func (a *InMemoryAdapter) AllRooms(context.Context) ([]string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	rooms := make([]string, 0, len(a.rooms))
-	for r := range a.rooms {
-		rooms = append(rooms, r)
-	}
-	slices.Sort(rooms)
-	return rooms, nil
-}
-
-// apply calls fn for each selected local socket, each at most once. a.mu
-// must be held.
-func (a *InMemoryAdapter) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
-	var except map[string]struct{}
-	if len(opts.Except) > 0 {
-		except = map[string]struct{}{}
-		for _, r := range opts.Except {
-			for id := range a.rooms[r] {
-				except[id] = struct{}{}
-			}
-		}
-	}
-	// Rooms map ids to members, so that a broadcast to a room looks up
-	// nothing per socket.
-	visit := func(id string, m *member) {
-		if _, ok := except[id]; ok {
-			return
-		}
-		if m.sock == nil {
-			m.sock = a.nsp.socket(id)
-		}
-		if m.sock != nil {
-			fn(m.sock)
-		}
-	}
-	switch len(opts.Rooms) {
-	case 0:
-		for id, m := range a.sids {
-			visit(id, m)
-		}
-	case 1:
-		for id, m := range a.rooms[opts.Rooms[0]] {
-			visit(id, m)
-		}
-	default:
-		seen := map[string]struct{}{}
-		for _, r := range opts.Rooms {
-			for id, m := range a.rooms[r] {
-				if _, ok := seen[id]; ok {
-					continue
-				}
-				seen[id] = struct{}{}
-				visit(id, m)
-			}
-		}
-	}
-}
-
-// selectLocked returns the selected local sockets.
-func (a *InMemoryAdapter) selectLocked(opts *BroadcastOptions) []*Socket {
-	var out []*Socket
-	a.applyLocked(opts, func(s *Socket) { out = append(out, s) })
-	return out
-}
-
-// Broadcast implements [Adapter].
-func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) error {
-	p.Namespace = a.nsp.name
+	p.Namespace = a.name
 	var d drops
 	a.mu.Lock()
+	l := a.local
+	l.mu.Lock()
 	var ep *EncodedPacket
-	if a.recovery && !a.closed && p.Type == parser.Event && !p.HasID && !opts.Flags.Volatile && a.recoverableLocked(opts) {
+	if !a.closed && a.recoverableLocked(opts) {
 		seq := a.nextSeq
 		a.nextSeq++
 		offset := a.offset(seq)
@@ -352,7 +187,8 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	} else {
 		ep = encode(p, opts.Flags.noCompress())
 	}
-	a.applyLocked(opts, func(s *Socket) { s.deliver(ep, opts.Flags.Volatile) })
+	l.deliverLocked(ep, opts)
+	l.mu.Unlock()
 	a.mu.Unlock()
 	a.report(d)
 	return nil
@@ -378,19 +214,16 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 //
 // This needs every socket to be, at each instant, a member or a stored
 // session or neither, never in between: B, made under a.mu, must not fall
-// between a socket's DelAll and its PersistSession. Socket.onclose does
-// both in one step, under a.mu, through leave; RestoreSession adds the
-// restored socket to its rooms in the step that removes the session. That
-// holds only while this adapter is the namespace's own: an adapter wrapping
-// it may call DelAll and PersistSession apart, so then everything is
-// logged.
+// between a socket leaving its rooms and its session being stored.
+// PersistSession does both in one step, under a.mu (the namespace calls it
+// before it forgets the socket); RestoreSession registers the restored
+// socket in its rooms (attach) in the step that removes the session.
 //
 // Without it a client alone in a room (every publish excepts the sender)
-// could fill the log with packets nobody can recover.
+// could fill the log with packets nobody can recover. The caller holds a.mu
+// and the local sockets' lock.
 func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
-	if a.nsp.adapter != Adapter(a) {
-		return true
-	}
+	l := a.local
 	if len(a.sessions) > 0 {
 		if len(opts.Rooms) == 0 {
 			return true
@@ -403,14 +236,14 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 	}
 	excepted := func(id string) bool {
 		for _, r := range opts.Except {
-			if _, ok := a.rooms[r][id]; ok {
+			if _, ok := l.rooms[r][id]; ok {
 				return true
 			}
 		}
 		return false
 	}
 	if len(opts.Rooms) == 0 {
-		for id := range a.sids {
+		for id := range l.sids {
 			if !excepted(id) {
 				return true
 			}
@@ -418,7 +251,7 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 		return false
 	}
 	for _, r := range opts.Rooms {
-		for id := range a.rooms[r] {
+		for id := range l.rooms[r] {
 			if !excepted(id) {
 				return true
 			}
@@ -471,13 +304,13 @@ func (a *InMemoryAdapter) report(d drops) {
 		return
 	}
 	if d.age.n > 0 {
-		a.onDrop(a.nsp.name, d.age.n, d.age.b, DropAge)
+		a.onDrop(a.name, d.age.n, d.age.b, DropAge)
 	}
 	if d.packets.n > 0 {
-		a.onDrop(a.nsp.name, d.packets.n, d.packets.b, DropPackets)
+		a.onDrop(a.name, d.packets.n, d.packets.b, DropPackets)
 	}
 	if d.bytes.n > 0 {
-		a.onDrop(a.nsp.name, d.bytes.n, d.bytes.b, DropBytes)
+		a.onDrop(a.name, d.bytes.n, d.bytes.b, DropBytes)
 	}
 }
 
@@ -586,85 +419,36 @@ func (a *InMemoryAdapter) armLocked() {
 }
 
 // BroadcastWithAck implements [Adapter].
-func (a *InMemoryAdapter) BroadcastWithAck(p *parser.Packet, opts *BroadcastOptions, clientCount func(int), ack func(json.RawMessage)) error {
-	p.Namespace = a.nsp.name
-	p.ID, p.HasID = a.nsp.nextAckID(), true
-	ep := encode(p, opts.Flags.noCompress())
-	a.mu.Lock()
-	n := 0
-	a.applyLocked(opts, func(s *Socket) {
-		n++
-		s.registerAck(p.ID, func(args []json.RawMessage, err error) {
-			if err != nil {
-				return
-			}
-			if len(args) == 0 {
-				ack(json.RawMessage("null"))
-				return
-			}
-			ack(args[0])
-		})
-		s.deliver(ep, opts.Flags.Volatile)
-	})
-	a.mu.Unlock()
-	clientCount(n)
+func (a *InMemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts *BroadcastOptions, clientCount func(int), ack func(json.RawMessage)) error {
+	clientCount(a.local.DeliverWithAck(ctx, p, opts, ack))
 	return nil
 }
 
 // Sockets implements [Adapter].
 func (a *InMemoryAdapter) Sockets(_ context.Context, rooms []string) ([]string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var ids []string
-	a.applyLocked(&BroadcastOptions{Rooms: rooms}, func(s *Socket) { ids = append(ids, s.id) })
-	slices.Sort(ids)
-	return ids, nil
+	return a.local.IDs(&BroadcastOptions{Rooms: rooms}), nil
 }
 
 // FetchSockets implements [Adapter].
 func (a *InMemoryAdapter) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]*SocketDetails, error) {
-	a.mu.Lock()
-	sockets := a.selectLocked(opts)
-	a.mu.Unlock()
-	out := make([]*SocketDetails, 0, len(sockets))
-	for _, s := range sockets {
-		out = append(out, &SocketDetails{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.data.Snapshot(), local: s})
-	}
-	slices.SortFunc(out, func(x, y *SocketDetails) int { return strings.Compare(x.ID, y.ID) })
-	return out, nil
+	return a.local.Fetch(opts), nil
 }
 
 // AddSockets implements [Adapter].
 func (a *InMemoryAdapter) AddSockets(opts *BroadcastOptions, rooms []string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.applyLocked(opts, func(s *Socket) { a.addAllLocked(s.id, rooms) })
+	a.local.Join(opts, rooms)
 	return nil
 }
 
 // DelSockets implements [Adapter].
 func (a *InMemoryAdapter) DelSockets(opts *BroadcastOptions, rooms []string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.applyLocked(opts, func(s *Socket) {
-		for _, r := range rooms {
-			if m := a.sids[s.id]; m != nil {
-				delete(m.rooms, r)
-			}
-			a.delRoomLocked(r, s.id)
-		}
-	})
+	a.local.Leave(opts, rooms)
 	return nil
 }
 
 // DisconnectSockets implements [Adapter].
 func (a *InMemoryAdapter) DisconnectSockets(opts *BroadcastOptions, close bool) error {
-	a.mu.Lock()
-	sockets := a.selectLocked(opts)
-	a.mu.Unlock()
-	for _, s := range sockets {
-		s.Disconnect(close)
-	}
+	a.local.Disconnect(opts, close)
 	return nil
 }
 
@@ -677,28 +461,21 @@ func (a *InMemoryAdapter) ServerSideEmit(_ context.Context, _ []json.RawMessage,
 	return nil
 }
 
-// PersistSession implements [Adapter].
+// PersistSession implements [Adapter]: the socket s.SID leaves its rooms
+// and its session is kept, in one step, so that no broadcast falls between
+// the two (see recoverableLocked).
 func (a *InMemoryAdapter) PersistSession(s *SessionToPersist) error {
 	if !a.recovery {
 		return nil
 	}
 	a.mu.Lock()
-	a.persistLocked(s)
-	a.mu.Unlock()
-	return nil
-}
-
-// leave removes the socket id from every room and, if s is not nil, keeps
-// s, in one step: no broadcast falls between the two (see
-// recoverableLocked). Socket.onclose uses it instead of DelAll and
-// PersistSession.
-func (a *InMemoryAdapter) leave(id string, s *SessionToPersist) {
-	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.delAllLocked(id)
-	if s != nil && a.recovery {
-		a.persistLocked(s)
-	}
+	l := a.local
+	l.mu.Lock()
+	l.leaveAllByIDLocked(s.SID)
+	l.mu.Unlock()
+	a.persistLocked(s)
+	return nil
 }
 
 func (a *InMemoryAdapter) persistLocked(s *SessionToPersist) {
@@ -766,9 +543,8 @@ func (a *InMemoryAdapter) RestoreSession(pid, offset string, attach func(*Sessio
 			sess.MissedPackets = append(sess.MissedPackets, e.pkt)
 		}
 	}
-	a.addAllLocked(sess.SID, sess.Rooms)
 	if attach != nil {
-		attach(sess)
+		attach(sess) // registers the socket in its rooms, under a.mu
 	}
 	return sess, nil
 }

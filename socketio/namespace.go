@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -41,12 +42,12 @@ func NewConnectError(message string, data any) error {
 type Namespace struct {
 	server  *Server
 	name    string
+	local   *LocalSockets
 	adapter Adapter
+	err     error // the adapter's, when it could not be made
 	parent  *ParentNamespace
 
 	mu           sync.RWMutex
-	sockets      map[string]*Socket // connected and connecting
-	pids         map[string]*Socket // connected, by private id (recovery)
 	middlewares  []Middleware
 	connHandlers []func(*Socket)
 	ssHandlers   map[string]func(args []json.RawMessage, ack func(json.RawMessage))
@@ -55,20 +56,39 @@ type Namespace struct {
 }
 
 func newNamespace(srv *Server, name string, parent *ParentNamespace) *Namespace {
-	n := &Namespace{server: srv, name: name, parent: parent, sockets: map[string]*Socket{}, pids: map[string]*Socket{}}
-	if srv.opts.Adapter != nil {
-		n.adapter = srv.opts.Adapter(n)
-	} else {
-		n.adapter = NewInMemoryAdapter(n)
+	n := &Namespace{server: srv, name: name, parent: parent}
+	n.local = newLocalSockets(n)
+	if srv.opts.Adapter == nil {
+		n.adapter = NewInMemoryAdapter(n, srv.opts.ConnectionStateRecovery)
+		return n
 	}
-	if err := n.adapter.Init(); err != nil {
-		srv.logger().Error("socketio: failed to initialize the adapter", "namespace", name, "err", err)
+	a, err := srv.opts.Adapter(n)
+	if err == nil && a == nil {
+		err = errors.New("the adapter factory returned no adapter")
 	}
+	if err != nil {
+		n.err = fmt.Errorf("socketio: failed to create the adapter of namespace %s: %w", name, err)
+		srv.logger().Error("socketio: failed to create the adapter", "namespace", name, "err", err)
+		a = failedAdapter{n.err}
+	}
+	n.adapter = a
 	return n
 }
 
 // Name returns the namespace's name, such as "/" or "/admin".
 func (n *Namespace) Name() string { return n.name }
+
+// Err returns why the namespace is unusable: its adapter could not be made
+// (see [AdapterFactory]). Its clients then get a connect_error, and its
+// operations fail with this error. It is nil for a working namespace.
+func (n *Namespace) Err() error { return n.err }
+
+// LocalSockets returns the namespace's sockets on this server (it
+// implements [AdapterHost]).
+func (n *Namespace) LocalSockets() *LocalSockets { return n.local }
+
+// Logger returns the server's logger (it implements [AdapterHost]).
+func (n *Namespace) Logger() *slog.Logger { return n.server.logger() }
 
 // Server returns the namespace's server.
 func (n *Namespace) Server() *Server { return n.server }
@@ -94,41 +114,16 @@ func (n *Namespace) OnConnection(fn func(s *Socket)) *Namespace {
 
 func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
 
-func (n *Namespace) socket(id string) *Socket {
-	n.mu.RLock()
-	s := n.sockets[id]
-	n.mu.RUnlock()
-	return s
-}
-
-func (n *Namespace) remove(s *Socket) {
-	n.mu.Lock()
-	if n.sockets[s.id] == s {
-		delete(n.sockets, s.id)
-	}
-	if s.pid != "" && n.pids[s.pid] == s {
-		delete(n.pids, s.pid)
-	}
-	n.mu.Unlock()
-}
-
 // Sockets returns the namespace's connected sockets on this server.
 func (n *Namespace) Sockets() []*Socket {
-	n.mu.RLock()
-	out := make([]*Socket, 0, len(n.sockets))
-	for _, s := range n.sockets {
-		if s.Connected() {
-			out = append(out, s)
-		}
-	}
-	n.mu.RUnlock()
+	out := slices.DeleteFunc(n.local.all(), func(s *Socket) bool { return !s.Connected() })
 	slices.SortFunc(out, func(a, b *Socket) int { return strings.Compare(a.id, b.id) })
 	return out
 }
 
 // Socket returns the connected socket id of this server, or nil.
 func (n *Namespace) Socket(id string) *Socket {
-	if s := n.socket(id); s != nil && s.Connected() {
+	if s := n.local.byID(id); s != nil && s.Connected() {
 		return s
 	}
 	return nil
@@ -148,14 +143,12 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 	}
 	if c.isClosed() || s.closing.Load() {
 		s.closing.Store(true)
-		n.remove(s)
-		n.adapter.DelAll(s.id)
+		n.local.unregister(s)
 		c.removeSocket(s)
 		return
 	}
 	if err != nil {
-		n.remove(s)
-		n.adapter.DelAll(s.id)
+		n.local.unregister(s)
 		c.removeSocket(s)
 		msg := map[string]any{"message": err.Error()}
 		var ce *ConnectError
@@ -180,12 +173,7 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 
 	// Connected: join the own room, send CONNECT and what was held.
 	s.connected.Store(true)
-	if s.pid != "" {
-		n.mu.Lock()
-		n.pids[s.pid] = s
-		n.mu.Unlock()
-	}
-	n.adapter.AddAll(s.id, []string{s.id})
+	n.local.connected(s)
 	resp := struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`
@@ -219,9 +207,7 @@ func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket
 				s.id, s.pid, s.recovered = sess.SID, sess.PID, true
 				s.data.replace(sess.Data)
 				s.held = append(s.held, sess.MissedPackets...)
-				n.mu.Lock()
-				n.sockets[s.id] = s
-				n.mu.Unlock()
+				n.local.registerIn(s, sess.Rooms)
 			})
 			if err != nil {
 				n.server.logger().Warn("socketio: failed to restore a session", "namespace", n.name, "err", err)
@@ -232,9 +218,7 @@ func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket
 		}
 	}
 	s := newSocket(n, c, auth)
-	n.mu.Lock()
-	n.sockets[s.id] = s
-	n.mu.Unlock()
+	n.local.register(s)
 	return s
 }
 
@@ -249,9 +233,7 @@ const takeOverTimeout = 5 * time.Second
 // the client's side. It is closed, which keeps its session, and the new
 // connection can then restore it.
 func (n *Namespace) takeOver(pid string) {
-	n.mu.RLock()
-	old := n.pids[pid]
-	n.mu.RUnlock()
+	old := n.local.byPID(pid)
 	if old == nil {
 		return
 	}

@@ -19,9 +19,10 @@ type Options struct {
 	// in time; 0 means 45 seconds.
 	ConnectTimeout time.Duration
 
-	// Adapter creates the adapter of each namespace; nil means
-	// NewInMemoryAdapter.
-	Adapter func(nsp *Namespace) Adapter
+	// Adapter creates the adapter of each namespace; nil means an
+	// [InMemoryAdapter] with ConnectionStateRecovery. An error leaves the
+	// namespace unusable: see [Namespace.Err].
+	Adapter AdapterFactory
 
 	// ConnectionStateRecovery, when set, keeps the state of sockets that
 	// disconnected unexpectedly (id, rooms, data) and the packets they miss,
@@ -89,17 +90,22 @@ func (o *Options) withDefaults() Options {
 		out.ConnectTimeout = 45 * time.Second
 	}
 	if out.ConnectionStateRecovery != nil {
-		r := *out.ConnectionStateRecovery
-		if r.MaxDisconnectionDuration <= 0 {
-			r.MaxDisconnectionDuration = 2 * time.Minute
-		}
-		if r.MaxLogBytes <= 0 {
-			r.MaxLogBytes = DefaultMaxLogBytes
-		}
-		if r.MaxLogPackets <= 0 {
-			r.MaxLogPackets = DefaultMaxLogPackets
-		}
-		out.ConnectionStateRecovery = &r
+		out.ConnectionStateRecovery = out.ConnectionStateRecovery.withDefaults()
 	}
 	return out
+}
+
+// withDefaults returns a copy of r with the defaults filled in.
+func (r *RecoveryOptions) withDefaults() *RecoveryOptions {
+	c := *r
+	if c.MaxDisconnectionDuration <= 0 {
+		c.MaxDisconnectionDuration = 2 * time.Minute
+	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if c.MaxLogPackets <= 0 {
+		c.MaxLogPackets = DefaultMaxLogPackets
+	}
+	return &c
 }

@@ -387,15 +387,24 @@ func TestRecoveryLogSkipsUnrecoverable(t *testing.T) {
 // adapters do.
 type wrapper struct{ *InMemoryAdapter }
 
-// TestRecoveryLogWrapped checks that everything is logged when the
-// in-memory adapter is wrapped: the wrapper may remove a socket from its
-// rooms and store its session in two steps.
+// TestRecoveryLogWrapped checks that the in-memory adapter still skips
+// the broadcasts no session could recover when a multi-server adapter
+// wraps it: PersistSession takes a socket out of its rooms and stores its
+// session in one step, whoever calls it.
 func TestRecoveryLogWrapped(t *testing.T) {
 	srv := newTestServer(t, &Options{
 		ConnectionStateRecovery: &RecoveryOptions{},
-		Adapter:                 func(n *Namespace) Adapter { return wrapper{NewInMemoryAdapter(n)} },
+		Adapter: func(h AdapterHost) (Adapter, error) {
+			return wrapper{NewInMemoryAdapter(h, &RecoveryOptions{})}, nil
+		},
 	})
 	a := srv.Of("/").Adapter().(wrapper)
+	_ = srv.To("nobody").Emit("m")
+	if n, _ := a.RecoveryLogSize(); n != 0 {
+		t.Fatalf("logged %d packets, want none", n)
+	}
+	// A stored session in the room makes the next broadcast recoverable.
+	_ = a.PersistSession(&SessionToPersist{SID: "gone", PID: "p", Rooms: []string{"gone", "nobody"}})
 	_ = srv.To("nobody").Emit("m")
 	if n, _ := a.RecoveryLogSize(); n != 1 {
 		t.Fatalf("logged %d packets, want 1", n)

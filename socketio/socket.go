@@ -545,20 +545,18 @@ func (s *Socket) Join(rooms ...string) {
 	if s.closing.Load() {
 		return
 	}
-	s.nsp.adapter.AddAll(s.id, rooms)
+	s.nsp.local.join(s, rooms)
 }
 
 // Leave removes the socket from rooms.
 func (s *Socket) Leave(rooms ...string) {
-	for _, r := range rooms {
-		s.nsp.adapter.Del(s.id, r)
-	}
+	s.nsp.local.leave(s, rooms)
 }
 
 // Rooms returns the rooms the socket is in, its own id (a room of its own)
-// included.
+// included, sorted.
 func (s *Socket) Rooms() []string {
-	return s.nsp.adapter.SocketRooms(s.id)
+	return s.nsp.local.socketRooms(s.id)
 }
 
 // Disconnect disconnects the socket from its namespace (the client gets a
@@ -603,8 +601,7 @@ func (s *Socket) onclose(reason string) {
 	defer close(s.done)
 	s.client.removeSocket(s)
 	if !s.connected.Load() {
-		s.nsp.remove(s)
-		s.nsp.adapter.DelAll(s.id)
+		s.nsp.local.unregister(s)
 		return
 	}
 	s.mu.Lock()
@@ -613,23 +610,18 @@ func (s *Socket) onclose(reason string) {
 	for _, fn := range disconnecting {
 		fn(s, reason)
 	}
-	// Leave the rooms before the session is persisted: once it is, a
-	// reconnecting client may take the same id over. The in-memory adapter
-	// does both in one step (see InMemoryAdapter.recoverableLocked).
-	rooms := s.Rooms()
-	s.nsp.remove(s)
-	var sess *SessionToPersist
+	// The session is persisted (the in-memory adapter takes the socket out
+	// of its rooms in the same step, see InMemoryAdapter.recoverableLocked),
+	// then the socket is forgotten; a reconnecting client that restores the
+	// session meanwhile registers a new socket of the same id, which
+	// unregistering this one leaves alone.
 	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
-		sess = &SessionToPersist{SID: s.id, PID: s.pid, Rooms: rooms, Data: s.data.Snapshot()}
-	}
-	if a, ok := s.nsp.adapter.(*InMemoryAdapter); ok {
-		a.leave(s.id, sess)
-	} else {
-		s.nsp.adapter.DelAll(s.id)
-		if sess != nil {
-			_ = s.nsp.adapter.PersistSession(sess)
+		sess := &SessionToPersist{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.data.Snapshot()}
+		if err := s.nsp.adapter.PersistSession(sess); err != nil {
+			s.nsp.Logger().Warn("socketio: failed to persist a session", "namespace", s.nsp.name, "err", err)
 		}
 	}
+	s.nsp.local.unregister(s)
 	s.connected.Store(false)
 	s.mu.Lock()
 	disconnect := s.onDisconnect

@@ -1,0 +1,418 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// LocalSockets are a namespace's sockets on this server: each socket by id,
+// from the moment it starts connecting until its disconnection has run, by
+// private id once connected (connection state recovery), and the rooms it
+// is in. It is the one place where a socket is registered in its
+// namespace; its client keeps only which socket serves which namespace.
+//
+// Adapters act on the local sockets through it: a broadcast from this
+// server or from another one is delivered with [LocalSockets.Deliver], and
+// the other operations of [Adapter] have their local form here. Operations
+// on selected sockets run under one lock, so every socket sees broadcasts in
+// the same order.
+//
+// Invariants: a socket's rooms are listed both under the socket (sids) and
+// under each room (rooms), and a room with no socket left is removed; a
+// socket is in pids only while it is in sids.
+type LocalSockets struct {
+	nsp *Namespace
+
+	mu       sync.Mutex
+	sids     map[string]*member            // socket id -> the socket and its rooms
+	rooms    map[string]map[string]*member // room -> socket id -> member
+	pids     map[string]*Socket            // private id -> connected socket
+	roomHook func(room string, exists bool)
+}
+
+// member is a registered socket and its rooms.
+type member struct {
+	sock  *Socket
+	rooms map[string]struct{}
+}
+
+func newLocalSockets(nsp *Namespace) *LocalSockets {
+	return &LocalSockets{
+		nsp:   nsp,
+		sids:  map[string]*member{},
+		rooms: map[string]map[string]*member{},
+		pids:  map[string]*Socket{},
+	}
+}
+
+// OnRoomChange sets a function called when a room gets its first local
+// socket (exists true) or loses its last one (exists false), for adapters
+// that subscribe to the other servers' traffic room by room. It is called
+// with the lock held: it must return quickly and not call back.
+func (l *LocalSockets) OnRoomChange(fn func(room string, exists bool)) {
+	l.mu.Lock()
+	l.roomHook = fn
+	l.mu.Unlock()
+}
+
+// register adds s, with no room, replacing a socket of the same id.
+func (l *LocalSockets) register(s *Socket) {
+	l.mu.Lock()
+	l.registerLocked(s, nil)
+	l.mu.Unlock()
+}
+
+// registerIn adds s in rooms (a restored session's socket).
+func (l *LocalSockets) registerIn(s *Socket, rooms []string) {
+	l.mu.Lock()
+	l.registerLocked(s, rooms)
+	l.mu.Unlock()
+}
+
+// registerLocked adds s in rooms.
+func (l *LocalSockets) registerLocked(s *Socket, rooms []string) {
+	if old := l.sids[s.id]; old != nil && old.sock != s {
+		l.leaveAllLocked(old)
+		if old.sock.pid != "" && l.pids[old.sock.pid] == old.sock {
+			delete(l.pids, old.sock.pid)
+		}
+	}
+	m := &member{sock: s, rooms: map[string]struct{}{}}
+	l.sids[s.id] = m
+	l.joinLocked(m, rooms)
+}
+
+// connected records that s is connected: it joins its own room and, with a
+// private id, can be found by it.
+func (l *LocalSockets) connected(s *Socket) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.sids[s.id]
+	if m == nil || m.sock != s {
+		return
+	}
+	if s.pid != "" {
+		l.pids[s.pid] = s
+	}
+	l.joinLocked(m, []string{s.id})
+}
+
+// unregister removes s and its rooms.
+func (l *LocalSockets) unregister(s *Socket) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unregisterLocked(s)
+}
+
+func (l *LocalSockets) unregisterLocked(s *Socket) {
+	m := l.sids[s.id]
+	if m == nil || m.sock != s {
+		return
+	}
+	l.leaveAllLocked(m)
+	delete(l.sids, s.id)
+	if s.pid != "" && l.pids[s.pid] == s {
+		delete(l.pids, s.pid)
+	}
+}
+
+// byID returns the registered socket id, or nil.
+func (l *LocalSockets) byID(id string) *Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := l.sids[id]; m != nil {
+		return m.sock
+	}
+	return nil
+}
+
+// byPID returns the connected socket with the private id pid, or nil.
+func (l *LocalSockets) byPID(pid string) *Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pids[pid]
+}
+
+// all returns the registered sockets.
+func (l *LocalSockets) all() []*Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Socket, 0, len(l.sids))
+	for _, m := range l.sids {
+		out = append(out, m.sock)
+	}
+	return out
+}
+
+// join adds s to rooms.
+func (l *LocalSockets) join(s *Socket, rooms []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := l.sids[s.id]; m != nil && m.sock == s {
+		l.joinLocked(m, rooms)
+	}
+}
+
+func (l *LocalSockets) joinLocked(m *member, rooms []string) {
+	for _, r := range rooms {
+		if _, in := m.rooms[r]; in {
+			continue
+		}
+		m.rooms[r] = struct{}{}
+		ids := l.rooms[r]
+		if ids == nil {
+			ids = map[string]*member{}
+			l.rooms[r] = ids
+			if l.roomHook != nil {
+				l.roomHook(r, true)
+			}
+		}
+		ids[m.sock.id] = m
+	}
+}
+
+// leave removes s from rooms.
+func (l *LocalSockets) leave(s *Socket, rooms []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := l.sids[s.id]; m != nil && m.sock == s {
+		l.leaveLocked(m, rooms)
+	}
+}
+
+func (l *LocalSockets) leaveLocked(m *member, rooms []string) {
+	for _, r := range rooms {
+		if _, in := m.rooms[r]; !in {
+			continue
+		}
+		delete(m.rooms, r)
+		ids := l.rooms[r]
+		delete(ids, m.sock.id)
+		if len(ids) == 0 {
+			delete(l.rooms, r)
+			if l.roomHook != nil {
+				l.roomHook(r, false)
+			}
+		}
+	}
+}
+
+// leaveAllLocked removes the member from every room (it stays registered).
+func (l *LocalSockets) leaveAllLocked(m *member) {
+	for r := range m.rooms {
+		l.leaveLocked(m, []string{r})
+	}
+}
+
+// leaveAllByID removes the socket id from every room; the caller holds the
+// lock.
+func (l *LocalSockets) leaveAllByIDLocked(id string) {
+	if m := l.sids[id]; m != nil {
+		l.leaveAllLocked(m)
+	}
+}
+
+// socketRooms returns the rooms of the socket id, sorted, or nil.
+func (l *LocalSockets) socketRooms(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m, ok := l.sids[id]
+	if !ok {
+		return nil
+	}
+	rooms := make([]string, 0, len(m.rooms))
+	for r := range m.rooms {
+		rooms = append(rooms, r)
+	}
+	slices.Sort(rooms)
+	return rooms
+}
+
+// Rooms returns the rooms that have local sockets, sorted.
+func (l *LocalSockets) Rooms() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rooms := make([]string, 0, len(l.rooms))
+	for r := range l.rooms {
+		rooms = append(rooms, r)
+	}
+	slices.Sort(rooms)
+	return rooms
+}
+
+// HasRoom reports whether a local socket is in room.
+func (l *LocalSockets) HasRoom(room string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rooms[room] != nil
+}
+
+// applyLocked calls fn for each registered socket that opts selects (in any
+// of opts.Rooms, every socket when there is none, and in none of
+// opts.Except), each at most once.
+func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
+	var except map[string]struct{}
+	if len(opts.Except) > 0 {
+		except = map[string]struct{}{}
+		for _, r := range opts.Except {
+			for id := range l.rooms[r] {
+				except[id] = struct{}{}
+			}
+		}
+	}
+	visit := func(id string, m *member) {
+		if _, ok := except[id]; !ok {
+			fn(m.sock)
+		}
+	}
+	switch len(opts.Rooms) {
+	case 0:
+		for id, m := range l.sids {
+			visit(id, m)
+		}
+	case 1:
+		for id, m := range l.rooms[opts.Rooms[0]] {
+			visit(id, m)
+		}
+	default:
+		seen := map[string]struct{}{}
+		for _, r := range opts.Rooms {
+			for id, m := range l.rooms[r] {
+				if _, ok := seen[id]; ok {
+					continue
+				}
+				seen[id] = struct{}{}
+				visit(id, m)
+			}
+		}
+	}
+}
+
+// selectLocked returns the sockets opts selects.
+func (l *LocalSockets) selectLocked(opts *BroadcastOptions) []*Socket {
+	var out []*Socket
+	l.applyLocked(opts, func(s *Socket) { out = append(out, s) })
+	return out
+}
+
+// selected returns the sockets opts selects.
+func (l *LocalSockets) selected(opts *BroadcastOptions) []*Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.selectLocked(opts)
+}
+
+// Deliver sends p, an EVENT, to the local sockets opts selects (honouring
+// its Volatile and Compress flags), with offset appended as its last
+// argument unless offset is "", and returns how many sockets it was handed
+// to. It encodes p once. It is how an adapter delivers a broadcast, its own
+// or another server's: the offset is the one the broadcast got where it was
+// made, so that connection state recovery can resume from it on any
+// server. Deliver does not keep p for recovery.
+func (l *LocalSockets) Deliver(p *parser.Packet, opts *BroadcastOptions, offset string) int {
+	p.Namespace = l.nsp.name
+	if offset != "" {
+		p.Data = appendArg(p.Data, parser.AppendString(nil, offset))
+	}
+	ep := encode(p, opts.Flags.noCompress())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deliverLocked(ep, opts)
+}
+
+// deliverLocked hands ep to the sockets opts selects.
+func (l *LocalSockets) deliverLocked(ep *EncodedPacket, opts *BroadcastOptions) int {
+	n := 0
+	l.applyLocked(opts, func(s *Socket) {
+		n++
+		s.deliver(ep, opts.Flags.Volatile)
+	})
+	return n
+}
+
+// DeliverWithAck sends p, an EVENT, to the local sockets opts selects with
+// a new acknowledgement id, calls ack with the first argument of each
+// socket's acknowledgement, and returns how many sockets it was sent to.
+// The acknowledgements stop being waited for when ctx is done.
+func (l *LocalSockets) DeliverWithAck(ctx context.Context, p *parser.Packet, opts *BroadcastOptions, ack func(arg json.RawMessage)) int {
+	p.Namespace = l.nsp.name
+	p.ID, p.HasID = l.nsp.nextAckID(), true
+	id := p.ID
+	ep := encode(p, opts.Flags.noCompress())
+	l.mu.Lock()
+	sockets := l.selectLocked(opts)
+	for _, s := range sockets {
+		s.registerAck(id, func(args []json.RawMessage, err error) {
+			if err != nil {
+				return
+			}
+			if len(args) == 0 {
+				ack(json.RawMessage("null"))
+				return
+			}
+			ack(args[0])
+		})
+		s.deliver(ep, opts.Flags.Volatile)
+	}
+	l.mu.Unlock()
+	if len(sockets) > 0 && ctx.Done() != nil {
+		context.AfterFunc(ctx, func() {
+			for _, s := range sockets {
+				s.removeAck(id)
+			}
+		})
+	}
+	return len(sockets)
+}
+
+// IDs returns the ids of the local sockets opts selects, sorted.
+func (l *LocalSockets) IDs(opts *BroadcastOptions) []string {
+	l.mu.Lock()
+	var ids []string
+	l.applyLocked(opts, func(s *Socket) { ids = append(ids, s.id) })
+	l.mu.Unlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// Fetch returns the details of the local sockets opts selects, sorted by id.
+func (l *LocalSockets) Fetch(opts *BroadcastOptions) []*SocketDetails {
+	sockets := l.selected(opts)
+	out := make([]*SocketDetails, 0, len(sockets))
+	for _, s := range sockets {
+		out = append(out, &SocketDetails{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.data.Snapshot(), local: s})
+	}
+	slices.SortFunc(out, func(x, y *SocketDetails) int { return strings.Compare(x.ID, y.ID) })
+	return out
+}
+
+// Join makes the local sockets opts selects join rooms.
+func (l *LocalSockets) Join(opts *BroadcastOptions, rooms []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.selectLocked(opts) {
+		l.joinLocked(l.sids[s.id], rooms)
+	}
+}
+
+// Leave makes the local sockets opts selects leave rooms.
+func (l *LocalSockets) Leave(opts *BroadcastOptions, rooms []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.selectLocked(opts) {
+		l.leaveLocked(l.sids[s.id], rooms)
+	}
+}
+
+// Disconnect disconnects the local sockets opts selects, closing their
+// connections when close is set.
+func (l *LocalSockets) Disconnect(opts *BroadcastOptions, close bool) {
+	for _, s := range l.selected(opts) {
+		s.Disconnect(close)
+	}
+}
