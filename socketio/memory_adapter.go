@@ -38,8 +38,7 @@ type InMemoryAdapter struct {
 
 	// Connection state recovery, under mu, which is taken before the local
 	// sockets' lock.
-	mu sync.Mutex
-	// Connection state recovery.
+	mu         sync.Mutex
 	recovery   bool
 	maxDisc    time.Duration
 	maxBytes   int64
