@@ -121,7 +121,10 @@ type Adapter interface {
 
 	// Sockets returns the ids of the sockets in rooms (all when empty).
 	Sockets(ctx context.Context, rooms []string) ([]string, error)
-	// FetchSockets returns the selected sockets.
+	// FetchSockets returns the selected sockets. When some servers did not
+	// answer in time it returns the others' sockets and an error wrapping
+	// ErrPartialResult; Sockets, AllRooms and ServerSideEmit's answers do
+	// the same.
 	FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]*SocketDetails, error)
 	// AddSockets makes the selected sockets join rooms.
 	AddSockets(opts *BroadcastOptions, rooms []string) error

@@ -215,42 +215,60 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	return out, err
 }
 
-// AllSockets returns the ids of the selected sockets.
+// AllSockets returns the ids of the selected sockets. When some servers
+// did not answer in time, it returns the others' with an error wrapping
+// [ErrPartialResult].
 func (b BroadcastOperator) AllSockets(ctx context.Context) ([]string, error) {
 	var ids []string
+	var partial error
+	keep := func(err error) error {
+		if err != nil && errors.Is(err, ErrPartialResult) {
+			if partial == nil {
+				partial = err
+			}
+			return nil
+		}
+		return err
+	}
 	for _, n := range b.namespaces() {
 		if len(b.except) == 0 {
 			got, err := n.adapter.Sockets(ctx, b.rooms)
-			if err != nil {
+			if err = keep(err); err != nil {
 				return nil, err
 			}
 			ids = append(ids, got...)
 			continue
 		}
 		socks, err := n.adapter.FetchSockets(ctx, b.opts())
-		if err != nil {
+		if err = keep(err); err != nil {
 			return nil, err
 		}
 		for _, s := range socks {
 			ids = append(ids, s.ID)
 		}
 	}
-	return ids, nil
+	return ids, partial
 }
 
-// FetchSockets returns the selected sockets, on every server.
+// FetchSockets returns the selected sockets, on every server. When some
+// servers did not answer in time, it returns the others' sockets with an
+// error wrapping [ErrPartialResult].
 func (b BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	var out []*RemoteSocket
+	var partial error
 	for _, n := range b.namespaces() {
 		details, err := n.adapter.FetchSockets(ctx, b.opts())
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrPartialResult) {
 			return nil, err
+		}
+		if err != nil && partial == nil {
+			partial = err
 		}
 		for _, d := range details {
 			out = append(out, &RemoteSocket{ID: d.ID, Handshake: d.Handshake, Rooms: d.Rooms, Data: d.Data, nsp: n, local: d.local})
 		}
 	}
-	return out, nil
+	return out, partial
 }
 
 // SocketsJoin makes the selected sockets join rooms.

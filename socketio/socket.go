@@ -50,6 +50,11 @@ var (
 	ErrDisconnected = errors.New("socket has been disconnected")
 	// ErrReservedEvent is returned when emitting a reserved event name.
 	ErrReservedEvent = errors.New("reserved event name")
+	// ErrPartialResult is wrapped by the error of an operation that spans
+	// several servers when some did not answer in time: the operation
+	// returns what the others answered along with it (FetchSockets,
+	// AllSockets, ServerSideEmitWithAck).
+	ErrPartialResult = errors.New("some servers did not answer in time")
 )
 
 // EventHandler handles an event. args are the event's arguments (binary

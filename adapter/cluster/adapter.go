@@ -1,0 +1,715 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/socketio/parser"
+)
+
+// Transport carries the messages of one namespace between its servers.
+//
+// Publish may be called concurrently. A transport hands what it receives to
+// the [Handler] it was started with, one message at a time, in the order of
+// the transport; it never gives a server its own messages back (the
+// adapter drops them anyway).
+type Transport interface {
+	// Publish sends m to every other server of the namespace and returns
+	// the offset the transport gave it: a log-based transport (Redis
+	// Streams) gives each broadcast one, which goes with it to every
+	// server, so that connection state recovery works across servers;
+	// others return "".
+	Publish(ctx context.Context, m *Message) (offset string, err error)
+	// PublishResponse sends m (a response) to the server uid only.
+	PublishResponse(ctx context.Context, uid string, m *Message) error
+	// ServerCount returns the number of servers of the namespace, this one
+	// included, as the transport sees them (subscribers of a channel), or
+	// 0 when it cannot tell: the adapter then counts servers by heartbeats.
+	ServerCount(ctx context.Context) (int, error)
+	// Close stops the transport.
+	Close() error
+}
+
+// Handler receives what a [Transport] reads.
+type Handler interface {
+	// HandleMessage handles a message another server published, with the
+	// offset the transport gave it ("" for none).
+	HandleMessage(m *Message, offset string)
+	// HandleResponse handles a response to a request of this server.
+	HandleResponse(m *Message)
+}
+
+// Dialer starts the transport of namespace nsp for the server uid,
+// handing what it reads to h.
+type Dialer func(nsp, uid string, h Handler) (Transport, error)
+
+// SessionStore is implemented by transports that keep the sessions of
+// connection state recovery themselves, across servers (Redis Streams):
+// the adapter then uses it instead of its in-memory log.
+type SessionStore interface {
+	PersistSession(s *socketio.SessionToPersist) error
+	// RestoreSession returns the session pid and the broadcasts after
+	// offset that it missed (in order, as messages with their offsets), or
+	// nil when it cannot be restored.
+	RestoreSession(pid, offset string) (*socketio.SessionToPersist, []OffsetMessage, error)
+}
+
+// OffsetMessage is a broadcast message and its offset.
+type OffsetMessage struct {
+	Message *Message
+	Offset  string
+}
+
+// Options configures an [Adapter].
+type Options struct {
+	// RequestTimeout bounds the wait for the other servers' answers to a
+	// request (FetchSockets, server-side emits with acknowledgements, the
+	// client counts of a broadcast with acknowledgements); 0 means 5 s, as
+	// in Node.
+	RequestTimeout time.Duration
+	// HeartbeatInterval and HeartbeatTimeout, for transports that cannot
+	// count servers: each server announces itself every interval, and one
+	// not heard of for the timeout is gone; 0 means 5 s and 10 s, as in
+	// Node.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	// Recovery configures connection state recovery when the transport
+	// does not keep sessions itself: with it, each server keeps its own
+	// log (socketio.InMemoryAdapter), and a client recovers when it
+	// reconnects to the same server. nil: no recovery.
+	Recovery *socketio.RecoveryOptions
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// NewFactory returns the socketio.AdapterFactory of adapters on the
+// transports dial starts.
+func NewFactory(dial Dialer, opts *Options) socketio.AdapterFactory {
+	return func(h socketio.AdapterHost) (socketio.Adapter, error) { return New(h, dial, opts) }
+}
+
+// Adapter is a socketio.Adapter that spreads a namespace over several
+// servers; see the package documentation.
+type Adapter struct {
+	host  socketio.AdapterHost
+	local *socketio.LocalSockets
+	mem   *socketio.InMemoryAdapter // local delivery and the local recovery log
+	uid   string
+	nsp   string
+	t     Transport
+	store SessionStore // when the transport keeps sessions
+	opts  Options
+	log   *slog.Logger
+
+	// ready is closed once New has finished: what the transport hands
+	// over before waits for it.
+	ready chan struct{}
+
+	mu        sync.Mutex
+	requests  map[string]*request
+	nodes     map[string]time.Time // heartbeat mode: other servers, last heard of
+	heartbeat bool                 // counting servers by heartbeats
+	closed    bool
+	stop      chan struct{}
+}
+
+// New returns the adapter of host's namespace on the transport dial
+// starts.
+func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error) {
+	o := opts.withDefaults()
+	a := &Adapter{
+		host:     host,
+		local:    host.LocalSockets(),
+		uid:      newUID(),
+		nsp:      host.Name(),
+		opts:     o,
+		log:      host.Logger(),
+		requests: map[string]*request{},
+		nodes:    map[string]time.Time{},
+		stop:     make(chan struct{}),
+		ready:    make(chan struct{}),
+	}
+	defer close(a.ready)
+	t, err := dial(a.nsp, a.uid, a)
+	if err != nil {
+		return nil, fmt.Errorf("failed to start the transport of namespace %s: %w", a.nsp, err)
+	}
+	a.t = t
+	if s, ok := t.(SessionStore); ok {
+		a.store = s
+	} else {
+		a.mem = socketio.NewInMemoryAdapter(host, o.Recovery)
+	}
+	if n, err := t.ServerCount(context.Background()); err == nil && n == 0 {
+		a.heartbeat = true
+		a.publish(&Message{Type: InitialHeartbeat})
+		go a.heartbeats()
+	}
+	return a, nil
+}
+
+// newUID returns a server id as Node's ClusterAdapter makes them: 16 hex
+// characters.
+func newUID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// UID returns this server's id in the cluster.
+func (a *Adapter) UID() string { return a.uid }
+
+// publish sends m, filling in the envelope, and logs a failure.
+func (a *Adapter) publish(m *Message) string {
+	m.UID, m.NSP = a.uid, a.nsp
+	off, err := a.t.Publish(context.Background(), m)
+	if err != nil {
+		a.log.Warn("cluster: failed to publish", "namespace", a.nsp, "type", int(m.Type), "err", err)
+	}
+	return off
+}
+
+// respond sends the response m to the server uid.
+func (a *Adapter) respond(uid string, m *Message) {
+	m.UID, m.NSP = a.uid, a.nsp
+	if err := a.t.PublishResponse(context.Background(), uid, m); err != nil {
+		a.log.Warn("cluster: failed to answer a request", "namespace", a.nsp, "type", int(m.Type), "err", err)
+	}
+}
+
+// Close implements socketio.Adapter.
+func (a *Adapter) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	close(a.stop)
+	reqs := a.requests
+	a.requests = map[string]*request{}
+	a.mu.Unlock()
+	for _, r := range reqs {
+		r.finish()
+	}
+	if a.heartbeat {
+		a.publish(&Message{Type: AdapterClose})
+	}
+	err := a.t.Close()
+	if a.mem != nil {
+		_ = a.mem.Close()
+	}
+	return err
+}
+
+// ServerCount implements socketio.Adapter.
+func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
+	if !a.heartbeat {
+		n, err := a.t.ServerCount(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("failed to count the servers: %w", err)
+		}
+		return max(n, 1), nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return 1 + len(a.nodes), nil
+}
+
+// deliver delivers a broadcast locally: with the offset it got, or through
+// the local recovery log.
+func (a *Adapter) deliver(p *parser.Packet, opts *socketio.BroadcastOptions, offset string) {
+	if a.mem == nil || offset != "" {
+		a.local.Deliver(p, opts, offset)
+		return
+	}
+	_ = a.mem.Broadcast(p, opts)
+}
+
+// eventPacket returns an EVENT packet of value (an event array).
+func eventPacket(v parser.RawValue) *parser.Packet {
+	return &parser.Packet{Type: parser.Event, Data: v.JSON, Attachments: v.Attachments}
+}
+
+// Broadcast implements socketio.Adapter: the packet is published (unless
+// opts.Flags.Local) and delivered locally. With a transport that gives
+// offsets, it is published first and delivered with its offset; otherwise
+// it is delivered first, so that a slow broker never delays this server's
+// clients.
+func (a *Adapter) Broadcast(p *parser.Packet, opts *socketio.BroadcastOptions) error {
+	if opts.Flags.Local {
+		a.deliver(p, opts, "")
+		return nil
+	}
+	m := &Message{Type: Broadcast, Value: parser.RawValue{JSON: p.Data, Attachments: p.Attachments}, Opts: opts}
+	if a.store != nil {
+		off := a.publish(m)
+		a.deliver(p, opts, off)
+		return nil
+	}
+	a.deliver(p, opts, "")
+	a.publish(m)
+	return nil
+}
+
+// BroadcastWithAck implements socketio.Adapter.
+func (a *Adapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts *socketio.BroadcastOptions, clientCount func(int), ack func(json.RawMessage)) error {
+	if !opts.Flags.Local {
+		id := newUID()[:12]
+		r := &request{kind: BroadcastClientCount, clientCount: clientCount, ack: ack, done: make(chan struct{})}
+		a.addRequest(id, r)
+		context.AfterFunc(ctx, func() { a.endRequest(id) })
+		m := &Message{Type: Broadcast, RequestID: id, Value: parser.RawValue{JSON: p.Data, Attachments: p.Attachments}, Opts: opts}
+		a.publish(m)
+	}
+	clientCount(a.local.DeliverWithAck(ctx, p, opts, ack))
+	return nil
+}
+
+// AllRooms implements socketio.Adapter: the rooms of every server's
+// sockets (from their details: the protocol has no request for it).
+func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
+	socks, err := a.FetchSockets(ctx, &socketio.BroadcastOptions{})
+	if err != nil && !errors.Is(err, socketio.ErrPartialResult) {
+		return nil, err
+	}
+	set := map[string]struct{}{}
+	for _, r := range a.local.Rooms() {
+		set[r] = struct{}{}
+	}
+	for _, s := range socks {
+		for _, r := range s.Rooms {
+			set[r] = struct{}{}
+		}
+	}
+	rooms := make([]string, 0, len(set))
+	for r := range set {
+		rooms = append(rooms, r)
+	}
+	slices.Sort(rooms)
+	return rooms, err
+}
+
+// Sockets implements socketio.Adapter.
+func (a *Adapter) Sockets(ctx context.Context, rooms []string) ([]string, error) {
+	socks, err := a.FetchSockets(ctx, &socketio.BroadcastOptions{Rooms: rooms})
+	if err != nil && !errors.Is(err, socketio.ErrPartialResult) {
+		return nil, err
+	}
+	ids := make([]string, len(socks))
+	for i, s := range socks {
+		ids[i] = s.ID
+	}
+	return ids, err
+}
+
+// FetchSockets implements socketio.Adapter.
+func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOptions) ([]*socketio.SocketDetails, error) {
+	local := a.local.Fetch(opts)
+	if opts.Flags.Local {
+		return local, nil
+	}
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		return local, fmt.Errorf("%w: %w", socketio.ErrPartialResult, err)
+	}
+	if n <= 1 {
+		return local, nil
+	}
+	timeout := a.opts.RequestTimeout
+	if opts.Flags.Timeout > 0 {
+		timeout = opts.Flags.Timeout
+	}
+	r := &request{kind: FetchSocketsResponse, expected: n - 1, done: make(chan struct{})}
+	id := newUID()[:12]
+	a.addRequest(id, r)
+	defer a.endRequest(id)
+	a.publish(&Message{Type: FetchSockets, RequestID: id, Opts: opts})
+	got, missing := r.wait(ctx, timeout)
+	out := append(local, got.sockets...)
+	slices.SortFunc(out, func(x, y *socketio.SocketDetails) int { return strings.Compare(x.ID, y.ID) })
+	if missing > 0 {
+		return out, fmt.Errorf("%w: %d of %d servers did not answer FetchSockets within %v", socketio.ErrPartialResult, missing, n-1, timeout)
+	}
+	return out, nil
+}
+
+// AddSockets implements socketio.Adapter.
+func (a *Adapter) AddSockets(opts *socketio.BroadcastOptions, rooms []string) error {
+	a.local.Join(opts, rooms)
+	if !opts.Flags.Local {
+		a.publish(&Message{Type: SocketsJoin, Opts: opts, Rooms: rooms})
+	}
+	return nil
+}
+
+// DelSockets implements socketio.Adapter.
+func (a *Adapter) DelSockets(opts *socketio.BroadcastOptions, rooms []string) error {
+	a.local.Leave(opts, rooms)
+	if !opts.Flags.Local {
+		a.publish(&Message{Type: SocketsLeave, Opts: opts, Rooms: rooms})
+	}
+	return nil
+}
+
+// DisconnectSockets implements socketio.Adapter.
+func (a *Adapter) DisconnectSockets(opts *socketio.BroadcastOptions, close bool) error {
+	if !opts.Flags.Local {
+		a.publish(&Message{Type: DisconnectSockets, Opts: opts, Close: close})
+	}
+	a.local.Disconnect(opts, close)
+	return nil
+}
+
+// ServerSideEmit implements socketio.Adapter.
+func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ack func([]json.RawMessage, error)) error {
+	value := parser.RawValue{JSON: joinArray(args)}
+	if ack == nil {
+		a.publish(&Message{Type: ServerSideEmit, Value: value})
+		return nil
+	}
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		ack([]json.RawMessage{}, nil)
+		return nil
+	}
+	r := &request{kind: ServerSideEmitResponse, expected: n - 1, done: make(chan struct{})}
+	id := newUID()[:12]
+	a.addRequest(id, r)
+	a.publish(&Message{Type: ServerSideEmit, RequestID: id, Value: value})
+	go func() {
+		defer a.endRequest(id)
+		got, missing := r.wait(ctx, a.opts.RequestTimeout)
+		if missing > 0 {
+			ack(got.responses, fmt.Errorf("%w: %d of %d servers did not answer the server-side emit within %v", socketio.ErrPartialResult, missing, n-1, a.opts.RequestTimeout))
+			return
+		}
+		ack(got.responses, nil)
+	}()
+	return nil
+}
+
+// joinArray returns the JSON array of elems.
+func joinArray(elems []json.RawMessage) json.RawMessage {
+	b := []byte{'['}
+	for i, e := range elems {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, ']')
+}
+
+// PersistSession implements socketio.Adapter.
+func (a *Adapter) PersistSession(s *socketio.SessionToPersist) error {
+	if a.store != nil {
+		return a.store.PersistSession(s)
+	}
+	return a.mem.PersistSession(s)
+}
+
+// RestoreSession implements socketio.Adapter.
+func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Session)) (*socketio.Session, error) {
+	if a.store == nil {
+		return a.mem.RestoreSession(pid, offset, attach)
+	}
+	st, missed, err := a.store.RestoreSession(pid, offset)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	sess := &socketio.Session{SessionToPersist: *st}
+	for _, om := range missed {
+		m := om.Message
+		if m.Opts == nil || !includes(st.Rooms, m.Opts) {
+			continue
+		}
+		p := eventPacket(m.Value)
+		p.Namespace = a.nsp
+		if om.Offset != "" {
+			p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
+		}
+		sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
+	}
+	if attach != nil {
+		attach(sess)
+	}
+	return sess, nil
+}
+
+// includes reports whether a socket in rooms was selected by opts.
+func includes(rooms []string, opts *socketio.BroadcastOptions) bool {
+	in := len(opts.Rooms) == 0
+	for _, r := range rooms {
+		if slices.Contains(opts.Except, r) {
+			return false
+		}
+		if !in && slices.Contains(opts.Rooms, r) {
+			in = true
+		}
+	}
+	return in
+}
+
+// appendArg returns the JSON array data with arg appended as its last
+// element.
+func appendArg(data json.RawMessage, arg []byte) json.RawMessage {
+	end := len(data) - 1
+	for end > 0 && data[end] != ']' {
+		end--
+	}
+	out := make([]byte, 0, len(data)+len(arg)+1)
+	out = append(out, data[:end]...)
+	if end > 1 {
+		out = append(out, ',')
+	}
+	out = append(out, arg...)
+	return append(out, data[end:]...)
+}
+
+// HandleMessage implements [Handler].
+func (a *Adapter) HandleMessage(m *Message, offset string) {
+	<-a.ready
+	if m.UID == a.uid || m.NSP != a.nsp {
+		return
+	}
+	a.heard(m.UID)
+	switch m.Type {
+	case InitialHeartbeat:
+		a.publish(&Message{Type: Heartbeat})
+	case Heartbeat:
+	case AdapterClose:
+		a.mu.Lock()
+		delete(a.nodes, m.UID)
+		a.mu.Unlock()
+	case Broadcast:
+		opts := m.Opts
+		if opts == nil {
+			opts = &socketio.BroadcastOptions{}
+		}
+		p := eventPacket(m.Value)
+		if m.RequestID == "" {
+			a.deliver(p, opts, offset)
+			return
+		}
+		timeout := a.opts.RequestTimeout
+		if opts.Flags.Timeout > 0 {
+			timeout = opts.Flags.Timeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		from, id := m.UID, m.RequestID
+		n := a.local.DeliverWithAck(ctx, p, opts, func(arg json.RawMessage) {
+			a.respond(from, &Message{Type: BroadcastAck, RequestID: id, Value: parser.RawValue{JSON: arg}})
+		})
+		if n == 0 {
+			cancel()
+		} else {
+			time.AfterFunc(timeout, cancel)
+		}
+		a.respond(from, &Message{Type: BroadcastClientCount, RequestID: id, ClientCount: n})
+	case SocketsJoin:
+		if m.Opts != nil {
+			a.local.Join(m.Opts, m.Rooms)
+		}
+	case SocketsLeave:
+		if m.Opts != nil {
+			a.local.Leave(m.Opts, m.Rooms)
+		}
+	case DisconnectSockets:
+		if m.Opts != nil {
+			a.local.Disconnect(m.Opts, m.Close)
+		}
+	case FetchSockets:
+		opts := m.Opts
+		if opts == nil {
+			opts = &socketio.BroadcastOptions{}
+		}
+		a.respond(m.UID, &Message{Type: FetchSocketsResponse, RequestID: m.RequestID, Sockets: a.local.Fetch(opts)})
+	case ServerSideEmit:
+		args, err := parser.SplitArray(nil, m.Value.JSON)
+		if err != nil || len(args) == 0 {
+			return
+		}
+		var ack func(json.RawMessage)
+		if m.RequestID != "" {
+			from, id := m.UID, m.RequestID
+			var once sync.Once
+			ack = func(arg json.RawMessage) {
+				once.Do(func() {
+					a.respond(from, &Message{Type: ServerSideEmitResponse, RequestID: id, Value: parser.RawValue{JSON: arg}})
+				})
+			}
+		}
+		a.host.DispatchServerSideEmit(args, ack)
+	}
+}
+
+// HandleResponse implements [Handler].
+func (a *Adapter) HandleResponse(m *Message) {
+	<-a.ready
+	if m.NSP != a.nsp && m.NSP != "" {
+		return
+	}
+	a.heard(m.UID)
+	a.mu.Lock()
+	r := a.requests[m.RequestID]
+	a.mu.Unlock()
+	if r != nil {
+		r.add(m)
+	}
+}
+
+// heard records that the server uid is alive (heartbeat mode).
+func (a *Adapter) heard(uid string) {
+	if !a.heartbeat || uid == "" || uid == "emitter" {
+		return
+	}
+	a.mu.Lock()
+	a.nodes[uid] = time.Now()
+	a.mu.Unlock()
+}
+
+// heartbeats announces this server and forgets the silent ones, until
+// Close.
+func (a *Adapter) heartbeats() {
+	beat := time.NewTicker(a.opts.HeartbeatInterval)
+	check := time.NewTicker(time.Second)
+	defer beat.Stop()
+	defer check.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-beat.C:
+			a.publish(&Message{Type: Heartbeat})
+		case now := <-check.C:
+			a.mu.Lock()
+			for uid, t := range a.nodes {
+				if now.Sub(t) > a.opts.HeartbeatTimeout {
+					delete(a.nodes, uid)
+				}
+			}
+			a.mu.Unlock()
+		}
+	}
+}
+
+func (a *Adapter) addRequest(id string, r *request) {
+	a.mu.Lock()
+	a.requests[id] = r
+	a.mu.Unlock()
+}
+
+func (a *Adapter) endRequest(id string) {
+	a.mu.Lock()
+	r := a.requests[id]
+	delete(a.requests, id)
+	a.mu.Unlock()
+	if r != nil {
+		r.finish()
+	}
+}
+
+// request is a request of this server waiting for the others' answers.
+type request struct {
+	kind        MessageType // the responses it takes
+	expected    int         // answers awaited (fetch, server-side emit)
+	clientCount func(int)   // broadcast with acknowledgements
+	ack         func(json.RawMessage)
+
+	mu       sync.Mutex
+	got      int
+	sockets  []*socketio.SocketDetails
+	answers  []json.RawMessage
+	finished bool
+	done     chan struct{}
+}
+
+// result is what a request got.
+type result struct {
+	sockets   []*socketio.SocketDetails
+	responses []json.RawMessage
+}
+
+func (r *request) add(m *Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	switch {
+	case r.kind == BroadcastClientCount && m.Type == BroadcastClientCount:
+		r.clientCount(m.ClientCount)
+	case r.kind == BroadcastClientCount && m.Type == BroadcastAck:
+		r.ack(m.Value.JSON)
+	case r.kind == FetchSocketsResponse && m.Type == FetchSocketsResponse:
+		r.sockets = append(r.sockets, m.Sockets...)
+		r.count()
+	case r.kind == ServerSideEmitResponse && m.Type == ServerSideEmitResponse:
+		r.answers = append(r.answers, orNull(m.Value.JSON))
+		r.count()
+	}
+}
+
+// count counts an answer; the caller holds r.mu.
+func (r *request) count() {
+	r.got++
+	if r.got >= r.expected {
+		r.finished = true
+		close(r.done)
+	}
+}
+
+// finish ends the request: late answers are dropped.
+func (r *request) finish() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.finished {
+		r.finished = true
+		close(r.done)
+	}
+}
+
+// wait waits for the answers until ctx is done or timeout passes, and
+// returns what came and how many answers are missing.
+func (r *request) wait(ctx context.Context, timeout time.Duration) (result, int) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	r.finish()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return result{sockets: r.sockets, responses: r.answers}, max(0, r.expected-r.got)
+}
