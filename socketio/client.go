@@ -53,6 +53,7 @@ type client struct {
 	queue   []queued
 	qbytes  int
 	running bool
+	flooded bool // the queue overflowed: the client is being closed
 }
 
 type queued struct {
@@ -262,11 +263,14 @@ func (c *client) enqueue(fn func()) { c.enqueueSized(0, fn) }
 func (c *client) enqueueSized(size int, fn func()) {
 	c.qmu.Lock()
 	if size > 0 && (len(c.queue) >= maxQueued || c.qbytes+size > maxQueuedBytes) {
-		n, b := len(c.queue), c.qbytes
+		n, b, first := len(c.queue), c.qbytes, !c.flooded
+		c.flooded = true
 		c.qmu.Unlock()
-		c.srv.logger().Warn("socketio: closing a client whose packets pile up before its handlers",
-			"client", c.conn.ID(), "packets", n, "bytes", b)
-		go c.close()
+		if first { // the packets that come while it closes are dropped quietly
+			c.srv.logger().Warn("socketio: closing a client whose packets pile up before its handlers",
+				"client", c.conn.ID(), "packets", n, "bytes", b)
+			go c.close()
+		}
 		return
 	}
 	c.qbytes += size
