@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +90,90 @@ func RunScript[E any](t testing.TB, node string, timeout time.Duration, script s
 		lines = append(lines, line)
 	}
 	return events, lines, errOut.String(), err
+}
+
+// Redis is a redis-server started for a test.
+type Redis struct {
+	// Addr is its address on loopback, host:port.
+	Addr string
+	cmd  *exec.Cmd
+	dir  string
+	args []string
+}
+
+// URL returns the redis:// URL of the server.
+func (r *Redis) URL() string { return "redis://" + r.Addr }
+
+// StartRedis starts Debian's redis-server on a free loopback port, with no
+// persistence, for the test; it is killed when the test ends.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not found in PATH")
+	}
+	r := &Redis{dir: t.TempDir()}
+	r.args = []string{"--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	r.args[1] = fmt.Sprint(port)
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	r.start(t, bin)
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func (r *Redis) start(t testing.TB, bin string) {
+	t.Helper()
+	r.cmd = exec.Command(bin, r.args...)
+	var errOut bytes.Buffer
+	r.cmd.Stderr = &errOut
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("peertest: failed to start redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			t.Fatalf("peertest: redis-server did not listen on %s: %v (%s)", r.Addr, err, errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill kills the server at once (SIGKILL), as a crash would.
+func (r *Redis) Kill() { r.stop() }
+
+// Restart starts the server again on the same port, with nothing of
+// before (no persistence).
+func (r *Redis) Restart(t testing.TB) {
+	t.Helper()
+	r.stop()
+	bin, _ := exec.LookPath("redis-server")
+	r.start(t, bin)
+}
+
+func (r *Redis) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// freePort returns a TCP port free on loopback right now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("failed to find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
