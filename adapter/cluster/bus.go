@@ -12,8 +12,8 @@ import (
 // socketio.Servers in one process.
 //
 // Messages are encoded as they would be on a broker (JSON, as Node's
-// transports encode messages without binary data; messages with binary
-// data are passed on as they are) and each server receives them in the
+// transports encode messages without binary data, MessagePack for the
+// others) and each server receives them in the
 // order they were published, on a goroutine of its own, as from a broker.
 // The zero value is not usable: use [NewBus].
 type Bus struct {
@@ -118,11 +118,14 @@ type busTransport struct {
 var errBusClosed = errors.New("cluster: bus transport closed")
 
 // copyMessage returns what a receiver decodes of m: its JSON round trip,
-// or, for a message with binary data, a copy of it.
+// or, for a message with binary data, its MessagePack one.
 func copyMessage(m *Message) (*Message, error) {
 	if m.HasBinary() {
-		c := *m
-		return &c, nil
+		b, err := m.AppendMsgpack(nil, Notepack)
+		if err != nil {
+			return nil, err
+		}
+		return DecodeMsgpack(b, Notepack)
 	}
 	b, err := m.AppendJSON(nil)
 	if err != nil {

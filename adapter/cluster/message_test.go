@@ -84,3 +84,39 @@ func TestJSONRefusesBinary(t *testing.T) {
 		t.Fatalf("AppendJSON = %v, want ErrBinary", err)
 	}
 }
+
+// TestMsgpackRoundTrip encodes messages, binary ones included, as
+// MessagePack in both flavors and decodes them back.
+func TestMsgpackRoundTrip(t *testing.T) {
+	opts := &socketio.BroadcastOptions{Rooms: []string{"a"}, Except: []string{"b"}, Flags: socketio.BroadcastFlags{Volatile: true}}
+	for _, f := range []Flavor{Notepack, MsgpackJS} {
+		for _, m := range []*Message{
+			{Type: Heartbeat},
+			{Type: Broadcast, Value: parser.RawValue{JSON: json.RawMessage(`["ev",{"k":"v"},2.5,{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{1, 2, 3}}}, Opts: opts},
+			{Type: Broadcast, RequestID: "r1", Value: parser.RawValue{JSON: json.RawMessage(`["ev"]`)}, Opts: opts},
+			{Type: SocketsJoin, Opts: opts, Rooms: []string{"x"}},
+			{Type: DisconnectSockets, Opts: opts, Close: true},
+			{Type: FetchSockets, RequestID: "r2", Opts: opts},
+			{Type: ServerSideEmit, RequestID: "r3", Value: parser.RawValue{JSON: json.RawMessage(`["ping",{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{9}}}},
+			{Type: ServerSideEmitResponse, RequestID: "r3", Value: parser.RawValue{JSON: json.RawMessage(`"pong"`)}},
+			{Type: BroadcastClientCount, RequestID: "r1", ClientCount: 3},
+			{Type: BroadcastAck, RequestID: "r1", Value: parser.RawValue{JSON: json.RawMessage(`{"b":{"_placeholder":true,"num":0}}`), Attachments: [][]byte{{}}}},
+		} {
+			m.UID, m.NSP = "0123456789abcdef", "/"
+			b, err := m.AppendMsgpack(nil, f)
+			if err != nil {
+				t.Fatalf("%v type %d: %v", f, m.Type, err)
+			}
+			got, err := DecodeMsgpack(b, f)
+			if err != nil {
+				t.Fatalf("%v type %d: %v", f, m.Type, err)
+			}
+			if got.Value.Attachments == nil && m.Value.Attachments != nil {
+				t.Errorf("%v type %d: attachments lost", f, m.Type)
+			}
+			if !reflect.DeepEqual(got, m) {
+				t.Errorf("%v type %d: decoded as %+v, want %+v", f, m.Type, got, m)
+			}
+		}
+	}
+}
