@@ -57,11 +57,16 @@ type Dialer func(nsp, uid string, h Handler) (Transport, error)
 // connection state recovery themselves, across servers (Redis Streams):
 // the adapter then uses it instead of its in-memory log.
 type SessionStore interface {
+	// PersistSession keeps s for a client that reconnects, to any server.
 	PersistSession(s *socketio.SessionToPersist) error
-	// RestoreSession returns the session pid and the broadcasts after
-	// offset that it missed (in order, as messages with their offsets), or
-	// nil when it cannot be restored.
-	RestoreSession(pid, offset string) (*socketio.SessionToPersist, []OffsetMessage, error)
+	// RestoreSession takes the session pid and finds the broadcasts after
+	// offset of the namespace that it may have missed, up to the last one
+	// the transport handed to the adapter, and calls attach with them, in
+	// order, before it hands over any newer one: so the socket gets each
+	// broadcast once, either among the missed ones or live. It returns
+	// false, without calling attach, when the session cannot be restored
+	// (unknown or expired, or offset no longer in the log).
+	RestoreSession(pid, offset string, attach func(s *socketio.SessionToPersist, missed []OffsetMessage)) (bool, error)
 }
 
 // OffsetMessage is a broadcast message and its offset.
@@ -83,10 +88,12 @@ type Options struct {
 	// Node.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
-	// Recovery configures connection state recovery when the transport
-	// does not keep sessions itself: with it, each server keeps its own
-	// log (socketio.InMemoryAdapter), and a client recovers when it
-	// reconnects to the same server. nil: no recovery.
+	// Recovery turns connection state recovery on (nil: off), as the
+	// server's Options.ConnectionStateRecovery must. Over a transport that
+	// keeps sessions (a SessionStore: Redis Streams) broadcasts carry the
+	// transport's offsets and a client recovers on any server; over the
+	// others each server keeps its own log (socketio.InMemoryAdapter) and a
+	// client recovers when it reconnects to the same server.
 	Recovery *socketio.RecoveryOptions
 }
 
@@ -241,10 +248,14 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	return 1 + len(a.nodes), nil
 }
 
-// deliver delivers a broadcast locally: with the offset it got, or through
-// the local recovery log.
+// deliver delivers a broadcast locally: with the offset the transport gave
+// it when recovery is on (and the packet is not volatile, as Node's
+// addOffsetIfNecessary has it), or through the local recovery log.
 func (a *Adapter) deliver(p *parser.Packet, opts *socketio.BroadcastOptions, offset string) {
-	if a.mem == nil || offset != "" {
+	if a.mem == nil {
+		if a.opts.Recovery == nil || opts.Flags.Volatile {
+			offset = ""
+		}
 		a.local.Deliver(p, opts, offset)
 		return
 	}
@@ -442,25 +453,27 @@ func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Sessi
 	if a.store == nil {
 		return a.mem.RestoreSession(pid, offset, attach)
 	}
-	st, missed, err := a.store.RestoreSession(pid, offset)
-	if err != nil || st == nil {
+	var sess *socketio.Session
+	ok, err := a.store.RestoreSession(pid, offset, func(st *socketio.SessionToPersist, missed []OffsetMessage) {
+		sess = &socketio.Session{SessionToPersist: *st}
+		for _, om := range missed {
+			m := om.Message
+			if m.Type != Broadcast || m.RequestID != "" || m.Opts == nil || m.Opts.Flags.Volatile || !includes(st.Rooms, m.Opts) {
+				continue
+			}
+			p := eventPacket(m.Value)
+			p.Namespace = a.nsp
+			if om.Offset != "" {
+				p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
+			}
+			sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
+		}
+		if attach != nil {
+			attach(sess)
+		}
+	})
+	if err != nil || !ok {
 		return nil, err
-	}
-	sess := &socketio.Session{SessionToPersist: *st}
-	for _, om := range missed {
-		m := om.Message
-		if m.Opts == nil || !includes(st.Rooms, m.Opts) {
-			continue
-		}
-		p := eventPacket(m.Value)
-		p.Namespace = a.nsp
-		if om.Offset != "" {
-			p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
-		}
-		sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
-	}
-	if attach != nil {
-		attach(sess)
 	}
 	return sess, nil
 }
