@@ -69,6 +69,21 @@ type SessionStore interface {
 	RestoreSession(pid, offset string, attach func(s *socketio.SessionToPersist, missed []OffsetMessage)) (bool, error)
 }
 
+// RoomObserver is implemented by transports that subscribe to the other
+// servers' traffic room by room (Redis sharded pub/sub in its dynamic
+// mode): the adapter tells them when a room gets its first local socket
+// (exists) and loses its last one. RoomChanged is called with the local
+// sockets' lock held: it must not block.
+type RoomObserver interface {
+	RoomChanged(room string, exists bool)
+}
+
+// Syncer is implemented by transports whose subscriptions follow the local
+// rooms asynchronously (see RoomObserver): Sync waits until they caught up.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // OffsetMessage is a broadcast message and its offset.
 type OffsetMessage struct {
 	Message *Message
@@ -167,6 +182,9 @@ func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error
 		return nil, fmt.Errorf("failed to start the transport of namespace %s: %w", a.nsp, err)
 	}
 	a.t = t
+	if ro, ok := t.(RoomObserver); ok {
+		a.local.OnRoomChange(ro.RoomChanged)
+	}
 	if s, ok := t.(SessionStore); ok {
 		a.store = s
 	} else {
@@ -186,6 +204,19 @@ func newUID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Sync waits until the transport's subscriptions follow the rooms this
+// server's sockets are in, when the transport subscribes room by room
+// (Redis sharded pub/sub in a dynamic mode): a broadcast another server
+// makes to a room after a local socket joined it and Sync returned reaches
+// the socket. Without Sync such a broadcast may reach the other servers
+// before this one subscribed, as with Node's adapter.
+func (a *Adapter) Sync(ctx context.Context) error {
+	if s, ok := a.t.(Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
 }
 
 // UID returns this server's id in the cluster.
