@@ -112,7 +112,7 @@ func (c *cluster) sock(node int, cl *siotest.Client) *socketio.Socket {
 
 // join makes the client's socket join rooms on its server, and waits for
 // the server's adapter to follow (adapters that subscribe room by room have
-// a Sync method).
+// a Settle method).
 func (c *cluster) join(node int, cl *siotest.Client, rooms ...string) {
 	c.t.Helper()
 	s := c.sock(node, cl)
@@ -121,14 +121,14 @@ func (c *cluster) join(node int, cl *siotest.Client, rooms ...string) {
 }
 
 // syncAdapter waits for an adapter that subscribes room by room to follow
-// its server's rooms (it has a Sync method).
+// its server's rooms (it has a Settle method).
 func syncAdapter(t *testing.T, a socketio.Adapter) {
 	t.Helper()
-	if sy, ok := a.(interface{ Sync(context.Context) error }); ok {
+	if sy, ok := a.(interface{ Settle(context.Context) error }); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), siotest.Timeout)
 		defer cancel()
-		if err := sy.Sync(ctx); err != nil {
-			t.Fatalf("Sync after a join: %v", err)
+		if err := sy.Settle(ctx); err != nil {
+			t.Fatalf("Settle after a join: %v", err)
 		}
 	}
 }

@@ -78,10 +78,10 @@ type RoomObserver interface {
 	RoomChanged(room string, exists bool)
 }
 
-// Syncer is implemented by transports whose subscriptions follow the local
-// rooms asynchronously (see RoomObserver): Sync waits until they caught up.
-type Syncer interface {
-	Sync(ctx context.Context) error
+// Settler is implemented by transports whose subscriptions follow the local
+// rooms asynchronously (see RoomObserver): Settle waits until they caught up.
+type Settler interface {
+	Settle(ctx context.Context) error
 }
 
 // OffsetMessage is a broadcast message and its offset.
@@ -206,15 +206,15 @@ func newUID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Sync waits until the transport's subscriptions follow the rooms this
+// Settle waits until the transport's subscriptions follow the rooms this
 // server's sockets are in, when the transport subscribes room by room
 // (Redis sharded pub/sub in a dynamic mode): a broadcast another server
-// makes to a room after a local socket joined it and Sync returned reaches
-// the socket. Without Sync such a broadcast may reach the other servers
+// makes to a room after a local socket joined it and Settle returned reaches
+// the socket. Without Settle such a broadcast may reach the other servers
 // before this one subscribed, as with Node's adapter.
-func (a *Adapter) Sync(ctx context.Context) error {
-	if s, ok := a.t.(Syncer); ok {
-		return s.Sync(ctx)
+func (a *Adapter) Settle(ctx context.Context) error {
+	if s, ok := a.t.(Settler); ok {
+		return s.Settle(ctx)
 	}
 	return nil
 }

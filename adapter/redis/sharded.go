@@ -201,11 +201,11 @@ func (t *shardedTransport) receiveRoom(ctx context.Context, room string, ready c
 	_ = c.Do(uctx, c.B().Sunsubscribe().Channel(channel).Build()).Error()
 }
 
-// Sync waits until the channels of the rooms that have local members are
+// Settle waits until the channels of the rooms that have local members are
 // subscribed to (or ctx is done): a broadcast another server makes to such a
-// room after Sync returns reaches this server. Subscribing follows a room's
-// first local member asynchronously; cluster.Adapter.Sync calls it.
-func (t *shardedTransport) Sync(ctx context.Context) error {
+// room after Settle returns reaches this server. Subscribing follows a room's
+// first local member asynchronously; cluster.Adapter.Settle calls it.
+func (t *shardedTransport) Settle(ctx context.Context) error {
 	t.mu.Lock()
 	var waits []chan struct{}
 	for _, r := range t.rooms {
