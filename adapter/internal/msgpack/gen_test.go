@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -154,18 +155,15 @@ func (g *gen) jsonString(b []byte, maxLen int) []byte {
 
 // jsonKey appends a key: usually a fresh identifier, sometimes an array
 // index or a duplicate, which JavaScript reorders or merges.
-func (g *gen) jsonKey(b []byte, i int, used map[string]bool) []byte {
+func (g *gen) jsonKey(b []byte, i int, used *[]string) []byte {
 	var k string
 	switch g.n(12) {
 	case 0:
 		k = strconv.Itoa(g.n(20))
 		g.reorder = true
 	case 1:
-		if len(used) > 0 {
-			for u := range used {
-				k = u
-				break
-			}
+		if len(*used) > 0 {
+			k = (*used)[g.n(len(*used))]
 			g.reorder = true
 			break
 		}
@@ -176,7 +174,7 @@ func (g *gen) jsonKey(b []byte, i int, used map[string]bool) []byte {
 			k += "é✓"
 		}
 	}
-	used[k] = true
+	*used = append(*used, k)
 	return strconv.AppendQuote(b, k) // ASCII-safe for these keys
 }
 
@@ -220,12 +218,12 @@ func (g *gen) jsonValue(b []byte, depth int) []byte {
 		b = append(g.space(b), ']')
 	default:
 		b = append(b, '{')
-		used := map[string]bool{}
+		var used []string
 		for i := range g.n(5) + g.n(2)*g.n(18) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = g.jsonKey(g.space(b), i, used)
+			b = g.jsonKey(g.space(b), i, &used)
 			b = append(g.space(b), ':')
 			b = g.jsonValue(b, depth-1)
 		}
@@ -287,8 +285,8 @@ func (g *gen) mpInt(b []byte, v int64) []byte {
 	}
 }
 
-// mpLen appends the header of a str (base 0xa0/0xd9), bin (0xc4) or
-// container (array 0x90/0xdc, map 0x80/0xde) of n in a random format.
+// mpHeader appends the header of a str (kind 's'), bin ('b'), array ('a') or
+// map ('m') of n, in a random format that holds n.
 func (g *gen) mpHeader(b []byte, kind byte, n int) []byte {
 	for {
 		switch g.n(4) {
@@ -410,7 +408,7 @@ func (g *gen) mpExt(b []byte) []byte {
 // mpKey appends a map key. Most are fresh str keys; some are array
 // indexes or duplicates (reordered or merged by JavaScript), numbers, and,
 // with Notepack, values of any type.
-func (g *gen) mpKey(b []byte, i int, used map[string]bool) []byte {
+func (g *gen) mpKey(b []byte, i int, used *[]string) []byte {
 	switch k := g.n(14); {
 	case k == 0:
 		g.reorder = true
@@ -421,10 +419,10 @@ func (g *gen) mpKey(b []byte, i int, used map[string]bool) []byte {
 			f = -f
 		}
 		s := string(appendNumberString(nil, f))
-		if used[s] {
+		if slices.Contains(*used, s) {
 			g.reorder = true
 		}
-		used[s] = true
+		*used = append(*used, s)
 		return appendFloat64(b, f)
 	case k == 2 && g.flavor == Notepack:
 		g.reorder = true // property names this generator does not predict
@@ -432,20 +430,19 @@ func (g *gen) mpKey(b []byte, i int, used map[string]bool) []byte {
 			return g.mpExt(b)
 		}
 		return g.mpValue(b, 1)
-	case k == 3 && len(used) > 0:
-		for u := range used {
-			g.reorder = true
-			return append(appendStrHeader(b, len(u)), u...)
-		}
+	case k == 3 && len(*used) > 0:
+		u := (*used)[g.n(len(*used))]
+		g.reorder = true
+		return append(appendStrHeader(b, len(u)), u...)
 	}
 	s := "k" + strconv.Itoa(i) + string(rune('a'+g.n(26)))
 	if g.n(3) == 0 {
 		s += string(g.mpText(6))
 	}
-	if used[s] {
+	if slices.Contains(*used, s) {
 		g.reorder = true
 	}
-	used[s] = true
+	*used = append(*used, s)
 	b = g.mpHeader(b, 's', len(s))
 	return append(b, s...)
 }
@@ -510,9 +507,9 @@ func (g *gen) mpValue(b []byte, depth int) []byte {
 	default:
 		n := g.n(5) + g.n(2)*g.n(18)
 		b = g.mpHeader(b, 'm', n)
-		used := map[string]bool{}
+		var used []string
 		for i := range n {
-			b = g.mpKey(b, i, used)
+			b = g.mpKey(b, i, &used)
 			g.mapValue = true
 			b = g.mpValue(b, depth-1)
 		}

@@ -345,8 +345,18 @@ func TestNodeCrossCheck(t *testing.T) {
 		decode[i].ID = len(encode) + i
 	}
 
+	type dateCase struct {
+		ID int   `json:"id"`
+		MS int64 `json:"ms"`
+	}
+	var dates []dateCase
+	for i, ms := range []int64{0, 1, -1, 999, -999, 1000, -1000, 1710333296789, 1 << 32 * 1000, 1<<32*1000 - 1, 1 << 34 * 1000,
+		1<<34*1000 - 1, 1<<34*1000 + 1, -62198755200000, 8.64e15, -8.64e15, g.r.Int64N(1 << 45), -g.r.Int64N(1 << 45)} {
+		dates = append(dates, dateCase{ID: len(encode) + len(decode) + i, MS: ms})
+	}
+
 	file := filepath.Join(t.TempDir(), "cases.json")
-	b, err := json.Marshal(map[string]any{"encode": encode, "decode": decode})
+	b, err := json.Marshal(map[string]any{"encode": encode, "decode": decode, "dates": dates})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,12 +370,25 @@ func TestNodeCrossCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("crosscheck.js: %v\n%s", err, stderr)
 	}
-	if len(results) != len(encode)+len(decode) {
-		t.Fatalf("crosscheck.js answered %d cases of %d\n%s", len(results), len(encode)+len(decode), stderr)
+	if len(results) != len(encode)+len(decode)+len(dates) {
+		t.Fatalf("crosscheck.js answered %d cases of %d\n%s", len(results), len(encode)+len(decode)+len(dates), stderr)
 	}
 
 	var stats struct{ exact, same, errors, skipped, lossy int }
 	for _, r := range results {
+		if r.Kind == "date" {
+			ms := dates[r.ID-len(encode)-len(decode)].MS
+			var e Encoder
+			e.Time(time.UnixMilli(ms))
+			for _, lib := range []*libResult{r.Notepack, r.Msgpack} {
+				if ours := hex.EncodeToString(e.Buf); ours != lib.Hex {
+					t.Errorf("date %d: ours %s, node %s", ms, ours, lib.Hex)
+				} else {
+					stats.exact++
+				}
+			}
+			continue
+		}
 		if r.Kind == "encode" {
 			c := encode[r.ID]
 			for f, name := range flavorNames {

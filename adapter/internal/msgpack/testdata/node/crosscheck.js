@@ -16,6 +16,8 @@
 //   socket.io-parser's deconstructPacket and JSON.stringifies the data, as
 //   socket.io does before it sends a packet. It also says whether the Go
 //   JSON and attachments give a client the same value as Node's ("same").
+//
+//   date cases: a time in milliseconds, encoded as a Date by each library.
 "use strict";
 
 const fs = require("fs");
@@ -127,6 +129,14 @@ for (const c of cases.decode) {
       r.error = String(e);
     }
     out[name] = r;
+  }
+  console.log(JSON.stringify(out));
+}
+
+for (const c of cases.dates || []) {
+  const out = { id: c.id, kind: "date" };
+  for (const [name, lib] of Object.entries(libs)) {
+    out[name] = { hex: hex(lib.encode(new Date(c.ms))) };
   }
   console.log(JSON.stringify(out));
 }
