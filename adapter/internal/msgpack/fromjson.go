@@ -83,6 +83,7 @@ type jsonEncoder struct {
 	flavor   Flavor
 	maxDepth int
 	compact  bool
+	attErr   error // the first placeholder that refers to no attachment
 }
 
 func (j *jsonEncoder) fail(what string) error {
@@ -112,7 +113,7 @@ func (j *jsonEncoder) top() error {
 	if j.pos != len(j.in) {
 		return j.fail("end of input")
 	}
-	return nil
+	return j.attErr
 }
 
 // value transcodes the value at j.pos, which is inside depth arrays and
@@ -253,11 +254,16 @@ func (j *jsonEncoder) object(depth int) error {
 			j.pos++
 			if isPlaceholder {
 				if num < 0 || num >= len(j.atts) {
-					return fmt.Errorf("%w: placeholder at offset %d refers to attachment %d of %d",
-						ErrAttachments, j.pos, num, len(j.atts))
+					// Reported once the whole text has parsed: JSON.parse
+					// fails before socket.io-parser looks at placeholders.
+					if j.attErr == nil {
+						j.attErr = fmt.Errorf("%w: placeholder before offset %d refers to attachment %d of %d",
+							ErrAttachments, j.pos, num, len(j.atts))
+					}
+				} else {
+					j.out = appendBin(j.out[:hdr], j.atts[num])
+					return nil
 				}
-				j.out = appendBin(j.out[:hdr], j.atts[num])
-				return nil
 			}
 			binary.BigEndian.PutUint32(j.out[hdr+1:], n)
 			return nil

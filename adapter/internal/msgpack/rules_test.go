@@ -294,8 +294,15 @@ func TestPlaceholders(t *testing.T) {
 		{`[{"_placeholder":true,"num":null}]`, atts, "error"},
 		{`[{"_placeholder":true}]`, atts, "error"},
 		{`[{"_placeholder":true,"num":99999999999}]`, atts, "error"},
+		{`[{"_placeholder":true,"num":2}]x`, atts, "json"}, // JSON.parse fails first
 	} {
 		m, err := AppendJSON([]byte("keep"), []byte(tc.json), tc.atts)
+		if tc.want == "json" {
+			if !errors.Is(err, ErrJSON) || string(m) != "keep" {
+				t.Errorf("%s: got %x, %v, want ErrJSON", tc.json, m, err)
+			}
+			continue
+		}
 		if tc.want == "error" {
 			if !errors.Is(err, ErrAttachments) || string(m) != "keep" {
 				t.Errorf("%s: got %x, %v, want ErrAttachments and dst unchanged", tc.json, m, err)
