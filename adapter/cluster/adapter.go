@@ -110,6 +110,23 @@ type Options struct {
 	// others each server keeps its own log (socketio.InMemoryAdapter) and a
 	// client recovers when it reconnects to the same server.
 	Recovery *socketio.RecoveryOptions
+	// Observer, when set, is told of every message published and received
+	// and of every request's outcome, for metrics.
+	Observer Observer
+}
+
+// Observer receives what an [Adapter] does, for metrics. Its methods are
+// called concurrently and must return quickly.
+type Observer interface {
+	// Published reports a message published to the other servers (err:
+	// the broker failed, the message reached no other server).
+	Published(nsp string, t MessageType, err error)
+	// Received reports a message from another server.
+	Received(nsp string, t MessageType)
+	// Requested reports a request (FetchSockets, ServerSideEmit with
+	// acknowledgements) that ended after d, with missing servers that did
+	// not answer in time.
+	Requested(nsp string, t MessageType, d time.Duration, missing int)
 }
 
 func (o *Options) withDefaults() Options {
@@ -229,14 +246,21 @@ func (a *Adapter) publish(m *Message) string {
 	if err != nil {
 		a.log.Warn("cluster: failed to publish", "namespace", a.nsp, "type", int(m.Type), "err", err)
 	}
+	if o := a.opts.Observer; o != nil {
+		o.Published(a.nsp, m.Type, err)
+	}
 	return off
 }
 
 // respond sends the response m to the server uid.
 func (a *Adapter) respond(uid string, m *Message) {
 	m.UID, m.NSP = a.uid, a.nsp
-	if err := a.t.PublishResponse(context.Background(), uid, m); err != nil {
+	err := a.t.PublishResponse(context.Background(), uid, m)
+	if err != nil {
 		a.log.Warn("cluster: failed to answer a request", "namespace", a.nsp, "type", int(m.Type), "err", err)
+	}
+	if o := a.opts.Observer; o != nil {
+		o.Published(a.nsp, m.Type, err)
 	}
 }
 
@@ -391,8 +415,12 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	id := newUID()[:12]
 	a.addRequest(id, r)
 	defer a.endRequest(id)
+	start := time.Now()
 	a.publish(&Message{Type: FetchSockets, RequestID: id, Opts: opts})
 	got, missing := r.wait(ctx, timeout)
+	if o := a.opts.Observer; o != nil {
+		o.Requested(a.nsp, FetchSockets, time.Since(start), missing)
+	}
 	out := append(local, got.sockets...)
 	slices.SortFunc(out, func(x, y *socketio.SocketDetails) int { return strings.Compare(x.ID, y.ID) })
 	if missing > 0 {
@@ -446,10 +474,14 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ac
 	r := &request{kind: ServerSideEmitResponse, expected: n - 1, done: make(chan struct{})}
 	id := newUID()[:12]
 	a.addRequest(id, r)
+	start := time.Now()
 	a.publish(&Message{Type: ServerSideEmit, RequestID: id, Value: value})
 	go func() {
 		defer a.endRequest(id)
 		got, missing := r.wait(ctx, a.opts.RequestTimeout)
+		if o := a.opts.Observer; o != nil {
+			o.Requested(a.nsp, ServerSideEmit, time.Since(start), missing)
+		}
 		if missing > 0 {
 			ack(got.responses, fmt.Errorf("%w: %d of %d servers did not answer the server-side emit within %v", socketio.ErrPartialResult, missing, n-1, a.opts.RequestTimeout))
 			return
@@ -546,6 +578,9 @@ func (a *Adapter) HandleMessage(m *Message, offset string) {
 		return
 	}
 	a.heard(m.UID)
+	if o := a.opts.Observer; o != nil {
+		o.Received(a.nsp, m.Type)
+	}
 	switch m.Type {
 	case InitialHeartbeat:
 		a.publish(&Message{Type: Heartbeat})
@@ -623,6 +658,9 @@ func (a *Adapter) HandleResponse(m *Message) {
 		return
 	}
 	a.heard(m.UID)
+	if o := a.opts.Observer; o != nil {
+		o.Received(a.nsp, m.Type)
+	}
 	a.mu.Lock()
 	r := a.requests[m.RequestID]
 	a.mu.Unlock()
