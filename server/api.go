@@ -232,11 +232,11 @@ func (s *Server) apiRooms(w http.ResponseWriter, r *http.Request) (int, any) {
 // rooms lists a namespace's rooms but the sockets' own ones.
 func (s *Server) rooms(ctx context.Context, nsp *socketio.Namespace) ([]roomInfo, error) {
 	all, err := nsp.Adapter().AllRooms(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing rooms"); err != nil {
 		return nil, err
 	}
 	socks, err := nsp.FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing rooms"); err != nil {
 		return nil, err
 	}
 	ids := map[string]bool{}
@@ -280,7 +280,7 @@ func (s *Server) apiSockets(w http.ResponseWriter, r *http.Request) (int, any) {
 		op = nsp.In(room)
 	}
 	socks, err := op.FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing sockets"); err != nil {
 		return http.StatusInternalServerError, apiError("failed to list sockets: %v", err)
 	}
 	out := make([]socketInfo, 0, len(socks))
@@ -334,7 +334,7 @@ func (s *Server) selected(ctx context.Context, sel *selection) (*socketio.Namesp
 		rooms = append(append(rooms, sel.Sockets...), sel.In...)
 	}
 	socks, err := nsp.In(rooms...).Except(sel.Except...).FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "selecting sockets"); err != nil {
 		return nil, nil, http.StatusInternalServerError, apiError("failed to select sockets: %v", err)
 	}
 	return nsp, socks, 0, nil
@@ -445,10 +445,15 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) (int, any) {
 		}
 		nsps = append(nsps, namespaceStats{Name: name, Sockets: len(nsp.Sockets()), Rooms: len(rooms)})
 	}
-	return http.StatusOK, map[string]any{
+	out := map[string]any{
 		"uptime_seconds": int64(time.Since(s.started).Seconds()),
 		"ready":          s.Ready(),
 		"connections":    map[string]any{"total": total, "by_transport": byTransport},
 		"namespaces":     nsps,
 	}
+	if s.cluster != nil {
+		nodes, _ := s.io.Sockets().Adapter().ServerCount(ctx)
+		out["cluster"] = map[string]any{"adapter": s.cluster.adapter, "node": s.cluster.id, "nodes": nodes}
+	}
+	return http.StatusOK, out
 }

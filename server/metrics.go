@@ -32,6 +32,9 @@ type metrics struct {
 	recoveryDropped      *prometheus.CounterVec
 	recoveryDroppedBytes *prometheus.CounterVec
 
+	// The cluster's, when the server is a node of one.
+	cluster *clusterMetrics
+
 	bytesRead, bytesWritten atomic.Uint64
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
@@ -52,6 +53,7 @@ type Server struct {
 	log      *slog.Logger
 	io       *socketio.Server
 	verifier *verifier
+	cluster  *clusterNode // nil when alone
 	rules    map[string]*nsRules
 	limiter  *ipLimiter
 	ips      *ipResolver
@@ -61,6 +63,7 @@ type Server struct {
 	started  time.Time
 
 	shuttingDown atomic.Bool
+	testURL      string // tests: the base URL it is served at
 
 	mu       sync.Mutex
 	sockets  map[*socketio.Socket]*sockState
@@ -107,6 +110,18 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("failed to set up token verification: %w", err)
 	}
 	s.metrics = newMetrics(s.connectionsByTransport, s.recoveryLogSizes)
+	if cfg.Cluster.RedisURL != "" {
+		cm := newClusterMetrics()
+		s.metrics.cluster = cm
+		s.metrics.reg.MustRegister(cm.collectors()...)
+		s.metrics.reg.MustRegister(&gaugeCollector{
+			desc:   prometheus.NewDesc("tether_cluster_nodes", "Nodes of the cluster, this one included, as its adapter counts them.", []string{"adapter"}, nil),
+			values: s.clusterNodes,
+		})
+		if s.cluster, err = newClusterNode(cfg, log, s.metrics); err != nil {
+			return nil, fmt.Errorf("failed to join the cluster: %w", err)
+		}
+	}
 	s.io = socketio.NewServer(s.socketioOptions())
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
 	for _, nc := range cfg.Namespaces {
@@ -115,6 +130,10 @@ func New(opts Options) (*Server, error) {
 			r.requireAuth = *nc.RequireAuth
 		}
 		r.nsp = s.io.Of(nc.Name)
+		if err := r.nsp.Err(); err != nil {
+			s.closeCluster()
+			return nil, err
+		}
 		r.nsp.Use(s.connectMiddleware(r))
 		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
 		s.rules[nc.Name] = r
@@ -171,6 +190,9 @@ func (s *Server) socketioOptions() *socketio.Options {
 			o.WebSocket.InsecureSkipVerify = true
 		}
 	}
+	if s.cluster != nil {
+		o.Adapter = s.cluster.factory
+	}
 	if c.Recovery.Enabled {
 		o.ConnectionStateRecovery = &socketio.RecoveryOptions{
 			MaxDisconnectionDuration: c.Recovery.MaxDisconnection,
@@ -204,12 +226,19 @@ func (s *Server) routes(static fs.FS) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("shutting down\n"))
 			return
+		}
+		if s.cluster != nil {
+			if err := s.cluster.ping(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = fmt.Fprintf(w, "redis unreachable: %v\n", err)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -373,7 +402,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if cerr := s.io.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("failed to close the Socket.IO server: %w", cerr)
 	}
+	s.closeCluster()
 	return err
+}
+
+// closeCluster leaves the cluster (closes the Redis client).
+func (s *Server) closeCluster() {
+	if s.cluster != nil {
+		s.cluster.stop()
+	}
 }
 
 // Run listens on Config.Addr (and Config.AdminAddr) and serves until ctx
@@ -435,6 +472,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	}
 	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
+	if s.cluster != nil {
+		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix)
+	}
 
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
@@ -448,6 +488,7 @@ loop:
 				_ = as.Close()
 			}
 			_ = s.io.Close()
+			s.closeCluster()
 			return fmt.Errorf("failed to serve: %w", err)
 		case now := <-sweep.C:
 			s.limiter.sweep(now)
