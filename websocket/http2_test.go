@@ -472,3 +472,47 @@ func TestHTTP2ServerTimeouts(t *testing.T) {
 		t.Fatalf("echo after the server's timeouts: %q, %v", got, err)
 	}
 }
+
+// TestHTTP2Cleartext runs a WebSocket over cleartext HTTP/2 with prior
+// knowledge (h2c), as behind a proxy that speaks it to the server: an
+// http.Server whose Protocols allow unencrypted HTTP/2, and a client
+// transport that dials TCP.
+func TestHTTP2Cleartext(t *testing.T) {
+	h2xconnect.Require(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serveH2(t, w, r, nil, func(c *Conn) {
+			typ, msg, err := c.Read(context.Background())
+			if err == nil {
+				c.WriteMessage(typ, msg)
+				c.Read(context.Background())
+			}
+		})
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	c, resp, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{HTTP2Transport: tr})
+	if err != nil {
+		t.Fatalf("Dial over h2c: %v", err)
+	}
+	defer c.CloseNow()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("handshake over %s", resp.Proto)
+	}
+	if err := c.WriteMessage(MessageText, []byte("h2c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c.Read(context.Background()); err != nil || string(got) != "h2c" {
+		t.Fatalf("echo over h2c: %q, %v", got, err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
