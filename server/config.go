@@ -50,7 +50,14 @@ type Config struct {
 	// X-Forwarded-For header names the client, for per-IP limits.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
-	TLS        TLSConfig         `yaml:"tls"`
+	TLS TLSConfig `yaml:"tls"`
+	// HTTP2WebSocket lets browsers open their WebSockets as streams of the
+	// HTTP/2 connection that carries the page and the polling requests
+	// (RFC 8441), with TLS: true. The tether command starts itself with
+	// GODEBUG=http2xconnect=1 for it (Go's HTTP/2 server has no other
+	// switch); false leaves WebSockets on HTTP/1.1, a connection each.
+	HTTP2WebSocket bool `yaml:"http2_websocket"`
+
 	Log        LogConfig         `yaml:"log"`
 	API        APIConfig         `yaml:"api"`
 	Auth       AuthConfig        `yaml:"auth"`
@@ -266,6 +273,7 @@ func DefaultConfig() *Config {
 		Addr:            "localhost:8080",
 		Path:            "/socket.io/",
 		ShutdownTimeout: 10 * time.Second,
+		HTTP2WebSocket:  true,
 		Log:             LogConfig{Level: "info", Format: "text"},
 		API:             APIConfig{MaxRooms: 1000},
 		Auth: AuthConfig{JWT: JWTConfig{

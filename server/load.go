@@ -33,6 +33,7 @@ var Settings = []Setting{
 	{"trusted_proxies", "TETHER_TRUSTED_PROXIES", "trusted-proxies", "proxies (IPs, CIDRs) whose X-Forwarded-For is trusted", func(c *Config) any { return &c.TrustedProxies }},
 	{"tls.cert_file", "TETHER_TLS_CERT_FILE", "tls-cert", "TLS certificate file (PEM)", func(c *Config) any { return &c.TLS.CertFile }},
 	{"tls.key_file", "TETHER_TLS_KEY_FILE", "tls-key", "TLS private key file (PEM)", func(c *Config) any { return &c.TLS.KeyFile }},
+	{"http2_websocket", "TETHER_HTTP2_WEBSOCKET", "http2-websocket", "with TLS, WebSockets as streams of the browser's HTTP/2 connection (RFC 8441)", func(c *Config) any { return &c.HTTP2WebSocket }},
 	{"log.level", "TETHER_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "TETHER_LOG_FORMAT", "log-format", "log format: text, json", func(c *Config) any { return &c.Log.Format }},
 	{"api.keys", "TETHER_API_KEY", "", "API keys of the backend HTTP API (comma-separated)", func(c *Config) any { return &c.API.Keys }},

@@ -124,6 +124,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.io = socketio.NewServer(s.socketioOptions())
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
+	s.io.Engine().OnWebSocket(s.metrics.webSocketAccepted)
 	for _, nc := range cfg.Namespaces {
 		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
 		if nc.RequireAuth != nil {
@@ -257,7 +258,9 @@ func (s *Server) serveIO(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusForbidden, rejectOrigin, "origin not allowed")
 		return
 	}
-	if r.Method == http.MethodGet && r.URL.Query().Get("sid") == "" {
+	// A handshake is a GET without sid, or an extended CONNECT without sid
+	// (a WebSocket over HTTP/2).
+	if (r.Method == http.MethodGet || r.Method == http.MethodConnect) && r.URL.Query().Get("sid") == "" {
 		if s.shuttingDown.Load() {
 			s.reject(w, r, http.StatusServiceUnavailable, rejectShutdown, "server shutting down")
 			return
@@ -461,6 +464,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 		serve = func() error { return hs.ServeTLS(counted, "", "") }
+		s.logHTTP2WebSocket()
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- serve() }()
@@ -532,6 +536,23 @@ loop:
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// logHTTP2WebSocket says whether browsers may open WebSockets over HTTP/2
+// (RFC 8441): net/http decides it for the whole process from GODEBUG when
+// the program starts, which may disagree with http2_websocket when the
+// server runs in another program than the tether command (which starts
+// itself again with the right GODEBUG).
+func (s *Server) logHTTP2WebSocket() {
+	on := websocket.ExtendedConnectEnabled()
+	switch {
+	case s.cfg.HTTP2WebSocket && !on:
+		s.log.Warn("http2_websocket is on, but this process's HTTP/2 server does not allow WebSockets over HTTP/2: start it with GODEBUG=http2xconnect=1 in its environment (tether serve does this itself); WebSockets use HTTP/1.1")
+	case !s.cfg.HTTP2WebSocket && on:
+		s.log.Warn("http2_websocket is off, but GODEBUG=http2xconnect=1 has this process's HTTP/2 server allow WebSockets over HTTP/2: browsers use them, and they are served")
+	default:
+		s.log.Info("WebSockets over HTTP/2 (RFC 8441)", "enabled", on)
+	}
 }
 
 // shutdownMargin is the part of a shutdown's timeout left for closing the

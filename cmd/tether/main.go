@@ -25,9 +25,11 @@ import (
 
 	"github.com/tether-rt/tether/internal/conformanceserver"
 	"github.com/tether-rt/tether/internal/echoserver"
+	"github.com/tether-rt/tether/internal/h2xconnect"
 )
 
 func main() {
+	execHTTP2WebSocket = h2xconnect.Exec
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tether:", err)
 		os.Exit(1)
