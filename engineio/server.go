@@ -597,7 +597,7 @@ func writeShuttingDown(w http.ResponseWriter) {
 // accepts it, the payload is big enough and one of the packets allows it.
 // The packets' data is written as it is, never copied whole (a broadcast
 // to many polling clients is held once, however slowly they read), and the
-// client has PingTimeout to take the response: one that does not has its
+// client has TransferTimeout to take the response: one that does not has its
 // session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
 	ps := make([]parser.Packet, len(pkts))
@@ -620,7 +620,7 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 	}
 
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.TransferTimeout))
 	s.mu.Lock()
 	s.pollWrite = rc
 	s.mu.Unlock()
