@@ -67,9 +67,12 @@
 // (a Node server, a client) sees the same value, and a message makes the
 // same bytes on every Tether node; only those bytes can differ from Node's.
 // The same holds for the numbering of placeholders: document order here,
-// JavaScript's key order in socket.io-parser. The key "__proto__" is left
-// out when decoding (assigning it in JavaScript sets the prototype instead
-// of adding a property, so Node drops it), and @msgpack/msgpack refuses it.
+// JavaScript's key order in socket.io-parser. The key "__proto__" is
+// written as it comes (JSON.parse makes it an own property, which both
+// libraries write, though @msgpack/msgpack refuses to read it back); it is
+// left out when decoding (assigning it in JavaScript sets the prototype
+// instead of adding a property, so Node drops it), or refused as
+// @msgpack/msgpack refuses it.
 // Keys that are not str are turned into the property names JavaScript makes
 // of them with Notepack (1 → "1", null → "null", [1,2] → "1,2", a bin →
 // its UTF-8 text, a map → "[object Object]", a date → its Date#toString in
