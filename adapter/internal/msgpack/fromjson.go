@@ -399,15 +399,12 @@ func (j *jsonEncoder) string() (int, error) {
 			if utf16.IsSurrogate(r) {
 				// A high surrogate followed by a low one is one code
 				// point; any other surrogate is a lone one, which Node
-				// writes as U+FFFD.
+				// writes as U+FFFD, and so does AppendRune.
 				if r < 0xdc00 && k+6 <= len(raw) && raw[k] == '\\' && raw[k+1] == 'u' {
 					if r2, ok := hex4(raw[k+2:]); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
 						r = utf16.DecodeRune(r, r2)
 						k += 6
 					}
-				}
-				if utf16.IsSurrogate(r) {
-					r = utf8.RuneError
 				}
 			}
 			j.out = utf8.AppendRune(j.out, r)

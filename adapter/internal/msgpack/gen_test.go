@@ -20,9 +20,6 @@ type gen struct {
 	// reorder: the text or value has object keys whose order or number
 	// JavaScript changes.
 	reorder bool
-	// badUTF8: a str holds ill-formed UTF-8 (@msgpack/msgpack's own
-	// decoder for short strings is not the WHATWG one).
-	badUTF8 bool
 	// natts: how many attachments placeholders may refer to (JSON).
 	natts int
 	// flavor: which library's map key rules the MessagePack follows.
@@ -39,7 +36,7 @@ func newGen(seed uint64) *gen {
 }
 
 func (g *gen) reset() {
-	g.reorder, g.badUTF8 = false, false
+	g.reorder = false
 }
 
 func (g *gen) n(k int) int { return g.r.IntN(k) }
@@ -334,7 +331,6 @@ func (g *gen) mpText(maxLen int) []byte {
 			bad := [][]byte{{0xff}, {0xc0, 0x80}, {0xe2, 0x82}, {0xed, 0xa0, 0x80}, {0xf0, 0x80}, {0xf4, 0x90, 0x80, 0x80},
 				{0xf0, 0x9f, 0x98}, {0x80}, {0xe0, 0x9f, 0x80}, {0xc2}, {0xf5}}
 			s = append(s, bad[g.n(len(bad))]...)
-			g.badUTF8 = true
 			continue
 		}
 		s = utf8.AppendRune(s, g.textRune())

@@ -57,15 +57,16 @@ type decodeCase struct {
 }
 
 type libResult struct {
-	Hex        string   `json:"hex"`
-	JSON       string   `json:"json"`
-	Atts       []string `json:"atts"`
-	Error      string   `json:"error"`
-	Same       *bool    `json:"same"`
-	SameAsData bool     `json:"sameAsData"`
-	SameAsNode bool     `json:"sameAsNode"`
-	NodeExact  bool     `json:"nodeExact"`
-	OursError  string   `json:"oursError"`
+	Hex         string   `json:"hex"`
+	JSON        string   `json:"json"`
+	Atts        []string `json:"atts"`
+	Error       string   `json:"error"`
+	Same        *bool    `json:"same"`
+	SameAsData  bool     `json:"sameAsData"`
+	SameAsNode  bool     `json:"sameAsNode"`
+	NodeExact   bool     `json:"nodeExact"`
+	DecodeError string   `json:"decodeError"`
+	OursError   string   `json:"oursError"`
 }
 
 type nodeResult struct {
@@ -145,6 +146,8 @@ func handEncodeCases() []encodeCase {
 		{json: `[{"_placeholder":true}]`, atts: binaryAtts},           // illegal attachments
 		{json: `{"b":1,"a":2,"1":3,"0":4}`, order: true},
 		{json: `{"a":1,"a":2}`, order: true},
+		{json: `{"__proto__":{"x":1},"a":2}`}, // JSON.parse makes it an own property, which both encode
+		{json: `[{"__proto__":1}]`},
 		{json: ` [ 1 , { "a" : [ ] } , "x" ] ` + "\n"},
 		{json: `"\u0000\u001f\b\f\n\r\t\"\\\/\u2028\u00e9\uD83D\uDE00\ud83d\ude00"`},
 		{json: `"` + strings.Repeat("é", 40) + `\ud800` + strings.Repeat("x", 200) + `"`}, // lone surrogate, long string
@@ -409,11 +412,16 @@ func TestNodeCrossCheck(t *testing.T) {
 					stats.errors++
 					continue
 				}
-				if !lib.SameAsData && !lib.SameAsNode {
-					t.Errorf("encode %s %.200q: node decodes our %.200s to another value (%s)", name, c.Note, ours.Hex, lib.OursError)
-					continue
+				// When the library cannot read back what it wrote (the key
+				// __proto__ with @msgpack/msgpack), nor what we wrote, only
+				// the bytes are compared.
+				if lib.DecodeError == "" || lib.OursError == "" {
+					if !lib.SameAsData && !lib.SameAsNode {
+						t.Errorf("encode %s %.200q: node decodes our %.200s to another value (%s)", name, c.Note, ours.Hex, lib.OursError)
+						continue
+					}
+					stats.same++
 				}
-				stats.same++
 				if c.Order {
 					continue
 				}
