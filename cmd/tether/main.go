@@ -6,6 +6,7 @@
 //	tether config [flags]                                  print the effective configuration of serve
 //	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
+//	tether version                                         print the version and the commit it was built from
 package main
 
 import (
@@ -36,6 +37,9 @@ func main() {
 
 // run dispatches a subcommand.
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		return runVersion(args[1:], stdout)
+	}
 	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
 		return runServe(args, stdout, stderr)
 	}
@@ -48,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runEcho(args[1:], stdout, stderr)
 	case "conformance":
 		return runConformance(args[1:], stdout, stderr)
+	case "version":
+		return runVersion(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -64,6 +70,7 @@ Commands:
   config        print the effective configuration of serve (secrets redacted)
   echo          serve a WebSocket echo on every path (permessage-deflate with context takeover)
   conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
+  version       print the version and the commit it was built from (also -version)
 
 Run "tether <command> -h" for a command's flags.
 `)
