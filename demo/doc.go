@@ -52,7 +52,7 @@
 // copies socket.io.min.js into assets/vendor/ before `go build` embeds the
 // folder. When the embedded copy is missing, Assets serves the file from
 // demo/web/node_modules of the source tree if it is there; otherwise the
-// pages say to run scripts/build-web.sh.
+// pages show a banner saying what to install.
 //
 // State (scores, chat history) lives in the memory of this process: with a
 // multi-server adapter the broadcasts reach every server's clients, but each
