@@ -77,7 +77,9 @@
 // has been sent (a polling client between two requests gets it with its next
 // poll, which is still served), all within the shutdown timeout; then the
 // listener closes. An address on "localhost" listens on both 127.0.0.1 and
-// ::1.
+// ::1, and fails when another program holds the port on either (a browser
+// could reach it instead); the "tether listening" log line gives the URL to
+// open.
 //
 // # Embedding
 //

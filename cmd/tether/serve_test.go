@@ -117,6 +117,10 @@ func TestServeIsTheDefault(t *testing.T) {
 			t.Fatalf("tether %q after SIGTERM: %v\n%s", args, err, stderr.String())
 		}
 		logs := stderr.String()
+		// The first line says where to point a browser.
+		if first, _, _ := strings.Cut(logs, "\n"); !strings.Contains(first, "tether listening") || !strings.Contains(first, "http://"+addr+"/") {
+			t.Errorf("tether %q: first log line %q does not give the URL http://%s/", args, first, addr)
+		}
 		for _, w := range []string{"tether listening", "shutting down", "stopped"} {
 			if !strings.Contains(logs, w) {
 				t.Errorf("tether %q: logs lack %q:\n%s", args, w, logs)
