@@ -9,7 +9,12 @@ import (
 )
 
 // runVersion prints the version of the binary (see [versionText]).
-func runVersion(args []string, stdout io.Writer) error {
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, "Usage: tether version\n\nPrints the module version of the binary (vX.Y.Z when installed with go install at a tag),\n"+
+			"the commit it was built from (when built from a clone) and the Go version. Also tether -version.\n")
+		return errHelp
+	}
 	if len(args) > 0 {
 		return fmt.Errorf("version takes no arguments, got %q", args[0])
 	}
