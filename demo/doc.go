@@ -22,7 +22,11 @@
 //     Options.TickerRate ticks per second as volatile broadcasts, each tick
 //     carrying the server's send time, so the page shows the end-to-end
 //     latency; an acknowledged "ping" event gives the page the server's clock
-//     to estimate the clock offset.
+//     to estimate the clock offset. The page counts the ticks it missed (by
+//     their sequence numbers), apart for the connection's start: a volatile
+//     tick is dropped for a connection that cannot take it at once, which
+//     over long-polling is between two polls and during the upgrade to
+//     WebSocket.
 //
 // Every page shows its connection state (connecting, polling, websocket,
 // reconnecting) from socket.io-client's events.
