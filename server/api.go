@@ -191,9 +191,17 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 	if !s.Ready() {
 		return http.StatusServiceUnavailable, apiError("server shutting down")
 	}
-	var args []any
-	if req.Data != nil {
-		args = append(args, req.Data)
+	// The clients get event(data, meta) as from a client's publish, with
+	// from and user null: the backend sent it. meta.room is the room when
+	// the request names one; with several rooms or none it is null (the
+	// broadcast is encoded once for every receiver).
+	data := req.Data
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	meta := map[string]any{"room": nil, "from": nil, "user": nil}
+	if len(req.Rooms) == 1 {
+		meta["room"] = req.Rooms[0]
 	}
 	if rules == nil {
 		rules = &nsRules{cfg: NamespaceConfig{Name: nsp.Name()}}
@@ -203,7 +211,7 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 		ids, err := op.Local().AllSockets(ctx)
 		return len(ids), err
 	}
-	n, err := s.emit(rules, op, count, req.Event, args...)
+	n, err := s.emit(rules, op, count, req.Event, data, meta)
 	if err != nil {
 		return http.StatusInternalServerError, apiError("failed to emit: %v", err)
 	}

@@ -155,7 +155,7 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 		if s.Flag == "" {
 			continue
 		}
-		usage := fmt.Sprintf("%s (%s, %s)", s.Usage, s.Env, s.Key)
+		usage := s.Usage
 		record := func(v string) error {
 			if err := s.set(&Config{}, v); err != nil {
 				return err
@@ -169,11 +169,7 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 			fs.Func(s.Flag, usage, record)
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: tether %s [flags]\n\nPrecedence: flags > environment > file > defaults.\n\nFlags:\n", name)
-		fs.PrintDefaults()
-		fmt.Fprintln(output, "\nEnvironment variables without a flag: TETHER_API_KEY, TETHER_JWT_HS256_SECRET and the others in the README's table.")
-	}
+	fs.Usage = func() { printUsage(output, name) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -212,6 +208,106 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 		return c, err
 	}
 	return c, nil
+}
+
+// printUsage prints the help of "tether name": every flag in the order
+// of [Settings], with its value's kind, default, environment variable and
+// YAML key, then the settings that only the environment and the file set.
+func printUsage(w io.Writer, name string) {
+	fmt.Fprintf(w, `Usage: tether %s [flags]
+
+Precedence: flags > environment > file > defaults. Durations use Go's syntax
+(10s, 1m30s, 2h); lists are comma-separated; booleans are -flag, -flag=true
+or -flag=false.
+
+Flags:
+  -config file
+    	YAML configuration file
+    	env TETHER_CONFIG
+`, name)
+	def := DefaultConfig()
+	var envOnly []*Setting
+	for i := range Settings {
+		s := &Settings[i]
+		if s.Flag == "" {
+			envOnly = append(envOnly, s)
+			continue
+		}
+		fmt.Fprintf(w, "  -%s", s.Flag)
+		if kind := s.kind(); kind != "" {
+			fmt.Fprintf(w, " %s", kind)
+		}
+		fmt.Fprintf(w, "\n    \t%s\n    \t%s\n", s.Usage, s.sources(def, true))
+	}
+	if len(envOnly) > 0 {
+		fmt.Fprintf(w, "\nSettings without a flag (environment or file):\n")
+		for _, s := range envOnly {
+			fmt.Fprintf(w, "  %s %s\n    \t%s\n    \t%s\n", s.Env, s.kind(), s.Usage, s.sources(def, false))
+		}
+	}
+	fmt.Fprintf(w, "\nNamespaces and their rules are set in the file only (see the README).\n")
+}
+
+// kind names the kind of value s takes in the help ("" for a boolean).
+func (s *Setting) kind() string {
+	switch s.ptr(&Config{}).(type) {
+	case *string:
+		return "string"
+	case *int, *int64:
+		return "int"
+	case *float64:
+		return "number"
+	case *time.Duration:
+		return "duration"
+	case *[]string:
+		return "list"
+	}
+	return ""
+}
+
+// sources describes s's default in def (when it has one), its environment
+// variable (with env) and its YAML key.
+func (s *Setting) sources(def *Config, env bool) string {
+	var d string
+	switch p := s.ptr(def).(type) {
+	case *string:
+		if *p != "" {
+			d = strconv.Quote(*p)
+		}
+	case *bool:
+		d = strconv.FormatBool(*p)
+	case *int:
+		d = strconv.Itoa(*p)
+	case *int64:
+		d = strconv.FormatInt(*p, 10)
+	case *float64:
+		d = strconv.FormatFloat(*p, 'g', -1, 64)
+	case *time.Duration:
+		d = shortDuration(*p)
+	case *[]string:
+		d = strings.Join(*p, ",")
+	}
+	out := "YAML " + s.Key
+	if env {
+		out = "env " + s.Env + ", " + out
+	}
+	if d != "" {
+		out = "default " + d + "; " + out
+	}
+	return out
+}
+
+// shortDuration formats d without the zero units time.Duration.String
+// ends with: 1h rather than 1h0m0s, 2m rather than 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if s != "0s" && strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // lookupEnv returns a non-empty variable.

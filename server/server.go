@@ -474,7 +474,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		go func() { errc <- as.Serve(admin) }()
 		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String(), "on", strings.Join(listenAddrs(admin), ","))
 	}
-	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
+	s.log.Info("tether listening", "url", listenURL(scheme, s.cfg.Addr, ln), "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
 	if s.cluster != nil {
 		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix)
