@@ -338,6 +338,16 @@ type streamsTransport struct {
 	cancel     context.CancelFunc
 	subscribed chan struct{} // closed once subscribed the first time
 	done       chan struct{}
+	mismatch   sync.Once // the error that another family shares the prefix
+}
+
+// isClassicBroadcast reports whether msg is a broadcast of the classic
+// adapter: a MessagePack array of three, [uid, packet, opts].
+func isClassicBroadcast(msg string) bool {
+	var d msgpack.Decoder
+	d.Reset([]byte(msg))
+	n, err := d.ReadArrayHeader()
+	return err == nil && n == 3
 }
 
 // inStream reports whether a message goes through the stream (broadcasts
@@ -491,6 +501,13 @@ func (t *streamsTransport) receive(ctx context.Context) {
 func (t *streamsTransport) handle(msg rueidis.PubSubMessage) {
 	m, err := cluster.DecodeMsgpack([]byte(msg.Message), cluster.MsgpackJS)
 	if err != nil {
+		if isClassicBroadcast(msg.Message) {
+			t.mismatch.Do(func() {
+				t.s.opts.Logger.Error("redis streams: a node of another adapter family publishes on this prefix: the classic redis adapter (createAdapter, cluster.adapter pubsub) broadcasts on "+msg.Channel+"; every node of a cluster, Node or Tether, must use the same adapter, or another key prefix",
+					"namespace", t.nsp)
+			})
+			return
+		}
 		t.s.opts.Logger.Warn("redis streams: skipped a message", "channel", msg.Channel, "err", err)
 		return
 	}

@@ -2,8 +2,10 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,3 +179,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStreamsDetectsClassic checks that a streams node says so when a node
+// of the classic family broadcasts on the same prefix.
+func TestStreamsDetectsClassic(t *testing.T) {
+	r := peertest.StartRedis(t)
+	c, err := Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	st := NewStreams(c, &StreamsOptions{Logger: log})
+	defer st.Close()
+	srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
+	defer srv.Close()
+	// A classic broadcast: notepack [uid, {type, data, nsp}, opts].
+	classic := "\x93\xa6xaaFKm\x83\xa4type\x02\xa4data\x91\xa1x\xa3nsp\xa1/\x83\xa5rooms\x90\xa6except\x90\xa5flags\x80"
+	waitFor(t, "the mismatch to be reported", func() bool {
+		_ = c.Do(context.Background(), c.B().Publish().Channel("socket.io#/#").Message(classic).Build()).Error()
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "another adapter family")
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
