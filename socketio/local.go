@@ -391,6 +391,27 @@ func (l *LocalSockets) Fetch(opts *BroadcastOptions) []*SocketDetails {
 	return out
 }
 
+// Sessions returns the state of the connected local sockets that have a
+// private id (connection state recovery), as [Adapter.PersistSession]
+// keeps it: an adapter that stores sessions where other servers find them
+// may keep them ahead of a disconnection, so that the clients of a server
+// that dies without a word still recover elsewhere.
+func (l *LocalSockets) Sessions() []*SessionToPersist {
+	l.mu.Lock()
+	sockets := make([]*Socket, 0, len(l.pids))
+	for _, s := range l.pids {
+		sockets = append(sockets, s)
+	}
+	l.mu.Unlock()
+	out := make([]*SessionToPersist, 0, len(sockets))
+	for _, s := range sockets {
+		if s.Connected() {
+			out = append(out, &SessionToPersist{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.data.Snapshot()})
+		}
+	}
+	return out
+}
+
 // Join makes the local sockets opts selects join rooms.
 func (l *LocalSockets) Join(opts *BroadcastOptions, rooms []string) {
 	l.mu.Lock()

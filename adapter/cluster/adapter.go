@@ -113,6 +113,14 @@ type Options struct {
 	// Observer, when set, is told of every message published and received
 	// and of every request's outcome, for metrics.
 	Observer Observer
+	// KeepSessions, over a transport that keeps sessions (a SessionStore),
+	// stores the sessions of the connected sockets every KeepSessions, as
+	// they would be stored at their disconnection: the
+	// clients of a server that dies without a word (kill -9, a lost
+	// machine) then recover on the others, with the rooms they had at the
+	// last store. 0 means Recovery.MaxDisconnectionDuration / 2; negative
+	// turns it off (Node keeps sessions at disconnection only).
+	KeepSessions time.Duration
 }
 
 // Observer receives what an [Adapter] does, for metrics. Its methods are
@@ -204,6 +212,16 @@ func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error
 	}
 	if s, ok := t.(SessionStore); ok {
 		a.store = s
+		if r := o.Recovery; r != nil && o.KeepSessions >= 0 {
+			every := o.KeepSessions
+			if every == 0 {
+				every = r.MaxDisconnectionDuration / 2
+				if every <= 0 {
+					every = time.Minute
+				}
+			}
+			go a.keepSessions(every)
+		}
 	} else {
 		a.mem = socketio.NewInMemoryAdapter(host, o.Recovery)
 	}
@@ -666,6 +684,26 @@ func (a *Adapter) HandleResponse(m *Message) {
 	a.mu.Unlock()
 	if r != nil {
 		r.add(m)
+	}
+}
+
+// keepSessions stores the sessions of the connected sockets every period,
+// until Close.
+func (a *Adapter) keepSessions(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			for _, s := range a.local.Sessions() {
+				if err := a.store.PersistSession(s); err != nil {
+					a.log.Warn("cluster: failed to keep a session ahead of time", "namespace", a.nsp, "err", err)
+					break
+				}
+			}
+		}
 	}
 }
 

@@ -20,12 +20,17 @@ import (
 // client, as a separate process would have.
 func streamsNode(t *testing.T, url string, recovery bool) *socketio.Server {
 	t.Helper()
+	return streamsNodeOpts(t, url, recovery, &cluster.Options{})
+}
+
+// streamsNodeOpts is streamsNode with the adapter's options.
+func streamsNodeOpts(t *testing.T, url string, recovery bool, copts *cluster.Options) *socketio.Server {
+	t.Helper()
 	c, err := Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := NewStreams(c, &StreamsOptions{Timeout: time.Second})
-	copts := &cluster.Options{}
 	opts := &socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), copts)}
 	if recovery {
 		r := &socketio.RecoveryOptions{}
@@ -213,3 +218,49 @@ func TestStreamsDetectsClassic(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestStreamsRecoveryAfterCrash checks that a client recovers on another
+// server when the one it was connected to says nothing (it died): the
+// sessions are kept ahead of the disconnection (KeepSessions).
+func TestStreamsRecoveryAfterCrash(t *testing.T) {
+	r := peertest.StartRedis(t)
+	a := streamsNodeOpts(t, r.URL(), true, &cluster.Options{KeepSessions: 100 * time.Millisecond})
+	b := streamsNode(t, r.URL(), true)
+	joined := make(chan struct{}, 1)
+	a.OnConnection(func(s *socketio.Socket) {
+		s.Join("room")
+		joined <- struct{}{}
+	})
+	ha, hb := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(ha.Close)
+	t.Cleanup(hb.Close)
+	waitServers(t, b, 2)
+	c := siotest.Dial(t, ha.URL, nil)
+	<-joined
+	_ = b.To("room").Emit("m", 0)
+	c.Next("m")
+	offset := c.LastOffset()
+	rc, err := Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	// The session is kept while the client is still connected to a, which
+	// will never tell it is gone.
+	waitFor(t, "the session to be kept ahead of time", func() bool {
+		n, err := rc.Do(context.Background(), rc.B().Exists().Key("sio:session:"+c.PID).Build()).AsInt64()
+		return err == nil && n == 1
+	})
+	_ = b.To("room").Emit("m", 1) // missed
+	c2 := siotest.Dial(t, hb.URL, &siotest.Options{Auth: map[string]string{"pid": c.PID, "offset": offset}})
+	if c2.SID != c.SID {
+		t.Fatalf("reconnected as %s, want the session %s restored", c2.SID, c.SID)
+	}
+	if e := c2.Next("m"); string(e.Args[0]) != "1" {
+		t.Fatalf("missed packet: %s", e.Raw)
+	}
+	_ = b.To("room").Emit("m", 2) // in its rooms on b
+	if e := c2.Next("m"); string(e.Args[0]) != "2" {
+		t.Fatalf("after recovery: %s", e.Raw)
+	}
+}
