@@ -112,6 +112,30 @@ func (c *cluster) sock(node int, cl *siotest.Client) *socketio.Socket {
 func (c *cluster) join(node int, cl *siotest.Client, rooms ...string) {
 	c.t.Helper()
 	c.sock(node, cl).Join(rooms...)
+	c.settle(node)
+}
+
+// Settler is implemented by adapters that subscribe to a room's traffic
+// when the room gets its first local socket, asynchronously (Redis confirms
+// the subscription a round trip later): Settle waits until the
+// subscriptions asked for so far are in place. The suite calls it after
+// making sockets join rooms, before broadcasting to them from another
+// server, as an application that must not miss such a broadcast would.
+type Settler interface {
+	Settle(ctx context.Context) error
+}
+
+// settle waits for the subscriptions of node's adapter, if it is a
+// Settler.
+func (c *cluster) settle(node int) {
+	c.t.Helper()
+	if s, ok := c.nodes[node].srv.Sockets().Adapter().(Settler); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), siotest.Timeout)
+		defer cancel()
+		if err := s.Settle(ctx); err != nil {
+			c.t.Fatalf("Settle on server %d: %v", node, err)
+		}
+	}
 }
 
 // fence makes sure every client has received what node from sent before:
@@ -292,6 +316,7 @@ func Run(t *testing.T, newCluster NewCluster, n int) {
 		}
 		ts := c.sock(last, target)
 		waitFor(t, "the socket to join x", func() bool { return slices.Contains(ts.Rooms(), "x") })
+		c.settle(last)
 		if err := c.nodes[0].srv.To("x").Emit("x", 1); err != nil {
 			t.Fatal(err)
 		}
