@@ -385,8 +385,12 @@ func (a *ClassicAdapter) Close() error {
 
 // ServerCount implements socketio.Adapter: the subscribers of the request
 // channel (PUBSUB NUMSUB), this server included, as Node counts servers;
-// on Redis Cluster, the sum over its nodes.
+// on Redis Cluster, the sum over its nodes. It waits at most
+// RequestTimeout (rueidis retries a read-only command until its context
+// ends: while Redis is away, without a bound, it would never return).
 func (a *ClassicAdapter) ServerCount(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.requestTimeout)
+	defer cancel()
 	c := a.node.client
 	var clients []rueidis.Client
 	if c.Mode() == rueidis.ClientModeCluster {
