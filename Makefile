@@ -2,9 +2,10 @@
 .PHONY: run echo test fuzz bench attack
 
 # Builds the demo apps' web assets (npm), then runs the standalone server
-# on embedded defaults: http://localhost:8080.
+# on embedded defaults: http://localhost:8080. Without npm it says what to
+# install and serves the demo pages without their client (they say so).
 run:
-	./scripts/build-web.sh
+	./scripts/build-web.sh -optional
 	go run ./cmd/tether serve
 
 echo:

@@ -12,7 +12,7 @@ require (
 
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace github.com/tether-rt/tether => ../

@@ -22,7 +22,11 @@
 //     Options.TickerRate ticks per second as volatile broadcasts, each tick
 //     carrying the server's send time, so the page shows the end-to-end
 //     latency; an acknowledged "ping" event gives the page the server's clock
-//     to estimate the clock offset.
+//     to estimate the clock offset. The page counts the ticks it missed (by
+//     their sequence numbers), apart for the connection's start: a volatile
+//     tick is dropped for a connection that cannot take it at once, which
+//     over long-polling is between two polls and during the upgrade to
+//     WebSocket.
 //
 // Every page shows its connection state (connecting, polling, websocket,
 // reconnecting) from socket.io-client's events.
@@ -52,7 +56,7 @@
 // copies socket.io.min.js into assets/vendor/ before `go build` embeds the
 // folder. When the embedded copy is missing, Assets serves the file from
 // demo/web/node_modules of the source tree if it is there; otherwise the
-// pages say to run scripts/build-web.sh.
+// pages show a banner saying what to install.
 //
 // State (scores, chat history) lives in the memory of this process: with a
 // multi-server adapter the broadcasts reach every server's clients, but each

@@ -86,7 +86,7 @@
 //
 // Slow clients. What one client can hold is bounded: the send queue in
 // packets (SendQueue) and bytes (SendQueueBytes); a POST body must arrive,
-// and a poll response be taken, within PingTimeout (the body's buffer
+// and a poll response be taken, within TransferTimeout (the body's buffer
 // grows with what arrives, and the response streams the packets' data,
 // which a broadcast shares between its receivers); a WebSocket whose writer
 // has waited longer than PingInterval + PingTimeout is cut off even if the

@@ -32,13 +32,16 @@ type Options struct {
 	// often a v3 client is told to ping); 0 means 25 s.
 	PingInterval time.Duration
 	// PingTimeout is how long the server waits for the pong (v4) or, on
-	// top of PingInterval, for the next ping (v3); 0 means 20 s. It also
-	// bounds the transfer of one polling request's body and of one poll
-	// response: a client that takes longer to send or to read one has its
-	// session closed ("transport error"), so that a client that does not
-	// read cannot hold a response, or one that sends slowly a body buffer,
-	// for longer than it could hold its session.
+	// top of PingInterval, for the next ping (v3); 0 means 20 s.
 	PingTimeout time.Duration
+	// TransferTimeout bounds the transfer of one polling request's body
+	// and of one poll response: a client that takes longer to send or to
+	// read one has its session closed ("transport error"), so that a
+	// client that does not read cannot hold a response, or one that sends
+	// slowly a body buffer, for longer than it could hold its session. 0
+	// means PingTimeout, but at least 5 s (a short heartbeat must not cut
+	// transfers on a busy machine).
+	TransferTimeout time.Duration
 	// UpgradeTimeout bounds an upgrade from polling to WebSocket, from the
 	// WebSocket handshake to the client's upgrade packet; 0 means 10 s.
 	UpgradeTimeout time.Duration
@@ -172,6 +175,9 @@ func newConfig(o *Options) config {
 	// to carry the close packet; a live client polls at once, so this
 	// bound only matters for clients that went away.
 	c.closeTimeout = min(30*time.Second, c.PingInterval+c.PingTimeout)
+	if c.TransferTimeout <= 0 {
+		c.TransferTimeout = max(c.PingTimeout, 5*time.Second)
+	}
 	c.noopInterval = noopInterval
 	c.ws = c.WebSocket
 	if c.ws.ReadLimit == 0 {

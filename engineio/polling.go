@@ -148,10 +148,10 @@ func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 var errTooLarge = errors.New("body too large")
 
 // readPost reads the body of a POST: at most limit bytes, within
-// PingTimeout, and cut short if the session closes meanwhile.
+// TransferTimeout, and cut short if the session closes meanwhile.
 func (s *Socket) readPost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+	_ = rc.SetReadDeadline(time.Now().Add(s.srv.cfg.TransferTimeout))
 	s.mu.Lock()
 	closed := sockState(s.state.Load()) == stateClosed
 	s.postRead = rc

@@ -46,6 +46,7 @@ type Server struct {
 	cfg          config
 	onConnection atomic.Pointer[func(*Socket)]
 	sessionHooks atomic.Pointer[sessionHooks]
+	wsHook       atomic.Pointer[func(*http.Request)]
 
 	mu       sync.Mutex
 	sessions map[string]*Socket // open sessions, and retired ones for a moment
@@ -72,6 +73,21 @@ func NewServer(opts *Options) *Server {
 // callbacks wait for it to return.
 func (srv *Server) OnConnection(fn func(*Socket)) {
 	srv.onConnection.Store(&fn)
+}
+
+// OnWebSocket sets a function called with the request of every WebSocket
+// the server accepts, a handshake over WebSocket or an upgrade, once it is
+// accepted: bookkeeping such as counting WebSockets by HTTP version
+// (r.ProtoMajor is 2 for a WebSocket over HTTP/2). It must not block.
+func (srv *Server) OnWebSocket(fn func(r *http.Request)) {
+	srv.wsHook.Store(&fn)
+}
+
+// acceptedWebSocket calls the OnWebSocket function, if any.
+func (srv *Server) acceptedWebSocket(r *http.Request) {
+	if fn := srv.wsHook.Load(); fn != nil && *fn != nil {
+		(*fn)(r)
+	}
 }
 
 // sessionHooks are the functions set by OnSession.
@@ -357,7 +373,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet && !isExtendedConnect(r) {
 		writeError(w, CodeBadHandshakeMethod, "")
 		return
 	}
@@ -522,9 +538,19 @@ func (srv *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// isWebSocketRequest reports whether r asks for a WebSocket upgrade.
+// isWebSocketRequest reports whether r asks for a WebSocket: an upgrade
+// over HTTP/1.1, or an extended CONNECT over HTTP/2 (RFC 8441), which has
+// no Connection or Upgrade header.
 func isWebSocketRequest(r *http.Request) bool {
+	if isExtendedConnect(r) {
+		return true
+	}
 	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// isExtendedConnect reports whether r opens a WebSocket over HTTP/2.
+func isExtendedConnect(r *http.Request) bool {
+	return r.ProtoMajor == 2 && r.Method == http.MethodConnect && strings.EqualFold(r.Header.Get(":protocol"), "websocket")
 }
 
 func headerHasToken(h http.Header, name, token string) bool {
@@ -571,7 +597,7 @@ func writeShuttingDown(w http.ResponseWriter) {
 // accepts it, the payload is big enough and one of the packets allows it.
 // The packets' data is written as it is, never copied whole (a broadcast
 // to many polling clients is held once, however slowly they read), and the
-// client has PingTimeout to take the response: one that does not has its
+// client has TransferTimeout to take the response: one that does not has its
 // session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
 	ps := make([]parser.Packet, len(pkts))
@@ -594,7 +620,7 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 	}
 
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.TransferTimeout))
 	s.mu.Lock()
 	s.pollWrite = rc
 	s.mu.Unlock()

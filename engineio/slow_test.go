@@ -62,11 +62,11 @@ func rawRequest(t *testing.T, e *env, req string) net.Conn {
 }
 
 // TestSlowPollResponse checks that a poll response the client does not read
-// is given up after PingTimeout: the session closes with ErrSlowPoll and
+// is given up after TransferTimeout: the session closes with ErrSlowPoll and
 // the handler lets go of the payload.
 func TestSlowPollResponse(t *testing.T) {
 	checkGoroutines(t)
-	e := newEnv(t, &engineio.Options{PingInterval: time.Minute, PingTimeout: 200 * time.Millisecond}, nil)
+	e := newEnv(t, &engineio.Options{PingInterval: time.Minute, TransferTimeout: 200 * time.Millisecond}, nil)
 	sid, _ := e.handshake()
 	s := e.nextConn()
 	c := rawRequest(t, e, "GET /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -83,12 +83,12 @@ func TestSlowPollResponse(t *testing.T) {
 }
 
 // TestSlowPostBody checks that a POST body that does not arrive within
-// PingTimeout closes the session with ErrSlowPost, and that a declared
+// TransferTimeout closes the session with ErrSlowPost, and that a declared
 // Content-Length reserves no memory: the server reads a slow body in small
 // pieces, not into a buffer of the declared size.
 func TestSlowPostBody(t *testing.T) {
 	checkGoroutines(t)
-	e := newEnv(t, &engineio.Options{PingInterval: time.Minute, PingTimeout: 200 * time.Millisecond}, nil)
+	e := newEnv(t, &engineio.Options{PingInterval: time.Minute, TransferTimeout: 200 * time.Millisecond}, nil)
 	sid, _ := e.handshake()
 	e.nextConn()
 	c := rawRequest(t, e, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 999999\r\n\r\n4hello")
@@ -107,12 +107,12 @@ func TestSlowPostBody(t *testing.T) {
 
 // TestPostCutWhenSessionCloses checks that a POST body still arriving when
 // its session closes is not waited for: the handler ends and the client
-// gets its answer (or the connection ends) at once, not after PingTimeout
+// gets its answer (or the connection ends) at once, not after TransferTimeout
 // (an hour here). The session closes because a second POST overlaps the
 // first, which also tells that the first one is being read.
 func TestPostCutWhenSessionCloses(t *testing.T) {
 	checkGoroutines(t)
-	e := newEnv(t, &engineio.Options{PingTimeout: time.Hour}, nil)
+	e := newEnv(t, &engineio.Options{TransferTimeout: time.Hour}, nil)
 	sid, _ := e.handshake()
 	e.nextConn()
 	c := rawRequest(t, e, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 999999\r\n\r\n4hello")

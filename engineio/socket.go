@@ -47,9 +47,9 @@ var (
 	// (OnClose's err wraps them; test with [errors.Is]):
 
 	// ErrSlowPoll: a poll response was not taken by the client within
-	// PingTimeout ("transport error").
+	// TransferTimeout ("transport error").
 	ErrSlowPoll = errors.New("engineio: the client did not take a poll response in time")
-	// ErrSlowPost: a POST body did not arrive within PingTimeout
+	// ErrSlowPost: a POST body did not arrive within TransferTimeout
 	// ("transport error").
 	ErrSlowPost = errors.New("engineio: the client did not send a POST body in time")
 	// ErrStalledWriter: the WebSocket did not take a write for longer than
@@ -131,7 +131,7 @@ type Socket struct {
 	poll    *pollWaiter // the GET waiting for packets
 	posting bool        // a POST is being read
 	// The transfers under way: a poll response being written and a POST
-	// body being read, each bounded by PingTimeout and cut short when the
+	// body being read, each bounded by TransferTimeout and cut short when the
 	// session closes (the response only when the client missed its
 	// heartbeat: other closes let it finish).
 	pollWrite *http.ResponseController

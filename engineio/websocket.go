@@ -87,6 +87,10 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	if err != nil {
 		return // Accept has answered
 	}
+	srv.acceptedWebSocket(r)
+	if r.ProtoMajor == 2 {
+		defer waitStream(conn)
+	}
 	t := newWSTransport(s, r, conn)
 	s.ws = t // before the socket is shared
 	if !srv.register(s) {
@@ -104,15 +108,23 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	t.startLocked()
 	s.mu.Unlock()
 	s.connected()
-	// The handler returns, so that net/http drops what it keeps per
-	// request (its buffers), and the WebSocket is read with no goroutine
-	// while it is idle: an idle session costs no goroutine at all.
+	// Over HTTP/1.1 the handler returns, so that net/http drops what it
+	// keeps per request (its buffers), and the WebSocket is read with no
+	// goroutine while it is idle: an idle session costs no goroutine at
+	// all. Over HTTP/2 it waits for the end of the stream (waitStream).
 	srv.wg.Add(1)
 	t.conn.ReadLoopAsync(t.handle, func(err error) {
 		defer srv.wg.Done()
 		t.readEnded(err)
 	})
 }
+
+// waitStream returns once conn is closed. A WebSocket over HTTP/2 (RFC
+// 8441) is its request's stream, which net/http ends when the handler
+// returns: the handler waits, and holds a goroutine per session that
+// ReadLoopAsync's poller could not spare anyway (it reads a stream with a
+// goroutine of its own).
+func waitStream(conn *websocket.Conn) { <-conn.Done() }
 
 // readEnded closes the session when its WebSocket's read loop ended with
 // err.
@@ -296,6 +308,12 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 	s.mu.Unlock()
 
 	conn, err := websocket.Accept(w, r, &srv.cfg.ws)
+	if err == nil {
+		srv.acceptedWebSocket(r)
+		if r.ProtoMajor == 2 {
+			defer waitStream(conn)
+		}
+	}
 	if err == nil && refuse {
 		// As Node does, a second WebSocket for a session (already
 		// upgraded, upgrading or opened over WebSocket) is accepted and

@@ -191,9 +191,17 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 	if !s.Ready() {
 		return http.StatusServiceUnavailable, apiError("server shutting down")
 	}
-	var args []any
-	if req.Data != nil {
-		args = append(args, req.Data)
+	// The clients get event(data, meta) as from a client's publish, with
+	// from and user null: the backend sent it. meta.room is the room when
+	// the request names one; with several rooms or none it is null (the
+	// broadcast is encoded once for every receiver).
+	data := req.Data
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	meta := map[string]any{"room": nil, "from": nil, "user": nil}
+	if len(req.Rooms) == 1 {
+		meta["room"] = req.Rooms[0]
 	}
 	if rules == nil {
 		rules = &nsRules{cfg: NamespaceConfig{Name: nsp.Name()}}
@@ -203,7 +211,7 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 		ids, err := op.Local().AllSockets(ctx)
 		return len(ids), err
 	}
-	n, err := s.emit(rules, op, count, req.Event, args...)
+	n, err := s.emit(rules, op, count, req.Event, data, meta)
 	if err != nil {
 		return http.StatusInternalServerError, apiError("failed to emit: %v", err)
 	}
@@ -232,11 +240,11 @@ func (s *Server) apiRooms(w http.ResponseWriter, r *http.Request) (int, any) {
 // rooms lists a namespace's rooms but the sockets' own ones.
 func (s *Server) rooms(ctx context.Context, nsp *socketio.Namespace) ([]roomInfo, error) {
 	all, err := nsp.Adapter().AllRooms(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing rooms"); err != nil {
 		return nil, err
 	}
 	socks, err := nsp.FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing rooms"); err != nil {
 		return nil, err
 	}
 	ids := map[string]bool{}
@@ -280,7 +288,7 @@ func (s *Server) apiSockets(w http.ResponseWriter, r *http.Request) (int, any) {
 		op = nsp.In(room)
 	}
 	socks, err := op.FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing sockets"); err != nil {
 		return http.StatusInternalServerError, apiError("failed to list sockets: %v", err)
 	}
 	out := make([]socketInfo, 0, len(socks))
@@ -334,7 +342,7 @@ func (s *Server) selected(ctx context.Context, sel *selection) (*socketio.Namesp
 		rooms = append(append(rooms, sel.Sockets...), sel.In...)
 	}
 	socks, err := nsp.In(rooms...).Except(sel.Except...).FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "selecting sockets"); err != nil {
 		return nil, nil, http.StatusInternalServerError, apiError("failed to select sockets: %v", err)
 	}
 	return nsp, socks, 0, nil
@@ -445,10 +453,15 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) (int, any) {
 		}
 		nsps = append(nsps, namespaceStats{Name: name, Sockets: len(nsp.Sockets()), Rooms: len(rooms)})
 	}
-	return http.StatusOK, map[string]any{
+	out := map[string]any{
 		"uptime_seconds": int64(time.Since(s.started).Seconds()),
 		"ready":          s.Ready(),
 		"connections":    map[string]any{"total": total, "by_transport": byTransport},
 		"namespaces":     nsps,
 	}
+	if s.cluster != nil {
+		nodes, _ := s.io.Sockets().Adapter().ServerCount(ctx)
+		out["cluster"] = map[string]any{"adapter": s.cluster.adapter, "node": s.cluster.id, "nodes": nodes}
+	}
+	return http.StatusOK, out
 }

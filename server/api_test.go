@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -92,23 +93,31 @@ func TestAPIEndpoints(t *testing.T) {
 	if status != 202 || body["receivers"] != 1.0 {
 		t.Fatalf("emit: %d %v", status, body)
 	}
-	if e := a.next("headline"); arg(t, e.args[0])["title"] != "hello" {
+	// Clients get event(data, meta), meta as in a client's publish: the
+	// room, and from and user null for the backend.
+	if e := a.next("headline"); len(e.args) != 2 || arg(t, e.args[0])["title"] != "hello" || string(e.args[1]) != `{"from":null,"room":"news","user":null}` {
 		t.Fatalf("headline = %s", e.args)
 	}
-	// emit to the whole namespace, without data.
+	// emit to the whole namespace, without data: data is null, and so is
+	// the room.
 	status, body = call("POST", "/api/emit", map[string]any{"namespace": "/", "event": "tick"})
 	if status != 202 || body["receivers"] != 3.0 {
 		t.Fatalf("emit to all: %d %v", status, body)
 	}
 	for _, cl := range []*testClient{a, b, c} {
-		if e := cl.next("tick"); len(e.args) != 0 {
+		if e := cl.next("tick"); len(e.args) != 2 || string(e.args[0]) != "null" || string(e.args[1]) != `{"from":null,"room":null,"user":null}` {
 			t.Fatalf("tick args = %s", e.args)
 		}
 	}
 	// b got no headline: the next one it sees is the later one.
 	call("POST", "/api/emit", map[string]any{"rooms": []string{"vip"}, "event": "headline", "data": "second"})
-	if e := b.next("headline"); string(e.args[0]) != `"second"` {
-		t.Fatalf("b got headline %s, want only the second one", e.args[0])
+	if e := b.next("headline"); len(e.args) != 2 || string(e.args[0]) != `"second"` || arg(t, e.args[1])["room"] != "vip" {
+		t.Fatalf("b got headline %s, want only the second one, for vip", e.args)
+	}
+	// Several rooms: the room is null (a receiver may be in any of them).
+	call("POST", "/api/emit", map[string]any{"rooms": []string{"vip", "news"}, "event": "headline", "data": 3})
+	if e := b.next("headline"); len(e.args) != 2 || string(e.args[0]) != "3" || string(e.args[1]) != `{"from":null,"room":null,"user":null}` {
+		t.Fatalf("headline to two rooms = %s", e.args)
 	}
 
 	// rooms.
@@ -335,5 +344,48 @@ func TestAPIMaxRooms(t *testing.T) {
 	_, ts = startServer(t, &unlimited)
 	if status, body := apiCall(t, ts, testAPIKey, "POST", "/api/emit", map[string]any{"event": "x", "rooms": rooms(2000)}); status != 202 {
 		t.Fatalf("no limit: emit to 2000 rooms: %d %v", status, body)
+	}
+}
+
+// TestEmitArgumentsShape checks that an event published by a client and
+// one emitted by the backend API reach clients with the same arguments:
+// data, meta {room, from, user}, and, with connection state recovery on,
+// the offset as the last argument, a string (socket.io-client records the
+// last argument of an event, when it is a string, as its offset).
+func TestEmitArgumentsShape(t *testing.T) {
+	cfg := testConfig()
+	cfg.API.Keys = []string{testAPIKey}
+	cfg.Recovery.Enabled = true
+	_, ts := startServer(t, cfg)
+	a := mustDial(t, ts.URL, dialOpts{})
+	b := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "a", a.call("subscribe", map[string]any{"room": "lobby"}))
+	wantOK(t, "b", b.call("subscribe", map[string]any{"room": "lobby"}))
+
+	wantOK(t, "publish", a.call("publish", map[string]any{"room": "lobby", "event": "news", "data": map[string]any{"text": "from a"}}))
+	status, body := apiCall(t, ts, testAPIKey, "POST", "/api/emit", map[string]any{"rooms": []string{"lobby"}, "event": "news", "data": map[string]any{"text": "from the backend"}})
+	if status != 202 {
+		t.Fatalf("emit: %d %v", status, body)
+	}
+	var offsets []string
+	for _, want := range []struct{ text, meta string }{
+		{"from a", `{"from":"` + a.id + `","room":"lobby","user":""}`},
+		{"from the backend", `{"from":null,"room":"lobby","user":null}`},
+	} {
+		e := b.next("news")
+		if len(e.args) != 3 {
+			t.Fatalf("news %q: %d arguments %s, want data, meta and the offset", want.text, len(e.args), e.args)
+		}
+		if arg(t, e.args[0])["text"] != want.text || string(e.args[1]) != want.meta {
+			t.Errorf("news %q: data %s, meta %s, want meta %s", want.text, e.args[0], e.args[1], want.meta)
+		}
+		var offset string
+		if err := json.Unmarshal(e.args[2], &offset); err != nil || offset == "" {
+			t.Fatalf("news %q: last argument %s is not an offset", want.text, e.args[2])
+		}
+		offsets = append(offsets, offset)
+	}
+	if offsets[0] == offsets[1] {
+		t.Errorf("both events have the offset %q", offsets[0])
 	}
 }

@@ -69,10 +69,11 @@ func (e *connectError) reason() string {
 }
 
 type dialOpts struct {
-	ns     string      // "/" when empty
-	auth   any         // CONNECT payload
-	header http.Header // handshake headers (Origin...)
-	tls    *tls.Config // for wss://
+	ns     string            // "/" when empty
+	auth   any               // CONNECT payload
+	header http.Header       // handshake headers (Origin...)
+	tls    *tls.Config       // for wss://
+	h2     http.RoundTripper // for a WebSocket over HTTP/2 (RFC 8441)
 }
 
 // wsURL turns an httptest URL into the server's Socket.IO WebSocket URL.
@@ -89,7 +90,7 @@ func dialClient(t testing.TB, base string, o dialOpts) (*testClient, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, wsURL(base), &websocket.DialOptions{HTTPHeader: o.header, TLSConfig: o.tls})
+	conn, resp, err := websocket.Dial(ctx, wsURL(base), &websocket.DialOptions{HTTPHeader: o.header, TLSConfig: o.tls, HTTP2Transport: o.h2})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("failed to dial: %d: %w", resp.StatusCode, err)

@@ -50,13 +50,21 @@ type Config struct {
 	// X-Forwarded-For header names the client, for per-IP limits.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
-	TLS        TLSConfig         `yaml:"tls"`
+	TLS TLSConfig `yaml:"tls"`
+	// HTTP2WebSocket lets browsers open their WebSockets as streams of the
+	// HTTP/2 connection that carries the page and the polling requests
+	// (RFC 8441), with TLS: true. The tether command starts itself with
+	// GODEBUG=http2xconnect=1 for it (Go's HTTP/2 server has no other
+	// switch); false leaves WebSockets on HTTP/1.1, a connection each.
+	HTTP2WebSocket bool `yaml:"http2_websocket"`
+
 	Log        LogConfig         `yaml:"log"`
 	API        APIConfig         `yaml:"api"`
 	Auth       AuthConfig        `yaml:"auth"`
 	Limits     LimitsConfig      `yaml:"limits"`
 	Engine     EngineConfig      `yaml:"engine"`
 	Recovery   RecoveryConfig    `yaml:"recovery"`
+	Cluster    ClusterConfig     `yaml:"cluster"`
 	Namespaces []NamespaceConfig `yaml:"namespaces"`
 
 	// Demos serves the demo apps (live leaderboard, chat, ticker) at "/"
@@ -192,6 +200,35 @@ type RecoveryConfig struct {
 	MaxLogPackets int   `yaml:"max_log_packets"`
 }
 
+// ClusterConfig runs the server as one node of a cluster through Redis,
+// with Node's adapters' wire format, so that Tether and Node servers can
+// share it. With no RedisURL the server runs alone.
+type ClusterConfig struct {
+	// RedisURL is the Redis server: redis://[user:password@]host:port[/db],
+	// rediss:// for TLS.
+	RedisURL string `yaml:"redis_url"`
+	// Adapter is the adapter family, the same on every node, Node's
+	// included: "pubsub" (@socket.io/redis-adapter's createAdapter, the
+	// default; the one @socket.io/redis-emitter publishes into), "sharded"
+	// (its createShardedAdapter, Redis 7 sharded pub/sub) or "streams"
+	// (@socket.io/redis-streams-adapter: connection state recovery across
+	// nodes, nothing lost in a short Redis outage).
+	Adapter string `yaml:"adapter"`
+	// KeyPrefix prefixes the channels (and the stream): "socket.io", as in
+	// Node. Nodes share a cluster when they share Redis and KeyPrefix.
+	KeyPrefix string `yaml:"key_prefix"`
+	// NodeID names this node in logs and /api/stats; "" means the host
+	// name.
+	NodeID string `yaml:"node_id"`
+}
+
+// The cluster adapters.
+const (
+	ClusterPubSub  = "pubsub"
+	ClusterSharded = "sharded"
+	ClusterStreams = "streams"
+)
+
 // NamespaceConfig is a namespace clients may connect to, with its rules.
 // Namespaces listed in a file start closed (nothing public, no publishing,
 // no presence); the built-in default namespace "/" is open.
@@ -236,6 +273,7 @@ func DefaultConfig() *Config {
 		Addr:            "localhost:8080",
 		Path:            "/socket.io/",
 		ShutdownTimeout: 10 * time.Second,
+		HTTP2WebSocket:  true,
 		Log:             LogConfig{Level: "info", Format: "text"},
 		API:             APIConfig{MaxRooms: 1000},
 		Auth: AuthConfig{JWT: JWTConfig{
@@ -253,6 +291,7 @@ func DefaultConfig() *Config {
 			EventRate:        50,
 			EventBurst:       100,
 		},
+		Cluster: ClusterConfig{Adapter: ClusterPubSub, KeyPrefix: "socket.io"},
 		Engine: EngineConfig{
 			PingInterval: engineio.DefaultPingInterval,
 			PingTimeout:  engineio.DefaultPingTimeout,
@@ -347,8 +386,8 @@ func (c *Config) ExpRequired() bool {
 	return c.AuthRequired()
 }
 
-// YAML returns c as YAML, with the secrets (API keys, the HS256 secret)
-// replaced by "<redacted>", and auth.jwt.require_exp, when unset, as the
+// YAML returns c as YAML, with the secrets (API keys, the HS256 secret,
+// the Redis password) replaced by "<redacted>" (xxxxx in the URL), and auth.jwt.require_exp, when unset, as the
 // value in effect ([Config.ExpRequired]).
 func (c *Config) YAML() ([]byte, error) {
 	r := *c
@@ -362,6 +401,9 @@ func (c *Config) YAML() ([]byte, error) {
 	}
 	if r.Auth.JWT.HS256Secret != "" {
 		r.Auth.JWT.HS256Secret = redacted
+	}
+	if u, err := url.Parse(r.Cluster.RedisURL); err == nil && r.Cluster.RedisURL != "" {
+		r.Cluster.RedisURL = u.Redacted()
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -423,6 +465,7 @@ func (c *Config) Validate() error {
 			v.add("tls", err.Error())
 		}
 	}
+	c.validateCluster(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -474,6 +517,27 @@ func (c *Config) validateAuth(v *validator) {
 	}
 	if c.AuthRequired() && !c.Auth.JWT.configured() {
 		v.add("auth", "authentication is required but auth.jwt has no key (hs256_secret, public_keys or jwks_url)")
+	}
+}
+
+func (c *Config) validateCluster(v *validator) {
+	cl := &c.Cluster
+	switch cl.Adapter {
+	case ClusterPubSub, ClusterSharded, ClusterStreams:
+	default:
+		v.add("cluster.adapter", fmt.Sprintf("%q is not one of pubsub, sharded, streams", cl.Adapter))
+	}
+	if cl.RedisURL != "" {
+		u, err := url.Parse(cl.RedisURL)
+		switch {
+		case err != nil:
+			v.add("cluster.redis_url", "not a URL")
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+			v.add("cluster.redis_url", fmt.Sprintf("scheme %q is not redis, rediss or unix", u.Scheme))
+		}
+	}
+	if cl.KeyPrefix == "" {
+		v.add("cluster.key_prefix", "must not be empty")
 	}
 }
 

@@ -19,7 +19,12 @@
 //	refresh     {token}               replace the socket's token without reconnecting
 //
 // Binary parts of published data (Buffer, ArrayBuffer, Blob) reach the
-// room's sockets as binary. The client also receives, from the server:
+// room's sockets as binary. Events the backend API emits have the same
+// arguments, (data, {room, from, user}), with from and user null and room
+// null unless the request names exactly one room. With connection state
+// recovery on, every broadcast has one more argument, last: its offset, a
+// string, which socket.io-client records to resume from after a network
+// drop. The client also receives, from the server:
 //
 //	presence:join  {room, id, user}   a socket joined a room (when enabled)
 //	presence:leave {room, id, user}   a socket left a room (when enabled)
@@ -72,7 +77,9 @@
 // has been sent (a polling client between two requests gets it with its next
 // poll, which is still served), all within the shutdown timeout; then the
 // listener closes. An address on "localhost" listens on both 127.0.0.1 and
-// ::1.
+// ::1, and fails when another program holds the port on either (a browser
+// could reach it instead); the "tether listening" log line gives the URL to
+// open.
 //
 // # Embedding
 //

@@ -13,9 +13,9 @@ import (
 // listen listens on addr. For "localhost:port" it listens on both
 // loopback addresses, 127.0.0.1 and ::1 (when the system has IPv6), since
 // browsers may try either first: listening on what "localhost" resolves to
-// would leave out the other. A port that is taken on ::1 is an error (a
-// browser would reach another program there); a missing IPv6 loopback is
-// not.
+// would leave out the other. A port that another program holds on either
+// address is an error (a browser would reach that program there); a
+// missing loopback address (no IPv6, or no IPv4) is not.
 func listen(addr string) (net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || !strings.EqualFold(host, "localhost") {
@@ -23,6 +23,9 @@ func listen(addr string) (net.Listener, error) {
 	}
 	v4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%w: %s", err, takenLoopback("127.0.0.1", port))
+		}
 		if v6, err6 := net.Listen("tcp6", net.JoinHostPort("::1", port)); err6 == nil {
 			return v6, nil // no IPv4 loopback
 		}
@@ -38,10 +41,17 @@ func listen(addr string) (net.Listener, error) {
 		return newMultiListener(v4, v6), nil
 	case errors.Is(err, syscall.EADDRINUSE) && !chosen:
 		v4.Close()
-		return nil, fmt.Errorf("%w (localhost: 127.0.0.1 is free but ::1 is not)", err)
+		return nil, fmt.Errorf("%w: %s", err, takenLoopback("::1", port))
 	default:
 		return v4, nil // no IPv6 loopback (or, for port 0, the port is taken there)
 	}
+}
+
+// takenLoopback explains why a port taken on one loopback address stops
+// a server on "localhost", and what to do.
+func takenLoopback(ip, port string) string {
+	return fmt.Sprintf("localhost is both 127.0.0.1 and [::1], and a browser opening localhost:%s may reach "+
+		"whatever holds %s instead of this server: stop it, or choose another port (-addr)", port, net.JoinHostPort(ip, port))
 }
 
 // multiListener accepts the connections of several listeners.
@@ -130,4 +140,24 @@ func listenAddrs(ln net.Listener) []string {
 		out[i] = l.Addr().String()
 	}
 	return out
+}
+
+// listenURL returns the URL to open in a browser for a server configured
+// with addr and listening on ln: the host of addr when it is a name (such
+// as localhost), "localhost" when addr has no host or an unspecified one
+// (":8080", "0.0.0.0:8080"), else the address ln listens on; the port is
+// always ln's, which tells the port chosen for ":0".
+func listenURL(scheme, addr string, ln net.Listener) string {
+	host, _, _ := net.SplitHostPort(addr)
+	lnHost, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return scheme + "://" + ln.Addr().String() + "/"
+	}
+	if host == "" || net.ParseIP(host) != nil {
+		host = lnHost
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = "localhost"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }

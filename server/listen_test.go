@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -103,4 +104,88 @@ func TestListenLocalhostTakenOnIPv6(t *testing.T) {
 		t.Fatalf("127.0.0.1:%s was not released: %v", port, err)
 	}
 	v4.Close()
+}
+
+// TestListenLocalhostTakenOnIPv4 checks that a port another program holds
+// on 127.0.0.1 is an error that says what to do, rather than a server on
+// ::1 alone that a browser may miss for the other program.
+func TestListenLocalhostTakenOnIPv4(t *testing.T) {
+	other, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	port := strconv.Itoa(other.Addr().(*net.TCPAddr).Port)
+	ln, err := listen("localhost:" + port)
+	if ln != nil {
+		t.Logf("listening on %q", listenAddrs(ln))
+		ln.Close()
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("listen on localhost:%s with 127.0.0.1 taken: %v, want EADDRINUSE", port, err)
+	}
+	if want := "whatever holds 127.0.0.1:" + port + " instead of this server: stop it, or choose another port (-addr)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	// The same through Run, which tether serve calls.
+	cfg := testConfig()
+	cfg.Addr = "localhost:" + port
+	srv, err := New(Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Run(context.Background()); !errors.Is(err, syscall.EADDRINUSE) || !strings.HasPrefix(err.Error(), "failed to listen: ") {
+		t.Fatalf("Run: %v, want a failure to listen", err)
+	}
+	if !haveIPv6() {
+		return
+	}
+	// ::1 was not kept.
+	v6, err := net.Listen("tcp6", "[::1]:"+port)
+	if err != nil {
+		t.Fatalf("[::1]:%s is held: %v", port, err)
+	}
+	v6.Close()
+}
+
+func TestListenURL(t *testing.T) {
+	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln4.Close()
+	port := strconv.Itoa(ln4.Addr().(*net.TCPAddr).Port)
+	all, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	allPort := strconv.Itoa(all.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct {
+		scheme, addr string
+		ln           net.Listener
+		want         string
+	}{
+		{"http", "localhost:0", ln4, "http://localhost:" + port + "/"},
+		{"http", "LocalHost:8080", ln4, "http://LocalHost:" + port + "/"},
+		{"https", "127.0.0.1:0", ln4, "https://127.0.0.1:" + port + "/"},
+		{"http", ":8080", all, "http://localhost:" + allPort + "/"},
+		{"http", "0.0.0.0:8080", all, "http://localhost:" + allPort + "/"},
+		{"https", "rt.example.com:443", ln4, "https://rt.example.com:" + port + "/"},
+	} {
+		if got := listenURL(tc.scheme, tc.addr, tc.ln); got != tc.want {
+			t.Errorf("listenURL(%q, %q, %s) = %q, want %q", tc.scheme, tc.addr, tc.ln.Addr(), got, tc.want)
+		}
+	}
+	if !haveIPv6() {
+		return
+	}
+	ln6, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln6.Close()
+	if got, want := listenURL("http", "[::1]:0", ln6), "http://[::1]:"+strconv.Itoa(ln6.Addr().(*net.TCPAddr).Port)+"/"; got != want {
+		t.Errorf("listenURL on ::1 = %q, want %q", got, want)
+	}
 }

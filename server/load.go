@@ -33,6 +33,7 @@ var Settings = []Setting{
 	{"trusted_proxies", "TETHER_TRUSTED_PROXIES", "trusted-proxies", "proxies (IPs, CIDRs) whose X-Forwarded-For is trusted", func(c *Config) any { return &c.TrustedProxies }},
 	{"tls.cert_file", "TETHER_TLS_CERT_FILE", "tls-cert", "TLS certificate file (PEM)", func(c *Config) any { return &c.TLS.CertFile }},
 	{"tls.key_file", "TETHER_TLS_KEY_FILE", "tls-key", "TLS private key file (PEM)", func(c *Config) any { return &c.TLS.KeyFile }},
+	{"http2_websocket", "TETHER_HTTP2_WEBSOCKET", "http2-websocket", "with TLS, WebSockets as streams of the browser's HTTP/2 connection (RFC 8441)", func(c *Config) any { return &c.HTTP2WebSocket }},
 	{"log.level", "TETHER_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "TETHER_LOG_FORMAT", "log-format", "log format: text, json", func(c *Config) any { return &c.Log.Format }},
 	{"api.keys", "TETHER_API_KEY", "", "API keys of the backend HTTP API (comma-separated)", func(c *Config) any { return &c.API.Keys }},
@@ -64,6 +65,10 @@ var Settings = []Setting{
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
 	{"recovery.max_log_bytes", "TETHER_RECOVERY_MAX_LOG_BYTES", "", "bytes of events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogBytes }},
 	{"recovery.max_log_packets", "TETHER_RECOVERY_MAX_LOG_PACKETS", "", "events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogPackets }},
+	{"cluster.redis_url", "TETHER_REDIS_URL", "redis-url", "Redis URL of the cluster (redis://[user:password@]host:port[/db]); empty: run alone", func(c *Config) any { return &c.Cluster.RedisURL }},
+	{"cluster.adapter", "TETHER_CLUSTER_ADAPTER", "cluster-adapter", "cluster adapter, the same on every node: pubsub, sharded, streams", func(c *Config) any { return &c.Cluster.Adapter }},
+	{"cluster.key_prefix", "TETHER_CLUSTER_KEY_PREFIX", "", "prefix of the cluster's Redis channels and stream", func(c *Config) any { return &c.Cluster.KeyPrefix }},
+	{"cluster.node_id", "TETHER_CLUSTER_NODE_ID", "", "name of this node in logs and /api/stats (default: the host name)", func(c *Config) any { return &c.Cluster.NodeID }},
 	{"demos", "TETHER_DEMOS", "demos", "serve the demo apps at / (leaderboard, chat, ticker)", func(c *Config) any { return &c.Demos }},
 	{"demo_ticker_rate", "TETHER_DEMO_TICKER_RATE", "demo-ticker-rate", "ticks per second of the ticker demo (1 to 1000)", func(c *Config) any { return &c.DemoTickerRate }},
 }
@@ -150,7 +155,7 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 		if s.Flag == "" {
 			continue
 		}
-		usage := fmt.Sprintf("%s (%s, %s)", s.Usage, s.Env, s.Key)
+		usage := s.Usage
 		record := func(v string) error {
 			if err := s.set(&Config{}, v); err != nil {
 				return err
@@ -164,11 +169,7 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 			fs.Func(s.Flag, usage, record)
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: tether %s [flags]\n\nPrecedence: flags > environment > file > defaults.\n\nFlags:\n", name)
-		fs.PrintDefaults()
-		fmt.Fprintln(output, "\nEnvironment variables without a flag: TETHER_API_KEY, TETHER_JWT_HS256_SECRET and the others in the README's table.")
-	}
+	fs.Usage = func() { printUsage(output, name) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -207,6 +208,106 @@ func LoadConfig(name string, args []string, getenv func(string) string, output i
 		return c, err
 	}
 	return c, nil
+}
+
+// printUsage prints the help of "tether name": every flag in the order
+// of [Settings], with its value's kind, default, environment variable and
+// YAML key, then the settings that only the environment and the file set.
+func printUsage(w io.Writer, name string) {
+	fmt.Fprintf(w, `Usage: tether %s [flags]
+
+Precedence: flags > environment > file > defaults. Durations use Go's syntax
+(10s, 1m30s, 2h); lists are comma-separated; booleans are -flag, -flag=true
+or -flag=false.
+
+Flags:
+  -config file
+    	YAML configuration file
+    	env TETHER_CONFIG
+`, name)
+	def := DefaultConfig()
+	var envOnly []*Setting
+	for i := range Settings {
+		s := &Settings[i]
+		if s.Flag == "" {
+			envOnly = append(envOnly, s)
+			continue
+		}
+		fmt.Fprintf(w, "  -%s", s.Flag)
+		if kind := s.kind(); kind != "" {
+			fmt.Fprintf(w, " %s", kind)
+		}
+		fmt.Fprintf(w, "\n    \t%s\n    \t%s\n", s.Usage, s.sources(def, true))
+	}
+	if len(envOnly) > 0 {
+		fmt.Fprintf(w, "\nSettings without a flag (environment or file):\n")
+		for _, s := range envOnly {
+			fmt.Fprintf(w, "  %s %s\n    \t%s\n    \t%s\n", s.Env, s.kind(), s.Usage, s.sources(def, false))
+		}
+	}
+	fmt.Fprintf(w, "\nNamespaces and their rules are set in the file only (see the README).\n")
+}
+
+// kind names the kind of value s takes in the help ("" for a boolean).
+func (s *Setting) kind() string {
+	switch s.ptr(&Config{}).(type) {
+	case *string:
+		return "string"
+	case *int, *int64:
+		return "int"
+	case *float64:
+		return "number"
+	case *time.Duration:
+		return "duration"
+	case *[]string:
+		return "list"
+	}
+	return ""
+}
+
+// sources describes s's default in def (when it has one), its environment
+// variable (with env) and its YAML key.
+func (s *Setting) sources(def *Config, env bool) string {
+	var d string
+	switch p := s.ptr(def).(type) {
+	case *string:
+		if *p != "" {
+			d = strconv.Quote(*p)
+		}
+	case *bool:
+		d = strconv.FormatBool(*p)
+	case *int:
+		d = strconv.Itoa(*p)
+	case *int64:
+		d = strconv.FormatInt(*p, 10)
+	case *float64:
+		d = strconv.FormatFloat(*p, 'g', -1, 64)
+	case *time.Duration:
+		d = shortDuration(*p)
+	case *[]string:
+		d = strings.Join(*p, ",")
+	}
+	out := "YAML " + s.Key
+	if env {
+		out = "env " + s.Env + ", " + out
+	}
+	if d != "" {
+		out = "default " + d + "; " + out
+	}
+	return out
+}
+
+// shortDuration formats d without the zero units time.Duration.String
+// ends with: 1h rather than 1h0m0s, 2m rather than 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if s != "0s" && strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // lookupEnv returns a non-empty variable.

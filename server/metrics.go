@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,10 +28,14 @@ type metrics struct {
 	disconnects       *prometheus.CounterVec
 	rejectedHandshake *prometheus.CounterVec
 	apiRequests       *prometheus.CounterVec
+	wsConnections     *prometheus.CounterVec
 
 	// Events that left a connection state recovery log, by reason.
 	recoveryDropped      *prometheus.CounterVec
 	recoveryDroppedBytes *prometheus.CounterVec
+
+	// The cluster's, when the server is a node of one.
+	cluster *clusterMetrics
 
 	bytesRead, bytesWritten atomic.Uint64
 }
@@ -80,6 +85,10 @@ func newMetrics(connections func() map[string]int, recoveryLog func() (packets, 
 		Name: "tether_api_requests_total",
 		Help: "Backend API requests, by endpoint and status code.",
 	}, []string{"endpoint", "code"})
+	m.wsConnections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_websocket_connections_total",
+		Help: "WebSocket connections accepted (handshakes and upgrades), by HTTP version: 1.1 (a connection each) or 2 (a stream of the client's HTTP/2 connection, RFC 8441).",
+	}, []string{"http"})
 	m.recoveryDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tether_recovery_log_dropped_total",
 		Help: "Events that left a connection state recovery log, by reason: age (older than recovery.max_disconnection), bytes or packets (over recovery.max_log_bytes or max_log_packets: a client that missed them gets a new session).",
@@ -93,7 +102,7 @@ func newMetrics(connections func() map[string]int, recoveryLog func() (packets, 
 	logPackets := prometheus.NewDesc("tether_recovery_log_packets", "Events held by the connection state recovery log, by namespace.", []string{"namespace"}, nil)
 	m.reg.MustRegister(
 		m.eventsIn, m.eventsOut, m.eventsDropped, m.bytesIn, m.bytesOut, m.fanout,
-		m.slowDisconnects, m.disconnects, m.rejectedHandshake, m.apiRequests,
+		m.slowDisconnects, m.disconnects, m.rejectedHandshake, m.apiRequests, m.wsConnections,
 		m.recoveryDropped, m.recoveryDroppedBytes,
 		&gaugeCollector{desc: conns, values: connections},
 		&gaugeCollector{desc: logBytes, values: func() map[string]int { _, b := recoveryLog(); return b }},
@@ -108,11 +117,24 @@ func newMetrics(connections func() map[string]int, recoveryLog func() (packets, 
 	for _, r := range []string{slowSendQueue, slowPollResponse, slowPostBody, slowStalledWrites} {
 		m.slowDisconnects.WithLabelValues(r)
 	}
+	for _, v := range []string{"1.1", "2"} {
+		m.wsConnections.WithLabelValues(v)
+	}
 	for _, r := range []string{socketio.DropBytes, socketio.DropPackets} {
 		m.recoveryDropped.WithLabelValues(r)
 		m.recoveryDroppedBytes.WithLabelValues(r)
 	}
 	return m
+}
+
+// webSocketAccepted counts a WebSocket the engine accepted, by the HTTP
+// version of its request.
+func (m *metrics) webSocketAccepted(r *http.Request) {
+	v := "1.1"
+	if r.ProtoMajor == 2 {
+		v = "2"
+	}
+	m.wsConnections.WithLabelValues(v).Inc()
 }
 
 // recoveryLogDropped counts events that left a recovery log

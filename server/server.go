@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
@@ -52,6 +53,7 @@ type Server struct {
 	log      *slog.Logger
 	io       *socketio.Server
 	verifier *verifier
+	cluster  *clusterNode // nil when alone
 	rules    map[string]*nsRules
 	limiter  *ipLimiter
 	ips      *ipResolver
@@ -61,6 +63,7 @@ type Server struct {
 	started  time.Time
 
 	shuttingDown atomic.Bool
+	testURL      string // tests: the base URL it is served at
 
 	mu       sync.Mutex
 	sockets  map[*socketio.Socket]*sockState
@@ -107,14 +110,31 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("failed to set up token verification: %w", err)
 	}
 	s.metrics = newMetrics(s.connectionsByTransport, s.recoveryLogSizes)
+	if cfg.Cluster.RedisURL != "" {
+		cm := newClusterMetrics()
+		s.metrics.cluster = cm
+		s.metrics.reg.MustRegister(cm.collectors()...)
+		s.metrics.reg.MustRegister(&gaugeCollector{
+			desc:   prometheus.NewDesc("tether_cluster_nodes", "Nodes of the cluster, this one included, as its adapter counts them.", []string{"adapter"}, nil),
+			values: s.clusterNodes,
+		})
+		if s.cluster, err = newClusterNode(cfg, log, s.metrics); err != nil {
+			return nil, fmt.Errorf("failed to join the cluster: %w", err)
+		}
+	}
 	s.io = socketio.NewServer(s.socketioOptions())
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
+	s.io.Engine().OnWebSocket(s.metrics.webSocketAccepted)
 	for _, nc := range cfg.Namespaces {
 		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
 		if nc.RequireAuth != nil {
 			r.requireAuth = *nc.RequireAuth
 		}
 		r.nsp = s.io.Of(nc.Name)
+		if err := r.nsp.Err(); err != nil {
+			s.closeCluster()
+			return nil, err
+		}
 		r.nsp.Use(s.connectMiddleware(r))
 		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
 		s.rules[nc.Name] = r
@@ -171,6 +191,9 @@ func (s *Server) socketioOptions() *socketio.Options {
 			o.WebSocket.InsecureSkipVerify = true
 		}
 	}
+	if s.cluster != nil {
+		o.Adapter = s.cluster.factory
+	}
 	if c.Recovery.Enabled {
 		o.ConnectionStateRecovery = &socketio.RecoveryOptions{
 			MaxDisconnectionDuration: c.Recovery.MaxDisconnection,
@@ -204,12 +227,19 @@ func (s *Server) routes(static fs.FS) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("shutting down\n"))
 			return
+		}
+		if s.cluster != nil {
+			if err := s.cluster.ping(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = fmt.Fprintf(w, "redis unreachable: %v\n", err)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -228,7 +258,9 @@ func (s *Server) serveIO(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusForbidden, rejectOrigin, "origin not allowed")
 		return
 	}
-	if r.Method == http.MethodGet && r.URL.Query().Get("sid") == "" {
+	// A handshake is a GET without sid, or an extended CONNECT without sid
+	// (a WebSocket over HTTP/2).
+	if (r.Method == http.MethodGet || r.Method == http.MethodConnect) && r.URL.Query().Get("sid") == "" {
 		if s.shuttingDown.Load() {
 			s.reject(w, r, http.StatusServiceUnavailable, rejectShutdown, "server shutting down")
 			return
@@ -373,7 +405,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if cerr := s.io.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("failed to close the Socket.IO server: %w", cerr)
 	}
+	s.closeCluster()
 	return err
+}
+
+// closeCluster leaves the cluster (closes the Redis client).
+func (s *Server) closeCluster() {
+	if s.cluster != nil {
+		s.cluster.stop()
+	}
 }
 
 // Run listens on Config.Addr (and Config.AdminAddr) and serves until ctx
@@ -424,6 +464,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 		serve = func() error { return hs.ServeTLS(counted, "", "") }
+		s.logHTTP2WebSocket()
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- serve() }()
@@ -433,8 +474,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		go func() { errc <- as.Serve(admin) }()
 		s.log.Info("admin server listening", "addr", "http://"+admin.Addr().String(), "on", strings.Join(listenAddrs(admin), ","))
 	}
-	s.log.Info("tether listening", "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
+	s.log.Info("tether listening", "url", listenURL(scheme, s.cfg.Addr, ln), "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
+	if s.cluster != nil {
+		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix)
+	}
 
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
@@ -448,6 +492,7 @@ loop:
 				_ = as.Close()
 			}
 			_ = s.io.Close()
+			s.closeCluster()
 			return fmt.Errorf("failed to serve: %w", err)
 		case now := <-sweep.C:
 			s.limiter.sweep(now)
@@ -491,6 +536,23 @@ loop:
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// logHTTP2WebSocket says whether browsers may open WebSockets over HTTP/2
+// (RFC 8441): net/http decides it for the whole process from GODEBUG when
+// the program starts, which may disagree with http2_websocket when the
+// server runs in another program than the tether command (which starts
+// itself again with the right GODEBUG).
+func (s *Server) logHTTP2WebSocket() {
+	on := websocket.ExtendedConnectEnabled()
+	switch {
+	case s.cfg.HTTP2WebSocket && !on:
+		s.log.Warn("http2_websocket is on, but this process's HTTP/2 server does not allow WebSockets over HTTP/2: start it with GODEBUG=http2xconnect=1 in its environment (tether serve does this itself); WebSockets use HTTP/1.1")
+	case !s.cfg.HTTP2WebSocket && on:
+		s.log.Warn("http2_websocket is off, but GODEBUG=http2xconnect=1 has this process's HTTP/2 server allow WebSockets over HTTP/2: browsers use them, and they are served")
+	default:
+		s.log.Info("WebSockets over HTTP/2 (RFC 8441)", "enabled", on)
+	}
 }
 
 // shutdownMargin is the part of a shutdown's timeout left for closing the

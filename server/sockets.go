@@ -568,7 +568,7 @@ func (s *Server) members(nsp *socketio.Namespace, room string) ([]member, error)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	socks, err := nsp.In(room).FetchSockets(ctx)
-	if err != nil {
+	if err = s.tolerate(err, "listing members"); err != nil {
 		return nil, err
 	}
 	out := make([]member, 0, len(socks))

@@ -69,6 +69,19 @@ func (e *HandshakeError) Error() string {
 //
 // Headers set on w before the call (cookies, say) are sent with the
 // response.
+//
+// Over HTTP/2, Accept takes an extended CONNECT (RFC 8441: method CONNECT,
+// :protocol websocket, Sec-WebSocket-Version 13, no key), answers 200 and
+// returns a connection over the request's stream, which behaves as one over
+// HTTP/1.1; any other HTTP/2 request is refused with 400 (426 would need
+// an Upgrade header, which HTTP/2 forbids). Browsers use it when the
+// server's HTTP/2 connection advertises it, which net/http does only when
+// the program starts with GODEBUG=http2xconnect=1 in its environment (see
+// [ExtendedConnectEnabled]). net/http ends the stream when the handler
+// returns: the handler of a request with r.ProtoMajor == 2 must not return
+// before the connection is closed, so it waits for [Conn.Done] (over
+// HTTP/1.1 the connection is taken from net/http and the handler may
+// return at once).
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -79,6 +92,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	proto := selectSubprotocol(r.Header.Values("Sec-WebSocket-Protocol"), opts.Subprotocols)
 	cp, extResp := negotiateServer(opts.Compression, r.Header.Values("Sec-WebSocket-Extensions"))
+	if isHTTP2(r) {
+		return acceptHTTP2(w, r, opts, proto, extResp, cp)
+	}
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -136,7 +152,16 @@ func checkAccept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (s
 		http.Error(w, "server misconfigured", http.StatusInternalServerError)
 		return "", err
 	}
-	key, herr := checkHandshake(r)
+	var key string
+	var herr *HandshakeError
+	if isHTTP2(r) {
+		herr = checkExtendedConnect(r)
+		if herr != nil {
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+	} else {
+		key, herr = checkHandshake(r)
+	}
 	if herr == nil && !opts.InsecureSkipVerify {
 		herr = checkOrigin(r, opts.OriginPatterns)
 	}

@@ -179,9 +179,19 @@ func (c *Conn) fail(code StatusCode, reason string) error {
 // after our close frame went out, reading and discarding what still
 // arrives, so that closing does not reset the connection and destroy the
 // close frame in flight. It then closes.
+//
+// Over HTTP/2 a server closes at once: the stream's END_STREAM follows the
+// close frame on the stream, so nothing can destroy it; a client ends its
+// side of the stream, then waits for the server's end as over TCP.
 func (c *Conn) lingerThenClose() {
-	if !c.client {
-		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+	switch s := c.nc.(type) {
+	case *serverStream:
+		c.closeNet()
+		return
+	case *clientStream:
+		s.CloseWrite()
+	default:
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && !c.client {
 			cw.CloseWrite()
 		}
 	}

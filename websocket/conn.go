@@ -227,7 +227,9 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // NetConn returns the underlying connection. Reading or writing it directly
 // corrupts the WebSocket stream; it is there for deadlines, addresses and
-// TLS state. Close the connection with [Conn.Close] or [Conn.CloseNow], not
+// TLS state. For a WebSocket over HTTP/2 it is a net.Conn over the stream
+// (whose deadlines are the stream's, and whose expiry resets it); the TLS
+// state is then the request's or the response's. Close the connection with [Conn.Close] or [Conn.CloseNow], not
 // through NetConn: a connection that [Conn.ReadLoopAsync] reads and that is
 // closed underneath it stays registered with the poller, its end function
 // never runs, and its file descriptor, soon reused by another connection,

@@ -51,10 +51,30 @@ type DialOptions struct {
 	// [AcceptOptions].
 	PingInterval time.Duration
 	PingTimeout  time.Duration
+
+	// HTTP2Transport, when set, opens the WebSocket as a stream of an
+	// HTTP/2 connection (RFC 8441) that the transport makes or already has
+	// to the server, with an extended CONNECT request: many WebSockets,
+	// and the transport's other requests, then share one connection. It
+	// is a golang.org/x/net/http2 Transport, shared by the dials (set its
+	// AllowHTTP and DialTLSContext for an h2c server). net/http's own
+	// Transport does not do: in Go 1.26 its HTTP/2 client could send an
+	// extended CONNECT, but its RoundTrip refuses the :protocol
+	// pseudo-header as an invalid header name before the request gets
+	// there. Proxy, NetDialContext and TLSConfig are the transport's
+	// business then, and these options' are not used.
+	//
+	// When the server's HTTP/2 does not allow extended CONNECT, Dial fails
+	// with an error wrapping [ErrExtendedConnectUnsupported]; dial again
+	// without HTTP2Transport to use HTTP/1.1. nil (the default) dials over
+	// HTTP/1.1.
+	HTTP2Transport http.RoundTripper
 }
 
 // Dial opens a WebSocket connection to a ws://, wss://, http:// or
-// https:// URL.
+// https:// URL: over HTTP/1.1 (an Upgrade on a connection of its own), or,
+// with [DialOptions].HTTP2Transport, as a stream of an HTTP/2 connection
+// (RFC 8441).
 //
 // When the handshake fails after the server answered, Dial also returns the
 // server's response, with up to 1 KiB of its body. Dial does not follow
@@ -85,6 +105,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if opts.HTTP2Transport != nil {
+		return dialHTTP2(ctx, opts.HTTP2Transport, u, opts)
+	}
 
 	nc, err := dialTransport(ctx, u, opts)
 	if err != nil {
@@ -269,13 +292,9 @@ func clientHandshake(nc net.Conn, u *url.URL, opts *DialOptions) (*Conn, *http.R
 	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != acceptKey(key) {
 		return fail("Sec-WebSocket-Accept is %q, want %q", got, acceptKey(key))
 	}
-	proto := resp.Header.Get("Sec-WebSocket-Protocol")
-	if proto != "" && selectSubprotocol([]string{proto}, opts.Subprotocols) != proto {
-		return fail("server chose subprotocol %q, which was not offered", proto)
-	}
-	cp, err := negotiateClient(opts.Compression, resp.Header.Values("Sec-WebSocket-Extensions"))
+	proto, cp, err := checkNegotiation(resp, opts)
 	if err != nil {
-		return fail("%v", err)
+		return nil, resp, err
 	}
 	var buffered []byte
 	if n := br.Buffered(); n > 0 {
@@ -293,4 +312,18 @@ func clientHandshake(nc net.Conn, u *url.URL, opts *DialOptions) (*Conn, *http.R
 		pingTimeout:  opts.PingTimeout,
 	})
 	return c, resp, nil
+}
+
+// checkNegotiation checks the subprotocol and extensions of a handshake
+// response against the client's offer and returns what was agreed.
+func checkNegotiation(resp *http.Response, opts *DialOptions) (string, compressParams, error) {
+	proto := resp.Header.Get("Sec-WebSocket-Protocol")
+	if proto != "" && selectSubprotocol([]string{proto}, opts.Subprotocols) != proto {
+		return "", compressParams{}, fmt.Errorf("websocket: bad handshake response: server chose subprotocol %q, which was not offered", proto)
+	}
+	cp, err := negotiateClient(opts.Compression, resp.Header.Values("Sec-WebSocket-Extensions"))
+	if err != nil {
+		return "", compressParams{}, fmt.Errorf("websocket: bad handshake response: %v", err)
+	}
+	return proto, cp, nil
 }

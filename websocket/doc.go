@@ -33,6 +33,24 @@
 // [Dial] connects to a ws:// or wss:// URL, through an HTTP CONNECT proxy
 // when the environment names one, and gives back the same [Conn] type.
 //
+// # HTTP/2
+//
+// Over HTTP/2 a WebSocket is a stream of an existing connection (RFC 8441):
+// the client sends an extended CONNECT (method CONNECT, :protocol
+// websocket), the server answers 200, and the stream's DATA carry the
+// WebSocket's frames. Browsers do this when the server's HTTP/2 connection
+// advertises it. [Accept] takes such a request as it takes an HTTP/1.1
+// upgrade, and the [Conn] behaves the same, with two differences: the
+// stream belongs to the handler, which must wait for [Conn.Done] before it
+// returns (net/http ends the stream then), and [Conn.ReadLoopAsync] reads it
+// with a goroutine (the poller needs a socket of the connection's own).
+// net/http's HTTP/2 server advertises extended CONNECT only when the program
+// started with GODEBUG=http2xconnect=1 in its environment
+// ([ExtendedConnectEnabled]). [Dial] opens a WebSocket over HTTP/2 with
+// [DialOptions].HTTP2Transport. Closing maps to the stream: the close
+// handshake ends with END_STREAM from both sides, an abortive close resets
+// the stream, and a reset stream reads as [StatusAbnormalClosure].
+//
 // # Messages
 //
 // A [Conn] reads with [Conn.ReadMessage] (into a buffer you own: no

@@ -445,6 +445,14 @@ func (c *Conn) readError(err error) error {
 		} else {
 			err = &CloseError{Code: StatusAbnormalClosure, Reason: "connection closed without a close frame"}
 		}
+	case c.isStream() && streamResetError(err) != nil:
+		// An HTTP/2 stream reset (RST_STREAM) is the abortive close of a
+		// WebSocket over HTTP/2 (RFC 8441, section 4).
+		if ce := c.closeErr.Load(); ce != nil {
+			err = ce
+		} else {
+			err = streamResetError(err)
+		}
 	default:
 		err = wrapErr("read frame", err)
 	}

@@ -209,6 +209,13 @@ func (c *Conn) writeFailed(err error) error {
 // netWrite2 writes a then b to the network, with one system call where
 // the connection can (writev on TCP). The caller holds wmu.
 func (c *Conn) netWrite2(a, b []byte) error {
+	if s, ok := c.nc.(interface{ write2(a, b []byte) error }); ok {
+		// An HTTP/2 stream: both parts, then one flush.
+		if err := s.write2(a, b); err != nil {
+			return c.writeFailed(err)
+		}
+		return nil
+	}
 	c.iovArr = [2][]byte{a, b}
 	c.iov = c.iovArr[:]
 	_, err := c.iov.WriteTo(c.nc) // a field, so that it does not escape

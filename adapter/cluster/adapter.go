@@ -57,11 +57,31 @@ type Dialer func(nsp, uid string, h Handler) (Transport, error)
 // connection state recovery themselves, across servers (Redis Streams):
 // the adapter then uses it instead of its in-memory log.
 type SessionStore interface {
+	// PersistSession keeps s for a client that reconnects, to any server.
 	PersistSession(s *socketio.SessionToPersist) error
-	// RestoreSession returns the session pid and the broadcasts after
-	// offset that it missed (in order, as messages with their offsets), or
-	// nil when it cannot be restored.
-	RestoreSession(pid, offset string) (*socketio.SessionToPersist, []OffsetMessage, error)
+	// RestoreSession takes the session pid and finds the broadcasts after
+	// offset of the namespace that it may have missed, up to the last one
+	// the transport handed to the adapter, and calls attach with them, in
+	// order, before it hands over any newer one: so the socket gets each
+	// broadcast once, either among the missed ones or live. It returns
+	// false, without calling attach, when the session cannot be restored
+	// (unknown or expired, or offset no longer in the log).
+	RestoreSession(pid, offset string, attach func(s *socketio.SessionToPersist, missed []OffsetMessage)) (bool, error)
+}
+
+// RoomObserver is implemented by transports that subscribe to the other
+// servers' traffic room by room (Redis sharded pub/sub in its dynamic
+// mode): the adapter tells them when a room gets its first local socket
+// (exists) and loses its last one. RoomChanged is called with the local
+// sockets' lock held: it must not block.
+type RoomObserver interface {
+	RoomChanged(room string, exists bool)
+}
+
+// Settler is implemented by transports whose subscriptions follow the local
+// rooms asynchronously (see RoomObserver): Settle waits until they caught up.
+type Settler interface {
+	Settle(ctx context.Context) error
 }
 
 // OffsetMessage is a broadcast message and its offset.
@@ -83,11 +103,30 @@ type Options struct {
 	// Node.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
-	// Recovery configures connection state recovery when the transport
-	// does not keep sessions itself: with it, each server keeps its own
-	// log (socketio.InMemoryAdapter), and a client recovers when it
-	// reconnects to the same server. nil: no recovery.
+	// Recovery turns connection state recovery on (nil: off), as the
+	// server's Options.ConnectionStateRecovery must. Over a transport that
+	// keeps sessions (a SessionStore: Redis Streams) broadcasts carry the
+	// transport's offsets and a client recovers on any server; over the
+	// others each server keeps its own log (socketio.InMemoryAdapter) and a
+	// client recovers when it reconnects to the same server.
 	Recovery *socketio.RecoveryOptions
+	// Observer, when set, is told of every message published and received
+	// and of every request's outcome, for metrics.
+	Observer Observer
+}
+
+// Observer receives what an [Adapter] does, for metrics. Its methods are
+// called concurrently and must return quickly.
+type Observer interface {
+	// Published reports a message published to the other servers (err:
+	// the broker failed, the message reached no other server).
+	Published(nsp string, t MessageType, err error)
+	// Received reports a message from another server.
+	Received(nsp string, t MessageType)
+	// Requested reports a request (FetchSockets, ServerSideEmit with
+	// acknowledgements) that ended after d, with missing servers that did
+	// not answer in time.
+	Requested(nsp string, t MessageType, d time.Duration, missing int)
 }
 
 func (o *Options) withDefaults() Options {
@@ -160,6 +199,9 @@ func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error
 		return nil, fmt.Errorf("failed to start the transport of namespace %s: %w", a.nsp, err)
 	}
 	a.t = t
+	if ro, ok := t.(RoomObserver); ok {
+		a.local.OnRoomChange(ro.RoomChanged)
+	}
 	if s, ok := t.(SessionStore); ok {
 		a.store = s
 	} else {
@@ -181,6 +223,19 @@ func newUID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Settle waits until the transport's subscriptions follow the rooms this
+// server's sockets are in, when the transport subscribes room by room
+// (Redis sharded pub/sub in a dynamic mode): a broadcast another server
+// makes to a room after a local socket joined it and Settle returned reaches
+// the socket. Without Settle such a broadcast may reach the other servers
+// before this one subscribed, as with Node's adapter.
+func (a *Adapter) Settle(ctx context.Context) error {
+	if s, ok := a.t.(Settler); ok {
+		return s.Settle(ctx)
+	}
+	return nil
+}
+
 // UID returns this server's id in the cluster.
 func (a *Adapter) UID() string { return a.uid }
 
@@ -191,14 +246,21 @@ func (a *Adapter) publish(m *Message) string {
 	if err != nil {
 		a.log.Warn("cluster: failed to publish", "namespace", a.nsp, "type", int(m.Type), "err", err)
 	}
+	if o := a.opts.Observer; o != nil {
+		o.Published(a.nsp, m.Type, err)
+	}
 	return off
 }
 
 // respond sends the response m to the server uid.
 func (a *Adapter) respond(uid string, m *Message) {
 	m.UID, m.NSP = a.uid, a.nsp
-	if err := a.t.PublishResponse(context.Background(), uid, m); err != nil {
+	err := a.t.PublishResponse(context.Background(), uid, m)
+	if err != nil {
 		a.log.Warn("cluster: failed to answer a request", "namespace", a.nsp, "type", int(m.Type), "err", err)
+	}
+	if o := a.opts.Observer; o != nil {
+		o.Published(a.nsp, m.Type, err)
 	}
 }
 
@@ -241,10 +303,14 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	return 1 + len(a.nodes), nil
 }
 
-// deliver delivers a broadcast locally: with the offset it got, or through
-// the local recovery log.
+// deliver delivers a broadcast locally: with the offset the transport gave
+// it when recovery is on (and the packet is not volatile, as Node's
+// addOffsetIfNecessary has it), or through the local recovery log.
 func (a *Adapter) deliver(p *parser.Packet, opts *socketio.BroadcastOptions, offset string) {
-	if a.mem == nil || offset != "" {
+	if a.mem == nil {
+		if a.opts.Recovery == nil || opts.Flags.Volatile {
+			offset = ""
+		}
 		a.local.Deliver(p, opts, offset)
 		return
 	}
@@ -349,8 +415,12 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	id := newUID()[:12]
 	a.addRequest(id, r)
 	defer a.endRequest(id)
+	start := time.Now()
 	a.publish(&Message{Type: FetchSockets, RequestID: id, Opts: opts})
 	got, missing := r.wait(ctx, timeout)
+	if o := a.opts.Observer; o != nil {
+		o.Requested(a.nsp, FetchSockets, time.Since(start), missing)
+	}
 	out := append(local, got.sockets...)
 	slices.SortFunc(out, func(x, y *socketio.SocketDetails) int { return strings.Compare(x.ID, y.ID) })
 	if missing > 0 {
@@ -404,10 +474,14 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ac
 	r := &request{kind: ServerSideEmitResponse, expected: n - 1, done: make(chan struct{})}
 	id := newUID()[:12]
 	a.addRequest(id, r)
+	start := time.Now()
 	a.publish(&Message{Type: ServerSideEmit, RequestID: id, Value: value})
 	go func() {
 		defer a.endRequest(id)
 		got, missing := r.wait(ctx, a.opts.RequestTimeout)
+		if o := a.opts.Observer; o != nil {
+			o.Requested(a.nsp, ServerSideEmit, time.Since(start), missing)
+		}
 		if missing > 0 {
 			ack(got.responses, fmt.Errorf("%w: %d of %d servers did not answer the server-side emit within %v", socketio.ErrPartialResult, missing, n-1, a.opts.RequestTimeout))
 			return
@@ -442,25 +516,27 @@ func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Sessi
 	if a.store == nil {
 		return a.mem.RestoreSession(pid, offset, attach)
 	}
-	st, missed, err := a.store.RestoreSession(pid, offset)
-	if err != nil || st == nil {
+	var sess *socketio.Session
+	ok, err := a.store.RestoreSession(pid, offset, func(st *socketio.SessionToPersist, missed []OffsetMessage) {
+		sess = &socketio.Session{SessionToPersist: *st}
+		for _, om := range missed {
+			m := om.Message
+			if m.Type != Broadcast || m.RequestID != "" || m.Opts == nil || m.Opts.Flags.Volatile || !includes(st.Rooms, m.Opts) {
+				continue
+			}
+			p := eventPacket(m.Value)
+			p.Namespace = a.nsp
+			if om.Offset != "" {
+				p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
+			}
+			sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
+		}
+		if attach != nil {
+			attach(sess)
+		}
+	})
+	if err != nil || !ok {
 		return nil, err
-	}
-	sess := &socketio.Session{SessionToPersist: *st}
-	for _, om := range missed {
-		m := om.Message
-		if m.Opts == nil || !includes(st.Rooms, m.Opts) {
-			continue
-		}
-		p := eventPacket(m.Value)
-		p.Namespace = a.nsp
-		if om.Offset != "" {
-			p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
-		}
-		sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
-	}
-	if attach != nil {
-		attach(sess)
 	}
 	return sess, nil
 }
@@ -502,6 +578,9 @@ func (a *Adapter) HandleMessage(m *Message, offset string) {
 		return
 	}
 	a.heard(m.UID)
+	if o := a.opts.Observer; o != nil {
+		o.Received(a.nsp, m.Type)
+	}
 	switch m.Type {
 	case InitialHeartbeat:
 		a.publish(&Message{Type: Heartbeat})
@@ -579,6 +658,9 @@ func (a *Adapter) HandleResponse(m *Message) {
 		return
 	}
 	a.heard(m.UID)
+	if o := a.opts.Observer; o != nil {
+		o.Received(a.nsp, m.Type)
+	}
 	a.mu.Lock()
 	r := a.requests[m.RequestID]
 	a.mu.Unlock()

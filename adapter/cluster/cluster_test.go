@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,5 +78,82 @@ func TestPartialFetch(t *testing.T) {
 	res, err := srvs[0].Sockets().ServerSideEmitWithAck(context.Background(), "anyone")
 	if !errors.Is(err, socketio.ErrPartialResult) || len(res) != 1 {
 		t.Fatalf("ServerSideEmitWithAck = %q, %v", res, err)
+	}
+}
+
+// counter is an Observer that counts.
+type counter struct {
+	mu        sync.Mutex
+	published map[cluster.MessageType]int
+	received  map[cluster.MessageType]int
+	requests  int
+	missing   int
+}
+
+func newCounter() *counter {
+	return &counter{published: map[cluster.MessageType]int{}, received: map[cluster.MessageType]int{}}
+}
+
+func (c *counter) Published(_ string, t cluster.MessageType, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.published[t]++
+	}
+}
+
+func (c *counter) Received(_ string, t cluster.MessageType) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.received[t]++
+}
+
+func (c *counter) Requested(_ string, _ cluster.MessageType, _ time.Duration, missing int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests++
+	c.missing += missing
+}
+
+func (c *counter) get(f func(*counter) int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f(c)
+}
+
+// TestObserver checks that the adapter reports what it publishes, receives
+// and requests.
+func TestObserver(t *testing.T) {
+	bus := cluster.NewBus()
+	obs := []*counter{newCounter(), newCounter()}
+	var srvs []*socketio.Server
+	for _, o := range obs {
+		srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(bus.Dialer(), &cluster.Options{Observer: o})})
+		t.Cleanup(func() { _ = srv.Close() })
+		srvs = append(srvs, srv)
+	}
+	_ = srvs[0].Emit("x")
+	if _, err := srvs[0].FetchSockets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(siotest.Timeout)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the counts", func() bool {
+		return obs[0].get(func(c *counter) int { return c.published[cluster.Broadcast] }) == 1 &&
+			obs[1].get(func(c *counter) int { return c.received[cluster.Broadcast] }) == 1 &&
+			obs[1].get(func(c *counter) int { return c.published[cluster.FetchSocketsResponse] }) == 1 &&
+			obs[0].get(func(c *counter) int { return c.received[cluster.FetchSocketsResponse] }) == 1 &&
+			obs[0].get(func(c *counter) int { return c.requests }) == 1
+	})
+	if m := obs[0].get(func(c *counter) int { return c.missing }); m != 0 {
+		t.Errorf("missing answers: %d", m)
 	}
 }

@@ -41,17 +41,6 @@ func startClassic(t *testing.T, r *peertest.Redis, opts ClassicOptions) *classic
 	return s
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(siotest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func waitCount(t *testing.T, s *classicServer, want int) {
 	t.Helper()
 	waitFor(t, "the servers to count each other", func() bool {

@@ -6,6 +6,7 @@
 //	tether config [flags]                                  print the effective configuration of serve
 //	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
+//	tether version                                         print the version and the commit it was built from
 package main
 
 import (
@@ -25,10 +26,12 @@ import (
 
 	"github.com/tether-rt/tether/internal/conformanceserver"
 	"github.com/tether-rt/tether/internal/echoserver"
+	"github.com/tether-rt/tether/internal/h2xconnect"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	execHTTP2WebSocket = h2xconnect.Exec
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, errHelp) {
 		fmt.Fprintln(os.Stderr, "tether:", err)
 		os.Exit(1)
 	}
@@ -36,6 +39,9 @@ func main() {
 
 // run dispatches a subcommand.
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		return runVersion(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
 		return runServe(args, stdout, stderr)
 	}
@@ -48,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runEcho(args[1:], stdout, stderr)
 	case "conformance":
 		return runConformance(args[1:], stdout, stderr)
+	case "version":
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -64,6 +72,7 @@ Commands:
   config        print the effective configuration of serve (secrets redacted)
   echo          serve a WebSocket echo on every path (permessage-deflate with context takeover)
   conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
+  version       print the version and the commit it was built from (also -version)
 
 Run "tether <command> -h" for a command's flags.
 `)
@@ -71,12 +80,12 @@ Run "tether <command> -h" for a command's flags.
 
 // runEcho serves the echo service until SIGINT or SIGTERM.
 func runEcho(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
+	fs := newFlagSet("echo", "Serves a WebSocket echo on every path of ws://addr (permessage-deflate with context\n"+
+		"takeover), the target of the conformance suite and the benchmarks, until SIGINT or SIGTERM.", stderr)
+	addr := fs.String("addr", "127.0.0.1:9001", "`host:port` to listen on")
 	idle := fs.Duration("idle-timeout", echoserver.DefaultIdleTimeout,
 		"close a connection that sends nothing, not even a pong to the server's pings, for this long (0: never)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *idle < 0 {
@@ -93,17 +102,48 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 // runConformance serves the reference configuration of the Engine.IO and
 // Socket.IO protocol test suites until SIGINT or SIGTERM.
 func runConformance(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:3000", "address to listen on")
+	fs := newFlagSet("conformance", "Serves the reference configuration of the Engine.IO and Socket.IO protocol test suites\n"+
+		"(github.com/socketio/engine.io-protocol and socket.io-protocol) on http://addr, until SIGINT or SIGTERM.", stderr)
+	addr := fs.String("addr", "127.0.0.1:3000", "`host:port` to listen on")
 	eio3 := fs.Bool("eio3", false, "accept Engine.IO v3 clients too (as Node's allowEIO3)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	h := conformanceserver.New(conformanceserver.Options{AllowEIO3: *eio3})
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	return serveUntilSignal(*addr, "conformance server", "http://", hs, h.Close, slog.New(slog.NewTextHandler(stdout, nil)))
 }
+
+// newFlagSet returns the flag set of the command name, whose help prints
+// the usage line, about and the flags with their defaults to output.
+func newFlagSet(name, about string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: tether %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args with fs, and returns errHelp when they ask for
+// the help (which fs has printed), any other error of fs, or an error for
+// arguments left over.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// errHelp ends a command that printed its help: the process exits 0.
+var errHelp = errors.New("help requested")
 
 // serveUntilSignal serves srv on addr until SIGINT or SIGTERM, then shuts
 // down gracefully: it stops listening, calls closeSessions (when set) so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -69,6 +70,12 @@ func newServer(cfg *server.Config, stderr io.Writer) (srv *server.Server, stop f
 	return srv, stop, nil
 }
 
+// execHTTP2WebSocket, set by main, starts the program again (execve) with
+// net/http's extended CONNECT switched on or off (h2xconnect.Exec) when the
+// process does not have the setting serve wants; nil where the commands run
+// inside another program (the tests).
+var execHTTP2WebSocket func(on bool) error
+
 // runServe runs the standalone server until SIGINT or SIGTERM, then shuts
 // it down gracefully.
 func runServe(args []string, _, stderr io.Writer) error {
@@ -78,6 +85,15 @@ func runServe(args []string, _, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if cfg.TLS.CertFile != "" && execHTTP2WebSocket != nil {
+		// WebSockets over HTTP/2 (http2_websocket): Go's HTTP/2 server
+		// allows them only when GODEBUG=http2xconnect=1 was in the
+		// environment at start-up. On failure the server runs as it is
+		// and logs which way it went.
+		if err := execHTTP2WebSocket(cfg.HTTP2WebSocket); err != nil {
+			fmt.Fprintln(stderr, "tether:", err)
+		}
 	}
 	srv, stopDemos, err := newServer(cfg, stderr)
 	if err != nil {

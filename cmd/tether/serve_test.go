@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/server"
 )
 
 // TestMain lets the tests run the command itself: the test binary acts as
@@ -117,6 +120,10 @@ func TestServeIsTheDefault(t *testing.T) {
 			t.Fatalf("tether %q after SIGTERM: %v\n%s", args, err, stderr.String())
 		}
 		logs := stderr.String()
+		// The first line says where to point a browser.
+		if first, _, _ := strings.Cut(logs, "\n"); !strings.Contains(first, "tether listening") || !strings.Contains(first, "http://"+addr+"/") {
+			t.Errorf("tether %q: first log line %q does not give the URL http://%s/", args, first, addr)
+		}
 		for _, w := range []string{"tether listening", "shutting down", "stopped"} {
 			if !strings.Contains(logs, w) {
 				t.Errorf("tether %q: logs lack %q:\n%s", args, w, logs)
@@ -133,16 +140,67 @@ func TestServeIsTheDefault(t *testing.T) {
 	}
 }
 
-func TestServeHelp(t *testing.T) {
-	cmd := tether(nil, "serve", "-h")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("serve -h: %v", err)
+// TestHelp checks that every command's -h (and -help, --help) exits 0
+// and shows each flag with the kind of its value (no "value"
+// placeholder) and its default; serve and config show every setting's
+// flag, environment variable and YAML key.
+func TestHelp(t *testing.T) {
+	placeholder := regexp.MustCompile(`(?m)^  -\S+ value$`)
+	settings := []string{"Precedence: flags > environment > file > defaults", "-config file", "env TETHER_CONFIG",
+		"  -addr string\n    \taddress to listen on\n    \tdefault \"localhost:8080\"; env TETHER_ADDR, YAML addr\n",
+		"  -shutdown-timeout duration\n", "default 10s; env TETHER_SHUTDOWN_TIMEOUT",
+		"  -handshake-rate number\n", "default 10; env TETHER_HANDSHAKE_RATE",
+		"  -max-payload int\n    \tlargest message a client may send, in bytes\n    \tdefault 1000000;",
+		"  -recovery\n", "default true; env TETHER_RECOVERY, YAML recovery.enabled",
+		"default polling,websocket; env TETHER_TRANSPORTS",
+		"Settings without a flag (environment or file):\n  TETHER_API_KEY list\n",
+		"  TETHER_RECOVERY_MAX_DISCONNECTION duration\n", "default 2m; YAML recovery.max_disconnection"}
+	for _, s := range server.Settings {
+		if s.Flag != "" {
+			settings = append(settings, "  -"+s.Flag, "env "+s.Env+", YAML "+s.Key+"\n")
+		} else {
+			settings = append(settings, "  "+s.Env+" ", "YAML "+s.Key+"\n")
+		}
 	}
-	for _, w := range []string{"-config", "-addr", "TETHER_ADDR", "Precedence: flags > environment > file > defaults"} {
-		if !strings.Contains(stderr.String(), w) {
-			t.Errorf("help lacks %q:\n%s", w, stderr.String())
+	for _, tc := range []struct {
+		cmd  string
+		want []string
+	}{
+		{"serve", settings},
+		{"config", settings},
+		{"echo", []string{"  -addr host:port\n", `(default "127.0.0.1:9001")`, "  -idle-timeout duration\n", "(0: never) (default 1m0s)"}},
+		{"conformance", []string{"  -addr host:port\n", `(default "127.0.0.1:3000")`, "  -eio3\n"}},
+		{"version", []string{"Prints the module version"}},
+	} {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			cmd := tether(nil, tc.cmd, h)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("tether %s %s: %v, want exit status 0\n%s", tc.cmd, h, err, stderr.String())
+				continue
+			}
+			out := stderr.String()
+			if !strings.HasPrefix(out, "Usage: tether "+tc.cmd) || strings.Contains(out, "help requested") || stdout.Len() != 0 {
+				t.Errorf("tether %s %s: stdout %q, stderr:\n%s", tc.cmd, h, stdout.String(), out)
+			}
+			if m := placeholder.FindString(out); m != "" {
+				t.Errorf("tether %s %s: %q has no kind of value", tc.cmd, h, m)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("tether %s %s: help lacks %q", tc.cmd, h, w)
+				}
+			}
+		}
+	}
+	// The command list.
+	for _, h := range []string{"-h", "help", "--help"} {
+		var stdout bytes.Buffer
+		cmd := tether(nil, h)
+		cmd.Stdout = &stdout
+		if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "Commands:") {
+			t.Errorf("tether %s: %v\n%s", h, err, stdout.String())
 		}
 	}
 }

@@ -23,8 +23,9 @@ const Demo = (() => {
 
   if (clientMissing) {
     document.addEventListener('DOMContentLoaded', () => {
-      banner('The socket.io client (<code>vendor/socket.io.min.js</code>) is missing from this build: ' +
-        'run <code>scripts/build-web.sh</code>, then build and start the server again.');
+      banner('The socket.io browser client (<code>vendor/socket.io.min.js</code>) is missing from this build: ' +
+        'it comes from npm, which the build did not have. Install Node.js with npm, then, in a clone of the ' +
+        'repository, run <code>make run</code> (or <code>scripts/build-web.sh</code> before <code>go build</code>).');
       const pill = document.querySelector('[data-status]');
       if (pill) {
         pill.dataset.state = 'disconnected';

@@ -13,7 +13,10 @@
     rows: [], // per symbol: {price, history, cells}
     rate: 0,
     ticks: 0,
-    gaps: 0,
+    gaps: 0, // ticks dropped by the server (volatile), by the gaps in their sequence numbers
+    gapsConnecting: 0, // of which while connecting, upgrading or on long-polling
+    gapsWebSocket: 0, // of which on a settled WebSocket connection
+    settled: false, // whether a tick came over WebSocket since the page (re)connected
     lastSeq: 0,
     raw: [], // receive time − server send time of the last 500 ticks, ms
     offset: null, // server clock − client clock, ms
@@ -52,7 +55,18 @@
   socket.on('tick', (t) => {
     const recv = Demo.now();
     state.ticks++;
-    if (state.lastSeq && t.seq > state.lastSeq + 1) state.gaps += t.seq - state.lastSeq - 1;
+    // A gap is counted when the next tick arrives: it belongs to the
+    // connection's start when no tick came over WebSocket since the page
+    // connected (the drop happened on polling, during the upgrade, or as
+    // the init went out), or when the page is on long-polling.
+    const onWebSocket = socket.io.engine.transport.name === 'websocket';
+    if (state.lastSeq && t.seq > state.lastSeq + 1) {
+      const n = t.seq - state.lastSeq - 1;
+      state.gaps += n;
+      if (state.settled && onWebSocket) state.gapsWebSocket += n;
+      else state.gapsConnecting += n;
+    }
+    if (onWebSocket) state.settled = true;
     state.lastSeq = t.seq;
     state.raw.push(recv - t.t);
     if (state.raw.length > 500) state.raw.shift();
@@ -75,13 +89,18 @@
     if (!frame) frame = requestAnimationFrame(paint);
   }
 
+  // paintRow shows a symbol: its price in the text's colour with the
+  // direction of the last tick (▲ ▼), and its change since the open (the
+  // price when the server started), whose colour the line takes.
   function paintRow(row) {
     const { cells } = row;
-    cells.price.textContent = row.price.toFixed(2);
-    cells.price.className = `num price${row.dir > 0 ? ' flash-up' : row.dir < 0 ? ' flash-down' : ''}`;
+    const dir = row.dir > 0 ? 'up' : row.dir < 0 ? 'down' : '';
+    cells.price.replaceChildren(row.price.toFixed(2), Demo.el('span', { class: `last ${dir}`, title: 'last tick' }, dir === 'up' ? '▲' : dir === 'down' ? '▼' : ''));
+    cells.price.dataset.last = dir;
     const ch = (100 * (row.price - row.open)) / row.open;
     cells.change.textContent = `${ch >= 0 ? '+' : ''}${ch.toFixed(2)}%`;
     cells.change.className = `num ${ch >= 0 ? 'up' : 'down'}`;
+    cells.change.title = `since the open, ${row.open.toFixed(2)}`;
     const c = cells.canvas.getContext('2d');
     const { width: w, height: h } = cells.canvas;
     c.clearRect(0, 0, w, h);
@@ -118,6 +137,7 @@
     $('lat-p50').textContent = fmt(percentile(sorted, 0.5));
     $('lat-p99').textContent = fmt(percentile(sorted, 0.99));
     $('gaps').textContent = state.gaps;
+    $('gaps-split').textContent = `${state.gapsConnecting} connecting or polling, ${state.gapsWebSocket} on WebSocket`;
     $('count').textContent = state.ticks;
     const t = performance.now();
     if (t - lastRate.t >= 1000) {
@@ -167,6 +187,7 @@
     $('offset').textContent = fmt(state.offset);
   }
   socket.on('connect', () => {
+    state.settled = false;
     // Three quick samples, then one every 2 s.
     ping().then(ping).then(ping);
   });

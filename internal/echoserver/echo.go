@@ -86,8 +86,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	// The handler returns; the connection is read by the poller while it
-	// is idle (see websocket.Conn.ReadLoopAsync).
+	// Over HTTP/1.1 the handler returns; the connection is read by the
+	// poller while it is idle (see websocket.Conn.ReadLoopAsync).
 	c.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
 		return c.WriteMessage(typ, p)
 	}, func(err error) {
@@ -103,6 +103,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	})
+	if r.ProtoMajor == 2 {
+		// A WebSocket over HTTP/2 is this request's stream, which net/http
+		// ends when the handler returns.
+		<-c.Done()
+	}
 }
 
 // idleTimeout is the idle timeout that the heartbeat of s's options

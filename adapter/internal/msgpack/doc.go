@@ -29,7 +29,9 @@
 // Numbers. A JSON number denotes the nearest double, as in JSON.parse. Both
 // libraries write an integral value in the smallest integer format that
 // holds it, uint formats from 0 up (-0 is the integer 0), int formats below,
-// and any other value as float 64 (never float 32). They differ beyond 2^53:
+// and any other value as float 64 (never float 32; NaN, which no JSON
+// denotes but [Encoder.Number] accepts, with JavaScript's bits). They
+// differ beyond 2^53:
 // @msgpack/msgpack writes only the safe integers (|v| <= 2^53-1) as
 // integers and the rest as float 64; notepack.io writes every integral
 // value below 2^64 as uint 64 (and down to -2^63 as int 64), and garbles
@@ -65,9 +67,12 @@
 // (a Node server, a client) sees the same value, and a message makes the
 // same bytes on every Tether node; only those bytes can differ from Node's.
 // The same holds for the numbering of placeholders: document order here,
-// JavaScript's key order in socket.io-parser. The key "__proto__" is left
-// out when decoding (assigning it in JavaScript sets the prototype instead
-// of adding a property, so Node drops it), and @msgpack/msgpack refuses it.
+// JavaScript's key order in socket.io-parser. The key "__proto__" is
+// written as it comes (JSON.parse makes it an own property, which both
+// libraries write, though @msgpack/msgpack refuses to read it back); it is
+// left out when decoding (assigning it in JavaScript sets the prototype
+// instead of adding a property, so Node drops it), or refused as
+// @msgpack/msgpack refuses it.
 // Keys that are not str are turned into the property names JavaScript makes
 // of them with Notepack (1 → "1", null → "null", [1,2] → "1,2", a bin →
 // its UTF-8 text, a map → "[object Object]", a date → its Date#toString in
@@ -77,7 +82,8 @@
 // replaced by its attachment as a bin, at any depth; its "num" must be an
 // integer indexing the attachments, or the data is refused with
 // [ErrAttachments] as socket.io-parser refuses it (socket.io-parser lets a
-// fractional num through as undefined; it is refused here). Without
+// fractional num through as undefined; it is refused here), once the whole
+// text has parsed ([ErrJSON] comes first, as JSON.parse fails first). Without
 // attachments the packet has no binary parts and such an object is an
 // ordinary map, as it is for socket.io-parser. On the way back every bin
 // becomes a placeholder and an attachment, numbered in document order from
@@ -91,8 +97,10 @@
 // reads 12 bytes from any ext 8 of type -1: another length is refused here
 // with [ErrInvalid]); it still decodes its old formats: ext 8–32 of type 0
 // as an ArrayBuffer (a bin here), fixext 8 of type 0 as a date, fixext 1 of
-// type 0 as undefined (null in an array, a key left out in a map), and any
-// other extension as the array [type, Buffer]. @msgpack/msgpack decodes a
+// type 0 as undefined (null in an array, a key left out in a map: when the
+// key comes twice and its last value is undefined, JavaScript hides the
+// earlier value too, while it stays here), and any other extension as the
+// array [type, Buffer]. @msgpack/msgpack decodes a
 // timestamp of 4, 8 or 12 bytes in any ext format (other lengths fail) and
 // any other extension as an ExtData object, {"type":type,"data":bin}.
 //
@@ -138,6 +146,6 @@
 // JSON transcoding, no notion of JavaScript numbers, timestamps as Node
 // decodes them or Node's key rules, so the difficult part would be written
 // here anyway, on top of a dependency. The format itself is small: the
-// whole codec is a few hundred lines, tested byte for byte against the
-// real notepack.io and @msgpack/msgpack (node_test.go) and fuzzed.
+// codec is under 2,000 lines of code, tested byte for byte against the real
+// notepack.io and @msgpack/msgpack (node_test.go) and fuzzed.
 package msgpack

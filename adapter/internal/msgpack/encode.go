@@ -291,6 +291,8 @@ const maxSafeInteger = 1<<53 - 1
 //     which are written as float 64 here;
 //   - @msgpack/msgpack writes the safe integers (|v| <= 2^53-1) as
 //     integers, and every other number as float 64.
+//
+// NaN is written with the bits of JavaScript's NaN.
 func appendNumber(dst []byte, v float64, flavor Flavor) []byte {
 	if v == math.Trunc(v) && !math.IsInf(v, 0) {
 		switch flavor {
@@ -306,6 +308,11 @@ func appendNumber(dst []byte, v float64, flavor Flavor) []byte {
 				return appendInt(dst, int64(v))
 			}
 		}
+	}
+	if v != v {
+		// JavaScript has one NaN, whose bits Node writes; Go's
+		// math.NaN() has others.
+		return append(dst, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0)
 	}
 	return appendFloat64(dst, v)
 }

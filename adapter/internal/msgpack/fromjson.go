@@ -83,6 +83,7 @@ type jsonEncoder struct {
 	flavor   Flavor
 	maxDepth int
 	compact  bool
+	attErr   error // the first placeholder that refers to no attachment
 }
 
 func (j *jsonEncoder) fail(what string) error {
@@ -112,7 +113,7 @@ func (j *jsonEncoder) top() error {
 	if j.pos != len(j.in) {
 		return j.fail("end of input")
 	}
-	return nil
+	return j.attErr
 }
 
 // value transcodes the value at j.pos, which is inside depth arrays and
@@ -127,7 +128,8 @@ func (j *jsonEncoder) value(depth int) error {
 	case '[':
 		return j.array(depth + 1)
 	case '"':
-		return j.string()
+		_, err := j.string()
+		return err
 	case 't':
 		return j.literal("true", 0xc3)
 	case 'f':
@@ -214,11 +216,11 @@ func (j *jsonEncoder) object(depth int) error {
 		if j.pos >= len(j.in) || j.in[j.pos] != '"' {
 			return j.fail("a string key")
 		}
-		k := len(j.out)
-		if err := j.string(); err != nil {
+		k, err := j.string()
+		if err != nil {
 			return err
 		}
-		key := strPayload(j.out[k:])
+		key := j.out[k:]
 		j.skipSpace()
 		if j.pos >= len(j.in) || j.in[j.pos] != ':' {
 			return j.fail("':'")
@@ -253,24 +255,22 @@ func (j *jsonEncoder) object(depth int) error {
 			j.pos++
 			if isPlaceholder {
 				if num < 0 || num >= len(j.atts) {
-					return fmt.Errorf("%w: placeholder at offset %d refers to attachment %d of %d",
-						ErrAttachments, j.pos, num, len(j.atts))
+					// Reported once the whole text has parsed: JSON.parse
+					// fails before socket.io-parser looks at placeholders.
+					if j.attErr == nil {
+						j.attErr = fmt.Errorf("%w: placeholder before offset %d refers to attachment %d of %d",
+							ErrAttachments, j.pos, num, len(j.atts))
+					}
+				} else {
+					j.out = appendBin(j.out[:hdr], j.atts[num])
+					return nil
 				}
-				j.out = appendBin(j.out[:hdr], j.atts[num])
-				return nil
 			}
 			binary.BigEndian.PutUint32(j.out[hdr+1:], n)
 			return nil
 		}
 		return j.fail("',' or '}'")
 	}
-}
-
-// strPayload returns the bytes of the str at the start of b, which this
-// package wrote (a fixstr, str 8/16/32).
-func strPayload(b []byte) []byte {
-	h, _ := parseHead(b)
-	return b[h.hlen:h.size()]
 }
 
 // indexOf returns the value of the number that this package wrote at the
@@ -298,17 +298,35 @@ func indexOf(b []byte) int {
 	return -1
 }
 
-func (j *jsonEncoder) string() error {
+// stringStop marks the bytes that end the fast scan of a JSON string: the
+// quote, the backslash, control characters (an error) and, until the first
+// is seen, non-ASCII bytes (the string then needs a UTF-8 check).
+var stringStop, stringStopUTF8 = func() (ascii, utf [256]bool) {
+	for c := range 256 {
+		utf[c] = c == '"' || c == '\\' || c < 0x20
+		ascii[c] = utf[c] || c >= utf8.RuneSelf
+	}
+	return ascii, utf
+}()
+
+// string transcodes the JSON string at j.pos and returns where its bytes
+// start in j.out.
+func (j *jsonEncoder) string() (int, error) {
 	j.pos++ // '"'
 	start := j.pos
 	escaped, ascii := false, true
 	i := start
+	in := j.in
+	stop := &stringStop
 	for {
-		if i >= len(j.in) {
-			j.pos = i
-			return j.fail("'\"'")
+		for i < len(in) && !stop[in[i]] {
+			i++
 		}
-		c := j.in[i]
+		if i >= len(in) {
+			j.pos = i
+			return 0, j.fail("'\"'")
+		}
+		c := in[i]
 		if c == '"' {
 			break
 		}
@@ -319,18 +337,20 @@ func (j *jsonEncoder) string() error {
 			continue
 		case c < 0x20:
 			j.pos = i
-			return j.fail("a string character")
-		case c >= utf8.RuneSelf:
+			return 0, j.fail("a string character")
+		default:
 			ascii = false
+			stop = &stringStopUTF8
 		}
 		i++
 	}
-	raw := j.in[start:i]
+	raw := in[start:i]
 	j.pos = i + 1
 	if !escaped && (ascii || utf8.Valid(raw)) {
 		j.out = appendStrHeader(j.out, len(raw))
+		p := len(j.out)
 		j.out = append(j.out, raw...)
-		return nil
+		return p, nil
 	}
 	hdr := len(j.out)
 	j.out = append(j.out, 0xdb, 0, 0, 0, 0)
@@ -348,7 +368,7 @@ func (j *jsonEncoder) string() error {
 		k = e + 1
 		if k >= len(raw) {
 			j.pos = start + k
-			return j.fail("an escape")
+			return 0, j.fail("an escape")
 		}
 		switch c := raw[k]; c {
 		case '"', '\\', '/':
@@ -373,33 +393,30 @@ func (j *jsonEncoder) string() error {
 			r, ok := hex4(raw[k+1:])
 			if !ok {
 				j.pos = start + k
-				return j.fail("four hex digits")
+				return 0, j.fail("four hex digits")
 			}
 			k += 5
 			if utf16.IsSurrogate(r) {
 				// A high surrogate followed by a low one is one code
 				// point; any other surrogate is a lone one, which Node
-				// writes as U+FFFD.
+				// writes as U+FFFD, and so does AppendRune.
 				if r < 0xdc00 && k+6 <= len(raw) && raw[k] == '\\' && raw[k+1] == 'u' {
 					if r2, ok := hex4(raw[k+2:]); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
 						r = utf16.DecodeRune(r, r2)
 						k += 6
 					}
 				}
-				if utf16.IsSurrogate(r) {
-					r = utf8.RuneError
-				}
 			}
 			j.out = utf8.AppendRune(j.out, r)
 		default:
 			j.pos = start + k
-			return j.fail("an escape")
+			return 0, j.fail("an escape")
 		}
 	}
 	n := len(j.out) - hdr - 5
 	checkLen(n)
 	binary.BigEndian.PutUint32(j.out[hdr+1:], uint32(n))
-	return nil
+	return hdr + 5, nil
 }
 
 // hex4 decodes the four hex digits at the start of b.

@@ -78,6 +78,15 @@ func appendUTF8(dst, s []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// mustEscape marks the bytes that JSON.stringify escapes: '"', '\\' and
+// the control characters.
+var mustEscape = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c == '"' || c == '\\'
+	}
+	return t
+}()
+
 // appendQuoted appends s as a JSON string the way JSON.stringify quotes the
 // JavaScript string that Node decodes s into: ill-formed UTF-8 becomes
 // U+FFFD, '"' and '\' are escaped, control characters become \b, \t, \n,
@@ -88,7 +97,7 @@ func appendQuoted(dst, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if !mustEscape[c] {
 			if c < utf8.RuneSelf || valid {
 				i++
 				continue

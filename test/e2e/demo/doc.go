@@ -13,6 +13,9 @@
 //     its session recovered;
 //   - polling.mjs: the server refuses WebSocket upgrades; the chat and the
 //     ticker work over long-polling and the pages say "polling";
+//   - pages.mjs: the chat says "not connected" until a name is entered;
+//     the ticker labels its change (since the open), keeps the last tick's
+//     direction apart from it, and splits its dropped ticks;
 //   - origin.mjs: a page on another origin cannot open a socket on the
 //     server, over polling or WebSocket (the server's Origin policy).
 //

@@ -160,6 +160,29 @@ func TestChatRecovery(t *testing.T) {
 	}
 }
 
+// TestPages checks what the pages say: the chat's state before a name is
+// entered, the ticker's labels and colours, and its dropped ticks.
+func TestPages(t *testing.T) {
+	node := needBrowser(t)
+	s := startServer(t, false)
+	es := runNode(t, node, "pages.mjs", s.url)
+	want := map[string]string{
+		"chat-before-name": "not connected (idle), socket: false",
+		"chat-after-name":  "connecting",
+		"ticker-labels":    "Change since open",
+	}
+	for op, msg := range want {
+		if got := es.all(op); len(got) != 1 || got[0].Message != msg {
+			t.Errorf("%s: want %q; events:\n%s", op, msg, es)
+		}
+	}
+	for _, op := range []string{"ticker-labels", "ticker-rows", "ticker-gaps"} {
+		if got := es.all(op); len(got) != 1 || !got[0].OK {
+			t.Errorf("%s failed; events:\n%s", op, es)
+		}
+	}
+}
+
 // TestPollingFallback blocks WebSocket: the pages work over long-polling
 // and say so.
 func TestPollingFallback(t *testing.T) {

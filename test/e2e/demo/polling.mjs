@@ -18,6 +18,10 @@ await run(async (browser) => {
   const ticker = await open(browser, 'ticker', 'ticker.html');
   await ticker.page.waitForFunction(() => window.ticker.state.ticks >= 5 && window.ticker.state.offset != null, null, { timeout: 10000 });
 
+  // Over long-polling, dropped ticks are never counted as on WebSocket.
+  const gaps = await ticker.page.evaluate(() => window.ticker.state);
+  assert(!gaps.settled && gaps.gapsWebSocket === 0 && gaps.gaps === gaps.gapsConnecting, `ticker's dropped ticks: ${JSON.stringify(gaps)}`);
+
   for (const p of [alice, bob, ticker]) {
     const st = await status(p.page);
     assert(st.text === 'polling' && st.state === 'polling', `${p.name} shows ${st.text}`);

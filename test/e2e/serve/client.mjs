@@ -19,6 +19,16 @@ function next(s, event) {
   return new Promise((resolve) => s.once(event, (...a) => resolve(a)));
 }
 
+// shape describes the arguments of an event: data, meta {room, from, user}
+// (from named "a" or "b" for those sockets), and whether the last argument
+// is the offset the client recorded for connection state recovery.
+function shape(args, receiver, ids) {
+  const [, meta, offset] = args;
+  const from = Object.keys(ids).find((k) => ids[k] === meta?.from) ?? meta?.from;
+  return `${args.length} args, meta {${Object.keys(meta || {}).sort()}} room=${meta?.room} from=${from} user=${meta?.user}, ` +
+    `offset ${typeof offset === "string" && receiver._lastOffset === offset ? "recorded" : "missing"}`;
+}
+
 async function main() {
   // Refusals carry a reason in err.data.
   for (const [name, auth] of [["none", {}], ["expired", { token: args.expired }], ["garbage", { token: "x.y.z" }]]) {
@@ -47,19 +57,31 @@ async function main() {
 
   const got = next(b, "chat");
   res = await a.emitWithAck("publish", { room: "chat:1", event: "chat", data: { text: "hi" } });
-  const [data, meta] = await got;
+  const pub = await got;
+  const [data, meta] = pub;
   out({ op: "publish", ok: res.ok && data.text === "hi" && meta.from === a.id && meta.room === "chat:1", name: meta.user });
+  out({ op: "publish-args", message: shape(pub, b, { a: a.id, b: b.id }) });
 
-  // The backend emits with the API key.
-  const news = next(a, "news");
-  const resp = await fetch(base + "/api/emit", {
-    method: "POST",
-    headers: { Authorization: "Bearer " + args.apiKey, "Content-Type": "application/json" },
-    body: JSON.stringify({ rooms: ["chat:1"], event: "news", data: "from the backend" }),
-  });
-  const body = await resp.json();
-  const [n] = await news;
-  out({ op: "api-emit", ok: resp.status === 202 && body.receivers === 2 && n === "from the backend" });
+  // The backend emits with the API key: the same arguments, from the
+  // backend (from and user null).
+  const emit = async (body) => {
+    const resp = await fetch(base + "/api/emit", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + args.apiKey, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: resp.status, body: await resp.json() };
+  };
+  let news = next(a, "news");
+  let r = await emit({ rooms: ["chat:1"], event: "news", data: "from the backend" });
+  let n = await news;
+  out({ op: "api-emit", ok: r.status === 202 && r.body.receivers === 2 && n[0] === "from the backend" });
+  out({ op: "api-emit-args", message: shape(n, a, { a: a.id, b: b.id }) });
+  // To the whole namespace, without data.
+  news = next(a, "news");
+  r = await emit({ event: "news" });
+  n = await news;
+  out({ op: "api-emit-all", ok: r.status === 202 && n[0] === null, message: shape(n, a, { a: a.id, b: b.id }) });
 
   // A narrower token drops the room.
   const left = next(a, "presence:leave");

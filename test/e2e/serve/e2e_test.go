@@ -97,7 +97,10 @@ func TestSocketIOClient(t *testing.T) {
 		`{"op":"subscribe-denied","ok":false,"reason":"not allowed"}`,
 		`{"op":"presence","ok":true,"message":"alice,bob"}`,
 		`{"op":"publish","ok":true,"name":"alice"}`,
+		`{"op":"publish-args","message":"3 args, meta {from,room,user} room=chat:1 from=a user=alice, offset recorded"}`,
 		`{"op":"api-emit","ok":true}`,
+		`{"op":"api-emit-args","message":"3 args, meta {from,room,user} room=chat:1 from=null user=null, offset recorded"}`,
+		`{"op":"api-emit-all","ok":true,"message":"3 args, meta {from,room,user} room=null from=null user=null, offset recorded"}`,
 		`{"op":"refresh","ok":true,"message":"chat:1"}`,
 		`{"op":"disconnected","reason":"io server disconnect"}`,
 	}

@@ -9,6 +9,10 @@
 //   - TestClient: a raw server ([AcceptPeer]) against a client made by
 //     websocket.Dial whose read loop echoes every message.
 //
+// TestServerHTTP2 and TestClientHTTP2 play the same cases over HTTP/2 (RFC
+// 8441), each case a stream of one connection ([DialPeerHTTP2],
+// [AcceptPeerHTTP2]).
+//
 // Subtests are named by Autobahn's case numbers: TestServer/case_6.4.1 is
 // case 6.4.1 against our server. Cases x.* are ours, for what Autobahn does
 // not cover: x.1 the read limit (a message over it fails with 1009 as soon

@@ -58,6 +58,8 @@ type Peer struct {
 	// Timeout bounds each wait for a frame; 0 means DefaultTimeout.
 	Timeout time.Duration
 
+	done chan struct{} // closed by Close, for a peer over HTTP/2 (AcceptPeerHTTP2)
+
 	closeSent bool    // the peer has sent a close frame (Autobahn's closedByMe)
 	events    []Event // events not consumed by the case's script
 

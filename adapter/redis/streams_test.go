@@ -1,0 +1,215 @@
+package redis
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/adapter/adaptertest"
+	"github.com/tether-rt/tether/adapter/cluster"
+	"github.com/tether-rt/tether/internal/peertest"
+	"github.com/tether-rt/tether/internal/siotest"
+	"github.com/tether-rt/tether/socketio"
+)
+
+// streamsNode returns a server on the Streams transport of its own Redis
+// client, as a separate process would have.
+func streamsNode(t *testing.T, url string, recovery bool) *socketio.Server {
+	t.Helper()
+	c, err := Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewStreams(c, &StreamsOptions{Timeout: time.Second})
+	copts := &cluster.Options{}
+	opts := &socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), copts)}
+	if recovery {
+		r := &socketio.RecoveryOptions{}
+		copts.Recovery = r
+		opts.ConnectionStateRecovery = r
+	}
+	srv := socketio.NewServer(opts)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_ = st.Close()
+		c.Close()
+	})
+	return srv
+}
+
+func TestStreamsSuite(t *testing.T) {
+	r := peertest.StartRedis(t)
+	adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
+		var out []*socketio.Server
+		for range n {
+			out = append(out, streamsNode(t, r.URL(), false))
+		}
+		return out
+	}, 3)
+}
+
+// TestStreamsRecoveryAcrossServers checks connection state recovery across
+// servers: a client that loses its connection to one server and reconnects
+// through another gets its session back (same id, rooms) and every packet
+// it missed, in order, then the newer ones, each once.
+func TestStreamsRecoveryAcrossServers(t *testing.T) {
+	r := peertest.StartRedis(t)
+	a, b := streamsNode(t, r.URL(), true), streamsNode(t, r.URL(), true)
+	joined := make(chan struct{}, 1)
+	a.OnConnection(func(s *socketio.Socket) {
+		s.Join("room")
+		joined <- struct{}{}
+	})
+	ha, hb := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(ha.Close)
+	t.Cleanup(hb.Close)
+	waitServers(t, a, 2)
+	waitServers(t, b, 2)
+
+	c := siotest.Dial(t, ha.URL, nil)
+	<-joined
+	if err := b.To("room").Emit("m", 0); err != nil {
+		t.Fatal(err)
+	}
+	e := c.Next("m")
+	offset := c.LastOffset()
+	if string(e.Args[0]) != "0" || !strings.Contains(offset, "-") {
+		t.Fatalf("first packet %s, offset %q: want a stream id as offset", e.Raw, offset)
+	}
+	sid, pid := c.SID, c.PID
+	c.Close()
+	// The session is kept (by a) before the client comes back.
+	rc, err := Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	waitFor(t, "the session to be kept", func() bool {
+		n, err := rc.Do(context.Background(), rc.B().Exists().Key("sio:session:"+pid).Build()).AsInt64()
+		return err == nil && n == 1
+	})
+	for i := 1; i <= 3; i++ { // missed, from both servers
+		src := a
+		if i%2 == 0 {
+			src = b
+		}
+		if err := src.To("room").Emit("m", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = a.To("other").Emit("m", 99) // not for the client
+	c2 := siotest.Dial(t, hb.URL, &siotest.Options{Auth: map[string]string{"pid": pid, "offset": offset}})
+	if c2.SID != sid || c2.PID != pid {
+		t.Fatalf("reconnected as %s/%s, want the session %s/%s restored", c2.SID, c2.PID, sid, pid)
+	}
+	if err := a.To("room").Emit("m", 4); err != nil { // live, after the recovery
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		e := c2.Next("m")
+		if got := string(e.Args[0]); got != string(rune('0'+i)) {
+			t.Fatalf("packet %d: got %s", i, e.Raw)
+		}
+	}
+	if e, ok := c2.NextWithin("m", 300*time.Millisecond); ok {
+		t.Fatalf("got %s once more", e.Raw)
+	}
+	// In its rooms again, on b.
+	if err := b.To("room").Emit("m", 5); err != nil {
+		t.Fatal(err)
+	}
+	if e := c2.Next("m"); string(e.Args[0]) != "5" {
+		t.Fatalf("after recovery: got %s", e.Raw)
+	}
+}
+
+// TestStreamsRedisRestart checks that the servers read the stream and the
+// channels again after Redis restarts.
+func TestStreamsRedisRestart(t *testing.T) {
+	r := peertest.StartRedis(t)
+	a, b := streamsNode(t, r.URL(), false), streamsNode(t, r.URL(), false)
+	ha, hb := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(ha.Close)
+	t.Cleanup(hb.Close)
+	waitServers(t, a, 2)
+	ca := siotest.Dial(t, ha.URL, nil)
+	cb := siotest.Dial(t, hb.URL, nil)
+	r.Restart(t)
+	waitServers(t, a, 2)
+	waitServers(t, b, 2)
+	// The first command on a connection that Redis dropped fails (a
+	// broadcast then reaches this server's clients only): retry until both
+	// directions flow.
+	waitFor(t, "broadcasts to flow again", func() bool {
+		_ = a.Emit("again")
+		_, ok := cb.NextWithin("again", 200*time.Millisecond)
+		return ok
+	})
+	waitFor(t, "broadcasts to flow back", func() bool {
+		_ = b.Emit("back")
+		_, ok := ca.NextWithin("back", 200*time.Millisecond)
+		return ok
+	})
+	res, err := a.FetchSockets(context.Background())
+	if err != nil || len(res) != 2 {
+		t.Fatalf("FetchSockets after the restart: %d sockets, %v", len(res), err)
+	}
+}
+
+// waitServers waits until srv counts n servers.
+func waitServers(t *testing.T, srv *socketio.Server, n int) {
+	t.Helper()
+	waitFor(t, "the servers to see each other", func() bool {
+		c, err := srv.Sockets().Adapter().ServerCount(context.Background())
+		return err == nil && c == n
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStreamsDetectsClassic checks that a streams node says so when a node
+// of the classic family broadcasts on the same prefix.
+func TestStreamsDetectsClassic(t *testing.T) {
+	r := peertest.StartRedis(t)
+	c, err := Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	st := NewStreams(c, &StreamsOptions{Logger: log})
+	defer st.Close()
+	srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
+	defer srv.Close()
+	// A classic broadcast: notepack [uid, {type, data, nsp}, opts].
+	classic := "\x93\xa6xaaFKm\x83\xa4type\x02\xa4data\x91\xa1x\xa3nsp\xa1/\x83\xa5rooms\x90\xa6except\x90\xa5flags\x80"
+	waitFor(t, "the mismatch to be reported", func() bool {
+		_ = c.Do(context.Background(), c.B().Publish().Channel("socket.io#/#").Message(classic).Build()).Error()
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), "another adapter family")
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

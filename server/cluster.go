@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+	"github.com/tether-rt/tether/adapter/cluster"
+	"github.com/tether-rt/tether/adapter/redis"
+	"github.com/tether-rt/tether/socketio"
+)
+
+// clusterNode is the server's place in a cluster through Redis: the client,
+// the adapter factory of its namespaces, and what stops them.
+type clusterNode struct {
+	id      string
+	adapter string
+	client  rueidis.Client
+	factory socketio.AdapterFactory
+	stop    func()
+}
+
+// newClusterNode connects to the cluster's Redis and makes the adapter
+// factory of c.Cluster.Adapter, with connection state recovery as c says.
+func newClusterNode(c *Config, log *slog.Logger, m *metrics) (*clusterNode, error) {
+	cc := &c.Cluster
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := redis.Connect(ctx, cc.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	n := &clusterNode{id: cc.NodeID, adapter: cc.Adapter, client: client, stop: client.Close}
+	if n.id == "" {
+		n.id, _ = os.Hostname()
+	}
+	var recovery *socketio.RecoveryOptions
+	if c.Recovery.Enabled {
+		recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: c.Recovery.MaxDisconnection,
+			MaxLogBytes: c.Recovery.MaxLogBytes, MaxLogPackets: c.Recovery.MaxLogPackets, OnDrop: m.recoveryLogDropped}
+	}
+	copts := &cluster.Options{Recovery: recovery, Observer: m.cluster}
+	log = log.With("cluster", cc.Adapter)
+	switch cc.Adapter {
+	case ClusterStreams:
+		ttl := c.Recovery.MaxDisconnection
+		st := redis.NewStreams(client, &redis.StreamsOptions{StreamName: cc.KeyPrefix, ChannelPrefix: cc.KeyPrefix, SessionTTL: ttl, Logger: log})
+		n.factory = cluster.NewFactory(st.Dialer(), copts)
+		n.stop = func() { _ = st.Close(); client.Close() }
+	case ClusterSharded:
+		sh, err := redis.NewSharded(client, &redis.ShardedOptions{ChannelPrefix: cc.KeyPrefix, Logger: log})
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		n.factory = cluster.NewFactory(sh.Dialer(), copts)
+	default:
+		client.Close()
+		return nil, fmt.Errorf("cluster adapter %q is not available", cc.Adapter)
+	}
+	return n, nil
+}
+
+// tolerate returns nil for err when it only says that some nodes of the
+// cluster did not answer in time (socketio.ErrPartialResult): the caller
+// goes on with what the others answered, and the gap is logged.
+func (s *Server) tolerate(err error, what string) error {
+	if errors.Is(err, socketio.ErrPartialResult) {
+		s.log.Warn(what+": some nodes of the cluster did not answer in time", "err", err)
+		return nil
+	}
+	return err
+}
+
+// ping checks that Redis answers, for /readyz.
+func (n *clusterNode) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return n.client.Do(ctx, n.client.B().Ping().Build()).Error()
+}
+
+// clusterMetrics are the tether_cluster_* metrics: a cluster.Observer.
+type clusterMetrics struct {
+	published *prometheus.CounterVec
+	received  *prometheus.CounterVec
+	errors    prometheus.Counter
+	requests  *prometheus.HistogramVec
+	missing   prometheus.Counter
+}
+
+func newClusterMetrics() *clusterMetrics {
+	return &clusterMetrics{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tether_cluster_messages_published_total",
+			Help: "Messages published to the other nodes of the cluster, by type.",
+		}, []string{"type"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tether_cluster_messages_received_total",
+			Help: "Messages received from the other nodes of the cluster, by type.",
+		}, []string{"type"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tether_cluster_publish_errors_total",
+			Help: "Messages that could not be published (Redis unreachable or slow): their broadcasts reached this node's clients only.",
+		}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tether_cluster_request_duration_seconds",
+			Help:    "Time the other nodes took to answer a request (fetchSockets, serverSideEmit with acks), by type.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8), // 0.5 ms .. 8 s
+		}, []string{"type"}),
+		missing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tether_cluster_request_missing_answers_total",
+			Help: "Answers to requests that did not come in time (a node gone or slow).",
+		}),
+	}
+}
+
+func (cm *clusterMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{cm.published, cm.received, cm.errors, cm.requests, cm.missing}
+}
+
+// typeName names a message type for a label.
+func typeName(t cluster.MessageType) string {
+	switch t {
+	case cluster.InitialHeartbeat, cluster.Heartbeat:
+		return "heartbeat"
+	case cluster.Broadcast:
+		return "broadcast"
+	case cluster.SocketsJoin:
+		return "sockets_join"
+	case cluster.SocketsLeave:
+		return "sockets_leave"
+	case cluster.DisconnectSockets:
+		return "disconnect_sockets"
+	case cluster.FetchSockets, cluster.FetchSocketsResponse:
+		return "fetch_sockets"
+	case cluster.ServerSideEmit, cluster.ServerSideEmitResponse:
+		return "server_side_emit"
+	case cluster.BroadcastClientCount, cluster.BroadcastAck:
+		return "broadcast_ack"
+	case cluster.AdapterClose:
+		return "close"
+	}
+	return "other"
+}
+
+// Published implements cluster.Observer.
+func (cm *clusterMetrics) Published(_ string, t cluster.MessageType, err error) {
+	if err != nil {
+		cm.errors.Inc()
+		return
+	}
+	cm.published.WithLabelValues(typeName(t)).Inc()
+}
+
+// Received implements cluster.Observer.
+func (cm *clusterMetrics) Received(_ string, t cluster.MessageType) {
+	cm.received.WithLabelValues(typeName(t)).Inc()
+}
+
+// Requested implements cluster.Observer.
+func (cm *clusterMetrics) Requested(_ string, t cluster.MessageType, d time.Duration, missing int) {
+	cm.requests.WithLabelValues(typeName(t)).Observe(d.Seconds())
+	cm.missing.Add(float64(missing))
+}
+
+// nodesGauge returns the nodes of the cluster, as the main namespace's
+// adapter counts them (1 when alone or when it cannot tell).
+func (s *Server) clusterNodes() map[string]int {
+	if s.cluster == nil {
+		return map[string]int{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := s.io.Sockets().Adapter().ServerCount(ctx)
+	if err != nil {
+		n = 0
+	}
+	return map[string]int{strings.ToLower(s.cluster.adapter): n}
+}

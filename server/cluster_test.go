@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tether-rt/tether/internal/peertest"
+	"github.com/tether-rt/tether/internal/siotest"
+)
+
+// clusterNodes starts n tether serve nodes of one cluster on redisURL.
+func clusterNodes(t *testing.T, redisURL, adapter string, n int) []*Server {
+	t.Helper()
+	var out []*Server
+	for range n {
+		cfg := testConfig()
+		cfg.Cluster.RedisURL = redisURL
+		cfg.Cluster.Adapter = adapter
+		cfg.API.Keys = []string{testAPIKey}
+		srv, ts := startServer(t, cfg)
+		srv.testURL = ts.URL
+		t.Cleanup(srv.closeCluster)
+		out = append(out, srv)
+	}
+	return out
+}
+
+// TestClusterServe checks tether serve in a cluster: a client's publish on
+// one node reaches the room's members on the others, presence and the
+// backend API span the nodes, and the cluster shows in /api/stats and
+// /metrics.
+func TestClusterServe(t *testing.T) {
+	r := peertest.StartRedis(t)
+	for _, adapter := range []string{ClusterStreams, ClusterSharded} {
+		t.Run(adapter, func(t *testing.T) {
+			nodes := clusterNodes(t, r.URL(), adapter, 2)
+			a := siotest.Dial(t, nodes[0].testURL, nil)
+			b := siotest.Dial(t, nodes[1].testURL, nil)
+			for _, c := range []*siotest.Client{a, b} {
+				if res := c.Call("subscribe", map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
+					t.Fatalf("subscribe: %s", res[0])
+				}
+			}
+			eventually(t, "the nodes to settle", func() bool {
+				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
+					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
+			})
+			res := a.Call("publish", map[string]any{"room": "lobby", "event": "news", "data": "from a"})
+			if !strings.Contains(string(res[0]), `"ok":true`) {
+				t.Fatalf("publish: %s", res[0])
+			}
+			if e := b.Next("news"); string(e.Args[0]) != `"from a"` {
+				t.Fatalf("b got %s", e.Raw)
+			}
+			res = b.Call("presence", map[string]any{"room": "lobby"})
+			if !strings.Contains(string(res[0]), a.SID) || !strings.Contains(string(res[0]), b.SID) {
+				t.Fatalf("presence on b = %s, want both sockets", res[0])
+			}
+			// The backend API of node 1 reaches node 0's client.
+			status, body := apiRequest(t, nodes[1].testURL, "POST", "/api/emit", `{"rooms":["lobby"],"event":"api","data":1}`)
+			if status != http.StatusAccepted {
+				t.Fatalf("emit: %d %s", status, body)
+			}
+			a.Next("api")
+			_, body = apiRequest(t, nodes[0].testURL, "GET", "/api/sockets?room=lobby", "")
+			if !strings.Contains(body, a.SID) || !strings.Contains(body, b.SID) {
+				t.Fatalf("/api/sockets on node 0 = %s, want both sockets", body)
+			}
+			_, body = apiRequest(t, nodes[0].testURL, "GET", "/api/stats", "")
+			var stats struct {
+				Cluster struct {
+					Adapter string
+					Nodes   int
+				}
+			}
+			if err := json.Unmarshal([]byte(body), &stats); err != nil || stats.Cluster.Adapter != adapter || stats.Cluster.Nodes != 2 {
+				t.Fatalf("/api/stats = %s", body)
+			}
+			metrics := get(t, nodes[0].testURL+"/metrics")
+			for _, want := range []string{`tether_cluster_messages_published_total{type="broadcast"}`, `tether_cluster_nodes{adapter="` + adapter + `"} 2`} {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+		})
+	}
+}
+
+// TestClusterReadyz checks that /readyz reports a Redis that does not
+// answer.
+func TestClusterReadyz(t *testing.T) {
+	r := peertest.StartRedis(t)
+	node := clusterNodes(t, r.URL(), ClusterStreams, 1)[0]
+	if body := get(t, node.testURL+"/readyz"); body != "ok\n" {
+		t.Fatalf("/readyz = %q", body)
+	}
+	r.Kill()
+	resp, err := http.Get(node.testURL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "redis unreachable") {
+		t.Fatalf("/readyz with Redis down = %d %q", resp.StatusCode, b)
+	}
+}
+
+// TestClusterRedisDownAtStart checks that a node that cannot reach Redis
+// does not start, and says why.
+func TestClusterRedisDownAtStart(t *testing.T) {
+	r := peertest.StartRedis(t)
+	r.Kill()
+	cfg := testConfig()
+	cfg.Cluster.RedisURL = "redis://:hunter2@" + r.Addr
+	_, err := New(Options{Config: cfg, Logger: quietLogger()})
+	if err == nil || !strings.Contains(err.Error(), "failed to join the cluster") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("New = %v; want a clear error without the password", err)
+	}
+}
+
+func apiRequest(t *testing.T, base, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
