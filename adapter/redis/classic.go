@@ -276,6 +276,7 @@ type ClassicAdapter struct {
 	requests map[string]*classicPending
 	rooms    map[string]bool // rooms routed to this adapter (guarded by mu)
 	closed   bool
+	mismatch sync.Once // the error that another adapter family shares the prefix
 
 	// sse queues the server-side emits of other servers, handed to the
 	// namespace in order on their own goroutine: a handler that blocks
@@ -722,6 +723,12 @@ func (a *ClassicAdapter) onBroadcast(r classicRoute, channel string, msg []byte)
 	b, err := decodeClassicBroadcast(msg)
 	if err != nil {
 		a.invalid(err)
+		if isClusterMessage(msg) {
+			a.mismatch.Do(func() {
+				a.log.Error("redis: a node of another adapter family publishes on this prefix: a ClusterAdapter message (the Redis streams adapter) arrived on "+channel+"; every node of a cluster, Node or Tether, must use the same adapter, or another key prefix",
+					"namespace", a.nsp)
+			})
+		}
 		return
 	}
 	if b.uid == a.uid || b.nsp != a.nsp {

@@ -1,17 +1,21 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/socketio"
@@ -284,4 +288,51 @@ func TestClassicPublishQueueBound(t *testing.T) {
 	if d := s.stats.Dropped.Load(); d == 0 || d == n {
 		t.Errorf("Dropped = %d of %d: want what did not fit 4 KiB dropped, the rest published", d, n)
 	}
+}
+
+// TestClassicDetectsStreams checks that a classic server says so, once,
+// when a server of the streams family publishes on the same prefix (its
+// requests use the channel classic servers broadcast on).
+func TestClassicDetectsStreams(t *testing.T) {
+	r := peertest.StartRedis(t)
+	var logs syncBuffer
+	client := connect(t, r)
+	stats := &ClassicStats{}
+	srv := socketio.NewServer(&socketio.Options{
+		Adapter: NewClassicFactory(client, &ClassicOptions{Key: "mix", Stats: stats}),
+		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	t.Cleanup(func() { _ = srv.Close() })
+	m := &cluster.Message{UID: "0123456789abcdef", NSP: "/", Type: cluster.FetchSockets, RequestID: "r", Opts: &socketio.BroadcastOptions{}}
+	msg, err := m.AppendMsgpack(nil, cluster.MsgpackJS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := client.Do(context.Background(), client.B().Publish().Channel("mix#/#").Message(string(msg)).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the messages to be refused", func() bool { return stats.Invalid.Load() == 2 })
+	if n := strings.Count(logs.String(), "another adapter family"); n != 1 {
+		t.Errorf("logged the mismatch %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

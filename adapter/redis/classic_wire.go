@@ -716,3 +716,31 @@ func appendClassicSocketsJSON(dst []byte, socks []*socketio.SocketDetails) ([]by
 	}
 	return append(dst, ']'), nil
 }
+
+// isClusterMessage reports whether msg is a message of the ClusterAdapter
+// protocol in MessagePack ({type, data, uid, nsp}), which the Redis
+// streams adapter publishes on the channel the classic adapter broadcasts
+// on: a sign that the two families share a prefix.
+func isClusterMessage(msg []byte) bool {
+	var d msgpack.Decoder
+	d.Reset(msg)
+	n, err := d.ReadMapHeader()
+	if err != nil {
+		return false
+	}
+	seen := 0
+	for range n {
+		k, err := d.ReadStr()
+		if err != nil {
+			return false
+		}
+		switch k {
+		case "type", "uid", "nsp":
+			seen++
+		}
+		if d.Skip() != nil {
+			return false
+		}
+	}
+	return seen == 3
+}
