@@ -4,7 +4,22 @@
 //
 //   - [NewClassicFactory]: @socket.io/redis-adapter 8.3's createAdapter
 //     (Redis pub/sub, notepack MessagePack broadcasts, JSON requests); the
-//     adapter @socket.io/redis-emitter publishes into.
+//     adapter @socket.io/redis-emitter publishes into, and [Emitter] its
+//     Go counterpart. Channels (key "socket.io" by default): key#nsp# for
+//     broadcasts, key#nsp#room# for a broadcast to one room,
+//     key-request#nsp# for requests, key-response#nsp# and
+//     key-response#nsp#uid# for answers; servers are counted with PUBSUB
+//     NUMSUB of the request channel, to which each server's namespace
+//     subscribes once. Where Node's adapter subscribes to every room with
+//     a pattern, a Tether server subscribes to the channels of the rooms
+//     it has sockets in (ClassicOptions.SubscribeAllRooms does as Node
+//     does; [ClassicAdapter.Settle] waits for a new room's subscription);
+//     it subscribes again to all of them after every reconnection; it
+//     delivers locally before publishing, through a bounded queue, so a
+//     slow Redis never holds up its clients; requests that miss answers
+//     return what came with socketio.ErrPartialResult; [ClassicStats]
+//     counts what it does. Redis pub/sub keeps nothing: what is published
+//     while Redis (or a server's connection to it) is down is lost.
 //   - [Sharded]: its createShardedAdapter (Redis 7 sharded pub/sub, the
 //     ClusterAdapter protocol of package cluster).
 //   - [Streams]: @socket.io/redis-streams-adapter 0.3 (a Redis stream for
