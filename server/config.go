@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-rt/tether/adminui"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config is the configuration of a [Server]. [DefaultConfig] returns the
@@ -66,6 +68,7 @@ type Config struct {
 	Recovery   RecoveryConfig    `yaml:"recovery"`
 	Cluster    ClusterConfig     `yaml:"cluster"`
 	Namespaces []NamespaceConfig `yaml:"namespaces"`
+	AdminUI    AdminUIConfig     `yaml:"admin_ui"`
 
 	// Demos serves the demo apps (live leaderboard, chat, ticker) at "/"
 	// with their namespaces /leaderboard, /chat and /ticker. The server
@@ -229,6 +232,39 @@ const (
 	ClusterStreams = "streams"
 )
 
+// AdminUIConfig configures the server side of the official Socket.IO Admin
+// UI (package adminui): a namespace that the UI (https://admin.socket.io,
+// or the ui/dist files of the npm package @socket.io/admin-ui) connects
+// to, to show the servers, namespaces, sockets, rooms and events and to
+// make sockets join or leave rooms, disconnect them or emit to them. It is
+// off by default. The UI's page is usually on another origin: list it in
+// Origins, with CORSCredentials.
+type AdminUIConfig struct {
+	// Enabled serves the admin namespace: false.
+	Enabled bool `yaml:"enabled"`
+	// Namespace is the admin namespace: "/admin" (the UI's default). It
+	// must not be one of Namespaces.
+	Namespace string `yaml:"namespace"`
+	// Username and PasswordHash are the credentials the UI must give:
+	// PasswordHash is the bcrypt hash of the password ($2a$, $2b$ or $2y$,
+	// as the official instrument() takes it; `tether hash-password` makes
+	// one). They are required unless NoAuth is set.
+	Username     string `yaml:"username"`
+	PasswordHash string `yaml:"password_hash"`
+	// NoAuth serves the UI to anyone who reaches the server, without
+	// credentials (instrument()'s auth: false); for a local server only.
+	NoAuth bool `yaml:"no_auth"`
+	// ReadOnly offers no operation: the UI only watches.
+	ReadOnly bool `yaml:"read_only"`
+	// Mode is "development" (every socket, room and event, followed by
+	// looking at the sockets every second) or "production" (statistics
+	// only): development.
+	Mode string `yaml:"mode"`
+	// ServerID names this server in the UI: the host name. Servers of a
+	// cluster need distinct ids.
+	ServerID string `yaml:"server_id"`
+}
+
 // NamespaceConfig is a namespace clients may connect to, with its rules.
 // Namespaces listed in a file start closed (nothing public, no publishing,
 // no presence); the built-in default namespace "/" is open.
@@ -312,6 +348,7 @@ func DefaultConfig() *Config {
 			Presence:        true,
 			JoinLeaveEvents: true,
 		}},
+		AdminUI:        AdminUIConfig{Namespace: adminui.DefaultNamespace, Mode: "development"},
 		Demos:          true,
 		DemoTickerRate: 10,
 	}
@@ -387,7 +424,8 @@ func (c *Config) ExpRequired() bool {
 }
 
 // YAML returns c as YAML, with the secrets (API keys, the HS256 secret,
-// the Redis password) replaced by "<redacted>" (xxxxx in the URL), and auth.jwt.require_exp, when unset, as the
+// the Redis password, the Admin UI's password hash) replaced by "<redacted>"
+// (xxxxx in the URL), and auth.jwt.require_exp, when unset, as the
 // value in effect ([Config.ExpRequired]).
 func (c *Config) YAML() ([]byte, error) {
 	r := *c
@@ -404,6 +442,9 @@ func (c *Config) YAML() ([]byte, error) {
 	}
 	if u, err := url.Parse(r.Cluster.RedisURL); err == nil && r.Cluster.RedisURL != "" {
 		r.Cluster.RedisURL = u.Redacted()
+	}
+	if r.AdminUI.PasswordHash != "" {
+		r.AdminUI.PasswordHash = redacted
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -488,6 +529,7 @@ func (c *Config) Validate() error {
 	c.validateAuth(&v)
 	c.validateLimits(&v)
 	c.validateNamespaces(&v)
+	c.validateAdminUI(&v)
 	if len(v.problems) > 0 {
 		return &ValidationError{Problems: v.problems}
 	}
@@ -538,6 +580,31 @@ func (c *Config) validateCluster(v *validator) {
 	}
 	if cl.KeyPrefix == "" {
 		v.add("cluster.key_prefix", "must not be empty")
+	}
+}
+
+func (c *Config) validateAdminUI(v *validator) {
+	a := &c.AdminUI
+	if !a.Enabled {
+		return
+	}
+	if !strings.HasPrefix(a.Namespace, "/") {
+		v.add("admin_ui.namespace", fmt.Sprintf("%q must start with /", a.Namespace))
+	} else if slices.ContainsFunc(c.Namespaces, func(n NamespaceConfig) bool { return n.Name == a.Namespace }) {
+		v.add("admin_ui.namespace", fmt.Sprintf("%q is one of namespaces", a.Namespace))
+	}
+	switch {
+	case a.NoAuth && (a.Username != "" || a.PasswordHash != ""):
+		v.add("admin_ui", "no_auth excludes username and password_hash")
+	case !a.NoAuth && (a.Username == "" || a.PasswordHash == ""):
+		v.add("admin_ui", "username and password_hash are required (or no_auth: true, to serve the UI without credentials)")
+	case a.PasswordHash != "":
+		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
+			v.add("admin_ui.password_hash", "is not a bcrypt hash (tether hash-password makes one): "+err.Error())
+		}
+	}
+	if a.Mode != "development" && a.Mode != "production" {
+		v.add("admin_ui.mode", fmt.Sprintf("%q is not one of development, production", a.Mode))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tether-rt/tether/adminui"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/websocket"
@@ -61,6 +62,7 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	started  time.Time
+	admin    *adminui.Admin // nil unless admin_ui.enabled
 
 	shuttingDown atomic.Bool
 	testURL      string // tests: the base URL it is served at
@@ -139,6 +141,11 @@ func New(opts Options) (*Server, error) {
 		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
 		s.rules[nc.Name] = r
 	}
+	if cfg.AdminUI.Enabled {
+		if s.admin, err = s.instrumentAdminUI(); err != nil {
+			return nil, fmt.Errorf("failed to set up the Admin UI: %w", err)
+		}
+	}
 	s.handler = s.routes(opts.Static)
 	if s.verifier != nil && s.verifier.jwks != nil {
 		go func() { // warm the cache; failures are logged, not fatal
@@ -150,6 +157,29 @@ func New(opts Options) (*Server, error) {
 		}()
 	}
 	return s, nil
+}
+
+// instrumentAdminUI serves the Socket.IO Admin UI's namespace, with the
+// bytes the listener counted for its dashboard.
+func (s *Server) instrumentAdminUI() (*adminui.Admin, error) {
+	c := &s.cfg.AdminUI
+	opts := adminui.Options{
+		Namespace:  c.Namespace,
+		NoAuth:     c.NoAuth,
+		ReadOnly:   c.ReadOnly,
+		Production: c.Mode == "production",
+		ServerID:   c.ServerID,
+		Traffic:    func() (uint64, uint64) { return s.metrics.bytesRead.Load(), s.metrics.bytesWritten.Load() },
+		Logger:     s.log,
+	}
+	if !c.NoAuth {
+		opts.Auth = &adminui.BasicAuth{Username: c.Username, PasswordHash: c.PasswordHash}
+	}
+	a, err := adminui.Instrument(s.io, opts)
+	if err == nil {
+		s.log.Info("Admin UI namespace", "namespace", c.Namespace, "auth", !c.NoAuth, "read_only", c.ReadOnly, "mode", c.Mode)
+	}
+	return a, err
 }
 
 // NewLogger returns a logger to w in c's level and format.
@@ -398,6 +428,9 @@ func (s *Server) drain(ctx context.Context) error {
 // that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
 	err := s.drain(ctx)
 	if derr := s.io.Engine().Shutdown(ctx); derr != nil && err == nil {
 		err = fmt.Errorf("failed to drain the connections: %w", derr)

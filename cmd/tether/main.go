@@ -7,6 +7,7 @@
 //	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
 //	tether version                                         print the version and the commit it was built from
+//	tether hash-password [-cost 10] < password             print the bcrypt hash of a password (admin_ui.password_hash)
 package main
 
 import (
@@ -56,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runConformance(args[1:], stdout, stderr)
 	case "version":
 		return runVersion(args[1:], stdout, stderr)
+	case "hash-password":
+		return runHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -73,6 +76,7 @@ Commands:
   echo          serve a WebSocket echo on every path (permessage-deflate with context takeover)
   conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
   version       print the version and the commit it was built from (also -version)
+  hash-password print the bcrypt hash of a password read from stdin (admin_ui.password_hash)
 
 Run "tether <command> -h" for a command's flags.
 `)

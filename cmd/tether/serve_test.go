@@ -171,6 +171,7 @@ func TestHelp(t *testing.T) {
 		{"echo", []string{"  -addr host:port\n", `(default "127.0.0.1:9001")`, "  -idle-timeout duration\n", "(0: never) (default 1m0s)"}},
 		{"conformance", []string{"  -addr host:port\n", `(default "127.0.0.1:3000")`, "  -eio3\n"}},
 		{"version", []string{"Prints the module version"}},
+		{"hash-password", []string{"  -cost int\n", "(default 10)"}},
 	} {
 		for _, h := range []string{"-h", "-help", "--help"} {
 			cmd := tether(nil, tc.cmd, h)
