@@ -60,6 +60,11 @@ func newClusterNode(c *Config, log *slog.Logger, m *metrics) (*clusterNode, erro
 			return nil, err
 		}
 		n.factory = cluster.NewFactory(sh.Dialer(), copts)
+	case ClusterPubSub:
+		stats := &redis.ClassicStats{}
+		m.cluster.classic = stats
+		n.factory = redis.NewClassicFactory(client, &redis.ClassicOptions{Key: cc.KeyPrefix, Recovery: recovery, Stats: stats,
+			OnRequest: m.cluster.classicRequest})
 	default:
 		client.Close()
 		return nil, fmt.Errorf("cluster adapter %q is not available", cc.Adapter)
@@ -87,6 +92,9 @@ func (n *clusterNode) ping(ctx context.Context) error {
 
 // clusterMetrics are the tether_cluster_* metrics: a cluster.Observer.
 type clusterMetrics struct {
+	// classic is the pubsub adapter's counts, read at scrape time (it
+	// reports no message types).
+	classic   *redis.ClassicStats
 	published *prometheus.CounterVec
 	received  *prometheus.CounterVec
 	errors    prometheus.Counter
@@ -121,7 +129,49 @@ func newClusterMetrics() *clusterMetrics {
 }
 
 func (cm *clusterMetrics) collectors() []prometheus.Collector {
+	if cm.classic != nil {
+		return []prometheus.Collector{classicCollector{cm.classic}, cm.requests, cm.missing}
+	}
 	return []prometheus.Collector{cm.published, cm.received, cm.errors, cm.requests, cm.missing}
+}
+
+// classicRequest reports a request of the pubsub adapter.
+func (cm *clusterMetrics) classicRequest(op string, took time.Duration, missing int) {
+	t := op
+	switch op {
+	case "fetchSockets", "sockets", "allRooms":
+		t = "fetch_sockets"
+	case "serverSideEmit":
+		t = "server_side_emit"
+	}
+	cm.requests.WithLabelValues(t).Observe(took.Seconds())
+	cm.missing.Add(float64(missing))
+}
+
+// classicCollector exposes the pubsub adapter's counts under the
+// tether_cluster_* names (with type "all": it does not count by type).
+type classicCollector struct{ st *redis.ClassicStats }
+
+var (
+	descPublished = prometheus.NewDesc("tether_cluster_messages_published_total", "Messages published to the other nodes of the cluster, by type.", []string{"type"}, nil)
+	descReceived  = prometheus.NewDesc("tether_cluster_messages_received_total", "Messages received from the other nodes of the cluster, by type.", []string{"type"}, nil)
+	descErrors    = prometheus.NewDesc("tether_cluster_publish_errors_total", "Messages that could not be published (Redis unreachable or slow): their broadcasts reached this node's clients only.", nil, nil)
+	descReconn    = prometheus.NewDesc("tether_cluster_reconnects_total", "Times the node subscribed again after losing Redis.", nil, nil)
+)
+
+func (c classicCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPublished
+	ch <- descReceived
+	ch <- descErrors
+	ch <- descReconn
+}
+
+func (c classicCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.st
+	ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(st.Published.Load()), "all")
+	ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(st.Received.Load()), "all")
+	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(st.PublishErrors.Load()+st.Dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(descReconn, prometheus.CounterValue, float64(st.Reconnects.Load()))
 }
 
 // typeName names a message type for a label.

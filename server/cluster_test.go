@@ -35,7 +35,7 @@ func clusterNodes(t *testing.T, redisURL, adapter string, n int) []*Server {
 // /metrics.
 func TestClusterServe(t *testing.T) {
 	r := peertest.StartRedis(t)
-	for _, adapter := range []string{ClusterStreams, ClusterSharded} {
+	for _, adapter := range []string{ClusterPubSub, ClusterStreams, ClusterSharded} {
 		t.Run(adapter, func(t *testing.T) {
 			nodes := clusterNodes(t, r.URL(), adapter, 2)
 			a := siotest.Dial(t, nodes[0].testURL, nil)
@@ -81,7 +81,11 @@ func TestClusterServe(t *testing.T) {
 				t.Fatalf("/api/stats = %s", body)
 			}
 			metrics := get(t, nodes[0].testURL+"/metrics")
-			for _, want := range []string{`tether_cluster_messages_published_total{type="broadcast"}`, `tether_cluster_nodes{adapter="` + adapter + `"} 2`} {
+			published := `tether_cluster_messages_published_total{type="broadcast"}`
+			if adapter == ClusterPubSub {
+				published = `tether_cluster_messages_published_total{type="all"}`
+			}
+			for _, want := range []string{published, `tether_cluster_nodes{adapter="` + adapter + `"} 2`} {
 				if !strings.Contains(metrics, want) {
 					t.Errorf("/metrics lacks %s", want)
 				}

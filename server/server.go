@@ -115,14 +115,14 @@ func New(opts Options) (*Server, error) {
 	if cfg.Cluster.RedisURL != "" {
 		cm := newClusterMetrics()
 		s.metrics.cluster = cm
+		if s.cluster, err = newClusterNode(cfg, log, s.metrics); err != nil {
+			return nil, fmt.Errorf("failed to join the cluster: %w", err)
+		}
 		s.metrics.reg.MustRegister(cm.collectors()...)
 		s.metrics.reg.MustRegister(&gaugeCollector{
 			desc:   prometheus.NewDesc("tether_cluster_nodes", "Nodes of the cluster, this one included, as its adapter counts them.", []string{"adapter"}, nil),
 			values: s.clusterNodes,
 		})
-		if s.cluster, err = newClusterNode(cfg, log, s.metrics); err != nil {
-			return nil, fmt.Errorf("failed to join the cluster: %w", err)
-		}
 	}
 	s.io = socketio.NewServer(s.socketioOptions())
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
