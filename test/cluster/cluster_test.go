@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/socketio"
@@ -36,8 +37,8 @@ type tether struct {
 	sse []string // server-side events received: "event args…"
 }
 
-func (n *tether) adapter() *redis.ClassicAdapter {
-	return n.srv.Sockets().Adapter().(*redis.ClassicAdapter)
+func (n *tether) adapter() socketio.Adapter {
+	return n.srv.Sockets().Adapter()
 }
 
 // settle waits for the server's room subscriptions.
@@ -45,7 +46,7 @@ func (n *tether) settle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := n.adapter().Settle(ctx); err != nil {
+	if err := n.adapter().(interface{ Settle(context.Context) error }).Settle(ctx); err != nil {
 		t.Fatalf("%s: Settle: %v", n.name, err)
 	}
 }
@@ -56,8 +57,9 @@ func (n *tether) serverSideEvents() []string {
 	return slices.Clone(n.sse)
 }
 
-// startTether starts a Tether server with the classic adapter on r.
-func startTether(t *testing.T, r *peertest.Redis, name, key string) *tether {
+// startTether starts a Tether server with the adapter of mode (classic,
+// sharded, streams) on r.
+func startTether(t *testing.T, r *peertest.Redis, name, key, mode string) *tether {
 	t.Helper()
 	c, err := redis.Connect(context.Background(), r.URL())
 	if err != nil {
@@ -65,7 +67,25 @@ func startTether(t *testing.T, r *peertest.Redis, name, key string) *tether {
 	}
 	t.Cleanup(c.Close)
 	n := &tether{name: name, client: c}
-	n.srv = socketio.NewServer(&socketio.Options{Adapter: redis.NewClassicFactory(c, &redis.ClassicOptions{Key: key, RequestTimeout: 3 * time.Second})})
+	var factory socketio.AdapterFactory
+	copts := &cluster.Options{RequestTimeout: 3 * time.Second}
+	switch mode {
+	case "classic":
+		factory = redis.NewClassicFactory(c, &redis.ClassicOptions{Key: key, RequestTimeout: 3 * time.Second})
+	case "sharded":
+		sh, err := redis.NewSharded(c, &redis.ShardedOptions{ChannelPrefix: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		factory = cluster.NewFactory(sh.Dialer(), copts)
+	case "streams":
+		st := redis.NewStreams(c, &redis.StreamsOptions{StreamName: key, ChannelPrefix: key})
+		t.Cleanup(func() { _ = st.Close() })
+		factory = cluster.NewFactory(st.Dialer(), copts)
+	default:
+		t.Fatalf("unknown mode %s", mode)
+	}
+	n.srv = socketio.NewServer(&socketio.Options{Adapter: factory})
 	t.Cleanup(func() { _ = n.srv.Close() })
 	n.srv.OnConnection(func(s *socketio.Socket) { s.Data().Set("node", name) })
 	record := func(event string) func([]json.RawMessage, func(json.RawMessage)) {
@@ -100,21 +120,22 @@ type mixed struct {
 	sids    map[string]string // client name -> socket id
 	names   []string          // every client, sorted
 	fences  int
+	mode    string // classic, sharded, streams
 }
 
 // clientsOf returns the names of the clients of a server: t0a, t0b, t1a,
 // t1b, na, nb.
 func clientsOf(server string) []string { return []string{server + "a", server + "b"} }
 
-func startMixed(t *testing.T, key string) *mixed {
+func startMixed(t *testing.T, key, mode string) *mixed {
 	t.Helper()
 	nodeBin := needNode(t)
 	r := peertest.StartRedis(t)
-	m := &mixed{t: t, sids: map[string]string{}}
-	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", "classic", r.URL(), key)
+	m := &mixed{t: t, sids: map[string]string{}, mode: mode}
+	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, r.URL(), key)
 	port := m.node.wait("the node server to listen", func(l line) bool { return l.Op == "listening" }).Port
 	for i := range 2 {
-		m.tethers = append(m.tethers, startTether(t, r, fmt.Sprintf("tether%d", i), key))
+		m.tethers = append(m.tethers, startTether(t, r, fmt.Sprintf("tether%d", i), key, mode))
 	}
 	for _, tn := range m.tethers {
 		waitUntil(t, tn.name+" to count 3 servers", func() bool {
@@ -274,8 +295,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // socket.io 4.8 server on @socket.io/redis-adapter 8.3, with two official
 // clients on each, and checks that every operation crosses between the
 // implementations both ways.
-func TestMixedClassic(t *testing.T) {
-	m := startMixed(t, "mixed")
+func TestMixedClassic(t *testing.T) { runMixed(t, startMixed(t, "mixed", "classic")) }
+
+// TestMixedSharded is TestMixedClassic with the sharded adapters
+// (createShardedAdapter, dynamic subscriptions).
+func TestMixedSharded(t *testing.T) { runMixed(t, startMixed(t, "mixed", "sharded")) }
+
+// TestMixedStreams is TestMixedClassic with @socket.io/redis-streams-adapter
+// 0.3.
+func TestMixedStreams(t *testing.T) { runMixed(t, startMixed(t, "mixed", "streams")) }
+
+// runMixed checks every operation across the implementations; what only the
+// classic protocol has (allRooms requests, the emitters) is checked in
+// classic mode only.
+func runMixed(t *testing.T, m *mixed) {
+	classic := m.mode == "classic"
 	// Rooms: a = t0a, t1a, na; b = t0b, t1a, nb.
 	m.join("t0a", "a")
 	m.join("t1a", "a", "b")
@@ -419,12 +453,14 @@ func TestMixedClassic(t *testing.T) {
 		if err != nil || !slices.Contains(rooms, "node-only") || !slices.Contains(rooms, "a") || !slices.Contains(rooms, m.sids["t1b"]) {
 			t.Errorf("tether0's AllRooms = %q, %v", rooms, err)
 		}
-		var nodeRooms []string
-		if err := json.Unmarshal(m.node.call("allRooms", nil), &nodeRooms); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(nodeRooms, m.sids["t0a"]) || !slices.Contains(nodeRooms, "b") {
-			t.Errorf("node's allRooms = %q", nodeRooms)
+		if classic { // Node's ClusterAdapter answers allRooms with its own rooms
+			var nodeRooms []string
+			if err := json.Unmarshal(m.node.call("allRooms", nil), &nodeRooms); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(nodeRooms, m.sids["t0a"]) || !slices.Contains(nodeRooms, "b") {
+				t.Errorf("node's allRooms = %q", nodeRooms)
+			}
 		}
 		var count int
 		if err := json.Unmarshal(m.node.call("serverCount", nil), &count); err != nil || count != 3 {
@@ -498,6 +534,9 @@ func TestMixedClassic(t *testing.T) {
 	})
 
 	t.Run("Emitters", func(t *testing.T) {
+		if !classic {
+			t.Skip("the emitters publish into the classic adapter only")
+		}
 		// Node's @socket.io/redis-emitter reaches every server's clients.
 		m.node.call("emitter", map[string]any{"event": "node-emitter", "args": []any{1, map[string]any{"$bin": []byte{7}}}})
 		m.node.call("emitter", map[string]any{"event": "node-emitter-a", "rooms": []string{"a"}, "args": []any{2}})
