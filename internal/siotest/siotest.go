@@ -130,13 +130,19 @@ func DialErr(t testing.TB, base string, o *Options) (*Client, error) {
 	if err := ws.WriteMessage(websocket.MessageText, []byte(connect)); err != nil {
 		return nil, err
 	}
+	// Node's server sends a recovered session's missed packets before the
+	// CONNECT answer: they are kept, as socket.io-client does.
+	var early []earlyMessage
 	for {
-		_, msg, err := ws.ReadMessage(nil)
+		typ, msg, err := ws.ReadMessage(nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to read the CONNECT answer: %w", err)
 		}
 		s := string(msg)
 		switch {
+		case typ == websocket.MessageBinary || strings.HasPrefix(s, "4") && !strings.HasPrefix(s, "40") && !strings.HasPrefix(s, "44"):
+			early = append(early, earlyMessage{typ, append([]byte(nil), msg...)})
+			continue
 		case s == "2":
 			_ = ws.WriteMessage(websocket.MessageText, []byte("3"))
 			continue
@@ -146,7 +152,7 @@ func DialErr(t testing.TB, base string, o *Options) (*Client, error) {
 				return nil, fmt.Errorf("bad CONNECT answer %q: %w", s, err)
 			}
 			c.SID, c.PID = d.SID, d.PID
-			go c.readLoop()
+			go c.readLoop(early)
 			return c, nil
 		case strings.HasPrefix(s, "44"+prefix):
 			var e ConnectError
@@ -158,12 +164,27 @@ func DialErr(t testing.TB, base string, o *Options) (*Client, error) {
 	}
 }
 
-// readLoop reads packets until the connection ends.
-func (c *Client) readLoop() {
+// earlyMessage is a message that came before the CONNECT answer.
+type earlyMessage struct {
+	typ websocket.MessageType
+	msg []byte
+}
+
+// readLoop handles the early messages, then reads packets until the
+// connection ends.
+func (c *Client) readLoop(early []earlyMessage) {
 	defer close(c.done)
 	var dec parser.Decoder
 	for {
-		typ, msg, err := c.c.ReadMessage(nil)
+		var typ websocket.MessageType
+		var msg []byte
+		var err error
+		if len(early) > 0 {
+			typ, msg = early[0].typ, early[0].msg
+			early = early[1:]
+		} else {
+			typ, msg, err = c.c.ReadMessage(nil)
+		}
 		if err != nil {
 			c.mu.Lock()
 			c.err = err

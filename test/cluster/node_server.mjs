@@ -1,7 +1,7 @@
 // node_server.mjs runs a socket.io 4.8 server in a Redis cluster for the Go
 // tests of cluster_test.go, driven through standard input.
 //
-// Usage: node node_server.mjs <mode> <redis URL> [key]
+// Usage: node node_server.mjs <mode> <redis URL> [key] [recovery]
 //   mode: classic (@socket.io/redis-adapter createAdapter),
 //         sharded (createShardedAdapter), streams (@socket.io/redis-streams-adapter)
 //
@@ -31,7 +31,7 @@ import { createInterface } from 'node:readline';
 import { Server } from 'socket.io';
 import { createClient } from 'redis';
 
-const [, , mode, redisURL, key = 'socket.io'] = process.argv;
+const [, , mode, redisURL, key = 'socket.io', recovery = ''] = process.argv;
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj, (k, v) => encodeBinary(v)) + '\n');
@@ -74,11 +74,14 @@ if (mode === 'classic') {
 }
 
 const http = createServer();
-const io = new Server(http, { adapter, transports: ['websocket', 'polling'] });
+const opts = { adapter, transports: ['websocket', 'polling'] };
+if (recovery === 'recovery') opts.connectionStateRecovery = { maxDisconnectionDuration: 120000 };
+const io = new Server(http, opts);
 
 io.on('connection', (socket) => {
   socket.data.node = 'node';
-  out({ op: 'connection', id: socket.id });
+  if (recovery === 'recovery' && !socket.recovered) socket.join('room');
+  out({ op: 'connection', id: socket.id, recovered: socket.recovered });
   socket.on('disconnect', (reason) => out({ op: 'disconnect', id: socket.id, reason }));
 });
 

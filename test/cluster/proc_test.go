@@ -20,18 +20,19 @@ const waitTimeout = 20 * time.Second
 // line is one JSON line a Node script printed; fields are set as the line
 // has them.
 type line struct {
-	Op     string            `json:"op"`
-	Seq    int               `json:"seq"`
-	OK     bool              `json:"ok"`
-	Value  json.RawMessage   `json:"value"`
-	Error  string            `json:"error"`
-	Port   int               `json:"port"`
-	ID     string            `json:"id"`
-	Name   string            `json:"name"`
-	Event  string            `json:"event"`
-	Args   []json.RawMessage `json:"args"`
-	Reason string            `json:"reason"`
-	raw    string
+	Op        string            `json:"op"`
+	Seq       int               `json:"seq"`
+	OK        bool              `json:"ok"`
+	Value     json.RawMessage   `json:"value"`
+	Error     string            `json:"error"`
+	Port      int               `json:"port"`
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Event     string            `json:"event"`
+	Args      []json.RawMessage `json:"args"`
+	Reason    string            `json:"reason"`
+	Recovered bool              `json:"recovered"`
+	raw       string
 }
 
 // proc is a Node script running for a test: its lines, and commands sent
