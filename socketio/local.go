@@ -33,6 +33,7 @@ type LocalSockets struct {
 	rooms    map[string]map[string]*member // room -> socket id -> member
 	pids     map[string]*Socket            // private id -> connected socket
 	roomHook func(room string, exists bool)
+	joinHook func(id string)
 }
 
 // member is a registered socket and its rooms.
@@ -57,6 +58,16 @@ func newLocalSockets(nsp *Namespace) *LocalSockets {
 func (l *LocalSockets) OnRoomChange(fn func(room string, exists bool)) {
 	l.mu.Lock()
 	l.roomHook = fn
+	l.mu.Unlock()
+}
+
+// OnMembershipChange sets a function called with a socket's id each time
+// it joins or leaves a room, for adapters that keep sessions ahead of
+// disconnections. It is called with the lock held: it must return quickly
+// and not call back.
+func (l *LocalSockets) OnMembershipChange(fn func(id string)) {
+	l.mu.Lock()
+	l.joinHook = fn
 	l.mu.Unlock()
 }
 
@@ -173,6 +184,9 @@ func (l *LocalSockets) joinLocked(m *member, rooms []string) {
 			}
 		}
 		ids[m.sock.id] = m
+		if l.joinHook != nil {
+			l.joinHook(m.sock.id)
+		}
 	}
 }
 
@@ -191,6 +205,9 @@ func (l *LocalSockets) leaveLocked(m *member, rooms []string) {
 			continue
 		}
 		delete(m.rooms, r)
+		if l.joinHook != nil {
+			l.joinHook(m.sock.id)
+		}
 		ids := l.rooms[r]
 		delete(ids, m.sock.id)
 		if len(ids) == 0 {

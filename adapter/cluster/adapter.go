@@ -114,11 +114,12 @@ type Options struct {
 	// and of every request's outcome, for metrics.
 	Observer Observer
 	// KeepSessions, over a transport that keeps sessions (a SessionStore),
-	// stores the sessions of the connected sockets every KeepSessions, as
-	// they would be stored at their disconnection: the
-	// clients of a server that dies without a word (kill -9, a lost
-	// machine) then recover on the others, with the rooms they had at the
-	// last store. 0 means Recovery.MaxDisconnectionDuration / 2; negative
+	// stores the sessions of the connected sockets ahead of their
+	// disconnection, as they would be stored then: within a second of a
+	// socket's joining or leaving a room, and every KeepSessions (so they
+	// do not expire while their sockets live). The clients of a server
+	// that dies without a word (kill -9, a lost machine) then recover on
+	// the others. 0 means Recovery.MaxDisconnectionDuration / 2; negative
 	// turns it off (Node keeps sessions at disconnection only).
 	KeepSessions time.Duration
 }
@@ -178,6 +179,7 @@ type Adapter struct {
 	ready chan struct{}
 
 	mu        sync.Mutex
+	dirty     map[string]struct{} // sockets whose rooms changed since their session was kept
 	requests  map[string]*request
 	nodes     map[string]time.Time // heartbeat mode: other servers, last heard of
 	heartbeat bool                 // counting servers by heartbeats
@@ -220,6 +222,8 @@ func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error
 					every = time.Minute
 				}
 			}
+			a.dirty = map[string]struct{}{}
+			a.local.OnMembershipChange(a.markDirty)
 			go a.keepSessions(every)
 		}
 	} else {
@@ -687,17 +691,40 @@ func (a *Adapter) HandleResponse(m *Message) {
 	}
 }
 
-// keepSessions stores the sessions of the connected sockets every period,
-// until Close.
+// markDirty records that socket id changed rooms (LocalSockets calls it
+// under its lock).
+func (a *Adapter) markDirty(id string) {
+	a.mu.Lock()
+	a.dirty[id] = struct{}{}
+	a.mu.Unlock()
+}
+
+// keepSessions stores, until Close, the sessions of the sockets that changed
+// rooms, every second, and those of every connected socket every period.
 func (a *Adapter) keepSessions(every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	tick := time.NewTicker(min(time.Second, every))
+	defer tick.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-t.C:
+		case now := <-tick.C:
+			all := now.Sub(last) >= every
+			if all {
+				last = now
+			}
+			a.mu.Lock()
+			dirty := a.dirty
+			a.dirty = map[string]struct{}{}
+			a.mu.Unlock()
+			if !all && len(dirty) == 0 {
+				continue
+			}
 			for _, s := range a.local.Sessions() {
+				if _, changed := dirty[s.SID]; !all && !changed {
+					continue
+				}
 				if err := a.store.PersistSession(s); err != nil {
 					a.log.Warn("cluster: failed to keep a session ahead of time", "namespace", a.nsp, "err", err)
 					break

@@ -395,6 +395,13 @@ func (c *Client) Events() []Event {
 	return e
 }
 
+// Peek returns the events received so far, leaving them queued.
+func (c *Client) Peek() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
 // LastOffset returns the last string argument of the last event received:
 // the connection state recovery offset when the server gives one.
 func (c *Client) LastOffset() string {

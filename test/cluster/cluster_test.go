@@ -249,6 +249,12 @@ func (m *mixed) fence(i int, clients []string) {
 // want got event, once each, with first argument arg (JSON).
 func (m *mixed) expect(i int, event, arg string, want []string) {
 	m.t.Helper()
+	// A transport may carry a room's broadcasts on a channel of their own,
+	// with no order against the fence's (sharded pub/sub): the clients that
+	// must get the event wait for it first.
+	for _, name := range want {
+		m.clients.wait(name+" to get "+event, func(l line) bool { return l.Op == "event" && l.Name == name && l.Event == event })
+	}
 	m.fence(i, m.names)
 	got := m.events(event)
 	for _, name := range m.names {
