@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +22,10 @@ import (
 func buildTether(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tether")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not found: %v", err)
+	}
 	if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/tether-rt/tether/cmd/tether").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/tether: %v\n%s", err, out)
 	}
