@@ -334,7 +334,7 @@ func (l *LocalSockets) selected(opts *BroadcastOptions) []*Socket {
 func (l *LocalSockets) Deliver(p *parser.Packet, opts *BroadcastOptions, offset string) int {
 	p.Namespace = l.nsp.name
 	if offset != "" {
-		p.Data = appendArg(p.Data, parser.AppendString(nil, offset))
+		p.Data = parser.AppendOffset(p.Data, offset)
 	}
 	ep := encode(p, opts.Flags.noCompress())
 	l.mu.Lock()

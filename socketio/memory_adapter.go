@@ -173,7 +173,7 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 		seq := a.nextSeq
 		a.nextSeq++
 		offset := a.offset(seq)
-		p.Data = appendArg(p.Data, parser.AppendString(nil, offset))
+		p.Data = parser.AppendOffset(p.Data, offset)
 		ep = encode(p, opts.Flags.noCompress())
 		now := a.now()
 		a.trimLocked(now, &d)
@@ -257,20 +257,6 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 		}
 	}
 	return false
-}
-
-// appendArg returns the JSON array data (an EVENT payload: never empty)
-// with arg appended as its last element.
-func appendArg(data json.RawMessage, arg []byte) json.RawMessage {
-	end := len(data) - 1
-	for end > 0 && data[end] != ']' {
-		end--
-	}
-	out := make([]byte, 0, len(data)+len(arg)+1)
-	out = append(out, data[:end]...)
-	out = append(out, ',')
-	out = append(out, arg...)
-	return append(out, data[end:]...)
 }
 
 func (a *InMemoryAdapter) offset(seq uint64) string {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -480,7 +481,7 @@ func (a *Adapter) DisconnectSockets(opts *socketio.BroadcastOptions, close bool)
 
 // ServerSideEmit implements socketio.Adapter.
 func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ack func([]json.RawMessage, error)) error {
-	value := parser.RawValue{JSON: joinArray(args)}
+	value := parser.RawValue{JSON: nodejson.Array(args)}
 	if ack == nil {
 		a.publish(&Message{Type: ServerSideEmit, Value: value})
 		return nil
@@ -513,18 +514,6 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ac
 	return nil
 }
 
-// joinArray returns the JSON array of elems.
-func joinArray(elems []json.RawMessage) json.RawMessage {
-	b := []byte{'['}
-	for i, e := range elems {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, e...)
-	}
-	return append(b, ']')
-}
-
 // PersistSession implements socketio.Adapter.
 func (a *Adapter) PersistSession(s *socketio.SessionToPersist) error {
 	if a.store != nil {
@@ -549,7 +538,7 @@ func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Sessi
 			p := eventPacket(m.Value)
 			p.Namespace = a.nsp
 			if om.Offset != "" {
-				p.Data = appendArg(p.Data, parser.AppendString(nil, om.Offset))
+				p.Data = parser.AppendOffset(p.Data, om.Offset)
 			}
 			sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
 		}
@@ -575,22 +564,6 @@ func includes(rooms []string, opts *socketio.BroadcastOptions) bool {
 		}
 	}
 	return in
-}
-
-// appendArg returns the JSON array data with arg appended as its last
-// element.
-func appendArg(data json.RawMessage, arg []byte) json.RawMessage {
-	end := len(data) - 1
-	for end > 0 && data[end] != ']' {
-		end--
-	}
-	out := make([]byte, 0, len(data)+len(arg)+1)
-	out = append(out, data[:end]...)
-	if end > 1 {
-		out = append(out, ',')
-	}
-	out = append(out, arg...)
-	return append(out, data[end:]...)
 }
 
 // HandleMessage implements [Handler].
@@ -821,7 +794,7 @@ func (r *request) add(m *Message) {
 		r.sockets = append(r.sockets, m.Sockets...)
 		r.count()
 	case r.kind == ServerSideEmitResponse && m.Type == ServerSideEmitResponse:
-		r.answers = append(r.answers, orNull(m.Value.JSON))
+		r.answers = append(r.answers, nodejson.OrNull(m.Value.JSON))
 		r.count()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -119,25 +120,25 @@ func (m *Message) AppendDataJSON(dst []byte) ([]byte, error) {
 	if m.HasBinary() {
 		return dst, ErrBinary
 	}
-	w := jsonObject{b: dst}
+	w := nodejson.Object{B: dst}
 	switch m.Type {
 	case InitialHeartbeat, Heartbeat, AdapterClose:
 		return dst, nil
 	case Broadcast:
-		w.raw("packet", appendEventPacket(nil, m.Value.JSON))
-		w.raw("opts", appendOpts(nil, m.Opts))
-		w.stringIf("requestId", m.RequestID)
+		w.Raw("packet", appendEventPacket(nil, m.Value.JSON))
+		w.Raw("opts", appendOpts(nil, m.Opts))
+		w.StringIf("requestId", m.RequestID)
 	case SocketsJoin, SocketsLeave:
-		w.raw("opts", appendOpts(nil, m.Opts))
-		w.raw("rooms", appendStrings(nil, m.Rooms))
+		w.Raw("opts", appendOpts(nil, m.Opts))
+		w.Raw("rooms", nodejson.AppendStrings(nil, m.Rooms))
 	case DisconnectSockets:
-		w.raw("opts", appendOpts(nil, m.Opts))
-		w.raw("close", strconv.AppendBool(nil, m.Close))
+		w.Raw("opts", appendOpts(nil, m.Opts))
+		w.Raw("close", strconv.AppendBool(nil, m.Close))
 	case FetchSockets:
-		w.raw("opts", appendOpts(nil, m.Opts))
-		w.stringIf("requestId", m.RequestID)
+		w.Raw("opts", appendOpts(nil, m.Opts))
+		w.StringIf("requestId", m.RequestID)
 	case FetchSocketsResponse:
-		w.stringIf("requestId", m.RequestID)
+		w.StringIf("requestId", m.RequestID)
 		socks := m.Sockets
 		if socks == nil {
 			socks = []*socketio.SocketDetails{}
@@ -146,27 +147,20 @@ func (m *Message) AppendDataJSON(dst []byte) ([]byte, error) {
 		if err != nil {
 			return dst, fmt.Errorf("cluster: failed to encode sockets: %w", err)
 		}
-		w.raw("sockets", b)
+		w.Raw("sockets", b)
 	case ServerSideEmit:
-		w.raw("packet", orNull(m.Value.JSON))
-		w.stringIf("requestId", m.RequestID)
+		w.Raw("packet", nodejson.OrNull(m.Value.JSON))
+		w.StringIf("requestId", m.RequestID)
 	case ServerSideEmitResponse, BroadcastAck:
-		w.stringIf("requestId", m.RequestID)
-		w.raw("packet", orNull(m.Value.JSON))
+		w.StringIf("requestId", m.RequestID)
+		w.Raw("packet", nodejson.OrNull(m.Value.JSON))
 	case BroadcastClientCount:
-		w.stringIf("requestId", m.RequestID)
-		w.raw("clientCount", strconv.AppendInt(nil, int64(m.ClientCount), 10))
+		w.StringIf("requestId", m.RequestID)
+		w.Raw("clientCount", strconv.AppendInt(nil, int64(m.ClientCount), 10))
 	default:
 		return dst, fmt.Errorf("cluster: unknown message type %d", m.Type)
 	}
-	return w.end(), nil
-}
-
-func orNull(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte("null")
-	}
-	return b
+	return w.End(), nil
 }
 
 // appendEventPacket appends a socket.io EVENT packet object,
@@ -174,7 +168,7 @@ func orNull(b []byte) []byte {
 // the namespace from the message).
 func appendEventPacket(dst, data []byte) []byte {
 	dst = append(dst, `{"type":2,"data":`...)
-	dst = append(dst, orNull(data)...)
+	dst = append(dst, nodejson.OrNull(data)...)
 	return append(dst, '}')
 }
 
@@ -185,60 +179,13 @@ func appendOpts(dst []byte, o *socketio.BroadcastOptions) []byte {
 		o = &socketio.BroadcastOptions{}
 	}
 	dst = append(dst, `{"rooms":`...)
-	dst = appendStrings(dst, o.Rooms)
+	dst = nodejson.AppendStrings(dst, o.Rooms)
 	dst = append(dst, `,"except":`...)
-	dst = appendStrings(dst, o.Except)
+	dst = nodejson.AppendStrings(dst, o.Except)
 	b, _ := json.Marshal(o.Flags)
 	dst = append(dst, `,"flags":`...)
 	dst = append(dst, b...)
 	return append(dst, '}')
-}
-
-func appendStrings(dst []byte, ss []string) []byte {
-	dst = append(dst, '[')
-	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = parser.AppendString(dst, s)
-	}
-	return append(dst, ']')
-}
-
-// jsonObject writes a JSON object field by field.
-type jsonObject struct {
-	b []byte
-	n int
-}
-
-func (o *jsonObject) key(k string) {
-	if o.n == 0 {
-		o.b = append(o.b, '{')
-	} else {
-		o.b = append(o.b, ',')
-	}
-	o.n++
-	o.b = parser.AppendString(o.b, k)
-	o.b = append(o.b, ':')
-}
-
-func (o *jsonObject) raw(k string, v []byte) {
-	o.key(k)
-	o.b = append(o.b, v...)
-}
-
-func (o *jsonObject) stringIf(k, v string) {
-	if v != "" {
-		o.key(k)
-		o.b = parser.AppendString(o.b, v)
-	}
-}
-
-func (o *jsonObject) end() []byte {
-	if o.n == 0 {
-		return append(o.b, "{}"...)
-	}
-	return append(o.b, '}')
 }
 
 // wireMessage and wireData are the JSON form, for decoding.
@@ -291,13 +238,13 @@ func (m *Message) decodeDataJSON(b []byte) error {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return fmt.Errorf("cluster: failed to decode the data of a message of type %d: %w", m.Type, err)
 	}
-	m.RequestID = jsString(d.RequestID)
+	m.RequestID = nodejson.Text(d.RequestID)
 	m.Close = d.Close
 	m.Sockets = d.Sockets
 	m.ClientCount = d.ClientCount
-	m.Rooms = roomNames(d.Rooms)
+	m.Rooms = nodejson.Texts(d.Rooms)
 	if d.Opts != nil {
-		m.Opts = &socketio.BroadcastOptions{Rooms: roomNames(d.Opts.Rooms), Except: roomNames(d.Opts.Except), Flags: d.Opts.Flags}
+		m.Opts = &socketio.BroadcastOptions{Rooms: nodejson.Texts(d.Opts.Rooms), Except: nodejson.Texts(d.Opts.Except), Flags: d.Opts.Flags}
 	}
 	if m.Opts == nil && (m.Type == Broadcast || m.Type == SocketsJoin || m.Type == SocketsLeave || m.Type == DisconnectSockets || m.Type == FetchSockets) {
 		m.Opts = &socketio.BroadcastOptions{}
@@ -315,30 +262,4 @@ func (m *Message) decodeDataJSON(b []byte) error {
 		m.Value.JSON = d.Packet
 	}
 	return nil
-}
-
-// jsString returns a JSON string's value, or the text of another JSON
-// value (a number, say).
-func jsString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
-}
-
-// roomNames returns room names that may be numbers in JavaScript
-// (socket.join(123)) as strings, as socket.io compares them.
-func roomNames(raw []json.RawMessage) []string {
-	if len(raw) == 0 {
-		return nil
-	}
-	out := make([]string, len(raw))
-	for i, r := range raw {
-		out[i] = jsString(r)
-	}
-	return out
 }

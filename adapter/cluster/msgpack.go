@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tether-rt/tether/adapter/internal/msgpack"
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -116,7 +117,7 @@ func (m *Message) encodeData(e *msgpack.Encoder) error {
 		e.Str("opts")
 		encodeOpts(e, m.Opts)
 		e.Str("rooms")
-		encodeStrings(e, m.Rooms)
+		e.Strs(m.Rooms)
 	case DisconnectSockets:
 		e.Str("opts")
 		encodeOpts(e, m.Opts)
@@ -159,22 +160,15 @@ func (m *Message) encodeData(e *msgpack.Encoder) error {
 	return nil
 }
 
-func encodeStrings(e *msgpack.Encoder, ss []string) {
-	e.ArrayHeader(len(ss))
-	for _, s := range ss {
-		e.Str(s)
-	}
-}
-
 func encodeOpts(e *msgpack.Encoder, o *socketio.BroadcastOptions) {
 	if o == nil {
 		o = &socketio.BroadcastOptions{}
 	}
 	e.MapHeader(3)
 	e.Str("rooms")
-	encodeStrings(e, o.Rooms)
+	e.Strs(o.Rooms)
 	e.Str("except")
-	encodeStrings(e, o.Except)
+	e.Strs(o.Except)
 	e.Str("flags")
 	b, _ := json.Marshal(o.Flags)
 	_ = e.JSONValue(b)
@@ -203,12 +197,12 @@ func DecodeMsgpack(b []byte, f Flavor) (*Message, error) {
 			}
 			m.Type = MessageType(t)
 		case "uid":
-			if m.UID, err = readStringish(&d); err != nil {
-				return nil, err
+			if m.UID, err = d.ReadText(); err != nil {
+				return nil, fmt.Errorf("cluster: failed to decode a message's uid: %w", err)
 			}
 		case "nsp":
-			if m.NSP, err = readStringish(&d); err != nil {
-				return nil, err
+			if m.NSP, err = d.ReadText(); err != nil {
+				return nil, fmt.Errorf("cluster: failed to decode a message's nsp: %w", err)
 			}
 		case "data":
 			if data, err = d.ReadRaw(); err != nil {
@@ -228,18 +222,6 @@ func DecodeMsgpack(b []byte, f Flavor) (*Message, error) {
 	return m, nil
 }
 
-// readStringish reads a str, or nil as "".
-func readStringish(d *msgpack.Decoder) (string, error) {
-	if t, err := d.Peek(); err == nil && t == msgpack.NilType {
-		return "", d.ReadNil()
-	}
-	s, err := d.ReadStr()
-	if err != nil {
-		return "", fmt.Errorf("cluster: failed to decode a message: %w", err)
-	}
-	return s, nil
-}
-
 // DecodeDataMsgpack fills m's data fields from the MessagePack of its data
 // field (m's Type must be set). The data is transcoded to JSON and decoded
 // as DecodeDataJSON does, binary parts becoming attachments.
@@ -255,7 +237,7 @@ func (m *Message) DecodeDataMsgpack(b []byte, f Flavor) error {
 		}
 		return fmt.Errorf("cluster: failed to decode the data of a message of type %d: %w", m.Type, err)
 	}
-	obj := jsonObject{}
+	obj := nodejson.Object{}
 	var atts [][]byte
 	for range n {
 		k, err := d.ReadStr()
@@ -267,9 +249,9 @@ func (m *Message) DecodeDataMsgpack(b []byte, f Flavor) error {
 		if err != nil {
 			return fmt.Errorf("cluster: failed to decode the data of a message of type %d: %w", m.Type, err)
 		}
-		obj.raw(k, v)
+		obj.Raw(k, v)
 	}
-	if err := m.decodeDataJSON(obj.end()); err != nil {
+	if err := m.decodeDataJSON(obj.End()); err != nil {
 		return err
 	}
 	if len(atts) > 0 {

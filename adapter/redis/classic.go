@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -552,8 +553,8 @@ func (a *ClassicAdapter) Sockets(ctx context.Context, rooms []string) ([]string,
 		set[id] = struct{}{}
 	}
 	r, err := a.request(ctx, "sockets", classicSockets, a.cfg.requestTimeout, func(id string) []byte {
-		return appendClassicRequestJSON(nil, a.uid, id, classicSockets, func(w *jsonFields) {
-			w.raw("rooms", appendStringsJSON(nil, rooms))
+		return appendClassicRequestJSON(nil, a.uid, id, classicSockets, func(w *nodejson.Object) {
+			w.Raw("rooms", nodejson.AppendStrings(nil, rooms))
 		})
 	})
 	if r != nil {
@@ -584,8 +585,8 @@ func (a *ClassicAdapter) FetchSockets(ctx context.Context, opts *socketio.Broadc
 		timeout = opts.Flags.Timeout
 	}
 	r, err := a.request(ctx, "fetchSockets", classicRemoteFetch, timeout, func(id string) []byte {
-		return appendClassicRequestJSON(nil, a.uid, id, classicRemoteFetch, func(w *jsonFields) {
-			w.raw("opts", appendSelectionJSON(nil, opts))
+		return appendClassicRequestJSON(nil, a.uid, id, classicRemoteFetch, func(w *nodejson.Object) {
+			w.Raw("opts", appendSelectionJSON(nil, opts))
 		})
 	})
 	if r != nil {
@@ -605,9 +606,9 @@ func (a *ClassicAdapter) FetchSockets(ctx context.Context, opts *socketio.Broadc
 func (a *ClassicAdapter) AddSockets(opts *socketio.BroadcastOptions, rooms []string) error {
 	a.local.Join(opts, rooms)
 	if !opts.Flags.Local {
-		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteJoin, func(w *jsonFields) {
-			w.raw("opts", appendSelectionJSON(nil, opts))
-			w.raw("rooms", appendStringsJSON(nil, rooms))
+		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteJoin, func(w *nodejson.Object) {
+			w.Raw("opts", appendSelectionJSON(nil, opts))
+			w.Raw("rooms", nodejson.AppendStrings(nil, rooms))
 		}), nil)
 	}
 	return nil
@@ -618,9 +619,9 @@ func (a *ClassicAdapter) AddSockets(opts *socketio.BroadcastOptions, rooms []str
 func (a *ClassicAdapter) DelSockets(opts *socketio.BroadcastOptions, rooms []string) error {
 	a.local.Leave(opts, rooms)
 	if !opts.Flags.Local {
-		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteLeave, func(w *jsonFields) {
-			w.raw("opts", appendSelectionJSON(nil, opts))
-			w.raw("rooms", appendStringsJSON(nil, rooms))
+		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteLeave, func(w *nodejson.Object) {
+			w.Raw("opts", appendSelectionJSON(nil, opts))
+			w.Raw("rooms", nodejson.AppendStrings(nil, rooms))
 		}), nil)
 	}
 	return nil
@@ -630,9 +631,9 @@ func (a *ClassicAdapter) DelSockets(opts *socketio.BroadcastOptions, rooms []str
 // request for the others, and applied here.
 func (a *ClassicAdapter) DisconnectSockets(opts *socketio.BroadcastOptions, close bool) error {
 	if !opts.Flags.Local {
-		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteDisconnect, func(w *jsonFields) {
-			w.raw("opts", appendSelectionJSON(nil, opts))
-			w.raw("close", []byte(fmt.Sprint(close)))
+		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicRemoteDisconnect, func(w *nodejson.Object) {
+			w.Raw("opts", appendSelectionJSON(nil, opts))
+			w.Raw("close", []byte(fmt.Sprint(close)))
 		}), nil)
 	}
 	a.local.Disconnect(opts, close)
@@ -642,17 +643,17 @@ func (a *ClassicAdapter) DisconnectSockets(opts *socketio.BroadcastOptions, clos
 // ServerSideEmit implements socketio.Adapter: a SERVER_SIDE_EMIT request,
 // with a request id when ack waits for the others' answers.
 func (a *ClassicAdapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ack func([]json.RawMessage, error)) error {
-	data := joinJSONArray(args)
+	data := nodejson.Array(args)
 	if ack == nil {
-		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicServerSideEmit, func(w *jsonFields) {
-			w.raw("data", data)
+		a.node.publish(a.requestChannel, appendClassicRequestJSON(nil, a.uid, "", classicServerSideEmit, func(w *nodejson.Object) {
+			w.Raw("data", data)
 		}), nil)
 		return nil
 	}
 	go func() {
 		r, err := a.request(ctx, "serverSideEmit", classicServerSideEmit, a.cfg.requestTimeout, func(id string) []byte {
-			return appendClassicRequestJSON(nil, a.uid, id, classicServerSideEmit, func(w *jsonFields) {
-				w.raw("data", data)
+			return appendClassicRequestJSON(nil, a.uid, id, classicServerSideEmit, func(w *nodejson.Object) {
+				w.Raw("data", data)
 			})
 		})
 		answers := []json.RawMessage{}
@@ -664,18 +665,6 @@ func (a *ClassicAdapter) ServerSideEmit(ctx context.Context, args []json.RawMess
 		ack(answers, err)
 	}()
 	return nil
-}
-
-// joinJSONArray returns the JSON array of elems.
-func joinJSONArray(elems []json.RawMessage) []byte {
-	b := []byte{'['}
-	for i, e := range elems {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, e...)
-	}
-	return append(b, ']')
 }
 
 // PersistSession implements socketio.Adapter (the local recovery log).
@@ -764,12 +753,12 @@ func (a *ClassicAdapter) onRequest(msg []byte) {
 	switch req.typ {
 	case classicSockets:
 		ids := a.local.IDs(&socketio.BroadcastOptions{Rooms: req.rooms})
-		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *jsonFields) {
-			w.raw("sockets", appendStringsJSON(nil, ids))
+		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *nodejson.Object) {
+			w.Raw("sockets", nodejson.AppendStrings(nil, ids))
 		}))
 	case classicAllRooms:
-		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *jsonFields) {
-			w.raw("rooms", appendStringsJSON(nil, a.local.Rooms()))
+		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *nodejson.Object) {
+			w.Raw("rooms", nodejson.AppendStrings(nil, a.local.Rooms()))
 		}))
 	case classicRemoteJoin, classicRemoteLeave, classicRemoteDisconnect:
 		a.onRemoteOperation(req)
@@ -783,8 +772,8 @@ func (a *ClassicAdapter) onRequest(msg []byte) {
 			a.log.Warn("redis: failed to answer fetchSockets", "namespace", a.nsp, "err", err)
 			socks = []byte("[]")
 		}
-		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *jsonFields) {
-			w.raw("sockets", socks)
+		a.publishResponse(req.uid, appendClassicRequestJSON(nil, "", req.requestID, -1, func(w *nodejson.Object) {
+			w.Raw("sockets", socks)
 		}))
 	case classicServerSideEmit:
 		a.onServerSideEmit(req)
@@ -837,8 +826,8 @@ func (a *ClassicAdapter) onServerSideEmit(req *classicRequest) {
 		var once sync.Once
 		ack = func(arg json.RawMessage) {
 			once.Do(func() {
-				a.publishResponse(from, appendClassicRequestJSON(nil, "", id, classicServerSideEmit, func(w *jsonFields) {
-					w.raw("data", arg)
+				a.publishResponse(from, appendClassicRequestJSON(nil, "", id, classicServerSideEmit, func(w *nodejson.Object) {
+					w.Raw("data", arg)
 				}))
 			})
 		}
@@ -904,8 +893,8 @@ func (a *ClassicAdapter) onBroadcastWithAck(req *classicRequest) {
 	} else {
 		time.AfterFunc(timeout, cancel)
 	}
-	a.publishResponse(from, appendClassicRequestJSON(nil, "", id, classicBroadcastClientCount, func(w *jsonFields) {
-		w.raw("clientCount", []byte(fmt.Sprint(count)))
+	a.publishResponse(from, appendClassicRequestJSON(nil, "", id, classicBroadcastClientCount, func(w *nodejson.Object) {
+		w.Raw("clientCount", []byte(fmt.Sprint(count)))
 	}))
 }
 
@@ -990,7 +979,7 @@ func (r *classicPending) add(resp *classicResponse, a *ClassicAdapter) {
 			r.sockets = append(r.sockets, s)
 		}
 	case classicSockets:
-		r.ids = append(r.ids, jsonTexts(resp.sockets)...)
+		r.ids = append(r.ids, nodejson.Texts(resp.sockets)...)
 	case classicAllRooms:
 		r.rooms = append(r.rooms, resp.rooms...)
 	case classicServerSideEmit:

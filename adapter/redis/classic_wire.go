@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/tether-rt/tether/adapter/internal/msgpack"
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -92,7 +93,7 @@ func appendClassicOpts(e *msgpack.Encoder, o *socketio.BroadcastOptions, withFla
 	}
 	e.MapHeader(n)
 	e.Str("rooms")
-	encodeStringArray(e, o.Rooms)
+	e.Strs(o.Rooms)
 	flags := func() error {
 		b, err := json.Marshal(o.Flags)
 		if err != nil {
@@ -107,18 +108,11 @@ func appendClassicOpts(e *msgpack.Encoder, o *socketio.BroadcastOptions, withFla
 		}
 	}
 	e.Str("except")
-	encodeStringArray(e, o.Except)
+	e.Strs(o.Except)
 	if withFlags && !emitterOrder {
 		return flags()
 	}
 	return nil
-}
-
-func encodeStringArray(e *msgpack.Encoder, ss []string) {
-	e.ArrayHeader(len(ss))
-	for _, s := range ss {
-		e.Str(s)
-	}
 }
 
 // classicBroadcastMsg is a decoded broadcast message (or the packet and
@@ -275,7 +269,7 @@ func readRoomArray(d *msgpack.Decoder) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		rooms = append(rooms, jsonText(raw))
+		rooms = append(rooms, nodejson.Text(raw))
 	}
 	return rooms, nil
 }
@@ -283,46 +277,11 @@ func readRoomArray(d *msgpack.Decoder) ([]string, error) {
 // readLooseString reads a str, or any other value as the text JavaScript
 // would make of it (a number's digits).
 func readLooseString(d *msgpack.Decoder) (string, error) {
-	if t, _ := d.Peek(); t == msgpack.StrType {
-		s, err := d.ReadStr()
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", errInvalidMessage, err)
-		}
-		return s, nil
-	}
-	raw, _, err := d.ReadJSON(nil, nil)
+	s, err := d.ReadText()
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errInvalidMessage, err)
 	}
-	return jsonText(raw), nil
-}
-
-// jsonText returns a JSON string's value, "" for null, or the text of
-// another JSON value (a number's digits), as JavaScript turns a room name
-// into a string.
-func jsonText(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
-}
-
-func jsonTexts(raw []json.RawMessage) []string {
-	if len(raw) == 0 {
-		return nil
-	}
-	out := make([]string, len(raw))
-	for i, r := range raw {
-		out[i] = jsonText(r)
-	}
-	return out
+	return s, nil
 }
 
 // classicRequest is a request another server (or an emitter) published,
@@ -366,10 +325,10 @@ func decodeClassicRequest(msg []byte) (*classicRequest, error) {
 		if j.Type == nil {
 			return nil, fmt.Errorf("%w: a request without a type", errInvalidMessage)
 		}
-		r := &classicRequest{uid: jsonText(j.UID), requestID: jsonText(j.RequestID), typ: int(*j.Type),
-			rooms: jsonTexts(j.Rooms), close: j.Close, data: j.Data, sid: jsonText(j.SID), room: jsonText(j.Room)}
+		r := &classicRequest{uid: nodejson.Text(j.UID), requestID: nodejson.Text(j.RequestID), typ: int(*j.Type),
+			rooms: nodejson.Texts(j.Rooms), close: j.Close, data: j.Data, sid: nodejson.Text(j.SID), room: nodejson.Text(j.Room)}
 		if j.Opts != nil {
-			r.opts = &socketio.BroadcastOptions{Rooms: jsonTexts(j.Opts.Rooms), Except: jsonTexts(j.Opts.Except)}
+			r.opts = &socketio.BroadcastOptions{Rooms: nodejson.Texts(j.Opts.Rooms), Except: nodejson.Texts(j.Opts.Except)}
 			if len(j.Opts.Flags) > 0 {
 				_ = json.Unmarshal(j.Opts.Flags, &r.opts.Flags)
 			}
@@ -444,79 +403,31 @@ func decodeClassicRequestMsgpack(msg []byte) (*classicRequest, error) {
 // appendClassicRequestJSON appends a JSON request or answer, fields in
 // Node's order: uid, requestId, type, then the type's own. An empty uid
 // or requestId, or a negative type, is left out.
-func appendClassicRequestJSON(dst []byte, uid, requestID string, typ int, fill func(w *jsonFields)) []byte {
-	w := jsonFields{b: dst}
+func appendClassicRequestJSON(dst []byte, uid, requestID string, typ int, fill func(w *nodejson.Object)) []byte {
+	w := nodejson.Object{B: dst}
 	if uid != "" {
-		w.str("uid", uid)
+		w.String("uid", uid)
 	}
 	if requestID != "" {
-		w.str("requestId", requestID)
+		w.String("requestId", requestID)
 	}
 	if typ >= 0 {
-		w.raw("type", strconv.AppendInt(nil, int64(typ), 10))
+		w.Raw("type", strconv.AppendInt(nil, int64(typ), 10))
 	}
 	if fill != nil {
 		fill(&w)
 	}
-	return w.end()
+	return w.End()
 }
 
 // appendSelectionJSON appends {"rooms":[…],"except":[…]}, the opts of
 // Node's requests.
 func appendSelectionJSON(dst []byte, o *socketio.BroadcastOptions) []byte {
 	dst = append(dst, `{"rooms":`...)
-	dst = appendStringsJSON(dst, o.Rooms)
+	dst = nodejson.AppendStrings(dst, o.Rooms)
 	dst = append(dst, `,"except":`...)
-	dst = appendStringsJSON(dst, o.Except)
+	dst = nodejson.AppendStrings(dst, o.Except)
 	return append(dst, '}')
-}
-
-func appendStringsJSON(dst []byte, ss []string) []byte {
-	dst = append(dst, '[')
-	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = parser.AppendString(dst, s)
-	}
-	return append(dst, ']')
-}
-
-// jsonFields writes a JSON object field by field.
-type jsonFields struct {
-	b []byte
-	n int
-}
-
-func (w *jsonFields) key(k string) {
-	if w.n == 0 {
-		w.b = append(w.b, '{')
-	} else {
-		w.b = append(w.b, ',')
-	}
-	w.n++
-	w.b = parser.AppendString(w.b, k)
-	w.b = append(w.b, ':')
-}
-
-func (w *jsonFields) raw(k string, v []byte) {
-	w.key(k)
-	if len(v) == 0 {
-		v = []byte("null")
-	}
-	w.b = append(w.b, v...)
-}
-
-func (w *jsonFields) str(k, v string) {
-	w.key(k)
-	w.b = parser.AppendString(w.b, v)
-}
-
-func (w *jsonFields) end() []byte {
-	if w.n == 0 {
-		return append(w.b, "{}"...)
-	}
-	return append(w.b, '}')
 }
 
 // appendClassicBroadcastRequest appends the BROADCAST request (a broadcast
@@ -595,12 +506,12 @@ func decodeClassicResponse(msg []byte) (*classicResponse, error) {
 		if err := json.Unmarshal(msg, &j); err != nil {
 			return nil, fmt.Errorf("%w: %w", errInvalidMessage, err)
 		}
-		r.requestID = jsonText(j.RequestID)
+		r.requestID = nodejson.Text(j.RequestID)
 		if j.Type != nil {
 			r.typ = int(*j.Type)
 		}
 		r.sockets, r.hasSockets = j.Sockets, j.Sockets != nil
-		r.rooms, r.hasRooms = jsonTexts(j.Rooms), j.Rooms != nil
+		r.rooms, r.hasRooms = nodejson.Texts(j.Rooms), j.Rooms != nil
 		r.clientCount = int(j.ClientCount)
 		r.data, r.packet = j.Data, j.Packet
 		return r, nil
@@ -677,7 +588,7 @@ func decodeClassicSocket(raw json.RawMessage) (*socketio.SocketDetails, error) {
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return nil, fmt.Errorf("%w: socket: %w", errInvalidMessage, err)
 	}
-	d := &socketio.SocketDetails{ID: jsonText(j.ID), Handshake: j.Handshake, Rooms: jsonTexts(j.Rooms)}
+	d := &socketio.SocketDetails{ID: nodejson.Text(j.ID), Handshake: j.Handshake, Rooms: nodejson.Texts(j.Rooms)}
 	if d.Rooms == nil {
 		d.Rooms = []string{}
 	}
@@ -697,22 +608,22 @@ func appendClassicSocketsJSON(dst []byte, socks []*socketio.SocketDetails) ([]by
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		w := jsonFields{b: dst}
-		w.str("id", s.ID)
+		w := nodejson.Object{B: dst}
+		w.String("id", s.ID)
 		hs, err := json.Marshal(s.Handshake)
 		if err != nil {
 			return dst, fmt.Errorf("redis: failed to encode the handshake of socket %s: %w", s.ID, err)
 		}
-		w.raw("handshake", hs)
-		w.raw("rooms", appendStringsJSON(nil, s.Rooms))
+		w.Raw("handshake", hs)
+		w.Raw("rooms", nodejson.AppendStrings(nil, s.Rooms))
 		data := []byte("{}")
 		if s.Data != nil {
 			if data, err = json.Marshal(s.Data); err != nil {
 				return dst, fmt.Errorf("redis: failed to encode the data of socket %s: %w", s.ID, err)
 			}
 		}
-		w.raw("data", data)
-		dst = w.end()
+		w.Raw("data", data)
+		dst = w.End()
 	}
 	return append(dst, ']'), nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -149,15 +150,15 @@ func TestClassicDecodeNodeForms(t *testing.T) {
 // JSON Node's adapter writes for the same call.
 func TestClassicRequestJSON(t *testing.T) {
 	opts := &socketio.BroadcastOptions{Rooms: []string{"a"}, Except: []string{"b"}}
-	got := appendClassicRequestJSON(nil, "abcdef", "", classicRemoteJoin, func(w *jsonFields) {
-		w.raw("opts", appendSelectionJSON(nil, opts))
-		w.raw("rooms", appendStringsJSON(nil, []string{"x"}))
+	got := appendClassicRequestJSON(nil, "abcdef", "", classicRemoteJoin, func(w *nodejson.Object) {
+		w.Raw("opts", appendSelectionJSON(nil, opts))
+		w.Raw("rooms", nodejson.AppendStrings(nil, []string{"x"}))
 	})
 	if want := `{"uid":"abcdef","type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["x"]}`; string(got) != want {
 		t.Errorf("REMOTE_JOIN = %s, want %s", got, want)
 	}
-	got = appendClassicRequestJSON(nil, "abcdef", "q1w2e3", classicRemoteFetch, func(w *jsonFields) {
-		w.raw("opts", appendSelectionJSON(nil, &socketio.BroadcastOptions{}))
+	got = appendClassicRequestJSON(nil, "abcdef", "q1w2e3", classicRemoteFetch, func(w *nodejson.Object) {
+		w.Raw("opts", appendSelectionJSON(nil, &socketio.BroadcastOptions{}))
 	})
 	if want := `{"uid":"abcdef","requestId":"q1w2e3","type":5,"opts":{"rooms":[],"except":[]}}`; string(got) != want {
 		t.Errorf("REMOTE_FETCH = %s, want %s", got, want)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/tether-rt/tether/adapter/internal/nodejson"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -158,26 +159,26 @@ func (e *Emitter) Emit(event string, args ...any) error {
 
 // SocketsJoin makes the targeted sockets of every server join rooms.
 func (e *Emitter) SocketsJoin(rooms ...string) error {
-	return e.request(classicRemoteJoin, func(w *jsonFields) { w.raw("rooms", appendStringsJSON(nil, rooms)) })
+	return e.request(classicRemoteJoin, func(w *nodejson.Object) { w.Raw("rooms", nodejson.AppendStrings(nil, rooms)) })
 }
 
 // SocketsLeave makes the targeted sockets of every server leave rooms.
 func (e *Emitter) SocketsLeave(rooms ...string) error {
-	return e.request(classicRemoteLeave, func(w *jsonFields) { w.raw("rooms", appendStringsJSON(nil, rooms)) })
+	return e.request(classicRemoteLeave, func(w *nodejson.Object) { w.Raw("rooms", nodejson.AppendStrings(nil, rooms)) })
 }
 
 // DisconnectSockets disconnects the targeted sockets of every server,
 // closing their connections when close is set.
 func (e *Emitter) DisconnectSockets(close bool) error {
-	return e.request(classicRemoteDisconnect, func(w *jsonFields) { w.raw("close", fmt.Append(nil, close)) })
+	return e.request(classicRemoteDisconnect, func(w *nodejson.Object) { w.Raw("close", fmt.Append(nil, close)) })
 }
 
 // request publishes {type, opts: {rooms, except}, …} as Node's emitter
 // does (with no uid).
-func (e *Emitter) request(typ int, fill func(*jsonFields)) error {
+func (e *Emitter) request(typ int, fill func(*nodejson.Object)) error {
 	opts := &socketio.BroadcastOptions{Rooms: e.rooms, Except: e.except}
-	msg := appendClassicRequestJSON(nil, "", "", typ, func(w *jsonFields) {
-		w.raw("opts", appendSelectionJSON(nil, opts))
+	msg := appendClassicRequestJSON(nil, "", "", typ, func(w *nodejson.Object) {
+		w.Raw("opts", appendSelectionJSON(nil, opts))
 		fill(w)
 	})
 	return e.publish(e.key+"-request#"+e.nsp+"#", msg)
@@ -196,7 +197,7 @@ func (e *Emitter) ServerSideEmit(event string, args ...any) error {
 		data = append(append(data, ','), b...)
 	}
 	data = append(data, ']')
-	msg := appendClassicRequestJSON(nil, emitterUID, "", classicServerSideEmit, func(w *jsonFields) { w.raw("data", data) })
+	msg := appendClassicRequestJSON(nil, emitterUID, "", classicServerSideEmit, func(w *nodejson.Object) { w.Raw("data", data) })
 	return e.publish(e.key+"-request#"+e.nsp+"#", msg)
 }
 

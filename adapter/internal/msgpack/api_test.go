@@ -277,3 +277,33 @@ func TestAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestStrsAndReadText checks Strs and the texts ReadText makes of each
+// kind of value, as JavaScript's String() turns an id into a string.
+func TestStrsAndReadText(t *testing.T) {
+	var e Encoder
+	e.Strs([]string{"a", "bc"})
+	e.Nil()
+	e.Int(-12)
+	e.Bool(true)
+	e.Float64(1.5)
+	e.Str("room")
+	var d Decoder
+	d.Reset(e.Buf)
+	if n, err := d.ReadArrayHeader(); err != nil || n != 2 {
+		t.Fatalf("Strs header = %d, %v", n, err)
+	}
+	for _, want := range []string{"a", "bc", "", "-12", "true", "1.5", "room"} {
+		got, err := d.ReadText()
+		if err != nil || got != want {
+			t.Errorf("ReadText = %q, %v; want %q", got, err, want)
+		}
+	}
+	if _, err := d.ReadText(); err == nil {
+		t.Error("ReadText at the end: no error")
+	}
+	d.Reset([]byte{0xd9}) // str 8 without its length
+	if _, err := d.ReadText(); err == nil {
+		t.Error("ReadText of a truncated str: no error")
+	}
+}

@@ -221,6 +221,25 @@ func (d *Decoder) ReadStr() (string, error) {
 	return string(appendUTF8(nil, b)), nil
 }
 
+// ReadText reads a str, nil as "", or any other value as the text
+// JavaScript would make of it (a number's digits, true, false; arrays and
+// maps as their JSON), as Node turns an id or a room name into a string.
+func (d *Decoder) ReadText() (string, error) {
+	switch t, err := d.Peek(); {
+	case err != nil:
+		return "", err
+	case t == StrType:
+		return d.ReadStr()
+	case t == NilType:
+		return "", d.ReadNil()
+	}
+	raw, _, err := d.ReadJSON(nil, nil)
+	if err != nil {
+		return "", err
+	}
+	return string(raw), nil
+}
+
 // ReadBin reads a bin and returns its bytes, which alias the buffer. With
 // the Notepack flavor it also reads the old ArrayBuffer extension (ext 8–32
 // of type 0), which notepack.io still decodes as binary.

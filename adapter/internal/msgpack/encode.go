@@ -93,6 +93,14 @@ func (e *Encoder) StrBytes(s []byte) {
 	e.Buf = append(e.Buf, s...)
 }
 
+// Strs appends the array of the strings ss.
+func (e *Encoder) Strs(ss []string) {
+	e.ArrayHeader(len(ss))
+	for _, s := range ss {
+		e.Str(s)
+	}
+}
+
 // Bin appends b as a bin (a Buffer in Node). A nil b is an empty bin.
 func (e *Encoder) Bin(b []byte) { e.Buf = appendBin(e.Buf, b) }
 
