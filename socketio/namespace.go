@@ -132,7 +132,7 @@ func (n *Namespace) Socket(id string) *Socket {
 // connect runs on the client's dispatch goroutine: it creates the socket
 // (restoring its session when possible), runs the middlewares and connects
 // it.
-func (n *Namespace) connect(c *client, auth json.RawMessage) {
+func (n *Namespace) connect(c *connection, auth json.RawMessage) {
 	s := n.newOrRestoredSocket(c, auth)
 	c.setSocket(n.name, s)
 
@@ -193,7 +193,7 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 	}
 }
 
-func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket {
+func (n *Namespace) newOrRestoredSocket(c *connection, auth json.RawMessage) *Socket {
 	if n.server.opts.ConnectionStateRecovery != nil && len(auth) > 0 && !c.v3() {
 		var a struct {
 			PID    *string `json:"pid"`
@@ -237,8 +237,8 @@ func (n *Namespace) takeOver(pid string) {
 	if old == nil {
 		return
 	}
-	old.client.onclose(ReasonTransportClose)
-	_ = old.client.conn.Close()
+	old.conn.onclose(ReasonTransportClose)
+	_ = old.conn.engine.Close()
 	select {
 	case <-old.done:
 	case <-time.After(takeOverTimeout):
