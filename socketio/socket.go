@@ -385,35 +385,15 @@ func buildEvent(event string, args []any) (*parser.Packet, error) {
 	if parser.IsReservedEvent(event) {
 		return nil, fmt.Errorf("failed to emit %q: %w", event, ErrReservedEvent)
 	}
-	buf := make([]byte, 0, 32+len(event))
-	buf = append(buf, '[')
-	buf = parser.AppendString(buf, event)
-	var atts [][]byte
-	var err error
-	for _, a := range args {
-		buf = append(buf, ',')
-		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
-			return nil, fmt.Errorf("failed to emit %q: %w", event, err)
-		}
+	buf, atts, err := parser.AppendEvent(make([]byte, 0, 32+len(event)), event, args, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to emit %q: %w", event, err)
 	}
-	buf = append(buf, ']')
 	return &parser.Packet{Type: parser.Event, Data: buf, Attachments: atts}, nil
 }
 
 func buildArgs(args []any) ([]byte, [][]byte, error) {
-	buf := make([]byte, 0, 32)
-	buf = append(buf, '[')
-	var atts [][]byte
-	var err error
-	for i, a := range args {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
-			return nil, nil, err
-		}
-	}
-	return append(buf, ']'), atts, nil
+	return parser.AppendArgs(make([]byte, 0, 32), args, nil)
 }
 
 // Emit sends an event to the client. args are encoded as JSON (like
@@ -645,7 +625,7 @@ func (s *Socket) onEvent(p parser.Packet) {
 	if err != nil || len(raw) == 0 {
 		return
 	}
-	name := eventName(raw[0]) // a string or a number, never binary
+	name := parser.EventName(raw[0]) // a string or a number, never binary
 	raw = raw[1:]
 	var ack AckFunc
 	if p.HasID {
@@ -686,18 +666,6 @@ func (s *Socket) onEvent(p parser.Packet) {
 		}
 		h.raw(s, rargs, ack)
 	}
-}
-
-// eventName returns the event name of the first EVENT element: a string, or
-// a number (used by its text, as JavaScript does with property keys).
-func eventName(raw json.RawMessage) string {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
 }
 
 func (s *Socket) ackFunc(id uint64) AckFunc {
