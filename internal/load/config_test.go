@@ -103,3 +103,10 @@ func TestReason(t *testing.T) {
 		}
 	}
 }
+
+func TestShellCommand(t *testing.T) {
+	got := shellCommand([]string{"tether", "load", "-label", "Node socket.io 4.8", "-url", "http://127.0.0.1:80/", "-x", "it's", "-e", ""})
+	if want := `tether load -label 'Node socket.io 4.8' -url http://127.0.0.1:80/ -x 'it'\''s' -e ''`; got != want {
+		t.Fatalf("%s\nwant %s", got, want)
+	}
+}

@@ -86,7 +86,7 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 		}
 	}
 	r := &Report{
-		Label: cfg.Label, URL: cfg.URL, Command: "tether load " + strings.Join(cfg.Args, " "),
+		Label: cfg.Label, URL: cfg.URL, Command: shellCommand(append([]string{"tether", "load"}, cfg.Args...)),
 		Mode: cfg.Mode, Clients: cfg.Clients, Procs: cfg.Procs, Transports: strings.Join(ts, ","),
 		Rooms: cfg.Rooms, PublishRate: cfg.PublishRate, Size: cfg.Size,
 		DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(), Connected: connected,
@@ -142,6 +142,19 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 	}
 	r.OK = len(r.Failures) == 0
 	return r
+}
+
+// shellCommand quotes the arguments that need it for a POSIX shell.
+func shellCommand(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,:/+%@") == "" {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func addAll(dst, src map[string]int64) {
