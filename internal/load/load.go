@@ -183,6 +183,7 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 		for i, p := range procs {
 			s := srcs[i]
 			go func() {
+				gotResult := false
 				for l := range p.lines {
 					switch {
 					case l.Ready != nil:
@@ -190,14 +191,17 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 					case l.Progress != nil:
 						prog.update(i, *l.Progress)
 					case l.Result != nil:
+						gotResult = true
 						s.result <- l.Result
 					}
 				}
 				err := <-p.done
-				if err == nil {
-					err = errors.New("exited before its result")
+				if !gotResult {
+					if err == nil {
+						err = errors.New("exited before its result")
+					}
+					s.err <- fmt.Errorf("load worker %d: %w", i, err)
 				}
-				s.err <- fmt.Errorf("load worker %d: %w", i, err)
 				p.done <- err // for the deferred wait
 			}()
 			go func() {
