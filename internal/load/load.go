@@ -224,12 +224,13 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 			return nil, fmt.Errorf("the clients did not connect in time: %w", ctx.Err())
 		}
 	}
-	prog.phase("connected")
+	prog.phase("settling")
 	if srv != nil {
 		time.Sleep(time.Second) // let the server settle
 		srv.connected(connected)
 	}
 	t0 := time.Now().Add(100 * time.Millisecond)
+	prog.phase("warm-up")
 	for _, s := range srcs {
 		s.goCh <- t0
 		if cfg.Procs > 1 {
