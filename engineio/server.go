@@ -443,13 +443,7 @@ func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request, proto int
 // openPacket builds the handshake's open packet.
 func (s *Socket) openPacket(upgrades []string) parser.Packet {
 	cfg := &s.srv.cfg
-	h := struct {
-		SID          string   `json:"sid"`
-		Upgrades     []string `json:"upgrades"`
-		PingInterval int64    `json:"pingInterval"`
-		PingTimeout  int64    `json:"pingTimeout"`
-		MaxPayload   int64    `json:"maxPayload,omitempty"`
-	}{s.id, upgrades, cfg.PingInterval.Milliseconds(), cfg.PingTimeout.Milliseconds(), 0}
+	h := parser.Handshake{SID: s.id, Upgrades: upgrades, PingInterval: cfg.PingInterval.Milliseconds(), PingTimeout: cfg.PingTimeout.Milliseconds()}
 	if s.proto == 4 {
 		h.MaxPayload = cfg.MaxPayload
 	}

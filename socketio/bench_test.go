@@ -36,7 +36,7 @@ func connectDiscard(tb testing.TB, srv *Server, n int) []*discardConn {
 	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
 	for i := range conns {
 		conns[i] = &discardConn{req: req}
-		c := srv.newClient(conns[i])
+		c := srv.newConnection(conns[i])
 		c.onMessage(engineio.Packet{Data: []byte("0")})
 	}
 	for range n {

@@ -21,7 +21,7 @@ type fakeConn struct {
 	sent     chan engineio.Packet
 	writable atomic.Bool
 	closed   atomic.Bool
-	client   atomic.Pointer[client]
+	client   atomic.Pointer[connection]
 	protocol int
 	mu       sync.Mutex
 }
@@ -76,7 +76,7 @@ func (c *fakeConn) Close() error {
 type testClient struct {
 	t    *testing.T
 	conn *fakeConn
-	c    *client
+	c    *connection
 }
 
 func newTestServer(t *testing.T, opts *Options) *Server {
@@ -96,7 +96,7 @@ func dialProtocol(t *testing.T, srv *Server, protocol int) *testClient {
 	t.Helper()
 	conn := newFakeConn()
 	conn.protocol = protocol
-	c := srv.newClient(conn)
+	c := srv.newConnection(conn)
 	conn.client.Store(c)
 	return &testClient{t: t, conn: conn, c: c}
 }

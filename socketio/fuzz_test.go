@@ -38,7 +38,7 @@ func FuzzClient(f *testing.F) {
 	srv.OfFunc(func(name string, _ json.RawMessage) bool { return len(name) < 8 }).OnConnection(echo)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conn := &discardConn{req: newFakeConn().req}
-		c := srv.newClient(conn)
+		c := srv.newConnection(conn)
 		for _, m := range bytes.Split(data, []byte("\n")) {
 			// Like the engine, hand over memory that is the client's to
 			// keep (data is the fuzzer's).

@@ -132,7 +132,7 @@ func (n *Namespace) Socket(id string) *Socket {
 // connect runs on the client's dispatch goroutine: it creates the socket
 // (restoring its session when possible), runs the middlewares and connects
 // it.
-func (n *Namespace) connect(c *client, auth json.RawMessage) {
+func (n *Namespace) connect(c *connection, auth json.RawMessage) {
 	s := n.newOrRestoredSocket(c, auth)
 	c.setSocket(n.name, s)
 
@@ -150,22 +150,26 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 	if err != nil {
 		n.local.unregister(s)
 		c.removeSocket(s)
-		msg := map[string]any{"message": err.Error()}
+		msg := parser.ConnectErrorData{Message: err.Error()}
 		var ce *ConnectError
+		var jerr error
 		if errors.As(err, &ce) && ce.Data != nil {
-			msg["data"] = ce.Data
+			msg.Data, jerr = json.Marshal(ce.Data)
 		}
 		var v any = msg
 		if c.v3() {
 			// Socket.IO v2: the error's data, or its message.
 			v = err.Error()
-			if d, ok := msg["data"]; ok {
-				v = d
+			if msg.Data != nil {
+				v = msg.Data
 			}
 		}
-		data, jerr := json.Marshal(v)
+		var data []byte
+		if jerr == nil {
+			data, jerr = json.Marshal(v)
+		}
 		if jerr != nil {
-			data, _ = json.Marshal(map[string]string{"message": err.Error()})
+			data, _ = json.Marshal(parser.ConnectErrorData{Message: err.Error()})
 		}
 		s.sendNow(&parser.Packet{Type: parser.ConnectError, Data: data})
 		return
@@ -174,11 +178,7 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 	// Connected: join the own room, send CONNECT and what was held.
 	s.connected.Store(true)
 	n.local.connected(s)
-	resp := struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.pid}
-	data, _ := json.Marshal(resp)
+	data, _ := json.Marshal(parser.ConnectData{SID: s.id, PID: s.pid})
 	if c.v3() {
 		data = nil
 	}
@@ -193,12 +193,9 @@ func (n *Namespace) connect(c *client, auth json.RawMessage) {
 	}
 }
 
-func (n *Namespace) newOrRestoredSocket(c *client, auth json.RawMessage) *Socket {
+func (n *Namespace) newOrRestoredSocket(c *connection, auth json.RawMessage) *Socket {
 	if n.server.opts.ConnectionStateRecovery != nil && len(auth) > 0 && !c.v3() {
-		var a struct {
-			PID    *string `json:"pid"`
-			Offset *string `json:"offset"`
-		}
+		var a parser.RecoveryAuth
 		if json.Unmarshal(auth, &a) == nil && a.PID != nil && a.Offset != nil {
 			n.takeOver(*a.PID)
 			var s *Socket
@@ -237,8 +234,8 @@ func (n *Namespace) takeOver(pid string) {
 	if old == nil {
 		return
 	}
-	old.client.onclose(ReasonTransportClose)
-	_ = old.client.conn.Close()
+	old.conn.onclose(ReasonTransportClose)
+	_ = old.conn.engine.Close()
 	select {
 	case <-old.done:
 	case <-time.After(takeOverTimeout):
@@ -354,7 +351,7 @@ func (n *Namespace) DispatchServerSideEmit(args []json.RawMessage, ack func(json
 	if len(args) == 0 {
 		return
 	}
-	name := eventName(args[0])
+	name := parser.EventName(args[0])
 	n.mu.RLock()
 	fn := n.ssHandlers[name]
 	n.mu.RUnlock()

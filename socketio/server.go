@@ -25,21 +25,21 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
-	clients map[*client]struct{}
+	conns   map[*connection]struct{}
 	main    *Namespace
 }
 
 // NewServer returns a server configured by opts (nil means the defaults).
 func NewServer(opts *Options) *Server {
 	s := &Server{
-		opts:    opts.withDefaults(),
-		nsps:    map[string]*Namespace{},
-		clients: map[*client]struct{}{},
+		opts:  opts.withDefaults(),
+		nsps:  map[string]*Namespace{},
+		conns: map[*connection]struct{}{},
 	}
 	s.main = s.Of("/")
 	s.engine = engineio.NewServer(&s.opts.Options)
 	s.engine.OnConnection(func(es *engineio.Socket) {
-		c := s.newClient(es)
+		c := s.newConnection(es)
 		es.OnMessage(c.onMessage)
 		es.OnClose(c.onEngineClose)
 	})
@@ -66,12 +66,12 @@ func (s *Server) Engine() *engineio.Server { return s.engine }
 // the Engine.IO server.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	clients := make([]*client, 0, len(s.clients))
-	for c := range s.clients {
-		clients = append(clients, c)
+	conns := make([]*connection, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	for _, c := range clients {
+	for _, c := range conns {
 		c.onclose(ReasonServerShuttingDown)
 	}
 	err := s.engine.Close()

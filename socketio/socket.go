@@ -210,7 +210,7 @@ type Socket struct {
 	id        string
 	pid       string
 	nsp       *Namespace
-	client    *client
+	conn      *connection
 	handshake *Handshake
 	recovered bool
 	data      Data
@@ -241,11 +241,11 @@ func generateID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
+func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 	s := &Socket{
 		id:       generateID(),
 		nsp:      nsp,
-		client:   c,
+		conn:     c,
 		holding:  true,
 		handlers: map[string]eventHandler{},
 		done:     make(chan struct{}),
@@ -253,14 +253,14 @@ func newSocket(nsp *Namespace, c *client, auth json.RawMessage) *Socket {
 	switch {
 	case c.v3():
 		// As Node: the Engine.IO id, prefixed with the namespace but for "/".
-		s.id = c.conn.ID()
+		s.id = c.engine.ID()
 		if nsp.name != "/" {
 			s.id = nsp.name + "#" + s.id
 		}
 	case c.srv.opts.ConnectionStateRecovery != nil:
 		s.pid = generateID()
 	}
-	s.handshake = buildHandshake(c.conn.Request(), auth)
+	s.handshake = buildHandshake(c.engine.Request(), auth)
 	return s
 }
 
@@ -301,11 +301,11 @@ func (s *Socket) Data() *Data { return &s.data }
 
 // Transport returns the name of the client connection's current transport:
 // "polling" or "websocket".
-func (s *Socket) Transport() string { return s.client.conn.Transport() }
+func (s *Socket) Transport() string { return s.conn.engine.Transport() }
 
 // EngineID returns the id of the underlying Engine.IO session. Unlike ID it
 // is sensitive: do not share it with other clients.
-func (s *Socket) EngineID() string { return s.client.conn.ID() }
+func (s *Socket) EngineID() string { return s.conn.engine.ID() }
 
 // On sets the handler of event, replacing any previous one.
 func (s *Socket) On(event string, h EventHandler) {
@@ -385,35 +385,15 @@ func buildEvent(event string, args []any) (*parser.Packet, error) {
 	if parser.IsReservedEvent(event) {
 		return nil, fmt.Errorf("failed to emit %q: %w", event, ErrReservedEvent)
 	}
-	buf := make([]byte, 0, 32+len(event))
-	buf = append(buf, '[')
-	buf = parser.AppendString(buf, event)
-	var atts [][]byte
-	var err error
-	for _, a := range args {
-		buf = append(buf, ',')
-		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
-			return nil, fmt.Errorf("failed to emit %q: %w", event, err)
-		}
+	buf, atts, err := parser.AppendEvent(make([]byte, 0, 32+len(event)), event, args, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to emit %q: %w", event, err)
 	}
-	buf = append(buf, ']')
 	return &parser.Packet{Type: parser.Event, Data: buf, Attachments: atts}, nil
 }
 
 func buildArgs(args []any) ([]byte, [][]byte, error) {
-	buf := make([]byte, 0, 32)
-	buf = append(buf, '[')
-	var atts [][]byte
-	var err error
-	for i, a := range args {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		if buf, atts, err = parser.AppendValue(buf, a, atts); err != nil {
-			return nil, nil, err
-		}
-	}
-	return append(buf, ']'), atts, nil
+	return parser.AppendArgs(make([]byte, 0, 32), args, nil)
 }
 
 // Emit sends an event to the client. args are encoded as JSON (like
@@ -429,7 +409,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
-	if s.client.srv.opts.ConnectionStateRecovery != nil {
+	if s.conn.srv.opts.ConnectionStateRecovery != nil {
 		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
 	}
 	p.Namespace = s.nsp.name
@@ -514,10 +494,10 @@ func (s *Socket) deliver(ep *EncodedPacket, volatile bool) {
 		}
 		return
 	}
-	if volatile && !s.client.conn.Writable() {
+	if volatile && !s.conn.engine.Writable() {
 		return
 	}
-	_ = s.client.conn.Send(ep.Packets...)
+	_ = s.conn.engine.Send(ep.Packets...)
 }
 
 // send sends a packet to this socket only.
@@ -528,7 +508,7 @@ func (s *Socket) send(ep *EncodedPacket) {
 // sendNow sends a packet even while holding (CONNECT, CONNECT_ERROR).
 func (s *Socket) sendNow(p *parser.Packet) {
 	p.Namespace = s.nsp.name
-	_ = s.client.conn.Send(Encode(p).Packets...)
+	_ = s.conn.engine.Send(Encode(p).Packets...)
 }
 
 // release sends the CONNECT packet, then what was held, and ends holding.
@@ -540,7 +520,7 @@ func (s *Socket) release(connect *parser.Packet) {
 	for _, ep := range s.held {
 		pkts = append(pkts, ep.Packets...)
 	}
-	_ = s.client.conn.Send(pkts...)
+	_ = s.conn.engine.Send(pkts...)
 	s.held = nil
 	s.holding = false
 }
@@ -570,7 +550,7 @@ func (s *Socket) Rooms() []string {
 // sockets of every namespace and closes the connection.
 func (s *Socket) Disconnect(close bool) {
 	if close {
-		s.client.disconnectAll()
+		s.conn.disconnectAll()
 		return
 	}
 	s.disconnect(true)
@@ -582,14 +562,14 @@ func (s *Socket) disconnect(notify bool) {
 	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
 		return
 	}
-	s.client.removeSocket(s) // the client may connect to the namespace again
+	s.conn.removeSocket(s) // the client may connect to the namespace again
 	if notify {
 		s.sendMu.Lock()
-		_ = s.client.conn.Send(Encode(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}).Packets...)
+		_ = s.conn.engine.Send(Encode(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}).Packets...)
 		s.sendMu.Unlock()
 	}
 	s.failAcks()
-	s.client.enqueue(func() { s.onclose(ReasonServerNamespaceDisconnect) })
+	s.conn.enqueue(func() { s.onclose(ReasonServerNamespaceDisconnect) })
 }
 
 // closeWith marks the socket closed for reason and queues its disconnection.
@@ -598,13 +578,13 @@ func (s *Socket) closeWith(reason string) {
 		return
 	}
 	s.failAcks()
-	s.client.enqueue(func() { s.onclose(reason) })
+	s.conn.enqueue(func() { s.onclose(reason) })
 }
 
 // onclose runs on the client's dispatch goroutine.
 func (s *Socket) onclose(reason string) {
 	defer close(s.done)
-	s.client.removeSocket(s)
+	s.conn.removeSocket(s)
 	if !s.connected.Load() {
 		s.nsp.local.unregister(s)
 		return
@@ -620,7 +600,7 @@ func (s *Socket) onclose(reason string) {
 	// then the socket is forgotten; a reconnecting client that restores the
 	// session meanwhile registers a new socket of the same id, which
 	// unregistering this one leaves alone.
-	if s.client.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
+	if s.conn.srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
 		sess := &SessionToPersist{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.data.Snapshot()}
 		if err := s.nsp.adapter.PersistSession(sess); err != nil {
 			s.nsp.Logger().Warn("socketio: failed to persist a session", "namespace", s.nsp.name, "err", err)
@@ -645,7 +625,7 @@ func (s *Socket) onEvent(p parser.Packet) {
 	if err != nil || len(raw) == 0 {
 		return
 	}
-	name := eventName(raw[0]) // a string or a number, never binary
+	name := parser.EventName(raw[0]) // a string or a number, never binary
 	raw = raw[1:]
 	var ack AckFunc
 	if p.HasID {
@@ -686,18 +666,6 @@ func (s *Socket) onEvent(p parser.Packet) {
 		}
 		h.raw(s, rargs, ack)
 	}
-}
-
-// eventName returns the event name of the first EVENT element: a string, or
-// a number (used by its text, as JavaScript does with property keys).
-func eventName(raw json.RawMessage) string {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
 }
 
 func (s *Socket) ackFunc(id uint64) AckFunc {

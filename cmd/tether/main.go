@@ -8,6 +8,7 @@
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
 //	tether version                                         print the version and the commit it was built from
 //	tether hash-password [-cost 10] < password             print the bcrypt hash of a password (admin_ui.password_hash)
+//	tether load [-url …] [-clients N] [-publish-rate R] …  drive a Socket.IO server with clients and measure it
 package main
 
 import (
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runVersion(args[1:], stdout, stderr)
 	case "hash-password":
 		return runHashPassword(args[1:], os.Stdin, stdout, stderr)
+	case "load":
+		return runLoad(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -77,6 +80,7 @@ Commands:
   conformance   serve the reference configuration of the Engine.IO/Socket.IO protocol test suites
   version       print the version and the commit it was built from (also -version)
   hash-password print the bcrypt hash of a password read from stdin (admin_ui.password_hash)
+  load          drive a Socket.IO server with clients and measure it (connections, latency, delivery)
 
 Run "tether <command> -h" for a command's flags.
 `)

@@ -54,6 +54,18 @@ type Packet struct {
 	Binary bool
 }
 
+// Handshake is the data of the open packet, the JSON object a server
+// sends first: the session id, the transports the client may upgrade to,
+// the heartbeat's timings in milliseconds and (v4) the largest payload the
+// server reads, in bytes.
+type Handshake struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int64    `json:"pingInterval"`
+	PingTimeout  int64    `json:"pingTimeout"`
+	MaxPayload   int64    `json:"maxPayload,omitempty"`
+}
+
 // RecordSeparator joins the packets of a v4 polling payload.
 const RecordSeparator = '\x1e'
 

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
@@ -269,3 +270,14 @@ func TestWritePayloadShares(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestHandshakeJSON(t *testing.T) {
+	b, _ := json.Marshal(Handshake{SID: "abc", Upgrades: []string{"websocket"}, PingInterval: 25000, PingTimeout: 20000})
+	if string(b) != `{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000}` {
+		t.Fatalf("v3 handshake = %s", b)
+	}
+	var h Handshake
+	if err := json.Unmarshal([]byte(`{"sid":"x","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}`), &h); err != nil || h.SID != "x" || h.PingInterval != 300 || h.PingTimeout != 200 || h.MaxPayload != 1e6 {
+		t.Fatalf("decoded %+v, %v", h, err)
+	}
+}

@@ -33,15 +33,16 @@ const (
 	maxQueuedBytes = 32 << 20
 )
 
-// client is one Engine.IO connection and the sockets it opened, one per
-// namespace. Its packets are decoded on the engine's reading goroutine;
-// ACK packets are handled there, everything else (connections, events,
-// disconnections) runs in order on the client's dispatch goroutine, which
-// exists only while there is work.
-type client struct {
-	srv  *Server
-	conn engineConn
-	dec  parser.Decoder // reading goroutine only
+// connection is one client's Engine.IO connection and the sockets it
+// opened, one per namespace. Its packets are decoded on the engine's
+// reading goroutine; ACK packets are handled there, everything else
+// (connections, events, disconnections) runs in order on the connection's
+// dispatch goroutine, which exists only while there is work. (It is not
+// named client: that is the Socket.IO client, package socketio/client.)
+type connection struct {
+	srv    *Server
+	engine engineConn
+	dec    parser.Decoder // reading goroutine only
 
 	mu     sync.Mutex
 	nsps   map[string]*Socket // a nil value: CONNECT being processed
@@ -61,11 +62,11 @@ type queued struct {
 	size int
 }
 
-func (srv *Server) newClient(conn engineConn) *client {
-	c := &client{srv: srv, conn: conn, nsps: map[string]*Socket{}}
+func (srv *Server) newConnection(conn engineConn) *connection {
+	c := &connection{srv: srv, engine: conn, nsps: map[string]*Socket{}}
 	c.dec.MaxAttachments = srv.opts.MaxAttachments
 	srv.mu.Lock()
-	srv.clients[c] = struct{}{}
+	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
 	c.mu.Lock()
 	c.timer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
@@ -85,9 +86,9 @@ func (srv *Server) newClient(conn engineConn) *client {
 // the query of the CONNECT packet's namespace, no data in the CONNECT
 // answer, socket ids derived from the Engine.IO id, and the error's data
 // (or message) alone in CONNECT_ERROR.
-func (c *client) v3() bool { return c.conn.Protocol() == 3 }
+func (c *connection) v3() bool { return c.engine.Protocol() == 3 }
 
-func (c *client) onConnectTimeout() {
+func (c *connection) onConnectTimeout() {
 	c.mu.Lock()
 	joined := c.joined
 	c.mu.Unlock()
@@ -97,7 +98,7 @@ func (c *client) onConnectTimeout() {
 }
 
 // onMessage takes the engine's messages, in order.
-func (c *client) onMessage(m engineio.Packet) {
+func (c *connection) onMessage(m engineio.Packet) {
 	// m.Data is ours to keep (engineio's contract): packets and handlers
 	// hold on to it without a copy.
 	data := m.Data
@@ -114,7 +115,7 @@ func (c *client) onMessage(m engineio.Packet) {
 	}
 }
 
-func (c *client) handle(p parser.Packet) {
+func (c *connection) handle(p parser.Packet) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -187,14 +188,14 @@ func (c *client) handle(p parser.Packet) {
 	}
 }
 
-func (c *client) socket(name string) *Socket {
+func (c *connection) socket(name string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.nsps[name]
 }
 
 // connect runs on the dispatch goroutine.
-func (c *client) connect(name string, auth json.RawMessage) {
+func (c *connection) connect(name string, auth json.RawMessage) {
 	if c.isClosed() {
 		return
 	}
@@ -206,7 +207,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}
-		_ = c.conn.Send(Encode(p).Packets...)
+		_ = c.engine.Send(Encode(p).Packets...)
 		return
 	}
 	if nsp.err != nil {
@@ -216,13 +217,13 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Namespace unavailable","data":{"reason":"adapter failed"}}`)}
-		_ = c.conn.Send(Encode(p).Packets...)
+		_ = c.engine.Send(Encode(p).Packets...)
 		return
 	}
 	nsp.connect(c, auth)
 }
 
-func (c *client) setSocket(name string, s *Socket) {
+func (c *connection) setSocket(name string, s *Socket) {
 	c.mu.Lock()
 	if _, ok := c.nsps[name]; ok && !c.closed {
 		c.nsps[name] = s
@@ -232,7 +233,7 @@ func (c *client) setSocket(name string, s *Socket) {
 	c.mu.Unlock()
 }
 
-func (c *client) removeSocket(s *Socket) {
+func (c *connection) removeSocket(s *Socket) {
 	c.mu.Lock()
 	if cur, ok := c.nsps[s.nsp.name]; ok && cur == s {
 		delete(c.nsps, s.nsp.name)
@@ -241,7 +242,7 @@ func (c *client) removeSocket(s *Socket) {
 }
 
 // connected records that a namespace was joined: the connect timeout ends.
-func (c *client) connected() {
+func (c *connection) connected() {
 	c.mu.Lock()
 	c.joined = true
 	if c.timer != nil {
@@ -250,17 +251,17 @@ func (c *client) connected() {
 	c.mu.Unlock()
 }
 
-func (c *client) isClosed() bool {
+func (c *connection) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
 }
 
 // enqueue adds work for the dispatch goroutine, starting it if needed.
-func (c *client) enqueue(fn func()) { c.enqueueSized(0, fn) }
+func (c *connection) enqueue(fn func()) { c.enqueueSized(0, fn) }
 
 // enqueueSized is enqueue for work that holds size bytes of packet data.
-func (c *client) enqueueSized(size int, fn func()) {
+func (c *connection) enqueueSized(size int, fn func()) {
 	c.qmu.Lock()
 	if size > 0 && (len(c.queue) >= maxQueued || c.qbytes+size > maxQueuedBytes) {
 		n, b, first := len(c.queue), c.qbytes, !c.flooded
@@ -268,7 +269,7 @@ func (c *client) enqueueSized(size int, fn func()) {
 		c.qmu.Unlock()
 		if first { // the packets that come while it closes are dropped quietly
 			c.srv.logger().Warn("socketio: closing a client whose packets pile up before its handlers",
-				"client", c.conn.ID(), "packets", n, "bytes", b)
+				"client", c.engine.ID(), "packets", n, "bytes", b)
 			go c.close()
 		}
 		return
@@ -282,7 +283,7 @@ func (c *client) enqueueSized(size int, fn func()) {
 	c.qmu.Unlock()
 }
 
-func (c *client) run() {
+func (c *connection) run() {
 	for {
 		c.qmu.Lock()
 		if len(c.queue) == 0 {
@@ -302,10 +303,10 @@ func (c *client) run() {
 
 // call runs a handler; a panic closes the client's connection instead of
 // the whole program, as net/http does for requests.
-func (c *client) call(fn func()) {
+func (c *connection) call(fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.srv.logger().Error("socketio: panic serving a client", "client", c.conn.ID(), "panic", r, "stack", string(debug.Stack()))
+			c.srv.logger().Error("socketio: panic serving a client", "client", c.engine.ID(), "panic", r, "stack", string(debug.Stack()))
 			c.close()
 		}
 	}()
@@ -313,27 +314,27 @@ func (c *client) call(fn func()) {
 }
 
 // fail closes the connection after a protocol error.
-func (c *client) fail() {
+func (c *connection) fail() {
 	c.onclose(ReasonForcedClose) // first: the engine's own reason comes later
-	_ = c.conn.Close()
+	_ = c.engine.Close()
 }
 
 // close closes the connection from the server side.
-func (c *client) close() {
+func (c *connection) close() {
 	if c.isClosed() {
 		return
 	}
 	c.onclose(ReasonForcedServerClose) // first: the engine's own reason comes later
-	_ = c.conn.Close()
+	_ = c.engine.Close()
 }
 
 // onEngineClose is the engine's OnClose callback.
-func (c *client) onEngineClose(reason string, _ error) {
+func (c *connection) onEngineClose(reason string, _ error) {
 	c.onclose(reason)
 }
 
 // onclose disconnects every socket of the client with reason.
-func (c *client) onclose(reason string) {
+func (c *connection) onclose(reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -351,7 +352,7 @@ func (c *client) onclose(reason string) {
 	}
 	c.mu.Unlock()
 	c.srv.mu.Lock()
-	delete(c.srv.clients, c)
+	delete(c.srv.conns, c)
 	c.srv.mu.Unlock()
 	for _, s := range sockets {
 		s.closeWith(reason)
@@ -360,7 +361,7 @@ func (c *client) onclose(reason string) {
 
 // disconnectAll disconnects every socket (each gets a DISCONNECT packet)
 // and closes the connection.
-func (c *client) disconnectAll() {
+func (c *connection) disconnectAll() {
 	c.mu.Lock()
 	var sockets []*Socket
 	for _, s := range c.nsps {

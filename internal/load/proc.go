@@ -1,0 +1,106 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTicks = 100
+
+// serverSampler reads a local server's memory and CPU time from /proc.
+type serverSampler struct {
+	pid                     int
+	rssBefore, rssConnected int64
+	conns                   int64
+	cpu0, cpu1              float64
+	t0, t1                  time.Time
+}
+
+func newServerSampler(pid int) (*serverSampler, error) {
+	s := &serverSampler{pid: pid}
+	rss, err := readRSS(pid)
+	if err != nil {
+		return nil, fmt.Errorf("-pid %d: %w", pid, err)
+	}
+	s.rssBefore = rss
+	return s, nil
+}
+
+func (s *serverSampler) connected(n int64) {
+	s.conns = n
+	s.rssConnected, _ = readRSS(s.pid)
+}
+
+func (s *serverSampler) windowStart() {
+	s.cpu0, _ = readCPU(s.pid)
+	s.t0 = time.Now()
+}
+
+func (s *serverSampler) windowEnd() {
+	s.cpu1, _ = readCPU(s.pid)
+	s.t1 = time.Now()
+}
+
+func (s *serverSampler) stats(_ time.Duration, delivered int64) *ServerStats {
+	st := &ServerStats{PID: s.pid, RSSBefore: s.rssBefore, RSSConnected: s.rssConnected}
+	if s.conns > 0 {
+		st.RSSPerConnection = float64(s.rssConnected-s.rssBefore) / float64(s.conns)
+	}
+	st.CPUSeconds = s.cpu1 - s.cpu0
+	if d := s.t1.Sub(s.t0).Seconds(); d > 0 {
+		st.CPUPercent = 100 * st.CPUSeconds / d
+	}
+	if delivered > 0 {
+		st.CPUPerMessageUS = st.CPUSeconds * 1e6 / float64(delivered)
+	}
+	return st
+}
+
+// readRSS returns VmRSS of /proc/<pid>/status, in bytes.
+func readRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				n, err := strconv.ParseInt(f[0], 10, 64)
+				return n * 1024, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// readCPU returns the user and system time of /proc/<pid>/stat, in
+// seconds.
+func readCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis (field 3 is the first).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64) // field 14
+	stime, err2 := strconv.ParseFloat(f[12], 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	return (utime + stime) / clockTicks, nil
+}
