@@ -653,7 +653,9 @@ func (c *cluster) onLock(m *ClusterMessage) {
 		c.served("poll")
 		c.lockPoll(s, m)
 	case m.Transport == TransportPolling:
-		c.served("post")
+		if !m.Tether {
+			c.served("post") // a Tether requester's packets are counted as they come
+		}
 		s.mu.Lock()
 		ok := sockState(s.state.Load()) != stateClosed && s.ws == nil
 		s.mu.Unlock()
@@ -779,6 +781,7 @@ func (c *cluster) onPackets(m *ClusterMessage) {
 		}
 	}
 	if ack {
+		c.served("post")
 		c.respond(m, true)
 	}
 }
