@@ -90,6 +90,11 @@ const (
 	// holds for the session (it shuts down): the queue waits for the
 	// client's next poll. Answered like ClusterMsgPackets.
 	ClusterMsgRelease ClusterMessageType = 33
+	// ClusterMsgDrained tells a Tether owner that the client took the
+	// packets of the session's last DRAIN to the sender (its poll
+	// response was written): until then, the owner closes the session if
+	// the sender leaves the cluster, since they may be lost.
+	ClusterMsgDrained ClusterMessageType = 34
 )
 
 // ClusterMessage is a message between the servers of a cluster. The
@@ -241,6 +246,7 @@ type cluster struct {
 	polls    map[string]*remotePoll         // sid: a poll served here for another server's session
 	relays   map[string]*relay              // sid: a WebSocket relayed to another server's session
 	owners   map[string]ownerEntry          // sid: the server that owns it, as last seen
+	drains   map[string][]drainWait         // sid: DRAINs not confirmed yet, oldest first
 	watched  map[string]map[*watch]struct{} // node: what to do if it leaves
 	missing  map[string]int                 // node: checks in a row it was missing
 }
@@ -271,6 +277,7 @@ func newCluster(srv *Server, o *ClusterOptions) *cluster {
 		polls:   map[string]*remotePoll{},
 		relays:  map[string]*relay{},
 		owners:  map[string]ownerEntry{},
+		drains:  map[string][]drainWait{},
 		watched: map[string]map[*watch]struct{}{},
 		missing: map[string]int{},
 	}
@@ -361,6 +368,10 @@ func (c *cluster) handle(m *ClusterMessage) {
 	case ClusterMsgRelease:
 		if m.Tether {
 			c.onRelease(m)
+		}
+	case ClusterMsgDrained:
+		if m.Tether {
+			c.onDrained(m)
 		}
 	case ClusterMsgUpgrade:
 		c.onUpgrade(m)
@@ -561,13 +572,30 @@ func (c *cluster) watchPeers() {
 		c.checkPeers()
 		if now := time.Now(); now.Sub(lastSweep) > c.ownerTTL() {
 			lastSweep = now
+			var stale []func()
 			c.mu.Lock()
 			for sid, e := range c.owners {
 				if now.Sub(e.used) > c.ownerTTL() {
 					delete(c.owners, sid)
 				}
 			}
+			// Confirmations lost (the requester is there: it would have
+			// sent it or closed the session).
+			for sid, list := range c.drains {
+				for len(list) > 0 && now.Sub(list[0].at) > c.ownerTTL() {
+					stale = append(stale, list[0].cancel)
+					list = list[1:]
+				}
+				if len(list) == 0 {
+					delete(c.drains, sid)
+				} else {
+					c.drains[sid] = list
+				}
+			}
 			c.mu.Unlock()
+			for _, cancel := range stale {
+				cancel()
+			}
 		}
 	}
 }
@@ -672,21 +700,28 @@ func (c *cluster) onLock(m *ClusterMessage) {
 // here: the packets go to it in a DRAIN.
 func (c *cluster) lockPoll(s *Socket, m *ClusterMessage) {
 	requester := m.Sender
+	// Until the poll is answered, and for a Tether requester until it
+	// confirms that the client took the packets: if the requester leaves,
+	// the client has lost its poll (or the packets the requester held),
+	// and the session closes, so that the client reconnects and recovers
+	// what it missed rather than go on without it.
+	cancel := c.watch(requester, func() {
+		s.closeWith(ReasonTransportError, errors.New("engineio: the server that held the poll left the cluster"), closeError)
+	})
 	drain := func(pkts []outgoing) {
 		if pkts == nil {
 			pkts = []outgoing{noopPacket} // upgraded meanwhile
 		}
+		if m.Tether {
+			c.mu.Lock()
+			c.drains[s.id] = append(c.drains[s.id], drainWait{node: requester, cancel: cancel, at: time.Now()})
+			c.mu.Unlock()
+		} else {
+			cancel() // a Node requester does not confirm
+		}
 		c.publishAsync(&ClusterMessage{Type: ClusterMsgDrain, Recipient: requester, SID: s.id, Packets: clusterPackets(pkts)})
 	}
-	// Until the poll is answered: if the requester leaves, the client has
-	// lost its poll (and its connection to that server).
-	cancel := c.watch(requester, func() {
-		s.closeWith(ReasonTransportError, errors.New("engineio: the server that held the poll left the cluster"), closeError)
-	})
-	pkts, pw, code := s.startPoll(requester, func(pkts []outgoing) {
-		cancel()
-		drain(pkts)
-	})
+	pkts, pw, code := s.startPoll(requester, drain)
 	if code >= 0 {
 		cancel()
 		c.respond(m, false)
@@ -694,8 +729,39 @@ func (c *cluster) lockPoll(s *Socket, m *ClusterMessage) {
 	}
 	c.respond(m, true)
 	if pw == nil {
-		cancel()
 		drain(pkts)
+	}
+}
+
+// drainWait is a DRAIN sent to a Tether requester that has not confirmed
+// it yet.
+type drainWait struct {
+	node   string
+	cancel func() // stops watching node
+	at     time.Time
+}
+
+// onDrained takes the confirmation of the oldest DRAIN of the session sent
+// to the sender.
+func (c *cluster) onDrained(m *ClusterMessage) {
+	c.mu.Lock()
+	list := c.drains[m.SID]
+	var cancel func()
+	for i, d := range list {
+		if d.node == m.Sender {
+			cancel = d.cancel
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(c.drains, m.SID)
+	} else {
+		c.drains[m.SID] = list
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 

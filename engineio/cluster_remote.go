@@ -116,6 +116,8 @@ func (c *cluster) servePoll(w http.ResponseWriter, r *http.Request, sid string, 
 		}
 		if err := writePayloadTo(w, r, &c.srv.cfg, ver, b64, out, nil); err != nil {
 			c.publishAsync(&ClusterMessage{Type: ClusterMsgClose, Recipient: own.node, SID: sid, Reason: ReasonTransportError})
+		} else if own.tether {
+			c.publishAsync(&ClusterMessage{Type: ClusterMsgDrained, Recipient: own.node, SID: sid})
 		}
 	case err := <-rp.end:
 		if errors.Is(err, errOwnerGone) {

@@ -21,6 +21,7 @@ type bus struct {
 	mu        sync.Mutex
 	nodes     map[string]*busNode
 	published []*engineio.ClusterMessage // every message, in order
+	drop      func(*engineio.ClusterMessage) bool
 }
 
 func newBus() *bus { return &bus{nodes: map[string]*busNode{}} }
@@ -107,6 +108,9 @@ func (n *busNode) Publish(_ context.Context, m *engineio.ClusterMessage) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.published = append(b.published, copyMessage(m))
+	if b.drop != nil && b.drop(m) {
+		return nil
+	}
 	for id, to := range b.nodes {
 		if id == n.id || m.Recipient != "" && m.Recipient != id {
 			continue
@@ -721,5 +725,70 @@ func TestClusterNodeRequesterNoTakeover(t *testing.T) {
 	}
 	if r := next(); r.Type != engineio.ClusterMsgDrain || len(r.Packets) != 1 || string(r.Packets[0].Data) != "relayed" || r.Packets[0].Type != parser.Message {
 		t.Fatalf("drain %+v", r)
+	}
+}
+
+// TestClusterUnconfirmedDrain: a server that dies after the owner sent it a
+// poll's packets, before it confirmed that the client took them: the
+// session closes (the client reconnects and recovers them) rather than go
+// on without them. Confirmed packets leave the session alone.
+func TestClusterUnconfirmedDrain(t *testing.T) {
+	for _, confirm := range []bool{false, true} {
+		t.Run(fmt.Sprint("confirmed=", confirm), func(t *testing.T) {
+			bs, ms := newCluster(t, 3, func(o *engineio.Options) { o.Cluster.ConnectionDelay = -1 })
+			a, b, c := ms[0], ms[1], ms[2]
+			if !confirm {
+				bs.mu.Lock()
+				bs.drop = func(m *engineio.ClusterMessage) bool { return m.Type == engineio.ClusterMsgDrained }
+				bs.mu.Unlock()
+			}
+			sid, _ := a.handshake()
+			sock := a.nextConn()
+			if err := sock.Send(engineio.Packet{Data: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.poll(sid); got != "4x" {
+				t.Fatalf("poll: %q", got)
+			}
+			if !confirm {
+				b.bn.kill()
+				if cl := a.nextClose(); cl.reason != engineio.ReasonTransportError || cl.sock.ID() != sid {
+					t.Fatalf("closed %s with %q", cl.sock.ID(), cl.reason)
+				}
+				return
+			}
+			waitFor(t, "the confirmation", func() bool {
+				bs.mu.Lock()
+				defer bs.mu.Unlock()
+				return bs.published[len(bs.published)-1].Type == engineio.ClusterMsgDrained
+			})
+			// A POST through c reaches a after the confirmation.
+			c.post(sid, "4z")
+			a.nextMessage()
+			// Another session with a poll pending on b: its close shows
+			// that a saw b leave.
+			sid2, _ := a.handshake()
+			a.nextConn()
+			go func() {
+				req, _ := http.NewRequest("GET", b.url+"?EIO=4&transport=polling&sid="+sid2, nil)
+				if resp, err := b.client.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			waitFor(t, "the poll to reach the owner", func() bool { return a.obs.count("poll") == 2 })
+			b.bn.kill()
+			if cl := a.nextClose(); cl.sock.ID() != sid2 {
+				t.Fatalf("closed %s, want %s", cl.sock.ID(), sid2)
+			}
+			_ = sock.Send(engineio.Packet{Data: []byte("y")})
+			if got := c.poll(sid); got != "4y" {
+				t.Fatalf("poll after b died: %q", got)
+			}
+			select {
+			case cl := <-a.closes:
+				t.Fatalf("the session closed: %q", cl.reason)
+			default:
+			}
+		})
 	}
 }
