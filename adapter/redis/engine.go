@@ -283,7 +283,7 @@ func appendEngineMessage(dst []byte, m *engineio.ClusterMessage) []byte {
 		e.Str(m.SID)
 		e.Str("reason")
 		e.Str(m.Reason)
-	default: // ClusterMsgRelease, and types to come
+	default: // ClusterMsgRelease, ClusterMsgDrained, and types to come
 		e.MapHeader(1)
 		e.Str("sid")
 		e.Str(m.SID)
