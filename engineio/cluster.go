@@ -160,6 +160,12 @@ type ClusterTransport interface {
 	Close() error
 }
 
+// ClusterBatchPublisher is a [ClusterTransport] that publishes several
+// messages at once (pipelined), in order.
+type ClusterBatchPublisher interface {
+	PublishBatch(ctx context.Context, ms []*ClusterMessage) error
+}
+
 // ClusterObserver is told what a server does for the cluster, for
 // metrics. Its methods must return quickly.
 type ClusterObserver interface {
@@ -237,6 +243,10 @@ type cluster struct {
 	stop chan struct{}
 	wg   sync.WaitGroup // the worker, the watcher, relays' goroutines
 
+	// The messages published without waiting, by recipient.
+	outMu sync.Mutex
+	outq  map[string]*outQueue
+
 	mu       sync.Mutex
 	leaving  bool // shutting down: polls for others are not served
 	closed   bool // requests fail
@@ -272,6 +282,7 @@ func newCluster(srv *Server, o *ClusterOptions) *cluster {
 		opts:    *o,
 		obs:     o.Observer,
 		inWake:  make(chan struct{}, 1),
+		outq:    map[string]*outQueue{},
 		stop:    make(chan struct{}),
 		pending: map[int64]chan *ClusterMessage{},
 		polls:   map[string]*remotePoll{},
@@ -391,10 +402,58 @@ func (c *cluster) publish(m *ClusterMessage) error {
 	return c.t.Publish(ctx, m)
 }
 
-// publishAsync sends m without waiting: for answers and drains, whose
-// receivers do not depend on their order.
+// publishAsync sends m without waiting, after the messages published
+// this way before to the same recipient: a Node requester drops a DRAIN
+// that comes before the answer to its lock.
 func (c *cluster) publishAsync(m *ClusterMessage) {
-	go func() { _ = c.publish(m) }()
+	m.Sender, m.Tether = c.node, true
+	c.outMu.Lock()
+	q := c.outq[m.Recipient]
+	if q == nil {
+		q = &outQueue{}
+		c.outq[m.Recipient] = q
+	}
+	q.msgs = append(q.msgs, m)
+	if !q.running {
+		q.running = true
+		go c.flushOut(m.Recipient, q)
+	}
+	c.outMu.Unlock()
+}
+
+// outQueue holds the messages on their way to one recipient.
+type outQueue struct {
+	msgs    []*ClusterMessage
+	running bool // flushOut runs for it
+}
+
+// flushOut publishes q's messages, in order, in batches when the
+// transport takes them (ClusterBatchPublisher), until q is empty.
+func (c *cluster) flushOut(recipient string, q *outQueue) {
+	bp, _ := c.t.(ClusterBatchPublisher)
+	for {
+		c.outMu.Lock()
+		batch := q.msgs
+		q.msgs = nil
+		if len(batch) == 0 {
+			q.running = false
+			delete(c.outq, recipient)
+			c.outMu.Unlock()
+			return
+		}
+		c.outMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ResponseTimeout)
+		if bp != nil && len(batch) > 1 {
+			_ = bp.PublishBatch(ctx, batch)
+		} else {
+			for _, m := range batch {
+				if c.t.Publish(ctx, m) != nil {
+					break
+				}
+			}
+		}
+		cancel()
+	}
 }
 
 // respond answers the request m.

@@ -792,3 +792,36 @@ func TestClusterUnconfirmedDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterNodeRequesterOrder: a Node requester gets the answer to its
+// lock before the DRAIN of the poll (it drops a DRAIN it does not wait for
+// yet), however fast the packets are there.
+func TestClusterNodeRequesterOrder(t *testing.T) {
+	bs, ms := newCluster(t, 1, func(o *engineio.Options) { o.Cluster.ConnectionDelay = -1 })
+	a := ms[0]
+	node := bs.node("nodejs")
+	got := make(chan *engineio.ClusterMessage, 10)
+	node.Start(func(m *engineio.ClusterMessage) { got <- m })
+	defer node.Close()
+	sid, _ := a.handshake()
+	sock := a.nextConn()
+	next := func() *engineio.ClusterMessage {
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(waitTimeout):
+			t.Fatal("no message")
+			return nil
+		}
+	}
+	for i := range 50 {
+		_ = sock.Send(engineio.Packet{Data: fmt.Appendf(nil, "m%d", i)})
+		_ = node.Publish(context.Background(), &engineio.ClusterMessage{Type: engineio.ClusterMsgAcquireLock, RequestID: int64(i + 1), Sender: "nodejs", SID: sid, Transport: "polling", Read: true})
+		if r := next(); r.Type != engineio.ClusterMsgLockResponse || !r.Success || r.RequestID != int64(i+1) {
+			t.Fatalf("round %d: first %+v", i, r)
+		}
+		if r := next(); r.Type != engineio.ClusterMsgDrain || len(r.Packets) != 1 || string(r.Packets[0].Data) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("round %d: then %+v", i, r)
+		}
+	}
+}

@@ -142,15 +142,34 @@ func (t *EngineTransport) receive(ctx context.Context, handle func(*engineio.Clu
 
 // Publish implements engineio.ClusterTransport.
 func (t *EngineTransport) Publish(ctx context.Context, m *engineio.ClusterMessage) error {
-	ch := t.all
-	if m.Recipient != "" {
-		ch = t.pfx + "#" + m.Recipient + "#"
-	}
 	b := appendEngineMessage(nil, m)
-	if err := t.c.Do(ctx, t.c.B().Publish().Channel(ch).Message(rueidis.BinaryString(b)).Build()).Error(); err != nil {
+	if err := t.c.Do(ctx, t.c.B().Publish().Channel(t.channel(m)).Message(rueidis.BinaryString(b)).Build()).Error(); err != nil {
 		return fmt.Errorf("redis engine: failed to publish: %w", err)
 	}
 	return nil
+}
+
+// PublishBatch implements engineio.ClusterBatchPublisher: the messages go
+// in one round trip, in order.
+func (t *EngineTransport) PublishBatch(ctx context.Context, ms []*engineio.ClusterMessage) error {
+	cmds := make(rueidis.Commands, len(ms))
+	for i, m := range ms {
+		cmds[i] = t.c.B().Publish().Channel(t.channel(m)).Message(rueidis.BinaryString(appendEngineMessage(nil, m))).Build()
+	}
+	for _, r := range t.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("redis engine: failed to publish: %w", err)
+		}
+	}
+	return nil
+}
+
+// channel returns the channel of m's recipient.
+func (t *EngineTransport) channel(m *engineio.ClusterMessage) string {
+	if m.Recipient != "" {
+		return t.pfx + "#" + m.Recipient + "#"
+	}
+	return t.all
 }
 
 // Alive implements engineio.ClusterTransport: a server is there while it
