@@ -91,6 +91,11 @@ type Options struct {
 	// shared by all its receivers, so this bounds what one slow client can
 	// hold of memory that is its own, as SendQueue bounds the packets.
 	SendQueueBytes int64
+	// Cluster, when set, makes the server one of a cluster whose servers
+	// all serve every session: requests for a session of another server
+	// are routed to it (see [ClusterOptions]), so no sticky sessions are
+	// needed in front. nil means a server alone.
+	Cluster *ClusterOptions
 }
 
 // CORSOptions configures the Cross-Origin Resource Sharing headers, as the

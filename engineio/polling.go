@@ -17,45 +17,15 @@ import (
 // handlePoll serves a GET with sid: it answers with the queued packets, or
 // waits for some.
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
+	pkts, pw, code := s.startPoll("", nil)
 	switch {
-	case sockState(s.state.Load()) == stateClosed:
-		late := s.lateNoop
-		s.lateNoop = false
-		s.mu.Unlock()
-		if late {
-			s.writePayload(w, r, []outgoing{noopPacket})
-		} else {
-			writeError(w, CodeUnknownSID, "")
-		}
+	case code >= 0:
+		writeError(w, code, "")
 		return
-	case s.ws != nil:
-		s.mu.Unlock()
-		writeError(w, CodeBadRequest, "") // upgraded meanwhile
-		return
-	case s.poll != nil:
-		// Two polls at once break the packet order: Node closes the
-		// session, and the first poll gets the close packet.
-		s.mu.Unlock()
-		s.closeWith(ReasonTransportError, errors.New("engineio: overlapping poll requests"), closeError)
-		writeError(w, CodeBadRequest, "")
-		return
-	case sockState(s.state.Load()) == stateClosing:
-		pkts := append(s.takeQueueLocked(), closePacket)
-		fin := s.finalizeLocked(s.closeReason, nil, nil)
-		s.mu.Unlock()
-		s.afterClose(fin)
-		s.writePayload(w, r, pkts)
-		return
-	case len(s.queue) > 0:
-		pkts := s.takeQueueLocked()
-		s.mu.Unlock()
+	case pw == nil:
 		s.writePayload(w, r, pkts)
 		return
 	}
-	pw := &pollWaiter{ch: make(chan []outgoing, 1)}
-	s.poll = pw
-	s.mu.Unlock()
 	select {
 	case pkts := <-pw.ch:
 		if pkts == nil {
@@ -71,6 +41,51 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.closeWith(ReasonTransportError, errors.New("engineio: poll request closed prematurely"), closeError)
 	}
+}
+
+// startPoll starts a poll, local or held by another server of a cluster
+// (remote is that server's node ID, and fn gets the packets): it returns
+// the packets to answer with at once, or the waiter it set (which gets
+// them later), or the error code to refuse the poll with (-1 when it is
+// not refused).
+func (s *Socket) startPoll(remote string, fn func([]outgoing)) (pkts []outgoing, pw *pollWaiter, code int) {
+	s.mu.Lock()
+	switch {
+	case sockState(s.state.Load()) == stateClosed:
+		late := s.lateNoop
+		s.lateNoop = false
+		s.mu.Unlock()
+		if late {
+			return []outgoing{noopPacket}, nil, -1
+		}
+		return nil, nil, CodeUnknownSID
+	case s.ws != nil:
+		s.mu.Unlock()
+		return nil, nil, CodeBadRequest // upgraded meanwhile
+	case s.poll != nil:
+		// Two polls at once break the packet order: Node closes the
+		// session, and the first poll gets the close packet.
+		s.mu.Unlock()
+		s.closeWith(ReasonTransportError, errors.New("engineio: overlapping poll requests"), closeError)
+		return nil, nil, CodeBadRequest
+	case sockState(s.state.Load()) == stateClosing:
+		pkts := append(s.takeQueueLocked(), closePacket)
+		fin := s.finalizeLocked(s.closeReason, nil, nil)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		return pkts, nil, -1
+	case len(s.queue) > 0:
+		pkts := s.takeQueueLocked()
+		s.mu.Unlock()
+		return pkts, nil, -1
+	}
+	pw = &pollWaiter{remote: remote, fn: fn}
+	if fn == nil {
+		pw.ch = make(chan []outgoing, 1)
+	}
+	s.poll = pw
+	s.mu.Unlock()
+	return nil, pw, -1
 }
 
 // handlePost serves a POST with sid: the packets the client sends.
@@ -150,22 +165,31 @@ var errTooLarge = errors.New("body too large")
 // readPost reads the body of a POST: at most limit bytes, within
 // TransferTimeout, and cut short if the session closes meanwhile.
 func (s *Socket) readPost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return readPostBody(w, r, &s.srv.cfg, limit, func(rc *http.ResponseController) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.postRead = rc
+		return rc == nil || sockState(s.state.Load()) != stateClosed
+	})
+}
+
+// readPostBody reads the body of a POST: at most limit bytes, within
+// TransferTimeout. track, when not nil, is told of the transfer's
+// response controller before the body is read (it returns false to
+// refuse the read: ErrClosed) and of nil after.
+func readPostBody(w http.ResponseWriter, r *http.Request, cfg *config, limit int64, track func(*http.ResponseController) bool) ([]byte, error) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.srv.cfg.TransferTimeout))
-	s.mu.Lock()
-	closed := sockState(s.state.Load()) == stateClosed
-	s.postRead = rc
-	s.mu.Unlock()
+	_ = rc.SetReadDeadline(time.Now().Add(cfg.TransferTimeout))
 	var body []byte
 	var err error
-	if closed {
+	if track != nil && !track(rc) {
 		err = ErrClosed
 	} else {
 		body, err = readBody(r.Body, r.ContentLength, limit)
 	}
-	s.mu.Lock()
-	s.postRead = nil
-	s.mu.Unlock()
+	if track != nil {
+		track(nil)
+	}
 	// Reads after the body (net/http's check for a closed connection) have
 	// no deadline.
 	_ = rc.SetReadDeadline(time.Time{})

@@ -47,6 +47,7 @@ type Server struct {
 	onConnection atomic.Pointer[func(*Socket)]
 	sessionHooks atomic.Pointer[sessionHooks]
 	wsHook       atomic.Pointer[func(*http.Request)]
+	cluster      *cluster // nil when alone
 
 	mu       sync.Mutex
 	sessions map[string]*Socket // open sessions, and retired ones for a moment
@@ -63,7 +64,12 @@ type Server struct {
 
 // NewServer returns a server configured by opts; nil means the defaults.
 func NewServer(opts *Options) *Server {
-	return &Server{cfg: newConfig(opts), sessions: make(map[string]*Socket), closing: make(map[*websocket.Conn]struct{})}
+	srv := &Server{cfg: newConfig(opts), sessions: make(map[string]*Socket), closing: make(map[*websocket.Conn]struct{})}
+	if o := srv.cfg.Cluster; o != nil && o.Transport != nil {
+		srv.cluster = newCluster(srv, o)
+		srv.cluster.start()
+	}
+	return srv
 }
 
 // OnConnection sets the function called with each new session, before the
@@ -123,10 +129,16 @@ func (srv *Server) Count() int {
 // session's OnClose callback has returned and the server's goroutines have
 // ended, so it must not be called from inside a callback.
 func (srv *Server) Close() error {
+	if srv.cluster != nil {
+		srv.cluster.leave()
+	}
 	for _, s := range srv.closeSessions() {
 		s.closeWith(ReasonServerShutdown, nil, closeGraceful)
 	}
 	srv.wg.Wait()
+	if srv.cluster != nil {
+		srv.cluster.close()
+	}
 	return nil
 }
 
@@ -141,12 +153,18 @@ func (srv *Server) Close() error {
 // closed) without making Shutdown fail: the drain had finished. Like
 // Close, Shutdown must not be called from inside a callback.
 func (srv *Server) Shutdown(ctx context.Context) error {
+	if srv.cluster != nil {
+		srv.cluster.leave()
+	}
 	for _, s := range srv.closeSessions() {
 		s.closeWith(ReasonServerShutdown, nil, closeDrain)
 	}
 	done := make(chan struct{})
 	go func() {
 		srv.wg.Wait()
+		if srv.cluster != nil {
+			srv.cluster.close()
+		}
 		close(done)
 	}()
 	drained := srv.drainedChan()
@@ -338,6 +356,12 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isWS := isWebSocketRequest(r)
 	if sid := q.Get("sid"); sid != "" {
 		s := srv.session(sid)
+		if s == nil && srv.cluster != nil && len(sid) == 20 {
+			// Another server's session, perhaps (cluster-engine's sids
+			// are 20 characters long, as ours).
+			srv.cluster.serve(w, r, q, sid, isWS)
+			return
+		}
 		if s != nil {
 			s.checkHeartbeat()
 		}
@@ -436,7 +460,11 @@ func (srv *Server) openPolling(w http.ResponseWriter, r *http.Request, proto int
 	}
 	srv.setCookie(w, s.id)
 	open := s.openPacket(srv.cfg.upgrades)
-	s.connected()
+	if c := srv.cluster; c != nil && c.opts.ConnectionDelay > 0 && len(srv.cfg.upgrades) > 0 {
+		s.delayConnection(c.opts.ConnectionDelay)
+	} else {
+		s.connected()
+	}
 	s.writePayload(w, r, []outgoing{{Packet: open}})
 }
 
@@ -594,13 +622,28 @@ func writeShuttingDown(w http.ResponseWriter) {
 // client has TransferTimeout to take the response: one that does not has its
 // session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
+	err := writePayloadTo(w, r, &s.srv.cfg, s.ver, s.b64, pkts, func(rc *http.ResponseController) {
+		s.mu.Lock()
+		s.pollWrite = rc
+		s.mu.Unlock()
+	})
+	if err != nil {
+		s.closeWith(ReasonTransportError, err, closeError)
+	}
+}
+
+// writePayloadTo writes pkts as a poll response in protocol ver (b64: a
+// v3 client without binary support), within cfg.TransferTimeout, and
+// returns the error that ended it. track, when not nil, is told of the
+// transfer's response controller while it runs, and of nil after.
+func writePayloadTo(w http.ResponseWriter, r *http.Request, cfg *config, ver parser.Version, b64 bool, pkts []outgoing, track func(*http.ResponseController)) error {
 	ps := make([]parser.Packet, len(pkts))
 	compressible := false
 	for i, p := range pkts {
 		ps[i] = p.Packet
 		compressible = compressible || !p.noCompress
 	}
-	size, binary := parser.PayloadLen(s.ver, ps, s.b64)
+	size, binary := parser.PayloadLen(ver, ps, b64)
 	h := w.Header()
 	if binary {
 		h.Set("Content-Type", "application/octet-stream")
@@ -609,29 +652,29 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 	}
 	h.Set("Cache-Control", "no-store")
 	enc := ""
-	if compressible && !s.srv.cfg.DisableHTTPCompression && size >= compressionThreshold {
+	if compressible && !cfg.DisableHTTPCompression && size >= compressionThreshold {
 		enc = acceptedEncoding(r.Header.Values("Accept-Encoding"))
 	}
 
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(s.srv.cfg.TransferTimeout))
-	s.mu.Lock()
-	s.pollWrite = rc
-	s.mu.Unlock()
+	_ = rc.SetWriteDeadline(time.Now().Add(cfg.TransferTimeout))
+	if track != nil {
+		track(rc)
+	}
 	var err error
 	if enc != "" {
 		// Streamed: the length is known only at the end (chunked).
 		h.Set("Content-Encoding", enc)
 		w.WriteHeader(http.StatusOK)
 		c := newCompressor(enc, w)
-		_, err = parser.WritePayload(c, s.ver, ps, s.b64)
+		_, err = parser.WritePayload(c, ver, ps, b64)
 		if cerr := c.Close(); err == nil {
 			err = cerr
 		}
 	} else {
 		h.Set("Content-Length", strconv.Itoa(size))
 		w.WriteHeader(http.StatusOK)
-		_, err = parser.WritePayload(w, s.ver, ps, s.b64)
+		_, err = parser.WritePayload(w, ver, ps, b64)
 	}
 	if err == nil {
 		// What net/http still buffers goes out before the deadline too.
@@ -640,13 +683,14 @@ func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []out
 	// net/http leaves a connection's write deadline as it is for the next
 	// request on it.
 	_ = rc.SetWriteDeadline(time.Time{})
-	s.mu.Lock()
-	s.pollWrite = nil
-	s.mu.Unlock()
+	if track != nil {
+		track(nil)
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = fmt.Errorf("%w: %w", ErrSlowPoll, err)
 		}
-		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: failed to write a poll response: %w", err), closeError)
+		return fmt.Errorf("engineio: failed to write a poll response: %w", err)
 	}
+	return nil
 }

@@ -120,6 +120,14 @@ type Socket struct {
 	// deliverMu serializes the callbacks: OnConnection, then OnMessage
 	// calls in order, then OnClose.
 	deliverMu sync.Mutex
+	// In a cluster, a new polling session's OnConnection waits while an
+	// upgrade may still move it to another server (see
+	// ClusterOptions.ConnectionDelay), and the messages that come
+	// meanwhile are held. Guarded by deliverMu.
+	delayed    bool
+	held       []Packet
+	heldBytes  int64
+	delayTimer *time.Timer
 
 	state atomic.Int32 // sockState; written under mu
 
@@ -158,9 +166,22 @@ type Socket struct {
 
 // pollWaiter is a GET waiting for packets; whoever clears Socket.poll
 // sends them on ch (buffered, so never blocking), or nil to refuse the GET
-// (the session upgraded).
+// (the session upgraded). A GET that another server of a cluster holds
+// (remote is its node ID) gets them through fn instead, which is called
+// with the socket's lock held and does not block.
 type pollWaiter struct {
-	ch chan []outgoing
+	ch     chan []outgoing
+	remote string
+	fn     func([]outgoing)
+}
+
+// send answers the GET with pkts.
+func (pw *pollWaiter) send(pkts []outgoing) {
+	if pw.fn != nil {
+		pw.fn(pkts)
+		return
+	}
+	pw.ch <- pkts
 }
 
 // ID returns the session ID.
@@ -266,7 +287,7 @@ func (s *Socket) flushLocked() {
 		return
 	}
 	if s.poll != nil {
-		s.poll.ch <- s.takeQueueLocked()
+		s.poll.send(s.takeQueueLocked())
 		s.poll = nil
 	}
 }
@@ -281,7 +302,7 @@ func (s *Socket) takeQueueLocked() []outgoing {
 // endPollLocked answers the pending poll, if any, with pkts.
 func (s *Socket) endPollLocked(pkts ...outgoing) {
 	if s.poll != nil {
-		s.poll.ch <- pkts
+		s.poll.send(pkts)
 		s.poll = nil
 	}
 }
@@ -443,7 +464,7 @@ func (s *Socket) afterClose(fin *finalized) {
 	if fin.probe != nil && fin.probe.conn != nil {
 		fin.probe.conn.CloseNow()
 	}
-	if fin.stuck != nil {
+	if fin.stuck != nil && fin.stuck.conn != nil {
 		fin.stuck.conn.CloseNow()
 	}
 	now := time.Now()
@@ -467,15 +488,100 @@ func (s *Socket) afterClose(fin *finalized) {
 }
 
 // deliver passes a message to OnMessage, unless the session is closing.
+// While OnConnection waits (delayed), the message is held, unless the
+// session holds more than MaxPayload bytes: then it connects at once.
 func (s *Socket) deliver(p Packet) {
 	s.deliverMu.Lock()
 	defer s.deliverMu.Unlock()
 	if sockState(s.state.Load()) != stateOpen {
 		return
 	}
+	if s.delayed {
+		s.held = append(s.held, p)
+		s.heldBytes += int64(len(p.Data))
+		if s.heldBytes > s.srv.cfg.MaxPayload {
+			s.connectHeldLocked()
+		}
+		return
+	}
 	if fn := s.onMessage.Load(); fn != nil {
 		(*fn)(p)
 	}
+}
+
+// delayConnection starts a polling session whose OnConnection waits for
+// d, or until its upgrade completes here, or another server takes it over
+// (moveAway).
+func (s *Socket) delayConnection(d time.Duration) {
+	s.deliverMu.Lock()
+	s.delayed = true
+	s.delayTimer = time.AfterFunc(d, s.connectDelayed)
+	s.deliverMu.Unlock()
+	s.startHeartbeat()
+}
+
+// connectDelayed ends the wait of a delayed session: OnConnection, then
+// the messages held. A session that closed meanwhile gets neither (nor
+// OnClose).
+func (s *Socket) connectDelayed() {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
+	if !s.delayed {
+		return
+	}
+	if sockState(s.state.Load()) == stateClosed {
+		s.delayed, s.held, s.heldBytes = false, nil, 0
+		s.delayTimer.Stop()
+		return
+	}
+	s.connectHeldLocked()
+}
+
+// connectHeldLocked runs OnConnection and delivers the messages held. The
+// caller holds deliverMu.
+func (s *Socket) connectHeldLocked() {
+	s.delayed = false
+	s.delayTimer.Stop()
+	if fn := s.srv.onConnection.Load(); fn != nil {
+		(*fn)(s)
+	}
+	held := s.held
+	s.held, s.heldBytes = nil, 0
+	for _, p := range held {
+		if sockState(s.state.Load()) != stateOpen {
+			break
+		}
+		if fn := s.onMessage.Load(); fn != nil {
+			(*fn)(p)
+		}
+	}
+}
+
+// moveAway closes a delayed session whose upgrade t, probed on another
+// server, completes there: the session moves to that server. It returns
+// the messages held, and false if the session cannot move (it connected
+// here meanwhile, or closed, or t is not its upgrade any more).
+func (s *Socket) moveAway(t *wsTransport) ([]Packet, bool) {
+	s.deliverMu.Lock()
+	if !s.delayed {
+		s.deliverMu.Unlock()
+		return nil, false
+	}
+	s.mu.Lock()
+	if s.probe != t || sockState(s.state.Load()) != stateOpen {
+		s.mu.Unlock()
+		s.deliverMu.Unlock()
+		return nil, false
+	}
+	// A poll still pending gets a noop: the client polls no more.
+	fin := s.finalizeLocked(ReasonMoved, nil, []outgoing{noopPacket})
+	s.mu.Unlock()
+	held := s.held
+	s.delayed, s.held, s.heldBytes = false, nil, 0
+	s.delayTimer.Stop()
+	s.deliverMu.Unlock()
+	s.afterClose(fin)
+	return held, true
 }
 
 // onPacket handles a packet from the client on the session's transport;

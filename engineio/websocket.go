@@ -32,6 +32,10 @@ type wsTransport struct {
 	writing    bool
 	writeStart time.Time
 
+	// remote, when set, stands for a WebSocket that another server of the
+	// cluster holds (conn is nil): batches go to it (see cluster.go).
+	remote *remoteSink
+
 	// Owned by the writer goroutine of the moment:
 	spare        []outgoing // the last batch's slice, for the next queue
 	uncompressed bool       // compression is turned off on conn
@@ -222,28 +226,38 @@ func (t *wsTransport) write() {
 // writers of all sessions.
 var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// writeBatch writes pkts to the WebSocket as one batch.
+// writeBatch writes pkts to the WebSocket as one batch, or hands them to
+// the server that holds the session's WebSocket (a remote transport).
 func (t *wsTransport) writeBatch(pkts []outgoing) error {
-	s := t.s
+	if t.remote != nil {
+		return t.remote.drain(pkts)
+	}
+	return writeWSBatch(t.conn, t.s.ver, t.b64, &t.uncompressed, pkts)
+}
+
+// writeWSBatch writes pkts to conn as one batch in protocol ver (b64: as
+// base64 text); uncompressed tracks whether compression is turned off on
+// conn.
+func writeWSBatch(conn *websocket.Conn, ver parser.Version, b64 bool, uncompressed *bool, pkts []outgoing) error {
 	bp := encodeBuffers.Get().(*[]byte)
 	buf := *bp
-	b := t.conn.Batch()
+	b := conn.Batch()
 	var werr error
 	for _, op := range pkts {
-		if op.noCompress != t.uncompressed {
-			t.uncompressed = op.noCompress
-			t.conn.EnableWriteCompression(!t.uncompressed)
+		if op.noCompress != *uncompressed {
+			*uncompressed = op.noCompress
+			conn.EnableWriteCompression(!*uncompressed)
 		}
 		p := op.Packet
 		switch {
-		case p.Binary && t.b64:
-			buf = parser.AppendText(s.ver, buf[:0], p)
+		case p.Binary && b64:
+			buf = parser.AppendText(ver, buf[:0], p)
 			werr = b.WriteMessage(websocket.MessageText, buf)
-		case p.Binary && s.ver == parser.V4:
+		case p.Binary && ver == parser.V4:
 			werr = b.WriteMessage(websocket.MessageBinary, p.Data)
 		default:
 			var bin bool
-			buf, bin = parser.AppendPacket(s.ver, buf[:0], p)
+			buf, bin = parser.AppendPacket(ver, buf[:0], p)
 			typ := websocket.MessageText
 			if bin {
 				typ = websocket.MessageBinary
@@ -276,6 +290,10 @@ func (t *wsTransport) stuckLocked(now time.Time) bool {
 // closeConn ends the WebSocket of a closed session: with a close handshake
 // when the peer can still answer, at once when it is dead or failed.
 func (t *wsTransport) closeConn(reason string) {
+	if t.remote != nil {
+		t.remote.close(reason)
+		return
+	}
 	switch reason {
 	case ReasonPingTimeout, ReasonTransportError, ReasonSendQueueFull:
 		t.conn.CloseNow()
@@ -372,6 +390,8 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 			}
 			upgraded = true
 			timer.Stop()
+			// In a cluster, the session can no longer move.
+			s.connectDelayed()
 			return nil
 		}
 		return errUpgradeFailed
@@ -416,7 +436,7 @@ func (s *Socket) completeUpgrade(t *wsTransport) bool {
 	// it sends "5"): it is refused like the polls that come after. What is
 	// queued goes over the WebSocket, in order, after what polls carried.
 	if s.poll != nil {
-		s.poll.ch <- nil
+		s.poll.send(nil)
 		s.poll = nil
 	}
 	s.ws = t

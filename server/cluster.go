@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/adapter/redis"
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -23,7 +24,10 @@ type clusterNode struct {
 	adapter string
 	client  rueidis.Client
 	factory socketio.AdapterFactory
-	stop    func()
+	// engine routes the requests of other nodes' sessions (nil when
+	// route_polling is off).
+	engine *engineio.ClusterOptions
+	stop   func()
 }
 
 // newClusterNode connects to the cluster's Redis and makes the adapter
@@ -46,6 +50,9 @@ func newClusterNode(c *Config, log *slog.Logger, m *metrics) (*clusterNode, erro
 			MaxLogBytes: c.Recovery.MaxLogBytes, MaxLogPackets: c.Recovery.MaxLogPackets, OnDrop: m.recoveryLogDropped}
 	}
 	copts := &cluster.Options{Recovery: recovery, Observer: m.cluster}
+	if cc.RoutePolling {
+		n.engine = &engineio.ClusterOptions{Transport: redis.NewEngineTransport(client, &redis.EngineOptions{Logger: log}), Observer: m.cluster}
+	}
 	log = log.With("cluster", cc.Adapter)
 	switch cc.Adapter {
 	case ClusterStreams:
@@ -100,6 +107,10 @@ type clusterMetrics struct {
 	errors    prometheus.Counter
 	requests  *prometheus.HistogramVec
 	missing   prometheus.Counter
+	// Requests of sessions that another node owns (route_polling).
+	forwarded *prometheus.CounterVec
+	forward   *prometheus.HistogramVec
+	served    *prometheus.CounterVec
 }
 
 func newClusterMetrics() *clusterMetrics {
@@ -125,14 +136,41 @@ func newClusterMetrics() *clusterMetrics {
 			Name: "tether_cluster_request_missing_answers_total",
 			Help: "Answers to requests that did not come in time (a node gone or slow).",
 		}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tether_cluster_forwarded_requests_total",
+			Help: "Requests served here for sessions that another node owns, by kind (poll, post, upgrade) and outcome (ok, takeover, relay, unknown_sid, error).",
+		}, []string{"kind", "outcome"}),
+		forward: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tether_cluster_forward_seconds",
+			Help:    "Time the owner of the session added to a request served here for it: a poll's lock, a POST's delivery, an upgrade's exchange.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10), // 0.1 ms .. 2 s
+		}, []string{"kind"}),
+		served: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tether_cluster_served_requests_total",
+			Help: "Requests that other nodes served for sessions of this node, by kind (poll, post, upgrade).",
+		}, []string{"kind"}),
 	}
 }
 
-func (cm *clusterMetrics) collectors() []prometheus.Collector {
-	if cm.classic != nil {
-		return []prometheus.Collector{classicCollector{cm.classic}, cm.requests, cm.missing}
+// Forwarded implements engineio.ClusterObserver.
+func (cm *clusterMetrics) Forwarded(kind, outcome string, took time.Duration) {
+	cm.forwarded.WithLabelValues(kind, outcome).Inc()
+	if outcome != "unknown_sid" && outcome != "error" {
+		cm.forward.WithLabelValues(kind).Observe(took.Seconds())
 	}
-	return []prometheus.Collector{cm.published, cm.received, cm.errors, cm.requests, cm.missing}
+}
+
+// Served implements engineio.ClusterObserver.
+func (cm *clusterMetrics) Served(kind string) {
+	cm.served.WithLabelValues(kind).Inc()
+}
+
+func (cm *clusterMetrics) collectors() []prometheus.Collector {
+	routing := []prometheus.Collector{cm.forwarded, cm.forward, cm.served}
+	if cm.classic != nil {
+		return append(routing, classicCollector{cm.classic}, cm.requests, cm.missing)
+	}
+	return append(routing, cm.published, cm.received, cm.errors, cm.requests, cm.missing)
 }
 
 // classicRequest reports a request of the pubsub adapter.

@@ -153,3 +153,59 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestClusterRoutePolling checks that a polling client's requests are
+// served by whichever node they reach (route_polling, on by default), and
+// that the nodes count them.
+func TestClusterRoutePolling(t *testing.T) {
+	r := peertest.StartRedis(t)
+	nodes := clusterNodes(t, r.URL(), ClusterPubSub, 2)
+	waitEngine := func(url string) {
+		// The engine's channels are subscribed a moment after start.
+		eventually(t, "the node to route", func() bool {
+			resp, err := http.Get(url + "/socket.io/?EIO=4&transport=polling&sid=" + strings.Repeat("z", 20))
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusBadRequest
+		})
+	}
+	waitEngine(nodes[1].testURL)
+	do := func(node int, method, query, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, nodes[node].testURL+"/socket.io/?EIO=4&transport=polling"+query, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s on node %d: %d %s", method, query, node, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	open := do(0, "GET", "", "")
+	var hs struct{ SID string }
+	if err := json.Unmarshal([]byte(open[1:]), &hs); err != nil {
+		t.Fatalf("open packet %q: %v", open, err)
+	}
+	do(1, "POST", "&sid="+hs.SID, "40")
+	if got := do(1, "GET", "&sid="+hs.SID, ""); !strings.HasPrefix(got, `40{"sid":"`) {
+		t.Fatalf("the CONNECT answer, polled on node 1: %q", got)
+	}
+	do(1, "POST", "&sid="+hs.SID, `420["subscribe",{"room":"lobby"}]`)
+	if got := do(1, "GET", "&sid="+hs.SID, ""); got != `430[{"ok":true}]` {
+		t.Fatalf("the subscribe ack, polled on node 1: %q", got)
+	}
+	metrics := get(t, nodes[1].testURL+"/metrics")
+	for _, want := range []string{`tether_cluster_forwarded_requests_total{kind="post",outcome="ok"} 2`, `tether_cluster_forwarded_requests_total{kind="poll",outcome="ok"} 2`, `tether_cluster_forward_seconds_count{kind="post"} 2`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("node 1's /metrics lacks %s", want)
+		}
+	}
+	if metrics := get(t, nodes[0].testURL+"/metrics"); !strings.Contains(metrics, `tether_cluster_served_requests_total{kind="poll"} 2`) || !strings.Contains(metrics, `tether_cluster_served_requests_total{kind="post"} 2`) {
+		t.Errorf("node 0's /metrics lacks the polls it served")
+	}
+}

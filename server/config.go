@@ -223,6 +223,13 @@ type ClusterConfig struct {
 	// NodeID names this node in logs and /api/stats; "" means the host
 	// name.
 	NodeID string `yaml:"node_id"`
+	// RoutePolling serves, on any node, the requests of a session that
+	// another node owns (polling GETs and POSTs, and upgrades to
+	// WebSocket), through Redis, with @socket.io/cluster-engine 0.1's
+	// protocol (shared with Node nodes that use its RedisEngine): no
+	// sticky sessions are needed in front. true; false needs sticky
+	// sessions for polling clients.
+	RoutePolling bool `yaml:"route_polling"`
 }
 
 // The cluster adapters.
@@ -327,7 +334,7 @@ func DefaultConfig() *Config {
 			EventRate:        50,
 			EventBurst:       100,
 		},
-		Cluster: ClusterConfig{Adapter: ClusterPubSub, KeyPrefix: "socket.io"},
+		Cluster: ClusterConfig{Adapter: ClusterPubSub, KeyPrefix: "socket.io", RoutePolling: true},
 		Engine: EngineConfig{
 			PingInterval: engineio.DefaultPingInterval,
 			PingTimeout:  engineio.DefaultPingTimeout,

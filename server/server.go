@@ -134,6 +134,7 @@ func New(opts Options) (*Server, error) {
 		}
 		r.nsp = s.io.Of(nc.Name)
 		if err := r.nsp.Err(); err != nil {
+			_ = s.io.Close()
 			s.closeCluster()
 			return nil, err
 		}
@@ -223,6 +224,7 @@ func (s *Server) socketioOptions() *socketio.Options {
 	}
 	if s.cluster != nil {
 		o.Adapter = s.cluster.factory
+		o.Cluster = s.cluster.engine
 	}
 	if c.Recovery.Enabled {
 		o.ConnectionStateRecovery = &socketio.RecoveryOptions{
@@ -510,7 +512,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	s.log.Info("tether listening", "url", listenURL(scheme, s.cfg.Addr, ln), "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
 	if s.cluster != nil {
-		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix)
+		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix, "route_polling", s.cfg.Cluster.RoutePolling)
 	}
 
 	sweep := time.NewTicker(time.Minute)

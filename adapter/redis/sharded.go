@@ -237,6 +237,7 @@ func (t *shardedTransport) subscribe(ctx context.Context, channel string, subscr
 	c := t.s.c
 	var once sync.Once
 	backoff := newBackoff()
+	handle := inOrder(ctx, t.handle) // handle answers requests: it publishes
 	for ctx.Err() == nil {
 		hooked := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 			if s.Kind == "ssubscribe" && s.Channel == channel {
@@ -246,9 +247,7 @@ func (t *shardedTransport) subscribe(ctx context.Context, channel string, subscr
 				}
 			}
 		})
-		err := c.Receive(hooked, c.B().Ssubscribe().Channel(channel).Build(), func(msg rueidis.PubSubMessage) {
-			t.handle(msg)
-		})
+		err := c.Receive(hooked, c.B().Ssubscribe().Channel(channel).Build(), handle)
 		if ctx.Err() != nil {
 			return
 		}

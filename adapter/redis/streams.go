@@ -467,6 +467,7 @@ func (t *streamsTransport) receive(ctx context.Context) {
 	c := t.s.c
 	var once sync.Once
 	backoff := newBackoff()
+	handle := inOrder(ctx, t.handle) // handle answers requests: it publishes
 	for ctx.Err() == nil {
 		var cmd rueidis.Completed
 		if t.s.opts.UseShardedPubSub {
@@ -482,9 +483,7 @@ func (t *streamsTransport) receive(ctx context.Context) {
 				}
 			}
 		})
-		err := c.Receive(hooked, cmd, func(msg rueidis.PubSubMessage) {
-			t.handle(msg)
-		})
+		err := c.Receive(hooked, cmd, handle)
 		if ctx.Err() != nil {
 			return
 		}
