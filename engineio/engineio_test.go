@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -824,5 +825,43 @@ func TestHTTPCompression(t *testing.T) {
 	off.nextConn().Send(engineio.Packet{Data: []byte(big)})
 	if _, _, resp := off.do("GET", "EIO=4&transport=polling&sid="+sid, "", "Accept-Encoding", "gzip"); resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("DisableHTTPCompression: %q", resp.Header.Get("Content-Encoding"))
+	}
+}
+
+// TestClientCloseFrameWhileSending checks that a client's close frame
+// ends its session with "transport close" even when the server is writing
+// to it at that moment: the write that meets the close handshake must not
+// report a transport error.
+func TestClientCloseFrameWhileSending(t *testing.T) {
+	e := newEnv(t, &engineio.Options{SendQueue: 1 << 20}, nil)
+	for i := range 50 {
+		c := e.dial("EIO=4&transport=websocket")
+		read(t, c)
+		s := e.nextConn()
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if s.Send(engineio.Packet{Data: []byte("tick")}) != nil {
+					return
+				}
+				runtime.Gosched()
+			}
+		}()
+		// Let the writes start, then close from the client's side.
+		read(t, c)
+		c.Close(websocket.StatusNormalClosure, "") // reads until the server's close frame
+		cl := e.nextClose()
+		close(stop)
+		<-done
+		if cl.reason != engineio.ReasonTransportClose {
+			t.Fatalf("round %d: closed with %q (%v), want %q", i, cl.reason, cl.err, engineio.ReasonTransportClose)
+		}
 	}
 }

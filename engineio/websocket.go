@@ -214,7 +214,11 @@ func (t *wsTransport) write() {
 		s.mu.Lock()
 		t.writing = false
 		var fin *finalized
-		if werr != nil {
+		// ErrClosed: the close handshake began, from the client (its
+		// close frame, which the read side reports as a transport close
+		// when its loop ends) or from this side (the session is closing).
+		// Either way the write is not what failed.
+		if werr != nil && !errors.Is(werr, websocket.ErrClosed) {
 			fin = s.closeLocked(ReasonTransportError, fmt.Errorf("engineio: failed to write: %w", werr), closeError)
 		}
 		s.mu.Unlock()

@@ -473,6 +473,17 @@ func (c *Conn) writeLoop() {
 		batch := c.takeLocked(tr)
 		c.mu.Unlock()
 		if err := tr.write(batch); err != nil {
+			if errors.Is(err, websocket.ErrClosed) {
+				// The close handshake began: the server's close frame,
+				// which the read side reports as a transport close when
+				// its loop ends (or this side's close: the session is
+				// closed). The write is not what failed; stop writing.
+				c.mu.Lock()
+				c.writing = false
+				c.cond.Broadcast()
+				c.mu.Unlock()
+				return
+			}
 			c.fail(ReasonTransportError, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/engineio/client"
+	"github.com/tether-rt/tether/websocket"
 )
 
 // waitTimeout bounds every wait for something that should happen; tests
@@ -601,6 +603,59 @@ func TestNoServerImports(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		if dep == "github.com/tether-rt/tether/engineio" || dep == "github.com/tether-rt/tether/socketio" || strings.HasPrefix(dep, "github.com/tether-rt/tether/server") {
 			t.Fatalf("engineio/client depends on %s", dep)
+		}
+	}
+}
+
+// TestServerCloseWhileSending: a session whose server closes the
+// WebSocket (a close frame, then reading until the client's, as Node's ws
+// does) while the client is writing ends with "transport close": the write
+// that meets the close handshake is not a transport error.
+func TestServerCloseWhileSending(t *testing.T) {
+	closeNow := make(chan struct{}, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		open := `0{"sid":"AAAAAAAAAAAAAAAAAAAA","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
+		if ws.WriteMessage(websocket.MessageText, []byte(open)) != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if _, _, err := ws.Read(ctx); err != nil { // the client's writes are under way
+			return
+		}
+		<-closeNow
+		ws.Close(websocket.StatusNormalClosure, "") // reads until the client's close frame
+	}))
+	defer hs.Close()
+	for i := range 50 {
+		r := newRecorder()
+		c := dial(t, hs.URL, r.options(&client.Options{Transports: []string{"websocket"}}))
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c.Send(client.Packet{Data: []byte("tick")}) != nil {
+					return
+				}
+				runtime.Gosched()
+			}
+		}()
+		closeNow <- struct{}{}
+		reason := r.closed(t)
+		close(stop)
+		<-done
+		if reason != client.ReasonTransportClose {
+			t.Fatalf("round %d: closed with %q", i, reason)
 		}
 	}
 }
