@@ -1,6 +1,8 @@
 package websocket
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,7 @@ func (c *Conn) ReadLoopAsync(fn func(typ MessageType, data []byte) error, end fu
 // the socket is armed in epoll only while busy is clear, and whoever
 // clears busy arms it; end is called once; the socket is unregistered
 // before it is closed, and never armed after (its number may be reused by
-// then).
+// then). armedAt and quick belong to the goroutine that set busy.
 type pollState struct {
 	fd   int32
 	gen  uint32 // tells this registration from a later one of the same fd
@@ -51,13 +53,60 @@ type pollState struct {
 	busy atomic.Bool
 	done atomic.Bool
 
+	armedAt time.Time // when the socket was last armed
+	quick   int       // wake-ups in a row that came within stayWindow of arming
+
 	mu      sync.Mutex // held while the socket is armed or unregistered
 	removed bool       // unregistered: the socket may be closed
 }
 
+// The adaptive read path. Waiting for a connection's next data in the
+// poller costs a round of system calls and goroutine hand-offs per burst
+// (epoll_wait's wake-up, a pooled reader, epoll_ctl to arm the socket
+// again); waiting on a goroutine of its own costs the goroutine and a
+// read buffer for as long as it waits. A connection whose data keeps
+// coming back soon after it was armed, stayAfter times in a row, is busy:
+// its reader stays with it and waits for the next message on its
+// goroutine (in the runtime's network poller, as ReadLoop does), until
+// the connection has been quiet for stayWindow/2 to stayWindow; the
+// reader then gives the read buffer back and arms the socket again.
+var (
+	// stayWindow is how soon data must come back for a wake-up to count
+	// as quick, and about how long a busy connection's reader waits for
+	// more. A variable for tests, which shorten it to switch often.
+	stayWindow = 500 * time.Millisecond
+	// stayAfter is how many quick wake-ups in a row make a connection
+	// busy. A connection that sends one message and then goes quiet (the
+	// common idle client) never holds a goroutine beyond that message.
+	stayAfter = 2
+)
+
+// busyReadBufferSize is the size of the read buffer of a busy connection
+// while its reader stays with it: a frame header and a payload of up to a
+// few KiB then come in one read instead of two. It goes back to its pool
+// when the connection goes quiet.
+const busyReadBufferSize = 8 << 10
+
+// busyReadBuffers pools read buffers of busyReadBufferSize bytes.
+var busyReadBuffers = sync.Pool{New: func() any { b := make([]byte, busyReadBufferSize); return &b }}
+
+// woke counts a wake-up of the poller for ps, and reports whether the
+// connection is busy: whether its reader should stay with it.
+func (ps *pollState) woke() bool {
+	if ps.armedAt.IsZero() || time.Since(ps.armedAt) >= stayWindow {
+		ps.quick = 0
+		return false
+	}
+	ps.quick++
+	return ps.quick >= stayAfter
+}
+
 // serveReady reads what arrived: whole messages, until nothing is left
-// in the read buffer, then arms the socket again.
+// in the read buffer, then arms the socket again. For a busy connection
+// (see stayWindow) it goes on reading on this goroutine until the
+// connection goes quiet.
 func (c *Conn) serveReady(ps *pollState) {
+	stay := ps.woke()
 	for {
 		if err := c.readOne(ps.fn, true); err != nil {
 			if ps.done.CompareAndSwap(false, true) {
@@ -66,9 +115,17 @@ func (c *Conn) serveReady(ps *pollState) {
 			}
 			return
 		}
+		if stay {
+			if c.waitData() {
+				continue
+			}
+			stay = false
+			ps.quick = 0
+		}
 		if !c.idleAfterRead() {
 			continue
 		}
+		ps.armedAt = time.Now()
 		ps.busy.Store(false)
 		if !c.arm(ps) && ps.busy.CompareAndSwap(false, true) {
 			// The connection was closed under us: read on, to the
@@ -77,6 +134,72 @@ func (c *Conn) serveReady(ps *pollState) {
 		}
 		return
 	}
+}
+
+// waitData waits on this goroutine for the next bytes of a busy
+// connection read by the poller, up to its quiet deadline (see
+// stayWindow), and reports false when none came. It reports true when
+// data came, when something is buffered already, when reading failed
+// (the next read reports the error) and when another goroutine reads (a
+// Close waiting for the peer's close frame; the next read waits for it).
+//
+// The quiet deadline is the read deadline of the network connection,
+// moved on at most every stayWindow/2; it ends a wait between messages,
+// never a message: a read inside a message that it ends goes on without
+// it (see netRead).
+func (c *Conn) waitData() bool {
+	if !c.readMu.TryLock() {
+		return true
+	}
+	defer c.readMu.Unlock()
+	r := &c.r
+	if r.rr != r.rw || r.err != nil {
+		return true
+	}
+	if len(r.buf) < busyReadBufferSize {
+		r.dropBuffer()
+		r.bufp = busyReadBuffers.Get().(*[]byte)
+		r.buf = *r.bufp
+	}
+	r.rr, r.rw = 0, 0
+	if now := time.Now(); r.quietBy.IsZero() || r.quietBy.Sub(now) < stayWindow/2 {
+		r.quietBy = now.Add(stayWindow)
+		c.nc.SetReadDeadline(r.quietBy)
+	}
+	n, err := c.nc.Read(r.buf)
+	r.rw = n
+	if n > 0 {
+		c.markAlive()
+		return true
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && !r.quietBy.IsZero() {
+		c.clearQuiet()
+		return false
+	}
+	if err != nil {
+		c.readError(err)
+	}
+	return true
+}
+
+// clearQuiet removes the quiet deadline of waitData. The caller holds
+// readMu.
+func (c *Conn) clearQuiet() {
+	c.r.quietBy = time.Time{}
+	c.nc.SetReadDeadline(time.Time{})
+}
+
+// netRead reads from the network connection. A read that only the quiet
+// deadline of waitData ended reads again without the deadline: that
+// deadline ends waits between messages, not messages. The caller holds
+// readMu.
+func (c *Conn) netRead(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	if n == 0 && err != nil && !c.r.quietBy.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.clearQuiet()
+		n, err = c.nc.Read(p)
+	}
+	return n, err
 }
 
 // idleAfterRead reports whether nothing is buffered after a message, and
