@@ -113,8 +113,8 @@ type reader struct {
 	decompressed int64 // decompressed bytes of the current message so far
 	fragment     bool  // a fragmented message is in progress on the wire
 	utf8         utf8stream.Validator
-	err          error     // sticky: once set, every read returns it
-	quietBy      time.Time // the read deadline waitData set, zero when none (see netRead)
+	err          error // sticky: once set, every read returns it
+	quietBy      int64 // the read deadline waitData set (monoNow), 0 when none (see netRead)
 
 	inflate *inflate.Decoder // set while reading a compressed message
 	src     flateSource
