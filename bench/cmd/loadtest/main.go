@@ -12,6 +12,12 @@
 //
 //	loadtest -lib gws -conns 1000 -size 4096 -compress deflate -duration 5s -out json
 //
+// -lib tether-echo measures the product as users run it: the binary that
+// -tether names, started as `tether echo -addr 127.0.0.1:0` (default flags
+// otherwise). Its idle memory is its RSS only.
+//
+//	loadtest -lib tether-echo -tether ./tether -client gorilla -size 4096
+//
 // Memory per idle connection (-mode idle): starts the server of -lib,
 // measures it (heap and stacks in use after a GC, and RSS), opens -conns
 // connections that each exchange one 512-byte message and then stay quiet,
@@ -49,12 +55,15 @@ import (
 	"github.com/tether-rt/tether/bench"
 )
 
+// libHelp lists the servers of -lib beyond bench.Libraries.
+const libHelp = ", tether-go, tether-async, or tether-echo (the product, `tether echo` with its default flags: see -tether)"
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("loadtest: ")
 	var (
 		mode     = flag.String("mode", "echo", "echo, idle, table (JSON results on stdin) or benchtable (go test -bench output on stdin)")
-		lib      = flag.String("lib", "tether", "library of the server: "+strings.Join(bench.Libraries, ", "))
+		lib      = flag.String("lib", "tether", "library of the server: "+strings.Join(bench.Libraries, ", ")+libHelp)
 		client   = flag.String("client", "tether", "library of the client (echo mode)")
 		conns    = flag.Int("conns", 1000, "number of connections")
 		size     = flag.Int("size", 4096, "message size in bytes (echo mode)")
