@@ -13,7 +13,8 @@
 #  2. allocations (and time) per message echoed by a server, testing.B
 #     with -benchmem, -count 6, summarised by benchstat;
 #  3. memory per idle connection with 10,000 connections (`tether echo`:
-#     RSS only);
+#     RSS only; its handler in the bench's server process, tether-echoserver,
+#     for heap and goroutines);
 #  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
 #     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
 #     rates and as fast as each server keeps up.
@@ -121,7 +122,7 @@ done
 
 log "memory per idle connection ($IDLE_CONNS connections)"
 for compress in off deflate deflate-ctx; do
-	for lib in tether tether-go tether-async tether-echo gorilla gws coder; do
+	for lib in tether tether-go tether-async tether-echoserver tether-echo gorilla gws coder; do
 		[ "$lib/$compress" = gorilla/deflate-ctx ] && continue # gorilla has no context takeover
 		run -mode idle -lib "$lib" -conns "$IDLE_CONNS" -compress "$compress"
 	done

@@ -56,7 +56,7 @@ import (
 )
 
 // libHelp lists the servers of -lib beyond bench.Libraries.
-const libHelp = ", tether-go, tether-async, or tether-echo (the product, `tether echo` with its default flags: see -tether)"
+const libHelp = ", tether-go, tether-async, tether-echoserver (`tether echo`'s handler in this process), or tether-echo (the product, `tether echo` with its default flags: see -tether)"
 
 func main() {
 	log.SetFlags(0)

@@ -74,7 +74,7 @@ func printTables(r io.Reader, w io.Writer) error {
 		fmt.Fprintln(w, "| compression | library | heap+stacks KiB/conn | RSS KiB/conn | goroutines/conn |")
 		fmt.Fprintln(w, "|---|---|--:|--:|--:|")
 		for _, c := range compressions(idles, func(i IdleResult) string { return i.Compress }) {
-			for _, lib := range []string{"tether", "tether-go", "tether-async", "tether-echo", "gorilla", "gws", "coder"} {
+			for _, lib := range []string{"tether", "tether-go", "tether-async", "tether-echoserver", "tether-echo", "gorilla", "gws", "coder"} {
 				for _, i := range idles {
 					if i.Compress != c || i.Server != lib {
 						continue
