@@ -213,7 +213,8 @@ func (c *Conn) SetReadLimit(n int64) {
 }
 
 // SetReadDeadline sets the deadline for reads on the underlying connection.
-// A read that times out leaves the connection unusable.
+// A read that times out leaves the connection unusable. A connection read
+// with [Conn.ReadLoopAsync] sets its own read deadline while it is busy.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the deadline for writes on the underlying connection.

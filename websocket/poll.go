@@ -26,6 +26,14 @@ import (
 // [syscall.Conn]: the poller takes only the descriptor from it
 // ([syscall.RawConn.Control]) and always reads through the wrapper's Read.
 //
+// A connection that keeps receiving is served differently: once data has
+// come back soon after its socket was armed a few times in a row, its
+// reader stays with it and waits for the next message on its goroutine,
+// as ReadLoop does, with no epoll round per message, until the connection
+// has been quiet for about half a second; then it gives the read buffer
+// back and returns the socket to the poller. While a reader stays, the
+// connection's read deadline is ReadLoopAsync's: do not set one.
+//
 // fn runs on a reader goroutine and must not block for long: the next
 // message of the connection waits for it. Close the connection through
 // the Conn ([Conn.Close], [Conn.CloseNow]), not through [Conn.NetConn]:
