@@ -104,11 +104,14 @@ func (s *adaptiveServer) end(t *testing.T) error {
 }
 
 // servingReaders counts the goroutines that serve a connection for the poller.
-func servingReaders() int {
+func servingReaders() int { return countStacks("websocket.(*Conn).serveReady") }
+
+// countStacks counts the goroutines whose stack holds fn.
+func countStacks(fn string) int {
 	buf := make([]byte, 4<<20)
 	n := 0
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, "websocket.(*Conn).serveReady") {
+		if strings.Contains(g, fn) {
 			n++
 		}
 	}
@@ -277,9 +280,12 @@ func TestAdaptiveBusyOnly(t *testing.T) {
 		}
 	}
 	// The third quick wake-up made it busy: its reader waits for more on
-	// its goroutine, with a read buffer.
-	if n := servingReaders(); n != 1 {
-		t.Fatalf("%d readers for one busy connection, want 1", n)
+	// its goroutine (in waitData), with a read buffer.
+	for deadline := time.Now().Add(10 * time.Second); countStacks("websocket.(*Conn).waitData") != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d readers wait on their goroutine for one busy connection, want 1", countStacks("websocket.(*Conn).waitData"))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	// It still reads, and the peer's close ends it.
 	echoBurst(t, c, rand.New(rand.NewPCG(1, 2)), 20, 3000, false)
@@ -287,9 +293,7 @@ func TestAdaptiveBusyOnly(t *testing.T) {
 	if err := s.end(t); CloseStatus(err) != StatusNormalClosure {
 		t.Errorf("loop ended with %v, want the peer's 1000", err)
 	}
-	if n := servingReaders(); n != 0 {
-		t.Errorf("%d readers after the connection closed", n)
-	}
+	s.waitIdle(t) // no reader left
 }
 
 // TestAdaptiveMessageAcrossQuietDeadline sends a frame in pieces, with
