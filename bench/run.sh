@@ -7,10 +7,14 @@
 #     messages, compression off and on (permessage-deflate without context
 #     takeover, the one mode all four support), server and client in
 #     separate processes: every library's server against Tether's client,
-#     then every library's client against Tether's server;
+#     then every library's client against Tether's server; and the product,
+#     `tether echo` as shipped (default flags), against gws's echo server,
+#     both with gorilla's client (-lib tether-echo);
 #  2. allocations (and time) per message echoed by a server, testing.B
 #     with -benchmem, -count 6, summarised by benchstat;
-#  3. memory per idle connection with 10,000 connections;
+#  3. memory per idle connection with 10,000 connections (`tether echo`:
+#     RSS only; its handler in the bench's server process, tether-echoserver,
+#     for heap and goroutines);
 #  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
 #     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
 #     rates and as fast as each server keeps up.
@@ -81,13 +85,14 @@ fi
 
 log "building loadtest and checking every client against every server"
 go build -o "$bin/loadtest" ./cmd/loadtest
+go build -o "$bin/tether" ../cmd/tether
 go test -count=1 ./...
 
 results="$OUT/results.jsonl"
 : >"$results"
 run() {
 	# A failed run is reported and left out of the tables; the rest go on.
-	"$bin/loadtest" -out json "$@" | tee -a "$results" >&2 || log "FAILED: loadtest $*"
+	"$bin/loadtest" -tether "$bin/tether" -out json "$@" | tee -a "$results" >&2 || log "FAILED: loadtest $*"
 }
 
 # Each size's servers and clients run back to back, so that the rows
@@ -104,13 +109,20 @@ for run in $(seq "$RUNS"); do
 			for lib in gorilla gws coder; do
 				run -lib tether -client "$lib" -conns "$CONNS" -size "$size" -compress "$compress" -warmup "$WARMUP" -duration "$DURATION"
 			done
+			if [ "$compress" = off ]; then
+				# The product as users run it, against gws, with a client
+				# that is neither's.
+				for lib in tether-echo gws; do
+					run -lib "$lib" -client gorilla -conns "$CONNS" -size "$size" -warmup "$WARMUP" -duration "$DURATION"
+				done
+			fi
 		done
 	done
 done
 
 log "memory per idle connection ($IDLE_CONNS connections)"
 for compress in off deflate deflate-ctx; do
-	for lib in tether tether-go tether-async gorilla gws coder; do
+	for lib in tether tether-go tether-async tether-echoserver tether-echo gorilla gws coder; do
 		[ "$lib/$compress" = gorilla/deflate-ctx ] && continue # gorilla has no context takeover
 		run -mode idle -lib "$lib" -conns "$IDLE_CONNS" -compress "$compress"
 	done

@@ -8,6 +8,7 @@ import (
 	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
+	"github.com/tether-rt/tether/internal/echoserver"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -107,6 +108,12 @@ func EchoHandler(lib string, c Compression) (http.Handler, error) {
 				return conn.WriteMessage(typ, p)
 			}, func(error) { conn.CloseNow() })
 		}), nil
+	case "tether-echoserver":
+		// The handler of `tether echo` (its default options: context
+		// takeover offered, the heartbeat, ReadLoopAsync) in this process,
+		// for its heap per idle connection; loadtest's tether-echo runs
+		// the binary itself. It negotiates what the client offers.
+		return echoserver.Handler(echoserver.DefaultOptions()), nil
 	case "gorilla":
 		up := &gorilla.Upgrader{
 			EnableCompression: c != CompressOff,

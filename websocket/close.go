@@ -80,6 +80,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	deadline := time.Now().Add(closeTimeout)
 	if c.readMu.TryLock() {
 		// Nobody is reading: wait for the peer's close frame ourselves.
+		c.r.quietBy = 0 // this deadline is not waitData's
 		c.nc.SetReadDeadline(deadline)
 		for c.r.err == nil {
 			if _, err := c.startMessage(); err != nil {

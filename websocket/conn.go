@@ -114,6 +114,7 @@ type reader struct {
 	fragment     bool  // a fragmented message is in progress on the wire
 	utf8         utf8stream.Validator
 	err          error // sticky: once set, every read returns it
+	quietBy      int64 // the read deadline waitData set (monoNow), 0 when none (see netRead)
 
 	inflate *inflate.Decoder // set while reading a compressed message
 	src     flateSource
@@ -212,7 +213,8 @@ func (c *Conn) SetReadLimit(n int64) {
 }
 
 // SetReadDeadline sets the deadline for reads on the underlying connection.
-// A read that times out leaves the connection unusable.
+// A read that times out leaves the connection unusable. A connection read
+// with [Conn.ReadLoopAsync] sets its own read deadline while it is busy.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the deadline for writes on the underlying connection.

@@ -74,9 +74,10 @@
 //		c.CloseNow()
 //	})
 //
-// An idle connection then costs under 2 KiB (see BENCHMARKS.md). A
-// connection that is busy all the time is cheaper to read with ReadLoop in
-// a goroutine of its own: readiness costs a system call per burst.
+// An idle connection then costs under 2 KiB (see BENCHMARKS.md). A busy
+// connection, whose data keeps coming back as soon as it was read, keeps
+// its reader goroutine until it goes quiet, and costs what ReadLoop in a
+// goroutine of its own costs: no epoll round per message.
 //
 // One goroutine reads at a time. Any number of goroutines may write at once:
 // writes are serialized per message, and control frames (pongs, close) are

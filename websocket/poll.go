@@ -1,6 +1,8 @@
 package websocket
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,14 @@ import (
 // [syscall.Conn]: the poller takes only the descriptor from it
 // ([syscall.RawConn.Control]) and always reads through the wrapper's Read.
 //
+// A connection that keeps receiving is served differently: once data has
+// come back soon after its socket was armed a few times in a row, its
+// reader stays with it and waits for the next message on its goroutine,
+// as ReadLoop does, with no epoll round per message, until the connection
+// has been quiet for about half a second; then it gives the read buffer
+// back and returns the socket to the poller. While a reader stays, the
+// connection's read deadline is ReadLoopAsync's: do not set one.
+//
 // fn runs on a reader goroutine and must not block for long: the next
 // message of the connection waits for it. Close the connection through
 // the Conn ([Conn.Close], [Conn.CloseNow]), not through [Conn.NetConn]:
@@ -42,7 +52,7 @@ func (c *Conn) ReadLoopAsync(fn func(typ MessageType, data []byte) error, end fu
 // the socket is armed in epoll only while busy is clear, and whoever
 // clears busy arms it; end is called once; the socket is unregistered
 // before it is closed, and never armed after (its number may be reused by
-// then).
+// then). armedAt and quick belong to the goroutine that set busy.
 type pollState struct {
 	fd   int32
 	gen  uint32 // tells this registration from a later one of the same fd
@@ -51,13 +61,80 @@ type pollState struct {
 	busy atomic.Bool
 	done atomic.Bool
 
+	armedAt int64 // when the socket was last armed (monoNow), 0 before
+
 	mu      sync.Mutex // held while the socket is armed or unregistered
 	removed bool       // unregistered: the socket may be closed
+	quick   int32      // wake-ups in a row that came within stayWindow of arming
+}
+
+// monoStart is the origin of monoNow.
+var monoStart = time.Now()
+
+// monoNow returns the time since monoStart on the monotonic clock, in
+// nanoseconds: 8 bytes where a time.Time takes 24, in state every polled
+// connection holds.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
+
+// The adaptive read path. Waiting for a connection's next data in the
+// poller costs a round of system calls and goroutine hand-offs per burst
+// (epoll_wait's wake-up, a pooled reader, epoll_ctl to arm the socket
+// again); waiting on a goroutine of its own costs the goroutine and a
+// read buffer for as long as it waits. A connection whose data keeps
+// coming back soon after it was armed, stayAfter times in a row, is busy:
+// its reader stays with it and waits for the next message on its
+// goroutine (in the runtime's network poller, as ReadLoop does), until
+// the connection has been quiet for stayWindow/2 to stayWindow; the
+// reader then gives the read buffer back and arms the socket again.
+const (
+	// stayWindow is how soon data must come back for a wake-up to count
+	// as quick, and about how long a busy connection's reader waits for
+	// more.
+	stayWindow = 500 * time.Millisecond
+	// stayAfter is how many quick wake-ups in a row make a connection
+	// busy. A connection that sends one message and then goes quiet (the
+	// common idle client) never holds a goroutine beyond that message.
+	stayAfter = 2
+)
+
+// adaptive holds the settings of the adaptive read path; tests change
+// them (shorter windows switch more often).
+var adaptive struct {
+	window atomic.Int64 // stayWindow in nanoseconds
+	after  atomic.Int32 // stayAfter
+}
+
+func init() {
+	adaptive.window.Store(int64(stayWindow))
+	adaptive.after.Store(stayAfter)
+}
+
+// busyReadBufferSize is the size of the read buffer of a busy connection
+// while its reader stays with it: a frame header and a payload of up to a
+// few KiB then come in one read instead of two. It goes back to its pool
+// when the connection goes quiet.
+const busyReadBufferSize = 8 << 10
+
+// busyReadBuffers pools read buffers of busyReadBufferSize bytes.
+var busyReadBuffers = sync.Pool{New: func() any { b := make([]byte, busyReadBufferSize); return &b }}
+
+// woke counts a wake-up of the poller for ps, and reports whether the
+// connection is busy: whether its reader should stay with it.
+func (ps *pollState) woke() bool {
+	if ps.armedAt == 0 || monoNow()-ps.armedAt >= adaptive.window.Load() {
+		ps.quick = 0
+		return adaptive.after.Load() == 0
+	}
+	ps.quick++
+	return ps.quick >= adaptive.after.Load()
 }
 
 // serveReady reads what arrived: whole messages, until nothing is left
-// in the read buffer, then arms the socket again.
+// in the read buffer, then arms the socket again. For a busy connection
+// (see stayWindow) it goes on reading on this goroutine until the
+// connection goes quiet.
 func (c *Conn) serveReady(ps *pollState) {
+	stay := ps.woke()
 	for {
 		if err := c.readOne(ps.fn, true); err != nil {
 			if ps.done.CompareAndSwap(false, true) {
@@ -66,9 +143,17 @@ func (c *Conn) serveReady(ps *pollState) {
 			}
 			return
 		}
+		if stay {
+			if c.waitData() {
+				continue
+			}
+			stay = false
+			ps.quick = 0
+		}
 		if !c.idleAfterRead() {
 			continue
 		}
+		ps.armedAt = monoNow()
 		ps.busy.Store(false)
 		if !c.arm(ps) && ps.busy.CompareAndSwap(false, true) {
 			// The connection was closed under us: read on, to the
@@ -77,6 +162,76 @@ func (c *Conn) serveReady(ps *pollState) {
 		}
 		return
 	}
+}
+
+// waitData waits on this goroutine for the next bytes of a busy
+// connection read by the poller, up to its quiet deadline (see
+// stayWindow), and reports false when none came. It reports true when
+// data came, when something is buffered already, when reading failed
+// (the next read reports the error) and when another goroutine reads (a
+// Close waiting for the peer's close frame; the next read waits for it).
+//
+// The quiet deadline is the read deadline of the network connection,
+// moved on at most every stayWindow/2; it ends a wait between messages,
+// never a message: a read inside a message that it ends goes on without
+// it (see netRead).
+func (c *Conn) waitData() bool {
+	if !c.readMu.TryLock() {
+		return true
+	}
+	defer c.readMu.Unlock()
+	r := &c.r
+	if r.rr != r.rw || r.err != nil {
+		return true
+	}
+	if len(r.buf) < busyReadBufferSize {
+		r.dropBuffer()
+		r.bufp = busyReadBuffers.Get().(*[]byte)
+		r.buf = *r.bufp
+	}
+	r.rr, r.rw = 0, 0
+	if w, now := adaptive.window.Load(), monoNow(); r.quietBy == 0 || r.quietBy-now < w/2 {
+		r.quietBy = now + w
+		c.nc.SetReadDeadline(monoStart.Add(time.Duration(r.quietBy)))
+	}
+	n, err := c.nc.Read(r.buf)
+	r.rw = n
+	if n > 0 {
+		c.markAlive()
+		return true
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && r.quietBy != 0 {
+		c.clearQuiet()
+		quiets.Add(1)
+		return false
+	}
+	if err != nil {
+		c.readError(err)
+	}
+	return true
+}
+
+// quiets counts the times a busy connection went quiet, for tests.
+var quiets atomic.Uint64
+
+// clearQuiet removes the quiet deadline of waitData. The caller holds
+// readMu.
+func (c *Conn) clearQuiet() {
+	c.r.quietBy = 0
+	c.nc.SetReadDeadline(time.Time{})
+}
+
+// netRead reads from the network connection. A read that only the quiet
+// deadline of waitData ended reads again without the deadline: that
+// deadline ends waits between messages, not messages. The caller holds
+// readMu.
+func (c *Conn) netRead(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	if n == 0 && err != nil && c.r.quietBy != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.clearQuiet()
+		n, err = c.nc.Read(p)
+	}
+	return n, err
 }
 
 // idleAfterRead reports whether nothing is buffered after a message, and

@@ -349,7 +349,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 		r.rr += n
 	case len(p) >= directReadMin:
 		var err error
-		n, err = c.nc.Read(p)
+		n, err = c.netRead(p)
 		if n == 0 && err != nil {
 			return 0, c.readError(err)
 		}
@@ -390,12 +390,18 @@ func (r *reader) dropBuffer() {
 	if r.buf == nil || r.rr != r.rw {
 		return
 	}
-	readBuffers.Put(r.bufp)
+	if len(r.buf) == busyReadBufferSize {
+		busyReadBuffers.Put(r.bufp)
+	} else {
+		readBuffers.Put(r.bufp)
+	}
 	r.buf, r.bufp = nil, nil
 	r.rr, r.rw = 0, 0
 }
 
 // fill makes sure at least n bytes (at most readBufferSize) are buffered.
+// The buffer is readBufferSize bytes, or busyReadBufferSize while a busy
+// connection's reader stays with it (see waitData).
 func (c *Conn) fill(n int) error {
 	r := &c.r
 	if r.rw-r.rr >= n {
@@ -411,7 +417,7 @@ func (c *Conn) fill(n int) error {
 		r.rr = 0
 	}
 	for r.rw-r.rr < n {
-		m, err := c.nc.Read(r.buf[r.rw:])
+		m, err := c.netRead(r.buf[r.rw:])
 		r.rw += m
 		if m > 0 {
 			c.markAlive()

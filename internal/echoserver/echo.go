@@ -87,7 +87,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	// Over HTTP/1.1 the handler returns; the connection is read by the
-	// poller while it is idle (see websocket.Conn.ReadLoopAsync).
+	// poller while it is idle, and by a goroutine of its own while it is
+	// busy (see websocket.Conn.ReadLoopAsync).
 	c.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
 		return c.WriteMessage(typ, p)
 	}, func(err error) {

@@ -12,6 +12,12 @@
 //
 //	loadtest -lib gws -conns 1000 -size 4096 -compress deflate -duration 5s -out json
 //
+// -lib tether-echo measures the product as users run it: the binary that
+// -tether names, started as `tether echo -addr 127.0.0.1:0` (default flags
+// otherwise). Its idle memory is its RSS only.
+//
+//	loadtest -lib tether-echo -tether ./tether -client gorilla -size 4096
+//
 // Memory per idle connection (-mode idle): starts the server of -lib,
 // measures it (heap and stacks in use after a GC, and RSS), opens -conns
 // connections that each exchange one 512-byte message and then stay quiet,
@@ -49,12 +55,15 @@ import (
 	"github.com/tether-rt/tether/bench"
 )
 
+// libHelp lists the servers of -lib beyond bench.Libraries.
+const libHelp = ", tether-go, tether-async, tether-echoserver (`tether echo`'s handler in this process), or tether-echo (the product, `tether echo` with its default flags: see -tether)"
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("loadtest: ")
 	var (
 		mode     = flag.String("mode", "echo", "echo, idle, table (JSON results on stdin) or benchtable (go test -bench output on stdin)")
-		lib      = flag.String("lib", "tether", "library of the server: "+strings.Join(bench.Libraries, ", "))
+		lib      = flag.String("lib", "tether", "library of the server: "+strings.Join(bench.Libraries, ", ")+libHelp)
 		client   = flag.String("client", "tether", "library of the client (echo mode)")
 		conns    = flag.Int("conns", 1000, "number of connections")
 		size     = flag.Int("size", 4096, "message size in bytes (echo mode)")
@@ -65,6 +74,7 @@ func main() {
 		serve    = flag.Bool("serve", false, "internal: run the server of -lib, print its address, exit when stdin closes")
 		hold     = flag.Duration("hold", 0, "keep the server running this long after measuring, for profiling through its /debug/pprof/")
 	)
+	flag.StringVar(&tetherBin, "tether", "tether", "the `tether` binary that -lib tether-echo runs (`tether echo`, default flags)")
 	flag.Parse()
 	switch *mode {
 	case "table":
@@ -172,14 +182,23 @@ func cpuTime() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+// tetherBin is the binary -lib tether-echo runs.
+var tetherBin string
+
 // server is a child process running an echo server.
 type server struct {
 	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	stdin io.WriteCloser // nil for the product (tether-echo), stopped with SIGTERM
 	addr  string
 }
 
+// startServer starts the echo server of lib in a child process: this
+// program with -serve, or for lib tether-echo the product as users run it,
+// `tether echo` with its default flags (only the address differs).
 func startServer(lib string, c bench.Compression) (*server, error) {
+	if lib == "tether-echo" {
+		return startTetherEcho()
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -206,8 +225,35 @@ func startServer(lib string, c bench.Compression) (*server, error) {
 	return &server{cmd: cmd, stdin: stdin, addr: strings.TrimSpace(line)}, nil
 }
 
+// startTetherEcho runs `tether echo -addr 127.0.0.1:0` and reads the
+// address it listens on from its first log line.
+func startTetherEcho() (*server, error) {
+	cmd := exec.Command(tetherBin, "echo", "-addr", "127.0.0.1:0")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start %s echo: %w", tetherBin, err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	_, addr, ok := strings.Cut(line, "addr=ws://")
+	if err != nil || !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("tether echo did not start (%q): %v", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }() // later log lines
+	return &server{cmd: cmd, addr: strings.TrimSpace(addr)}, nil
+}
+
 func (s *server) stop() {
-	s.stdin.Close()
+	if s.stdin != nil {
+		s.stdin.Close()
+	} else {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
@@ -218,7 +264,13 @@ func (s *server) stop() {
 	}
 }
 
+// stats returns the server's statistics; of the product (tether-echo),
+// which serves no /_stats, only its RSS, with heap and goroutines -1.
 func (s *server) stats(gc bool) (serverStats, error) {
+	if s.stdin == nil {
+		rss, err := bench.ProcRSS(s.cmd.Process.Pid)
+		return serverStats{HeapInuse: ^uint64(0), Goroutines: -1, RSS: uint64(rss)}, err
+	}
 	url := "http://" + s.addr + "/_stats"
 	if gc {
 		url += "?gc=1"
@@ -437,6 +489,10 @@ func runIdle(lib string, c bench.Compression, conns int, hold time.Duration) (*I
 		time.Sleep(hold)
 	}
 	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / 1024 / float64(conns) }
+	if st0.Goroutines < 0 { // the product: RSS only
+		return &IdleResult{Mode: "idle", Server: lib, Compress: string(c), Conns: conns,
+			HeapKiB: -1, RSSKiB: per(st0.RSS, st1.RSS), GoroutinesPC: -1}, nil
+	}
 	return &IdleResult{
 		Mode:         "idle",
 		Server:       lib,

@@ -41,6 +41,7 @@ func printTables(r io.Reader, w io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
+	all := echoes
 	wins := fasterRuns(echoes)
 	echoes, runs := medianEchoes(echoes)
 	idles = medianIdles(idles)
@@ -50,20 +51,39 @@ func printTables(r io.Reader, w io.Writer) error {
 	if len(echoes) > 0 {
 		conns := echoes[0].Conns
 		fmt.Fprintf(w, "### Echo servers (%d connections, Tether's client)\n\n", conns)
-		echoTable(w, echoes, wins, func(e EchoResult) string { return e.Server }, func(e EchoResult) bool { return e.Client == "tether" })
+		server := func(e EchoResult) string { return e.Server }
+		echoTable(w, echoes, wins, bench.Libraries, "tether", server, func(e EchoResult) bool { return e.Client == "tether" })
 		fmt.Fprintf(w, "### Echo clients (%d connections, Tether's server)\n\n", conns)
-		echoTable(w, echoes, wins, func(e EchoResult) string { return e.Client }, func(e EchoResult) bool { return e.Server == "tether" })
+		echoTable(w, echoes, wins, bench.Libraries, "tether", func(e EchoResult) string { return e.Client }, func(e EchoResult) bool { return e.Server == "tether" })
+		// The product as users run it, `tether echo`, against gws's echo
+		// server, both driven by a client that is neither's.
+		for _, e := range echoes {
+			if e.Server != "tether-echo" {
+				continue
+			}
+			client := e.Client
+			fmt.Fprintf(w, "### `tether echo` as shipped against gws (%d connections, %s's client)\n\n", conns, client)
+			echoTable(w, echoes, productWins(all, client), []string{"tether-echo", "gws"}, "tether-echo", server, func(e EchoResult) bool {
+				return e.Client == client && (e.Server == "tether-echo" || e.Server == "gws")
+			})
+			break
+		}
 	}
 	if len(idles) > 0 {
 		fmt.Fprintf(w, "### Memory per idle connection (%d connections)\n\n", idles[0].Conns)
 		fmt.Fprintln(w, "| compression | library | heap+stacks KiB/conn | RSS KiB/conn | goroutines/conn |")
 		fmt.Fprintln(w, "|---|---|--:|--:|--:|")
 		for _, c := range compressions(idles, func(i IdleResult) string { return i.Compress }) {
-			for _, lib := range []string{"tether", "tether-go", "tether-async", "gorilla", "gws", "coder"} {
+			for _, lib := range []string{"tether", "tether-go", "tether-async", "tether-echoserver", "tether-echo", "gorilla", "gws", "coder"} {
 				for _, i := range idles {
-					if i.Compress == c && i.Server == lib {
-						fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.2f |\n", c, lib, i.HeapKiB, i.RSSKiB, i.GoroutinesPC)
+					if i.Compress != c || i.Server != lib {
+						continue
 					}
+					if i.HeapKiB < 0 { // the product: RSS only
+						fmt.Fprintf(w, "| %s | %s | – | %.1f | – |\n", c, lib, i.RSSKiB)
+						continue
+					}
+					fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.2f |\n", c, lib, i.HeapKiB, i.RSSKiB, i.GoroutinesPC)
 				}
 			}
 		}
@@ -75,7 +95,7 @@ func printTables(r io.Reader, w io.Writer) error {
 // echoTable prints the results keep selects, one row per size and library
 // (the one lib returns), grouped by compression. With more than one run,
 // a column says in how many runs the row beat Tether's own.
-func echoTable(w io.Writer, all []EchoResult, wins map[echoKey]string, lib func(EchoResult) string, keep func(EchoResult) bool) {
+func echoTable(w io.Writer, all []EchoResult, wins map[echoKey]string, libs []string, baseLib string, lib func(EchoResult) string, keep func(EchoResult) bool) {
 	var rs []EchoResult
 	for _, e := range all {
 		if keep(e) {
@@ -84,7 +104,7 @@ func echoTable(w io.Writer, all []EchoResult, wins map[echoKey]string, lib func(
 	}
 	for _, c := range compressions(rs, func(e EchoResult) string { return e.Compress }) {
 		fmt.Fprintf(w, "Compression: %s\n\n", c)
-		fmt.Fprintln(w, "| size | library | msgs/s | vs tether | runs faster than tether | MB/s | p50 µs | p99 µs | server CPU µs/msg | client CPU µs/msg |")
+		fmt.Fprintf(w, "| size | library | msgs/s | vs %[1]s | runs faster than %[1]s | MB/s | p50 µs | p99 µs | server CPU µs/msg | client CPU µs/msg |\n", baseLib)
 		fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 		var sizes []int
 		for _, e := range rs {
@@ -96,11 +116,11 @@ func echoTable(w io.Writer, all []EchoResult, wins map[echoKey]string, lib func(
 		for _, size := range sizes {
 			var base float64
 			for _, e := range rs {
-				if e.Compress == c && e.Size == size && lib(e) == "tether" {
+				if e.Compress == c && e.Size == size && lib(e) == baseLib {
 					base = e.MsgsPerSec
 				}
 			}
-			for _, l := range bench.Libraries {
+			for _, l := range libs {
 				for _, e := range rs {
 					if e.Compress != c || e.Size != size || lib(e) != l {
 						continue
@@ -201,6 +221,34 @@ func fasterRuns(rs []EchoResult) map[echoKey]string {
 	return out
 }
 
+// productWins is fasterRuns for the table of `tether echo` against gws,
+// both with client's client: in how many of the paired runs gws completed
+// more messages than `tether echo`.
+func productWins(rs []EchoResult, client string) map[echoKey]string {
+	runs := map[echoKey][]float64{}
+	for _, r := range rs {
+		if r.Client == client {
+			runs[keyOf(r)] = append(runs[keyOf(r)], r.MsgsPerSec)
+		}
+	}
+	out := map[echoKey]string{}
+	for k, v := range runs {
+		base := runs[echoKey{"tether-echo", client, k.compress, k.size}]
+		if k.server != "gws" || len(base) < 2 {
+			continue
+		}
+		n := min(len(v), len(base))
+		faster := 0
+		for i := range n {
+			if v[i] > base[i] {
+				faster++
+			}
+		}
+		out[k] = fmt.Sprintf("%d of %d", faster, n)
+	}
+	return out
+}
+
 // medianIdles keeps the median run, by heap per connection, of each test.
 func medianIdles(rs []IdleResult) []IdleResult {
 	type key struct{ server, compress string }
@@ -216,10 +264,19 @@ func medianIdles(rs []IdleResult) []IdleResult {
 	var out []IdleResult
 	for _, k := range order {
 		g := groups[k]
-		slices.SortFunc(g, func(a, b IdleResult) int { return cmpFloat(a.HeapKiB, b.HeapKiB) })
+		slices.SortFunc(g, func(a, b IdleResult) int { return cmpFloat(idleKey(a), idleKey(b)) })
 		out = append(out, g[(len(g)-1)/2])
 	}
 	return out
+}
+
+// idleKey is what medianIdles sorts by: heap per connection, or RSS for
+// the product, which reports RSS only (HeapKiB -1).
+func idleKey(i IdleResult) float64 {
+	if i.HeapKiB < 0 {
+		return i.RSSKiB
+	}
+	return i.HeapKiB
 }
 
 func cmpFloat(a, b float64) int {
