@@ -177,3 +177,87 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// RedisCluster is a Redis Cluster started for a test: masters only, no
+// replicas, every slot assigned.
+type RedisCluster struct {
+	// Nodes are its servers, in the order of their slot ranges.
+	Nodes []*Redis
+}
+
+// URL returns the URL a client of the cluster is given:
+// redis://first?addr=second&addr=third (the form of rueidis.ParseURL;
+// the client finds the slots of every node itself).
+func (c *RedisCluster) URL() string {
+	u := "redis://" + c.Nodes[0].Addr
+	for i, n := range c.Nodes[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		u += sep + "addr=" + n.Addr
+	}
+	return u
+}
+
+// StartRedisCluster starts a Redis Cluster of masters (3 at least, as
+// redis-cli requires) on free loopback ports, with no persistence and no
+// replicas, and waits until every node reports cluster_state:ok and knows
+// the others. The servers are killed when the test ends. It needs
+// redis-cli (Debian's redis-tools, which redis-server depends on).
+func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not found in PATH")
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		Missing(t, "redis-cli not found in PATH (Debian's redis-tools)")
+	}
+	c := &RedisCluster{}
+	create := []string{"--cluster", "create"}
+	for range masters {
+		// The cluster bus gets a free port of its own rather than the
+		// default port+10000, which may be taken.
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		bus, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		r.args = []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", r.dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(r.dir, "nodes.conf"),
+			"--cluster-port", fmt.Sprint(bus), "--cluster-node-timeout", "2000"}
+		r.start(t, bin)
+		t.Cleanup(r.stop)
+		c.Nodes = append(c.Nodes, r)
+		create = append(create, r.Addr)
+	}
+	create = append(create, "--cluster-replicas", "0", "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, create...).CombinedOutput(); err != nil {
+		t.Fatalf("peertest: redis-cli --cluster create failed: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, r := range c.Nodes {
+		host, port, _ := net.SplitHostPort(r.Addr)
+		for {
+			out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "cluster", "info").Output()
+			info := string(out)
+			if err == nil && strings.Contains(info, "cluster_state:ok") &&
+				strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", masters)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: the cluster did not become ready on %s: %v\n%s", r.Addr, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
