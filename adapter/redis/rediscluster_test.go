@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
+	"sort"
 	"testing"
 
 	"github.com/redis/rueidis"
@@ -9,6 +12,7 @@ import (
 	"github.com/tether-rt/tether/adapter/adaptertest"
 	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/internal/peertest"
+	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -77,5 +81,191 @@ func TestRedisClusterStreamsSuite(t *testing.T) {
 				return out
 			}, 3)
 		})
+	}
+}
+
+// TestRedisClusterStreamsRecovery: connection state recovery across
+// servers on Redis Cluster (the stream on one node, the session's key on
+// whichever node its slot is).
+func TestRedisClusterStreamsRecovery(t *testing.T) {
+	testStreamsRecoveryAcrossServers(t, peertest.StartRedisCluster(t, 3))
+}
+
+// TestRedisClusterEngineTransport: a polling session served by two
+// Engine.IO servers on Redis Cluster; the liveness of a server is its
+// subscription, counted on every node.
+func TestRedisClusterEngineTransport(t *testing.T) {
+	testEngineTransport(t, peertest.StartRedisCluster(t, 3))
+}
+
+// TestRedisClusterEmitter: the Go emitter's PUBLISH reaches Tether servers
+// subscribed on other nodes of the cluster.
+func TestRedisClusterEmitter(t *testing.T) {
+	testEmitterReachesTether(t, peertest.StartRedisCluster(t, 3))
+}
+
+// slotOwners returns, for each slot of the cluster, the address of the
+// master that serves it (CLUSTER SLOTS).
+func slotOwners(t *testing.T, c rueidis.Client) map[int64]string {
+	t.Helper()
+	ranges, err := c.Do(context.Background(), c.B().ClusterSlots().Build()).ToArray()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[int64]string{}
+	for _, r := range ranges {
+		f, err := r.ToArray()
+		if err != nil || len(f) < 3 {
+			t.Fatalf("CLUSTER SLOTS entry %v: %v", r, err)
+		}
+		from, _ := f[0].AsInt64()
+		to, _ := f[1].AsInt64()
+		master, _ := f[2].ToArray()
+		host, _ := master[0].ToString()
+		port, _ := master[1].AsInt64()
+		for s := from; s <= to; s++ {
+			owners[s] = fmt.Sprintf("%s:%d", host, port)
+		}
+	}
+	return owners
+}
+
+// roomsOnEveryMaster returns a room name per master of the cluster, such
+// that channel(room) hashes to a slot of that master.
+func roomsOnEveryMaster(t *testing.T, c rueidis.Client, rc *peertest.RedisCluster, channel func(room string) string) []string {
+	t.Helper()
+	owners := slotOwners(t, c)
+	byNode := map[string]string{}
+	for i := 0; len(byNode) < len(rc.Nodes) && i < 1000; i++ {
+		room := fmt.Sprintf("room-%d", i)
+		slot, err := c.Do(context.Background(), c.B().ClusterKeyslot().Key(channel(room)).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := owners[slot]; n != "" && byNode[n] == "" {
+			byNode[n] = room
+		}
+	}
+	if len(byNode) != len(rc.Nodes) {
+		t.Fatalf("found rooms on %d masters of %d", len(byNode), len(rc.Nodes))
+	}
+	var rooms []string
+	for _, r := range byNode {
+		rooms = append(rooms, r)
+	}
+	sort.Strings(rooms)
+	return rooms
+}
+
+// TestRedisClusterRoomsOnEveryMaster runs two servers per adapter family on
+// Redis Cluster, with rooms whose channels hash to slots of every master:
+// a broadcast to a room from either server reaches each member on both
+// servers exactly once and no one else, the servers count each other, and
+// in the sharded adapter each room's channel has one subscriber per server
+// on the master that owns its slot.
+func TestRedisClusterRoomsOnEveryMaster(t *testing.T) {
+	rc := peertest.StartRedisCluster(t, 3)
+	admin := connect(t, rc)
+	families := []struct {
+		name string
+		// sharded: the rooms' channels are sharded pub/sub channels.
+		sharded bool
+		newNode func(t *testing.T, prefix string) *socketio.Server
+	}{
+		{"pubsub", false, func(t *testing.T, prefix string) *socketio.Server {
+			return socketio.NewServer(&socketio.Options{Adapter: NewClassicFactory(connect(t, rc), &ClassicOptions{Key: prefix})})
+		}},
+		{"sharded", true, func(t *testing.T, prefix string) *socketio.Server {
+			sh, err := NewSharded(connect(t, rc), &ShardedOptions{ChannelPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(sh.Dialer(), nil)})
+		}},
+		{"streams", false, func(t *testing.T, prefix string) *socketio.Server {
+			st := NewStreams(connect(t, rc), &StreamsOptions{StreamName: prefix, ChannelPrefix: prefix, UseShardedPubSub: true})
+			t.Cleanup(func() { _ = st.Close() })
+			return socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
+		}},
+	}
+	for _, fam := range families {
+		t.Run(fam.name, func(t *testing.T) {
+			prefix := "rooms-" + fam.name
+			channel := func(room string) string { return prefix + "#/#" + room + "#" }
+			rooms := roomsOnEveryMaster(t, admin, rc, channel)
+			var srvs [2]*socketio.Server
+			var urls [2]string
+			for i := range srvs {
+				srvs[i] = fam.newNode(t, prefix)
+				t.Cleanup(func() { _ = srvs[i].Close() })
+				hs := httptest.NewServer(srvs[i])
+				t.Cleanup(hs.Close)
+				urls[i] = hs.URL
+			}
+			for _, s := range srvs {
+				waitServers(t, s, 2)
+			}
+			members := []*siotest.Client{siotest.Dial(t, urls[0], nil), siotest.Dial(t, urls[1], nil)}
+			outsider := siotest.Dial(t, urls[1], nil)
+			for i, c := range members {
+				var s *socketio.Socket
+				waitFor(t, "the socket", func() bool { s = srvs[i].Sockets().Socket(c.SID); return s != nil })
+				s.Join(rooms...)
+				syncAdapter(t, srvs[i].Sockets().Adapter())
+			}
+			if fam.sharded {
+				for _, room := range rooms {
+					n, err := admin.Do(context.Background(), admin.B().PubsubShardnumsub().Channel(channel(room)).Build()).AsIntMap()
+					if err != nil || n[channel(room)] != 2 {
+						t.Errorf("SHARDNUMSUB %s = %v, %v; want 2 subscribers", channel(room), n, err)
+					}
+				}
+			}
+			for from, src := range srvs {
+				for _, room := range rooms {
+					arg := fmt.Sprintf("%q", fmt.Sprintf("%s from %d", room, from))
+					if err := src.To(room).Emit("room", arg[1:len(arg)-1]); err != nil {
+						t.Fatal(err)
+					}
+					// The same server's broadcasts to the room arrive in order.
+					if err := src.To(room).Emit("end"); err != nil {
+						t.Fatal(err)
+					}
+					for _, c := range members {
+						c.Next("end")
+						var got []string
+						for _, e := range c.Events() {
+							if e.Name == "room" {
+								got = append(got, string(e.Args[0]))
+							}
+						}
+						if len(got) != 1 || got[0] != arg {
+							t.Errorf("client %s got %q, want %s once", c.SID, got, arg)
+						}
+					}
+				}
+				if err := src.Emit("fence"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			outsider.Next("fence")
+			outsider.Next("fence")
+			for _, e := range outsider.Events() {
+				t.Errorf("the client in no room got %s", e.Raw)
+			}
+		})
+	}
+}
+
+// syncAdapter waits until a's room subscriptions are made (adapters that
+// subscribe room by room have a Settle method).
+func syncAdapter(t *testing.T, a socketio.Adapter) {
+	t.Helper()
+	if sy, ok := a.(interface{ Settle(context.Context) error }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), siotest.Timeout)
+		defer cancel()
+		if err := sy.Settle(ctx); err != nil {
+			t.Fatalf("Settle: %v", err)
+		}
 	}
 }
