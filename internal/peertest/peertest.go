@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,4 +261,135 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 		}
 	}
 	return c
+}
+
+// RedisSentinel is a Redis master, a replica of it and a Sentinel that
+// monitors them, started for a test.
+type RedisSentinel struct {
+	// Master and Replica are the data servers as started; after
+	// [RedisSentinel.Failover] the replica is the master.
+	Master, Replica *Redis
+	// Sentinel is the sentinel.
+	Sentinel *Redis
+	// MasterSet is the name the sentinel monitors the master under.
+	MasterSet string
+	cli       string
+}
+
+// URL returns the URL a client of the master is given: the sentinel's
+// address and the master's name, redis://sentinel?master_set=name (the
+// form of rueidis.ParseURL).
+func (s *RedisSentinel) URL() string {
+	return "redis://" + s.Sentinel.Addr + "?master_set=" + s.MasterSet
+}
+
+// StartRedisSentinel starts a master, a replica and a sentinel on free
+// loopback ports, with no persistence, and waits until the replica is in
+// sync and the sentinel knows it (so that it can fail over). The servers
+// are killed when the test ends. It needs redis-cli.
+func StartRedisSentinel(t testing.TB) *RedisSentinel {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not found in PATH")
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		Missing(t, "redis-cli not found in PATH (Debian's redis-tools)")
+	}
+	s := &RedisSentinel{MasterSet: "tether", cli: cli}
+	server := func(extra ...string) *Redis {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		r.args = append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}, extra...)
+		r.start(t, bin)
+		t.Cleanup(r.stop)
+		return r
+	}
+	s.Master = server()
+	mhost, mport, _ := net.SplitHostPort(s.Master.Addr)
+	s.Replica = server("--replicaof", mhost, mport)
+	s.waitInfo(t, s.Replica, "replication", "master_link_status:up")
+
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
+		"sentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %[3]s 1000\n"+
+		"sentinel failover-timeout %[3]s 10000\n", port, dir, s.MasterSet, mhost, mport)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	s.Sentinel = &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{conf, "--sentinel"}}
+	s.Sentinel.start(t, bin)
+	t.Cleanup(s.Sentinel.stop)
+	// The sentinel learns of the replica from the master's INFO.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := s.run(s.Sentinel, "sentinel", "replicas", s.MasterSet)
+		if err == nil && strings.Contains(out, s.Replica.Addr[strings.LastIndex(s.Replica.Addr, ":")+1:]) &&
+			!strings.Contains(out, "s_down") && !strings.Contains(out, "disconnected") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: the sentinel did not find the replica: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// run runs redis-cli against r with args and returns what it printed.
+func (s *RedisSentinel) run(r *Redis, args ...string) (string, error) {
+	host, port, _ := net.SplitHostPort(r.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, s.cli, append([]string{"-h", host, "-p", port}, args...)...).Output()
+	return string(out), err
+}
+
+// waitInfo waits until the INFO section of r contains want.
+func (s *RedisSentinel) waitInfo(t testing.TB, r *Redis, section, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := s.run(r, "info", section)
+		if err == nil && strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: %s never reported %s: %v\n%s", r.Addr, want, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Failover makes the sentinel promote the replica (SENTINEL FAILOVER) and
+// waits until the sentinel gives its address as the master's and the
+// replica says it is the master. Master and Replica are swapped.
+func (s *RedisSentinel) Failover(t testing.TB) {
+	t.Helper()
+	if out, err := s.run(s.Sentinel, "sentinel", "failover", s.MasterSet); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("peertest: SENTINEL FAILOVER: %v %s", err, out)
+	}
+	host, port, _ := net.SplitHostPort(s.Replica.Addr)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := s.run(s.Sentinel, "sentinel", "get-master-addr-by-name", s.MasterSet)
+		if err == nil && slices.Equal(strings.Fields(out), []string{host, port}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: the sentinel did not switch to %s: %v %s", s.Replica.Addr, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.waitInfo(t, s.Replica, "replication", "role:master")
+	s.Master, s.Replica = s.Replica, s.Master
 }
