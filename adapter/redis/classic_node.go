@@ -474,6 +474,8 @@ func (n *classicNode) publisher() {
 				cmds[i] = n.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.publishTimeout)
+			// A batch: one node for every publish on Redis Cluster (see
+			// publish).
 			res := n.client.DoMulti(ctx, cmds...)
 			cancel()
 			var firstErr error

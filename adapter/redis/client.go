@@ -40,3 +40,21 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// publish runs cmds, PUBLISH commands, in one round trip and returns the
+// first error. On Redis Cluster a PUBLISH has no slot and may go to any
+// node; rueidis sends such a command alone (Do) to a node picked at random
+// each time, but a batch of them (DoMulti) to one node, the master of the
+// lowest slot, every time while the cluster's shape holds. Publishes of one
+// sender must take one node: Redis keeps the order of the messages a node
+// receives, but two nodes forward theirs to the others independently, so
+// publishes spread over nodes could arrive out of order (an emitter's
+// events, a polling session's packets). Elsewhere it is DoMulti.
+func publish(ctx context.Context, c rueidis.Client, cmds ...rueidis.Completed) error {
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/rueidis"
 
 	"github.com/tether-rt/tether/adapter/adaptertest"
 	"github.com/tether-rt/tether/adapter/cluster"
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/engineio/parser"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/socketio"
@@ -268,4 +272,84 @@ func syncAdapter(t *testing.T, a socketio.Adapter) {
 			t.Fatalf("Settle: %v", err)
 		}
 	}
+}
+
+// publishesByNode returns the PUBLISH commands each node of the cluster
+// has run (INFO commandstats).
+func publishesByNode(t *testing.T, c rueidis.Client) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for addr, n := range c.Nodes() {
+		info, err := n.Do(context.Background(), n.B().Info().Section("commandstats").Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		if _, rest, ok := strings.Cut(info, "cmdstat_publish:calls="); ok {
+			calls, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		}
+		out[addr] = calls
+	}
+	return out
+}
+
+// TestRedisClusterPublishOneNode checks that each publisher sends all its
+// PUBLISH commands to one node of the cluster: Redis keeps the order of a
+// node's messages, but two nodes forward theirs independently, so a
+// sender that spread its publishes over nodes could see them arrive out of
+// order (an emitter's events, a polling session's packets).
+func TestRedisClusterPublishOneNode(t *testing.T) {
+	rc := peertest.StartRedisCluster(t, 3)
+	admin := connect(t, rc)
+	const n = 30
+	check := func(what string, publish func(i int)) {
+		t.Helper()
+		before := publishesByNode(t, admin)
+		for i := range n {
+			publish(i)
+		}
+		var spread []string
+		waitFor(t, what+"'s publishes", func() bool { // the classic adapter's go through a queue
+			spread = nil
+			total := 0
+			for addr, calls := range publishesByNode(t, admin) {
+				if d := calls - before[addr]; d > 0 {
+					spread = append(spread, fmt.Sprintf("%s: %d", addr, d))
+					total += d
+				}
+			}
+			return total >= n
+		})
+		if len(spread) != 1 {
+			t.Errorf("%s: %d publishes went to %v, want all on one node", what, n, spread)
+		}
+	}
+	e := NewEmitter(connect(t, rc), nil)
+	check("the emitter", func(i int) {
+		if err := e.Emit("e", i); err != nil {
+			t.Fatal(err)
+		}
+	})
+	et := NewEngineTransport(connect(t, rc), nil)
+	t.Cleanup(func() { _ = et.Close() })
+	check("the engine transport", func(i int) {
+		m := &engineio.ClusterMessage{Type: engineio.ClusterMsgPacket, Sender: et.NodeID(), Recipient: "other", SID: sid20,
+			Packets: []engineio.ClusterPacket{{Type: parser.Message, Data: []byte("x")}}}
+		var err error
+		if i%2 == 0 {
+			err = et.PublishBatch(context.Background(), []*engineio.ClusterMessage{m})
+		} else {
+			err = et.Publish(context.Background(), m)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv := socketio.NewServer(&socketio.Options{Adapter: NewClassicFactory(connect(t, rc), &ClassicOptions{Key: "order"})})
+	t.Cleanup(func() { _ = srv.Close() })
+	check("the classic adapter", func(i int) {
+		if err := srv.Emit("e", i); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -411,7 +411,7 @@ func (t *streamsTransport) publish(ctx context.Context, channel string, b []byte
 	if t.s.opts.UseShardedPubSub {
 		err = c.Do(ctx, c.B().Spublish().Channel(channel).Message(rueidis.BinaryString(b)).Build()).Error()
 	} else {
-		err = c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build()).Error()
+		err = publish(ctx, c, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build())
 	}
 	if err != nil {
 		return fmt.Errorf("redis streams: failed to publish: %w", err)

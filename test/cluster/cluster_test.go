@@ -59,9 +59,9 @@ func (n *tether) serverSideEvents() []string {
 
 // startTether starts a Tether server with the adapter of mode (classic,
 // sharded, streams) on r.
-func startTether(t *testing.T, r *peertest.Redis, name, key, mode string) *tether {
+func startTether(t *testing.T, redisURL, name, key, mode string) *tether {
 	t.Helper()
-	c, err := redis.Connect(context.Background(), r.URL())
+	c, err := redis.Connect(context.Background(), redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +131,18 @@ func startMixed(t *testing.T, key, mode string) *mixed {
 	t.Helper()
 	nodeBin := needNode(t)
 	r := peertest.StartRedis(t)
+	return startMixedOn(t, nodeBin, r.URL(), r.URL(), key, mode)
+}
+
+// startMixedOn is startMixed on a Redis that Tether's servers reach at
+// tetherURL and Node's at nodeURL (node_server.mjs's form).
+func startMixedOn(t *testing.T, nodeBin, tetherURL, nodeURL, key, mode string) *mixed {
+	t.Helper()
 	m := &mixed{t: t, sids: map[string]string{}, mode: mode}
-	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, r.URL(), key)
+	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, nodeURL, key)
 	port := m.node.wait("the node server to listen", func(l line) bool { return l.Op == "listening" }).Port
 	for i := range 2 {
-		m.tethers = append(m.tethers, startTether(t, r, fmt.Sprintf("tether%d", i), key, mode))
+		m.tethers = append(m.tethers, startTether(t, tetherURL, fmt.Sprintf("tether%d", i), key, mode))
 	}
 	for _, tn := range m.tethers {
 		waitUntil(t, tn.name+" to count 3 servers", func() bool {
@@ -310,6 +317,21 @@ func TestMixedSharded(t *testing.T) { runMixed(t, startMixed(t, "mixed", "sharde
 // TestMixedStreams is TestMixedClassic with @socket.io/redis-streams-adapter
 // 0.3.
 func TestMixedStreams(t *testing.T) { runMixed(t, startMixed(t, "mixed", "streams")) }
+
+// TestMixedRedisCluster runs TestMixedClassic and TestMixedSharded on a
+// Redis Cluster of three masters, Node's server on node-redis'
+// createCluster: classic pub/sub crosses the cluster's nodes (and
+// @socket.io/redis-adapter counts servers on every master, as Tether does
+// on every node), sharded pub/sub goes to each channel's master.
+func TestMixedRedisCluster(t *testing.T) {
+	nodeBin := needNode(t)
+	rc := peertest.StartRedisCluster(t, 3)
+	for _, mode := range []string{"classic", "sharded"} {
+		t.Run(mode, func(t *testing.T) {
+			runMixed(t, startMixedOn(t, nodeBin, rc.URL(), "cluster:redis://"+rc.Nodes[2].Addr, "mixed-"+mode, mode))
+		})
+	}
+}
 
 // runMixed checks every operation across the implementations; what only the
 // classic protocol has (allRooms requests, the emitters) is checked in

@@ -2,6 +2,8 @@
 // tests of cluster_test.go, driven through standard input.
 //
 // Usage: node node_server.mjs <mode> <redis URL> [key] [recovery]
+//   redis URL: redis://host:port, or cluster:redis://host:port for a node
+//   of a Redis Cluster (node-redis createCluster)
 //   mode: classic (@socket.io/redis-adapter createAdapter),
 //         sharded (createShardedAdapter), streams (@socket.io/redis-streams-adapter)
 //
@@ -29,7 +31,7 @@
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Server } from 'socket.io';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 
 const [, , mode, redisURL, key = 'socket.io', recovery = ''] = process.argv;
 
@@ -53,7 +55,11 @@ function decodeBinary(v) {
   return v;
 }
 
-const pub = createClient({ url: redisURL });
+// A URL "cluster:redis://host:port" is a node of a Redis Cluster: node-redis'
+// createCluster finds the others.
+const pub = redisURL.startsWith('cluster:')
+  ? createCluster({ rootNodes: [{ url: redisURL.slice('cluster:'.length) }] })
+  : createClient({ url: redisURL });
 const sub = pub.duplicate();
 pub.on('error', (err) => out({ op: 'redisError', error: String(err) }));
 sub.on('error', (err) => out({ op: 'redisError', error: String(err) }));
