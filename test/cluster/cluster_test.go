@@ -121,6 +121,7 @@ type mixed struct {
 	names   []string          // every client, sorted
 	fences  int
 	mode    string // classic, sharded, streams
+	key     string // the adapters' key prefix
 }
 
 // clientsOf returns the names of the clients of a server: t0a, t0b, t1a,
@@ -138,7 +139,7 @@ func startMixed(t *testing.T, key, mode string) *mixed {
 // tetherURL and Node's at nodeURL (node_server.mjs's form).
 func startMixedOn(t *testing.T, nodeBin, tetherURL, nodeURL, key, mode string) *mixed {
 	t.Helper()
-	m := &mixed{t: t, sids: map[string]string{}, mode: mode}
+	m := &mixed{t: t, sids: map[string]string{}, mode: mode, key: key}
 	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, nodeURL, key)
 	port := m.node.wait("the node server to listen", func(l line) bool { return l.Op == "listening" }).Port
 	for i := range 2 {
@@ -318,15 +319,16 @@ func TestMixedSharded(t *testing.T) { runMixed(t, startMixed(t, "mixed", "sharde
 // 0.3.
 func TestMixedStreams(t *testing.T) { runMixed(t, startMixed(t, "mixed", "streams")) }
 
-// TestMixedRedisCluster runs TestMixedClassic and TestMixedSharded on a
+// TestMixedRedisCluster runs the mixed tests of every adapter family on a
 // Redis Cluster of three masters, Node's server on node-redis'
 // createCluster: classic pub/sub crosses the cluster's nodes (and
 // @socket.io/redis-adapter counts servers on every master, as Tether does
-// on every node), sharded pub/sub goes to each channel's master.
+// on every node), sharded pub/sub goes to each channel's master, the
+// stream lives on one master.
 func TestMixedRedisCluster(t *testing.T) {
 	nodeBin := needNode(t)
 	rc := peertest.StartRedisCluster(t, 3)
-	for _, mode := range []string{"classic", "sharded"} {
+	for _, mode := range []string{"classic", "sharded", "streams"} {
 		t.Run(mode, func(t *testing.T) {
 			runMixed(t, startMixedOn(t, nodeBin, rc.URL(), "cluster:redis://"+rc.Nodes[2].Addr, "mixed-"+mode, mode))
 		})
@@ -585,7 +587,7 @@ func runMixed(t *testing.T, m *mixed) {
 		}
 
 		// The Go emitter reaches Node's clients (and Tether's).
-		e := redis.NewEmitter(m.tethers[0].client, &redis.EmitterOptions{Key: "mixed"})
+		e := redis.NewEmitter(m.tethers[0].client, &redis.EmitterOptions{Key: m.key})
 		fenceAfter := func(event, arg string, want []string) {
 			t.Helper()
 			// The emitter publishes on tether0's client: tether0's fence
