@@ -508,6 +508,16 @@ func runMixed(t *testing.T, m *mixed) {
 			_ = json.Unmarshal(m.node.call("fetchSockets", map[string]any{"rooms": []string{"j1"}}), &socks)
 			return len(socks) == 1 && socks[0].ID == m.sids["na"]
 		})
+		if m.mode == "sharded" {
+			// Node subscribes to the room's channel a moment after the
+			// join (on Redis Cluster, on the channel's master).
+			c := m.tethers[0].client
+			ch := m.key + "#/#j1#"
+			waitUntil(t, "the node server to subscribe to j1", func() bool {
+				n, err := c.Do(context.Background(), c.B().PubsubShardnumsub().Channel(ch).Build()).AsIntMap()
+				return err == nil && n[ch] == 1
+			})
+		}
 		m.emit(1, []string{"j1"}, nil, "j1", 1)
 		m.expect(1, "j1", "1", []string{"na"})
 		// Node -> Tether: t1b joins j2.

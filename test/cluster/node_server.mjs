@@ -61,6 +61,14 @@ const pub = redisURL.startsWith('cluster:')
   ? createCluster({ rootNodes: [{ url: redisURL.slice('cluster:'.length) }] })
   : createClient({ url: redisURL });
 const sub = pub.duplicate();
+if (redisURL.startsWith('cluster:')) {
+  // node-redis 5.10's cluster destroys a shard's pub/sub client when its
+  // last sharded channel is left, and a second SUNSUBSCRIBE on that shard
+  // in flight then rejects with ClientClosedError, which the sharded
+  // adapter does not catch (a socket that leaves two rooms of one shard):
+  // report it instead of exiting.
+  process.on('unhandledRejection', (err) => out({ op: 'unhandledRejection', error: String(err) }));
+}
 pub.on('error', (err) => out({ op: 'redisError', error: String(err) }));
 sub.on('error', (err) => out({ op: 'redisError', error: String(err) }));
 await Promise.all([pub.connect(), sub.connect()]);
