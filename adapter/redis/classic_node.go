@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -278,6 +279,15 @@ func (n *classicNode) connection(first bool) error {
 		release()
 	}()
 	lost := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: n.onMessage})
+	if n.client.Mode() == rueidis.ClientModeCluster {
+		// The subscriptions on a master, where every server counts them.
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.requestTimeout)
+		err := pinToMaster(ctx, dc, n.cfg.key)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
 	if err := n.sync(dc, true); err != nil {
 		return err
 	}

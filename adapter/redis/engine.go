@@ -115,7 +115,8 @@ func (t *EngineTransport) receive(ctx context.Context, handle func(*engineio.Clu
 			}
 			return err
 		})
-		err := t.c.Receive(hooked, t.c.B().Subscribe().Channel(t.all, t.own).Build(), func(msg rueidis.PubSubMessage) {
+		// On a master of a Redis Cluster, where Alive counts it.
+		err := receive(hooked, t.c, t.pfx, t.c.B().Subscribe().Channel(t.all, t.own).Build(), func(msg rueidis.PubSubMessage) {
 			m, err := decodeEngineMessage([]byte(msg.Message))
 			if err != nil {
 				if !errors.Is(err, errNotEngine) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -352,4 +353,145 @@ func TestRedisClusterPublishOneNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRedisClusterFailover runs two servers per adapter family on a Redis
+// Cluster with a replica per master, and promotes the replica of the
+// master that carries the room's traffic (the room's channel for sharded
+// and pubsub, the stream for streams) while one server broadcasts to the
+// room: the servers follow the new master, the other server's member gets
+// the broadcasts again, each at most once and in order, and the servers
+// count each other again.
+func TestRedisClusterFailover(t *testing.T) {
+	rc := peertest.StartRedisClusterReplicas(t, 3, 1)
+	admin := connect(t, rc)
+	families := []struct {
+		name    string
+		newNode func(t *testing.T, prefix string) *socketio.Server
+		// key is what moves: the key or channel whose master fails over.
+		key func(prefix, room string) string
+		// requests is the channel of the servers' requests, which they
+		// subscribe to with SUBSCRIBE ("" for sharded pub/sub).
+		requests func(prefix string) string
+	}{
+		{"sharded", func(t *testing.T, prefix string) *socketio.Server {
+			sh, err := NewSharded(connect(t, rc), &ShardedOptions{ChannelPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(sh.Dialer(), nil)})
+		}, func(prefix, room string) string { return prefix + "#/#" + room + "#" }, nil},
+		{"pubsub", func(t *testing.T, prefix string) *socketio.Server {
+			return socketio.NewServer(&socketio.Options{Adapter: NewClassicFactory(connect(t, rc), &ClassicOptions{Key: prefix})})
+		}, func(prefix, room string) string { return prefix + "#/#" + room + "#" }, func(prefix string) string { return prefix + "-request#/#" }},
+		{"streams", func(t *testing.T, prefix string) *socketio.Server {
+			st := NewStreams(connect(t, rc), &StreamsOptions{StreamName: prefix, ChannelPrefix: prefix, Timeout: time.Second})
+			t.Cleanup(func() { _ = st.Close() })
+			return socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
+		}, func(prefix, room string) string { return prefix }, func(prefix string) string { return prefix + "#/#" }},
+	}
+	for _, fam := range families {
+		t.Run(fam.name, func(t *testing.T) {
+			prefix := "failover-" + fam.name
+			const room = "room"
+			var srvs [2]*socketio.Server
+			var clients [2]*siotest.Client
+			for i := range srvs {
+				srvs[i] = fam.newNode(t, prefix)
+				t.Cleanup(func() { _ = srvs[i].Close() })
+				hs := httptest.NewServer(srvs[i])
+				t.Cleanup(hs.Close)
+				clients[i] = siotest.Dial(t, hs.URL, nil)
+			}
+			for i, s := range srvs {
+				waitServers(t, s, 2)
+				var sock *socketio.Socket
+				waitFor(t, "the socket", func() bool { sock = s.Sockets().Socket(clients[i].SID); return sock != nil })
+				sock.Join(room)
+				syncAdapter(t, s.Sockets().Adapter())
+			}
+			if fam.requests != nil {
+				// The servers subscribe on masters, which every client of
+				// the cluster knows (a replica may be missing from a
+				// client's view).
+				ch := fam.requests(prefix)
+				masters := map[string]bool{}
+				for _, m := range slotOwners(t, admin) {
+					masters[m] = true
+				}
+				onMasters := 0
+				nodes := admin.Nodes()
+				for m := range masters {
+					counts, err := nodes[m].Do(context.Background(), nodes[m].B().PubsubNumsub().Channel(ch).Build()).AsIntMap()
+					if err != nil {
+						t.Fatal(err)
+					}
+					onMasters += int(counts[ch])
+				}
+				if onMasters != 2 {
+					t.Errorf("%d subscriptions to %s on the masters, want the 2 servers'", onMasters, ch)
+				}
+			}
+			a, cb := srvs[0], clients[1]
+			if err := a.To(room).Emit("n", 0); err != nil {
+				t.Fatal(err)
+			}
+			cb.Next("n")
+
+			stop := make(chan struct{})
+			done := make(chan int)
+			go func() {
+				sent := 0
+				defer func() { done <- sent }()
+				for i := 1; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+					_ = a.To(room).Emit("n", i)
+					sent = i
+				}
+			}()
+			slot, err := admin.Do(context.Background(), admin.B().ClusterKeyslot().Key(fam.key(prefix, room)).Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			from, to := rc.Failover(t, int(slot))
+			t.Logf("slot %d moved from %s to %s", slot, from, to)
+			for i := 0; ; i++ {
+				if err := a.To(room).Emit("probe", i); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := cb.NextWithin("probe", 100*time.Millisecond); ok {
+					break
+				}
+				if i == 100 {
+					t.Fatal("a's broadcasts never reached b's member again after the failover")
+				}
+			}
+			close(stop)
+			sent := <-done
+			for _, s := range srvs {
+				waitServers(t, s, 2)
+			}
+			if err := a.To(room).Emit("last"); err != nil {
+				t.Fatal(err)
+			}
+			cb.Next("last")
+			var got []int
+			for _, e := range cb.Events() {
+				if e.Name == "n" {
+					n, _ := strconv.Atoi(string(e.Args[0]))
+					got = append(got, n)
+				}
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i] <= got[i-1] {
+					t.Fatalf("b's member got %d after %d (a duplicate, or out of order): %v", got[i], got[i-1], got)
+				}
+			}
+			t.Logf("%d broadcasts during the failover; b's member got %d", sent, len(got))
+		})
+	}
 }

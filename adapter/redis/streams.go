@@ -522,7 +522,12 @@ func (t *streamsTransport) receiveChannels(ctx context.Context, handle func(ruei
 				}
 			}
 		})
-		err := c.Receive(hooked, cmd, handle)
+		var err error
+		if t.s.opts.UseShardedPubSub {
+			err = c.Receive(hooked, cmd, handle)
+		} else {
+			err = receive(hooked, c, t.s.opts.ChannelPrefix, cmd, handle) // on a master of a Redis Cluster
+		}
 		if ctx.Err() != nil {
 			return
 		}
