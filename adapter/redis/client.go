@@ -14,9 +14,13 @@ import (
 // shape.
 const clusterRefresh = 5 * time.Second
 
-// Connect connects to the Redis server at url (redis://, rediss://, with a
-// user, password and database; unix:// for a socket; see rueidis.ParseURL
-// for Sentinel and cluster addresses) and checks that it answers.
+// Connect connects to the Redis server at url and checks that it answers.
+// The URL has the forms of rueidis.ParseURL: redis:// or rediss://, with a
+// user, password and database; unix:// for a socket; for Redis Cluster the
+// address of any node, more with ?addr=host:port (rueidis finds out that it
+// is a cluster); for Sentinel the sentinels' addresses and
+// ?master_set=name. Every adapter of this package works on Redis Cluster
+// (sharded pub/sub is the one meant for it).
 func Connect(ctx context.Context, url string) (rueidis.Client, error) {
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
