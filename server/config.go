@@ -590,6 +590,8 @@ func (c *Config) validateCluster(v *validator) {
 		switch {
 		case err != nil:
 			v.add("cluster.redis_url", "not a URL")
+		case strings.Contains(u.Scheme, "sentinel"):
+			v.add("cluster.redis_url", fmt.Sprintf("scheme %q is not redis, rediss or unix (Sentinel: redis://sentinel:26379?master_set=name)", u.Scheme))
 		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
 			v.add("cluster.redis_url", fmt.Sprintf("scheme %q is not redis, rediss or unix", u.Scheme))
 		default:

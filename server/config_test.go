@@ -165,7 +165,7 @@ namespaces:
 	}, {
 		name:  "redis url scheme",
 		env:   map[string]string{"TETHER_REDIS_URL": "redis+sentinel://localhost:26379"},
-		wants: []string{`config: cluster.redis_url: scheme "redis+sentinel" is not redis, rediss or unix`},
+		wants: []string{`config: cluster.redis_url: scheme "redis+sentinel" is not redis, rediss or unix (Sentinel: redis://sentinel:26379?master_set=name)`},
 	}, {
 		name:  "auth required without keys",
 		env:   map[string]string{"TETHER_AUTH_REQUIRED": "1"},
