@@ -479,6 +479,21 @@ func (s *RedisSentinel) URL() string {
 // are killed when the test ends. It needs redis-cli.
 func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	t.Helper()
+	return startRedisSentinel(t)
+}
+
+// StartRedisSentinelSplit is [StartRedisSentinel] with a master that
+// refuses to become a replica (REPLICAOF renamed away), as one cut off from
+// the sentinels but not from its clients would: after a failover both
+// servers are masters, and a client that stays with the old one is cut off
+// from the new one's traffic.
+func StartRedisSentinelSplit(t testing.TB) *RedisSentinel {
+	t.Helper()
+	return startRedisSentinel(t, "--rename-command", "REPLICAOF", "", "--rename-command", "SLAVEOF", "")
+}
+
+func startRedisSentinel(t testing.TB, masterArgs ...string) *RedisSentinel {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		Missing(t, "redis-server not found in PATH")
@@ -499,7 +514,7 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 		t.Cleanup(r.stop)
 		return r
 	}
-	s.Master = server()
+	s.Master = server(masterArgs...)
 	mhost, mport, _ := net.SplitHostPort(s.Master.Addr)
 	s.Replica = server("--replicaof", mhost, mport)
 	s.waitInfo(t, s.Replica, "replication", "master_link_status:up")
