@@ -432,66 +432,78 @@ func TestRedisClusterFailover(t *testing.T) {
 					t.Errorf("%d subscriptions to %s on the masters, want the 2 servers'", onMasters, ch)
 				}
 			}
-			a, cb := srvs[0], clients[1]
-			if err := a.To(room).Emit("n", 0); err != nil {
-				t.Fatal(err)
-			}
-			cb.Next("n")
-
-			stop := make(chan struct{})
-			done := make(chan int)
-			go func() {
-				sent := 0
-				defer func() { done <- sent }()
-				for i := 1; ; i++ {
-					select {
-					case <-stop:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-					_ = a.To(room).Emit("n", i)
-					sent = i
-				}
-			}()
-			slot, err := admin.Do(context.Background(), admin.B().ClusterKeyslot().Key(fam.key(prefix, room)).Build()).AsInt64()
-			if err != nil {
-				t.Fatal(err)
-			}
-			from, to := rc.Failover(t, int(slot))
-			t.Logf("slot %d moved from %s to %s", slot, from, to)
-			for i := 0; ; i++ {
-				if err := a.To(room).Emit("probe", i); err != nil {
+			broadcastThroughFailover(t, srvs, clients, room, func() {
+				slot, err := admin.Do(context.Background(), admin.B().ClusterKeyslot().Key(fam.key(prefix, room)).Build()).AsInt64()
+				if err != nil {
 					t.Fatal(err)
 				}
-				if _, ok := cb.NextWithin("probe", 100*time.Millisecond); ok {
-					break
-				}
-				if i == 100 {
-					t.Fatal("a's broadcasts never reached b's member again after the failover")
-				}
-			}
-			close(stop)
-			sent := <-done
-			for _, s := range srvs {
-				waitServers(t, s, 2)
-			}
-			if err := a.To(room).Emit("last"); err != nil {
-				t.Fatal(err)
-			}
-			cb.Next("last")
-			var got []int
-			for _, e := range cb.Events() {
-				if e.Name == "n" {
-					n, _ := strconv.Atoi(string(e.Args[0]))
-					got = append(got, n)
-				}
-			}
-			for i := 1; i < len(got); i++ {
-				if got[i] <= got[i-1] {
-					t.Fatalf("b's member got %d after %d (a duplicate, or out of order): %v", got[i], got[i-1], got)
-				}
-			}
-			t.Logf("%d broadcasts during the failover; b's member got %d", sent, len(got))
+				from, to := rc.Failover(t, int(slot))
+				t.Logf("slot %d moved from %s to %s", slot, from, to)
+			})
 		})
 	}
+}
+
+// broadcastThroughFailover has srvs[0] broadcast to room, of which both
+// clients are members (one on each server), while failover runs, then
+// waits until its broadcasts reach the other server's member again and the
+// servers count each other again; that member must have got each broadcast
+// at most once, in order.
+func broadcastThroughFailover(t *testing.T, srvs [2]*socketio.Server, clients [2]*siotest.Client, room string, failover func()) {
+	t.Helper()
+	a, cb := srvs[0], clients[1]
+	if err := a.To(room).Emit("n", 0); err != nil {
+		t.Fatal(err)
+	}
+	cb.Next("n")
+
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		sent := 0
+		defer func() { done <- sent }()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			_ = a.To(room).Emit("n", i)
+			sent = i
+		}
+	}()
+	failover()
+	for i := 0; ; i++ {
+		if err := a.To(room).Emit("probe", i); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cb.NextWithin("probe", 100*time.Millisecond); ok {
+			break
+		}
+		if i == 100 {
+			t.Fatal("a's broadcasts never reached b's member again after the failover")
+		}
+	}
+	close(stop)
+	sent := <-done
+	for _, s := range srvs {
+		waitServers(t, s, 2)
+	}
+	if err := a.To(room).Emit("last"); err != nil {
+		t.Fatal(err)
+	}
+	cb.Next("last")
+	var got []int
+	for _, e := range cb.Events() {
+		if e.Name == "n" {
+			n, _ := strconv.Atoi(string(e.Args[0]))
+			got = append(got, n)
+		}
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("b's member got %d after %d (a duplicate, or out of order): %v", got[i], got[i-1], got)
+		}
+	}
+	t.Logf("%d broadcasts during the failover; b's member got %d", sent, len(got))
 }

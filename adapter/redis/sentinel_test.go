@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -8,8 +9,10 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/internal/siotest"
+	"github.com/tether-rt/tether/socketio"
 )
 
 // TestRedisSentinelFailover runs two classic servers on a master found
@@ -108,4 +111,45 @@ func TestRedisSentinelFailover(t *testing.T) {
 		}
 	}
 	t.Logf("%d broadcasts during the failover; b's client got %d of them", sent, len(got))
+}
+
+// TestRedisSentinelFailoverFamilies is TestRedisSentinelFailover for the
+// sharded and streams adapters (their subscriptions are the client's, which
+// drops them on the old master when it follows the new one).
+func TestRedisSentinelFailoverFamilies(t *testing.T) {
+	for _, fam := range []string{"sharded", "streams"} {
+		t.Run(fam, func(t *testing.T) {
+			rs := peertest.StartRedisSentinelSplit(t)
+			var srvs [2]*socketio.Server
+			var clients [2]*siotest.Client
+			for i := range srvs {
+				c := connect(t, rs)
+				var dialer cluster.Dialer
+				if fam == "sharded" {
+					sh, err := NewSharded(c, &ShardedOptions{ChannelPrefix: "sentinel"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					dialer = sh.Dialer()
+				} else {
+					st := NewStreams(c, &StreamsOptions{StreamName: "sentinel", ChannelPrefix: "sentinel", Timeout: time.Second})
+					t.Cleanup(func() { _ = st.Close() })
+					dialer = st.Dialer()
+				}
+				srvs[i] = socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(dialer, nil)})
+				t.Cleanup(func() { _ = srvs[i].Close() })
+				hs := httptest.NewServer(srvs[i])
+				t.Cleanup(hs.Close)
+				clients[i] = siotest.Dial(t, hs.URL, nil)
+			}
+			for i, s := range srvs {
+				waitServers(t, s, 2)
+				var sock *socketio.Socket
+				waitFor(t, "the socket", func() bool { sock = s.Sockets().Socket(clients[i].SID); return sock != nil })
+				sock.Join("room")
+				syncAdapter(t, s.Sockets().Adapter())
+			}
+			broadcastThroughFailover(t, srvs, clients, "room", func() { rs.Failover(t) })
+		})
+	}
 }
