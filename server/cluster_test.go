@@ -34,10 +34,26 @@ func clusterNodes(t *testing.T, redisURL, adapter string, n int) []*Server {
 // backend API span the nodes, and the cluster shows in /api/stats and
 // /metrics.
 func TestClusterServe(t *testing.T) {
-	r := peertest.StartRedis(t)
+	testClusterServe(t, peertest.StartRedis(t).URL())
+}
+
+// TestClusterServeRedisCluster is TestClusterServe on a Redis Cluster of
+// three masters, given by one of its nodes (the client finds the others).
+func TestClusterServeRedisCluster(t *testing.T) {
+	rc := peertest.StartRedisCluster(t, 3)
+	testClusterServe(t, "redis://"+rc.Nodes[1].Addr)
+}
+
+// TestClusterServeSentinel is TestClusterServe on a master found through
+// Sentinel.
+func TestClusterServeSentinel(t *testing.T) {
+	testClusterServe(t, peertest.StartRedisSentinel(t).URL())
+}
+
+func testClusterServe(t *testing.T, url string) {
 	for _, adapter := range []string{ClusterPubSub, ClusterStreams, ClusterSharded} {
 		t.Run(adapter, func(t *testing.T) {
-			nodes := clusterNodes(t, r.URL(), adapter, 2)
+			nodes := clusterNodes(t, url, adapter, 2)
 			a := siotest.Dial(t, nodes[0].testURL, nil)
 			b := siotest.Dial(t, nodes[1].testURL, nil)
 			for _, c := range []*siotest.Client{a, b} {
@@ -158,8 +174,17 @@ func get(t *testing.T, url string) string {
 // served by whichever node they reach (route_polling, on by default), and
 // that the nodes count them.
 func TestClusterRoutePolling(t *testing.T) {
-	r := peertest.StartRedis(t)
-	nodes := clusterNodes(t, r.URL(), ClusterPubSub, 2)
+	testClusterRoutePolling(t, peertest.StartRedis(t).URL())
+}
+
+// TestClusterRoutePollingRedisCluster is TestClusterRoutePolling on a
+// Redis Cluster of three masters.
+func TestClusterRoutePollingRedisCluster(t *testing.T) {
+	testClusterRoutePolling(t, peertest.StartRedisCluster(t, 3).URL())
+}
+
+func testClusterRoutePolling(t *testing.T, url string) {
+	nodes := clusterNodes(t, url, ClusterPubSub, 2)
 	waitEngine := func(url string) {
 		// The engine's channels are subscribed a moment after start.
 		eventually(t, "the node to route", func() bool {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/tether-rt/tether/adminui"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
@@ -207,8 +208,16 @@ type RecoveryConfig struct {
 // with Node's adapters' wire format, so that Tether and Node servers can
 // share it. With no RedisURL the server runs alone.
 type ClusterConfig struct {
-	// RedisURL is the Redis server: redis://[user:password@]host:port[/db],
-	// rediss:// for TLS.
+	// RedisURL is the Redis server, in the form of rueidis.ParseURL:
+	// redis://[user:password@]host:port[/db], rediss:// for TLS,
+	// unix:///path/to/socket. Redis Cluster is found from any of its
+	// nodes (redis://node1:6379, more with ?addr=node2:6379&addr=…, in
+	// case the first is down at start; db must be 0); Sentinel with the
+	// sentinels' addresses and the master's name
+	// (redis://sentinel1:26379?addr=sentinel2:26379&master_set=mymaster;
+	// the user and password are the master's, the sentinels need none).
+	// Other query parameters: dial_timeout, write_timeout, client_name,
+	// protocol=2, skip_verify (rediss).
 	RedisURL string `yaml:"redis_url"`
 	// Adapter is the adapter family, the same on every node, Node's
 	// included: "pubsub" (@socket.io/redis-adapter's createAdapter, the
@@ -581,8 +590,16 @@ func (c *Config) validateCluster(v *validator) {
 		switch {
 		case err != nil:
 			v.add("cluster.redis_url", "not a URL")
+		case strings.Contains(u.Scheme, "sentinel"):
+			v.add("cluster.redis_url", fmt.Sprintf("scheme %q is not redis, rediss or unix (Sentinel: redis://sentinel:26379?master_set=name)", u.Scheme))
 		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
 			v.add("cluster.redis_url", fmt.Sprintf("scheme %q is not redis, rediss or unix", u.Scheme))
+		default:
+			// The client's own parser: a bad db, timeout or flag in the
+			// query is an error now rather than at connection time.
+			if _, err := rueidis.ParseURL(cl.RedisURL); err != nil {
+				v.add("cluster.redis_url", strings.TrimPrefix(err.Error(), "redis: "))
+			}
 		}
 	}
 	if cl.KeyPrefix == "" {

@@ -155,6 +155,18 @@ namespaces:
 			`config: engine.transports[0]: "carrier-pigeon" is not polling or websocket`,
 		},
 	}, {
+		name:  "redis urls",
+		env:   map[string]string{"TETHER_REDIS_URL": "redis://localhost:6379/x"},
+		wants: []string{`config: cluster.redis_url: invalid database number: "x"`},
+	}, {
+		name:  "redis url query",
+		env:   map[string]string{"TETHER_REDIS_URL": "redis://localhost:6379?addr=localhost:6380&dial_timeout=soon"},
+		wants: []string{`config: cluster.redis_url: invalid dial timeout: "soon"`},
+	}, {
+		name:  "redis url scheme",
+		env:   map[string]string{"TETHER_REDIS_URL": "redis+sentinel://localhost:26379"},
+		wants: []string{`config: cluster.redis_url: scheme "redis+sentinel" is not redis, rediss or unix (Sentinel: redis://sentinel:26379?master_set=name)`},
+	}, {
 		name:  "auth required without keys",
 		env:   map[string]string{"TETHER_AUTH_REQUIRED": "1"},
 		wants: []string{`config: auth: authentication is required but auth.jwt has no key`},
@@ -315,5 +327,25 @@ func TestConfigRequireExp(t *testing.T) {
 	_, err := LoadConfig("serve", nil, env(with("TETHER_JWT_REQUIRE_EXP", "maybe")), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `config: TETHER_JWT_REQUIRE_EXP: invalid boolean "maybe"`) {
 		t.Fatalf("invalid value: %v", err)
+	}
+}
+
+// TestConfigRedisURLForms checks that the URL forms the README documents
+// for cluster.redis_url pass validation: one server, TLS with a password
+// and a database, Redis Cluster, Sentinel, a unix socket.
+func TestConfigRedisURLForms(t *testing.T) {
+	for _, u := range []string{
+		"redis://redis.internal:6379",
+		"rediss://default:s3cret@redis.internal:6380/2",
+		"redis://node1:6379?addr=node2:6379&addr=node3:6379",
+		"redis://sentinel1:26379?addr=sentinel2:26379&master_set=mymaster",
+		"unix:///run/redis.sock",
+	} {
+		cfg, err := LoadConfig("serve", nil, env(map[string]string{"TETHER_REDIS_URL": u}), io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+		} else if cfg.Cluster.RedisURL != u {
+			t.Errorf("%s became %s", u, cfg.Cluster.RedisURL)
+		}
 	}
 }

@@ -65,7 +65,7 @@ var Settings = []Setting{
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
 	{"recovery.max_log_bytes", "TETHER_RECOVERY_MAX_LOG_BYTES", "", "bytes of events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogBytes }},
 	{"recovery.max_log_packets", "TETHER_RECOVERY_MAX_LOG_PACKETS", "", "events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogPackets }},
-	{"cluster.redis_url", "TETHER_REDIS_URL", "redis-url", "Redis URL of the cluster (redis://[user:password@]host:port[/db]); empty: run alone", func(c *Config) any { return &c.Cluster.RedisURL }},
+	{"cluster.redis_url", "TETHER_REDIS_URL", "redis-url", "Redis URL of the cluster: redis://[user:password@]host:port[/db] (rediss:// for TLS); Redis Cluster: any node, more with ?addr=host:port; Sentinel: redis://sentinel:26379?master_set=name; empty: run alone", func(c *Config) any { return &c.Cluster.RedisURL }},
 	{"cluster.adapter", "TETHER_CLUSTER_ADAPTER", "cluster-adapter", "cluster adapter, the same on every node: pubsub, sharded, streams", func(c *Config) any { return &c.Cluster.Adapter }},
 	{"cluster.key_prefix", "TETHER_CLUSTER_KEY_PREFIX", "", "prefix of the cluster's Redis channels and stream", func(c *Config) any { return &c.Cluster.KeyPrefix }},
 	{"cluster.node_id", "TETHER_CLUSTER_NODE_ID", "", "name of this node in logs and /api/stats (default: the host name)", func(c *Config) any { return &c.Cluster.NodeID }},

@@ -33,7 +33,7 @@ func (s *classicServer) adapter() *ClassicAdapter {
 	return s.srv.Sockets().Adapter().(*ClassicAdapter)
 }
 
-func startClassic(t *testing.T, r *peertest.Redis, opts ClassicOptions) *classicServer {
+func startClassic(t *testing.T, r redisServer, opts ClassicOptions) *classicServer {
 	t.Helper()
 	s := &classicServer{stats: &ClassicStats{}, client: connect(t, r)}
 	opts.Stats = s.stats

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -272,12 +273,34 @@ func (n *classicNode) subscriptions() {
 // wanted set, then follows the changes, until the connection fails (an
 // error) or the node stops (nil).
 func (n *classicNode) connection(first bool) error {
+	// Through Sentinel, a dedicated connection stays with the master it was
+	// made to when Sentinel promotes another (until the old one is made a
+	// replica, which kills it: seconds, or never if it is cut off), so it
+	// would hear only the old master's messages: the connection ends once
+	// the client follows another master.
+	var master string
+	var check <-chan time.Time
+	if n.client.Mode() == rueidis.ClientModeSentinel {
+		master = currentMaster(n.client)
+		tick := time.NewTicker(sentinelCheck)
+		defer tick.Stop()
+		check = tick.C
+	}
 	dc, release := n.client.Dedicate()
 	defer func() {
 		dc.Close()
 		release()
 	}()
 	lost := dc.SetPubSubHooks(rueidis.PubSubHooks{OnMessage: n.onMessage})
+	if n.client.Mode() == rueidis.ClientModeCluster {
+		// The subscriptions on a master, where every server counts them.
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.requestTimeout)
+		err := pinToMaster(ctx, dc, n.cfg.key)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
 	if err := n.sync(dc, true); err != nil {
 		return err
 	}
@@ -305,8 +328,25 @@ func (n *classicNode) connection(first bool) error {
 			if err := n.sync(dc, false); err != nil {
 				return err
 			}
+		case <-check:
+			if m := currentMaster(n.client); m != master {
+				return fmt.Errorf("redis: Sentinel moved the master from %s to %s", master, m)
+			}
 		}
 	}
+}
+
+// sentinelCheck is how often a classic node checks, through Sentinel, that
+// its subscriptions are on the current master.
+const sentinelCheck = time.Second
+
+// currentMaster returns the address of the master a Sentinel client sends
+// its commands to.
+func currentMaster(c rueidis.Client) string {
+	for addr := range c.Nodes() {
+		return addr
+	}
+	return ""
 }
 
 // sync subscribes to what is wanted and not subscribed, and unsubscribes
@@ -474,6 +514,8 @@ func (n *classicNode) publisher() {
 				cmds[i] = n.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.publishTimeout)
+			// A batch: one node for every publish on Redis Cluster (see
+			// publish).
 			res := n.client.DoMulti(ctx, cmds...)
 			cancel()
 			var firstErr error

@@ -11,8 +11,12 @@ import (
 	"github.com/tether-rt/tether/socketio"
 )
 
+// redisServer is a Redis server or cluster started for a test
+// (*peertest.Redis, *peertest.RedisCluster).
+type redisServer interface{ URL() string }
+
 // connect returns a new client of r, closed when the test ends.
-func connect(t testing.TB, r *peertest.Redis) rueidis.Client {
+func connect(t testing.TB, r redisServer) rueidis.Client {
 	t.Helper()
 	c, err := Connect(context.Background(), r.URL())
 	if err != nil {

@@ -204,8 +204,8 @@ func (e *Emitter) ServerSideEmit(event string, args ...any) error {
 func (e *Emitter) publish(channel string, msg []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	defer cancel()
-	err := e.client.Do(ctx, e.client.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()).Error()
-	if err != nil {
+	// One node for every publish on Redis Cluster (see publish).
+	if err := publish(ctx, e.client, e.client.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()); err != nil {
 		return fmt.Errorf("redis: failed to publish to %s: %w", channel, err)
 	}
 	return nil

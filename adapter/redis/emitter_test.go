@@ -13,7 +13,10 @@ import (
 // TestEmitterReachesTether publishes with the Go emitter, from a client
 // that belongs to no Socket.IO server, into two Tether servers.
 func TestEmitterReachesTether(t *testing.T) {
-	r := peertest.StartRedis(t)
+	testEmitterReachesTether(t, peertest.StartRedis(t))
+}
+
+func testEmitterReachesTether(t *testing.T, r redisServer) {
 	opts := ClassicOptions{Key: "em"}
 	s0, s1 := startClassic(t, r, opts), startClassic(t, r, opts)
 	s1.srv.Of("/admin")

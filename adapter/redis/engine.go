@@ -115,7 +115,8 @@ func (t *EngineTransport) receive(ctx context.Context, handle func(*engineio.Clu
 			}
 			return err
 		})
-		err := t.c.Receive(hooked, t.c.B().Subscribe().Channel(t.all, t.own).Build(), func(msg rueidis.PubSubMessage) {
+		// On a master of a Redis Cluster, where Alive counts it.
+		err := receive(hooked, t.c, t.pfx, t.c.B().Subscribe().Channel(t.all, t.own).Build(), func(msg rueidis.PubSubMessage) {
 			m, err := decodeEngineMessage([]byte(msg.Message))
 			if err != nil {
 				if !errors.Is(err, errNotEngine) {
@@ -143,7 +144,9 @@ func (t *EngineTransport) receive(ctx context.Context, handle func(*engineio.Clu
 // Publish implements engineio.ClusterTransport.
 func (t *EngineTransport) Publish(ctx context.Context, m *engineio.ClusterMessage) error {
 	b := appendEngineMessage(nil, m)
-	if err := t.c.Do(ctx, t.c.B().Publish().Channel(t.channel(m)).Message(rueidis.BinaryString(b)).Build()).Error(); err != nil {
+	// The same node as PublishBatch's on Redis Cluster (see publish): a
+	// session's messages arrive in order.
+	if err := publish(ctx, t.c, t.c.B().Publish().Channel(t.channel(m)).Message(rueidis.BinaryString(b)).Build()); err != nil {
 		return fmt.Errorf("redis engine: failed to publish: %w", err)
 	}
 	return nil
@@ -156,10 +159,8 @@ func (t *EngineTransport) PublishBatch(ctx context.Context, ms []*engineio.Clust
 	for i, m := range ms {
 		cmds[i] = t.c.B().Publish().Channel(t.channel(m)).Message(rueidis.BinaryString(appendEngineMessage(nil, m))).Build()
 	}
-	for _, r := range t.c.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			return fmt.Errorf("redis engine: failed to publish: %w", err)
-		}
+	if err := publish(ctx, t.c, cmds...); err != nil {
+		return fmt.Errorf("redis engine: failed to publish: %w", err)
 	}
 	return nil
 }

@@ -107,7 +107,10 @@ func TestEngineWireTether(t *testing.T) {
 // TestEngineTransport: two Engine.IO servers on one Redis serve a polling
 // session between them; a server whose transport closes is seen as gone.
 func TestEngineTransport(t *testing.T) {
-	r := peertest.StartRedis(t)
+	testEngineTransport(t, peertest.StartRedis(t))
+}
+
+func testEngineTransport(t *testing.T, r redisServer) {
 	ctx := context.Background()
 	var servers [2]*engineio.Server
 	var urls [2]string

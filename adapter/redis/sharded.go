@@ -349,6 +349,10 @@ func (t *shardedTransport) Close() error {
 	c := t.s.c
 	ctx, cancel := context.WithTimeout(context.Background(), t.s.opts.Timeout)
 	defer cancel()
-	_ = c.Do(ctx, c.B().Sunsubscribe().Channel(t.main, t.own).Build()).Error()
+	// One SUNSUBSCRIBE per channel: on Redis Cluster the two hash to
+	// different slots, and a command cannot span slots.
+	for _, ch := range []string{t.main, t.own} {
+		_ = c.Do(ctx, c.B().Sunsubscribe().Channel(ch).Build()).Error()
+	}
 	return nil
 }

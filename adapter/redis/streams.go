@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -409,7 +411,7 @@ func (t *streamsTransport) publish(ctx context.Context, channel string, b []byte
 	if t.s.opts.UseShardedPubSub {
 		err = c.Do(ctx, c.B().Spublish().Channel(channel).Message(rueidis.BinaryString(b)).Build()).Error()
 	} else {
-		err = c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build()).Error()
+		err = publish(ctx, c, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build())
 	}
 	if err != nil {
 		return fmt.Errorf("redis streams: failed to publish: %w", err)
@@ -461,29 +463,71 @@ func countSubscribers(ctx context.Context, c rueidis.Client, channel string, sha
 }
 
 // receive reads the request and response channels until the transport
-// closes, subscribing again after a broken connection.
+// closes, subscribing again after a broken connection. With sharded pub/sub
+// each channel has a subscription of its own: on Redis Cluster the two hash
+// to different slots, often on different nodes, and one SSUBSCRIBE cannot
+// span slots.
 func (t *streamsTransport) receive(ctx context.Context) {
 	defer close(t.done)
+	handle := inOrder(ctx, t.handle) // handle answers requests: it publishes
+	var pending atomic.Int32
+	ready := func() {
+		if pending.Add(-1) == 0 {
+			close(t.subscribed)
+		}
+	}
+	if !t.s.opts.UseShardedPubSub {
+		pending.Store(1)
+		t.receiveChannels(ctx, handle, ready, t.main, t.own)
+		return
+	}
+	pending.Store(2)
+	var wg sync.WaitGroup
+	for _, ch := range []string{t.main, t.own} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.receiveChannels(ctx, handle, ready, ch)
+		}()
+	}
+	wg.Wait()
+}
+
+// receiveChannels holds one subscription to channels (SUBSCRIBE, or
+// SSUBSCRIBE of channels of one slot) until ctx is done, subscribing again
+// after a broken connection or a slot migration; ready is called once,
+// when Redis first confirmed every channel.
+func (t *streamsTransport) receiveChannels(ctx context.Context, handle func(rueidis.PubSubMessage), ready func(), channels ...string) {
 	c := t.s.c
 	var once sync.Once
 	backoff := newBackoff()
-	handle := inOrder(ctx, t.handle) // handle answers requests: it publishes
 	for ctx.Err() == nil {
 		var cmd rueidis.Completed
 		if t.s.opts.UseShardedPubSub {
-			cmd = c.B().Ssubscribe().Channel(t.main, t.own).Build()
+			cmd = c.B().Ssubscribe().Channel(channels...).Build()
 		} else {
-			cmd = c.B().Subscribe().Channel(t.main, t.own).Build()
+			cmd = c.B().Subscribe().Channel(channels...).Build()
 		}
+		var mu sync.Mutex
+		confirmed := map[string]bool{}
 		hooked := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
-			if s.Kind == "subscribe" || s.Kind == "ssubscribe" {
-				if s.Count >= 2 || s.Channel == t.own {
-					once.Do(func() { close(t.subscribed) })
+			if (s.Kind == "subscribe" || s.Kind == "ssubscribe") && slices.Contains(channels, s.Channel) {
+				mu.Lock()
+				confirmed[s.Channel] = true
+				all := len(confirmed) == len(channels)
+				mu.Unlock()
+				if all {
 					backoff.reset()
+					once.Do(ready)
 				}
 			}
 		})
-		err := c.Receive(hooked, cmd, handle)
+		var err error
+		if t.s.opts.UseShardedPubSub {
+			err = c.Receive(hooked, cmd, handle)
+		} else {
+			err = receive(hooked, c, t.s.opts.ChannelPrefix, cmd, handle) // on a master of a Redis Cluster
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -62,7 +62,10 @@ func TestStreamsSuite(t *testing.T) {
 // through another gets its session back (same id, rooms) and every packet
 // it missed, in order, then the newer ones, each once.
 func TestStreamsRecoveryAcrossServers(t *testing.T) {
-	r := peertest.StartRedis(t)
+	testStreamsRecoveryAcrossServers(t, peertest.StartRedis(t))
+}
+
+func testStreamsRecoveryAcrossServers(t *testing.T, r redisServer) {
 	a, b := streamsNode(t, r.URL(), true), streamsNode(t, r.URL(), true)
 	joined := make(chan struct{}, 1)
 	a.OnConnection(func(s *socketio.Socket) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,424 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// RedisCluster is a Redis Cluster started for a test, every slot
+// assigned.
+type RedisCluster struct {
+	// Nodes are its servers: the masters first, in the order of their slot
+	// ranges, then the replicas (as started: a failover swaps roles).
+	Nodes []*Redis
+	cli   string
+}
+
+// URL returns the URL a client of the cluster is given:
+// redis://first?addr=second&addr=third (the form of rueidis.ParseURL;
+// the client finds the slots of every node itself).
+func (c *RedisCluster) URL() string {
+	u := "redis://" + c.Nodes[0].Addr
+	for i, n := range c.Nodes[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		u += sep + "addr=" + n.Addr
+	}
+	return u
+}
+
+// StartRedisCluster starts a Redis Cluster of masters (3 at least, as
+// redis-cli requires) on free loopback ports, with no persistence and no
+// replicas, and waits until every node reports cluster_state:ok and knows
+// the others. The servers are killed when the test ends. It needs
+// redis-cli (Debian's redis-tools, which redis-server depends on).
+func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
+	t.Helper()
+	return StartRedisClusterReplicas(t, masters, 0)
+}
+
+// StartRedisClusterReplicas is [StartRedisCluster] with replicas replicas
+// per master (a failover needs one: [RedisCluster.Failover]).
+func StartRedisClusterReplicas(t testing.TB, masters, replicas int) *RedisCluster {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not found in PATH")
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		Missing(t, "redis-cli not found in PATH (Debian's redis-tools)")
+	}
+	c := &RedisCluster{cli: cli}
+	create := []string{"--cluster", "create"}
+	total := masters * (1 + replicas)
+	for range total {
+		// The cluster bus gets a free port of its own rather than the
+		// default port+10000, which may be taken.
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		bus, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		r.args = []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", r.dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(r.dir, "nodes.conf"),
+			"--cluster-port", fmt.Sprint(bus), "--cluster-node-timeout", "2000",
+			// Replicas get a replication offset within a second: CLUSTER
+			// SLOTS omits a replica until it has one.
+			"--repl-ping-replica-period", "1"}
+		r.start(t, bin)
+		t.Cleanup(r.stop)
+		c.Nodes = append(c.Nodes, r)
+		create = append(create, r.Addr)
+	}
+	create = append(create, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, create...).CombinedOutput(); err != nil {
+		t.Fatalf("peertest: redis-cli --cluster create failed: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, r := range c.Nodes {
+		host, port, _ := net.SplitHostPort(r.Addr)
+		for {
+			out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "cluster", "info").Output()
+			info := string(out)
+			if err == nil && strings.Contains(info, "cluster_state:ok") &&
+				strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", total)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: the cluster did not become ready on %s: %v\n%s", r.Addr, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Every node knows every replica as one, and the replicas are in sync
+	// (a failover needs both).
+	for _, r := range c.Nodes {
+		for {
+			nodes, err := c.nodes(r)
+			n := 0
+			for _, cn := range nodes {
+				if slices.Contains(cn.flags, "slave") && cn.master != "-" {
+					n++
+				}
+			}
+			if err == nil && n == masters*replicas {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: %s does not see the %d replicas: %v %v", r.Addr, masters*replicas, err, nodes)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, r := range c.Nodes[masters:] {
+		host, port, _ := net.SplitHostPort(r.Addr)
+		for {
+			out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "info", "replication").Output()
+			if err == nil && strings.Contains(string(out), "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: the replica %s is not in sync: %v\n%s", r.Addr, err, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Every node lists every other in CLUSTER SLOTS (what clients read the
+	// cluster's shape from).
+	for _, r := range c.Nodes {
+		host, port, _ := net.SplitHostPort(r.Addr)
+		for {
+			out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "cluster", "slots").Output()
+			listed := 0
+			for _, n := range c.Nodes {
+				_, p, _ := net.SplitHostPort(n.Addr)
+				if slices.Contains(strings.Fields(string(out)), p) {
+					listed++
+				}
+			}
+			if err == nil && listed == total {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: CLUSTER SLOTS on %s lists %d nodes of %d: %v\n%s", r.Addr, listed, total, err, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// clusterNode is a line of CLUSTER NODES.
+type clusterNode struct {
+	id, addr, master string
+	flags            []string
+	slots            [][2]int
+}
+
+// nodes returns the cluster's nodes as r sees them (CLUSTER NODES).
+func (c *RedisCluster) nodes(r *Redis) ([]clusterNode, error) {
+	host, port, _ := net.SplitHostPort(r.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, c.cli, "-h", host, "-p", port, "cluster", "nodes").Output()
+	if err != nil {
+		return nil, fmt.Errorf("CLUSTER NODES on %s: %w", r.Addr, err)
+	}
+	var nodes []clusterNode
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		n := clusterNode{id: f[0], addr: strings.SplitN(f[1], "@", 2)[0], flags: strings.Split(f[2], ","), master: f[3]}
+		for _, r := range f[8:] {
+			var from, to int
+			if k, _ := fmt.Sscanf(r, "%d-%d", &from, &to); k == 2 {
+				n.slots = append(n.slots, [2]int{from, to})
+			} else if k == 1 {
+				n.slots = append(n.slots, [2]int{from, from})
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// Failover promotes a replica of the master of slot (CLUSTER FAILOVER on
+// the replica, which the master agrees to) and waits until every node
+// sees it as the slot's master. It returns the old master's address and
+// the new one's.
+func (c *RedisCluster) Failover(t testing.TB, slot int) (from, to string) {
+	t.Helper()
+	nodes, err := c.nodes(c.Nodes[0])
+	if err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	var master, replica clusterNode
+	for _, n := range nodes {
+		for _, r := range n.slots {
+			if slot >= r[0] && slot <= r[1] {
+				master = n
+			}
+		}
+	}
+	for _, n := range nodes {
+		if n.master == master.id {
+			replica = n
+		}
+	}
+	if master.id == "" || replica.id == "" {
+		t.Fatalf("peertest: no master with a replica for slot %d in %v", slot, nodes)
+	}
+	host, port, _ := net.SplitHostPort(replica.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A manual failover needs the replica in sync (it may be a master
+	// that a failover just turned into one).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := exec.CommandContext(ctx, c.cli, "-h", host, "-p", port, "info", "replication").Output()
+		if err == nil && strings.Contains(string(out), "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: the replica %s is not in sync: %v\n%s", replica.addr, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	promotedOn := func(r *Redis) (bool, []clusterNode, error) {
+		nodes, err := c.nodes(r)
+		for _, n := range nodes {
+			if n.id == replica.id && slices.Contains(n.flags, "master") && len(n.slots) > 0 {
+				return true, nodes, err
+			}
+		}
+		return false, nodes, err
+	}
+	// A manual failover gives up after 5 s when the master does not
+	// answer in time (it may be a replica promoted a moment ago): ask
+	// again until the replica says it is the master.
+	for {
+		if out, err := exec.CommandContext(ctx, c.cli, "-h", host, "-p", port, "cluster", "failover").CombinedOutput(); err != nil || !strings.Contains(string(out), "OK") {
+			t.Fatalf("peertest: CLUSTER FAILOVER on %s: %v %s", replica.addr, err, out)
+		}
+		asked := time.Now()
+		promoted := false
+		for !promoted && time.Since(asked) < 6*time.Second {
+			promoted, _, _ = promotedOn(&Redis{Addr: replica.addr})
+			time.Sleep(50 * time.Millisecond)
+		}
+		if promoted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: CLUSTER FAILOVER on %s did not promote it", replica.addr)
+		}
+	}
+	for _, r := range c.Nodes {
+		for {
+			promoted, nodes, err := promotedOn(r)
+			if err == nil && promoted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peertest: %s does not see %s as a master: %v %v", r.Addr, replica.addr, err, nodes)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return master.addr, replica.addr
+}
+
+// RedisSentinel is a Redis master, a replica of it and a Sentinel that
+// monitors them, started for a test.
+type RedisSentinel struct {
+	// Master and Replica are the data servers as started; after
+	// [RedisSentinel.Failover] the replica is the master.
+	Master, Replica *Redis
+	// Sentinel is the sentinel.
+	Sentinel *Redis
+	// MasterSet is the name the sentinel monitors the master under.
+	MasterSet string
+	cli       string
+}
+
+// URL returns the URL a client of the master is given: the sentinel's
+// address and the master's name, redis://sentinel?master_set=name (the
+// form of rueidis.ParseURL).
+func (s *RedisSentinel) URL() string {
+	return "redis://" + s.Sentinel.Addr + "?master_set=" + s.MasterSet
+}
+
+// StartRedisSentinel starts a master, a replica and a sentinel on free
+// loopback ports, with no persistence, and waits until the replica is in
+// sync and the sentinel knows it (so that it can fail over). The servers
+// are killed when the test ends. It needs redis-cli.
+func StartRedisSentinel(t testing.TB) *RedisSentinel {
+	t.Helper()
+	return startRedisSentinel(t)
+}
+
+// StartRedisSentinelSplit is [StartRedisSentinel] with a master that
+// refuses to become a replica (REPLICAOF renamed away), as one cut off from
+// the sentinels but not from its clients would: after a failover both
+// servers are masters, and a client that stays with the old one is cut off
+// from the new one's traffic.
+func StartRedisSentinelSplit(t testing.TB) *RedisSentinel {
+	t.Helper()
+	return startRedisSentinel(t, "--rename-command", "REPLICAOF", "", "--rename-command", "SLAVEOF", "")
+}
+
+func startRedisSentinel(t testing.TB, masterArgs ...string) *RedisSentinel {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not found in PATH")
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		Missing(t, "redis-cli not found in PATH (Debian's redis-tools)")
+	}
+	s := &RedisSentinel{MasterSet: "tether", cli: cli}
+	server := func(extra ...string) *Redis {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		r.args = append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}, extra...)
+		r.start(t, bin)
+		t.Cleanup(r.stop)
+		return r
+	}
+	s.Master = server(masterArgs...)
+	mhost, mport, _ := net.SplitHostPort(s.Master.Addr)
+	s.Replica = server("--replicaof", mhost, mport)
+	s.waitInfo(t, s.Replica, "replication", "master_link_status:up")
+
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
+		"sentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %[3]s 1000\n"+
+		"sentinel failover-timeout %[3]s 10000\n", port, dir, s.MasterSet, mhost, mport)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatalf("peertest: %v", err)
+	}
+	s.Sentinel = &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{conf, "--sentinel"}}
+	s.Sentinel.start(t, bin)
+	t.Cleanup(s.Sentinel.stop)
+	// The sentinel learns of the replica from the master's INFO.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := s.run(s.Sentinel, "sentinel", "replicas", s.MasterSet)
+		if err == nil && strings.Contains(out, s.Replica.Addr[strings.LastIndex(s.Replica.Addr, ":")+1:]) &&
+			!strings.Contains(out, "s_down") && !strings.Contains(out, "disconnected") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: the sentinel did not find the replica: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// run runs redis-cli against r with args and returns what it printed.
+func (s *RedisSentinel) run(r *Redis, args ...string) (string, error) {
+	host, port, _ := net.SplitHostPort(r.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, s.cli, append([]string{"-h", host, "-p", port}, args...)...).Output()
+	return string(out), err
+}
+
+// waitInfo waits until the INFO section of r contains want.
+func (s *RedisSentinel) waitInfo(t testing.TB, r *Redis, section, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := s.run(r, "info", section)
+		if err == nil && strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: %s never reported %s: %v\n%s", r.Addr, want, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Failover makes the sentinel promote the replica (SENTINEL FAILOVER) and
+// waits until the sentinel gives its address as the master's and the
+// replica says it is the master. Master and Replica are swapped.
+func (s *RedisSentinel) Failover(t testing.TB) {
+	t.Helper()
+	if out, err := s.run(s.Sentinel, "sentinel", "failover", s.MasterSet); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("peertest: SENTINEL FAILOVER: %v %s", err, out)
+	}
+	host, port, _ := net.SplitHostPort(s.Replica.Addr)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := s.run(s.Sentinel, "sentinel", "get-master-addr-by-name", s.MasterSet)
+		if err == nil && slices.Equal(strings.Fields(out), []string{host, port}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peertest: the sentinel did not switch to %s: %v %s", s.Replica.Addr, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.waitInfo(t, s.Replica, "replication", "role:master")
+	s.Master, s.Replica = s.Replica, s.Master
 }

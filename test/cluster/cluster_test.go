@@ -59,9 +59,9 @@ func (n *tether) serverSideEvents() []string {
 
 // startTether starts a Tether server with the adapter of mode (classic,
 // sharded, streams) on r.
-func startTether(t *testing.T, r *peertest.Redis, name, key, mode string) *tether {
+func startTether(t *testing.T, redisURL, name, key, mode string) *tether {
 	t.Helper()
-	c, err := redis.Connect(context.Background(), r.URL())
+	c, err := redis.Connect(context.Background(), redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +121,7 @@ type mixed struct {
 	names   []string          // every client, sorted
 	fences  int
 	mode    string // classic, sharded, streams
+	key     string // the adapters' key prefix
 }
 
 // clientsOf returns the names of the clients of a server: t0a, t0b, t1a,
@@ -131,11 +132,18 @@ func startMixed(t *testing.T, key, mode string) *mixed {
 	t.Helper()
 	nodeBin := needNode(t)
 	r := peertest.StartRedis(t)
-	m := &mixed{t: t, sids: map[string]string{}, mode: mode}
-	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, r.URL(), key)
+	return startMixedOn(t, nodeBin, r.URL(), r.URL(), key, mode)
+}
+
+// startMixedOn is startMixed on a Redis that Tether's servers reach at
+// tetherURL and Node's at nodeURL (node_server.mjs's form).
+func startMixedOn(t *testing.T, nodeBin, tetherURL, nodeURL, key, mode string) *mixed {
+	t.Helper()
+	m := &mixed{t: t, sids: map[string]string{}, mode: mode, key: key}
+	m.node = startProc(t, nodeBin, "node server", "node_server.mjs", mode, nodeURL, key)
 	port := m.node.wait("the node server to listen", func(l line) bool { return l.Op == "listening" }).Port
 	for i := range 2 {
-		m.tethers = append(m.tethers, startTether(t, r, fmt.Sprintf("tether%d", i), key, mode))
+		m.tethers = append(m.tethers, startTether(t, tetherURL, fmt.Sprintf("tether%d", i), key, mode))
 	}
 	for _, tn := range m.tethers {
 		waitUntil(t, tn.name+" to count 3 servers", func() bool {
@@ -311,6 +319,22 @@ func TestMixedSharded(t *testing.T) { runMixed(t, startMixed(t, "mixed", "sharde
 // 0.3.
 func TestMixedStreams(t *testing.T) { runMixed(t, startMixed(t, "mixed", "streams")) }
 
+// TestMixedRedisCluster runs the mixed tests of every adapter family on a
+// Redis Cluster of three masters, Node's server on node-redis'
+// createCluster: classic pub/sub crosses the cluster's nodes (and
+// @socket.io/redis-adapter counts servers on every master, as Tether does
+// on every node), sharded pub/sub goes to each channel's master, the
+// stream lives on one master.
+func TestMixedRedisCluster(t *testing.T) {
+	nodeBin := needNode(t)
+	rc := peertest.StartRedisCluster(t, 3)
+	for _, mode := range []string{"classic", "sharded", "streams"} {
+		t.Run(mode, func(t *testing.T) {
+			runMixed(t, startMixedOn(t, nodeBin, rc.URL(), "cluster:redis://"+rc.Nodes[2].Addr, "mixed-"+mode, mode))
+		})
+	}
+}
+
 // runMixed checks every operation across the implementations; what only the
 // classic protocol has (allRooms requests, the emitters) is checked in
 // classic mode only.
@@ -484,6 +508,16 @@ func runMixed(t *testing.T, m *mixed) {
 			_ = json.Unmarshal(m.node.call("fetchSockets", map[string]any{"rooms": []string{"j1"}}), &socks)
 			return len(socks) == 1 && socks[0].ID == m.sids["na"]
 		})
+		if m.mode == "sharded" {
+			// Node subscribes to the room's channel a moment after the
+			// join (on Redis Cluster, on the channel's master).
+			c := m.tethers[0].client
+			ch := m.key + "#/#j1#"
+			waitUntil(t, "the node server to subscribe to j1", func() bool {
+				n, err := c.Do(context.Background(), c.B().PubsubShardnumsub().Channel(ch).Build()).AsIntMap()
+				return err == nil && n[ch] == 1
+			})
+		}
 		m.emit(1, []string{"j1"}, nil, "j1", 1)
 		m.expect(1, "j1", "1", []string{"na"})
 		// Node -> Tether: t1b joins j2.
@@ -563,7 +597,7 @@ func runMixed(t *testing.T, m *mixed) {
 		}
 
 		// The Go emitter reaches Node's clients (and Tether's).
-		e := redis.NewEmitter(m.tethers[0].client, &redis.EmitterOptions{Key: "mixed"})
+		e := redis.NewEmitter(m.tethers[0].client, &redis.EmitterOptions{Key: m.key})
 		fenceAfter := func(event, arg string, want []string) {
 			t.Helper()
 			// The emitter publishes on tether0's client: tether0's fence
