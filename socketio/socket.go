@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,7 +102,8 @@ type AckFunc func(args ...any) error
 // JSON form is the one of Node's socket.handshake (as multi-server adapters
 // exchange it): lower-case header names with string values, the time as a
 // JavaScript date string plus "issued" in milliseconds, the query as an
-// object of strings (arrays for repeated keys).
+// object of strings (arrays for repeated keys), the address as the IP
+// without the port.
 type Handshake struct {
 	// Headers of the Engine.IO handshake request.
 	Headers http.Header
@@ -109,7 +111,9 @@ type Handshake struct {
 	Query url.Values
 	// Auth is the payload of the CONNECT packet (JSON object), or nil.
 	Auth json.RawMessage
-	// Address is the client's address (the request's RemoteAddr).
+	// Address is the client's address (the request's RemoteAddr, with the
+	// port; without it when the handshake came from another server, as
+	// Node's socket.handshake.address is).
 	Address string
 	// Time is when the socket was created.
 	Time time.Time
@@ -141,7 +145,7 @@ func (h *Handshake) MarshalJSON() ([]byte, error) {
 	j := handshakeJSON{
 		Headers: map[string]any{},
 		Time:    h.Time.Format(jsDate) + " (" + zoneName(h.Time) + ")",
-		Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
+		Address: hostOnly(h.Address), XDomain: h.XDomain, Secure: h.Secure,
 		Issued: h.Time.UnixMilli(), URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
 	}
 	for k, v := range h.Headers {
@@ -163,6 +167,15 @@ func (h *Handshake) MarshalJSON() ([]byte, error) {
 		j.Auth = json.RawMessage("{}")
 	}
 	return json.Marshal(j)
+}
+
+// hostOnly returns the IP of a "host:port" address, as Node's
+// handshake.address gives it; anything else is returned as is.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func zoneName(t time.Time) string {
