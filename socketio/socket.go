@@ -107,6 +107,9 @@ type AckFunc func(args ...any) error
 type Handshake struct {
 	// Headers of the Engine.IO handshake request.
 	Headers http.Header
+	// Host is the request's Host header, which Go keeps apart from
+	// Headers; the JSON form has it among the headers, as Node does.
+	Host string
 	// Query of the handshake request URL.
 	Query url.Values
 	// Auth is the payload of the CONNECT packet (JSON object), or nil.
@@ -147,6 +150,9 @@ func (h *Handshake) MarshalJSON() ([]byte, error) {
 		Time:    h.Time.Format(jsDate) + " (" + zoneName(h.Time) + ")",
 		Address: hostOnly(h.Address), XDomain: h.XDomain, Secure: h.Secure,
 		Issued: h.Time.UnixMilli(), URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
+	}
+	if h.Host != "" {
+		j.Headers["host"] = h.Host
 	}
 	for k, v := range h.Headers {
 		k = strings.ToLower(k)
@@ -207,6 +213,10 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		}
 	}
 	for k, v := range j.Headers {
+		if host, ok := v.(string); ok && strings.EqualFold(k, "host") {
+			h.Host = host
+			continue
+		}
 		addAll(h.Headers.Add, k, v)
 	}
 	for k, v := range j.Query {
@@ -281,6 +291,7 @@ func buildHandshake(r *http.Request, auth json.RawMessage) *Handshake {
 	h := &Handshake{Time: time.Now(), Auth: auth}
 	if r != nil {
 		h.Headers = r.Header
+		h.Host = r.Host
 		h.Query = r.URL.Query()
 		h.Address = r.RemoteAddr
 		h.URL = r.URL.RequestURI()
