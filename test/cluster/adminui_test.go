@@ -65,6 +65,11 @@ func TestAdminUIMixed(t *testing.T) {
 		})
 	}
 
+	// A first admin client on the Node server watches the users come: the
+	// events Tether's admin broadcasts on /admin reach it.
+	watcher := startProc(t, nodeBin, "admin watcher", "node_client.mjs", fmt.Sprintf(`[{"name":"aw","url":%q}]`, nodeURL+"/admin"))
+	watcher.wait("aw to connect", func(l line) bool { return l.Op == "connected" })
+
 	// The users: tu upgrades from long-polling to WebSocket, tp stays on
 	// long-polling; nw and np likewise on the Node server.
 	type target struct {
@@ -94,12 +99,23 @@ func TestAdminUIMixed(t *testing.T) {
 	for _, name := range []string{"nw", "np"} {
 		node.wait(name+"'s socket on the node server", func(l line) bool { return l.Op == "connection" && l.ID == sids[name] })
 	}
-	// Tether's admin has seen tu's upgrade (its scan found it): a UI that
-	// lists the sockets from now on sees it on WebSocket.
-	waitUntil(t, "tether's admin to see tu's upgrade", func() bool {
-		v, _ := tn.srv.Sockets().Socket(sids["tu"]).Data().Get("_admin")
-		m, _ := v.(map[string]any)
-		return m["transport"] == "websocket"
+	// Tether's sockets as the watcher got them: their connection, and tu's
+	// upgrade, which Tether's admin announces once it has recorded it (a
+	// UI that lists the sockets from then on sees tu on WebSocket).
+	connected := map[string]adminSocket{}
+	for _, name := range []string{"tu", "tp"} {
+		l := watcher.wait(name+"'s socket_connected on aw", func(l line) bool {
+			var s adminSocket
+			return l.Op == "event" && l.Event == "socket_connected" && json.Unmarshal(l.Args[0], &s) == nil && s.ID == sids[name]
+		})
+		var s adminSocket
+		_ = json.Unmarshal(l.Args[0], &s)
+		connected[name] = s
+	}
+	watcher.wait("tu's socket_updated on aw", func(l line) bool {
+		var u struct{ ID, Nsp, Transport string }
+		return l.Op == "event" && l.Event == "socket_updated" && json.Unmarshal(l.Args[0], &u) == nil &&
+			u.ID == sids["tu"] && u.Nsp == "/" && u.Transport == "websocket"
 	})
 
 	// An admin client on each server.
@@ -151,6 +167,11 @@ func TestAdminUIMixed(t *testing.T) {
 		delete(onTether.Handshake, "time")
 		if !reflect.DeepEqual(onNode, onTether) {
 			t.Errorf("%s: the node admin lists\n  %+v\nthe tether admin lists\n  %+v", name, onNode, onTether)
+		}
+	}
+	for _, name := range []string{"tu", "tp"} {
+		if c, l := connected[name], views["at"][sids[name]]; c.ClientID != l.ClientID || c.Nsp != "/" || !reflect.DeepEqual(c.Data, l.Data) {
+			t.Errorf("%s: socket_connected on aw %+v, listed by at %+v", name, c, l)
 		}
 	}
 	// Node's client id is the start of the Engine.IO session id; Tether's,
