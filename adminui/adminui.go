@@ -484,6 +484,7 @@ func (a *Admin) track(s *socketio.Socket, nsp *socketio.Namespace, now time.Time
 	if !a.opts.Production {
 		t.rooms = sortedRooms(s)
 		t.transport = s.Transport()
+		setAdminData(s, t.engineID, t.transport)
 	}
 	a.sockets[s] = t
 	if a.sessions[t.engineID] == 0 {
@@ -576,6 +577,9 @@ func (a *Admin) scan(now time.Time) {
 		t.rooms = rooms
 		if tr := s.Transport(); tr != t.transport {
 			t.transport = tr
+			// Before socket_updated goes out, so that a UI that lists
+			// the sockets after it sees the new transport.
+			setAdminData(s, t.engineID, tr)
 			changes = append(changes, change{"socket_updated", []any{map[string]any{"id": t.id, "nsp": t.nsp, "transport": tr}}})
 		}
 	}
@@ -694,6 +698,28 @@ func handshakeJSON(h *socketio.Handshake) map[string]any {
 	return m
 }
 
+// adminKey is the key of the socket data under which the admin keeps, in
+// development mode, the client id and transport of every socket it
+// follows, as instrument() keeps them in socket.data._admin: FetchSockets
+// carries them to the other servers of a cluster (Tether's or Node's),
+// whose UIs show them. The value is replaced, never modified, so that a
+// snapshot of the data stays unchanged.
+const adminKey = "_admin"
+
+// setAdminData records the client id and transport of s under adminKey.
+func setAdminData(s *socketio.Socket, engineID, transport string) {
+	s.Data().Set(adminKey, map[string]any{"clientId": clientID(engineID), "transport": transport})
+}
+
+// remoteAdminData returns the client id and transport that the server of
+// a remote socket recorded under adminKey, "" when it did not.
+func remoteAdminData(data map[string]any) (clientID, transport string) {
+	m, _ := data[adminKey].(map[string]any)
+	clientID, _ = m["clientId"].(string)
+	transport, _ = m["transport"].(string)
+	return clientID, transport
+}
+
 // socketData returns a socket's data as the UI shows it, without the
 // admin's own keys.
 func socketData(data map[string]any) map[string]any {
@@ -721,7 +747,10 @@ func serializeLocal(s *socketio.Socket, nsp string) map[string]any {
 }
 
 // serializeRemote describes a socket that FetchSockets found, possibly on
-// another server (whose client id and transport are not known here).
+// another server: its client id and transport are those that server
+// recorded in the socket's data under adminKey (Tether's admin and Node's
+// instrument() both do, in development mode); without them, the socket id
+// stands for the client id and the transport is unknown ("").
 func serializeRemote(r *socketio.RemoteSocket, nsp string) map[string]any {
 	if s := r.Local(); s != nil {
 		return serializeLocal(s, nsp)
@@ -731,10 +760,14 @@ func serializeRemote(r *socketio.RemoteSocket, nsp string) map[string]any {
 	if r.Handshake != nil {
 		h = handshakeJSON(r.Handshake)
 	}
+	cid, transport := remoteAdminData(r.Data)
+	if cid == "" {
+		cid = r.ID
+	}
 	return map[string]any{
 		"id":        r.ID,
-		"clientId":  r.ID,
-		"transport": "",
+		"clientId":  cid,
+		"transport": transport,
 		"nsp":       nsp,
 		"data":      data,
 		"handshake": h,

@@ -48,8 +48,17 @@ func TestCluster(t *testing.T) {
 	if err := json.Unmarshal(all.args[0], &sockets); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(sockets, func(s map[string]any) bool { return s["id"] == sid.SID }) {
+	i := slices.IndexFunc(sockets, func(s map[string]any) bool { return s["id"] == sid.SID })
+	if i < 0 {
 		t.Fatalf("all_sockets on a lacks b's socket %s: %s", sid.SID, all.args[0])
+	}
+	// Its client id and transport are those b recorded in its data.
+	engineID := servers[1].Of("/").Socket(sid.SID).EngineID()
+	if got := sockets[i]; got["clientId"] != clientID(engineID) || got["transport"] != "websocket" {
+		t.Fatalf("b's socket as a shows it: clientId %v (want %s), transport %v", got["clientId"], clientID(engineID), got["transport"])
+	}
+	if data, _ := sockets[i]["data"].(map[string]any); data == nil || data["_admin"] != nil {
+		t.Fatalf("b's socket's data as a shows it: %v", sockets[i]["data"])
 	}
 	// Both servers' statistics reach the UI.
 	seen := map[string]bool{}

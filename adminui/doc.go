@@ -69,6 +69,20 @@
 // any server; each server sends its own server_stats under its
 // [Options.ServerID].
 //
+// # Mixed clusters
+//
+// Node servers instrumented by instrument() may share the cluster (on an
+// adapter wire-compatible with Node's, such as package adapter/redis):
+// the admin events and operations cross between the implementations, and
+// a UI on either lists the sockets of both. For that, in development mode,
+// each socket's data holds, under "_admin", {clientId, transport} (kept
+// current after an upgrade to WebSocket), as instrument() keeps it in
+// socket.data._admin: FetchSockets carries it to the other servers, which
+// show it, and the socket's data shown in the UI leaves it out. The
+// handshake travels in the form of Node's socket.handshake (see
+// [socketio.Handshake]). Each server lists the sockets of the namespaces
+// it has itself, as instrument() does.
+//
 // # Differences with instrument()
 //
 //   - Rooms joined and left, and transport upgrades, are found by looking at
@@ -80,6 +94,7 @@
 //     after its connection are not reported either.
 //   - clientId is a digest of the Engine.IO session id, not its first
 //     characters: the id would let whoever sees it take the session over.
+//     (A Node server's sockets show the client id it recorded.)
 //   - rawConnection and rawDisconnection count the client connections that
 //     joined a namespace (the engine's sessions that never do are not
 //     seen), and pollingClientsCount those that are on long-polling.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,15 +102,21 @@ type AckFunc func(args ...any) error
 // JSON form is the one of Node's socket.handshake (as multi-server adapters
 // exchange it): lower-case header names with string values, the time as a
 // JavaScript date string plus "issued" in milliseconds, the query as an
-// object of strings (arrays for repeated keys).
+// object of strings (arrays for repeated keys), the address as the IP
+// without the port.
 type Handshake struct {
 	// Headers of the Engine.IO handshake request.
 	Headers http.Header
+	// Host is the request's Host header, which Go keeps apart from
+	// Headers; the JSON form has it among the headers, as Node does.
+	Host string
 	// Query of the handshake request URL.
 	Query url.Values
 	// Auth is the payload of the CONNECT packet (JSON object), or nil.
 	Auth json.RawMessage
-	// Address is the client's address (the request's RemoteAddr).
+	// Address is the client's address (the request's RemoteAddr, with the
+	// port; without it when the handshake came from another server, as
+	// Node's socket.handshake.address is).
 	Address string
 	// Time is when the socket was created.
 	Time time.Time
@@ -141,8 +148,11 @@ func (h *Handshake) MarshalJSON() ([]byte, error) {
 	j := handshakeJSON{
 		Headers: map[string]any{},
 		Time:    h.Time.Format(jsDate) + " (" + zoneName(h.Time) + ")",
-		Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
+		Address: hostOnly(h.Address), XDomain: h.XDomain, Secure: h.Secure,
 		Issued: h.Time.UnixMilli(), URL: h.URL, Query: map[string]any{}, Auth: h.Auth,
+	}
+	if h.Host != "" {
+		j.Headers["host"] = h.Host
 	}
 	for k, v := range h.Headers {
 		k = strings.ToLower(k)
@@ -163,6 +173,15 @@ func (h *Handshake) MarshalJSON() ([]byte, error) {
 		j.Auth = json.RawMessage("{}")
 	}
 	return json.Marshal(j)
+}
+
+// hostOnly returns the IP of a "host:port" address, as Node's
+// handshake.address gives it; anything else is returned as is.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func zoneName(t time.Time) string {
@@ -194,6 +213,10 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		}
 	}
 	for k, v := range j.Headers {
+		if host, ok := v.(string); ok && strings.EqualFold(k, "host") {
+			h.Host = host
+			continue
+		}
 		addAll(h.Headers.Add, k, v)
 	}
 	for k, v := range j.Query {
@@ -268,6 +291,7 @@ func buildHandshake(r *http.Request, auth json.RawMessage) *Handshake {
 	h := &Handshake{Time: time.Now(), Auth: auth}
 	if r != nil {
 		h.Headers = r.Header
+		h.Host = r.Host
 		h.Query = r.URL.Query()
 		h.Address = r.RemoteAddr
 		h.URL = r.URL.RequestURI()

@@ -2,15 +2,19 @@
 // servers of a cluster for the Go tests of cluster_test.go, and reports
 // on stdout as JSON lines what each received.
 //
-// Usage: node node_client.mjs '<JSON [{name, url}…]>'
+// Usage: node node_client.mjs '<JSON [{name, url, transports}…]>'
 //
-//   {op:"connected", name, id}             once per client
+// url may end with a namespace; transports defaults to ["websocket"].
+//
+//   {op:"connected", name, id, engine}     once per client (engine: the Engine.IO session id)
+//   {op:"upgrade", name, transport}        the connection upgraded
 //   {op:"event", name, event, args}        every event (binary args as {"$bin": base64});
 //                                          an event with an acknowledgement is answered
 //                                          with the client's name
 //   {op:"disconnect", name, reason}
-// The clients do not reconnect. The script ends when its standard input
-// closes.
+// The clients do not reconnect. Each line on standard input, {name, event,
+// args}, makes client name emit event with args. The script ends when its
+// standard input closes.
 
 import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
@@ -28,9 +32,14 @@ function encodeBinary(v) {
   return v;
 }
 
-const sockets = clients.map(({ name, url }) => {
-  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  socket.on('connect', () => out({ op: 'connected', name, id: socket.id }));
+const byName = new Map();
+const sockets = clients.map(({ name, url, transports = ['websocket'] }) => {
+  const socket = io(url, { transports, reconnection: false, forceNew: true });
+  byName.set(name, socket);
+  socket.on('connect', () => out({ op: 'connected', name, id: socket.id, engine: socket.io.engine.id }));
+  socket.io.on('open', () =>
+    socket.io.engine.on('upgrade', (transport) => out({ op: 'upgrade', name, transport: transport.name })),
+  );
   socket.on('connect_error', (err) => out({ op: 'connect_error', name, error: String(err.message) }));
   socket.on('disconnect', (reason) => out({ op: 'disconnect', name, reason }));
   socket.onAny((event, ...args) => {
@@ -41,7 +50,10 @@ const sockets = clients.map(({ name, url }) => {
   return socket;
 });
 
-createInterface({ input: process.stdin }).on('close', () => {
+createInterface({ input: process.stdin }).on('line', (l) => {
+  const { name, event, args = [] } = JSON.parse(l);
+  byName.get(name).emit(event, ...args);
+}).on('close', () => {
   sockets.forEach((s) => s.disconnect());
   process.exit(0);
 });

@@ -1,11 +1,14 @@
 // node_server.mjs runs a socket.io 4.8 server in a Redis cluster for the Go
 // tests of cluster_test.go, driven through standard input.
 //
-// Usage: node node_server.mjs <mode> <redis URL> [key] [recovery]
+// Usage: node node_server.mjs <mode> <redis URL> [key] [flags…]
 //   redis URL: redis://host:port, or cluster:redis://host:port for a node
 //   of a Redis Cluster (node-redis createCluster)
 //   mode: classic (@socket.io/redis-adapter createAdapter),
 //         sharded (createShardedAdapter), streams (@socket.io/redis-streams-adapter)
+//   flags: recovery  connection state recovery
+//          admin     @socket.io/admin-ui's instrument(io, {auth: false}), in
+//                    development mode, with serverId "node"
 //
 // It listens on a free loopback port and prints JSON lines on stdout:
 //   {op:"listening", port}
@@ -33,7 +36,8 @@ import { createInterface } from 'node:readline';
 import { Server } from 'socket.io';
 import { createClient, createCluster } from 'redis';
 
-const [, , mode, redisURL, key = 'socket.io', recovery = ''] = process.argv;
+const [, , mode, redisURL, key = 'socket.io', ...flags] = process.argv;
+const recovery = flags.includes('recovery') ? 'recovery' : '';
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj, (k, v) => encodeBinary(v)) + '\n');
@@ -91,6 +95,10 @@ const http = createServer();
 const opts = { adapter, transports: ['websocket', 'polling'] };
 if (recovery === 'recovery') opts.connectionStateRecovery = { maxDisconnectionDuration: 120000 };
 const io = new Server(http, opts);
+if (flags.includes('admin')) {
+  const { instrument } = await import('@socket.io/admin-ui');
+  instrument(io, { auth: false, mode: 'development', serverId: 'node' });
+}
 
 io.on('connection', (socket) => {
   socket.data.node = 'node';

@@ -32,6 +32,8 @@ type line struct {
 	Args      []json.RawMessage `json:"args"`
 	Reason    string            `json:"reason"`
 	Recovered bool              `json:"recovered"`
+	Engine    string            `json:"engine"`
+	Transport string            `json:"transport"`
 	raw       string
 }
 
@@ -192,4 +194,17 @@ func (p *proc) try(cmd string, fields map[string]any) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s", r.Error)
 	}
 	return r.Value, nil
+}
+
+// send writes v as a JSON line on the script's standard input, without
+// waiting for an answer (node_client.mjs's emit lines).
+func (p *proc) send(v any) {
+	p.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
+		p.t.Fatalf("%s: failed to send %s: %v", p.name, b, err)
+	}
 }
