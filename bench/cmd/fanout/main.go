@@ -185,7 +185,8 @@ type result struct {
 	// together.
 	Nodes                  int       `json:"nodes,omitempty"`
 	NodeCPUPercent         []float64 `json:"node_cpu_percent,omitempty"`
-	RedisPublishes         int64     `json:"redis_publishes,omitempty"`
+	AllBroadcasts          int64     `json:"all_broadcasts,omitempty"`  // warm-up and drain included
+	RedisPublishes         int64     `json:"redis_publishes,omitempty"` // over AllBroadcasts
 	PublishesPerBroadcast  float64   `json:"publishes_per_broadcast,omitempty"`
 	RedisCPUusPerBroadcast float64   `json:"redis_cpu_us_per_broadcast,omitempty"`
 	RedisCPUPercent        float64   `json:"redis_cpu_percent,omitempty"`
@@ -315,6 +316,7 @@ func histValue(i int) int64 {
 type stats struct {
 	measuring   atomic.Bool
 	delivered   atomic.Int64
+	received    atomic.Int64 // measured or not
 	maxSeq      atomic.Int64
 	disconnects atomic.Int64
 	shards      [32]hist
@@ -326,6 +328,7 @@ type stats struct {
 }
 
 func (st *stats) record(clientID int, seq, sentNanos int64, now time.Time) {
+	st.received.Add(1)
 	if seq > st.maxSeq.Load() {
 		st.maxSeq.Store(seq) // racy max, good enough for a count of broadcasts
 	}
