@@ -52,6 +52,14 @@ type clusterNode struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser // node: closing it ends the process
 	port  int
+	done  chan struct{} // closed when the process has exited
+}
+
+// watch starts waiting for the process's end.
+func (n *clusterNode) watch() *clusterNode {
+	n.done = make(chan struct{})
+	go func() { _ = n.cmd.Wait(); close(n.done) }()
+	return n
 }
 
 func (n *clusterNode) pid() int { return n.cmd.Process.Pid }
@@ -64,13 +72,11 @@ func (n *clusterNode) stop() {
 	} else {
 		_ = n.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	done := make(chan struct{})
-	go func() { _ = n.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-n.done:
 	case <-time.After(10 * time.Second):
 		_ = n.cmd.Process.Kill()
-		<-done
+		<-n.done
 	}
 }
 
@@ -126,7 +132,7 @@ func startTetherNode(cfg config, i int, redisURL string) (*clusterNode, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("failed to start %s serve: %w", cfg.Tether, err)
 	}
-	n := &clusterNode{cmd: cmd, port: port}
+	n := (&clusterNode{cmd: cmd, port: port}).watch()
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
 		if err == nil {
@@ -134,6 +140,11 @@ func startTetherNode(cfg config, i int, redisURL string) (*clusterNode, error) {
 			if resp.StatusCode == http.StatusOK {
 				return n, nil
 			}
+		}
+		select {
+		case <-n.done:
+			return nil, fmt.Errorf("tether serve exited at start: %v", cmd.ProcessState)
+		default:
 		}
 		if time.Now().After(deadline) {
 			n.stop()
@@ -159,7 +170,6 @@ func startNodeNode(cfg config, redisURL string) (*clusterNode, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("failed to start the node server: %w", err)
 	}
-	n := &clusterNode{cmd: cmd, stdin: stdin}
 	r := bufio.NewReader(stdout)
 	line, err := r.ReadBytes('\n')
 	var ready struct {
@@ -169,6 +179,7 @@ func startNodeNode(cfg config, redisURL string) (*clusterNode, error) {
 	if err == nil {
 		err = json.Unmarshal(line, &ready)
 	}
+	n := (&clusterNode{cmd: cmd, stdin: stdin}).watch()
 	if err != nil || ready.Op != "listening" {
 		n.stop()
 		return nil, fmt.Errorf("failed to start the node server (%q): %v", line, err)
@@ -491,6 +502,7 @@ func runCluster(cfg config) (*result, error) {
 		return nil, err
 	}
 	allSent := sent.Load()
+	allReceived := st.received.Load()
 	cancel()
 	wg.Wait()
 	if p := publishErr.Load(); p != nil {
@@ -523,6 +535,7 @@ func runCluster(cfg config) (*result, error) {
 
 		RedisPublishes:  redisAll1.Publishes - redisAll0.Publishes,
 		AllBroadcasts:   allSent,
+		AllReceived:     allReceived,
 		RedisCPUPercent: 100 * (redis1.CPU - redis0.CPU).Seconds() / elapsed.Seconds(),
 	}
 	for i := range pids {

@@ -186,6 +186,7 @@ type result struct {
 	Nodes                  int       `json:"nodes,omitempty"`
 	NodeCPUPercent         []float64 `json:"node_cpu_percent,omitempty"`
 	AllBroadcasts          int64     `json:"all_broadcasts,omitempty"`  // warm-up and drain included
+	AllReceived            int64     `json:"all_received,omitempty"`    // of AllBroadcasts, by the clients
 	RedisPublishes         int64     `json:"redis_publishes,omitempty"` // over AllBroadcasts
 	PublishesPerBroadcast  float64   `json:"publishes_per_broadcast,omitempty"`
 	RedisCPUusPerBroadcast float64   `json:"redis_cpu_us_per_broadcast,omitempty"`
