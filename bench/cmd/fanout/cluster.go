@@ -463,10 +463,12 @@ func runCluster(cfg config) (*result, error) {
 		})
 	}
 	time.Sleep(cfg.Warmup)
-	cpu0, each0, err := cpuOf(pids)
+	cpu0, each0, err := cpuOf(append(pids, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
+	driver0 := each0[len(pids)]
+	cpu0 -= driver0
 	redis0, err := redisStats(redisURL)
 	if err != nil {
 		return nil, err
@@ -482,10 +484,12 @@ func runCluster(cfg config) (*result, error) {
 	st.measuring.Store(false)
 	elapsed := time.Since(t0)
 	sent1 := sent.Load()
-	cpu1, each1, err := cpuOf(pids)
+	cpu1, each1, err := cpuOf(append(pids, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
+	driver1 := each1[len(pids)]
+	cpu1 -= driver1
 	redis1, err := redisStats(redisURL)
 	if err != nil {
 		return nil, err
@@ -537,6 +541,8 @@ func runCluster(cfg config) (*result, error) {
 		AllBroadcasts:   allSent,
 		AllReceived:     allReceived,
 		RedisCPUPercent: 100 * (redis1.CPU - redis0.CPU).Seconds() / elapsed.Seconds(),
+
+		DriverCPUPercent: 100 * (driver1 - driver0).Seconds() / elapsed.Seconds(),
 	}
 	for i := range pids {
 		res.NodeCPUPercent = append(res.NodeCPUPercent, 100*(each1[i]-each0[i]).Seconds()/elapsed.Seconds())

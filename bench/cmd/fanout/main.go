@@ -130,9 +130,9 @@ func main() {
 		return
 	}
 	if res.Nodes > 0 {
-		fmt.Printf("%s %s: %d clients, %d broadcasts of %d B: %.0f msg/s delivered (%d/%d), p50 %.2f ms, p99 %.2f ms, CPU %.2f µs/msg (%.0f%% of a core, each node %.0f), Redis %.2f PUBLISH and %.1f µs per broadcast\n",
+		fmt.Printf("%s %s: %d clients, %d broadcasts of %d B: %.0f msg/s delivered (%d/%d), p50 %.2f ms, p99 %.2f ms, CPU %.2f µs/msg (%.0f%% of a core, each node %.0f), Redis %.2f PUBLISH and %.1f µs per broadcast, clients %.0f%% of a core\n",
 			clusterName(res), res.RateName, res.Clients, res.Broadcasts, res.Size, res.MsgsPerSec, res.Delivered, res.Expected,
-			res.P50ms, res.P99ms, res.CPUusPerMsg, res.CPUPercent, res.NodeCPUPercent, res.PublishesPerBroadcast, res.RedisCPUusPerBroadcast)
+			res.P50ms, res.P99ms, res.CPUusPerMsg, res.CPUPercent, res.NodeCPUPercent, res.PublishesPerBroadcast, res.RedisCPUusPerBroadcast, res.DriverCPUPercent)
 		return
 	}
 	fmt.Printf("%s %s: %d clients, %d broadcasts of %d B: %.0f msg/s delivered (%d/%d), p50 %.2f ms, p99 %.2f ms, RSS %.1f KiB/conn, CPU %.2f µs/msg (%.0f%% of a core)\n",
@@ -185,9 +185,10 @@ type result struct {
 	// together.
 	Nodes                  int       `json:"nodes,omitempty"`
 	NodeCPUPercent         []float64 `json:"node_cpu_percent,omitempty"`
-	AllBroadcasts          int64     `json:"all_broadcasts,omitempty"`  // warm-up and drain included
-	AllReceived            int64     `json:"all_received,omitempty"`    // of AllBroadcasts, by the clients
-	RedisPublishes         int64     `json:"redis_publishes,omitempty"` // over AllBroadcasts
+	AllBroadcasts          int64     `json:"all_broadcasts,omitempty"`     // warm-up and drain included
+	AllReceived            int64     `json:"all_received,omitempty"`       // of AllBroadcasts, by the clients
+	DriverCPUPercent       float64   `json:"driver_cpu_percent,omitempty"` // this process: the clients
+	RedisPublishes         int64     `json:"redis_publishes,omitempty"`    // over AllBroadcasts
 	PublishesPerBroadcast  float64   `json:"publishes_per_broadcast,omitempty"`
 	RedisCPUusPerBroadcast float64   `json:"redis_cpu_us_per_broadcast,omitempty"`
 	RedisCPUPercent        float64   `json:"redis_cpu_percent,omitempty"`
