@@ -192,6 +192,7 @@ type result struct {
 	PublishesPerBroadcast  float64   `json:"publishes_per_broadcast,omitempty"`
 	RedisCPUusPerBroadcast float64   `json:"redis_cpu_us_per_broadcast,omitempty"`
 	RedisCPUPercent        float64   `json:"redis_cpu_percent,omitempty"`
+	RedisIdlePercent       float64   `json:"redis_idle_percent,omitempty"`
 }
 
 // child is the server process and its command channel.
