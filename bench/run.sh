@@ -21,9 +21,9 @@
 #     each cluster keeps up and at a fixed rate, then 1 and 2 nodes at the
 #     fixed rate (Redis PUBLISH calls per broadcast).
 #
-# Usage: bench/run.sh            (about 15 minutes on 2 cores)
+# Usage: bench/run.sh            (about 18 minutes on 2 cores)
 #        bench/run.sh fanout     (part 4 only, about 2 minutes)
-#        bench/run.sh cluster    (part 5 only, about 7 minutes)
+#        bench/run.sh cluster    (part 5 only, about 8 minutes)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
