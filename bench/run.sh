@@ -29,6 +29,7 @@
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
 #        FANOUT_SIZE=100
 #        CLUSTER_CLIENTS=5000 CLUSTER_NODES=3 CLUSTER_RUNS=3 CLUSTER_RATE=5
+#        (BENCHMARKS.md shows CLUSTER_RUNS=5: 5 more minutes)
 #        CLUSTER_DURATION=10s CLUSTER_WARMUP=2s CLUSTER_SCALE="1 2"
 #        CLUSTER_REDIS_PORT=16379 (a redis-server the part starts)
 #        RUNS=1: repeat the echo tests; the tables show the median run
