@@ -17,14 +17,25 @@
 #     for heap and goroutines);
 #  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
 #     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
-#     rates and as fast as each server keeps up.
+#     rates and as fast as each server keeps up;
+#  5. the same fan-out in a cluster on one redis-server: 3 × tether serve
+#     -redis-url against 3 × Node socket.io 4.8 with @socket.io/redis-adapter
+#     (test/cluster/node_server.mjs), 5,000 clients spread over the nodes
+#     publishing with tether serve's events, runs alternated, as fast as
+#     each cluster keeps up and at a fixed rate, then 1 and 2 nodes at the
+#     fixed rate (Redis PUBLISH calls per broadcast).
 #
-# Usage: bench/run.sh            (about 9 minutes on 2 cores)
+# Usage: bench/run.sh            (about 18 minutes on 2 cores)
 #        bench/run.sh fanout     (part 4 only, about 2 minutes)
+#        bench/run.sh cluster    (part 5 only, about 8 minutes)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
 #        FANOUT_SIZE=100
+#        CLUSTER_CLIENTS=5000 CLUSTER_NODES=3 CLUSTER_RUNS=3 CLUSTER_RATE=5
+#        (BENCHMARKS.md shows CLUSTER_RUNS=5: 5 more minutes)
+#        CLUSTER_DURATION=10s CLUSTER_WARMUP=2s CLUSTER_SCALE="1 2"
+#        CLUSTER_REDIS_PORT=16379 (a redis-server the part starts)
 #        RUNS=1: repeat the echo tests; the tables show the median run
 #        (4 more minutes per run; RUNS=5 is what BENCHMARKS.md shows).
 set -euo pipefail
@@ -78,10 +89,72 @@ fanout() {
 	} | tee "$OUT/fanout.md"
 }
 
-if [ "${1:-}" = fanout ]; then
+CLUSTER_CLIENTS=${CLUSTER_CLIENTS:-5000}
+CLUSTER_NODES=${CLUSTER_NODES:-3}
+CLUSTER_RUNS=${CLUSTER_RUNS:-3}
+CLUSTER_RATE=${CLUSTER_RATE:-5}
+CLUSTER_DURATION=${CLUSTER_DURATION:-10s}
+CLUSTER_WARMUP=${CLUSTER_WARMUP:-2s}
+CLUSTER_SCALE=${CLUSTER_SCALE:-1 2}
+CLUSTER_REDIS_PORT=${CLUSTER_REDIS_PORT:-16379}
+
+cluster() {
+	log "Socket.IO fan-out in a cluster ($CLUSTER_NODES nodes, $CLUSTER_CLIENTS clients): tether serve against Node socket.io 4.8 + @socket.io/redis-adapter"
+	(cd ../test/cluster && npm ci --no-audit --no-fund --loglevel=error >&2)
+	(cd .. && go build -o "$bin/tether" ./cmd/tether)
+	go build -o "$bin/fanout" ./cmd/fanout
+	# One redis-server for every run of both sides.
+	redis-server --port "$CLUSTER_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$bin/redis.log" 2>&1 &
+	redis_pid=$!
+	trap 'kill "$redis_pid" 2>/dev/null; rm -rf "$bin"' EXIT
+	local redis_url="redis://127.0.0.1:$CLUSTER_REDIS_PORT"
+	for _ in $(seq 50); do
+		redis-cli -p "$CLUSTER_REDIS_PORT" ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	local results="$OUT/cluster.jsonl"
+	: >"$results"
+	crun() {
+		"$bin/fanout" -cluster "$1" -server "$2" -rate "$3" -tether "$bin/tether" -redis-url "$redis_url" \
+			-clients "$CLUSTER_CLIENTS" -size "$FANOUT_SIZE" -warmup "$CLUSTER_WARMUP" -duration "$CLUSTER_DURATION" \
+			-out json | tee -a "$results" >&2 || log "FAILED: fanout -cluster $1 -server $2 -rate $3"
+	}
+	# Tether, Node, Tether, Node…: the machine's speed drifts over minutes.
+	for run in $(seq "$CLUSTER_RUNS"); do
+		log "cluster run $run of $CLUSTER_RUNS"
+		for rate in max "$CLUSTER_RATE"; do
+			for server in tether node; do
+				crun "$CLUSTER_NODES" "$server" "$rate"
+			done
+		done
+	done
+	for nodes in $CLUSTER_SCALE; do
+		for server in tether node; do
+			crun "$nodes" "$server" "$CLUSTER_RATE"
+		done
+	done
+	kill "$redis_pid"
+	wait "$redis_pid" 2>/dev/null || true
+	{
+		echo "### 5. Socket.IO fan-out in a cluster on Redis ($CLUSTER_CLIENTS clients in one room, spread over the nodes)"
+		echo
+		echo "$(go version), node $(node --version), $(redis-server --version | cut -d' ' -f1-3), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		"$bin/fanout" -mode clustertable <"$results"
+	} | tee "$OUT/cluster.md"
+}
+
+case "${1:-}" in
+fanout)
 	fanout
 	exit
-fi
+	;;
+cluster)
+	cluster
+	exit
+	;;
+esac
 
 log "building loadtest and checking every client against every server"
 go build -o "$bin/loadtest" ./cmd/loadtest
@@ -152,3 +225,4 @@ log "report"
 } | tee "$OUT/report.md"
 
 fanout
+cluster

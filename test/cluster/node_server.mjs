@@ -29,12 +29,16 @@
 //   emitter {rooms, except, event, args, op}     @socket.io/redis-emitter (classic only):
 //                                                op emit (default), socketsJoin, socketsLeave,
 //                                                disconnectSockets, serverSideEmit
-// A server-side event "ping" is answered with "pong from node".
+// A server-side event "ping" is answered with "pong from node". Clients
+// have tether serve's built-in events (../e2e/client/serve_events.mjs:
+// subscribe, unsubscribe, publish), for the cluster rows of
+// bench/cmd/fanout.
 
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Server } from 'socket.io';
 import { createClient, createCluster } from 'redis';
+import { serveEvents } from '../e2e/client/serve_events.mjs';
 
 const [, , mode, redisURL, key = 'socket.io', ...flags] = process.argv;
 const recovery = flags.includes('recovery') ? 'recovery' : '';
@@ -103,6 +107,7 @@ if (flags.includes('admin')) {
 io.on('connection', (socket) => {
   socket.data.node = 'node';
   if (recovery === 'recovery' && !socket.recovered) socket.join('room');
+  serveEvents(io.of('/'), socket);
   out({ op: 'connection', id: socket.id, recovered: socket.recovered });
   socket.on('disconnect', (reason) => out({ op: 'disconnect', id: socket.id, reason }));
 });

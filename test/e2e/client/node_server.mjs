@@ -7,9 +7,8 @@
 //
 // Socket.IO on /socket.io/, namespaces "/" and "/admin", with the suite's
 // handlers (see sioclienttest.Server) and tether serve's built-in events
-// for tether load: "subscribe" {room} -> {ok}, "unsubscribe" {room} -> {ok},
-// "publish" {room, event, data} -> {ok, receivers} (the room's other
-// sockets get event(data, {room, from, user})). With "recovery":
+// for tether load (serve_events.mjs: subscribe, unsubscribe, publish).
+// With "recovery":
 // connection state recovery and a 100 ms / 200 ms heartbeat.
 //
 // Engine.IO on /engine.io/ (v4 and v3 clients, 100 ms ping interval,
@@ -31,6 +30,7 @@ import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Server } from 'socket.io';
 import { Server as EngineServer } from 'engine.io';
+import { serveEvents } from './serve_events.mjs';
 
 const recovery = process.argv[2] === 'recovery';
 
@@ -92,20 +92,7 @@ for (const name of ['/', '/admin']) {
     socket.on('record', (arg) => out({ op: 'record', json: JSON.stringify(arg) }));
 
     // tether serve's built-in events, as tether load uses them.
-    socket.on('subscribe', (p, ack) => {
-      socket.join(p.room);
-      if (typeof ack === 'function') ack({ ok: true });
-    });
-    socket.on('unsubscribe', (p, ack) => {
-      socket.leave(p.room);
-      if (typeof ack === 'function') ack({ ok: true });
-    });
-    socket.on('publish', (p, ack) => {
-      const members = nsp.adapter.rooms.get(p.room);
-      const receivers = members ? members.size - (members.has(socket.id) ? 1 : 0) : 0;
-      socket.to(p.room).emit(p.event, p.data, { room: p.room, from: socket.id, user: '' });
-      if (typeof ack === 'function') ack({ ok: true, receivers });
-    });
+    serveEvents(nsp, socket);
 
     socket.emit('welcome', { id: socket.id, nsp: name, recovered: socket.recovered, engine: socket.conn.id });
   });
