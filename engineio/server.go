@@ -435,20 +435,14 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newSocket makes a session for the handshake r; it is not registered yet.
 func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
-	// A shallow copy, detached from the request's context and body: net/http
-	// leaves the header and URL alone once the handler has returned, and a
-	// deep copy would double what an idle session keeps of its handshake.
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	s := &Socket{
+	return &Socket{
 		srv:   srv,
 		id:    srv.newID(),
 		proto: proto,
 		ver:   parser.Version(proto),
-		req:   req,
+		req:   keepRequest(r),
 		b64:   r.URL.Query().Get("b64") != "",
 	}
-	return s
 }
 
 // openPolling answers a polling handshake with the open packet.

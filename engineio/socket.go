@@ -112,7 +112,7 @@ type Socket struct {
 	id    string
 	proto int
 	ver   parser.Version
-	req   *http.Request
+	req   handshakeRequest
 	b64   bool // v3 polling client without binary support
 
 	onMessage atomic.Pointer[func(Packet)]
@@ -191,8 +191,19 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Protocol() int { return s.proto }
 
 // Request returns the handshake request: its headers, URL (with the query)
-// and RemoteAddr. Its body is empty. Treat it as read-only.
-func (s *Socket) Request() *http.Request { return s.req }
+// and RemoteAddr. Its body is empty and its context the background one. It
+// is made anew by each call from what the session keeps (the header packed
+// in one buffer, not net/http's map): call [Socket.Header] or
+// [Socket.RemoteAddr] for one of them.
+func (s *Socket) Request() *http.Request { return s.req.request() }
+
+// Header returns the header of the handshake request, made anew by each
+// call (see [Socket.Request]).
+func (s *Socket) Header() http.Header { return unpackHeader(s.req.header) }
+
+// RemoteAddr returns the RemoteAddr of the handshake request: the client's
+// address as net/http saw it.
+func (s *Socket) RemoteAddr() string { return s.req.remoteAddr }
 
 // Transport returns the current transport: "polling", or "websocket" for a
 // session opened over WebSocket or upgraded to it.

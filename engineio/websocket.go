@@ -41,8 +41,8 @@ type wsTransport struct {
 	uncompressed bool       // compression is turned off on conn
 }
 
-func newWSTransport(s *Socket, r *http.Request, conn *websocket.Conn) *wsTransport {
-	return &wsTransport{s: s, conn: conn, b64: r.URL.Query().Get("b64") != ""}
+func newWSTransport(s *Socket, b64 bool, conn *websocket.Conn) *wsTransport {
+	return &wsTransport{s: s, conn: conn, b64: b64}
 }
 
 // wakeLocked starts the writer, unless it runs or the transport is not
@@ -95,7 +95,7 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	if r.ProtoMajor == 2 {
 		defer waitStream(conn)
 	}
-	t := newWSTransport(s, r, conn)
+	t := newWSTransport(s, r.URL.Query().Get("b64") != "", conn)
 	s.ws = t // before the socket is shared
 	if !srv.register(s) {
 		conn.Close(websocket.StatusGoingAway, ReasonServerShutdown)
@@ -317,7 +317,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 		return
 	}
 	defer srv.wg.Done()
-	t := newWSTransport(s, r, nil)
+	t := newWSTransport(s, r.URL.Query().Get("b64") != "", nil)
 	s.mu.Lock()
 	refuse := srv.cfg.DisableUpgrades || sockState(s.state.Load()) != stateOpen || s.ws != nil || s.probe != nil
 	if !refuse {

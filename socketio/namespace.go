@@ -134,6 +134,7 @@ func (n *Namespace) Socket(id string) *Socket {
 // it.
 func (n *Namespace) connect(c *connection, auth json.RawMessage) {
 	s := n.newOrRestoredSocket(c, auth)
+	defer s.connectDone()
 	c.setSocket(n.name, s)
 
 	var err error

@@ -211,14 +211,21 @@ type Socket struct {
 	pid       string
 	nsp       *Namespace
 	conn      *connection
-	handshake *Handshake
 	recovered bool
-	data      Data
+	// The handshake is made on demand from the engine's request and these
+	// (see Handshake): the socket keeps no map of its own.
+	auth    json.RawMessage
+	created time.Time
+	data    Data
 
 	connected atomic.Bool
 	closing   atomic.Bool
 
-	mu              sync.Mutex
+	mu sync.Mutex
+	// While the socket connects (connecting), its middlewares and
+	// connection handlers share one handshake, hs.
+	connecting      bool
+	hs              *Handshake
 	handlers        map[string]eventHandler
 	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
 	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
@@ -243,12 +250,15 @@ func generateID() string {
 
 func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 	s := &Socket{
-		id:       generateID(),
-		nsp:      nsp,
-		conn:     c,
-		holding:  true,
-		handlers: map[string]eventHandler{},
-		done:     make(chan struct{}),
+		id:         generateID(),
+		nsp:        nsp,
+		conn:       c,
+		auth:       auth,
+		created:    time.Now(),
+		connecting: true,
+		holding:    true,
+		handlers:   map[string]eventHandler{},
+		done:       make(chan struct{}),
 	}
 	switch {
 	case c.v3():
@@ -260,12 +270,11 @@ func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 	case c.srv.opts.ConnectionStateRecovery != nil:
 		s.pid = generateID()
 	}
-	s.handshake = buildHandshake(c.engine.Request(), auth)
 	return s
 }
 
-func buildHandshake(r *http.Request, auth json.RawMessage) *Handshake {
-	h := &Handshake{Time: time.Now(), Auth: auth}
+func buildHandshake(r *http.Request, auth json.RawMessage, created time.Time) *Handshake {
+	h := &Handshake{Time: created, Auth: auth}
 	if r != nil {
 		h.Headers = r.Header
 		h.Query = r.URL.Query()
@@ -285,8 +294,33 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake returns the details of the connection. It must not be modified.
-func (s *Socket) Handshake() *Handshake { return s.handshake }
+// Handshake returns the details of the connection. It must not be
+// modified. The socket does not keep it: it is made from what the
+// Engine.IO session keeps of its handshake request (see
+// [engineio.Socket.Request]), anew by each call once the socket is
+// connected, so keep the result rather than calling Handshake for each
+// event. While the socket connects, its middlewares and connection handlers
+// get the same one.
+func (s *Socket) Handshake() *Handshake {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hs != nil {
+		return s.hs
+	}
+	h := buildHandshake(s.conn.engine.Request(), s.auth, s.created)
+	if s.connecting {
+		s.hs = h
+	}
+	return h
+}
+
+// connectDone drops the handshake the connection's middlewares and
+// handlers shared: from now on Handshake makes one for each call.
+func (s *Socket) connectDone() {
+	s.mu.Lock()
+	s.connecting, s.hs = false, nil
+	s.mu.Unlock()
+}
 
 // Recovered reports whether the socket's state (id, rooms, data) was
 // restored by connection state recovery, and its missed packets resent.

@@ -1,0 +1,87 @@
+package engineio
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPackHeader(t *testing.T) {
+	long := strings.Repeat("v", 300) // a length of two uvarint bytes
+	for _, h := range []http.Header{
+		nil,
+		{},
+		{"User-Agent": {"Go-http-client/1.1"}},
+		{
+			"X-Many":                 {"a", "", "c"},
+			"non-canonical":          {"kept as it is"},
+			"X-Empty":                {},
+			"X-Long":                 {long},
+			strings.Repeat("K", 200): {"é ü \t tab"},
+		},
+	} {
+		b := packHeader(h)
+		got := unpackHeader(b)
+		if !reflect.DeepEqual(got, h) {
+			t.Errorf("unpackHeader(packHeader(%q)) = %q", h, got)
+		}
+		if h != nil && len(b) != cap(b) {
+			t.Errorf("packHeader(%q): len %d, cap %d: the buffer is not exact", h, len(b), cap(b))
+		}
+	}
+}
+
+// TestRequestKept checks that a session's Request is the handshake request:
+// the header, URL, host, remote address, protocol and TLS state that
+// net/http parsed, without its body and context, and made anew by each
+// call.
+func TestRequestKept(t *testing.T) {
+	u, err := url.ParseRequestURI("/engine.io/?EIO=4&transport=websocket&x=1&x=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := (&http.Request{
+		Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Upgrade": {"websocket"}, "Cookie": {"a=1", "b=2"}, "X-Forwarded-For": {"10.0.0.1, 10.0.0.2"}},
+		Host:   "example.com:8080", RemoteAddr: "192.0.2.1:54321", RequestURI: u.String(),
+		TLS: &tls.ConnectionState{ServerName: "example.com"},
+	}).WithContext(ctx)
+	s := &Socket{req: keepRequest(r)}
+
+	got := s.Request()
+	if got.Context() != context.Background() {
+		t.Error("Request's context is not the background one")
+	}
+	if got.Body != http.NoBody {
+		t.Errorf("Request's body is %v, want http.NoBody", got.Body)
+	}
+	want := r.Clone(context.Background())
+	want.Body = http.NoBody
+	// (A nil context is the background one: compare with it set.)
+	if !reflect.DeepEqual(got.WithContext(context.Background()), want) {
+		t.Errorf("Request() = %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(s.Header(), r.Header) {
+		t.Errorf("Header() = %q, want %q", s.Header(), r.Header)
+	}
+	if s.RemoteAddr() != r.RemoteAddr {
+		t.Errorf("RemoteAddr() = %q", s.RemoteAddr())
+	}
+	// Each call makes its own: a caller changing one does not change the
+	// next.
+	got.Header.Set("Upgrade", "changed")
+	got.URL.RawQuery = "changed"
+	again := s.Request()
+	if again.Header.Get("Upgrade") != "websocket" || again.URL.Query().Get("EIO") != "4" || again == got {
+		t.Errorf("a second Request() shares the first one's state: %+v", again)
+	}
+	if r.Header.Get("Upgrade") != "websocket" || r.URL.RawQuery == "changed" {
+		t.Error("changing Request() changed the handshake request")
+	}
+}
