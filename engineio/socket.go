@@ -154,13 +154,12 @@ type Socket struct {
 	closeTimer  *time.Timer
 	reason      string
 	err         error
-	// Heartbeat.
-	pingTimer    *time.Timer
-	timeoutTimer *time.Timer
+	// Heartbeat: one timer, for what is due next (v4: the next ping, or the
+	// pong to the last one; v3: the client's next ping).
+	hbTimer      *time.Timer
 	awaitingPong bool
 	pingDue      time.Time // v4: when the next ping is due
 	pongDeadline time.Time // v4: when the pong to the last ping is due
-	pingSeq      uint64
 	lastPing     time.Time // v3: when the client last pinged
 }
 
@@ -438,7 +437,7 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	}
 	s.state.Store(int32(stateClosed))
 	s.reason, s.err = reason, err
-	for _, t := range []*time.Timer{s.pingTimer, s.timeoutTimer, s.noopTimer, s.closeTimer} {
+	for _, t := range []*time.Timer{s.hbTimer, s.noopTimer, s.closeTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -627,7 +626,7 @@ func (s *Socket) onPacket(p parser.Packet, owned bool) bool {
 	return sockState(s.state.Load()) != stateClosed
 }
 
-// startHeartbeat starts the heartbeat timers: v4 servers ping, v3 clients
+// startHeartbeat starts the heartbeat timer: v4 servers ping, v3 clients
 // do.
 func (s *Socket) startHeartbeat() {
 	s.mu.Lock()
@@ -638,14 +637,46 @@ func (s *Socket) startHeartbeat() {
 	cfg := &s.srv.cfg
 	if s.proto == 3 {
 		s.lastPing = time.Now()
-		s.timeoutTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
+		s.hbTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
 		return
 	}
 	s.pingDue = time.Now().Add(cfg.PingInterval)
-	s.pingTimer = time.AfterFunc(cfg.PingInterval, s.ping)
+	s.hbTimer = time.AfterFunc(cfg.PingInterval, s.heartbeat)
 }
 
-// ping sends a v4 ping and arms the pong timeout. A client whose
+// heartbeat runs when the v4 heartbeat's timer fires: it closes the
+// session when the pong to the last ping is late, and pings when a ping
+// is due. The timer is reset for each ping and pong, and a run may already
+// have started when it is (time.Timer.Reset does not stop it): so it
+// acts on what the state says is due by now, and re-arms the timer for
+// what is due later.
+func (s *Socket) heartbeat() {
+	s.mu.Lock()
+	now := time.Now()
+	if s.awaitingPong {
+		if left := s.pongDeadline.Sub(now); left > 0 {
+			s.hbTimer.Reset(left)
+			s.mu.Unlock()
+			return
+		}
+		fin := s.closeLocked(ReasonPingTimeout, nil, closeError)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		return
+	}
+	if left := s.pingDue.Sub(now); left > 0 {
+		if sockState(s.state.Load()) == stateOpen {
+			s.hbTimer.Reset(left)
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.ping()
+}
+
+// ping sends a v4 ping and sets the heartbeat's timer to the pong's
+// deadline. A client whose
 // WebSocket has taken no data for a heartbeat's time is cut off instead:
 // its pongs prove nothing, since it can send them without reading.
 func (s *Socket) ping() {
@@ -671,24 +702,8 @@ func (s *Socket) ping() {
 		base = s.pingDue
 	}
 	s.pongDeadline = base.Add(s.srv.cfg.PingTimeout)
-	s.pingSeq++
-	seq := s.pingSeq
 	s.enqueueLocked(parser.Packet{Type: parser.Ping})
-	if s.timeoutTimer != nil {
-		s.timeoutTimer.Stop()
-	}
-	s.timeoutTimer = time.AfterFunc(s.pongDeadline.Sub(now), func() { s.pongTimeout(seq) })
-}
-
-// pongTimeout closes the session if the pong for ping seq has not come.
-func (s *Socket) pongTimeout(seq uint64) {
-	s.mu.Lock()
-	var fin *finalized
-	if s.awaitingPong && s.pingSeq == seq {
-		fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
-	}
-	s.mu.Unlock()
-	s.afterClose(fin)
+	s.hbTimer.Reset(s.pongDeadline.Sub(now))
 }
 
 // heartbeatExpiredLocked reports whether the client missed its heartbeat
@@ -729,10 +744,9 @@ func (s *Socket) onPong() {
 		return
 	}
 	s.awaitingPong = false
-	s.timeoutTimer.Stop()
 	if sockState(s.state.Load()) == stateOpen {
 		s.pingDue = time.Now().Add(s.srv.cfg.PingInterval)
-		s.pingTimer.Reset(s.srv.cfg.PingInterval)
+		s.hbTimer.Reset(s.srv.cfg.PingInterval)
 	}
 }
 
@@ -761,7 +775,7 @@ func (s *Socket) checkPingV3() {
 			left, err = 0, ErrStalledWriter
 		}
 		if left > 0 {
-			s.timeoutTimer.Reset(left)
+			s.hbTimer.Reset(left)
 		} else {
 			fin = s.closeLocked(ReasonPingTimeout, err, closeError)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ type connection struct {
 	dec    parser.Decoder // reading goroutine only
 
 	mu     sync.Mutex
-	nsps   map[string]*Socket // a nil value: CONNECT being processed
+	nsps   nspTable // a nil socket: CONNECT being processed
 	closed bool
 	joined bool
 	timer  *time.Timer
@@ -57,13 +58,92 @@ type connection struct {
 	flooded bool // the queue overflowed: the client is being closed
 }
 
+// nspTable maps namespace names to a connection's sockets. A client
+// joins one namespace or a few: they are a slice (no map per connection)
+// until there are more than nspTableSlice, then a map.
+type nspTable struct {
+	list []nspEntry
+	m    map[string]*Socket
+}
+
+type nspEntry struct {
+	name string
+	s    *Socket
+}
+
+// nspTableSlice is the most namespaces an nspTable keeps in its slice.
+const nspTableSlice = 8
+
+// get returns the socket of namespace name and whether the name is there.
+func (t *nspTable) get(name string) (*Socket, bool) {
+	if t.m != nil {
+		s, ok := t.m[name]
+		return s, ok
+	}
+	for _, e := range t.list {
+		if e.name == name {
+			return e.s, true
+		}
+	}
+	return nil, false
+}
+
+// set sets the socket of namespace name.
+func (t *nspTable) set(name string, s *Socket) {
+	if t.m != nil {
+		t.m[name] = s
+		return
+	}
+	for i := range t.list {
+		if t.list[i].name == name {
+			t.list[i].s = s
+			return
+		}
+	}
+	if len(t.list) < nspTableSlice {
+		t.list = append(t.list, nspEntry{name, s})
+		return
+	}
+	t.m = make(map[string]*Socket, len(t.list)+1)
+	for _, e := range t.list {
+		t.m[e.name] = e.s
+	}
+	t.m[name] = s
+	t.list = nil
+}
+
+// del removes namespace name.
+func (t *nspTable) del(name string) {
+	if t.m != nil {
+		delete(t.m, name)
+		return
+	}
+	t.list = slices.DeleteFunc(t.list, func(e nspEntry) bool { return e.name == name })
+}
+
+// sockets returns the sockets that are not nil.
+func (t *nspTable) sockets() []*Socket {
+	var out []*Socket
+	for _, e := range t.list {
+		if e.s != nil {
+			out = append(out, e.s)
+		}
+	}
+	for _, s := range t.m {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 type queued struct {
 	fn   func()
 	size int
 }
 
 func (srv *Server) newConnection(conn engineConn) *connection {
-	c := &connection{srv: srv, engine: conn, nsps: map[string]*Socket{}}
+	c := &connection{srv: srv, engine: conn}
 	c.dec.MaxAttachments = srv.opts.MaxAttachments
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
@@ -72,7 +152,7 @@ func (srv *Server) newConnection(conn engineConn) *connection {
 	c.timer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
 	if c.v3() {
 		// Socket.IO v2 clients (Engine.IO 3) join "/" without asking.
-		c.nsps["/"] = nil
+		c.nsps.set("/", nil)
 	}
 	c.mu.Unlock()
 	if c.v3() {
@@ -130,14 +210,14 @@ func (c *connection) handle(p parser.Packet) {
 			return
 		}
 	}
-	s, exists := c.nsps[name]
+	s, exists := c.nsps.get(name)
 	if p.Type == parser.Connect {
 		if exists {
 			c.mu.Unlock()
 			c.close() // CONNECT to a namespace already joined
 			return
 		}
-		c.nsps[name] = nil
+		c.nsps.set(name, nil)
 		c.mu.Unlock()
 		auth := p.Data
 		c.enqueueSized(len(auth), func() { c.connect(name, auth) })
@@ -191,7 +271,8 @@ func (c *connection) handle(p parser.Packet) {
 func (c *connection) socket(name string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nsps[name]
+	s, _ := c.nsps.get(name)
+	return s
 }
 
 // connect runs on the dispatch goroutine.
@@ -202,8 +283,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 	nsp := c.srv.lookupNamespace(name, auth)
 	if nsp == nil {
 		c.mu.Lock()
-		if s, ok := c.nsps[name]; ok && s == nil {
-			delete(c.nsps, name)
+		if s, ok := c.nsps.get(name); ok && s == nil {
+			c.nsps.del(name)
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}
@@ -212,8 +293,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 	}
 	if nsp.err != nil {
 		c.mu.Lock()
-		if s, ok := c.nsps[name]; ok && s == nil {
-			delete(c.nsps, name)
+		if s, ok := c.nsps.get(name); ok && s == nil {
+			c.nsps.del(name)
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Namespace unavailable","data":{"reason":"adapter failed"}}`)}
@@ -225,8 +306,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 
 func (c *connection) setSocket(name string, s *Socket) {
 	c.mu.Lock()
-	if _, ok := c.nsps[name]; ok && !c.closed {
-		c.nsps[name] = s
+	if _, ok := c.nsps.get(name); ok && !c.closed {
+		c.nsps.set(name, s)
 	} else {
 		s.closing.Store(true)
 	}
@@ -235,8 +316,8 @@ func (c *connection) setSocket(name string, s *Socket) {
 
 func (c *connection) removeSocket(s *Socket) {
 	c.mu.Lock()
-	if cur, ok := c.nsps[s.nsp.name]; ok && cur == s {
-		delete(c.nsps, s.nsp.name)
+	if cur, ok := c.nsps.get(s.nsp.name); ok && cur == s {
+		c.nsps.del(s.nsp.name)
 	}
 	c.mu.Unlock()
 }
@@ -247,6 +328,7 @@ func (c *connection) connected() {
 	c.joined = true
 	if c.timer != nil {
 		c.timer.Stop()
+		c.timer = nil // an idle connection keeps no timer
 	}
 	c.mu.Unlock()
 }
@@ -344,12 +426,7 @@ func (c *connection) onclose(reason string) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	var sockets []*Socket
-	for _, s := range c.nsps {
-		if s != nil {
-			sockets = append(sockets, s)
-		}
-	}
+	sockets := c.nsps.sockets()
 	c.mu.Unlock()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
@@ -363,12 +440,7 @@ func (c *connection) onclose(reason string) {
 // and closes the connection.
 func (c *connection) disconnectAll() {
 	c.mu.Lock()
-	var sockets []*Socket
-	for _, s := range c.nsps {
-		if s != nil {
-			sockets = append(sockets, s)
-		}
-	}
+	sockets := c.nsps.sockets()
 	c.mu.Unlock()
 	for _, s := range sockets {
 		s.disconnect(true)

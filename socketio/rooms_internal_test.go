@@ -113,3 +113,42 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 		}
 	}
 }
+
+// TestNspTableModel checks a connection's table of namespaces against a
+// map through random sets and deletions, across its growth from a slice
+// into a map.
+func TestNspTableModel(t *testing.T) {
+	var tab nspTable
+	model := map[string]*Socket{}
+	socks := []*Socket{nil, {id: "a"}, {id: "b"}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 5000 {
+		name := fmt.Sprintf("/n%d", rng.IntN(12))
+		if rng.IntN(3) == 0 {
+			tab.del(name)
+			delete(model, name)
+		} else {
+			s := socks[rng.IntN(len(socks))]
+			tab.set(name, s)
+			model[name] = s
+		}
+		var want []*Socket
+		for i := range 12 {
+			n := fmt.Sprintf("/n%d", i)
+			ws, wok := model[n]
+			gs, gok := tab.get(n)
+			if gs != ws || gok != wok {
+				t.Fatalf("step %d: get(%s) = %v, %v; want %v, %v", step, n, gs, gok, ws, wok)
+			}
+			if ws != nil {
+				want = append(want, ws)
+			}
+		}
+		if got := tab.sockets(); len(got) != len(want) {
+			t.Fatalf("step %d: %d sockets, want %d", step, len(got), len(want))
+		}
+	}
+	if tab.m == nil {
+		t.Error("the table never grew into a map")
+	}
+}
