@@ -5,60 +5,92 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 )
 
 // handshakeRequest is what a session keeps of its handshake request, for
 // [Socket.Request], [Socket.Header] and [Socket.RemoteAddr]: the fields
 // net/http set, with the header packed into one buffer instead of
 // net/http's map (a map, its slices and one string per value cost an idle
-// session three times the bytes of the header itself). The strings and the
-// URL are the request's own, which net/http leaves alone once the handler
-// has returned; nothing refers to the request itself, its context or its
-// body, so nothing of net/http's connection stays reachable.
+// session three times the bytes of the header itself), and the URL only
+// when it is not what parsing RequestURI gives (a handler before the
+// engine changed it). The strings are the request's own, which net/http
+// leaves alone once the handler has returned; nothing refers to the
+// request itself, its context or its body, so nothing of net/http's
+// connection stays reachable.
 type handshakeRequest struct {
 	method     string
-	url        *url.URL
-	proto      string
-	protoMajor int32
-	protoMinor int32
+	requestURI string
+	url        *url.URL // nil: parse requestURI
 	host       string
 	remoteAddr string
-	requestURI string
 	tls        *tls.ConnectionState
-	header     []byte // see packHeader
+	header     string // see packHeader
+	protoMajor uint8
+	protoMinor uint8
+	proto      string // "" when it is "HTTP/major.minor"
 }
 
 // keepRequest returns what a session keeps of r.
 func keepRequest(r *http.Request) handshakeRequest {
-	return handshakeRequest{
+	h := handshakeRequest{
 		method:     r.Method,
+		requestURI: r.RequestURI,
 		url:        r.URL,
-		proto:      r.Proto,
-		protoMajor: int32(r.ProtoMajor),
-		protoMinor: int32(r.ProtoMinor),
 		host:       r.Host,
 		remoteAddr: r.RemoteAddr,
-		requestURI: r.RequestURI,
 		tls:        r.TLS,
 		header:     packHeader(r.Header),
+		protoMajor: uint8(r.ProtoMajor),
+		protoMinor: uint8(r.ProtoMinor),
+		proto:      r.Proto,
 	}
+	if r.URL != nil {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && *u == *r.URL {
+			h.url = nil
+		}
+	}
+	if int(h.protoMajor) == r.ProtoMajor && int(h.protoMinor) == r.ProtoMinor && r.Proto == protoString(r.ProtoMajor, r.ProtoMinor) {
+		h.proto = ""
+	}
+	return h
+}
+
+// protoString returns "HTTP/major.minor".
+func protoString(major, minor int) string {
+	switch {
+	case major == 1 && minor == 1:
+		return "HTTP/1.1"
+	case major == 2 && minor == 0:
+		return "HTTP/2.0"
+	}
+	return "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor)
 }
 
 // request returns a new request equal to the kept one, with an empty
 // body and the background context.
 func (h *handshakeRequest) request() *http.Request {
 	u := new(url.URL)
-	if h.url != nil {
+	switch {
+	case h.url != nil:
 		*u = *h.url
 		if h.url.User != nil {
 			user := *h.url.User
 			u.User = &user
 		}
+	default:
+		// It parsed when the request came.
+		u, _ = url.ParseRequestURI(h.requestURI)
+	}
+	proto := h.proto
+	if proto == "" {
+		proto = protoString(int(h.protoMajor), int(h.protoMinor))
 	}
 	return &http.Request{
 		Method:     h.method,
 		URL:        u,
-		Proto:      h.proto,
+		Proto:      proto,
 		ProtoMajor: int(h.protoMajor),
 		ProtoMinor: int(h.protoMinor),
 		Header:     unpackHeader(h.header),
@@ -72,10 +104,7 @@ func (h *handshakeRequest) request() *http.Request {
 
 // query returns the value of the handshake URL's query parameter key.
 func (h *handshakeRequest) query(key string) string {
-	if h.url == nil {
-		return ""
-	}
-	return h.url.Query().Get(key)
+	return h.request().URL.Query().Get(key)
 }
 
 // packHeader packs h into one buffer: for each key (in the map's order),
@@ -83,9 +112,11 @@ func (h *handshakeRequest) query(key string) string {
 // and the value, lengths as uvarints. Keys and values are kept byte for
 // byte (canonical or not), a key with no value too, so unpackHeader
 // returns a header equal to h.
-func packHeader(h http.Header) []byte {
+// A nil header packs into "\x00" (one key of no length: no key is empty),
+// an empty one into "".
+func packHeader(h http.Header) string {
 	if h == nil {
-		return nil
+		return "\x00"
 	}
 	n := 0
 	for k, vs := range h {
@@ -94,23 +125,26 @@ func packHeader(h http.Header) []byte {
 			n += uvarintLen(len(v)) + len(v)
 		}
 	}
-	b := make([]byte, 0, n)
+	var b strings.Builder // one allocation of n bytes, kept as the string
+	b.Grow(n)
+	var tmp [binary.MaxVarintLen64]byte
+	uvarint := func(n int) { b.Write(binary.AppendUvarint(tmp[:0], uint64(n))) }
 	for k, vs := range h {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(vs)))
+		uvarint(len(k))
+		b.WriteString(k)
+		uvarint(len(vs))
 		for _, v := range vs {
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
+			uvarint(len(v))
+			b.WriteString(v)
 		}
 	}
-	return b
+	return b.String()
 }
 
 // unpackHeader returns the header packHeader packed into b: a new map
 // whose values share one backing array, as net/http's do.
-func unpackHeader(b []byte) http.Header {
-	if b == nil {
+func unpackHeader(b string) http.Header {
+	if b == "\x00" {
 		return nil
 	}
 	keys, values := 0, 0
@@ -132,14 +166,14 @@ func unpackHeader(b []byte) http.Header {
 	for p := b; len(p) > 0; {
 		var k, nv uint64
 		k, p = uvarint(p)
-		key := string(p[:k])
+		key := p[:k]
 		p = p[k:]
 		nv, p = uvarint(p)
 		start := len(all)
 		for range nv {
 			var l uint64
 			l, p = uvarint(p)
-			all = append(all, string(p[:l]))
+			all = append(all, p[:l])
 			p = p[l:]
 		}
 		h[key] = all[start:len(all):len(all)]
@@ -157,7 +191,14 @@ func uvarintLen(n int) int {
 }
 
 // uvarint reads a uvarint that packHeader wrote at the start of p.
-func uvarint(p []byte) (uint64, []byte) {
-	v, n := binary.Uvarint(p)
-	return v, p[n:]
+func uvarint(p string) (uint64, string) {
+	var v uint64
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, p[i+1:]
+		}
+	}
+	return v, ""
 }

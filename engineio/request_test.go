@@ -29,8 +29,15 @@ func TestPackHeader(t *testing.T) {
 		if !reflect.DeepEqual(got, h) {
 			t.Errorf("unpackHeader(packHeader(%q)) = %q", h, got)
 		}
-		if h != nil && len(b) != cap(b) {
-			t.Errorf("packHeader(%q): len %d, cap %d: the buffer is not exact", h, len(b), cap(b))
+		if len(h) > 0 {
+			if n := testing.AllocsPerRun(10, func() { packHeader(h) }); n != 1 {
+				t.Errorf("packHeader(%q): %v allocations, want 1", h, n)
+			}
+			// The map and its table, one array for all the values: no
+			// allocation per key or value.
+			if n := testing.AllocsPerRun(10, func() { unpackHeader(b) }); n > 3 {
+				t.Errorf("unpackHeader: %v allocations, want at most 3", n)
+			}
 		}
 	}
 }
@@ -83,5 +90,28 @@ func TestRequestKept(t *testing.T) {
 	}
 	if r.Header.Get("Upgrade") != "websocket" || r.URL.RawQuery == "changed" {
 		t.Error("changing Request() changed the handshake request")
+	}
+}
+
+// TestRequestKeptURL checks that a URL changed before the engine saw the
+// request (by http.StripPrefix, say) is the one Request returns, and that
+// an unchanged one is not kept but parsed again from RequestURI.
+func TestRequestKeptURL(t *testing.T) {
+	r, err := http.NewRequest(http.MethodGet, "http://example.com/app/engine.io/?EIO=4&transport=polling", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RequestURI = "/app/engine.io/?EIO=4&transport=polling"
+	r.URL, _ = url.ParseRequestURI(r.RequestURI)
+	if h := keepRequest(r); h.url != nil {
+		t.Errorf("an unchanged URL is kept: %v", h.url)
+	} else if got := h.request().URL; *got != *r.URL {
+		t.Errorf("URL = %#v, want %#v", got, r.URL)
+	}
+	stripped := *r.URL
+	stripped.Path = "/engine.io/"
+	r.URL = &stripped
+	if got := (&Socket{req: keepRequest(r)}).Request().URL; *got != stripped {
+		t.Errorf("URL = %#v, want the changed %#v", got, stripped)
 	}
 }

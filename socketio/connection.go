@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,83 +58,8 @@ type connection struct {
 }
 
 // nspTable maps namespace names to a connection's sockets. A client
-// joins one namespace or a few: they are a slice (no map per connection)
-// until there are more than nspTableSlice, then a map.
-type nspTable struct {
-	list []nspEntry
-	m    map[string]*Socket
-}
-
-type nspEntry struct {
-	name string
-	s    *Socket
-}
-
-// nspTableSlice is the most namespaces an nspTable keeps in its slice.
-const nspTableSlice = 8
-
-// get returns the socket of namespace name and whether the name is there.
-func (t *nspTable) get(name string) (*Socket, bool) {
-	if t.m != nil {
-		s, ok := t.m[name]
-		return s, ok
-	}
-	for _, e := range t.list {
-		if e.name == name {
-			return e.s, true
-		}
-	}
-	return nil, false
-}
-
-// set sets the socket of namespace name.
-func (t *nspTable) set(name string, s *Socket) {
-	if t.m != nil {
-		t.m[name] = s
-		return
-	}
-	for i := range t.list {
-		if t.list[i].name == name {
-			t.list[i].s = s
-			return
-		}
-	}
-	if len(t.list) < nspTableSlice {
-		t.list = append(t.list, nspEntry{name, s})
-		return
-	}
-	t.m = make(map[string]*Socket, len(t.list)+1)
-	for _, e := range t.list {
-		t.m[e.name] = e.s
-	}
-	t.m[name] = s
-	t.list = nil
-}
-
-// del removes namespace name.
-func (t *nspTable) del(name string) {
-	if t.m != nil {
-		delete(t.m, name)
-		return
-	}
-	t.list = slices.DeleteFunc(t.list, func(e nspEntry) bool { return e.name == name })
-}
-
-// sockets returns the sockets that are not nil.
-func (t *nspTable) sockets() []*Socket {
-	var out []*Socket
-	for _, e := range t.list {
-		if e.s != nil {
-			out = append(out, e.s)
-		}
-	}
-	for _, s := range t.m {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+// joins one namespace or a few: no map per connection.
+type nspTable = smallMap[*Socket]
 
 type queued struct {
 	fn   func()
@@ -426,7 +350,12 @@ func (c *connection) onclose(reason string) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	sockets := c.nsps.sockets()
+	var sockets []*Socket
+	c.nsps.each(func(_ string, s *Socket) {
+		if s != nil {
+			sockets = append(sockets, s)
+		}
+	})
 	c.mu.Unlock()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
@@ -440,7 +369,12 @@ func (c *connection) onclose(reason string) {
 // and closes the connection.
 func (c *connection) disconnectAll() {
 	c.mu.Lock()
-	sockets := c.nsps.sockets()
+	var sockets []*Socket
+	c.nsps.each(func(_ string, s *Socket) {
+		if s != nil {
+			sockets = append(sockets, s)
+		}
+	})
 	c.mu.Unlock()
 	for _, s := range sockets {
 		s.disconnect(true)

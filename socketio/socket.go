@@ -226,7 +226,7 @@ type Socket struct {
 	// connection handlers share one handshake, hs.
 	connecting      bool
 	hs              *Handshake
-	handlers        map[string]eventHandler
+	handlers        smallMap[eventHandler]
 	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
 	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
 	onDisconnecting []func(s *Socket, reason string)
@@ -257,7 +257,6 @@ func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 		created:    time.Now(),
 		connecting: true,
 		holding:    true,
-		handlers:   map[string]eventHandler{},
 		done:       make(chan struct{}),
 	}
 	switch {
@@ -344,7 +343,7 @@ func (s *Socket) EngineID() string { return s.conn.engine.ID() }
 // On sets the handler of event, replacing any previous one.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = eventHandler{fn: h}
+	s.handlers.set(event, eventHandler{fn: h})
 	s.mu.Unlock()
 }
 
@@ -354,14 +353,14 @@ func (s *Socket) On(event string, h EventHandler) {
 // see the arguments as On's handlers do.
 func (s *Socket) OnRaw(event string, h RawEventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = eventHandler{raw: h}
+	s.handlers.set(event, eventHandler{raw: h})
 	s.mu.Unlock()
 }
 
 // Off removes the handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers.del(event)
 	s.mu.Unlock()
 }
 
@@ -666,7 +665,8 @@ func (s *Socket) onEvent(p parser.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	s.mu.Lock()
-	mws, anys, h := s.middlewares, s.anyHandlers, s.handlers[name]
+	mws, anys := s.middlewares, s.anyHandlers
+	h, _ := s.handlers.get(name)
 	s.mu.Unlock()
 	// The arguments as JSON, binary parts inlined as base64 strings.
 	args := raw
