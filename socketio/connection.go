@@ -42,7 +42,10 @@ const (
 type connection struct {
 	srv    *Server
 	engine engineConn
-	dec    parser.Decoder // reading goroutine only
+	// dec holds a binary packet waiting for its attachments, and is nil
+	// otherwise: an idle connection keeps no decoder. Reading goroutine
+	// only.
+	dec *parser.Decoder
 
 	mu     sync.Mutex
 	nsps   nspTable // a nil socket: CONNECT being processed
@@ -68,7 +71,6 @@ type queued struct {
 
 func (srv *Server) newConnection(conn engineConn) *connection {
 	c := &connection{srv: srv, engine: conn}
-	c.dec.MaxAttachments = srv.opts.MaxAttachments
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -109,7 +111,22 @@ func (c *connection) onMessage(m engineio.Packet) {
 	if data == nil {
 		data = []byte{}
 	}
-	p, ok, err := c.dec.Add(data, m.Binary)
+	var p parser.Packet
+	var ok bool
+	var err error
+	if c.dec != nil {
+		p, ok, err = c.dec.Add(data, m.Binary)
+		if ok || err != nil {
+			c.dec = nil // the packet is complete, or the connection fails
+		}
+	} else {
+		d := parser.Decoder{MaxAttachments: c.srv.opts.MaxAttachments}
+		p, ok, err = d.Add(data, m.Binary)
+		if err == nil && !ok {
+			c.dec = new(parser.Decoder) // a binary packet: keep it until its attachments came
+			*c.dec = d
+		}
+	}
 	if err != nil {
 		c.fail()
 		return
