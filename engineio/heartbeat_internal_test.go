@@ -135,7 +135,7 @@ func TestLateHeartbeatTimerV3(t *testing.T) {
 	srv.mu.Unlock()
 	s := srv.session(sid)
 	s.mu.Lock()
-	s.lastPing = time.Now().Add(-2*time.Hour - time.Millisecond)
+	s.pingDue = time.Now().Add(-2*time.Hour - time.Millisecond)
 	s.mu.Unlock()
 	resp, err = http.Post(hs.URL+"/?EIO=3&transport=polling&sid="+sid, "text/plain", nil)
 	if err != nil {

@@ -439,7 +439,6 @@ func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
 		srv:   srv,
 		id:    srv.newID(),
 		proto: proto,
-		ver:   parser.Version(proto),
 		req:   keepRequest(r),
 		b64:   r.URL.Query().Get("b64") != "",
 	}
@@ -616,7 +615,7 @@ func writeShuttingDown(w http.ResponseWriter) {
 // client has TransferTimeout to take the response: one that does not has its
 // session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
-	err := writePayloadTo(w, r, &s.srv.cfg, s.ver, s.b64, pkts, func(rc *http.ResponseController) {
+	err := writePayloadTo(w, r, &s.srv.cfg, s.ver(), s.b64, pkts, func(rc *http.ResponseController) {
 		s.mu.Lock()
 		s.pollWrite = rc
 		s.mu.Unlock()

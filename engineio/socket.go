@@ -107,13 +107,14 @@ const (
 )
 
 // Socket is one Engine.IO session. Its methods are safe for concurrent use.
+//
+// (Its bool fields are together at the end, so that an idle session does
+// not pay for padding after each.)
 type Socket struct {
 	srv   *Server
 	id    string
 	proto int
-	ver   parser.Version
 	req   handshakeRequest
-	b64   bool // v3 polling client without binary support
 
 	onMessage atomic.Pointer[func(Packet)]
 	onClose   atomic.Pointer[func(string, error)]
@@ -123,8 +124,7 @@ type Socket struct {
 	// In a cluster, a new polling session's OnConnection waits while an
 	// upgrade may still move it to another server (see
 	// ClusterOptions.ConnectionDelay), and the messages that come
-	// meanwhile are held. Guarded by deliverMu.
-	delayed    bool
+	// meanwhile are held (delayed). Guarded by deliverMu.
 	held       []Packet
 	heldBytes  int64
 	delayTimer *time.Timer
@@ -135,33 +135,40 @@ type Socket struct {
 	queue      []outgoing   // packets not yet handed to a transport
 	queueBytes int64        // the bytes of message data in queue
 	ws         *wsTransport // the WebSocket, once the session runs on one
-	// Polling.
-	poll    *pollWaiter // the GET waiting for packets
-	posting bool        // a POST is being read
+	// Polling (and posting).
+	poll *pollWaiter // the GET waiting for packets
 	// The transfers under way: a poll response being written and a POST
 	// body being read, each bounded by TransferTimeout and cut short when the
 	// session closes (the response only when the client missed its
 	// heartbeat: other closes let it finish).
 	pollWrite *http.ResponseController
 	postRead  *http.ResponseController
-	// Upgrade.
+	// Upgrade (and probed).
 	probe     *wsTransport // the WebSocket being probed
-	probed    bool         // the probe was answered: end polls with noops
 	noopTimer *time.Timer
-	// Closing.
+	// Closing (and lateNoop).
 	closeReason string
-	lateNoop    bool // closed by the client: a poll that comes late gets a noop
 	closeTimer  *time.Timer
 	reason      string
 	err         error
 	// Heartbeat: one timer, for what is due next (v4: the next ping, or the
-	// pong to the last one; v3: the client's next ping).
-	hbTimer      *time.Timer
-	awaitingPong bool
-	pingDue      time.Time // v4: when the next ping is due
+	// pong to the last one; v3: the client's next ping), and awaitingPong.
+	hbTimer *time.Timer
+	// pingDue is, for v4, when the next ping is due, and for v3 when the
+	// client last pinged.
+	pingDue      time.Time
 	pongDeadline time.Time // v4: when the pong to the last ping is due
-	lastPing     time.Time // v3: when the client last pinged
+
+	b64          bool // v3 polling client without binary support
+	delayed      bool // guarded by deliverMu
+	posting      bool // a POST is being read
+	probed       bool // the probe was answered: end polls with noops
+	lateNoop     bool // closed by the client: a poll that comes late gets a noop
+	awaitingPong bool
 }
+
+// ver returns the session's protocol as the parser takes it.
+func (s *Socket) ver() parser.Version { return parser.Version(s.proto) }
 
 // pollWaiter is a GET waiting for packets; whoever clears Socket.poll
 // sends them on ch (buffered, so never blocking), or nil to refuse the GET
@@ -198,11 +205,11 @@ func (s *Socket) Request() *http.Request { return s.req.request() }
 
 // Header returns the header of the handshake request, made anew by each
 // call (see [Socket.Request]).
-func (s *Socket) Header() http.Header { return unpackHeader(s.req.header) }
+func (s *Socket) Header() http.Header { return s.req.header() }
 
 // RemoteAddr returns the RemoteAddr of the handshake request: the client's
 // address as net/http saw it.
-func (s *Socket) RemoteAddr() string { return s.req.remoteAddr }
+func (s *Socket) RemoteAddr() string { return s.req.field(reqRemoteAddr) }
 
 // Transport returns the current transport: "polling", or "websocket" for a
 // session opened over WebSocket or upgraded to it.
@@ -636,7 +643,7 @@ func (s *Socket) startHeartbeat() {
 	}
 	cfg := &s.srv.cfg
 	if s.proto == 3 {
-		s.lastPing = time.Now()
+		s.pingDue = time.Now()
 		s.hbTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
 		return
 	}
@@ -711,7 +718,7 @@ func (s *Socket) ping() {
 func (s *Socket) heartbeatExpiredLocked(now time.Time) bool {
 	if s.proto == 3 {
 		cfg := &s.srv.cfg
-		return !s.lastPing.IsZero() && now.After(s.lastPing.Add(cfg.PingInterval+cfg.PingTimeout))
+		return !s.pingDue.IsZero() && now.After(s.pingDue.Add(cfg.PingInterval+cfg.PingTimeout))
 	}
 	if s.awaitingPong {
 		return now.After(s.pongDeadline)
@@ -757,7 +764,7 @@ func (s *Socket) onPing() {
 	if sockState(s.state.Load()) != stateOpen {
 		return
 	}
-	s.lastPing = time.Now()
+	s.pingDue = time.Now()
 	s.enqueueLocked(parser.Packet{Type: parser.Pong})
 }
 
@@ -768,7 +775,7 @@ func (s *Socket) checkPingV3() {
 	cfg := &s.srv.cfg
 	if sockState(s.state.Load()) != stateClosed {
 		now := time.Now()
-		left := s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
+		left := s.pingDue.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
 		var err error
 		if s.ws != nil && s.ws.stuckLocked(now) {
 			// The client pings but takes no data.

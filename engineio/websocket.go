@@ -102,7 +102,7 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 		return
 	}
 	open := s.openPacket([]string{})
-	msg, _ := parser.AppendPacket(s.ver, nil, open)
+	msg, _ := parser.AppendPacket(s.ver(), nil, open)
 	if err := conn.WriteMessage(websocket.MessageText, msg); err != nil {
 		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: failed to write the open packet: %w", err), closeError)
 		conn.CloseNow()
@@ -147,7 +147,7 @@ func (t *wsTransport) readEnded(err error) {
 // handle handles one message of the session's WebSocket.
 func (t *wsTransport) handle(typ websocket.MessageType, data []byte) error {
 	s := t.s
-	p, err := parser.DecodePacket(s.ver, data, typ == websocket.MessageBinary)
+	p, err := parser.DecodePacket(s.ver(), data, typ == websocket.MessageBinary)
 	if err != nil {
 		s.closeWith(ReasonParseError, err, closeError)
 		return errStop
@@ -232,7 +232,7 @@ func (t *wsTransport) writeBatch(pkts []outgoing) error {
 	if t.remote != nil {
 		return t.remote.drain(pkts)
 	}
-	return writeWSBatch(t.conn, t.s.ver, t.b64, &t.uncompressed, pkts)
+	return writeWSBatch(t.conn, t.s.ver(), t.b64, &t.uncompressed, pkts)
 }
 
 // writeWSBatch writes pkts to conn as one batch in protocol ver (b64: as
@@ -367,7 +367,7 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 		if upgraded {
 			return t.handle(typ, data)
 		}
-		p, err := parser.DecodePacket(s.ver, data, typ == websocket.MessageBinary)
+		p, err := parser.DecodePacket(s.ver(), data, typ == websocket.MessageBinary)
 		switch {
 		case err == nil && p.Type == parser.Ping && !p.Binary && string(p.Data) == "probe":
 			if err := conn.WriteMessage(websocket.MessageText, []byte("3probe")); err != nil {
