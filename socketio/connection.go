@@ -47,17 +47,18 @@ type connection struct {
 	// only.
 	dec *parser.Decoder
 
-	mu     sync.Mutex
-	nsps   nspTable // a nil socket: CONNECT being processed
-	closed bool
-	joined bool
-	timer  *time.Timer
+	mu    sync.Mutex
+	nsps  nspTable // a nil socket: CONNECT being processed
+	timer *time.Timer
 
-	qmu     sync.Mutex
-	queue   []queued
-	qbytes  int
-	running bool
-	flooded bool // the queue overflowed: the client is being closed
+	qmu    sync.Mutex
+	queue  []queued
+	qbytes int
+
+	closed  bool // guarded by mu
+	joined  bool // guarded by mu
+	running bool // guarded by qmu
+	flooded bool // guarded by qmu: the queue overflowed, the client is being closed
 }
 
 // nspTable maps namespace names to a connection's sockets. A client

@@ -43,3 +43,27 @@ func TestIdleConnectionState(t *testing.T) {
 		t.Error("the connection keeps its decoder after the binary packet")
 	}
 }
+
+// TestSocketDoneChan checks the channel a socket's disconnection closes,
+// made only when someone waits: asked for before the disconnection, or
+// after it, it is closed once the disconnection has run.
+func TestSocketDoneChan(t *testing.T) {
+	before := &Socket{}
+	ch := before.doneChan()
+	if before.doneChan() != ch {
+		t.Fatal("doneChan makes a channel per call")
+	}
+	select {
+	case <-ch:
+		t.Fatal("closed before the disconnection")
+	default:
+	}
+	before.markDone()
+	<-ch
+	after := &Socket{}
+	if after.done != nil {
+		t.Fatal("a socket has a done channel before anyone waits")
+	}
+	after.markDone()
+	<-after.doneChan()
+}

@@ -238,7 +238,7 @@ func (n *Namespace) takeOver(pid string) {
 	old.conn.onclose(ReasonTransportClose)
 	_ = old.conn.engine.Close()
 	select {
-	case <-old.done:
+	case <-old.doneChan():
 	case <-time.After(takeOverTimeout):
 	}
 }

@@ -206,16 +206,18 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 // safe for concurrent use. Event handlers, middlewares and connection and
 // disconnection handlers of the sockets of one client connection run one at
 // a time, in the order the packets arrived.
+//
+// (Its bool fields are together at the end, so that an idle socket does
+// not pay for padding after each.)
 type Socket struct {
-	id        string
-	pid       string
-	nsp       *Namespace
-	conn      *connection
-	recovered bool
+	id   string
+	pid  string
+	nsp  *Namespace
+	conn *connection
 	// The handshake is made on demand from the engine's request and these
 	// (see Handshake): the socket keeps no map of its own.
 	auth    json.RawMessage
-	created time.Time
+	created int64 // Unix time in nanoseconds
 	data    Data
 
 	connected atomic.Bool
@@ -224,7 +226,6 @@ type Socket struct {
 	mu sync.Mutex
 	// While the socket connects (connecting), its middlewares and
 	// connection handlers share one handshake, hs.
-	connecting      bool
 	hs              *Handshake
 	handlers        smallMap[eventHandler]
 	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
@@ -234,11 +235,18 @@ type Socket struct {
 	onError         []func(s *Socket, err error)
 	acks            map[uint64]func(args []json.RawMessage, err error)
 
-	done chan struct{} // closed when onclose has run
+	// done is closed when onclose has run (closedDone); it is made only
+	// for someone waiting (see doneChan), so an idle socket holds no
+	// channel.
+	done chan struct{}
 
-	sendMu  sync.Mutex
-	holding bool // deliveries wait in held until the CONNECT packet is out
-	held    []*EncodedPacket
+	sendMu sync.Mutex
+	held   []*EncodedPacket // deliveries waiting for the CONNECT packet (holding)
+
+	recovered  bool
+	connecting bool // guarded by mu
+	closedDone bool // guarded by mu
+	holding    bool // guarded by sendMu
 }
 
 // generateID returns a random id like Node's base64id (20 characters).
@@ -254,10 +262,9 @@ func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 		nsp:        nsp,
 		conn:       c,
 		auth:       auth,
-		created:    time.Now(),
+		created:    time.Now().UnixNano(),
 		connecting: true,
 		holding:    true,
-		done:       make(chan struct{}),
 	}
 	switch {
 	case c.v3():
@@ -306,7 +313,7 @@ func (s *Socket) Handshake() *Handshake {
 	if s.hs != nil {
 		return s.hs
 	}
-	h := buildHandshake(s.conn.engine.Request(), s.auth, s.created)
+	h := buildHandshake(s.conn.engine.Request(), s.auth, time.Unix(0, s.created))
 	if s.connecting {
 		s.hs = h
 	}
@@ -614,9 +621,33 @@ func (s *Socket) closeWith(reason string) {
 	s.conn.enqueue(func() { s.onclose(reason) })
 }
 
+// doneChan returns a channel closed once the socket's disconnection
+// (onclose) has run.
+func (s *Socket) doneChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.closedDone {
+			close(s.done)
+		}
+	}
+	return s.done
+}
+
+// markDone closes the channel of doneChan.
+func (s *Socket) markDone() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closedDone = true
+	if s.done != nil {
+		close(s.done)
+	}
+}
+
 // onclose runs on the client's dispatch goroutine.
 func (s *Socket) onclose(reason string) {
-	defer close(s.done)
+	defer s.markDone()
 	s.conn.removeSocket(s)
 	if !s.connected.Load() {
 		s.nsp.local.unregister(s)
