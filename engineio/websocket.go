@@ -13,32 +13,35 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// wsTransport is a session's WebSocket: a goroutine reads it, and a
-// writer goroutine, started when packets are queued and gone when the
-// queue is empty, drains the session's queue into it. An idle session
-// costs one goroutine.
+// wsTransport is a session's WebSocket: the websocket package's poller
+// reads it (ReadLoopAsync: a pooled goroutine only while data arrives),
+// and a pooled writer goroutine, started when packets are queued and gone
+// when the queue is empty, drains the session's queue into it. An idle
+// session costs no goroutine.
 type wsTransport struct {
 	s    *Socket
 	conn *websocket.Conn
-	// b64 is set when the client asked for binary data as base64 text
-	// (b64=1 in the WebSocket's URL: clients forced to base64).
-	b64 bool
-
-	// Guarded by the socket's lock:
-	ready   bool // the open packet or upgrade is done: the writer may run
-	running bool // a writer goroutine runs
-	// writing is set while the writer has packets in hand, since
-	// writeStart.
-	writing    bool
-	writeStart time.Time
 
 	// remote, when set, stands for a WebSocket that another server of the
 	// cluster holds (conn is nil): batches go to it (see cluster.go).
 	remote *remoteSink
 
+	// writeStart is when the writer took the packets in hand (writing);
+	// guarded by the socket's lock.
+	writeStart time.Time
+
+	// Owned by the writer goroutine of the moment (as uncompressed):
+	spare []outgoing // the last batch's slice, for the next queue
+
+	// b64 is set when the client asked for binary data as base64 text
+	// (b64=1 in the WebSocket's URL: clients forced to base64).
+	b64 bool
+	// Guarded by the socket's lock:
+	ready   bool // the open packet or upgrade is done: the writer may run
+	running bool // a writer goroutine runs
+	writing bool // the writer has packets in hand, since writeStart
 	// Owned by the writer goroutine of the moment:
-	spare        []outgoing // the last batch's slice, for the next queue
-	uncompressed bool       // compression is turned off on conn
+	uncompressed bool // compression is turned off on conn
 }
 
 func newWSTransport(s *Socket, b64 bool, conn *websocket.Conn) *wsTransport {

@@ -11,7 +11,7 @@
 #     (ping and pong; both servers ping every 25 s by default);
 #   - tether serve only, at that time, after a forced GC: the Go heap
 #     (HeapInuse) and goroutine stacks per client, goroutines per client,
-#     and a heap profile ($OUT/serve-idle-heap-<run>.pb.gz).
+#     and a heap profile ($OUT/serve-idle-heap-<run>[-before].pb.gz).
 #
 # tether serve runs with its defaults; only the admin address (pprof and
 # /metrics on a second port) is added. The default per-IP limits (100
@@ -21,6 +21,8 @@
 #
 # Usage (from anywhere): bench/load/serve-idle.sh
 # Knobs: RUNS=3 CLIENTS=5000 RAMP=500 OUT=bench/results TETHER=<a built tether binary>
+#        BEFORE=<another tether binary>: each round also runs it, first,
+#        labelled "tether serve (before)" (to compare two builds, alternated)
 #        TETHER_ONLY=1 (no Node runs), SERVE_ENV=GODEBUG=memprofilerate=1 (an
 #        exact heap profile, to find what each session holds)
 # Output: $OUT/serve-idle.jsonl (one JSON object per run) and a Markdown table.
@@ -80,7 +82,10 @@ measure() {
 	# about connect_s + 1 s: sample again LATE seconds later.
 	sleep "$((connect_s + 1 + LATE))"
 	rss "$pid" >"$tmp/late"
-	[ "$label" = "tether serve" ] && gostats "$OUT/serve-idle-heap-$run.pb.gz" >"$tmp/go"
+	case $label in
+	"tether serve") gostats "$OUT/serve-idle-heap-$run.pb.gz" >"$tmp/go" ;;
+	"tether serve (before)") gostats "$OUT/serve-idle-heap-$run-before.pb.gz" >"$tmp/go" ;;
+	esac
 	wait "$lpid" || log "tether load exited $? ($label)"
 	jq -c --argjson late "$(cat "$tmp/late")" --argjson run "$run" \
 		'{server: .label, run: $run, clients: .clients, connected: .connected,
@@ -96,15 +101,17 @@ exec 3<>"$tmp/stdin"
 
 results="$OUT/serve-idle.jsonl"
 : >"$results"
-for run in $(seq "$RUNS"); do
-	log "run $run of $RUNS: tether serve"
-	env ${SERVE_ENV:-} "$TETHER" serve -addr "127.0.0.1:$PORT" -admin-addr "127.0.0.1:$ADMIN" -log-level warn >"$tmp/serve.log" 2>&1 &
-	spid=$!
+# serve BINARY LABEL measures one tether serve binary.
+serve() {
+	local bin=$1 label=$2
+	log "run $run of $RUNS: $label"
+	env ${SERVE_ENV:-} "$bin" serve -addr "127.0.0.1:$PORT" -admin-addr "127.0.0.1:$ADMIN" -log-level warn >"$tmp/serve.log" 2>&1 &
+	local spid=$!
 	pids+=("$spid")
 	for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$ADMIN/metrics" 2>/dev/null && break; sleep 0.1; done
 	sleep 1
 	read -r h0 s0 g0 < <(gostats "$tmp/heap-before.pb.gz")
-	line=$(measure "http://127.0.0.1:$PORT" "$spid" "tether serve")
+	line=$(measure "http://127.0.0.1:$PORT" "$spid" "$label")
 	read -r h1 s1 g1 <"$tmp/go"
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
@@ -112,6 +119,11 @@ for run in $(seq "$RUNS"); do
 		--argjson g0 "$g0" --argjson g1 "$g1" \
 		'. + {heap_per_client: (($h1 - $h0) / .connected), stack_per_client: (($s1 - $s0) / .connected),
 		      goroutines_per_client: (($g1 - $g0) / .connected)}' <<<"$line" | tee -a "$results" >&2
+}
+
+for run in $(seq "$RUNS"); do
+	[ -n "${BEFORE:-}" ] && serve "$BEFORE" "tether serve (before)"
+	serve "$TETHER" "tether serve"
 
 	[ -n "${TETHER_ONLY:-}" ] && continue
 	log "run $run of $RUNS: Node socket.io"
