@@ -115,3 +115,46 @@ func TestRequestKeptURL(t *testing.T) {
 		t.Errorf("URL = %#v, want the changed %#v", got, stripped)
 	}
 }
+
+// browserRequest is a WebSocket handshake as Chrome sends it.
+func browserRequest() *http.Request {
+	u, _ := url.ParseRequestURI("/socket.io/?EIO=4&transport=websocket")
+	return &http.Request{
+		Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Host: "chat.example.com", RemoteAddr: "203.0.113.7:51234", RequestURI: u.String(),
+		Header: http.Header{
+			"Connection":               {"Upgrade"},
+			"Pragma":                   {"no-cache"},
+			"Cache-Control":            {"no-cache"},
+			"User-Agent":               {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
+			"Upgrade":                  {"websocket"},
+			"Origin":                   {"https://chat.example.com"},
+			"Sec-Websocket-Version":    {"13"},
+			"Accept-Encoding":          {"gzip, deflate, br, zstd"},
+			"Accept-Language":          {"en-GB,en;q=0.9,fr;q=0.8"},
+			"Cookie":                   {"io=ZXhhbXBsZQ; session=0123456789abcdef0123456789abcdef"},
+			"Sec-Websocket-Key":        {"dGhlIHNhbXBsZSBub25jZQ=="},
+			"Sec-Websocket-Extensions": {"permessage-deflate; client_max_window_bits"},
+		},
+	}
+}
+
+// BenchmarkKeepRequest is what a handshake costs to keep its request.
+func BenchmarkKeepRequest(b *testing.B) {
+	r := browserRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = keepRequest(r)
+	}
+}
+
+// BenchmarkRequest is what Socket.Request costs: the request made anew
+// from what the session keeps (for socketio, each Socket.Handshake after
+// the connection, each socket of a FetchSockets).
+func BenchmarkRequest(b *testing.B) {
+	s := &Socket{req: keepRequest(browserRequest())}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Request()
+	}
+}
