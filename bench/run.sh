@@ -13,14 +13,19 @@
 #  3. memory per idle connection with 10,000 connections;
 #  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
 #     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
-#     rates and as fast as each server keeps up.
+#     rates and as fast as each server keeps up;
+#  5. memory per idle Socket.IO client of the product: `tether serve` with
+#     its defaults against Node's socket.io 4.8, 5,000 clients over
+#     WebSocket from `tether load` (bench/load/serve-idle.sh).
 #
-# Usage: bench/run.sh            (about 9 minutes on 2 cores)
+# Usage: bench/run.sh            (about 12 minutes on 2 cores)
 #        bench/run.sh fanout     (part 4 only, about 2 minutes)
+#        bench/run.sh serve-idle (part 5 only, about 3 minutes per round)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
 #        FANOUT_SIZE=100
+#        SERVE_IDLE_RUNS=1 (rounds of part 5, each tether serve then Node)
 #        RUNS=1: repeat the echo tests; the tables show the median run
 #        (4 more minutes per run; RUNS=5 is what BENCHMARKS.md shows).
 set -euo pipefail
@@ -74,8 +79,27 @@ fanout() {
 	} | tee "$OUT/fanout.md"
 }
 
+SERVE_IDLE_RUNS=${SERVE_IDLE_RUNS:-1}
+
+serve_idle() {
+	log "memory per idle Socket.IO client: tether serve (defaults) against Node socket.io 4.8"
+	{
+		echo "### 5. Memory per idle Socket.IO client (tether serve, defaults; 5,000 clients over WebSocket)"
+		echo
+		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo
+		RUNS=$SERVE_IDLE_RUNS OUT="$(cd "$OUT" && pwd)" ./load/serve-idle.sh
+		echo
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} | tee "$OUT/serve-idle.md"
+}
+
 if [ "${1:-}" = fanout ]; then
 	fanout
+	exit
+fi
+if [ "${1:-}" = serve-idle ]; then
+	serve_idle
 	exit
 fi
 
@@ -140,3 +164,4 @@ log "report"
 } | tee "$OUT/report.md"
 
 fanout
+serve_idle
