@@ -24,10 +24,14 @@
 #     publishing with tether serve's events, runs alternated, as fast as
 #     each cluster keeps up and at a fixed rate, then 1 and 2 nodes at the
 #     fixed rate (Redis PUBLISH calls per broadcast).
+#  6. memory per idle Socket.IO client of the product: `tether serve` with
+#     its defaults against Node's socket.io 4.8, 5,000 clients over
+#     WebSocket from `tether load` (bench/load/serve-idle.sh).
 #
-# Usage: bench/run.sh            (about 18 minutes on 2 cores)
+# Usage: bench/run.sh            (about 21 minutes on 2 cores)
 #        bench/run.sh fanout     (part 4 only, about 2 minutes)
 #        bench/run.sh cluster    (part 5 only, about 8 minutes)
+#        bench/run.sh serve-idle (part 6 only, about 3 minutes per round)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
@@ -36,6 +40,7 @@
 #        (BENCHMARKS.md shows CLUSTER_RUNS=5: 5 more minutes)
 #        CLUSTER_DURATION=10s CLUSTER_WARMUP=2s CLUSTER_SCALE="1 2"
 #        CLUSTER_REDIS_PORT=16379 (a redis-server the part starts)
+#        SERVE_IDLE_RUNS=1 (rounds of part 6, each tether serve then Node)
 #        RUNS=1: repeat the echo tests; the tables show the median run
 #        (4 more minutes per run; RUNS=5 is what BENCHMARKS.md shows).
 set -euo pipefail
@@ -145,6 +150,21 @@ cluster() {
 	} | tee "$OUT/cluster.md"
 }
 
+SERVE_IDLE_RUNS=${SERVE_IDLE_RUNS:-1}
+
+serve_idle() {
+	log "memory per idle Socket.IO client: tether serve (defaults) against Node socket.io 4.8"
+	{
+		echo "### 6. Memory per idle Socket.IO client (tether serve, defaults; 5,000 clients over WebSocket)"
+		echo
+		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo
+		RUNS=$SERVE_IDLE_RUNS OUT="$(cd "$OUT" && pwd)" ./load/serve-idle.sh
+		echo
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} | tee "$OUT/serve-idle.md"
+}
+
 case "${1:-}" in
 fanout)
 	fanout
@@ -152,6 +172,10 @@ fanout)
 	;;
 cluster)
 	cluster
+	exit
+	;;
+serve-idle)
+	serve_idle
 	exit
 	;;
 esac
@@ -226,3 +250,4 @@ log "report"
 
 fanout
 cluster
+serve_idle

@@ -3,7 +3,6 @@ package engineio
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -1012,11 +1011,4 @@ func (srv *Server) requestVersion(q url.Values) (int, bool) {
 		return 3, srv.cfg.AllowEIO3
 	}
 	return 0, false
-}
-
-// detach returns a copy of r without its context and body, to keep.
-func detach(r *http.Request) *http.Request {
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	return req
 }

@@ -283,7 +283,7 @@ type relay struct {
 	proto int
 	ver   parser.Version
 	b64   bool
-	req   *http.Request
+	req   handshakeRequest
 	conn  *websocket.Conn
 	timer *time.Timer // the probe's UpgradeTimeout
 	start time.Time   // when the lock was asked for
@@ -335,7 +335,7 @@ func (c *cluster) serveUpgrade(w http.ResponseWriter, r *http.Request, sid strin
 		defer waitStream(conn)
 	}
 	rl := &relay{c: c, sid: sid, owner: own.node, proto: proto, ver: parser.Version(proto),
-		b64: r.URL.Query().Get("b64") != "", req: detach(r), conn: conn, start: start}
+		b64: r.URL.Query().Get("b64") != "", req: keepRequest(r), conn: conn, start: start}
 	rl.timer = time.AfterFunc(srv.cfg.UpgradeTimeout, func() {
 		rl.mu.Lock()
 		probing := rl.state == relayProbing
@@ -581,8 +581,8 @@ func (rl *relay) write() {
 // adopt makes the session of rl, which its owner handed over, a session of
 // this server on rl's WebSocket, and delivers the messages the owner held.
 func (srv *Server) adopt(rl *relay, pkts []ClusterPacket) (*wsTransport, bool) {
-	s := &Socket{srv: srv, id: rl.sid, proto: rl.proto, ver: rl.ver, req: rl.req, b64: rl.req.URL.Query().Get("b64") != ""}
-	t := newWSTransport(s, rl.req, rl.conn)
+	s := &Socket{srv: srv, id: rl.sid, proto: rl.proto, req: rl.req, b64: rl.b64}
+	t := newWSTransport(s, rl.b64, rl.conn)
 	s.ws = t
 	if !srv.register(s) {
 		return nil, false

@@ -135,7 +135,7 @@ func TestLateHeartbeatTimerV3(t *testing.T) {
 	srv.mu.Unlock()
 	s := srv.session(sid)
 	s.mu.Lock()
-	s.lastPing = time.Now().Add(-2*time.Hour - time.Millisecond)
+	s.pingDue = time.Now().Add(-2*time.Hour - time.Millisecond)
 	s.mu.Unlock()
 	resp, err = http.Post(hs.URL+"/?EIO=3&transport=polling&sid="+sid, "text/plain", nil)
 	if err != nil {
@@ -160,4 +160,67 @@ func wantPingTimeout(t *testing.T, closed <-chan string) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session not closed")
 	}
+}
+
+// TestHeartbeatOneTimer checks the v4 heartbeat's one timer: a run of
+// heartbeat acts on what is due by the session's state, not on the mere
+// fact that the timer fired (a run that started before a Reset comes
+// late): it pings only when a ping is due, closes the session only when
+// the pong is late, and otherwise leaves the session as it is.
+func TestHeartbeatOneTimer(t *testing.T) {
+	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Hour})
+	conns := make(chan *Socket, 1)
+	closed := make(chan string, 1)
+	srv.OnConnection(func(s *Socket) {
+		s.OnClose(func(reason string, _ error) { closed <- reason })
+		conns <- s
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	resp, err := http.Get(hs.URL + "/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := <-conns
+	queued := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.queue)
+	}
+	// Not due yet (a stale run): nothing happens.
+	s.heartbeat()
+	if n := queued(); n != 0 || sockState(s.state.Load()) != stateOpen {
+		t.Fatalf("heartbeat before the ping is due: %d packets queued, state %d", n, s.state.Load())
+	}
+	// Due: a ping.
+	s.mu.Lock()
+	s.pingDue = time.Now().Add(-time.Millisecond)
+	s.mu.Unlock()
+	s.heartbeat()
+	if n := queued(); n != 1 {
+		t.Fatalf("heartbeat when the ping is due: %d packets queued, want the ping", n)
+	}
+	// A stale run while the pong still has time: no second ping, no close.
+	s.heartbeat()
+	if n := queued(); n != 1 || sockState(s.state.Load()) != stateOpen {
+		t.Fatalf("heartbeat before the pong is late: %d packets queued, state %d", n, s.state.Load())
+	}
+	// The pong came: the next ping is due a PingInterval later.
+	s.onPong()
+	s.heartbeat()
+	if n := queued(); n != 1 {
+		t.Fatalf("heartbeat after the pong: %d packets queued", n)
+	}
+	// The next ping goes out, and its pong is late: ping timeout.
+	s.mu.Lock()
+	s.pingDue = time.Now().Add(-time.Millisecond)
+	s.mu.Unlock()
+	s.heartbeat()
+	s.mu.Lock()
+	s.pongDeadline = time.Now().Add(-time.Millisecond)
+	s.mu.Unlock()
+	s.heartbeat()
+	wantPingTimeout(t, closed)
 }

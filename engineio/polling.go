@@ -139,7 +139,7 @@ func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 		// Node decodes the body as UTF-8, replacing what is not.
 		body = toValidUTF8(body)
 	}
-	pkts, derr := parser.DecodePayload(s.ver, body, binary)
+	pkts, derr := parser.DecodePayload(s.ver(), body, binary)
 	for _, p := range pkts {
 		if !s.onPacket(p, true) {
 			break

@@ -435,20 +435,13 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newSocket makes a session for the handshake r; it is not registered yet.
 func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
-	// A shallow copy, detached from the request's context and body: net/http
-	// leaves the header and URL alone once the handler has returned, and a
-	// deep copy would double what an idle session keeps of its handshake.
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	s := &Socket{
+	return &Socket{
 		srv:   srv,
 		id:    srv.newID(),
 		proto: proto,
-		ver:   parser.Version(proto),
-		req:   req,
+		req:   keepRequest(r),
 		b64:   r.URL.Query().Get("b64") != "",
 	}
-	return s
 }
 
 // openPolling answers a polling handshake with the open packet.
@@ -622,7 +615,7 @@ func writeShuttingDown(w http.ResponseWriter) {
 // client has TransferTimeout to take the response: one that does not has its
 // session closed.
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
-	err := writePayloadTo(w, r, &s.srv.cfg, s.ver, s.b64, pkts, func(rc *http.ResponseController) {
+	err := writePayloadTo(w, r, &s.srv.cfg, s.ver(), s.b64, pkts, func(rc *http.ResponseController) {
 		s.mu.Lock()
 		s.pollWrite = rc
 		s.mu.Unlock()

@@ -107,13 +107,14 @@ const (
 )
 
 // Socket is one Engine.IO session. Its methods are safe for concurrent use.
+//
+// (Its bool fields are together at the end, so that an idle session does
+// not pay for padding after each.)
 type Socket struct {
 	srv   *Server
 	id    string
 	proto int
-	ver   parser.Version
-	req   *http.Request
-	b64   bool // v3 polling client without binary support
+	req   handshakeRequest
 
 	onMessage atomic.Pointer[func(Packet)]
 	onClose   atomic.Pointer[func(string, error)]
@@ -123,8 +124,7 @@ type Socket struct {
 	// In a cluster, a new polling session's OnConnection waits while an
 	// upgrade may still move it to another server (see
 	// ClusterOptions.ConnectionDelay), and the messages that come
-	// meanwhile are held. Guarded by deliverMu.
-	delayed    bool
+	// meanwhile are held (delayed). Guarded by deliverMu.
 	held       []Packet
 	heldBytes  int64
 	delayTimer *time.Timer
@@ -135,34 +135,40 @@ type Socket struct {
 	queue      []outgoing   // packets not yet handed to a transport
 	queueBytes int64        // the bytes of message data in queue
 	ws         *wsTransport // the WebSocket, once the session runs on one
-	// Polling.
-	poll    *pollWaiter // the GET waiting for packets
-	posting bool        // a POST is being read
+	// Polling (and posting).
+	poll *pollWaiter // the GET waiting for packets
 	// The transfers under way: a poll response being written and a POST
 	// body being read, each bounded by TransferTimeout and cut short when the
 	// session closes (the response only when the client missed its
 	// heartbeat: other closes let it finish).
 	pollWrite *http.ResponseController
 	postRead  *http.ResponseController
-	// Upgrade.
+	// Upgrade (and probed).
 	probe     *wsTransport // the WebSocket being probed
-	probed    bool         // the probe was answered: end polls with noops
 	noopTimer *time.Timer
-	// Closing.
+	// Closing (and lateNoop).
 	closeReason string
-	lateNoop    bool // closed by the client: a poll that comes late gets a noop
 	closeTimer  *time.Timer
 	reason      string
 	err         error
-	// Heartbeat.
-	pingTimer    *time.Timer
-	timeoutTimer *time.Timer
-	awaitingPong bool
-	pingDue      time.Time // v4: when the next ping is due
+	// Heartbeat: one timer, for what is due next (v4: the next ping, or the
+	// pong to the last one; v3: the client's next ping), and awaitingPong.
+	hbTimer *time.Timer
+	// pingDue is, for v4, when the next ping is due, and for v3 when the
+	// client last pinged.
+	pingDue      time.Time
 	pongDeadline time.Time // v4: when the pong to the last ping is due
-	pingSeq      uint64
-	lastPing     time.Time // v3: when the client last pinged
+
+	b64          bool // v3 polling client without binary support
+	delayed      bool // guarded by deliverMu
+	posting      bool // a POST is being read
+	probed       bool // the probe was answered: end polls with noops
+	lateNoop     bool // closed by the client: a poll that comes late gets a noop
+	awaitingPong bool
 }
+
+// ver returns the session's protocol as the parser takes it.
+func (s *Socket) ver() parser.Version { return parser.Version(s.proto) }
 
 // pollWaiter is a GET waiting for packets; whoever clears Socket.poll
 // sends them on ch (buffered, so never blocking), or nil to refuse the GET
@@ -191,8 +197,19 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Protocol() int { return s.proto }
 
 // Request returns the handshake request: its headers, URL (with the query)
-// and RemoteAddr. Its body is empty. Treat it as read-only.
-func (s *Socket) Request() *http.Request { return s.req }
+// and RemoteAddr. Its body is empty and its context the background one. It
+// is made anew by each call from what the session keeps (the header packed
+// in one buffer, not net/http's map): call [Socket.Header] or
+// [Socket.RemoteAddr] for one of them.
+func (s *Socket) Request() *http.Request { return s.req.request() }
+
+// Header returns the header of the handshake request, made anew by each
+// call (see [Socket.Request]).
+func (s *Socket) Header() http.Header { return s.req.header() }
+
+// RemoteAddr returns the RemoteAddr of the handshake request: the client's
+// address as net/http saw it.
+func (s *Socket) RemoteAddr() string { return s.req.field(reqRemoteAddr) }
 
 // Transport returns the current transport: "polling", or "websocket" for a
 // session opened over WebSocket or upgraded to it.
@@ -427,7 +444,7 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	}
 	s.state.Store(int32(stateClosed))
 	s.reason, s.err = reason, err
-	for _, t := range []*time.Timer{s.pingTimer, s.timeoutTimer, s.noopTimer, s.closeTimer} {
+	for _, t := range []*time.Timer{s.hbTimer, s.noopTimer, s.closeTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -616,7 +633,7 @@ func (s *Socket) onPacket(p parser.Packet, owned bool) bool {
 	return sockState(s.state.Load()) != stateClosed
 }
 
-// startHeartbeat starts the heartbeat timers: v4 servers ping, v3 clients
+// startHeartbeat starts the heartbeat timer: v4 servers ping, v3 clients
 // do.
 func (s *Socket) startHeartbeat() {
 	s.mu.Lock()
@@ -626,15 +643,47 @@ func (s *Socket) startHeartbeat() {
 	}
 	cfg := &s.srv.cfg
 	if s.proto == 3 {
-		s.lastPing = time.Now()
-		s.timeoutTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
+		s.pingDue = time.Now()
+		s.hbTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
 		return
 	}
 	s.pingDue = time.Now().Add(cfg.PingInterval)
-	s.pingTimer = time.AfterFunc(cfg.PingInterval, s.ping)
+	s.hbTimer = time.AfterFunc(cfg.PingInterval, s.heartbeat)
 }
 
-// ping sends a v4 ping and arms the pong timeout. A client whose
+// heartbeat runs when the v4 heartbeat's timer fires: it closes the
+// session when the pong to the last ping is late, and pings when a ping
+// is due. The timer is reset for each ping and pong, and a run may already
+// have started when it is (time.Timer.Reset does not stop it): so it
+// acts on what the state says is due by now, and re-arms the timer for
+// what is due later.
+func (s *Socket) heartbeat() {
+	s.mu.Lock()
+	now := time.Now()
+	if s.awaitingPong {
+		if left := s.pongDeadline.Sub(now); left > 0 {
+			s.hbTimer.Reset(left)
+			s.mu.Unlock()
+			return
+		}
+		fin := s.closeLocked(ReasonPingTimeout, nil, closeError)
+		s.mu.Unlock()
+		s.afterClose(fin)
+		return
+	}
+	if left := s.pingDue.Sub(now); left > 0 {
+		if sockState(s.state.Load()) == stateOpen {
+			s.hbTimer.Reset(left)
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.ping()
+}
+
+// ping sends a v4 ping and sets the heartbeat's timer to the pong's
+// deadline. A client whose
 // WebSocket has taken no data for a heartbeat's time is cut off instead:
 // its pongs prove nothing, since it can send them without reading.
 func (s *Socket) ping() {
@@ -660,24 +709,8 @@ func (s *Socket) ping() {
 		base = s.pingDue
 	}
 	s.pongDeadline = base.Add(s.srv.cfg.PingTimeout)
-	s.pingSeq++
-	seq := s.pingSeq
 	s.enqueueLocked(parser.Packet{Type: parser.Ping})
-	if s.timeoutTimer != nil {
-		s.timeoutTimer.Stop()
-	}
-	s.timeoutTimer = time.AfterFunc(s.pongDeadline.Sub(now), func() { s.pongTimeout(seq) })
-}
-
-// pongTimeout closes the session if the pong for ping seq has not come.
-func (s *Socket) pongTimeout(seq uint64) {
-	s.mu.Lock()
-	var fin *finalized
-	if s.awaitingPong && s.pingSeq == seq {
-		fin = s.closeLocked(ReasonPingTimeout, nil, closeError)
-	}
-	s.mu.Unlock()
-	s.afterClose(fin)
+	s.hbTimer.Reset(s.pongDeadline.Sub(now))
 }
 
 // heartbeatExpiredLocked reports whether the client missed its heartbeat
@@ -685,7 +718,7 @@ func (s *Socket) pongTimeout(seq uint64) {
 func (s *Socket) heartbeatExpiredLocked(now time.Time) bool {
 	if s.proto == 3 {
 		cfg := &s.srv.cfg
-		return !s.lastPing.IsZero() && now.After(s.lastPing.Add(cfg.PingInterval+cfg.PingTimeout))
+		return !s.pingDue.IsZero() && now.After(s.pingDue.Add(cfg.PingInterval+cfg.PingTimeout))
 	}
 	if s.awaitingPong {
 		return now.After(s.pongDeadline)
@@ -718,10 +751,9 @@ func (s *Socket) onPong() {
 		return
 	}
 	s.awaitingPong = false
-	s.timeoutTimer.Stop()
 	if sockState(s.state.Load()) == stateOpen {
 		s.pingDue = time.Now().Add(s.srv.cfg.PingInterval)
-		s.pingTimer.Reset(s.srv.cfg.PingInterval)
+		s.hbTimer.Reset(s.srv.cfg.PingInterval)
 	}
 }
 
@@ -732,7 +764,7 @@ func (s *Socket) onPing() {
 	if sockState(s.state.Load()) != stateOpen {
 		return
 	}
-	s.lastPing = time.Now()
+	s.pingDue = time.Now()
 	s.enqueueLocked(parser.Packet{Type: parser.Pong})
 }
 
@@ -743,14 +775,14 @@ func (s *Socket) checkPingV3() {
 	cfg := &s.srv.cfg
 	if sockState(s.state.Load()) != stateClosed {
 		now := time.Now()
-		left := s.lastPing.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
+		left := s.pingDue.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
 		var err error
 		if s.ws != nil && s.ws.stuckLocked(now) {
 			// The client pings but takes no data.
 			left, err = 0, ErrStalledWriter
 		}
 		if left > 0 {
-			s.timeoutTimer.Reset(left)
+			s.hbTimer.Reset(left)
 		} else {
 			fin = s.closeLocked(ReasonPingTimeout, err, closeError)
 		}

@@ -13,36 +13,39 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// wsTransport is a session's WebSocket: a goroutine reads it, and a
-// writer goroutine, started when packets are queued and gone when the
-// queue is empty, drains the session's queue into it. An idle session
-// costs one goroutine.
+// wsTransport is a session's WebSocket: the websocket package's poller
+// reads it (ReadLoopAsync: a pooled goroutine only while data arrives),
+// and a pooled writer goroutine, started when packets are queued and gone
+// when the queue is empty, drains the session's queue into it. An idle
+// session costs no goroutine.
 type wsTransport struct {
 	s    *Socket
 	conn *websocket.Conn
-	// b64 is set when the client asked for binary data as base64 text
-	// (b64=1 in the WebSocket's URL: clients forced to base64).
-	b64 bool
-
-	// Guarded by the socket's lock:
-	ready   bool // the open packet or upgrade is done: the writer may run
-	running bool // a writer goroutine runs
-	// writing is set while the writer has packets in hand, since
-	// writeStart.
-	writing    bool
-	writeStart time.Time
 
 	// remote, when set, stands for a WebSocket that another server of the
 	// cluster holds (conn is nil): batches go to it (see cluster.go).
 	remote *remoteSink
 
+	// writeStart is when the writer took the packets in hand (writing);
+	// guarded by the socket's lock.
+	writeStart time.Time
+
+	// Owned by the writer goroutine of the moment (as uncompressed):
+	spare []outgoing // the last batch's slice, for the next queue
+
+	// b64 is set when the client asked for binary data as base64 text
+	// (b64=1 in the WebSocket's URL: clients forced to base64).
+	b64 bool
+	// Guarded by the socket's lock:
+	ready   bool // the open packet or upgrade is done: the writer may run
+	running bool // a writer goroutine runs
+	writing bool // the writer has packets in hand, since writeStart
 	// Owned by the writer goroutine of the moment:
-	spare        []outgoing // the last batch's slice, for the next queue
-	uncompressed bool       // compression is turned off on conn
+	uncompressed bool // compression is turned off on conn
 }
 
-func newWSTransport(s *Socket, r *http.Request, conn *websocket.Conn) *wsTransport {
-	return &wsTransport{s: s, conn: conn, b64: r.URL.Query().Get("b64") != ""}
+func newWSTransport(s *Socket, b64 bool, conn *websocket.Conn) *wsTransport {
+	return &wsTransport{s: s, conn: conn, b64: b64}
 }
 
 // wakeLocked starts the writer, unless it runs or the transport is not
@@ -95,14 +98,14 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	if r.ProtoMajor == 2 {
 		defer waitStream(conn)
 	}
-	t := newWSTransport(s, r, conn)
+	t := newWSTransport(s, r.URL.Query().Get("b64") != "", conn)
 	s.ws = t // before the socket is shared
 	if !srv.register(s) {
 		conn.Close(websocket.StatusGoingAway, ReasonServerShutdown)
 		return
 	}
 	open := s.openPacket([]string{})
-	msg, _ := parser.AppendPacket(s.ver, nil, open)
+	msg, _ := parser.AppendPacket(s.ver(), nil, open)
 	if err := conn.WriteMessage(websocket.MessageText, msg); err != nil {
 		s.closeWith(ReasonTransportError, fmt.Errorf("engineio: failed to write the open packet: %w", err), closeError)
 		conn.CloseNow()
@@ -147,7 +150,7 @@ func (t *wsTransport) readEnded(err error) {
 // handle handles one message of the session's WebSocket.
 func (t *wsTransport) handle(typ websocket.MessageType, data []byte) error {
 	s := t.s
-	p, err := parser.DecodePacket(s.ver, data, typ == websocket.MessageBinary)
+	p, err := parser.DecodePacket(s.ver(), data, typ == websocket.MessageBinary)
 	if err != nil {
 		s.closeWith(ReasonParseError, err, closeError)
 		return errStop
@@ -236,7 +239,7 @@ func (t *wsTransport) writeBatch(pkts []outgoing) error {
 	if t.remote != nil {
 		return t.remote.drain(pkts)
 	}
-	return writeWSBatch(t.conn, t.s.ver, t.b64, &t.uncompressed, pkts)
+	return writeWSBatch(t.conn, t.s.ver(), t.b64, &t.uncompressed, pkts)
 }
 
 // writeWSBatch writes pkts to conn as one batch in protocol ver (b64: as
@@ -321,7 +324,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Socket) {
 		return
 	}
 	defer srv.wg.Done()
-	t := newWSTransport(s, r, nil)
+	t := newWSTransport(s, r.URL.Query().Get("b64") != "", nil)
 	s.mu.Lock()
 	refuse := srv.cfg.DisableUpgrades || sockState(s.state.Load()) != stateOpen || s.ws != nil || s.probe != nil
 	if !refuse {
@@ -371,7 +374,7 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 		if upgraded {
 			return t.handle(typ, data)
 		}
-		p, err := parser.DecodePacket(s.ver, data, typ == websocket.MessageBinary)
+		p, err := parser.DecodePacket(s.ver(), data, typ == websocket.MessageBinary)
 		switch {
 		case err == nil && p.Type == parser.Ping && !p.Binary && string(p.Data) == "probe":
 			if err := conn.WriteMessage(websocket.MessageText, []byte("3probe")); err != nil {

@@ -322,7 +322,11 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, reas
 // sessionOpened counts a new client connection (Engine.IO session),
 // whichever namespaces it joins, against its IP's limit.
 func (s *Server) sessionOpened(es *engineio.Socket) {
-	ip := s.ips.clientIP(es.Request().RemoteAddr, es.Request().Header)
+	var h http.Header // read only behind a trusted proxy: the session makes it anew
+	if len(s.ips.trusted) > 0 {
+		h = es.Header()
+	}
+	ip := s.ips.clientIP(es.RemoteAddr(), h)
 	s.mu.Lock()
 	s.conns[es] = ip
 	s.mu.Unlock()

@@ -59,7 +59,7 @@ type sockState struct {
 	id         *identity // nil for an anonymous socket
 	gen        int       // incremented with each new identity
 	timer      *time.Timer
-	subscribed map[string]bool // rooms the client subscribed to itself
+	subscribed map[string]bool // rooms the client subscribed to itself; nil until the first
 	bucket     bucket
 	violations int
 }
@@ -134,12 +134,11 @@ func (s *Server) identityOf(sock *socketio.Socket) *identity {
 func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 	hs := sock.Handshake()
 	st := &sockState{
-		srv:        s,
-		sock:       sock,
-		rules:      r,
-		ip:         s.ips.clientIP(hs.Address, hs.Headers),
-		id:         s.identityOf(sock),
-		subscribed: map[string]bool{},
+		srv:   s,
+		sock:  sock,
+		rules: r,
+		ip:    s.ips.clientIP(hs.Address, hs.Headers),
+		id:    s.identityOf(sock),
 	}
 	s.mu.Lock()
 	s.sockets[sock] = st
@@ -150,11 +149,11 @@ func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 	st.mu.Unlock()
 
 	sock.Use(st.eventMiddleware)
-	sock.On("subscribe", st.handle(st.onSubscribe))
-	sock.On("unsubscribe", st.handle(st.onUnsubscribe))
-	sock.OnRaw("publish", st.handleRaw(st.onPublish))
-	sock.On("presence", st.handle(st.onPresence))
-	sock.On("refresh", st.handle(st.onRefresh))
+	sock.On("subscribe", st.handle((*sockState).onSubscribe))
+	sock.On("unsubscribe", st.handle((*sockState).onUnsubscribe))
+	sock.OnRaw("publish", st.handleRaw((*sockState).onPublish))
+	sock.On("presence", st.handle((*sockState).onPresence))
+	sock.On("refresh", st.handle((*sockState).onRefresh))
 	sock.OnDisconnecting(func(_ *socketio.Socket, reason string) {
 		if r.cfg.JoinLeaveEvents && reason != socketio.ReasonServerShuttingDown {
 			for _, room := range sock.Rooms() {
@@ -182,6 +181,14 @@ func (s *Server) forget(st *sockState, reason string) {
 	delete(s.sockets, st.sock)
 	s.mu.Unlock()
 	s.log.Debug("socket disconnected", "namespace", st.rules.cfg.Name, "id", st.sock.ID(), "reason", reason)
+}
+
+// markSubscribedLocked records that the client subscribed to room.
+func (st *sockState) markSubscribedLocked(room string) {
+	if st.subscribed == nil {
+		st.subscribed = map[string]bool{}
+	}
+	st.subscribed[room] = true
 }
 
 // user returns the socket's user (the sub claim), or "".
@@ -264,24 +271,35 @@ func refused(reason string) result { return result{"ok": false, "reason": reason
 
 // handle wraps a built-in event handler: it tracks it for graceful
 // shutdown and acknowledges with its result.
-func (st *sockState) handle(fn func(args []json.RawMessage) result) socketio.EventHandler {
-	return st.srv.Tracked(func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-		res := fn(args)
+//
+// It is one closure per socket and event (fn is a method expression, not
+// a method value), as Tracked is: an idle socket holds five of them.
+func (st *sockState) handle(fn func(st *sockState, args []json.RawMessage) result) socketio.EventHandler {
+	return func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		if !st.srv.track(ack) {
+			return
+		}
+		defer st.srv.leave()
+		res := fn(st, args)
 		if ack != nil {
 			_ = ack(res)
 		}
-	})
+	}
 }
 
 // handleRaw is handle for a built-in event whose arguments keep their
 // binary parts (see socketio.Socket.OnRaw).
-func (st *sockState) handleRaw(fn func(args []socketio.RawArg) result) socketio.RawEventHandler {
-	return st.srv.TrackedRaw(func(_ *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
-		res := fn(args)
+func (st *sockState) handleRaw(fn func(st *sockState, args []socketio.RawArg) result) socketio.RawEventHandler {
+	return func(_ *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+		if !st.srv.track(ack) {
+			return
+		}
+		defer st.srv.leave()
+		res := fn(st, args)
 		if ack != nil {
 			_ = ack(res)
 		}
-	})
+	}
 }
 
 // Tracked wraps an application's event handler so that a graceful shutdown
@@ -400,7 +418,7 @@ func (st *sockState) onSubscribe(args []json.RawMessage) result {
 	if slices.Contains(rooms, room) {
 		if room != st.sock.ID() {
 			st.mu.Lock()
-			st.subscribed[room] = true
+			st.markSubscribedLocked(room)
 			st.mu.Unlock()
 		}
 		return ok()
@@ -413,7 +431,7 @@ func (st *sockState) onSubscribe(args []json.RawMessage) result {
 	}
 	st.join(room)
 	st.mu.Lock()
-	st.subscribed[room] = true
+	st.markSubscribedLocked(room)
 	st.mu.Unlock()
 	return ok()
 }

@@ -42,20 +42,28 @@ const (
 type connection struct {
 	srv    *Server
 	engine engineConn
-	dec    parser.Decoder // reading goroutine only
+	// dec holds a binary packet waiting for its attachments, and is nil
+	// otherwise: an idle connection keeps no decoder. Reading goroutine
+	// only.
+	dec *parser.Decoder
 
-	mu     sync.Mutex
-	nsps   map[string]*Socket // a nil value: CONNECT being processed
-	closed bool
-	joined bool
-	timer  *time.Timer
+	mu    sync.Mutex
+	nsps  nspTable // a nil socket: CONNECT being processed
+	timer *time.Timer
 
-	qmu     sync.Mutex
-	queue   []queued
-	qbytes  int
-	running bool
-	flooded bool // the queue overflowed: the client is being closed
+	qmu    sync.Mutex
+	queue  []queued
+	qbytes int
+
+	closed  bool // guarded by mu
+	joined  bool // guarded by mu
+	running bool // guarded by qmu
+	flooded bool // guarded by qmu: the queue overflowed, the client is being closed
 }
+
+// nspTable maps namespace names to a connection's sockets. A client
+// joins one namespace or a few: no map per connection.
+type nspTable = smallMap[*Socket]
 
 type queued struct {
 	fn   func()
@@ -63,8 +71,7 @@ type queued struct {
 }
 
 func (srv *Server) newConnection(conn engineConn) *connection {
-	c := &connection{srv: srv, engine: conn, nsps: map[string]*Socket{}}
-	c.dec.MaxAttachments = srv.opts.MaxAttachments
+	c := &connection{srv: srv, engine: conn}
 	srv.mu.Lock()
 	srv.conns[c] = struct{}{}
 	srv.mu.Unlock()
@@ -72,7 +79,7 @@ func (srv *Server) newConnection(conn engineConn) *connection {
 	c.timer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
 	if c.v3() {
 		// Socket.IO v2 clients (Engine.IO 3) join "/" without asking.
-		c.nsps["/"] = nil
+		c.nsps.set("/", nil)
 	}
 	c.mu.Unlock()
 	if c.v3() {
@@ -105,7 +112,22 @@ func (c *connection) onMessage(m engineio.Packet) {
 	if data == nil {
 		data = []byte{}
 	}
-	p, ok, err := c.dec.Add(data, m.Binary)
+	var p parser.Packet
+	var ok bool
+	var err error
+	if c.dec != nil {
+		p, ok, err = c.dec.Add(data, m.Binary)
+		if ok || err != nil {
+			c.dec = nil // the packet is complete, or the connection fails
+		}
+	} else {
+		d := parser.Decoder{MaxAttachments: c.srv.opts.MaxAttachments}
+		p, ok, err = d.Add(data, m.Binary)
+		if err == nil && !ok {
+			c.dec = new(parser.Decoder) // a binary packet: keep it until its attachments came
+			*c.dec = d
+		}
+	}
 	if err != nil {
 		c.fail()
 		return
@@ -130,14 +152,14 @@ func (c *connection) handle(p parser.Packet) {
 			return
 		}
 	}
-	s, exists := c.nsps[name]
+	s, exists := c.nsps.get(name)
 	if p.Type == parser.Connect {
 		if exists {
 			c.mu.Unlock()
 			c.close() // CONNECT to a namespace already joined
 			return
 		}
-		c.nsps[name] = nil
+		c.nsps.set(name, nil)
 		c.mu.Unlock()
 		auth := p.Data
 		c.enqueueSized(len(auth), func() { c.connect(name, auth) })
@@ -191,7 +213,8 @@ func (c *connection) handle(p parser.Packet) {
 func (c *connection) socket(name string) *Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nsps[name]
+	s, _ := c.nsps.get(name)
+	return s
 }
 
 // connect runs on the dispatch goroutine.
@@ -202,8 +225,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 	nsp := c.srv.lookupNamespace(name, auth)
 	if nsp == nil {
 		c.mu.Lock()
-		if s, ok := c.nsps[name]; ok && s == nil {
-			delete(c.nsps, name)
+		if s, ok := c.nsps.get(name); ok && s == nil {
+			c.nsps.del(name)
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}
@@ -212,8 +235,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 	}
 	if nsp.err != nil {
 		c.mu.Lock()
-		if s, ok := c.nsps[name]; ok && s == nil {
-			delete(c.nsps, name)
+		if s, ok := c.nsps.get(name); ok && s == nil {
+			c.nsps.del(name)
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Namespace unavailable","data":{"reason":"adapter failed"}}`)}
@@ -225,8 +248,8 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 
 func (c *connection) setSocket(name string, s *Socket) {
 	c.mu.Lock()
-	if _, ok := c.nsps[name]; ok && !c.closed {
-		c.nsps[name] = s
+	if _, ok := c.nsps.get(name); ok && !c.closed {
+		c.nsps.set(name, s)
 	} else {
 		s.closing.Store(true)
 	}
@@ -235,8 +258,8 @@ func (c *connection) setSocket(name string, s *Socket) {
 
 func (c *connection) removeSocket(s *Socket) {
 	c.mu.Lock()
-	if cur, ok := c.nsps[s.nsp.name]; ok && cur == s {
-		delete(c.nsps, s.nsp.name)
+	if cur, ok := c.nsps.get(s.nsp.name); ok && cur == s {
+		c.nsps.del(s.nsp.name)
 	}
 	c.mu.Unlock()
 }
@@ -247,6 +270,7 @@ func (c *connection) connected() {
 	c.joined = true
 	if c.timer != nil {
 		c.timer.Stop()
+		c.timer = nil // an idle connection keeps no timer
 	}
 	c.mu.Unlock()
 }
@@ -345,11 +369,11 @@ func (c *connection) onclose(reason string) {
 		c.timer.Stop()
 	}
 	var sockets []*Socket
-	for _, s := range c.nsps {
+	c.nsps.each(func(_ string, s *Socket) {
 		if s != nil {
 			sockets = append(sockets, s)
 		}
-	}
+	})
 	c.mu.Unlock()
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
@@ -364,11 +388,11 @@ func (c *connection) onclose(reason string) {
 func (c *connection) disconnectAll() {
 	c.mu.Lock()
 	var sockets []*Socket
-	for _, s := range c.nsps {
+	c.nsps.each(func(_ string, s *Socket) {
 		if s != nil {
 			sockets = append(sockets, s)
 		}
-	}
+	})
 	c.mu.Unlock()
 	for _, s := range sockets {
 		s.disconnect(true)

@@ -25,13 +25,19 @@ import (
 // Invariants: a socket's rooms are listed both under the socket (sids) and
 // under each room (rooms), and a room with no socket left is removed; a
 // socket is in pids only while it is in sids.
+//
+// Most rooms have one local socket (every socket's own room) and most
+// sockets are in a few rooms, so neither set is a map until it grows
+// (memberSet, roomList): an idle socket in its own room costs its member,
+// a one-element slice and its entries in sids, rooms and pids, no map of
+// its own.
 type LocalSockets struct {
 	nsp *Namespace
 
 	mu       sync.Mutex
-	sids     map[string]*member            // socket id -> the socket and its rooms
-	rooms    map[string]map[string]*member // room -> socket id -> member
-	pids     map[string]*Socket            // private id -> connected socket
+	sids     map[string]*member   // socket id -> the socket and its rooms
+	rooms    map[string]memberSet // room -> its sockets
+	pids     map[string]*Socket   // private id -> connected socket
 	roomHook func(room string, exists bool)
 	joinHook func(id string)
 }
@@ -39,14 +45,117 @@ type LocalSockets struct {
 // member is a registered socket and its rooms.
 type member struct {
 	sock  *Socket
-	rooms map[string]struct{}
+	rooms roomList
+}
+
+// memberSet is the local sockets of a room, by id: the only one (one), or
+// a map once a second one joined (many; then one is nil). It is a value in
+// LocalSockets.rooms, stored back after each change.
+type memberSet struct {
+	one  *member
+	many map[string]*member
+}
+
+// add adds m, which is not in the set.
+func (ms *memberSet) add(m *member) {
+	switch {
+	case ms.many != nil:
+		ms.many[m.sock.id] = m
+	case ms.one == nil:
+		ms.one = m
+	default:
+		ms.many = map[string]*member{ms.one.sock.id: ms.one, m.sock.id: m}
+		ms.one = nil
+	}
+}
+
+// remove removes the socket id.
+func (ms *memberSet) remove(id string) {
+	if ms.one != nil && ms.one.sock.id == id {
+		ms.one = nil
+	}
+	delete(ms.many, id)
+}
+
+// len returns the number of sockets.
+func (ms memberSet) len() int {
+	if ms.one != nil {
+		return 1
+	}
+	return len(ms.many)
+}
+
+// has reports whether the socket id is in the set.
+func (ms memberSet) has(id string) bool {
+	if ms.one != nil {
+		return ms.one.sock.id == id
+	}
+	_, ok := ms.many[id]
+	return ok
+}
+
+// roomListIndex is the length from which a roomList keeps an index.
+const roomListIndex = 16
+
+// roomList is the rooms of one socket, in no particular order, with an
+// index of their positions once there are roomListIndex of them.
+type roomList struct {
+	list  []string
+	index map[string]int
+}
+
+// has reports whether room is in the list.
+func (rl *roomList) has(room string) bool {
+	if rl.index != nil {
+		_, ok := rl.index[room]
+		return ok
+	}
+	return slices.Contains(rl.list, room)
+}
+
+// add adds room, which is not in the list.
+func (rl *roomList) add(room string) {
+	if rl.list == nil {
+		rl.list = make([]string, 0, 1) // most sockets stay in their own room
+	}
+	rl.list = append(rl.list, room)
+	switch {
+	case rl.index != nil:
+		rl.index[room] = len(rl.list) - 1
+	case len(rl.list) >= roomListIndex:
+		rl.index = make(map[string]int, len(rl.list))
+		for i, r := range rl.list {
+			rl.index[r] = i
+		}
+	}
+}
+
+// remove removes room, which is in the list: the last room takes its
+// place.
+func (rl *roomList) remove(room string) {
+	var i int
+	if rl.index != nil {
+		i = rl.index[room]
+		delete(rl.index, room)
+	} else {
+		i = slices.Index(rl.list, room)
+	}
+	last := len(rl.list) - 1
+	if i != last {
+		rl.list[i] = rl.list[last]
+		if rl.index != nil {
+			rl.index[rl.list[i]] = i
+		}
+	}
+	rl.list[last] = ""
+	rl.list = rl.list[:last]
 }
 
 func newLocalSockets(nsp *Namespace) *LocalSockets {
 	return &LocalSockets{
 		nsp:   nsp,
 		sids:  map[string]*member{},
-		rooms: map[string]map[string]*member{},
+		rooms: map[string]memberSet{},
 		pids:  map[string]*Socket{},
 	}
 }
@@ -93,7 +202,7 @@ func (l *LocalSockets) registerLocked(s *Socket, rooms []string) {
 			delete(l.pids, old.sock.pid)
 		}
 	}
-	m := &member{sock: s, rooms: map[string]struct{}{}}
+	m := &member{sock: s}
 	l.sids[s.id] = m
 	l.joinLocked(m, rooms)
 }
@@ -171,19 +280,16 @@ func (l *LocalSockets) join(s *Socket, rooms []string) {
 
 func (l *LocalSockets) joinLocked(m *member, rooms []string) {
 	for _, r := range rooms {
-		if _, in := m.rooms[r]; in {
+		if m.rooms.has(r) {
 			continue
 		}
-		m.rooms[r] = struct{}{}
-		ids := l.rooms[r]
-		if ids == nil {
-			ids = map[string]*member{}
-			l.rooms[r] = ids
-			if l.roomHook != nil {
-				l.roomHook(r, true)
-			}
+		m.rooms.add(r)
+		set, exists := l.rooms[r]
+		set.add(m)
+		l.rooms[r] = set
+		if !exists && l.roomHook != nil {
+			l.roomHook(r, true)
 		}
-		ids[m.sock.id] = m
 		if l.joinHook != nil {
 			l.joinHook(m.sock.id)
 		}
@@ -201,28 +307,34 @@ func (l *LocalSockets) leave(s *Socket, rooms []string) {
 
 func (l *LocalSockets) leaveLocked(m *member, rooms []string) {
 	for _, r := range rooms {
-		if _, in := m.rooms[r]; !in {
-			continue
+		if m.rooms.has(r) {
+			l.leaveOneLocked(m, r)
 		}
-		delete(m.rooms, r)
-		if l.joinHook != nil {
-			l.joinHook(m.sock.id)
-		}
-		ids := l.rooms[r]
-		delete(ids, m.sock.id)
-		if len(ids) == 0 {
-			delete(l.rooms, r)
-			if l.roomHook != nil {
-				l.roomHook(r, false)
-			}
-		}
+	}
+}
+
+// leaveOneLocked removes the member from room r, which it is in.
+func (l *LocalSockets) leaveOneLocked(m *member, r string) {
+	m.rooms.remove(r)
+	if l.joinHook != nil {
+		l.joinHook(m.sock.id)
+	}
+	set := l.rooms[r]
+	set.remove(m.sock.id)
+	if set.len() > 0 {
+		l.rooms[r] = set
+		return
+	}
+	delete(l.rooms, r)
+	if l.roomHook != nil {
+		l.roomHook(r, false)
 	}
 }
 
 // leaveAllLocked removes the member from every room (it stays registered).
 func (l *LocalSockets) leaveAllLocked(m *member) {
-	for r := range m.rooms {
-		l.leaveLocked(m, []string{r})
+	for n := len(m.rooms.list); n > 0; n = len(m.rooms.list) {
+		l.leaveOneLocked(m, m.rooms.list[n-1])
 	}
 }
 
@@ -242,10 +354,7 @@ func (l *LocalSockets) socketRooms(id string) []string {
 	if !ok {
 		return nil
 	}
-	rooms := make([]string, 0, len(m.rooms))
-	for r := range m.rooms {
-		rooms = append(rooms, r)
-	}
+	rooms := slices.Clone(m.rooms.list)
 	slices.Sort(rooms)
 	return rooms
 }
@@ -266,7 +375,8 @@ func (l *LocalSockets) Rooms() []string {
 func (l *LocalSockets) HasRoom(room string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.rooms[room] != nil
+	_, ok := l.rooms[room]
+	return ok
 }
 
 // applyLocked calls fn for each registered socket that opts selects (in any
@@ -277,7 +387,11 @@ func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
 	if len(opts.Except) > 0 {
 		except = map[string]struct{}{}
 		for _, r := range opts.Except {
-			for id := range l.rooms[r] {
+			set := l.rooms[r]
+			if set.one != nil {
+				except[set.one.sock.id] = struct{}{}
+			}
+			for id := range set.many {
 				except[id] = struct{}{}
 			}
 		}
@@ -293,18 +407,28 @@ func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
 			visit(id, m)
 		}
 	case 1:
-		for id, m := range l.rooms[opts.Rooms[0]] {
+		set := l.rooms[opts.Rooms[0]]
+		if set.one != nil {
+			visit(set.one.sock.id, set.one)
+		}
+		for id, m := range set.many {
 			visit(id, m)
 		}
 	default:
 		seen := map[string]struct{}{}
-		for _, r := range opts.Rooms {
-			for id, m := range l.rooms[r] {
-				if _, ok := seen[id]; ok {
-					continue
-				}
+		visitOnce := func(id string, m *member) {
+			if _, ok := seen[id]; !ok {
 				seen[id] = struct{}{}
 				visit(id, m)
+			}
+		}
+		for _, r := range opts.Rooms {
+			set := l.rooms[r]
+			if set.one != nil {
+				visitOnce(set.one.sock.id, set.one)
+			}
+			for id, m := range set.many {
+				visitOnce(id, m)
 			}
 		}
 	}
@@ -402,7 +526,7 @@ func (l *LocalSockets) Fetch(opts *BroadcastOptions) []*SocketDetails {
 	sockets := l.selected(opts)
 	out := make([]*SocketDetails, 0, len(sockets))
 	for _, s := range sockets {
-		out = append(out, &SocketDetails{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.data.Snapshot(), local: s})
+		out = append(out, &SocketDetails{ID: s.id, Handshake: s.Handshake(), Rooms: s.Rooms(), Data: s.data.Snapshot(), local: s})
 	}
 	slices.SortFunc(out, func(x, y *SocketDetails) int { return strings.Compare(x.ID, y.ID) })
 	return out

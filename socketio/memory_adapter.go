@@ -235,7 +235,7 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 	}
 	excepted := func(id string) bool {
 		for _, r := range opts.Except {
-			if _, ok := l.rooms[r][id]; ok {
+			if l.rooms[r].has(id) {
 				return true
 			}
 		}
@@ -250,7 +250,11 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 		return false
 	}
 	for _, r := range opts.Rooms {
-		for id := range l.rooms[r] {
+		set := l.rooms[r]
+		if set.one != nil && !excepted(set.one.sock.id) {
+			return true
+		}
+		for id := range set.many {
 			if !excepted(id) {
 				return true
 			}

@@ -134,6 +134,7 @@ func (n *Namespace) Socket(id string) *Socket {
 // it.
 func (n *Namespace) connect(c *connection, auth json.RawMessage) {
 	s := n.newOrRestoredSocket(c, auth)
+	defer s.connectDone()
 	c.setSocket(n.name, s)
 
 	var err error
@@ -237,7 +238,7 @@ func (n *Namespace) takeOver(pid string) {
 	old.conn.onclose(ReasonTransportClose)
 	_ = old.conn.engine.Close()
 	select {
-	case <-old.done:
+	case <-old.doneChan():
 	case <-time.After(takeOverTimeout):
 	}
 }

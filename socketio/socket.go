@@ -229,20 +229,28 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 // safe for concurrent use. Event handlers, middlewares and connection and
 // disconnection handlers of the sockets of one client connection run one at
 // a time, in the order the packets arrived.
+//
+// (Its bool fields are together at the end, so that an idle socket does
+// not pay for padding after each.)
 type Socket struct {
-	id        string
-	pid       string
-	nsp       *Namespace
-	conn      *connection
-	handshake *Handshake
-	recovered bool
-	data      Data
+	id   string
+	pid  string
+	nsp  *Namespace
+	conn *connection
+	// The handshake is made on demand from the engine's request and these
+	// (see Handshake): the socket keeps no map of its own.
+	auth    json.RawMessage
+	created int64 // Unix time in nanoseconds
+	data    Data
 
 	connected atomic.Bool
 	closing   atomic.Bool
 
-	mu              sync.Mutex
-	handlers        map[string]eventHandler
+	mu sync.Mutex
+	// While the socket connects (connecting), its middlewares and
+	// connection handlers share one handshake, hs.
+	hs              *Handshake
+	handlers        smallMap[eventHandler]
 	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
 	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
 	onDisconnecting []func(s *Socket, reason string)
@@ -250,11 +258,18 @@ type Socket struct {
 	onError         []func(s *Socket, err error)
 	acks            map[uint64]func(args []json.RawMessage, err error)
 
-	done chan struct{} // closed when onclose has run
+	// done is closed when onclose has run (closedDone); it is made only
+	// for someone waiting (see doneChan), so an idle socket holds no
+	// channel.
+	done chan struct{}
 
-	sendMu  sync.Mutex
-	holding bool // deliveries wait in held until the CONNECT packet is out
-	held    []*EncodedPacket
+	sendMu sync.Mutex
+	held   []*EncodedPacket // deliveries waiting for the CONNECT packet (holding)
+
+	recovered  bool
+	connecting bool // guarded by mu
+	closedDone bool // guarded by mu
+	holding    bool // guarded by sendMu
 }
 
 // generateID returns a random id like Node's base64id (20 characters).
@@ -266,12 +281,13 @@ func generateID() string {
 
 func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 	s := &Socket{
-		id:       generateID(),
-		nsp:      nsp,
-		conn:     c,
-		holding:  true,
-		handlers: map[string]eventHandler{},
-		done:     make(chan struct{}),
+		id:         generateID(),
+		nsp:        nsp,
+		conn:       c,
+		auth:       auth,
+		created:    time.Now().UnixNano(),
+		connecting: true,
+		holding:    true,
 	}
 	switch {
 	case c.v3():
@@ -283,12 +299,11 @@ func newSocket(nsp *Namespace, c *connection, auth json.RawMessage) *Socket {
 	case c.srv.opts.ConnectionStateRecovery != nil:
 		s.pid = generateID()
 	}
-	s.handshake = buildHandshake(c.engine.Request(), auth)
 	return s
 }
 
-func buildHandshake(r *http.Request, auth json.RawMessage) *Handshake {
-	h := &Handshake{Time: time.Now(), Auth: auth}
+func buildHandshake(r *http.Request, auth json.RawMessage, created time.Time) *Handshake {
+	h := &Handshake{Time: created, Auth: auth}
 	if r != nil {
 		h.Headers = r.Header
 		h.Host = r.Host
@@ -309,8 +324,33 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake returns the details of the connection. It must not be modified.
-func (s *Socket) Handshake() *Handshake { return s.handshake }
+// Handshake returns the details of the connection. It must not be
+// modified. The socket does not keep it: it is made from what the
+// Engine.IO session keeps of its handshake request (see
+// [engineio.Socket.Request]), anew by each call once the socket is
+// connected, so keep the result rather than calling Handshake for each
+// event. While the socket connects, its middlewares and connection handlers
+// get the same one.
+func (s *Socket) Handshake() *Handshake {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hs != nil {
+		return s.hs
+	}
+	h := buildHandshake(s.conn.engine.Request(), s.auth, time.Unix(0, s.created))
+	if s.connecting {
+		s.hs = h
+	}
+	return h
+}
+
+// connectDone drops the handshake the connection's middlewares and
+// handlers shared: from now on Handshake makes one for each call.
+func (s *Socket) connectDone() {
+	s.mu.Lock()
+	s.connecting, s.hs = false, nil
+	s.mu.Unlock()
+}
 
 // Recovered reports whether the socket's state (id, rooms, data) was
 // restored by connection state recovery, and its missed packets resent.
@@ -334,7 +374,7 @@ func (s *Socket) EngineID() string { return s.conn.engine.ID() }
 // On sets the handler of event, replacing any previous one.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = eventHandler{fn: h}
+	s.handlers.set(event, eventHandler{fn: h})
 	s.mu.Unlock()
 }
 
@@ -344,14 +384,14 @@ func (s *Socket) On(event string, h EventHandler) {
 // see the arguments as On's handlers do.
 func (s *Socket) OnRaw(event string, h RawEventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = eventHandler{raw: h}
+	s.handlers.set(event, eventHandler{raw: h})
 	s.mu.Unlock()
 }
 
 // Off removes the handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers.del(event)
 	s.mu.Unlock()
 }
 
@@ -605,9 +645,33 @@ func (s *Socket) closeWith(reason string) {
 	s.conn.enqueue(func() { s.onclose(reason) })
 }
 
+// doneChan returns a channel closed once the socket's disconnection
+// (onclose) has run.
+func (s *Socket) doneChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.closedDone {
+			close(s.done)
+		}
+	}
+	return s.done
+}
+
+// markDone closes the channel of doneChan.
+func (s *Socket) markDone() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closedDone = true
+	if s.done != nil {
+		close(s.done)
+	}
+}
+
 // onclose runs on the client's dispatch goroutine.
 func (s *Socket) onclose(reason string) {
-	defer close(s.done)
+	defer s.markDone()
 	s.conn.removeSocket(s)
 	if !s.connected.Load() {
 		s.nsp.local.unregister(s)
@@ -656,7 +720,8 @@ func (s *Socket) onEvent(p parser.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	s.mu.Lock()
-	mws, anys, h := s.middlewares, s.anyHandlers, s.handlers[name]
+	mws, anys := s.middlewares, s.anyHandlers
+	h, _ := s.handlers.get(name)
 	s.mu.Unlock()
 	// The arguments as JSON, binary parts inlined as base64 strings.
 	args := raw
