@@ -44,7 +44,7 @@ func TestAdminUIMixed(t *testing.T) {
 	const key = "adminmix"
 	node := startProc(t, nodeBin, "node server", "node_server.mjs", "classic", r.URL(), key, "admin")
 	nodeURL := fmt.Sprintf("http://127.0.0.1:%d", node.wait("the node server to listen", func(l line) bool { return l.Op == "listening" }).Port)
-	tn := startTether(t, r, "tether", key, "classic")
+	tn := startTether(t, r.URL(), "tether", key, "classic")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	admin, err := adminui.Instrument(tn.srv, adminui.Options{NoAuth: true, ServerID: "tether", Logger: quiet, ScanInterval: 20 * time.Millisecond})
 	if err != nil {
