@@ -526,11 +526,7 @@ func (st *sockState) onPublish(args []socketio.RawArg) result {
 	// The receivers on this server: counting the cluster's would cost a
 	// request to every node per publish (and fail while Redis is away).
 	count := func(ctx context.Context) (int, error) {
-		ids := st.rules.nsp.LocalSockets().IDs(&socketio.BroadcastOptions{Rooms: []string{a.Room}})
-		if slices.Contains(ids, st.sock.ID()) {
-			return len(ids) - 1, nil
-		}
-		return len(ids), nil
+		return st.rules.nsp.LocalSockets().Count(&socketio.BroadcastOptions{Rooms: []string{a.Room}, Except: []string{st.sock.ID()}}), nil
 	}
 	n, err := st.srv.emit(st.rules, st.sock.To(a.Room), count, a.Event, data, meta)
 	if err != nil {

@@ -521,6 +521,16 @@ func (l *LocalSockets) IDs(opts *BroadcastOptions) []string {
 	return ids
 }
 
+// Count returns how many local sockets opts selects: len(IDs(opts)),
+// without listing them.
+func (l *LocalSockets) Count(opts *BroadcastOptions) int {
+	l.mu.Lock()
+	n := 0
+	l.applyLocked(opts, func(*Socket) { n++ })
+	l.mu.Unlock()
+	return n
+}
+
 // Fetch returns the details of the local sockets opts selects, sorted by id.
 func (l *LocalSockets) Fetch(opts *BroadcastOptions) []*SocketDetails {
 	sockets := l.selected(opts)

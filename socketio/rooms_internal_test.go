@@ -92,6 +92,9 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 		if got := l.IDs(&BroadcastOptions{Rooms: []string{r}}); !slices.Equal(got, ids) {
 			t.Fatalf("step %d: IDs in %s = %v, want %v", step, r, got, ids)
 		}
+		if got := l.Count(&BroadcastOptions{Rooms: []string{r}}); got != len(ids) {
+			t.Fatalf("step %d: Count in %s = %d, want %d", step, r, got, len(ids))
+		}
 		for id := range model {
 			if got, want := l.rooms[r].has(id), slices.Contains(ids, id); got != want {
 				t.Fatalf("step %d: %s has %s = %v, want %v", step, r, id, got, want)
@@ -110,6 +113,9 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 		slices.Sort(want)
 		if got := l.IDs(&BroadcastOptions{Rooms: []string{a, b}, Except: []string{x}}); !slices.Equal(got, want) {
 			t.Fatalf("step %d: IDs in %s or %s but not %s = %v, want %v", step, a, b, x, got, want)
+		}
+		if got := l.Count(&BroadcastOptions{Rooms: []string{a, b}, Except: []string{x}}); got != len(want) {
+			t.Fatalf("step %d: Count in %s or %s but not %s = %d, want %d", step, a, b, x, got, len(want))
 		}
 	}
 }
