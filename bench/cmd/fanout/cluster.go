@@ -369,37 +369,12 @@ func runCluster(cfg config) (*result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	conns := make([]*websocket.Conn, cfg.Clients)
-	connected := make(chan error, cfg.Clients)
-	sem := make(chan struct{}, cfg.Dialers)
-	var wg sync.WaitGroup
 	rampStart := time.Now()
-	go func() {
-		for i := range cfg.Clients {
-			sem <- struct{}{}
-			url := fmt.Sprintf("ws://127.0.0.1:%d/socket.io/?EIO=4&transport=websocket", nodes[i%len(nodes)].port)
-			wg.Go(func() {
-				c := make(chan error, 1)
-				go func() {
-					err := <-c
-					<-sem
-					connected <- err
-				}()
-				client(ctx, i, url, st, c, &conns[i])
-			})
-		}
-	}()
-	var nerr int
-	var firstErr error
-	for range cfg.Clients {
-		if err := <-connected; err != nil {
-			nerr++
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	}
-	if nerr > 0 {
-		return nil, fmt.Errorf("%d of %d clients failed to connect, first: %w", nerr, cfg.Clients, firstErr)
+	wg, err := connectClients(ctx, cfg.Clients, cfg.Dialers, func(i int) string {
+		return fmt.Sprintf("ws://127.0.0.1:%d/socket.io/?EIO=4&transport=websocket", nodes[i%len(nodes)].port)
+	}, st, conns)
+	if err != nil {
+		return nil, err
 	}
 	log.Printf("%s ×%d: %d clients connected and subscribed in %v", cfg.Server, cfg.Nodes, cfg.Clients, time.Since(rampStart).Round(time.Millisecond))
 	// Redis's own CPU with every client connected and nothing published

@@ -375,6 +375,49 @@ func (st *stats) quantiles(qs ...float64) []float64 {
 	return out
 }
 
+// connectClients starts n clients, at most dialers handshaking at a time,
+// client i on url(i), with its connection stored in conns[i] when conns is
+// not nil, and returns once every client connected (and subscribed), or
+// with an error saying how many failed. The WaitGroup counts the clients'
+// goroutines.
+func connectClients(ctx context.Context, n, dialers int, url func(i int) string, st *stats, conns []*websocket.Conn) (*sync.WaitGroup, error) {
+	connected := make(chan error, n)
+	sem := make(chan struct{}, dialers)
+	wg := new(sync.WaitGroup)
+	go func() {
+		for i := range n {
+			sem <- struct{}{}
+			var slot **websocket.Conn
+			if conns != nil {
+				slot = &conns[i]
+			}
+			wg.Go(func() {
+				c := make(chan error, 1)
+				go func() {
+					err := <-c
+					<-sem
+					connected <- err
+				}()
+				client(ctx, i, url(i), st, c, slot)
+			})
+		}
+	}()
+	var nerr int
+	var firstErr error
+	for range n {
+		if err := <-connected; err != nil {
+			nerr++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if nerr > 0 {
+		return wg, fmt.Errorf("%d of %d clients failed to connect, first: %w", nerr, n, firstErr)
+	}
+	return wg, nil
+}
+
 // client runs one Socket.IO client: Engine.IO v4 over WebSocket, connected
 // to the main namespace, counting `tick` events until the connection ends.
 // With slot not nil (cluster runs), it subscribes to the room "bench" with
@@ -476,36 +519,10 @@ func run(cfg config) (*result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	url := fmt.Sprintf("ws://127.0.0.1:%d/socket.io/?EIO=4&transport=websocket", srv.port)
-	connected := make(chan error, cfg.Clients)
-	sem := make(chan struct{}, cfg.Dialers)
-	var wg sync.WaitGroup
 	rampStart := time.Now()
-	go func() {
-		for i := range cfg.Clients {
-			sem <- struct{}{}
-			wg.Go(func() {
-				c := make(chan error, 1)
-				go func() {
-					err := <-c
-					<-sem
-					connected <- err
-				}()
-				client(ctx, i, url, st, c, nil)
-			})
-		}
-	}()
-	var nerr int
-	var firstErr error
-	for range cfg.Clients {
-		if err := <-connected; err != nil {
-			nerr++
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	}
-	if nerr > 0 {
-		return nil, fmt.Errorf("%d of %d clients failed to connect, first: %w", nerr, cfg.Clients, firstErr)
+	wg, err := connectClients(ctx, cfg.Clients, cfg.Dialers, func(int) string { return url }, st, nil)
+	if err != nil {
+		return nil, err
 	}
 	log.Printf("%s: %d clients connected in %v", cfg.Server, cfg.Clients, time.Since(rampStart).Round(time.Millisecond))
 	// Wait until the server has them all in the room.
