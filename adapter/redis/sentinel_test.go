@@ -59,6 +59,15 @@ func TestRedisSentinelFailover(t *testing.T) {
 		}
 	}()
 	rs.Failover(t)
+	// Every server's subscription started on the old master, so each moves
+	// (a reconnect) once its client follows Sentinel to the new one; until
+	// then probes can still cross on the old master, and what is published
+	// while a server moves is lost.
+	for _, s := range []*classicServer{a, b} {
+		waitFor(t, "the servers to subscribe on the new master", func() bool {
+			return s.stats.Connected.Load() && s.stats.Reconnects.Load() >= 1
+		})
+	}
 	// Until each server's broadcasts reach the other's client again (a
 	// server publishes to the old master until its client learns of the
 	// new one). The old master stays one (split): a subscription left
