@@ -27,11 +27,18 @@
 #  6. memory per idle Socket.IO client of the product: `tether serve` with
 #     its defaults against Node's socket.io 4.8, 5,000 clients over
 #     WebSocket from `tether load` (bench/load/serve-idle.sh).
+#  7. growth curves of the product (not part of the full run: `growth`
+#     only): `tether serve` with its defaults at 1,000, 5,000, 10,000 and
+#     19,000 clients, idle and active (bench/cmd/growth), a fresh server per
+#     point, each point under flock /tmp/bench.lock; writes
+#     $OUT/growth.jsonl, a Markdown table, and docs/growth-rss.png and
+#     docs/growth-cpu.png.
 #
 # Usage: bench/run.sh            (about 21 minutes on 2 cores)
 #        bench/run.sh fanout     (part 4 only, about 2 minutes)
 #        bench/run.sh cluster    (part 5 only, about 8 minutes)
 #        bench/run.sh serve-idle (part 6 only, about 3 minutes per round)
+#        bench/run.sh growth     (part 7 only, about 8 minutes; 16 with node)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
@@ -41,6 +48,9 @@
 #        CLUSTER_DURATION=10s CLUSTER_WARMUP=2s CLUSTER_SCALE="1 2"
 #        CLUSTER_REDIS_PORT=16379 (a redis-server the part starts)
 #        SERVE_IDLE_RUNS=1 (rounds of part 6, each tether serve then Node)
+#        GROWTH_CLIENTS="1000 5000 10000 19000" GROWTH_SERVERS=tether
+#        (GROWTH_SERVERS="tether node" adds Node socket.io 4.8, alternated)
+#        GROWTH_SCENARIOS="idle active"
 #        RUNS=1: repeat the echo tests; the tables show the median run
 #        (4 more minutes per run; RUNS=5 is what BENCHMARKS.md shows).
 set -euo pipefail
@@ -165,7 +175,46 @@ serve_idle() {
 	} | tee "$OUT/serve-idle.md"
 }
 
+GROWTH_CLIENTS=${GROWTH_CLIENTS:-1000 5000 10000 19000}
+GROWTH_SERVERS=${GROWTH_SERVERS:-tether}
+GROWTH_SCENARIOS=${GROWTH_SCENARIOS:-idle active}
+
+growth() {
+	log "growth curves: $GROWTH_SERVERS at $GROWTH_CLIENTS clients, $GROWTH_SCENARIOS"
+	(cd .. && go build -o "$bin/tether" ./cmd/tether)
+	go build -o "$bin/growth" ./cmd/growth
+	if [[ " $GROWTH_SERVERS " == *" node "* ]]; then
+		(cd ../test/e2e/client && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; })
+	fi
+	local results="$OUT/growth.jsonl"
+	: >"$results"
+	for scenario in $GROWTH_SCENARIOS; do
+		for n in $GROWTH_CLIENTS; do
+			for server in $GROWTH_SERVERS; do
+				# The lock per point: other benchmarks on the machine
+				# wait for it, and this waits for theirs.
+				flock /tmp/bench.lock "$bin/growth" -mode point -server "$server" -tether "$bin/tether" \
+					-clients "$n" -scenario "$scenario" | tee -a "$results" >&2 ||
+					log "FAILED: growth -server $server -clients $n -scenario $scenario"
+			done
+		done
+	done
+	{
+		echo "### 7. Growth curves (tether serve, defaults)"
+		echo
+		echo "$(go version), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		"$bin/growth" -mode table <"$results"
+	} | tee "$OUT/growth.md"
+	"$bin/growth" -mode plot -docs ../docs <"$results" >&2
+}
+
 case "${1:-}" in
+growth)
+	growth
+	exit
+	;;
 fanout)
 	fanout
 	exit
