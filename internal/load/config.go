@@ -22,7 +22,8 @@ const (
 
 // Config is a load run's scenario.
 type Config struct {
-	URL            string
+	URL            string   // as -url gives it: one URL, or several separated by commas
+	URLs           []string // the URLs of -url (Validate fills it in)
 	Clients        int
 	Ramp           float64 // connections per second; 0: all at once
 	Transports     []TransportShare
@@ -30,12 +31,15 @@ type Config struct {
 	Tokens         []string // auth tokens, taken in turn by the clients; none: no auth
 	Rooms          int      // clients spread over this many rooms; 0: none
 	PublishRate    float64  // messages per second, all clients together
+	PublishMax     bool     // -publish-rate max: as fast as the server keeps up, Window messages in flight per worker
+	Window         int      // messages in flight per worker with PublishMax
 	Size           int      // bytes of a message's data
 	Event          string   // the event clients emit instead of publish (publish, ack modes) or listen to
 	Mode           string
 	Duration       time.Duration
 	Warmup         time.Duration
-	PID            int    // a local server's process id, for its CPU and memory
+	PID            int    // a local server's process id, for its CPU and memory (the first of PIDs)
+	PIDs           []int  // local servers' process ids (-pid a,b,c): their CPU and memory summed
 	Procs          int    // worker processes
 	Out            string // text, json or markdown
 	Label          string // the run's name in the Markdown row
@@ -64,7 +68,7 @@ func (t TransportShare) Name() string { return strings.Join(t.Transports, ",") }
 func (c *Config) FlagSet(output io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(output)
-	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "`URL` of the Socket.IO server (http, https, ws, wss; the path is not used: see -namespace)")
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "`URL` of the Socket.IO server (http, https, ws, wss; the path is not used: see -namespace), or the URLs of a cluster's servers separated by commas: client i connects to the (i mod n)th, and a message is expected by every other member of its room in the cluster (not by the publish acknowledgement's receivers, which count one server's)")
 	fs.IntVar(&c.Clients, "clients", 100, "number of clients")
 	fs.Float64Var(&c.Ramp, "ramp", 500, "new connections per `second`, all processes together (0: all at once)")
 	fs.Func("transports", "`setting` of every client: websocket, polling, polling,websocket (polling, then the upgrade), or a mix in percent such as websocket=80,polling=20 (default websocket)", func(s string) error {
@@ -79,13 +83,15 @@ func (c *Config) FlagSet(output io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.IntVar(&c.Rooms, "rooms", 1, "spread the clients over this many rooms, joined with tether serve's subscribe event (0: none)")
-	fs.Float64Var(&c.PublishRate, "publish-rate", 10, "messages per `second`, all clients together (publish and ack modes)")
+	c.PublishRate = 10
+	fs.Var(rateFlag{&c.PublishRate, &c.PublishMax}, "publish-rate", "messages per `second`, all clients together (publish and ack modes), or max: as fast as the server keeps up, each worker process keeping at most -window messages in flight")
+	fs.IntVar(&c.Window, "window", 16, "with -publish-rate max, the `messages` each worker process keeps in flight: a message is complete when its acknowledgement came (publish event, ack mode) and every client of this worker expected to receive it has (-event: every other member of its room in this worker), and only then is another sent")
 	fs.IntVar(&c.Size, "size", 100, "`bytes` of each message's data (JSON with the send time and padding)")
 	fs.StringVar(&c.Event, "event", "", "`name` of the event to emit instead of publish (the server relays it to the room's other clients), of the event to acknowledge (-mode ack, default echo), or to receive (-mode receive: default any)")
 	fs.StringVar(&c.Mode, "mode", ModePublish, "publish (clients publish, the others receive), ack (emit and wait for the acknowledgement), receive (only receive)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "time of traffic before the measured time, not measured")
-	fs.IntVar(&c.PID, "pid", 0, "`process id` of a local server: its CPU per delivered message and memory per connection are reported")
+	fs.Var(pidFlag{&c.PID, &c.PIDs}, "pid", "`process id` of a local server: its CPU per delivered message and memory per connection are reported; several separated by commas (a cluster's servers): their CPU and memory summed")
 	fs.IntVar(&c.Procs, "procs", 1, "worker processes, each with its share of the clients (each within its own file limit)")
 	fs.StringVar(&c.Out, "out", "text", "report `format`: text, json or markdown")
 	fs.StringVar(&c.Label, "label", "", "the run's name in the report (default: the URL)")
@@ -99,14 +105,40 @@ func (c *Config) FlagSet(output io.Writer) *flag.FlagSet {
 // Validate checks the configuration and fills in defaults.
 func (c *Config) Validate() error {
 	var errs []error
-	u, err := url.Parse(c.URL)
-	if err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("-url %q is not a URL with a host", c.URL))
-	} else {
+	c.URLs = nil
+	for _, raw := range strings.Split(c.URL, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("-url %q is not a URL with a host", raw))
+			continue
+		}
 		switch u.Scheme {
 		case "http", "https", "ws", "wss":
 		default:
-			errs = append(errs, fmt.Errorf("-url %q: the scheme must be http, https, ws or wss", c.URL))
+			errs = append(errs, fmt.Errorf("-url %q: the scheme must be http, https, ws or wss", raw))
+		}
+		c.URLs = append(c.URLs, raw)
+	}
+	if c.PublishMax {
+		if c.Mode == ModeReceive {
+			errs = append(errs, errors.New("-publish-rate max: the clients do not publish in -mode receive"))
+		}
+		if c.Window < 1 {
+			errs = append(errs, errors.New("-window must be at least 1"))
+		}
+		// With -event there is no acknowledgement: a message is complete
+		// when the other members of its room in the worker have it, so
+		// each room needs two members in every worker, or nothing would
+		// bound the rate.
+		if c.Mode == ModePublish && c.Event != "" && c.Procs >= 1 && c.Clients >= c.Procs {
+			per := c.Clients / c.Procs // the smallest worker's clients
+			if c.Rooms > 0 {
+				per /= c.Rooms
+			}
+			if per < 2 {
+				errs = append(errs, fmt.Errorf("-publish-rate max with -event: each room needs at least 2 clients in each of the %d worker processes", c.Procs))
+			}
 		}
 	}
 	if c.Clients < 1 {
@@ -147,6 +179,75 @@ func (c *Config) Validate() error {
 		c.Label = c.URL
 	}
 	return errors.Join(errs...)
+}
+
+// rateFlag is -publish-rate: messages per second, or max.
+type rateFlag struct {
+	rate *float64
+	max  *bool
+}
+
+// String returns the flag's value as given.
+func (f rateFlag) String() string {
+	switch {
+	case f.rate == nil:
+		return ""
+	case *f.max:
+		return "max"
+	}
+	return strconv.FormatFloat(*f.rate, 'g', -1, 64)
+}
+
+// Set parses a rate or max.
+func (f rateFlag) Set(s string) error {
+	if strings.TrimSpace(s) == "max" {
+		*f.rate, *f.max = 0, true
+		return nil
+	}
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("messages per second or max: %w", err)
+	}
+	*f.rate, *f.max = r, false
+	return nil
+}
+
+// pidFlag is -pid: a process id, or several separated by commas.
+type pidFlag struct {
+	pid  *int
+	pids *[]int
+}
+
+// String returns the process ids separated by commas.
+func (f pidFlag) String() string {
+	if f.pids == nil {
+		return ""
+	}
+	s := make([]string, len(*f.pids))
+	for i, p := range *f.pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses the process ids; 0 alone means none.
+func (f pidFlag) Set(s string) error {
+	var pids []int
+	for _, part := range strings.Split(s, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || p < 0 {
+			return fmt.Errorf("%q is not a process id", part)
+		}
+		if p > 0 {
+			pids = append(pids, p)
+		}
+	}
+	*f.pids = pids
+	*f.pid = 0
+	if len(pids) > 0 {
+		*f.pid = pids[0]
+	}
+	return nil
 }
 
 // parseTransports parses -transports.
@@ -240,6 +341,14 @@ func (c *Config) transportFor(i int) []string {
 		}
 	}
 	return c.Transports[len(c.Transports)-1].Transports
+}
+
+// urlFor returns the URL of client i: the URLs of -url in turn.
+func (c *Config) urlFor(i int) string {
+	if len(c.URLs) == 0 {
+		return c.URL
+	}
+	return c.URLs[i%len(c.URLs)]
 }
 
 // loopbackHost reports whether the URL's host is an IPv4 loopback

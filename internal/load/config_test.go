@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -108,5 +109,71 @@ func TestShellCommand(t *testing.T) {
 	got := shellCommand([]string{"tether", "load", "-label", "Node socket.io 4.8", "-url", "http://127.0.0.1:80/", "-x", "it's", "-e", ""})
 	if want := `tether load -label 'Node socket.io 4.8' -url http://127.0.0.1:80/ -x 'it'\''s' -e ''`; got != want {
 		t.Fatalf("%s\nwant %s", got, want)
+	}
+}
+
+// TestMaxAndURLFlags: -publish-rate takes a rate or max, -url several
+// URLs (spread round-robin over the clients), -pid several process ids.
+func TestMaxAndURLFlags(t *testing.T) {
+	cfg := &Config{}
+	if err := cfg.FlagSet(io.Discard).Parse([]string{"-url", "http://127.0.0.1:1, ws://127.0.0.1:2", "-publish-rate", "max", "-window", "4", "-pid", "10,20"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.PublishMax || cfg.Window != 4 || cfg.PID != 10 || fmt.Sprint(cfg.PIDs) != "[10 20]" {
+		t.Fatalf("max %v, window %d, pid %d, pids %v", cfg.PublishMax, cfg.Window, cfg.PID, cfg.PIDs)
+	}
+	if got := []string{cfg.urlFor(0), cfg.urlFor(1), cfg.urlFor(2)}; fmt.Sprint(got) != "[http://127.0.0.1:1 ws://127.0.0.1:2 http://127.0.0.1:1]" {
+		t.Fatalf("urls %v", got)
+	}
+	// The defaults and a single URL are as before.
+	cfg = &Config{}
+	if err := cfg.FlagSet(io.Discard).Parse([]string{"-pid", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PublishMax || cfg.PublishRate != 10 || cfg.Window != 16 || cfg.PID != 0 || cfg.PIDs != nil || cfg.urlFor(7) != "http://127.0.0.1:8080" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if err := cfg.FlagSet(io.Discard).Parse([]string{"-publish-rate", "2.5"}); err != nil || cfg.PublishRate != 2.5 || cfg.PublishMax {
+		t.Fatalf("-publish-rate 2.5: %v %v %v", err, cfg.PublishRate, cfg.PublishMax)
+	}
+}
+
+// TestMaxBadInput: the combinations -publish-rate max cannot run, and bad
+// values of the new forms, are refused with a word about why.
+func TestMaxBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-publish-rate", "max", "-mode", "receive"}, "-mode receive"},
+		{[]string{"-publish-rate", "max", "-window", "0"}, "-window"},
+		{[]string{"-publish-rate", "max", "-event", "tick", "-clients", "6", "-rooms", "2", "-procs", "2"}, "at least 2 clients"},
+		{[]string{"-url", "http://127.0.0.1:1,ftp://x"}, "scheme"},
+		{[]string{"-url", "http://127.0.0.1:1,"}, "not a URL"},
+	} {
+		cfg := &Config{}
+		if err := cfg.FlagSet(io.Discard).Parse(c.args); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want a word about %s", c.args, err, c.want)
+		}
+	}
+	for _, args := range [][]string{{"-publish-rate", "fast"}, {"-pid", "12,x"}, {"-pid", "-3"}} {
+		cfg := &Config{}
+		if err := cfg.FlagSet(io.Discard).Parse(args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	// -publish-rate max needs a room for the publish event, as a rate does.
+	err := Main(context.Background(), []string{"-publish-rate", "max", "-rooms", "0"}, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-rooms 0") {
+		t.Fatalf("-rooms 0: %v", err)
 	}
 }

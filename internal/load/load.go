@@ -23,6 +23,22 @@
 // wrong: a connection or a message failed, a client was disconnected, or
 // fewer messages arrived than expected.
 //
+// With -publish-rate max the clients publish as fast as the server keeps
+// up: each worker keeps at most -window messages in flight, and a message
+// is complete, and its place in the window given to the next, when its
+// acknowledgement came (the publish event, the ack mode; with -event, when
+// it was emitted) and every client of that worker expected to receive it
+// has (the members of its room ready in that worker, but the sender). So
+// with -procs P up to P × -window messages are in flight, and each worker
+// paces its messages by its own receivers. A place held for 10 s is given
+// back and the message counted as a failure.
+//
+// -url takes several URLs separated by commas, the servers of one
+// cluster: client i connects to URL i mod n, and a message is expected by
+// every other member of its room (the publish acknowledgement counts the
+// receivers of one server only). -pid takes as many process ids, whose
+// CPU time and memory are summed.
+//
 // With -procs P it runs P worker processes (the same program, with
 // -worker), each with its share of the clients and of the rates, within
 // its own file limit, and merges their histograms. Clients of a server on
@@ -65,6 +81,8 @@ Exits 1 when a connection or a message failed or fewer messages arrived than
 expected.
 
   tether load -url http://127.0.0.1:8080 -clients 1000 -rooms 1 -publish-rate 20 -duration 10s
+  tether load -url http://127.0.0.1:8080 -clients 1000 -rooms 1 -publish-rate max -window 16 -pid $PID
+  tether load -url http://127.0.0.1:8081,http://127.0.0.1:8082 -clients 1000 -rooms 1 -publish-rate max -pid $PID1,$PID2
 
 Flags:
 `)
@@ -82,7 +100,7 @@ Flags:
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if cfg.Mode == ModePublish && cfg.Event == "" && cfg.Rooms == 0 && cfg.PublishRate > 0 {
+	if cfg.Mode == ModePublish && cfg.Event == "" && cfg.Rooms == 0 && (cfg.PublishRate > 0 || cfg.PublishMax) {
 		return errors.New("-rooms 0: the publish event needs a room (or use -event, or -mode ack)")
 	}
 	if cfg.worker >= 0 {
@@ -119,9 +137,13 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 
 	start := time.Now()
 	var srv *serverSampler
-	if cfg.PID > 0 {
+	pids := cfg.PIDs
+	if len(pids) == 0 && cfg.PID > 0 {
+		pids = []int{cfg.PID}
+	}
+	if len(pids) > 0 {
 		var err error
-		if srv, err = newServerSampler(cfg.PID); err != nil {
+		if srv, err = newServerSampler(pids); err != nil {
 			return nil, err
 		}
 	}

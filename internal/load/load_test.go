@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -141,5 +142,85 @@ func TestMainExit(t *testing.T) {
 	var rep Report
 	if !errors.Is(err, ErrFailed) || json.Unmarshal(out.Bytes(), &rep) != nil || rep.OK || rep.ConnectErrors["connection refused"] != 2 {
 		t.Fatalf("Main: %v\n%s", err, out.String())
+	}
+}
+
+// TestPublishMax: -publish-rate max against tether serve, one worker and
+// a window of 1 and of 4: every message is delivered to the other members
+// of its room (delivered = expected, no loss), the report's count of
+// messages in flight at once never passes the window, and nothing is
+// given up.
+func TestPublishMax(t *testing.T) {
+	url := tetherServe(t, nil)
+	for _, window := range []string{"1", "4"} {
+		t.Run("window"+window, func(t *testing.T) {
+			cfg := config(t, "-url", url, "-clients", "60", "-rooms", "2", "-publish-rate", "max", "-window", window,
+				"-duration", "1s", "-warmup", "300ms", "-pid", "0")
+			cfg.PID = os.Getpid()
+			rep := run(t, cfg)
+			if !rep.OK {
+				t.Fatalf("failures: %v", rep.Failures)
+			}
+			if rep.Published < 10 || rep.Expected != rep.Published*29 || rep.Delivered != rep.Expected || rep.Latency.Count != uint64(rep.Delivered) {
+				t.Fatalf("published %d, expected %d, delivered %d, latencies %d", rep.Published, rep.Expected, rep.Delivered, rep.Latency.Count)
+			}
+			if !rep.PublishMax || fmt.Sprint(rep.Window) != window || rep.MaxInFlight < 1 || fmt.Sprint(min(rep.MaxInFlight, int64(rep.Window))) != fmt.Sprint(rep.MaxInFlight) || rep.WindowLost != 0 {
+				t.Fatalf("window %d, max in flight %d, lost %d", rep.Window, rep.MaxInFlight, rep.WindowLost)
+			}
+			if rep.Server == nil || rep.Server.CPUPerMessageUS <= 0 {
+				t.Fatalf("server stats %+v", rep.Server)
+			}
+			var b bytes.Buffer
+			rep.Write(&b, "text")
+			if !strings.Contains(b.String(), "max msg/s (window "+window+" per proc)") || !strings.Contains(b.String(), "at most") {
+				t.Fatalf("text:\n%s", b.String())
+			}
+		})
+	}
+}
+
+// TestWindow: the window's bookkeeping, message by message: a place is
+// given back once, by the last of what its message waits for (or when it
+// fails), and deliveries of a message no longer in its place change
+// nothing.
+func TestWindow(t *testing.T) {
+	cfg := config(t, "-clients", "4", "-publish-rate", "max", "-window", "2")
+	w := newWorker(cfg, 0)
+	take := func(seq uint64, wait int64) int {
+		k := <-w.free
+		w.slots[k].state.Store(uint64(uint32(seq+1))<<32 | uint64(wait))
+		w.c.inWindow.Add(1)
+		return k
+	}
+	k0 := take(0, 3) // the ack and two receivers
+	k1 := take(1, 1)
+	if len(w.free) != 0 || w.c.inWindow.Load() != 2 {
+		t.Fatalf("free %d, in window %d", len(w.free), w.c.inWindow.Load())
+	}
+	w.done(k0, 0)
+	w.done(k0, 0)
+	w.done(k0, 5) // another message's: ignored
+	if len(w.free) != 0 {
+		t.Fatal("a place came back before its message was complete")
+	}
+	w.done(k0, 0)
+	if len(w.free) != 1 || w.c.inWindow.Load() != 1 {
+		t.Fatalf("after the last: free %d, in window %d", len(w.free), w.c.inWindow.Load())
+	}
+	w.done(k0, 0) // a late duplicate
+	w.abandon(k1, 1)
+	w.abandon(k1, 1)
+	w.done(k1, 1)
+	if len(w.free) != 2 || w.c.inWindow.Load() != 0 {
+		t.Fatalf("after abandon: free %d, in window %d", len(w.free), w.c.inWindow.Load())
+	}
+	// A place held too long is given back by reap, once.
+	k := take(2, 2)
+	w.slots[k].sent.Store(time.Now().Add(-2 * windowTimeout).UnixNano())
+	w.reap()
+	w.reap()
+	w.done(k, 2)
+	if len(w.free) != 2 || w.c.windowLost.Load() != 1 || w.c.inWindow.Load() != 0 {
+		t.Fatalf("after reap: free %d, lost %d, in window %d", len(w.free), w.c.windowLost.Load(), w.c.inWindow.Load())
 	}
 }

@@ -13,42 +13,68 @@ import (
 // Linux).
 const clockTicks = 100
 
-// serverSampler reads a local server's memory and CPU time from /proc.
+// serverSampler reads local servers' memory and CPU time from /proc,
+// summed over their processes.
 type serverSampler struct {
-	pid                     int
+	pids                    []int
 	rssBefore, rssConnected int64
 	conns                   int64
 	cpu0, cpu1              float64
 	t0, t1                  time.Time
 }
 
-func newServerSampler(pid int) (*serverSampler, error) {
-	s := &serverSampler{pid: pid}
-	rss, err := readRSS(pid)
-	if err != nil {
-		return nil, fmt.Errorf("-pid %d: %w", pid, err)
+func newServerSampler(pids []int) (*serverSampler, error) {
+	s := &serverSampler{pids: pids}
+	for _, pid := range pids {
+		rss, err := readRSS(pid)
+		if err != nil {
+			return nil, fmt.Errorf("-pid %d: %w", pid, err)
+		}
+		s.rssBefore += rss
 	}
-	s.rssBefore = rss
 	return s, nil
+}
+
+// rss returns the processes' RSS together.
+func (s *serverSampler) rss() int64 {
+	var n int64
+	for _, pid := range s.pids {
+		r, _ := readRSS(pid)
+		n += r
+	}
+	return n
+}
+
+// cpu returns the processes' CPU time together, in seconds.
+func (s *serverSampler) cpu() float64 {
+	var n float64
+	for _, pid := range s.pids {
+		c, _ := readCPU(pid)
+		n += c
+	}
+	return n
 }
 
 func (s *serverSampler) connected(n int64) {
 	s.conns = n
-	s.rssConnected, _ = readRSS(s.pid)
+	s.rssConnected = s.rss()
 }
 
 func (s *serverSampler) windowStart() {
-	s.cpu0, _ = readCPU(s.pid)
+	s.cpu0 = s.cpu()
 	s.t0 = time.Now()
 }
 
 func (s *serverSampler) windowEnd() {
-	s.cpu1, _ = readCPU(s.pid)
+	s.cpu1 = s.cpu()
 	s.t1 = time.Now()
 }
 
 func (s *serverSampler) stats(_ time.Duration, delivered int64) *ServerStats {
-	st := &ServerStats{PID: s.pid, RSSBefore: s.rssBefore, RSSConnected: s.rssConnected}
+	st := &ServerStats{PID: s.pids[0], RSSBefore: s.rssBefore, RSSConnected: s.rssConnected}
+	if len(s.pids) > 1 {
+		st.PIDs = s.pids
+	}
 	if s.conns > 0 {
 		st.RSSPerConnection = float64(s.rssConnected-s.rssBefore) / float64(s.conns)
 	}

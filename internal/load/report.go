@@ -34,6 +34,7 @@ func quantiles(h *Histogram) Quantiles {
 // ServerStats are a local server's measures (-pid).
 type ServerStats struct {
 	PID              int     `json:"pid"`
+	PIDs             []int   `json:"pids,omitempty"` // several servers (-pid a,b,c): the figures are their sums
 	RSSBefore        int64   `json:"rss_before_bytes"`
 	RSSConnected     int64   `json:"rss_connected_bytes"`
 	RSSPerConnection float64 `json:"rss_per_connection_bytes"`
@@ -53,6 +54,10 @@ type Report struct {
 	Transports      string           `json:"transports"`
 	Rooms           int              `json:"rooms"`
 	PublishRate     float64          `json:"publish_rate"`
+	PublishMax      bool             `json:"publish_max,omitempty"` // -publish-rate max
+	Window          int              `json:"window,omitempty"`      // -publish-rate max: messages in flight per worker
+	MaxInFlight     int64            `json:"max_in_flight,omitempty"`
+	WindowLost      int64            `json:"window_lost,omitempty"` // messages given up after 10 s in the window
 	Size            int              `json:"size"`
 	DurationS       float64          `json:"duration_s"`
 	WarmupS         float64          `json:"warmup_s"`
@@ -88,7 +93,7 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 	r := &Report{
 		Label: cfg.Label, URL: cfg.URL, Command: shellCommand(append([]string{"tether", "load"}, cfg.Args...)),
 		Mode: cfg.Mode, Clients: cfg.Clients, Procs: cfg.Procs, Transports: strings.Join(ts, ","),
-		Rooms: cfg.Rooms, PublishRate: cfg.PublishRate, Size: cfg.Size,
+		Rooms: cfg.Rooms, PublishRate: cfg.PublishRate, PublishMax: cfg.PublishMax, Size: cfg.Size,
 		DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(), Connected: connected,
 		ConnectErrors: map[string]int64{}, SubscribeErrors: map[string]int64{}, PublishErrors: map[string]int64{},
 	}
@@ -106,6 +111,11 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 		connTime.Merge(w.ConnectTime)
 		ack.Merge(w.AckRTT)
 		lat.Merge(w.Latency)
+		r.MaxInFlight = max(r.MaxInFlight, w.MaxInFlight)
+		r.WindowLost += w.WindowLost
+	}
+	if cfg.PublishMax {
+		r.Window = cfg.Window
 	}
 	r.ConnectTime, r.AckRTT, r.Latency = quantiles(&connTime), quantiles(&ack), quantiles(&lat)
 	r.DeliveredPerS = float64(r.Delivered) / cfg.Duration.Seconds()
@@ -137,7 +147,10 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 	if cfg.Mode == ModePublish && r.Delivered < r.Expected {
 		fail("%d messages delivered, %d expected", r.Delivered, r.Expected)
 	}
-	if cfg.Mode != ModeReceive && cfg.PublishRate > 0 && r.Published == 0 {
+	if r.WindowLost > 0 {
+		fail("%d messages incomplete after %v in the window", r.WindowLost, windowTimeout)
+	}
+	if cfg.Mode != ModeReceive && (cfg.PublishRate > 0 || cfg.PublishMax) && r.Published == 0 {
 		fail("no message was sent")
 	}
 	r.OK = len(r.Failures) == 0
@@ -203,14 +216,21 @@ func (q Quantiles) String() string {
 func (r *Report) text(b *bytes.Buffer) {
 	fmt.Fprintf(b, "%s\n", r.Command)
 	fmt.Fprintf(b, "target        %s (%s)\n", r.URL, r.Label)
-	fmt.Fprintf(b, "scenario      %s mode, %d clients (%s) in %d procs, %d rooms, %g msg/s of %d B, %gs warm-up, %gs measured\n",
-		r.Mode, r.Clients, r.Transports, r.Procs, r.Rooms, r.PublishRate, r.Size, r.WarmupS, r.DurationS)
+	rate := fmt.Sprintf("%g msg/s", r.PublishRate)
+	if r.PublishMax {
+		rate = fmt.Sprintf("max msg/s (window %d per proc)", r.Window)
+	}
+	fmt.Fprintf(b, "scenario      %s mode, %d clients (%s) in %d procs, %d rooms, %s of %d B, %gs warm-up, %gs measured\n",
+		r.Mode, r.Clients, r.Transports, r.Procs, r.Rooms, rate, r.Size, r.WarmupS, r.DurationS)
 	fmt.Fprintf(b, "connected     %d of %d; errors: %s\n", r.Connected, r.Clients, errList(r.ConnectErrors))
 	if len(r.SubscribeErrors) > 0 {
 		fmt.Fprintf(b, "room errors   %s\n", errList(r.SubscribeErrors))
 	}
 	fmt.Fprintf(b, "connect time  %s\n", r.ConnectTime)
 	fmt.Fprintf(b, "sent          %d (not sent %d); errors: %s\n", r.Published, r.NotSent, errList(r.PublishErrors))
+	if r.PublishMax {
+		fmt.Fprintf(b, "window        %d per proc, at most %d in flight, %d given up after %v; %.1f msg/s sent\n", r.Window, r.MaxInFlight, r.WindowLost, windowTimeout, float64(r.Published)/r.DurationS)
+	}
 	fmt.Fprintf(b, "ack rtt       %s\n", r.AckRTT)
 	if r.Mode != ModeAck {
 		fmt.Fprintf(b, "delivered     %d of %d expected (%.0f/s)\n", r.Delivered, r.Expected, r.DeliveredPerS)
@@ -218,8 +238,12 @@ func (r *Report) text(b *bytes.Buffer) {
 	}
 	fmt.Fprintf(b, "disconnects   %d, reconnects %d\n", r.Disconnects, r.Reconnects)
 	if s := r.Server; s != nil {
-		fmt.Fprintf(b, "server        pid %d: RSS %.1f MiB before, %.1f MiB connected, %.1f KiB per connection; CPU %.2f s (%.0f %% of a core), %.2f µs per delivered message\n",
-			s.PID, float64(s.RSSBefore)/(1<<20), float64(s.RSSConnected)/(1<<20), s.RSSPerConnection/1024, s.CPUSeconds, s.CPUPercent, s.CPUPerMessageUS)
+		pid := fmt.Sprint(s.PID)
+		if len(s.PIDs) > 1 {
+			pid = fmt.Sprintf("%v (sums)", s.PIDs)
+		}
+		fmt.Fprintf(b, "server        pid %s: RSS %.1f MiB before, %.1f MiB connected, %.1f KiB per connection; CPU %.2f s (%.0f %% of a core), %.2f µs per delivered message\n",
+			pid, float64(s.RSSBefore)/(1<<20), float64(s.RSSConnected)/(1<<20), s.RSSPerConnection/1024, s.CPUSeconds, s.CPUPercent, s.CPUPerMessageUS)
 	}
 	if r.OK {
 		fmt.Fprintf(b, "result        ok\n")

@@ -47,6 +47,8 @@ type (
 		ConnectTime     Snapshot         `json:"connect_time"`
 		AckRTT          Snapshot         `json:"ack_rtt"`
 		Latency         Snapshot         `json:"latency"`
+		MaxInFlight     int64            `json:"max_in_flight"`
+		WindowLost      int64            `json:"window_lost"`
 	}
 	// line is one line of a worker's output.
 	line struct {
@@ -93,6 +95,8 @@ func (w *worker) result() *workerResult {
 		ConnectTime:     w.connTime.Snapshot(),
 		AckRTT:          w.ackRTT.Snapshot(),
 		Latency:         w.latency.Snapshot(),
+		MaxInFlight:     w.c.maxInWindow.Load(),
+		WindowLost:      w.c.windowLost.Load(),
 	}
 }
 

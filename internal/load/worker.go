@@ -28,6 +28,24 @@ type counts struct {
 	disconnects  atomic.Int64
 	reconnects   atomic.Int64
 	inFlight     atomic.Int64 // acks waited for
+	inWindow     atomic.Int64 // -publish-rate max: messages in flight (not complete)
+	maxInWindow  atomic.Int64 // the most messages in flight at once
+	windowLost   atomic.Int64 // messages given up as complete after windowTimeout
+}
+
+// windowTimeout is how long a message may stay incomplete in the window
+// (-publish-rate max) before its place is given to another: as long as an
+// acknowledgement is waited for.
+const windowTimeout = 10 * time.Second
+
+// slot is a place in the window of -publish-rate max. Its state is the
+// generation of the message in it (its sequence number + 1; 0: none) in
+// the high 32 bits, and what the message still waits for in the low 32
+// bits: its acknowledgement (or its emit, with -event) and its deliveries
+// to this worker's clients.
+type slot struct {
+	state atomic.Uint64
+	sent  atomic.Int64 // Unix nanoseconds
 }
 
 // errCounts counts errors by reason.
@@ -58,6 +76,7 @@ func (e *errCounts) snapshot() map[string]int64 {
 // worker runs a share of the clients: those numbered lo to hi-1.
 type worker struct {
 	cfg    *Config
+	index  int
 	lo, hi int
 	share  float64 // of the publish rate and ramp
 
@@ -76,7 +95,14 @@ type worker struct {
 	event     string
 	pad       string
 	dialers   []*net.Dialer
+	loopback  []bool // of each URL: whether its clients use dialers
 	maxFlight int64
+
+	// -publish-rate max: the window's places, the free ones, and the
+	// clients ready in each room (group) of this worker.
+	slots   []slot
+	free    chan int
+	readyIn []atomic.Int64
 }
 
 type loadClient struct {
@@ -93,7 +119,7 @@ func workerRange(n, p, w int) (int, int) {
 }
 
 func newWorker(cfg *Config, index int) *worker {
-	w := &worker{cfg: cfg}
+	w := &worker{cfg: cfg, index: index}
 	w.lo, w.hi = workerRange(cfg.Clients, cfg.Procs, index)
 	w.share = float64(w.hi-w.lo) / float64(cfg.Clients)
 	w.recent.Store(&Histogram{})
@@ -112,28 +138,74 @@ func newWorker(cfg *Config, index int) *worker {
 			w.event = "echo"
 		}
 	}
-	base, _ := json.Marshal(payload{T: time.Now().UnixNano(), S: 1 << 40, M: true, Room: "load-00000", P: ""})
+	base0 := payload{T: time.Now().UnixNano(), S: 1 << 40, M: true, Room: "load-00000", P: ""}
+	if cfg.PublishMax {
+		base0.W, base0.K = max(index, 1), max(cfg.Window-1, 1)
+	}
+	base, _ := json.Marshal(base0)
 	if pad := cfg.Size - len(base); pad > 0 {
 		w.pad = strings.Repeat("x", pad)
 	}
-	if cfg.Sources > 0 && loopbackHost(cfg.URL) {
+	anyLoopback := false
+	for _, u := range cfg.URLs {
+		w.loopback = append(w.loopback, loopbackHost(u))
+		anyLoopback = anyLoopback || loopbackHost(u)
+	}
+	if len(cfg.URLs) == 0 { // a Config not through Validate
+		w.loopback = []bool{loopbackHost(cfg.URL)}
+		anyLoopback = w.loopback[0]
+	}
+	if cfg.Sources > 0 && anyLoopback {
 		for k := range cfg.Sources {
 			ip := net.IPv4(127, 0, byte((k+2)/256), byte((k+2)%256))
 			w.dialers = append(w.dialers, &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: cfg.ConnectTimeout})
 		}
 	}
 	w.maxFlight = int64(max(1000, cfg.PublishRate*w.share*10))
+	if cfg.PublishMax {
+		w.slots = make([]slot, cfg.Window)
+		w.free = make(chan int, cfg.Window)
+		for k := range cfg.Window {
+			w.free <- k
+		}
+		w.readyIn = make([]atomic.Int64, max(cfg.Rooms, 1))
+	}
 	return w
+}
+
+// group returns the index of the client's room among -rooms (0 without
+// rooms).
+func (w *worker) group(lc *loadClient) int {
+	if w.cfg.Rooms > 0 {
+		return lc.i % w.cfg.Rooms
+	}
+	return 0
+}
+
+// setReady marks the client ready (connected and in its room) or not,
+// and counts the ready clients of each room.
+func (w *worker) setReady(lc *loadClient, ready bool) {
+	if lc.ready.Swap(ready) == ready || w.readyIn == nil {
+		return
+	}
+	if ready {
+		w.readyIn[w.group(lc)].Add(1)
+	} else {
+		w.readyIn[w.group(lc)].Add(-1)
+	}
 }
 
 // payload is a message's data: the send time (Unix nanoseconds), a
 // sequence number, whether it was sent in the measured time, the room,
-// and padding to -size.
+// with -publish-rate max the sending worker and the message's place in its
+// window, and padding to -size.
 type payload struct {
 	T    int64  `json:"t"`
 	S    uint64 `json:"s"`
 	M    bool   `json:"m"`
 	Room string `json:"room,omitempty"`
+	W    int    `json:"w,omitempty"`
+	K    int    `json:"k,omitempty"`
 	P    string `json:"p"`
 }
 
@@ -180,13 +252,13 @@ func (w *worker) connectAll(ctx context.Context) {
 func (w *worker) connect(ctx context.Context, lc *loadClient) {
 	cfg := w.cfg
 	opts := &client.Options{Engine: eio.Options{Transports: cfg.transportFor(lc.i)}}
-	if len(w.dialers) > 0 {
+	if len(w.dialers) > 0 && w.loopback[lc.i%len(w.loopback)] {
 		opts.Engine.NetDialContext = w.dialers[lc.i%len(w.dialers)].DialContext
 	}
 	if len(cfg.Tokens) > 0 {
 		opts.SocketOptions.Auth = map[string]string{"token": cfg.Tokens[lc.i%len(cfg.Tokens)]}
 	}
-	m, err := client.NewManager(cfg.URL, opts)
+	m, err := client.NewManager(cfg.urlFor(lc.i), opts)
 	if err != nil {
 		w.connErrs.add(err.Error())
 		return
@@ -201,13 +273,13 @@ func (w *worker) connect(ctx context.Context, lc *loadClient) {
 		if connected && lc.room != "" && !s.Recovered() {
 			go w.subscribe(ctx, lc) // a new session: join the room again
 		} else if connected {
-			lc.ready.Store(true)
+			w.setReady(lc, true)
 		}
 		connected = true
 	})
 	s.OnDisconnect(func(reason string) {
 		w.c.connected.Add(-1)
-		lc.ready.Store(false)
+		w.setReady(lc, false)
 		if !w.ending.Load() {
 			w.c.disconnects.Add(1)
 		}
@@ -227,7 +299,7 @@ func (w *worker) connect(ctx context.Context, lc *loadClient) {
 	w.connTime.Record(time.Since(t0))
 	w.c.connects.Add(1)
 	if lc.room == "" {
-		lc.ready.Store(true)
+		w.setReady(lc, true)
 		return
 	}
 	w.subscribe(ctx, lc)
@@ -250,7 +322,7 @@ func (w *worker) subscribe(ctx context.Context, lc *loadClient) {
 		w.subErrs.add("refused: " + a.Reason)
 		return
 	}
-	lc.ready.Store(true)
+	w.setReady(lc, true)
 }
 
 // listen sets the handler of the messages the client receives.
@@ -264,11 +336,17 @@ func (w *worker) listen(lc *loadClient) {
 			return
 		}
 		var p struct {
-			T int64 `json:"t"`
-			M bool  `json:"m"`
+			T int64  `json:"t"`
+			M bool   `json:"m"`
+			S uint64 `json:"s"`
+			W int    `json:"w"`
+			K int    `json:"k"`
 		}
 		if json.Unmarshal(e.Args[0], &p) != nil || p.T <= 0 {
 			return
+		}
+		if w.slots != nil && p.W == w.index && w.cfg.Mode == ModePublish {
+			w.done(p.K, p.S)
 		}
 		d := time.Duration(now - p.T)
 		w.recent.Load().Record(d)
@@ -297,6 +375,10 @@ func (w *worker) publish(ctx context.Context, t0 time.Time) {
 	rate := cfg.PublishRate * w.share
 	from := t0.Add(cfg.Warmup)
 	to := from.Add(cfg.Duration)
+	if cfg.PublishMax && cfg.Mode != ModeReceive && len(w.clients) > 0 {
+		w.publishMax(ctx, from, to)
+		return
+	}
 	if cfg.Mode == ModeReceive || rate <= 0 || len(w.clients) == 0 {
 		select {
 		case <-time.After(time.Until(to)):
@@ -341,7 +423,7 @@ func (w *worker) publish(ctx context.Context, t0 time.Time) {
 			go func(seq uint64) {
 				defer wg.Done()
 				defer w.c.inFlight.Add(-1)
-				w.send(ctx, lc, seq, measured)
+				w.send(ctx, lc, seq, measured, -1)
 			}(seq)
 		}
 		select {
@@ -352,16 +434,159 @@ func (w *worker) publish(ctx context.Context, t0 time.Time) {
 	}
 }
 
-// send sends one message and records its acknowledgement.
-func (w *worker) send(ctx context.Context, lc *loadClient, seq uint64, measured bool) {
+// nextReady returns the next ready client after *next, round the
+// clients, and moves *next past it; nil when none is ready.
+func (w *worker) nextReady(next *int) *loadClient {
+	for k := 0; k < len(w.clients); k++ {
+		c := w.clients[(*next+k)%len(w.clients)]
+		if c.ready.Load() {
+			*next = (*next + k + 1) % len(w.clients)
+			return c
+		}
+	}
+	return nil
+}
+
+// publishMax sends messages as fast as the server keeps up, until to: a
+// message takes a free place in the window (-window), and gives it back
+// when it is complete: acknowledged (emitted, with -event) and received by
+// every client of this worker that was ready in its room when it was sent,
+// but the sender. Places held longer than windowTimeout are given back
+// (counted as lost from the window).
+func (w *worker) publishMax(ctx context.Context, from, to time.Time) {
+	end := time.NewTimer(time.Until(to))
+	defer end.Stop()
+	reap := time.NewTicker(time.Second)
+	defer reap.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var seq uint64
+	next := 0
+	for {
+		var k int
+		select {
+		case k = <-w.free:
+		case <-reap.C:
+			w.reap()
+			continue
+		case <-end.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+		now := time.Now()
+		if !now.Before(to) {
+			w.free <- k
+			return
+		}
+		lc := w.nextReady(&next)
+		if lc == nil { // no client ready: wait for one
+			w.free <- k
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		wait := int64(1) // the acknowledgement, or the emit
+		if w.cfg.Mode == ModePublish {
+			wait += max(w.readyIn[w.group(lc)].Load()-1, 0)
+		}
+		sl := &w.slots[k]
+		sl.sent.Store(now.UnixNano())
+		sl.state.Store(uint64(uint32(seq+1))<<32 | uint64(wait))
+		if n := w.c.inWindow.Add(1); n > w.c.maxInWindow.Load() {
+			w.c.maxInWindow.Store(n) // only this goroutine raises it
+		}
+		measured := !now.Before(from)
+		if measured {
+			w.c.published.Add(1)
+		}
+		w.c.inFlight.Add(1)
+		wg.Add(1)
+		go func(seq uint64) {
+			defer wg.Done()
+			defer w.c.inFlight.Add(-1)
+			w.send(ctx, lc, seq, measured, k)
+		}(seq)
+		seq++
+	}
+}
+
+// done counts one of what message seq in place k waits for; the last
+// gives the place back.
+func (w *worker) done(k int, seq uint64) {
+	if k < 0 || k >= len(w.slots) {
+		return
+	}
+	sl := &w.slots[k]
+	gen := uint32(seq + 1)
+	for {
+		v := sl.state.Load()
+		if uint32(v>>32) != gen || uint32(v) == 0 {
+			return // another message's place, or complete
+		}
+		if sl.state.CompareAndSwap(v, v-1) {
+			if uint32(v) == 1 {
+				w.release(k)
+			}
+			return
+		}
+	}
+}
+
+// abandon gives back the place of message seq, which failed.
+func (w *worker) abandon(k int, seq uint64) {
+	if k < 0 || k >= len(w.slots) {
+		return
+	}
+	sl := &w.slots[k]
+	gen := uint64(uint32(seq + 1))
+	for {
+		v := sl.state.Load()
+		if v>>32 != gen || uint32(v) == 0 {
+			return
+		}
+		if sl.state.CompareAndSwap(v, gen<<32) {
+			w.release(k)
+			return
+		}
+	}
+}
+
+// reap gives back the places held longer than windowTimeout.
+func (w *worker) reap() {
+	old := time.Now().Add(-windowTimeout).UnixNano()
+	for k := range w.slots {
+		sl := &w.slots[k]
+		if v := sl.state.Load(); uint32(v) != 0 && sl.sent.Load() < old && sl.state.CompareAndSwap(v, v&^0xffffffff) {
+			w.c.windowLost.Add(1)
+			w.release(k)
+		}
+	}
+}
+
+func (w *worker) release(k int) {
+	w.c.inWindow.Add(-1)
+	w.free <- k
+}
+
+// send sends one message and records its acknowledgement; k is its place
+// in the window (-publish-rate max), or -1.
+func (w *worker) send(ctx context.Context, lc *loadClient, seq uint64, measured bool, k int) {
 	cfg := w.cfg
 	p := payload{T: time.Now().UnixNano(), S: seq, M: measured, Room: lc.room, P: w.pad}
+	if k >= 0 {
+		p.W, p.K = w.index, k
+	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	fail := func(r string) {
 		if measured {
 			w.pubErrs.add(r)
 		}
+		w.abandon(k, seq)
 	}
 	switch {
 	case cfg.Mode == ModePublish && cfg.Event == "":
@@ -381,21 +606,23 @@ func (w *worker) send(ctx context.Context, lc *loadClient, seq uint64, measured 
 			fail("refused: " + a.Reason)
 			return
 		}
+		w.done(k, seq)
 		if measured {
 			w.ackRTT.Record(rtt)
-			w.c.expected.Add(a.Receivers)
+			if len(cfg.URLs) > 1 { // the receivers of one server of the cluster
+				w.c.expected.Add(w.roomOthers(lc))
+			} else {
+				w.c.expected.Add(a.Receivers)
+			}
 		}
 	case cfg.Mode == ModePublish:
 		if err := lc.s.Emit(w.event, p); err != nil {
 			fail(reason(err))
 			return
 		}
+		w.done(k, seq)
 		if measured {
-			n := int64(cfg.Clients - 1)
-			if cfg.Rooms > 0 {
-				n = int64(w.roomSizes[lc.i%cfg.Rooms] - 1)
-			}
-			w.c.expected.Add(n)
+			w.c.expected.Add(w.roomOthers(lc))
 		}
 	default: // ack
 		t0 := time.Now()
@@ -403,10 +630,20 @@ func (w *worker) send(ctx context.Context, lc *loadClient, seq uint64, measured 
 			fail(reason(err))
 			return
 		}
+		w.done(k, seq)
 		if measured {
 			w.ackRTT.Record(time.Since(t0))
 		}
 	}
+}
+
+// roomOthers returns the members of the client's room, over all
+// processes and servers, but the client.
+func (w *worker) roomOthers(lc *loadClient) int64 {
+	if w.cfg.Rooms > 0 {
+		return int64(w.roomSizes[lc.i%w.cfg.Rooms] - 1)
+	}
+	return int64(w.cfg.Clients - 1)
 }
 
 // drain waits, at most cfg.Drain, for the acknowledgements and the

@@ -43,6 +43,17 @@ func TestLoadNode(t *testing.T) {
 	if !rep.OK || rep.Published < 40 || rep.AckRTT.Count != uint64(rep.Published) {
 		t.Fatalf("ack: ok %v %v, published %d, acks %d", rep.OK, rep.Failures, rep.Published, rep.AckRTT.Count)
 	}
+	// -publish-rate max: as fast as Node keeps up, 8 messages in flight;
+	// the ack mode's window holds the messages waiting for their
+	// acknowledgement.
+	rep = loadRun(t, "-url", url, "-clients", "100", "-rooms", "1", "-publish-rate", "max", "-window", "8", "-duration", "1s", "-warmup", "300ms")
+	if !rep.OK || rep.Published < 10 || rep.Expected != rep.Published*99 || rep.Delivered != rep.Expected || rep.MaxInFlight < 1 || rep.MaxInFlight > 8 || rep.WindowLost != 0 {
+		t.Fatalf("max: ok %v %v, published %d, expected %d, delivered %d, in flight %d, lost %d", rep.OK, rep.Failures, rep.Published, rep.Expected, rep.Delivered, rep.MaxInFlight, rep.WindowLost)
+	}
+	rep = loadRun(t, "-url", url, "-clients", "10", "-mode", "ack", "-publish-rate", "max", "-window", "3", "-duration", "500ms", "-warmup", "100ms")
+	if !rep.OK || rep.Published < 10 || rep.AckRTT.Count != uint64(rep.Published) || rep.MaxInFlight < 1 || rep.MaxInFlight > 3 {
+		t.Fatalf("ack max: ok %v %v, published %d, acks %d, in flight %d", rep.OK, rep.Failures, rep.Published, rep.AckRTT.Count, rep.MaxInFlight)
+	}
 	// record relays nothing: with -event the expected deliveries do not
 	// come, and the run says so.
 	rep = loadRun(t, "-url", url, "-clients", "5", "-rooms", "1", "-event", "record", "-publish-rate", "10", "-duration", "500ms", "-warmup", "0s", "-drain", "200ms")
