@@ -67,10 +67,13 @@ type SessionToPersist struct {
 }
 
 // Session is a restored session: its state and the packets the client missed,
-// already encoded, in order.
+// already encoded (and, like every [parser.EncodedPacket], not to be
+// modified), in order. The socket converts them to Engine.IO packets when it
+// sends them; they go compressible whatever the Compress flag of their
+// broadcast was, as in Node.
 type Session struct {
 	SessionToPersist
-	MissedPackets []*EncodedPacket
+	MissedPackets []*parser.EncodedPacket
 }
 
 // SocketDetails describes a socket found by [Adapter.FetchSockets], possibly

@@ -540,7 +540,7 @@ func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Sessi
 			if om.Offset != "" {
 				p.Data = parser.AppendOffset(p.Data, om.Offset)
 			}
-			sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
+			sess.MissedPackets = append(sess.MissedPackets, new(p.Encode()))
 		}
 		if attach != nil {
 			attach(sess)
