@@ -109,6 +109,10 @@ type Adapter interface {
 	// Close releases the adapter's resources.
 	Close() error
 	// ServerCount returns the number of servers sharing the namespace.
+	// When it could count them only in part (a node of the broker did not
+	// answer), it returns those it counted and an error wrapping
+	// ErrPartialResult; the requests that wait for every server's answer
+	// then wait for those and report the same partial result.
 	ServerCount(ctx context.Context) (int, error)
 	// AllRooms returns the rooms of every server.
 	AllRooms(ctx context.Context) ([]string, error)
