@@ -257,8 +257,9 @@ func (cm *clusterMetrics) Requested(_ string, t cluster.MessageType, d time.Dura
 	cm.missing.Add(float64(missing))
 }
 
-// nodesGauge returns the nodes of the cluster, as the main namespace's
-// adapter counts them (1 when alone or when it cannot tell).
+// clusterNodes returns the nodes of the cluster, as the main namespace's
+// adapter counts them (0 when it cannot tell; those it could count when
+// some Redis nodes did not answer).
 func (s *Server) clusterNodes() map[string]int {
 	if s.cluster == nil {
 		return map[string]int{}
@@ -266,7 +267,7 @@ func (s *Server) clusterNodes() map[string]int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	n, err := s.io.Sockets().Adapter().ServerCount(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, socketio.ErrPartialResult) {
 		n = 0
 	}
 	return map[string]int{strings.ToLower(s.cluster.adapter): n}

@@ -67,10 +67,13 @@ type SessionToPersist struct {
 }
 
 // Session is a restored session: its state and the packets the client missed,
-// already encoded, in order.
+// already encoded (and, like every [parser.EncodedPacket], not to be
+// modified), in order. The socket converts them to Engine.IO packets when it
+// sends them; they go compressible whatever the Compress flag of their
+// broadcast was, as in Node.
 type Session struct {
 	SessionToPersist
-	MissedPackets []*EncodedPacket
+	MissedPackets []*parser.EncodedPacket
 }
 
 // SocketDetails describes a socket found by [Adapter.FetchSockets], possibly
@@ -106,6 +109,10 @@ type Adapter interface {
 	// Close releases the adapter's resources.
 	Close() error
 	// ServerCount returns the number of servers sharing the namespace.
+	// When it could count them only in part (a node of the broker did not
+	// answer), it returns those it counted and an error wrapping
+	// ErrPartialResult; the requests that wait for every server's answer
+	// then wait for those and report the same partial result.
 	ServerCount(ctx context.Context) (int, error)
 	// AllRooms returns the rooms of every server.
 	AllRooms(ctx context.Context) ([]string, error)

@@ -230,7 +230,7 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)}
-		_ = c.engine.Send(Encode(p).Packets...)
+		_ = c.engine.Send(newOutPacket(p, false).pkts...)
 		return
 	}
 	if nsp.err != nil {
@@ -240,7 +240,7 @@ func (c *connection) connect(name string, auth json.RawMessage) {
 		}
 		c.mu.Unlock()
 		p := &parser.Packet{Type: parser.ConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Namespace unavailable","data":{"reason":"adapter failed"}}`)}
-		_ = c.engine.Send(Encode(p).Packets...)
+		_ = c.engine.Send(newOutPacket(p, false).pkts...)
 		return
 	}
 	nsp.connect(c, auth)

@@ -460,18 +460,18 @@ func (l *LocalSockets) Deliver(p *parser.Packet, opts *BroadcastOptions, offset 
 	if offset != "" {
 		p.Data = parser.AppendOffset(p.Data, offset)
 	}
-	ep := encode(p, opts.Flags.noCompress())
+	o := newOutPacket(p, opts.Flags.noCompress())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.deliverLocked(ep, opts)
+	return l.deliverLocked(o, opts)
 }
 
-// deliverLocked hands ep to the sockets opts selects.
-func (l *LocalSockets) deliverLocked(ep *EncodedPacket, opts *BroadcastOptions) int {
+// deliverLocked hands o to the sockets opts selects.
+func (l *LocalSockets) deliverLocked(o *outPacket, opts *BroadcastOptions) int {
 	n := 0
 	l.applyLocked(opts, func(s *Socket) {
 		n++
-		s.deliver(ep, opts.Flags.Volatile)
+		s.deliver(o, opts.Flags.Volatile)
 	})
 	return n
 }
@@ -484,7 +484,7 @@ func (l *LocalSockets) DeliverWithAck(ctx context.Context, p *parser.Packet, opt
 	p.Namespace = l.nsp.name
 	p.ID, p.HasID = l.nsp.nextAckID(), true
 	id := p.ID
-	ep := encode(p, opts.Flags.noCompress())
+	o := newOutPacket(p, opts.Flags.noCompress())
 	l.mu.Lock()
 	sockets := l.selectLocked(opts)
 	for _, s := range sockets {
@@ -498,7 +498,7 @@ func (l *LocalSockets) DeliverWithAck(ctx context.Context, p *parser.Packet, opt
 			}
 			ack(args[0])
 		})
-		s.deliver(ep, opts.Flags.Volatile)
+		s.deliver(o, opts.Flags.Volatile)
 	}
 	l.mu.Unlock()
 	if len(sockets) > 0 && ctx.Done() != nil {

@@ -67,14 +67,15 @@ type logEntry struct {
 	emittedAt time.Time
 	rooms     []string
 	except    []string
-	pkt       *EncodedPacket
+	pkt       *outPacket
 	size      int64 // what the entry holds: see entrySize
 }
 
-// The memory of a log entry besides its packets' data and room names: the
-// entry itself, its EncodedPacket and room slices.
+// The memory of a log entry besides its packet's text, attachments and
+// room names: the entry itself, its outPacket and, for a packet with
+// attachments, its slice of Engine.IO packets, and its room slices.
 const (
-	entryOverhead    = int64(unsafe.Sizeof(logEntry{}) + unsafe.Sizeof(EncodedPacket{}))
+	entryOverhead    = int64(unsafe.Sizeof(logEntry{}) + unsafe.Sizeof(outPacket{}))
 	entryPacketBytes = int64(unsafe.Sizeof(engineio.Packet{}))
 	entryRoomBytes   = int64(unsafe.Sizeof(""))
 )
@@ -84,9 +85,9 @@ const (
 // the entry's own structures. The room names are not counted: they are
 // shared with the rooms and the callers that named them.
 func entrySize(e *logEntry) int64 {
-	n := entryOverhead + int64(len(e.rooms)+len(e.except))*entryRoomBytes
-	for _, p := range e.pkt.Packets {
-		n += entryPacketBytes + int64(cap(p.Data))
+	n := entryOverhead + int64(len(e.rooms)+len(e.except))*entryRoomBytes + e.pkt.enc.Size()
+	if len(e.pkt.enc.Attachments) > 0 {
+		n += int64(cap(e.pkt.pkts)) * entryPacketBytes
 	}
 	return n
 }
@@ -168,25 +169,25 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	a.mu.Lock()
 	l := a.local
 	l.mu.Lock()
-	var ep *EncodedPacket
+	var o *outPacket
 	if !a.closed && a.recoverableLocked(opts) {
 		seq := a.nextSeq
 		a.nextSeq++
 		offset := a.offset(seq)
 		p.Data = parser.AppendOffset(p.Data, offset)
-		ep = encode(p, opts.Flags.noCompress())
+		o = newOutPacket(p, opts.Flags.noCompress())
 		now := a.now()
 		a.trimLocked(now, &d)
-		e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: ep}
+		e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: o}
 		e.size = entrySize(&e)
 		a.log = append(a.log, e)
 		a.logBytes += e.size
 		a.boundLocked(&d)
 		a.armLocked()
 	} else {
-		ep = encode(p, opts.Flags.noCompress())
+		o = newOutPacket(p, opts.Flags.noCompress())
 	}
-	l.deliverLocked(ep, opts)
+	l.deliverLocked(o, opts)
 	l.mu.Unlock()
 	a.mu.Unlock()
 	a.report(d)
@@ -529,7 +530,7 @@ func (a *InMemoryAdapter) RestoreSession(pid, offset string, attach func(*Sessio
 	sess := &Session{SessionToPersist: st.SessionToPersist}
 	for _, e := range a.log[seq+1-a.firstSeq:] {
 		if included(st.Rooms, e.rooms, e.except) {
-			sess.MissedPackets = append(sess.MissedPackets, e.pkt)
+			sess.MissedPackets = append(sess.MissedPackets, &e.pkt.enc)
 		}
 	}
 	if attach != nil {

@@ -204,7 +204,9 @@ func (n *Namespace) newOrRestoredSocket(c *connection, auth json.RawMessage) *So
 				s = newSocket(n, c, auth)
 				s.id, s.pid, s.recovered = sess.SID, sess.PID, true
 				s.data.replace(sess.Data)
-				s.held = append(s.held, sess.MissedPackets...)
+				for _, ep := range sess.MissedPackets {
+					s.held = appendEnginePackets(s.held, ep, false)
+				}
 				n.local.registerIn(s, sess.Rooms)
 			})
 			if err != nil {

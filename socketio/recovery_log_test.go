@@ -93,7 +93,7 @@ func (lt *logTest) restore(pid, offset string) []int {
 	}
 	got := []int{}
 	for _, ep := range sess.MissedPackets {
-		text := string(ep.Packets[0].Data)
+		text := string(ep.Text)
 		var args []json.RawMessage
 		var n int
 		if json.Unmarshal([]byte(text[strings.IndexByte(text, '['):]), &args) != nil || json.Unmarshal(args[1], &n) != nil {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
 
@@ -264,7 +265,7 @@ type Socket struct {
 	done chan struct{}
 
 	sendMu sync.Mutex
-	held   []*EncodedPacket // deliveries waiting for the CONNECT packet (holding)
+	held   []engineio.Packet // deliveries waiting for the CONNECT packet (holding)
 
 	recovered  bool
 	connecting bool // guarded by mu
@@ -477,7 +478,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
 	}
 	p.Namespace = s.nsp.name
-	s.send(Encode(p))
+	s.send(newOutPacket(p, false))
 	return nil
 }
 
@@ -501,7 +502,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 	p.Namespace = s.nsp.name
 	p.ID, p.HasID = s.nsp.nextAckID(), true
 	s.registerAck(p.ID, func(args []json.RawMessage, err error) { ch <- result{args, err} })
-	s.send(Encode(p))
+	s.send(newOutPacket(p, false))
 	select {
 	case r := <-ch:
 		return r.args, r.err
@@ -546,7 +547,9 @@ func (s *Socket) failAcks() {
 }
 
 // deliver sends a packet of a broadcast (or holds it while connecting).
-func (s *Socket) deliver(ep *EncodedPacket, volatile bool) {
+// The packet's Engine.IO form is shared with the broadcast's other
+// receivers: delivering it allocates nothing (but for the held list).
+func (s *Socket) deliver(o *outPacket, volatile bool) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if s.closing.Load() {
@@ -554,25 +557,25 @@ func (s *Socket) deliver(ep *EncodedPacket, volatile bool) {
 	}
 	if s.holding {
 		if !volatile {
-			s.held = append(s.held, ep)
+			s.held = append(s.held, o.pkts...)
 		}
 		return
 	}
 	if volatile && !s.conn.engine.Writable() {
 		return
 	}
-	_ = s.conn.engine.Send(ep.Packets...)
+	_ = s.conn.engine.Send(o.pkts...)
 }
 
 // send sends a packet to this socket only.
-func (s *Socket) send(ep *EncodedPacket) {
-	s.deliver(ep, false)
+func (s *Socket) send(o *outPacket) {
+	s.deliver(o, false)
 }
 
 // sendNow sends a packet even while holding (CONNECT, CONNECT_ERROR).
 func (s *Socket) sendNow(p *parser.Packet) {
 	p.Namespace = s.nsp.name
-	_ = s.conn.engine.Send(Encode(p).Packets...)
+	_ = s.conn.engine.Send(newOutPacket(p, false).pkts...)
 }
 
 // release sends the CONNECT packet, then what was held, and ends holding.
@@ -580,11 +583,9 @@ func (s *Socket) release(connect *parser.Packet) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	connect.Namespace = s.nsp.name
-	pkts := Encode(connect).Packets
-	for _, ep := range s.held {
-		pkts = append(pkts, ep.Packets...)
-	}
-	_ = s.conn.engine.Send(pkts...)
+	enc := connect.Encode()
+	pkts := appendEnginePackets(make([]engineio.Packet, 0, 1+len(s.held)), &enc, false)
+	_ = s.conn.engine.Send(append(pkts, s.held...)...)
 	s.held = nil
 	s.holding = false
 }
@@ -629,7 +630,7 @@ func (s *Socket) disconnect(notify bool) {
 	s.conn.removeSocket(s) // the client may connect to the namespace again
 	if notify {
 		s.sendMu.Lock()
-		_ = s.conn.engine.Send(Encode(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}).Packets...)
+		_ = s.conn.engine.Send(newOutPacket(&parser.Packet{Type: parser.Disconnect, Namespace: s.nsp.name}, false).pkts...)
 		s.sendMu.Unlock()
 	}
 	s.failAcks()
@@ -770,7 +771,7 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 		if s.closing.Load() {
 			return ErrDisconnected
 		}
-		s.send(Encode(&parser.Packet{Type: parser.Ack, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}))
+		s.send(newOutPacket(&parser.Packet{Type: parser.Ack, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}, false))
 		return nil
 	}
 }

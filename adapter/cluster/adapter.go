@@ -317,6 +317,9 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 	if !a.heartbeat {
 		n, err := a.t.ServerCount(ctx)
 		if err != nil {
+			if errors.Is(err, socketio.ErrPartialResult) {
+				return max(n, 1), fmt.Errorf("failed to count every server: %w", err)
+			}
 			return 0, fmt.Errorf("failed to count the servers: %w", err)
 		}
 		return max(n, 1), nil
@@ -423,12 +426,12 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	if opts.Flags.Local {
 		return local, nil
 	}
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return local, fmt.Errorf("%w: %w", socketio.ErrPartialResult, err)
+	n, countErr := a.ServerCount(ctx)
+	if countErr != nil && !errors.Is(countErr, socketio.ErrPartialResult) {
+		return local, fmt.Errorf("%w: %w", socketio.ErrPartialResult, countErr)
 	}
 	if n <= 1 {
-		return local, nil
+		return local, countErr
 	}
 	timeout := a.opts.RequestTimeout
 	if opts.Flags.Timeout > 0 {
@@ -449,7 +452,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	if missing > 0 {
 		return out, fmt.Errorf("%w: %d of %d servers did not answer FetchSockets within %v", socketio.ErrPartialResult, missing, n-1, timeout)
 	}
-	return out, nil
+	return out, countErr
 }
 
 // AddSockets implements socketio.Adapter.
@@ -486,12 +489,12 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ac
 		a.publish(&Message{Type: ServerSideEmit, Value: value})
 		return nil
 	}
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return err
+	n, countErr := a.ServerCount(ctx)
+	if countErr != nil && !errors.Is(countErr, socketio.ErrPartialResult) {
+		return countErr
 	}
 	if n <= 1 {
-		ack([]json.RawMessage{}, nil)
+		ack([]json.RawMessage{}, countErr)
 		return nil
 	}
 	r := &request{kind: ServerSideEmitResponse, expected: n - 1, done: make(chan struct{})}
@@ -509,7 +512,7 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, args []json.RawMessage, ac
 			ack(got.responses, fmt.Errorf("%w: %d of %d servers did not answer the server-side emit within %v", socketio.ErrPartialResult, missing, n-1, a.opts.RequestTimeout))
 			return
 		}
-		ack(got.responses, nil)
+		ack(got.responses, countErr)
 	}()
 	return nil
 }
@@ -540,7 +543,7 @@ func (a *Adapter) RestoreSession(pid, offset string, attach func(*socketio.Sessi
 			if om.Offset != "" {
 				p.Data = parser.AppendOffset(p.Data, om.Offset)
 			}
-			sess.MissedPackets = append(sess.MissedPackets, socketio.Encode(p))
+			sess.MissedPackets = append(sess.MissedPackets, new(p.Encode()))
 		}
 		if attach != nil {
 			attach(sess)

@@ -387,30 +387,19 @@ func (a *ClassicAdapter) Close() error {
 
 // ServerCount implements socketio.Adapter: the subscribers of the request
 // channel (PUBSUB NUMSUB), this server included, as Node counts servers;
-// on Redis Cluster, the sum over its nodes. It waits at most
+// on Redis Cluster, the sum over its nodes, asked at once: when some do not
+// answer, the sum over the others with an error wrapping
+// socketio.ErrPartialResult that names them. It waits at most
 // RequestTimeout (rueidis retries a read-only command until its context
 // ends: while Redis is away, without a bound, it would never return).
 func (a *ClassicAdapter) ServerCount(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.requestTimeout)
 	defer cancel()
-	c := a.node.client
-	var clients []rueidis.Client
-	if c.Mode() == rueidis.ClientModeCluster {
-		for _, nc := range c.Nodes() {
-			clients = append(clients, nc)
-		}
-	} else {
-		clients = []rueidis.Client{c}
+	n, err := countSubscribers(ctx, a.node.client, a.requestChannel, false)
+	if err != nil {
+		return n, fmt.Errorf("redis: failed to count the servers: %w", err)
 	}
-	total := 0
-	for _, nc := range clients {
-		m, err := nc.Do(ctx, nc.B().PubsubNumsub().Channel(a.requestChannel).Build()).AsIntMap()
-		if err != nil {
-			return 0, fmt.Errorf("redis: failed to count the servers: %w", err)
-		}
-		total += int(m[a.requestChannel])
-	}
-	return total, nil
+	return n, nil
 }
 
 // others returns how many other servers a count of n includes: all of
@@ -471,15 +460,19 @@ func (a *ClassicAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet,
 // request publishes a request that each other server answers, and waits
 // for the answers until the timeout, ctx or a failure to publish. It
 // returns what arrived, and an error wrapping socketio.ErrPartialResult
-// when answers are missing.
+// when answers are missing, or when the servers could be counted on only
+// some nodes of a Redis Cluster (the servers of the others are then
+// neither counted nor waited for).
 func (a *ClassicAdapter) request(ctx context.Context, op string, kind int, timeout time.Duration, payload func(id string) []byte) (*classicPending, error) {
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", socketio.ErrPartialResult, err)
+	n, countErr := a.ServerCount(ctx)
+	if countErr != nil {
+		if !errors.Is(countErr, socketio.ErrPartialResult) {
+			return nil, fmt.Errorf("%w: %w", socketio.ErrPartialResult, countErr)
+		}
 	}
 	expected := a.others(n)
 	if expected <= 0 {
-		return nil, nil
+		return nil, countErr
 	}
 	a.cfg.stats.Requests.Add(1)
 	id := classicUID()
@@ -501,7 +494,10 @@ func (a *ClassicAdapter) request(ctx context.Context, op string, kind int, timeo
 		a.cfg.onRequest(op, time.Since(start), missing)
 	}
 	if missing == 0 {
-		return r, nil
+		if countErr != nil {
+			a.cfg.stats.PartialResults.Add(1)
+		}
+		return r, countErr
 	}
 	a.cfg.stats.PartialResults.Add(1)
 	why := fmt.Sprintf("within %v", timeout)

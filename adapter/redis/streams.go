@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -439,14 +440,13 @@ func (t *streamsTransport) ServerCount(ctx context.Context) (int, error) {
 }
 
 // countSubscribers returns the subscribers of channel (PUBSUB NUMSUB, or
-// SHARDNUMSUB), summed over the nodes of a Redis Cluster.
+// SHARDNUMSUB), summed over the nodes of a Redis Cluster, which are asked
+// at once. When some nodes fail to answer before ctx ends (a node that
+// hangs or went away), it returns the sum over the others and an error
+// wrapping socketio.ErrPartialResult that names the missing nodes; when
+// none answers, only an error.
 func countSubscribers(ctx context.Context, c rueidis.Client, channel string, sharded bool) (int, error) {
-	nodes := map[string]rueidis.Client{"": c}
-	if c.Mode() == rueidis.ClientModeCluster && !sharded {
-		nodes = c.Nodes()
-	}
-	total := 0
-	for _, n := range nodes {
+	count := func(n rueidis.Client) (int, error) {
 		var cmd rueidis.Completed
 		if sharded {
 			cmd = n.B().PubsubShardnumsub().Channel(channel).Build()
@@ -454,12 +454,49 @@ func countSubscribers(ctx context.Context, c rueidis.Client, channel string, sha
 			cmd = n.B().PubsubNumsub().Channel(channel).Build()
 		}
 		counts, err := n.Do(ctx, cmd).AsIntMap()
+		return int(counts[channel]), err
+	}
+	if c.Mode() != rueidis.ClientModeCluster || sharded {
+		n, err := count(c)
 		if err != nil {
 			return 0, fmt.Errorf("failed to count the subscribers of %s: %w", channel, err)
 		}
-		total += int(counts[channel])
+		return n, nil
 	}
-	return total, nil
+	nodes := c.Nodes()
+	type result struct {
+		addr string
+		n    int
+		err  error
+	}
+	results := make(chan result, len(nodes))
+	for addr, nc := range nodes {
+		go func() {
+			n, err := count(nc)
+			results <- result{addr, n, err}
+		}()
+	}
+	total := 0
+	var failed []string
+	var first error
+	for range nodes {
+		r := <-results
+		if r.err != nil {
+			failed = append(failed, r.addr)
+			first = cmp.Or(first, r.err)
+			continue
+		}
+		total += r.n
+	}
+	switch {
+	case len(failed) == 0:
+		return total, nil
+	case len(failed) == len(nodes):
+		return 0, fmt.Errorf("failed to count the subscribers of %s: %w", channel, first)
+	}
+	slices.Sort(failed)
+	return total, fmt.Errorf("%w: failed to count the subscribers of %s on %d of %d Redis nodes (%s): %w",
+		socketio.ErrPartialResult, channel, len(failed), len(nodes), strings.Join(failed, ", "), first)
 }
 
 // receive reads the request and response channels until the transport

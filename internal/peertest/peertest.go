@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -151,6 +152,32 @@ func (r *Redis) start(t testing.TB, bin string) {
 
 // Kill kills the server at once (SIGKILL), as a crash would.
 func (r *Redis) Kill() { r.stop() }
+
+// Pause stops the server without closing its connections (SIGSTOP): it
+// accepts nothing and answers nothing until [Redis.Resume], as a hung
+// host would. A paused server is resumed when the test ends.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("peertest: failed to pause redis-server: %v", err)
+	}
+	t.Cleanup(func() { r.resume() })
+}
+
+// Resume resumes a paused server (SIGCONT).
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	if err := r.resume(); err != nil {
+		t.Fatalf("peertest: failed to resume redis-server: %v", err)
+	}
+}
+
+func (r *Redis) resume() error {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return nil
+	}
+	return r.cmd.Process.Signal(syscall.SIGCONT)
+}
 
 // Restart starts the server again on the same port, with nothing of
 // before (no persistence).

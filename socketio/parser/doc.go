@@ -27,7 +27,9 @@
 // attachment that exists. A server closes the connection on any error.
 //
 // [Packet.AppendText] encodes a packet's text message once, so a broadcast can
-// send the same bytes to every receiver. [AppendValue] turns Go values into
+// send the same bytes to every receiver; [Packet.Encode] gives the whole wire
+// form, an [EncodedPacket] (text and attachments), which adapters keep and
+// share. [AppendValue] turns Go values into
 // JSON, replacing every []byte (nested too) with a placeholder and collecting
 // it as an attachment; [InlineAttachments] does the reverse for received
 // packets, putting each attachment back as a base64 JSON string so that it
