@@ -376,9 +376,7 @@ func (s *Server) apiMembership(w http.ResponseWriter, r *http.Request, join bool
 	for _, rs := range socks {
 		var st *sockState
 		if l := rs.Local(); l != nil {
-			s.mu.Lock()
-			st = s.sockets[l]
-			s.mu.Unlock()
+			st = liveState(l)
 		}
 		for _, room := range req.Rooms {
 			if room == rs.ID {

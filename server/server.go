@@ -68,7 +68,6 @@ type Server struct {
 	testURL      string // tests: the base URL it is served at
 
 	mu       sync.Mutex
-	sockets  map[*socketio.Socket]*sockState
 	conns    map[*engineio.Socket]string // every client connection, with its IP
 	inflight int                         // built-in event handlers running
 	idle     chan struct{}               // closed when inflight drops to 0 while draining
@@ -98,7 +97,6 @@ func New(opts Options) (*Server, error) {
 		cfg:     cfg,
 		log:     log,
 		rules:   map[string]*nsRules{},
-		sockets: map[*socketio.Socket]*sockState{},
 		conns:   map[*engineio.Socket]string{},
 		started: time.Now(),
 		origins: newOriginPolicy(cfg.Origins),

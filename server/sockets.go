@@ -62,6 +62,7 @@ type sockState struct {
 	subscribed map[string]bool // rooms the client subscribed to itself; nil until the first
 	bucket     bucket
 	violations int
+	gone       bool // disconnected (forget has run)
 }
 
 // authToken returns the token of a CONNECT auth payload.
@@ -140,32 +141,60 @@ func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 		ip:    s.ips.clientIP(hs.Address, hs.Headers),
 		id:    s.identityOf(sock),
 	}
-	s.mu.Lock()
-	s.sockets[sock] = st
-	s.mu.Unlock()
-
 	st.mu.Lock()
 	st.armExpiryLocked()
 	st.mu.Unlock()
 
-	sock.Use(st.eventMiddleware)
-	sock.On("subscribe", st.handle((*sockState).onSubscribe))
-	sock.On("unsubscribe", st.handle((*sockState).onUnsubscribe))
-	sock.OnRaw("publish", st.handleRaw((*sockState).onPublish))
-	sock.On("presence", st.handle((*sockState).onPresence))
-	sock.On("refresh", st.handle((*sockState).onRefresh))
-	sock.OnDisconnecting(func(_ *socketio.Socket, reason string) {
-		if r.cfg.JoinLeaveEvents && reason != socketio.ReasonServerShuttingDown {
+	sock.SetHandlers(builtinHandlers, st)
+	s.log.Debug("socket connected", "namespace", r.cfg.Name, "id", sock.ID(), "user", st.user(),
+		"transport", sock.Transport(), "remote", st.ip)
+}
+
+// builtinHandlers are the handlers of the built-in events, which every
+// socket of a configured namespace shares: each finds its sockState as the
+// socket's Value, so that an idle socket holds no closures of its own.
+var builtinHandlers = new(socketio.Handlers).
+	Use(func(sock *socketio.Socket, event string, args []json.RawMessage) error {
+		return stateOf(sock).eventMiddleware(sock, event, args)
+	}).
+	On("subscribe", handle((*sockState).onSubscribe)).
+	On("unsubscribe", handle((*sockState).onUnsubscribe)).
+	OnRaw("publish", handleRaw((*sockState).onPublish)).
+	On("presence", handle((*sockState).onPresence)).
+	On("refresh", handle((*sockState).onRefresh)).
+	OnDisconnecting(func(sock *socketio.Socket, reason string) {
+		st := stateOf(sock)
+		if st.rules.cfg.JoinLeaveEvents && reason != socketio.ReasonServerShuttingDown {
 			for _, room := range sock.Rooms() {
 				if room != sock.ID() {
 					st.presenceEvent(EventPresenceLeave, room)
 				}
 			}
 		}
+	}).
+	OnDisconnect(func(sock *socketio.Socket, reason string) {
+		st := stateOf(sock)
+		st.srv.forget(st, reason)
 	})
-	sock.OnDisconnect(func(_ *socketio.Socket, reason string) { s.forget(st, reason) })
-	s.log.Debug("socket connected", "namespace", r.cfg.Name, "id", sock.ID(), "user", st.user(),
-		"transport", sock.Transport(), "remote", st.ip)
+
+// stateOf returns the sockState of a socket of a configured namespace.
+func stateOf(sock *socketio.Socket) *sockState {
+	return sock.Value().(*sockState)
+}
+
+// liveState returns the sockState of a connected socket of a configured
+// namespace, or nil.
+func liveState(sock *socketio.Socket) *sockState {
+	st, _ := sock.Value().(*sockState)
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gone {
+		return nil
+	}
+	return st
 }
 
 // forget cleans up after a disconnected socket.
@@ -175,11 +204,9 @@ func (s *Server) forget(st *sockState, reason string) {
 		st.timer.Stop()
 	}
 	st.gen++
+	st.gone = true
 	st.mu.Unlock()
 	s.metrics.disconnects.WithLabelValues(reasonLabel(reason)).Inc()
-	s.mu.Lock()
-	delete(s.sockets, st.sock)
-	s.mu.Unlock()
 	s.log.Debug("socket disconnected", "namespace", st.rules.cfg.Name, "id", st.sock.ID(), "reason", reason)
 }
 
@@ -270,12 +297,11 @@ func ok() result                   { return result{"ok": true} }
 func refused(reason string) result { return result{"ok": false, "reason": reason} }
 
 // handle wraps a built-in event handler: it tracks it for graceful
-// shutdown and acknowledges with its result.
-//
-// It is one closure per socket and event (fn is a method expression, not
-// a method value), as Tracked is: an idle socket holds five of them.
-func (st *sockState) handle(fn func(st *sockState, args []json.RawMessage) result) socketio.EventHandler {
-	return func(_ *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+// shutdown and acknowledges with its result. It is made once for every
+// socket (see builtinHandlers).
+func handle(fn func(st *sockState, args []json.RawMessage) result) socketio.EventHandler {
+	return func(sock *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		st := stateOf(sock)
 		if !st.srv.track(ack) {
 			return
 		}
@@ -289,8 +315,9 @@ func (st *sockState) handle(fn func(st *sockState, args []json.RawMessage) resul
 
 // handleRaw is handle for a built-in event whose arguments keep their
 // binary parts (see socketio.Socket.OnRaw).
-func (st *sockState) handleRaw(fn func(st *sockState, args []socketio.RawArg) result) socketio.RawEventHandler {
-	return func(_ *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+func handleRaw(fn func(st *sockState, args []socketio.RawArg) result) socketio.RawEventHandler {
+	return func(sock *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
+		st := stateOf(sock)
 		if !st.srv.track(ack) {
 			return
 		}

@@ -250,14 +250,17 @@ type Socket struct {
 	mu sync.Mutex
 	// While the socket connects (connecting), its middlewares and
 	// connection handlers share one handshake, hs.
-	hs              *Handshake
-	handlers        smallMap[eventHandler]
-	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
-	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
-	onDisconnecting []func(s *Socket, reason string)
-	onDisconnect    []func(s *Socket, reason string)
-	onError         []func(s *Socket, err error)
-	acks            map[uint64]func(args []json.RawMessage, err error)
+	hs       *Handshake
+	handlers smallMap[eventHandler]
+	// shared is the table of handlers the socket shares with others, and
+	// value what its handlers are given to find the socket's state (see
+	// SetHandlers).
+	shared *Handlers
+	value  any
+	// own holds the socket's own middlewares, OnAny, disconnection and
+	// error handlers and pending acknowledgements, made on first use: a
+	// socket that has none (whose handlers are shared) holds no slices.
+	own *socketOwn
 
 	// done is closed when onclose has run (closedDone); it is made only
 	// for someone waiting (see doneChan), so an idle socket holds no
@@ -271,6 +274,92 @@ type Socket struct {
 	connecting bool // guarded by mu
 	closedDone bool // guarded by mu
 	holding    bool // guarded by sendMu
+}
+
+// socketOwn is what a socket holds of its own beyond its event handlers.
+type socketOwn struct {
+	anyHandlers     []func(s *Socket, event string, args []json.RawMessage)
+	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
+	onDisconnecting []func(s *Socket, reason string)
+	onDisconnect    []func(s *Socket, reason string)
+	onError         []func(s *Socket, err error)
+	acks            map[uint64]func(args []json.RawMessage, err error)
+}
+
+// ownLocked returns s.own, making it. The caller holds s.mu.
+func (s *Socket) ownLocked() *socketOwn {
+	if s.own == nil {
+		s.own = &socketOwn{}
+	}
+	return s.own
+}
+
+// Handlers is a table of event handlers, middlewares and disconnection
+// handlers that many sockets share (see [Socket.SetHandlers]), rather than
+// each holding closures of its own: a server that sets the same handlers
+// on every socket saves their memory per socket. A handler finds the
+// socket's own state with [Socket.Value]. Set everything before the table
+// is first given to a socket; it must not change afterwards.
+type Handlers struct {
+	events          map[string]eventHandler
+	middlewares     []func(s *Socket, event string, args []json.RawMessage) error
+	onDisconnecting []func(s *Socket, reason string)
+	onDisconnect    []func(s *Socket, reason string)
+}
+
+// On sets the handler of event, as [Socket.On] does.
+func (h *Handlers) On(event string, fn EventHandler) *Handlers {
+	h.set(event, eventHandler{fn: fn})
+	return h
+}
+
+// OnRaw sets the handler of event, as [Socket.OnRaw] does.
+func (h *Handlers) OnRaw(event string, fn RawEventHandler) *Handlers {
+	h.set(event, eventHandler{raw: fn})
+	return h
+}
+
+func (h *Handlers) set(event string, eh eventHandler) {
+	if h.events == nil {
+		h.events = map[string]eventHandler{}
+	}
+	h.events[event] = eh
+}
+
+// Use adds a middleware, as [Socket.Use] does.
+func (h *Handlers) Use(fn func(s *Socket, event string, args []json.RawMessage) error) *Handlers {
+	h.middlewares = append(h.middlewares, fn)
+	return h
+}
+
+// OnDisconnecting adds a handler, as [Socket.OnDisconnecting] does.
+func (h *Handlers) OnDisconnecting(fn func(s *Socket, reason string)) *Handlers {
+	h.onDisconnecting = append(h.onDisconnecting, fn)
+	return h
+}
+
+// OnDisconnect adds a handler, as [Socket.OnDisconnect] does.
+func (h *Handlers) OnDisconnect(fn func(s *Socket, reason string)) *Handlers {
+	h.onDisconnect = append(h.onDisconnect, fn)
+	return h
+}
+
+// SetHandlers makes the socket use the shared table h (nil for none) along
+// with its own handlers, and sets what [Socket.Value] returns. h's
+// middlewares run before the socket's own, h's handler of an event is used
+// when the socket has none of its own for it (On, OnRaw; Off does not
+// remove h's), and h's disconnection handlers run before the socket's own.
+func (s *Socket) SetHandlers(h *Handlers, value any) {
+	s.mu.Lock()
+	s.shared, s.value = h, value
+	s.mu.Unlock()
+}
+
+// Value returns the value given to [Socket.SetHandlers], or nil.
+func (s *Socket) Value() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.value
 }
 
 // generateID returns a random id like Node's base64id (20 characters).
@@ -400,7 +489,8 @@ func (s *Socket) Off(event string) {
 // handler.
 func (s *Socket) OnAny(fn func(s *Socket, event string, args []json.RawMessage)) {
 	s.mu.Lock()
-	s.anyHandlers = append(s.anyHandlers, fn)
+	o := s.ownLocked()
+	o.anyHandlers = append(o.anyHandlers, fn)
 	s.mu.Unlock()
 }
 
@@ -408,7 +498,8 @@ func (s *Socket) OnAny(fn func(s *Socket, event string, args []json.RawMessage))
 // an error stops the event and goes to the OnError handlers.
 func (s *Socket) Use(fn func(s *Socket, event string, args []json.RawMessage) error) {
 	s.mu.Lock()
-	s.middlewares = append(s.middlewares, fn)
+	o := s.ownLocked()
+	o.middlewares = append(o.middlewares, fn)
 	s.mu.Unlock()
 }
 
@@ -416,7 +507,8 @@ func (s *Socket) Use(fn func(s *Socket, event string, args []json.RawMessage) er
 // disconnected, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(fn func(s *Socket, reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, fn)
+	o := s.ownLocked()
+	o.onDisconnecting = append(o.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -424,7 +516,8 @@ func (s *Socket) OnDisconnecting(fn func(s *Socket, reason string)) {
 // the reason (see the Reason constants).
 func (s *Socket) OnDisconnect(fn func(s *Socket, reason string)) {
 	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, fn)
+	o := s.ownLocked()
+	o.onDisconnect = append(o.onDisconnect, fn)
 	s.mu.Unlock()
 }
 
@@ -432,13 +525,17 @@ func (s *Socket) OnDisconnect(fn func(s *Socket, reason string)) {
 // error, or arguments that an [OnTyped] handler could not decode.
 func (s *Socket) OnError(fn func(s *Socket, err error)) {
 	s.mu.Lock()
-	s.onError = append(s.onError, fn)
+	o := s.ownLocked()
+	o.onError = append(o.onError, fn)
 	s.mu.Unlock()
 }
 
 func (s *Socket) reportError(err error) {
 	s.mu.Lock()
-	fns := s.onError
+	var fns []func(s *Socket, err error)
+	if s.own != nil {
+		fns = s.own.onError
+	}
 	s.mu.Unlock()
 	for _, fn := range fns {
 		fn(s, err)
@@ -522,24 +619,29 @@ func (s *Socket) registerAck(id uint64, fn func([]json.RawMessage, error)) {
 		fn(nil, ErrDisconnected)
 		return
 	}
-	if s.acks == nil {
-		s.acks = map[uint64]func([]json.RawMessage, error){}
+	o := s.ownLocked()
+	if o.acks == nil {
+		o.acks = map[uint64]func([]json.RawMessage, error){}
 	}
-	s.acks[id] = fn
+	o.acks[id] = fn
 	s.mu.Unlock()
 }
 
 func (s *Socket) removeAck(id uint64) {
 	s.mu.Lock()
-	delete(s.acks, id)
+	if s.own != nil {
+		delete(s.own.acks, id)
+	}
 	s.mu.Unlock()
 }
 
 // failAcks ends every pending acknowledgement wait with ErrDisconnected.
 func (s *Socket) failAcks() {
 	s.mu.Lock()
-	acks := s.acks
-	s.acks = nil
+	var acks map[uint64]func([]json.RawMessage, error)
+	if s.own != nil {
+		acks, s.own.acks = s.own.acks, nil
+	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
@@ -679,9 +781,18 @@ func (s *Socket) onclose(reason string) {
 		return
 	}
 	s.mu.Lock()
-	disconnecting := s.onDisconnecting
+	var shared, own []func(s *Socket, reason string)
+	if s.shared != nil {
+		shared = s.shared.onDisconnecting
+	}
+	if s.own != nil {
+		own = s.own.onDisconnecting
+	}
 	s.mu.Unlock()
-	for _, fn := range disconnecting {
+	for _, fn := range shared {
+		fn(s, reason)
+	}
+	for _, fn := range own {
 		fn(s, reason)
 	}
 	// The session is persisted (the in-memory adapter takes the socket out
@@ -698,9 +809,18 @@ func (s *Socket) onclose(reason string) {
 	s.nsp.local.unregister(s)
 	s.connected.Store(false)
 	s.mu.Lock()
-	disconnect := s.onDisconnect
+	shared, own = nil, nil
+	if s.shared != nil {
+		shared = s.shared.onDisconnect
+	}
+	if s.own != nil {
+		own = s.own.onDisconnect
+	}
 	s.mu.Unlock()
-	for _, fn := range disconnect {
+	for _, fn := range shared {
+		fn(s, reason)
+	}
+	for _, fn := range own {
 		fn(s, reason)
 	}
 }
@@ -721,12 +841,22 @@ func (s *Socket) onEvent(p parser.Packet) {
 		ack = s.ackFunc(p.ID)
 	}
 	s.mu.Lock()
-	mws, anys := s.middlewares, s.anyHandlers
-	h, _ := s.handlers.get(name)
+	var sharedMws, mws []func(s *Socket, event string, args []json.RawMessage) error
+	var anys []func(s *Socket, event string, args []json.RawMessage)
+	if s.own != nil {
+		mws, anys = s.own.middlewares, s.own.anyHandlers
+	}
+	h, ok := s.handlers.get(name)
+	if s.shared != nil {
+		sharedMws = s.shared.middlewares
+		if !ok {
+			h = s.shared.events[name]
+		}
+	}
 	s.mu.Unlock()
 	// The arguments as JSON, binary parts inlined as base64 strings.
 	args := raw
-	if len(p.Attachments) > 0 && (len(mws) > 0 || len(anys) > 0 || h.fn != nil) {
+	if len(p.Attachments) > 0 && (len(sharedMws) > 0 || len(mws) > 0 || len(anys) > 0 || h.fn != nil) {
 		data, err := parser.InlineAttachments(nil, p.Data, p.Attachments)
 		if err == nil {
 			args, err = parser.SplitArray(nil, data)
@@ -737,10 +867,12 @@ func (s *Socket) onEvent(p parser.Packet) {
 		}
 		args = args[1:] // as many elements as raw had: the name is first
 	}
-	for _, mw := range mws {
-		if err := mw(s, name, args); err != nil {
-			s.reportError(err)
-			return
+	for _, list := range [2][]func(s *Socket, event string, args []json.RawMessage) error{sharedMws, mws} {
+		for _, mw := range list {
+			if err := mw(s, name, args); err != nil {
+				s.reportError(err)
+				return
+			}
 		}
 	}
 	for _, fn := range anys {
@@ -778,9 +910,12 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 
 // onAck runs on the client's reading goroutine.
 func (s *Socket) onAck(p parser.Packet) {
+	var fn func([]json.RawMessage, error)
 	s.mu.Lock()
-	fn := s.acks[p.ID]
-	delete(s.acks, p.ID)
+	if s.own != nil {
+		fn = s.own.acks[p.ID]
+		delete(s.own.acks, p.ID)
+	}
 	s.mu.Unlock()
 	if fn == nil {
 		return

@@ -93,8 +93,8 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	defer t.Stop()
 	var err error
 	select {
-	case <-c.closeRcvd:
-	case <-c.closed:
+	case <-c.rcvdChan():
+	case <-c.closedChan():
 	case <-t.C:
 		err = errors.New("websocket: timed out waiting for the peer's close frame")
 	}
@@ -144,7 +144,7 @@ func truncateUTF8(s string, n int) string {
 func (c *Conn) finishClose() {
 	if c.client {
 		select {
-		case <-c.closed:
+		case <-c.closedChan():
 		case <-time.After(lingerTimeout):
 		}
 	}
@@ -157,7 +157,7 @@ func (c *Conn) finishClose() {
 func (c *Conn) onCloseFrame(code uint16, reason []byte) error {
 	ce := &CloseError{Code: StatusCode(code), Reason: string(reason)}
 	c.closeErr.Store(ce)
-	c.rcvdOnce.Do(func() { close(c.closeRcvd) })
+	c.fire(&c.rcvdCh, &c.closeRcvd)
 	if !c.closeSent.Load() {
 		reply := ce.Code
 		c.writeClose(reply, "")

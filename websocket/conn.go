@@ -62,9 +62,8 @@ var (
 //     are whole frames, so control frames may still go out between its
 //     writes to the network.
 type Conn struct {
-	nc     net.Conn
-	client bool
-	proto  string
+	nc    net.Conn
+	proto string
 
 	readMu    sync.Mutex
 	readLimit atomic.Int64
@@ -79,23 +78,66 @@ type Conn struct {
 	iovArr [2][]byte
 
 	compress    compressParams // negotiated; zero when off
-	compressOn  atomic.Bool    // per-message opt-out switch
 	compressMin int            // messages shorter than this are sent plain
 
 	closeOnce sync.Once
-	closed    chan struct{} // closed when the TCP connection is closed
-	closeSent atomic.Bool
-	closeRcvd chan struct{} // closed when the peer's close frame arrives
-	rcvdOnce  sync.Once
 	closeErr  atomic.Pointer[CloseError] // what the peer sent
+	poll      atomic.Pointer[pollState]  // set while read by the poller
 
-	poll       atomic.Pointer[pollState] // set while read by the poller
-	netClosing atomic.Bool               // closeNet has begun
-
-	pingMu    sync.Mutex
+	// mu guards the channels below, made only when someone waits on them
+	// (an idle connection holds none), and the pings.
+	mu        sync.Mutex
+	closedCh  chan struct{} // closed when the TCP connection is closed (netClosed)
+	rcvdCh    chan struct{} // closed when the peer's close frame arrives (closeRcvd)
 	pingSeq   uint64
 	pingWait  map[uint64]chan struct{}
 	heartbeat *heartbeat
+
+	compressOn atomic.Bool // per-message opt-out switch
+	closeSent  atomic.Bool
+	netClosing atomic.Bool // closeNet has begun
+	client     bool
+	netClosed  bool // guarded by mu
+	closeRcvd  bool // guarded by mu
+}
+
+// waitChan returns the channel *ch, made on first use, closed already if
+// fired is set. The caller holds c.mu.
+func waitChan(ch *chan struct{}, fired bool) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if fired {
+			close(*ch)
+		}
+	}
+	return *ch
+}
+
+// closedChan returns a channel closed once the TCP connection is closed.
+func (c *Conn) closedChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return waitChan(&c.closedCh, c.netClosed)
+}
+
+// rcvdChan returns a channel closed once the peer's close frame arrived.
+func (c *Conn) rcvdChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return waitChan(&c.rcvdCh, c.closeRcvd)
+}
+
+// fire sets *fired and closes *ch if it was made, once.
+func (c *Conn) fire(ch *chan struct{}, fired *bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *fired {
+		return
+	}
+	*fired = true
+	if *ch != nil {
+		close(*ch)
+	}
 }
 
 // reader is the read half's state. See read.go.
@@ -107,11 +149,9 @@ type reader struct {
 	fh           frame.Header // current data frame
 	fremain      int64        // payload bytes of fh still to read
 	maskPos      int
-	msgDone      bool // the current message has been read to its end
 	msgType      MessageType
 	msgSize      int64 // payload bytes of the current message read so far
 	decompressed int64 // decompressed bytes of the current message so far
-	fragment     bool  // a fragmented message is in progress on the wire
 	utf8         utf8stream.Validator
 	err          error // sticky: once set, every read returns it
 	quietBy      int64 // the read deadline waitData set (monoNow), 0 when none (see netRead)
@@ -121,8 +161,9 @@ type reader struct {
 	dict    []byte // last window of decompressed output, for context takeover
 
 	msgReader messageReader
-	ctl       [frame.MaxControlPayload]byte
 	got       atomic.Bool // data arrived since the heartbeat last looked
+	msgDone   bool        // the current message has been read to its end
+	fragment  bool        // a fragmented message is in progress on the wire
 }
 
 // connConfig is what Accept and Dial hand to newConn.
@@ -145,8 +186,6 @@ func newConn(cfg connConfig) *Conn {
 		proto:       cfg.subprotocol,
 		compress:    cfg.compress,
 		compressMin: cfg.compressMin,
-		closed:      make(chan struct{}),
-		closeRcvd:   make(chan struct{}),
 	}
 	c.r.takeBuffer()
 	c.r.rw = copy(c.r.buf, cfg.buffered)
@@ -240,7 +279,7 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // Done returns a channel that is closed when the underlying connection has
 // been closed.
-func (c *Conn) Done() <-chan struct{} { return c.closed }
+func (c *Conn) Done() <-chan struct{} { return c.closedChan() }
 
 // closeNet closes the TCP connection once.
 func (c *Conn) closeNet() error {
@@ -252,7 +291,7 @@ func (c *Conn) closeNet() error {
 			c.stopPolling(ps)
 		}
 		err = c.nc.Close()
-		close(c.closed)
+		c.fire(&c.closedCh, &c.netClosed)
 		if c.heartbeat != nil {
 			c.heartbeat.stop()
 		}

@@ -85,7 +85,7 @@ func (hb *heartbeat) stop() {
 // Ping sends a ping and waits for its pong. Pongs are only seen while a
 // goroutine is reading from the connection.
 func (c *Conn) Ping(ctx context.Context) error {
-	c.pingMu.Lock()
+	c.mu.Lock()
 	c.pingSeq++
 	seq := c.pingSeq
 	ch := make(chan struct{})
@@ -93,11 +93,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 		c.pingWait = make(map[uint64]chan struct{})
 	}
 	c.pingWait[seq] = ch
-	c.pingMu.Unlock()
+	c.mu.Unlock()
 	defer func() {
-		c.pingMu.Lock()
+		c.mu.Lock()
 		delete(c.pingWait, seq)
-		c.pingMu.Unlock()
+		c.mu.Unlock()
 	}()
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], seq)
@@ -107,7 +107,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	select {
 	case <-ch:
 		return nil
-	case <-c.closed:
+	case <-c.closedChan():
 		return ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("websocket: no pong: %w", ctx.Err())
@@ -116,10 +116,10 @@ func (c *Conn) Ping(ctx context.Context) error {
 
 // pongReceived wakes the Ping waiting for seq.
 func (c *Conn) pongReceived(seq uint64) {
-	c.pingMu.Lock()
+	c.mu.Lock()
 	if ch, ok := c.pingWait[seq]; ok {
 		close(ch)
 		delete(c.pingWait, seq)
 	}
-	c.pingMu.Unlock()
+	c.mu.Unlock()
 }

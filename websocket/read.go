@@ -584,8 +584,10 @@ func (c *Conn) handleControl(h frame.Header) error {
 	if err := c.fill(n); err != nil {
 		return err
 	}
-	p := r.ctl[:n]
-	copy(p, r.buf[r.rr:r.rr+n])
+	// The payload is unmasked where it was read: nothing below reads
+	// into the buffer, and what outlives this call is copied (a pong
+	// written, a close reason made a string).
+	p := r.buf[r.rr : r.rr+n : r.rr+n]
 	r.rr += n
 	if h.Masked {
 		frame.Mask(h.Mask, 0, p)
