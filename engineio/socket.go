@@ -249,6 +249,12 @@ func (s *Socket) Send(pkts ...Packet) error {
 	for _, p := range pkts {
 		size += int64(len(p.Data))
 	}
+	if t := s.ws; t != nil && len(pkts) == 1 && t.directLocked(size) {
+		if now := monoNow(); direct.allow(now) {
+			t.sendDirect(sendPacket(pkts[0]), now) // unlocks
+			return nil
+		}
+	}
 	cfg := &s.srv.cfg
 	if len(s.queue)+len(pkts) > cfg.SendQueue || (len(s.queue) > 0 && s.queueBytes+size > cfg.SendQueueBytes) {
 		fin := s.finalizeLocked(ReasonSendQueueFull, ErrSendQueueFull, nil)
@@ -257,7 +263,7 @@ func (s *Socket) Send(pkts ...Packet) error {
 		return ErrSendQueueFull
 	}
 	for _, p := range pkts {
-		s.queue = append(s.queue, outgoing{parser.Packet{Type: parser.Message, Data: p.Data, Binary: p.Binary}, p.NoCompress})
+		s.queue = append(s.queue, sendPacket(p))
 	}
 	s.queueBytes += size
 	s.flushLocked()

@@ -38,8 +38,9 @@ type wsTransport struct {
 	b64 bool
 	// Guarded by the socket's lock:
 	ready   bool // the open packet or upgrade is done: the writer may run
-	running bool // a writer goroutine runs
+	running bool // a writer goroutine runs, or a direct write (direct.go)
 	writing bool // the writer has packets in hand, since writeStart
+	flush   bool // a direct write left bytes on conn: the writer writes them
 	// Owned by the writer goroutine of the moment:
 	uncompressed bool // compression is turned off on conn
 }
@@ -188,7 +189,7 @@ func (t *wsTransport) write() {
 			t.closeConn(reason)
 			return
 		}
-		if len(s.queue) == 0 {
+		if len(s.queue) == 0 && !t.flush {
 			var fin *finalized
 			if state == stateClosing {
 				fin = s.finalizeLocked(s.closeReason, nil, nil)
@@ -206,11 +207,21 @@ func (t *wsTransport) write() {
 		}
 		pkts := s.queue
 		s.queue, s.queueBytes = t.spare[:0], 0
+		flush := t.flush
+		t.flush = false
 		t.writing = true
 		t.writeStart = time.Now()
 		s.mu.Unlock()
 
-		werr := t.writeBatch(pkts)
+		var werr error
+		if flush {
+			// What a direct write left goes first (writeBatch would
+			// write it too, but only with frames of its own).
+			werr = t.conn.FlushPending()
+		}
+		if werr == nil && len(pkts) > 0 {
+			werr = t.writeBatch(pkts)
+		}
 		clear(pkts)
 		t.spare = pkts
 
@@ -246,14 +257,25 @@ func (t *wsTransport) writeBatch(pkts []outgoing) error {
 // base64 text); uncompressed tracks whether compression is turned off on
 // conn.
 func writeWSBatch(conn *websocket.Conn, ver parser.Version, b64 bool, uncompressed *bool, pkts []outgoing) error {
+	b := conn.Batch()
+	werr := addWSPackets(b, ver, b64, uncompressed, pkts)
+	if err := b.Flush(); werr == nil {
+		werr = err
+	}
+	return werr
+}
+
+// addWSPackets adds pkts to the batch b of conn, encoded in protocol ver
+// (b64: binary as base64 text); uncompressed tracks whether compression is
+// turned off on conn.
+func addWSPackets(b *websocket.Batch, ver parser.Version, b64 bool, uncompressed *bool, pkts []outgoing) error {
 	bp := encodeBuffers.Get().(*[]byte)
 	buf := *bp
-	b := conn.Batch()
 	var werr error
 	for _, op := range pkts {
 		if op.noCompress != *uncompressed {
 			*uncompressed = op.noCompress
-			conn.EnableWriteCompression(!*uncompressed)
+			b.Conn().EnableWriteCompression(!*uncompressed)
 		}
 		p := op.Packet
 		switch {
@@ -274,9 +296,6 @@ func writeWSBatch(conn *websocket.Conn, ver parser.Version, b64 bool, uncompress
 		if werr != nil {
 			break
 		}
-	}
-	if err := b.Flush(); werr == nil {
-		werr = err
 	}
 	if cap(buf) <= 64<<10 { // don't keep a big message's buffer
 		*bp = buf[:0]

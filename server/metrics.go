@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/websocket"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own.
@@ -227,12 +228,15 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // writes on the descriptor would go around the count — io.Copy from an
 // os.File would sendfile(2) straight to the socket — so the
 // [syscall.RawConn] it returns refuses them (and, lacking the net package's
-// own methods, is no path for sendfile or splice). Over TLS the server reads a tls.Conn wrapped
+// own methods, is no path for sendfile or splice); its WriteNonblocking,
+// the non-blocking write a broadcast makes to an idle WebSocket, counts
+// what it writes. Over TLS the server reads a tls.Conn wrapped
 // around the countingConn, which is no syscall.Conn: each WebSocket then
 // has a reader goroutine of its own.
 type countingConn struct {
 	net.Conn
-	m *metrics
+	m  *metrics
+	nb *websocket.RawWriter // set by the first WriteNonblocking
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -243,6 +247,27 @@ func (c *countingConn) Read(p []byte) (int, error) {
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	c.m.bytesWritten.Add(uint64(n))
+	return n, err
+}
+
+// WriteNonblocking writes what the socket takes of p now, and counts it
+// (websocket.NonblockingWriter: the write of a broadcast that must not
+// wait). The first call sets up the raw writer; the connection's
+// WebSocket calls it under its write lock.
+func (c *countingConn) WriteNonblocking(p []byte) (int, error) {
+	if c.nb == nil {
+		sc, ok := c.Conn.(syscall.Conn)
+		if !ok {
+			return 0, errNoSocket
+		}
+		w, err := websocket.NewRawWriter(sc)
+		if err != nil {
+			return 0, err
+		}
+		c.nb = w
+	}
+	n, err := c.nb.WriteNonblocking(p)
 	c.m.bytesWritten.Add(uint64(n))
 	return n, err
 }

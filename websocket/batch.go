@@ -42,6 +42,9 @@ func (c *Conn) Batch() *Batch {
 	return b
 }
 
+// Conn returns the connection the batch writes to.
+func (b *Batch) Conn() *Conn { return b.c }
+
 // WriteMessage adds p to the batch as one message of type typ. It
 // returns the error that ended the batch, if any: the connection broke
 // or its close handshake began. The batch does not keep p.

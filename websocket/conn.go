@@ -61,6 +61,9 @@ var (
 //   - A [Batch] holds msgMu from [Conn.Batch] to [Batch.Flush]; its frames
 //     are whole frames, so control frames may still go out between its
 //     writes to the network.
+//   - What a write without waiting left (Batch.FlushNow: pending) goes out
+//     before any other byte: every write to the network, under wmu,
+//     writes it first (flushPendingLocked).
 type Conn struct {
 	nc    net.Conn
 	proto string
@@ -76,6 +79,12 @@ type Conn struct {
 	// they are written with one call; guarded by wmu.
 	iov    net.Buffers
 	iovArr [2][]byte
+	// pending is what a write without waiting left (Batch.FlushNow),
+	// written before anything else; guarded by wmu.
+	pending *[]byte
+	// nbw writes without waiting (nonblock.go): noNonblock when the
+	// connection cannot, nil until first asked; guarded by msgMu.
+	nbw NonblockingWriter
 
 	compress    compressParams // negotiated; zero when off
 	compressMin int            // messages shorter than this are sent plain

@@ -187,8 +187,13 @@ func (c *Conn) writeFrameLocked(op frame.OpCode, fin, rsv1 bool, p []byte) error
 // buffer behind the header; larger ones go out with writev.
 const maxCopiedPayload = 16 << 10
 
-// netWrite writes b to the network. A failed write breaks the connection.
+// netWrite writes b to the network, after what is pending (see
+// Batch.FlushNow). The caller holds wmu. A failed write breaks the
+// connection.
 func (c *Conn) netWrite(b []byte) error {
+	if err := c.flushPendingLocked(); err != nil {
+		return err
+	}
 	if _, err := c.nc.Write(b); err != nil {
 		return c.writeFailed(err)
 	}
@@ -209,6 +214,9 @@ func (c *Conn) writeFailed(err error) error {
 // netWrite2 writes a then b to the network, with one system call where
 // the connection can (writev on TCP). The caller holds wmu.
 func (c *Conn) netWrite2(a, b []byte) error {
+	if err := c.flushPendingLocked(); err != nil {
+		return err
+	}
 	if s, ok := c.nc.(interface{ write2(a, b []byte) error }); ok {
 		// An HTTP/2 stream: both parts, then one flush.
 		if err := s.write2(a, b); err != nil {

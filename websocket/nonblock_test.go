@@ -1,0 +1,74 @@
+package websocket
+
+import (
+	"bytes"
+	"net"
+	"testing"
+
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// takeConn is a net.Conn whose non-blocking writes take at most room
+// bytes; everything written lands in out, in order.
+type takeConn struct {
+	net.Conn
+	out  bytes.Buffer
+	room int
+}
+
+func (c *takeConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+
+func (c *takeConn) WriteNonblocking(p []byte) (int, error) {
+	n := min(len(p), c.room)
+	c.room -= n
+	return c.out.Write(p[:n])
+}
+
+// TestTryBatchLeftGoesFirst checks that what a non-blocking write left
+// goes out before the next message, whole and in order.
+func TestTryBatchLeftGoesFirst(t *testing.T) {
+	nc := &takeConn{room: 3}
+	c := newConn(connConfig{nc: nc})
+	b := c.TryBatch()
+	if b == nil {
+		t.Fatal("TryBatch refused a NonblockingWriter")
+	}
+	if err := b.WriteMessage(MessageText, []byte("first message")); err != nil {
+		t.Fatal(err)
+	}
+	left, err := b.FlushNow()
+	if err != nil || !left {
+		t.Fatalf("FlushNow = %v, %v; want something left", left, err)
+	}
+	if err := c.WriteMessage(MessageText, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, m := range []string{"first message", "second"} {
+		want = frame.AppendHeader(want, frame.Header{Fin: true, OpCode: frame.OpText, Length: int64(len(m))})
+		want = append(want, m...)
+	}
+	if !bytes.Equal(nc.out.Bytes(), want) {
+		t.Fatalf("wrote %q, want %q", nc.out.Bytes(), want)
+	}
+	if err := c.FlushPending(); err != nil { // nothing left: no-op
+		t.Fatal(err)
+	}
+}
+
+// TestTryBatchAllocs checks that a direct write of a small message
+// allocates nothing.
+func TestTryBatchAllocs(t *testing.T) {
+	nc := &takeConn{room: 1 << 30}
+	c := newConn(connConfig{nc: nc})
+	msg := []byte("a small broadcast message")
+	allocs := testing.AllocsPerRun(100, func() {
+		b := c.TryBatch()
+		_ = b.WriteMessage(MessageText, msg)
+		_, _ = b.FlushNow()
+		nc.out.Reset()
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per direct write, want 0", allocs)
+	}
+}
