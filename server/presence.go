@@ -20,7 +20,8 @@ const maxDiffEntries = 256
 // on this server into presence:diff events: the first change of a quiet room
 // is sent at once, the next ones at most once per interval, each event
 // listing the last change of every socket that changed since the previous
-// one. A room's pending changes are bounded by maxDiffEntries; a room with
+// one, to every socket in the room (but the changed one's, when it lists
+// only one change). A room's pending changes are bounded by maxDiffEntries; a room with
 // nothing to send for an interval holds no state and no timer. The events go
 // through the adapter, so in a cluster each node sends the changes of its
 // own sockets to the members on every node.
@@ -136,7 +137,13 @@ func (p *presenceDiffs) send(room string, batch []presenceChange) {
 			leaves = append(leaves, c.member)
 		}
 	}
-	err := p.nsp.To(room).Emit(EventPresenceDiff, map[string]any{"room": room, "joins": joins, "leaves": leaves})
+	op := p.nsp.To(room)
+	if len(batch) == 1 {
+		// A socket knows its own change: a diff of only that one is not
+		// sent to it, as presence:join and presence:leave are not.
+		op = op.Except(batch[0].ID)
+	}
+	err := op.Emit(EventPresenceDiff, map[string]any{"room": room, "joins": joins, "leaves": leaves})
 	if err != nil {
 		p.log.Warn("failed to send a presence event", "event", EventPresenceDiff, "room", room, "err", err)
 	}

@@ -67,13 +67,14 @@ func TestPresenceDiff(t *testing.T) {
 	_, ts := startServer(t, testConfig())
 	a := mustDial(t, ts.URL, dialOpts{})
 	wantOK(t, "a subscribes", a.call("subscribe", map[string]any{"room": "lobby"}))
-	// The first change of a quiet room is sent at once, to the joiner too.
-	d := nextDiff(t, a)
-	if d.Room != "lobby" || !slices.Equal(ids(d.Joins), []string{a.id}) || len(d.Leaves) != 0 {
-		t.Fatalf("first presence:diff = %+v, want a's join", d)
-	}
+	// A client starts from the presence list; it is not sent its own join.
 	set := map[string]string{}
-	d.apply(set)
+	for _, m := range a.call("presence", map[string]any{"room": "lobby"})["members"].([]any) {
+		set[m.(map[string]any)["id"].(string)] = ""
+	}
+	if !maps.Equal(set, map[string]string{a.id: ""}) {
+		t.Fatalf("presence = %v, want a", set)
+	}
 
 	b := mustDial(t, ts.URL, dialOpts{})
 	c := mustDial(t, ts.URL, dialOpts{})
@@ -114,10 +115,8 @@ func TestPresenceDiffBatch(t *testing.T) {
 	t.Cleanup(diffs.close)
 
 	obs := mustDial(t, ts.URL, dialOpts{})
+	// The observer's join is sent at once, but not to itself.
 	wantOK(t, "observer subscribes", obs.call("subscribe", map[string]any{"room": "r"}))
-	if d := nextDiff(t, obs); !slices.Equal(ids(d.Joins), []string{obs.id}) {
-		t.Fatalf("first presence:diff = %+v", d)
-	}
 	sub := func(c *testClient) { wantOK(t, "subscribe", c.call("subscribe", map[string]any{"room": "r"})) }
 	unsub := func(c *testClient) { wantOK(t, "unsubscribe", c.call("unsubscribe", map[string]any{"room": "r"})) }
 	x := mustDial(t, ts.URL, dialOpts{})
@@ -132,6 +131,7 @@ func TestPresenceDiffBatch(t *testing.T) {
 	sub(z)
 	// Three sockets changed: nothing is sent until the fourth.
 	sub(w)
+	// The observer's first event is this batch.
 	d := nextDiff(t, obs)
 	if !slices.Equal(ids(d.Joins), []string{x.id, z.id, w.id}) || !slices.Equal(ids(d.Leaves), []string{y.id}) {
 		t.Fatalf("batched presence:diff = joins %v leaves %v, want joins [x z w] = %v and leaves [y] = %v",
@@ -141,21 +141,34 @@ func TestPresenceDiffBatch(t *testing.T) {
 
 // TestPresenceDiffQuietRoom checks that a room whose changes were sent and
 // that stays quiet for an interval holds no state, and that its next change
-// is sent at once again.
+// is sent to the others, alone.
 func TestPresenceDiffQuietRoom(t *testing.T) {
 	cfg := testConfig()
 	cfg.Namespaces[0].PresenceDiffInterval = 10 * time.Millisecond
 	srv, ts := startServer(t, cfg)
 	diffs := srv.rules["/"].diffs
 	a := mustDial(t, ts.URL, dialOpts{})
+	b := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "a subscribes", a.call("subscribe", map[string]any{"room": "q"}))
+	forgotten := func() bool { return diffs.pending() == 0 }
+	eventually(t, "the room to be forgotten", forgotten)
 	for i := range 3 {
-		wantOK(t, "subscribe", a.call("subscribe", map[string]any{"room": "q"}))
-		if d := nextDiff(t, a); !slices.Equal(ids(d.Joins), []string{a.id}) {
-			t.Fatalf("round %d: presence:diff = %+v, want a's join", i, d)
+		wantOK(t, "b subscribes", b.call("subscribe", map[string]any{"room": "q"}))
+		if d := nextDiff(t, a); !slices.Equal(ids(d.Joins), []string{b.id}) || len(d.Leaves) != 0 {
+			t.Fatalf("round %d: presence:diff = %+v, want b's join", i, d)
 		}
-		eventually(t, "the room to be forgotten", func() bool { return diffs.pending() == 0 })
-		wantOK(t, "unsubscribe", a.call("unsubscribe", map[string]any{"room": "q"}))
-		eventually(t, "the room to be forgotten", func() bool { return diffs.pending() == 0 })
+		eventually(t, "the room to be forgotten", forgotten)
+		wantOK(t, "b unsubscribes", b.call("unsubscribe", map[string]any{"room": "q"}))
+		if d := nextDiff(t, a); !slices.Equal(ids(d.Leaves), []string{b.id}) || len(d.Joins) != 0 {
+			t.Fatalf("round %d: presence:diff = %+v, want b's leave", i, d)
+		}
+		eventually(t, "the room to be forgotten", forgotten)
+	}
+	// b was never sent a diff of its own change.
+	select {
+	case e := <-b.events:
+		t.Fatalf("b got %s %s", e.name, e.args)
+	default:
 	}
 }
 
