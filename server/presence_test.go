@@ -199,3 +199,61 @@ func TestPresenceDiffOff(t *testing.T) {
 		t.Fatalf("a got %s, want only m", e.name)
 	}
 }
+
+// TestPresenceDiffConcurrent has clients join and leave one room
+// concurrently, through small batches (sent when full) and a short
+// interval: the observer's list, built from its presence:diff events in
+// the order they came, ends as the room's.
+func TestPresenceDiffConcurrent(t *testing.T) {
+	cfg := testConfig()
+	cfg.Namespaces[0].PresenceDiffInterval = time.Millisecond
+	srv, ts := startServer(t, cfg)
+	srv.rules["/"].diffs.max = 3
+	obs := mustDial(t, ts.URL, dialOpts{})
+	wantOK(t, "observer subscribes", obs.call("subscribe", map[string]any{"room": "r"}))
+	set := map[string]string{obs.id: ""}
+
+	const n = 12
+	clients := make([]*testClient, n)
+	for i := range clients {
+		clients[i] = mustDial(t, ts.URL, dialOpts{})
+	}
+	want := map[string]string{obs.id: ""}
+	done := make(chan struct{})
+	for i, c := range clients {
+		// Client i ends in the room when i is even; odd ones end out of it,
+		// half of them by disconnecting.
+		if i%2 == 0 {
+			want[c.id] = ""
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 5 {
+				c.call("subscribe", map[string]any{"room": "r"})
+				c.call("unsubscribe", map[string]any{"room": "r"})
+			}
+			switch {
+			case i%2 == 0:
+				c.call("subscribe", map[string]any{"room": "r"})
+			case i%4 == 1:
+				c.call("subscribe", map[string]any{"room": "r"})
+				c.close()
+			}
+		}()
+	}
+	for range clients {
+		<-done
+	}
+	for !maps.Equal(set, want) {
+		nextDiff(t, obs).apply(set)
+	}
+	// The presence list agrees once the closed connections are gone (a
+	// leave is announced while the socket disconnects).
+	eventually(t, "the presence list to match", func() bool {
+		var members []string
+		for _, m := range obs.call("presence", map[string]any{"room": "r"})["members"].([]any) {
+			members = append(members, m.(map[string]any)["id"].(string))
+		}
+		return slices.Equal(members, slices.Sorted(maps.Keys(want)))
+	})
+}
