@@ -76,6 +76,7 @@ func TestAPIKeys(t *testing.T) {
 func TestAPIEndpoints(t *testing.T) {
 	cfg := apiServer(t).cfg
 	cfg.Namespaces = append(cfg.Namespaces, NamespaceConfig{Name: "/other", Publish: PublishNone})
+	cfg.Namespaces[0].JoinLeaveEvents = true // and presence:diff, as by default
 	_, ts := startServer(t, cfg)
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()

@@ -291,6 +291,7 @@ func TestTokenRefreshAndExpiry(t *testing.T) {
 	cfg.Auth.JWT.HS256Secret = testSecret
 	cfg.Auth.JWT.Leeway = 0
 	cfg.Namespaces[0].Rooms.Public = []string{"public"}
+	cfg.Namespaces[0].JoinLeaveEvents = true
 	_, ts := startServer(t, cfg)
 	key := []byte(testSecret)
 	tok := func(exp time.Duration, rooms ...any) string {

@@ -234,3 +234,51 @@ func testClusterRoutePolling(t *testing.T, url string) {
 		t.Errorf("node 0's /metrics lacks the polls it served")
 	}
 }
+
+// TestClusterPresenceDiff checks presence:diff across the nodes of a
+// cluster, with each adapter: a member on one node follows the joins and
+// leaves made on the other, and the list it builds matches the presence
+// event's (which asks every node).
+func TestClusterPresenceDiff(t *testing.T) {
+	url := peertest.StartRedis(t).URL()
+	for _, adapter := range []string{ClusterPubSub, ClusterStreams, ClusterSharded} {
+		t.Run(adapter, func(t *testing.T) {
+			nodes := clusterNodes(t, url, adapter, 2)
+			a := siotest.Dial(t, nodes[0].testURL, nil)
+			b := siotest.Dial(t, nodes[1].testURL, nil)
+			c := siotest.Dial(t, nodes[1].testURL, nil)
+			eventually(t, "the nodes to settle", func() bool {
+				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
+					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
+			})
+			call := func(cl *siotest.Client, event string) {
+				t.Helper()
+				if res := cl.Call(event, map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
+					t.Fatalf("%s: %s", event, res[0])
+				}
+			}
+			call(a, "subscribe")
+			call(b, "subscribe")
+			call(c, "subscribe")
+			call(b, "unsubscribe")
+			set := map[string]bool{a.SID: true} // a is not sent its own join
+			for !(len(set) == 2 && set[a.SID] && set[c.SID]) {
+				e := a.Next(EventPresenceDiff)
+				var d presenceDiff
+				if err := json.Unmarshal(e.Args[0], &d); err != nil {
+					t.Fatalf("presence:diff %s: %v", e.Raw, err)
+				}
+				for _, m := range d.Joins {
+					set[m.ID] = true
+				}
+				for _, m := range d.Leaves {
+					delete(set, m.ID)
+				}
+			}
+			res := a.Call("presence", map[string]any{"room": "lobby"})
+			if !strings.Contains(string(res[0]), a.SID) || !strings.Contains(string(res[0]), c.SID) || strings.Contains(string(res[0]), b.SID) {
+				t.Fatalf("presence on a = %s, want a and c", res[0])
+			}
+		})
+	}
+}

@@ -297,8 +297,14 @@ type NamespaceConfig struct {
 	// Presence answers the presence event.
 	Presence bool `yaml:"presence"`
 	// JoinLeaveEvents sends presence:join and presence:leave to a room's
-	// sockets.
+	// other sockets for each socket that joins or leaves it: a broadcast per
+	// change, so N sockets joining one room cost N²/2 messages.
 	JoinLeaveEvents bool `yaml:"join_leave_events"`
+	// PresenceDiffInterval, when positive, sends presence:diff {room, joins,
+	// leaves} to a room's sockets: at once for the first change of a quiet
+	// room, then at most once per interval with the changes made since the
+	// last one (0: no presence:diff).
+	PresenceDiffInterval time.Duration `yaml:"presence_diff_interval"`
 }
 
 // RoomsConfig is the room policy of a namespace.
@@ -310,6 +316,10 @@ type RoomsConfig struct {
 	Max int `yaml:"max"`
 }
 
+// DefaultPresenceDiffInterval is the presence_diff_interval of the built-in
+// default namespace.
+const DefaultPresenceDiffInterval = 100 * time.Millisecond
+
 // The values of NamespaceConfig.Publish.
 const (
 	PublishNone      = "none"
@@ -319,7 +329,8 @@ const (
 
 // DefaultConfig returns the defaults: listening on localhost:8080, one
 // open namespace "/" (every room public, publishing to joined rooms,
-// presence and join/leave events), no authentication, no API key.
+// presence lists and presence:diff events every 100 ms at most), no
+// authentication, no API key.
 func DefaultConfig() *Config {
 	return &Config{
 		Addr:            "localhost:8080",
@@ -358,11 +369,11 @@ func DefaultConfig() *Config {
 			MaxLogPackets:    socketio.DefaultMaxLogPackets,
 		},
 		Namespaces: []NamespaceConfig{{
-			Name:            "/",
-			Rooms:           RoomsConfig{Public: []string{"*"}, Max: 100},
-			Publish:         PublishJoined,
-			Presence:        true,
-			JoinLeaveEvents: true,
+			Name:                 "/",
+			Rooms:                RoomsConfig{Public: []string{"*"}, Max: 100},
+			Publish:              PublishJoined,
+			Presence:             true,
+			PresenceDiffInterval: DefaultPresenceDiffInterval,
 		}},
 		AdminUI:        AdminUIConfig{Namespace: adminui.DefaultNamespace, Mode: "development"},
 		Demos:          true,
@@ -697,6 +708,7 @@ func (c *Config) validateNamespaces(v *validator) {
 			}
 		}
 		v.nonNegative(p+".rooms.max", int64(n.Rooms.Max))
+		v.nonNegative(p+".presence_diff_interval", int64(n.PresenceDiffInterval))
 		switch n.Publish {
 		case PublishNone, PublishJoined, PublishPermitted:
 		default:

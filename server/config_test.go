@@ -40,6 +40,7 @@ namespaces:
       public: ["chat:*"]
     publish: joined
     presence: true
+    presence_diff_interval: 250ms
 `)
 	// Defaults alone.
 	c, err := LoadConfig("serve", nil, env(nil), io.Discard)
@@ -62,7 +63,8 @@ namespaces:
 	if c.Log.Format != "text" || c.Limits.HandshakeRate != 10 || c.Path != "/socket.io/" {
 		t.Fatalf("defaults lost under the file: %+v", c)
 	}
-	want := []NamespaceConfig{{Name: "/chat", Rooms: RoomsConfig{Public: []string{"chat:*"}, Max: 100}, Publish: PublishJoined, Presence: true}}
+	want := []NamespaceConfig{{Name: "/chat", Rooms: RoomsConfig{Public: []string{"chat:*"}, Max: 100}, Publish: PublishJoined, Presence: true,
+		PresenceDiffInterval: 250 * time.Millisecond}}
 	if !reflect.DeepEqual(c.Namespaces, want) {
 		t.Fatalf("namespaces = %+v, want %+v (a file's namespaces replace the default one and start closed)", c.Namespaces, want)
 	}
@@ -174,6 +176,10 @@ namespaces:
 		name:  "negative api.max_rooms",
 		env:   map[string]string{"TETHER_API_MAX_ROOMS": "-1"},
 		wants: []string{`config: api.max_rooms: must not be negative`},
+	}, {
+		name:  "negative presence_diff_interval",
+		file:  "namespaces:\n  - name: /\n    presence_diff_interval: -1s\n",
+		wants: []string{`config: namespaces[0].presence_diff_interval: must not be negative`},
 	}, {
 		name:  "missing file",
 		args:  []string{"-config", "/nonexistent/tether.yaml"},

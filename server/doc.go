@@ -26,8 +26,11 @@
 // string, which socket.io-client records to resume from after a network
 // drop. The client also receives, from the server:
 //
-//	presence:join  {room, id, user}   a socket joined a room (when enabled)
-//	presence:leave {room, id, user}   a socket left a room (when enabled)
+//	presence:diff  {room, joins, leaves}  sockets that joined and left a room
+//	                                      since the last one, [{id, user}] each
+//	                                      (coalesced per room: presence_diff_interval)
+//	presence:join  {room, id, user}   a socket joined a room (join_leave_events)
+//	presence:leave {room, id, user}   a socket left a room (join_leave_events)
 //	error          {reason, ...}      an event was refused (rate limit) or the token expired
 //
 // # Rooms

@@ -52,6 +52,8 @@ func TestRecoveryLogMetrics(t *testing.T) {
 	cfg.Recovery.Enabled = true
 	cfg.Recovery.MaxLogPackets = 2
 	cfg.Recovery.MaxLogBytes = 5000
+	// presence:diff events would enter the log on their own timer.
+	cfg.Namespaces[0].PresenceDiffInterval = 0
 	srv, ts := startServer(t, cfg)
 	pub := mustDial(t, ts.URL, dialOpts{})
 	wantOK(t, "subscribe", pub.call("subscribe", map[string]any{"room": "r"}))

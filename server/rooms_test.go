@@ -5,8 +5,13 @@ import (
 	"testing"
 )
 
+// TestSubscribePublishPresence checks subscribe, publish and presence with
+// the per-change presence:join and presence:leave (join_leave_events).
 func TestSubscribePublishPresence(t *testing.T) {
-	_, ts := startServer(t, testConfig())
+	cfg := testConfig()
+	cfg.Namespaces[0].JoinLeaveEvents = true
+	cfg.Namespaces[0].PresenceDiffInterval = 0
+	_, ts := startServer(t, cfg)
 	a := mustDial(t, ts.URL, dialOpts{})
 	b := mustDial(t, ts.URL, dialOpts{})
 
@@ -69,7 +74,6 @@ func TestPublishBinary(t *testing.T) {
 	b := mustDial(t, ts.URL, dialOpts{})
 	wantOK(t, "a subscribes", a.call("subscribe", map[string]any{"room": "files"}))
 	wantOK(t, "b subscribes", b.call("subscribe", map[string]any{"room": "files"}))
-	a.next(EventPresenceJoin)
 
 	data := map[string]any{"name": "f.bin", "parts": []any{[]byte{1, 2, 3}, "x", []byte{0xff}}}
 	res := b.callBinary("publish", map[string]any{"room": "files", "event": "file", "data": data, "extra": []byte("not sent")})

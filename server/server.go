@@ -78,6 +78,7 @@ type nsRules struct {
 	cfg         NamespaceConfig
 	requireAuth bool
 	nsp         *socketio.Namespace
+	diffs       *presenceDiffs // nil without presence:diff events
 }
 
 // New returns a server for opts.
@@ -135,6 +136,9 @@ func New(opts Options) (*Server, error) {
 			_ = s.io.Close()
 			s.closeCluster()
 			return nil, err
+		}
+		if nc.PresenceDiffInterval > 0 {
+			r.diffs = newPresenceDiffs(r.nsp, nc.PresenceDiffInterval, log)
 		}
 		r.nsp.Use(s.connectMiddleware(r))
 		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
@@ -436,6 +440,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.admin.Close()
 	}
 	err := s.drain(ctx)
+	for _, r := range s.rules {
+		if r.diffs != nil {
+			r.diffs.close()
+		}
+	}
 	if derr := s.io.Engine().Shutdown(ctx); derr != nil && err == nil {
 		err = fmt.Errorf("failed to drain the connections: %w", derr)
 	}

@@ -164,7 +164,7 @@ var builtinHandlers = new(socketio.Handlers).
 	On("refresh", handle((*sockState).onRefresh)).
 	OnDisconnecting(func(sock *socketio.Socket, reason string) {
 		st := stateOf(sock)
-		if st.rules.cfg.JoinLeaveEvents && reason != socketio.ReasonServerShuttingDown {
+		if st.rules.announces() && reason != socketio.ReasonServerShuttingDown {
 			for _, room := range sock.Rooms() {
 				if room != sock.ID() {
 					st.presenceEvent(EventPresenceLeave, room)
@@ -484,13 +484,29 @@ func (st *sockState) leaveRoom(room string) {
 	st.presenceEvent(EventPresenceLeave, room)
 }
 
-// presenceEvent tells the room's other sockets that this one joined or left.
+// announces reports whether the namespace tells rooms about joins and
+// leaves, with presence:join and presence:leave or presence:diff.
+func (r *nsRules) announces() bool {
+	return r.cfg.JoinLeaveEvents || r.diffs != nil
+}
+
+// presenceEvent tells the room's sockets that this one joined or left: the
+// others with event (presence:join or presence:leave) where the namespace
+// has join/leave events, all of them with the next presence:diff where it
+// has those.
 func (st *sockState) presenceEvent(event, room string) {
+	if !st.rules.announces() {
+		return
+	}
+	user := st.user()
+	if d := st.rules.diffs; d != nil {
+		d.record(room, st.sock.ID(), user, event == EventPresenceJoin)
+	}
 	if !st.rules.cfg.JoinLeaveEvents {
 		return
 	}
 	err := st.rules.nsp.To(room).Except(st.sock.ID()).Emit(event, map[string]string{
-		"room": room, "id": st.sock.ID(), "user": st.user(),
+		"room": room, "id": st.sock.ID(), "user": user,
 	})
 	if err != nil {
 		st.srv.log.Warn("failed to send a presence event", "event", event, "room", room, "err", err)
@@ -511,7 +527,7 @@ func (st *sockState) onUnsubscribe(args []json.RawMessage) result {
 
 // reservedEvents are the names clients may not publish.
 var reservedEvents = map[string]bool{
-	EventError: true, EventPresenceJoin: true, EventPresenceLeave: true,
+	EventError: true, EventPresenceJoin: true, EventPresenceLeave: true, EventPresenceDiff: true,
 }
 
 // onPublish relays an event to a room. The data's binary parts (Buffers,

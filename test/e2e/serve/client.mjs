@@ -19,6 +19,20 @@ function next(s, event) {
   return new Promise((resolve) => s.once(event, (...a) => resolve(a)));
 }
 
+// until resolves with the arguments of the first event for which pred(its
+// first argument) holds.
+function until(s, event, pred) {
+  return new Promise((resolve) => {
+    const h = (...a) => {
+      if (pred(a[0])) {
+        s.off(event, h);
+        resolve(a);
+      }
+    };
+    s.on(event, h);
+  });
+}
+
 // shape describes the arguments of an event: data, meta {room, from, user}
 // (from named "a" or "b" for those sockets), and whether the last argument
 // is the offset the client recorded for connection state recovery.
@@ -44,11 +58,17 @@ async function main() {
 
   let res = await a.emitWithAck("subscribe", { room: "chat:1" });
   out({ op: "subscribe", ok: res.ok, name: "a" });
-  const joined = next(a, "presence:join");
+  // The default namespace announces joins and leaves with presence:diff
+  // {room, joins, leaves}, coalesced per room.
+  const joined = until(a, "presence:diff", (d) => d.joins.some((m) => m.id === b.id));
   res = await b.emitWithAck("subscribe", { room: "chat:1" });
   out({ op: "subscribe", ok: res.ok, name: "b" });
-  const [j] = await joined;
-  out({ op: "presence:join", ok: j.id === b.id, name: j.user });
+  const jargs = await joined;
+  const [j] = jargs;
+  out({
+    op: "presence:diff", ok: j.room === "chat:1" && Array.isArray(j.leaves), name: j.joins.find((m) => m.id === b.id).user,
+    message: `${jargs.length} args, {${Object.keys(j).sort()}}, offset ${typeof jargs[1] === "string" && a._lastOffset === jargs[1] ? "recorded" : "missing"}`,
+  });
   res = await a.emitWithAck("subscribe", { room: "admin" });
   out({ op: "subscribe-denied", ok: res.ok, reason: res.reason });
 
@@ -84,10 +104,10 @@ async function main() {
   out({ op: "api-emit-all", ok: r.status === 202 && n[0] === null, message: shape(n, a, { a: a.id, b: b.id }) });
 
   // A narrower token drops the room.
-  const left = next(a, "presence:leave");
+  const left = until(a, "presence:diff", (d) => d.leaves.some((m) => m.id === b.id));
   res = await b.emitWithAck("refresh", { token: args.narrower });
   const [l] = await left;
-  out({ op: "refresh", ok: res.ok && l.id === b.id, message: (res.left || []).join(",") });
+  out({ op: "refresh", ok: res.ok && l.room === "chat:1", message: (res.left || []).join(",") });
 
   // The backend disconnects a: the client hears "io server disconnect".
   const gone = next(a, "disconnect");

@@ -93,7 +93,7 @@ func TestSocketIOClient(t *testing.T) {
 		`{"op":"connected","transport":"websocket,polling"}`,
 		`{"op":"subscribe","ok":true,"name":"a"}`,
 		`{"op":"subscribe","ok":true,"name":"b"}`,
-		`{"op":"presence:join","ok":true,"name":"bob"}`,
+		`{"op":"presence:diff","ok":true,"name":"bob","message":"2 args, {joins,leaves,room}, offset recorded"}`,
 		`{"op":"subscribe-denied","ok":false,"reason":"not allowed"}`,
 		`{"op":"presence","ok":true,"message":"alice,bob"}`,
 		`{"op":"publish","ok":true,"name":"alice"}`,
