@@ -183,7 +183,7 @@ func (t *wsTransport) write() {
 		s.mu.Lock()
 		state := sockState(s.state.Load())
 		if state == stateClosed {
-			reason := s.reason
+			reason := s.cold.reason // finalizeLocked made it
 			t.running = false
 			s.mu.Unlock()
 			t.closeConn(reason)
@@ -192,7 +192,7 @@ func (t *wsTransport) write() {
 		if len(s.queue) == 0 && !t.flush {
 			var fin *finalized
 			if state == stateClosing {
-				fin = s.finalizeLocked(s.closeReason, nil, nil)
+				fin = s.finalizeLocked(s.coldLocked().closeReason, nil, nil)
 				// finalizeLocked woke this running writer: go round
 				// again to close the WebSocket.
 			} else {
@@ -406,7 +406,7 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 				// probe, with a poll under way, finds that poll refused
 				// as after the upgrade instead of ended with a noop.
 				s.probed = true
-				s.noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
+				s.coldLocked().noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
 			}
 			s.mu.Unlock()
 			return nil
@@ -447,7 +447,7 @@ func (s *Socket) noopTick() {
 		return
 	}
 	s.endPollLocked(noopPacket)
-	s.noopTimer.Reset(s.srv.cfg.noopInterval)
+	s.cold.noopTimer.Reset(s.srv.cfg.noopInterval)
 }
 
 // completeUpgrade switches the session to t and starts its writer.
@@ -489,8 +489,8 @@ func (s *Socket) stopProbeLocked() *wsTransport {
 	t := s.probe
 	s.probe = nil
 	s.probed = false
-	if s.noopTimer != nil {
-		s.noopTimer.Stop()
+	if s.cold != nil && s.cold.noopTimer != nil {
+		s.cold.noopTimer.Stop()
 	}
 	return t
 }
