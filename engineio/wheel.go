@@ -20,9 +20,11 @@ import (
 //
 // A deadline never runs before its time: it is rounded up to the end of
 // its tick, so it runs at most one tick late (as a timer of its own
-// would, when the machine is busy). A ping is the exception, rounded down:
-// it may go out up to a tick early, which keeps a dead peer's detection
-// within PingInterval+PingTimeout of its last pong (see Socket.heartbeat).
+// would, when the machine is busy). A ping is the exception: it runs in
+// the tick before the one it is due in, up to two ticks early, so that the
+// pong's deadline (PingTimeout later, a whole number of ticks), one tick
+// late at most, still keeps a dead peer's detection within
+// PingInterval+PingTimeout of its last pong (see Socket.heartbeat).
 type wheel struct {
 	mu    sync.Mutex
 	tick  int64       // nanoseconds per slot; 0 until the first schedule
@@ -46,28 +48,27 @@ const maxWheelSlots = 4096
 
 // initLocked sizes the wheel for cfg's heartbeat: every delay it is
 // given is at most PingInterval+PingTimeout, so one turn covers that and
-// two ticks.
+// two ticks. PingTimeout is a whole number of ticks (to the nanosecond).
 func (w *wheel) initLocked(cfg *config, now int64) {
 	span := int64(cfg.PingInterval + cfg.PingTimeout)
-	w.tick = max(int64(min(cfg.PingInterval, cfg.PingTimeout))/wheelTicks, span/(maxWheelSlots-2), int64(time.Millisecond))
+	tick := max(int64(min(cfg.PingInterval, cfg.PingTimeout))/wheelTicks, span/(maxWheelSlots-2), int64(time.Millisecond))
+	timeout := int64(cfg.PingTimeout)
+	w.tick = max(1, timeout/((timeout+tick-1)/tick))
 	w.slots = make([][]*Socket, span/w.tick+3)
 	w.next = now / w.tick
 }
 
 // schedule sets s's heartbeat to run at the monotonic time at (see mono):
-// not before, unless early (a ping, which may go out up to a tick early).
-// It replaces what was scheduled for s. The caller holds s.mu.
+// not before, unless early (a ping: in the tick before at's, up to two
+// ticks early). It replaces what was scheduled for s. The caller holds
+// s.mu.
 func (w *wheel) schedule(s *Socket, at int64, early bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.tick == 0 {
 		w.initLocked(&s.srv.cfg, mono(time.Now()))
 	}
-	k := at / w.tick
-	if !early && at%w.tick != 0 {
-		k++ // the end of at's tick
-	}
-	k = max(k, w.next)
+	k := max(w.tickOf(at, early), w.next)
 	if s.hbAt == k {
 		return
 	}
@@ -76,6 +77,19 @@ func (w *wheel) schedule(s *Socket, at int64, early bool) {
 	w.slots[i] = append(w.slots[i], s)
 	w.n++
 	w.armLocked()
+}
+
+// tickOf returns the tick whose start runs what is due at: at or after
+// at, or, early, in the tick before at's.
+func (w *wheel) tickOf(at int64, early bool) int64 {
+	k := at / w.tick
+	switch {
+	case early:
+		k-- // the start of the tick before at's
+	case at%w.tick != 0:
+		k++ // the end of at's tick
+	}
+	return k
 }
 
 // stop unschedules s's heartbeat.

@@ -10,7 +10,8 @@ import (
 // TestWheel schedules, reschedules and stops the heartbeats of many
 // sessions in a server's wheel, and checks that each heartbeat still
 // scheduled runs once, never before its time unless it is a ping (then at
-// most one tick early), and that a stopped one does not run.
+// most two ticks early), and that a stopped one does not run; and that
+// PingTimeout is a whole number of ticks.
 func TestWheel(t *testing.T) {
 	srv := NewServer(&Options{PingInterval: 40 * time.Millisecond, PingTimeout: 30 * time.Millisecond})
 	defer srv.Close()
@@ -91,13 +92,16 @@ func TestWheel(t *testing.T) {
 			t.Fatal("a stopped heartbeat ran")
 		case !p.early && r.at < p.at:
 			t.Fatalf("a deadline ran %v early", time.Duration(p.at-r.at))
-		case p.early && r.at < p.at-w.tick:
-			t.Fatalf("a ping ran %v early, more than a tick (%v)", time.Duration(p.at-r.at), time.Duration(w.tick))
+		case p.early && r.at < p.at-2*w.tick:
+			t.Fatalf("a ping ran %v early, more than two ticks (%v)", time.Duration(p.at-r.at), time.Duration(w.tick))
 		}
 		seen[r.s] = true
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if timeout := int64(srv.cfg.PingTimeout); timeout%w.tick >= timeout/w.tick {
+		t.Errorf("PingTimeout %v is %d ticks of %v and %v", srv.cfg.PingTimeout, timeout/w.tick, time.Duration(w.tick), time.Duration(timeout%w.tick))
+	}
 	if w.n != 0 || w.armed {
 		t.Fatalf("the wheel holds %d entries (armed %v) with nothing scheduled", w.n, w.armed)
 	}
@@ -135,5 +139,37 @@ func TestWheelScheduleAllocs(t *testing.T) {
 		w.stop(s)
 	}); allocs != 0 {
 		t.Errorf("scheduling for another tick: %v allocations, want 0", allocs)
+	}
+}
+
+// TestWheelHeartbeatBound checks the wheel's rounding against the
+// heartbeat's bound: a ping run at the start of its tick (or up to a tenth
+// of a tick later), whose pong's deadline is checked at the start of the
+// tick after it, cuts a dead peer off by PingInterval+PingTimeout after its
+// last pong, for heartbeats of every shape.
+func TestWheelHeartbeatBound(t *testing.T) {
+	for _, hb := range [][2]time.Duration{
+		{25 * time.Second, 20 * time.Second}, // the defaults
+		{time.Second, 7 * time.Second},
+		{333 * time.Millisecond, 100 * time.Millisecond},
+		{time.Hour, 3 * time.Second},
+		{50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		srv := NewServer(&Options{PingInterval: hb[0], PingTimeout: hb[1]})
+		w := &srv.hb
+		w.initLocked(&srv.cfg, 0)
+		for range 10000 {
+			pong := rand.Int64N(int64(time.Hour))
+			due := pong + int64(hb[0])
+			sent := w.tickOf(due, true)*w.tick + rand.Int64N(w.tick/10+1)
+			if sent > due {
+				t.Fatalf("%v/%v: a ping due at %d was sent at %d, after", hb[0], hb[1], due, sent)
+			}
+			cut := w.tickOf(sent+int64(hb[1]), false) * w.tick
+			if limit := pong + int64(hb[0]+hb[1]); cut > limit {
+				t.Fatalf("%v/%v (tick %v): cut off %v after PingInterval+PingTimeout", hb[0], hb[1], time.Duration(w.tick), time.Duration(cut-limit))
+			}
+		}
+		srv.Close()
 	}
 }
