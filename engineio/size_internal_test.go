@@ -86,3 +86,52 @@ func TestIdleSessionHoldsNoQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestPingWritesDirectly checks that a ping to an idle WebSocket session
+// is written from the heartbeat's goroutine, queuing nothing and starting
+// no writer (the wheel pings many sessions in a row: a writer each would
+// leave as many idle pooled goroutines), and that the client gets it and
+// its pong is taken.
+func TestPingWritesDirectly(t *testing.T) {
+	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Hour})
+	conns := make(chan *Socket, 1)
+	srv.OnConnection(func(s *Socket) { conns <- s })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, p, err := c.ReadMessage(nil); err != nil || p[0] != '0' {
+		t.Fatalf("open packet %q, %v", p, err)
+	}
+	s := <-conns
+	for range 5 {
+		// Wait for the writer of the open packet (or of the last pong's
+		// handling) to be idle.
+		for {
+			s.mu.Lock()
+			idle := !s.ws.running && !s.awaitingPong
+			s.mu.Unlock()
+			if idle {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		s.ping()
+		s.mu.Lock()
+		running, queued := s.ws.running, len(s.queue)
+		s.mu.Unlock()
+		if running || queued != 0 {
+			t.Fatalf("after a ping to an idle session: writer running %v, %d packets queued; want a direct write", running, queued)
+		}
+		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != "2" {
+			t.Fatalf("read %q, %v; want the ping", p, err)
+		}
+		if err := c.WriteMessage(websocket.MessageText, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

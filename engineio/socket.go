@@ -816,8 +816,8 @@ func (s *Socket) ping() {
 		s.afterClose(fin)
 		return
 	}
-	defer s.mu.Unlock()
 	if sockState(s.state.Load()) != stateOpen || s.awaitingPong {
+		s.mu.Unlock()
 		return
 	}
 	s.awaitingPong = true
@@ -831,8 +831,21 @@ func (s *Socket) ping() {
 		base = s.pingDue
 	}
 	s.pongDeadline = base + int64(s.srv.cfg.PingTimeout)
-	s.enqueueLocked(parser.Packet{Type: parser.Ping})
 	s.srv.hb.schedule(s, s.pongDeadline, false)
+	ping := outgoing{Packet: parser.Packet{Type: parser.Ping}}
+	// An idle WebSocket gets its ping written from here, as a broadcast
+	// is (direct.go): the wheel pings a tick's sessions one after the
+	// other, and a writer goroutine each would leave as many idle pooled
+	// goroutines behind.
+	if t := s.ws; t != nil && t.directLocked(0) {
+		if start := monoNow(); direct.allow(start) {
+			t.sendDirect(ping, start) // unlocks
+			return
+		}
+	}
+	s.queue = append(s.queue, ping)
+	s.flushLocked()
+	s.mu.Unlock()
 }
 
 // heartbeatExpiredLocked reports whether the client missed its heartbeat
