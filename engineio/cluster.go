@@ -836,7 +836,7 @@ func (c *cluster) lockUpgrade(s *Socket, node string) bool {
 	// End polls with a noop until the upgrade completes, so that the
 	// client can pause polling; give up after UpgradeTimeout.
 	s.probed = true
-	s.noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
+	s.coldLocked().noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
 	time.AfterFunc(s.srv.cfg.UpgradeTimeout, func() { s.abortProbe(t) })
 	return true
 }

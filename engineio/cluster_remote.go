@@ -581,7 +581,7 @@ func (rl *relay) write() {
 // adopt makes the session of rl, which its owner handed over, a session of
 // this server on rl's WebSocket, and delivers the messages the owner held.
 func (srv *Server) adopt(rl *relay, pkts []ClusterPacket) (*wsTransport, bool) {
-	s := &Socket{srv: srv, id: rl.sid, proto: rl.proto, req: rl.req, b64: rl.b64}
+	s := &Socket{srv: srv, id: rl.sid, proto: uint8(rl.proto), req: rl.req, b64: rl.b64}
 	t := newWSTransport(s, rl.b64, rl.conn)
 	s.ws = t
 	if !srv.register(s) {

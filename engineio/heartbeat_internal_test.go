@@ -46,7 +46,7 @@ func TestLateHeartbeatTimer(t *testing.T) {
 	}
 	// The deadline passed, the (hour-long) timer did not fire.
 	s.mu.Lock()
-	s.pongDeadline = time.Now().Add(-time.Millisecond)
+	s.pongDeadline = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
 	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
 		t.Fatalf("poll after the deadline: %d %q, want 400", status, body)
@@ -61,7 +61,7 @@ func TestLateHeartbeatTimer(t *testing.T) {
 	}
 	s = srv.session(open.SID)
 	s.mu.Lock()
-	s.pingDue = time.Now().Add(-time.Hour - time.Millisecond)
+	s.pingDue = mono(time.Now().Add(-time.Hour - time.Millisecond))
 	s.mu.Unlock()
 	if status, body := get("EIO=4&transport=polling&sid=" + open.SID); status != 400 {
 		t.Fatalf("poll after a missed ping: %d %q, want 400", status, body)
@@ -87,27 +87,27 @@ func TestPongDeadline(t *testing.T) {
 	s := <-conns
 	due := time.Now().Add(-10 * time.Second) // the timer fired 10 s late
 	s.mu.Lock()
-	s.pingDue = due
+	s.pingDue = mono(due)
 	s.mu.Unlock()
 	s.ping() // no poll pending: the ping waits
 	s.mu.Lock()
 	got := s.pongDeadline
 	s.mu.Unlock()
-	if !got.Equal(due.Add(time.Minute)) {
-		t.Fatalf("queued ping: pong due %v after the ping was due, want 1m0s", got.Sub(due))
+	if got != mono(due.Add(time.Minute)) {
+		t.Fatalf("queued ping: pong due %v after the ping was due, want 1m0s", time.Duration(got-mono(due)))
 	}
 	s.mu.Lock()
 	s.awaitingPong = false
 	s.poll = &pollWaiter{ch: make(chan []outgoing, 1)} // a poll is pending
-	s.pingDue = due
+	s.pingDue = mono(due)
 	s.mu.Unlock()
 	before := time.Now()
 	s.ping()
 	s.mu.Lock()
 	got = s.pongDeadline
 	s.mu.Unlock()
-	if got.Before(before.Add(time.Minute)) {
-		t.Fatalf("ping sent at once: pong due %v after it was due, want at least 1m10s", got.Sub(due))
+	if got < mono(before.Add(time.Minute)) {
+		t.Fatalf("ping sent at once: pong due %v after it was due, want at least 1m10s", time.Duration(got-mono(due)))
 	}
 }
 
@@ -135,7 +135,7 @@ func TestLateHeartbeatTimerV3(t *testing.T) {
 	srv.mu.Unlock()
 	s := srv.session(sid)
 	s.mu.Lock()
-	s.pingDue = time.Now().Add(-2*time.Hour - time.Millisecond)
+	s.pingDue = mono(time.Now().Add(-2*time.Hour - time.Millisecond))
 	s.mu.Unlock()
 	resp, err = http.Post(hs.URL+"/?EIO=3&transport=polling&sid="+sid, "text/plain", nil)
 	if err != nil {
@@ -196,7 +196,7 @@ func TestHeartbeatOneTimer(t *testing.T) {
 	}
 	// Due: a ping.
 	s.mu.Lock()
-	s.pingDue = time.Now().Add(-time.Millisecond)
+	s.pingDue = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
 	s.heartbeat()
 	if n := queued(); n != 1 {
@@ -215,11 +215,11 @@ func TestHeartbeatOneTimer(t *testing.T) {
 	}
 	// The next ping goes out, and its pong is late: ping timeout.
 	s.mu.Lock()
-	s.pingDue = time.Now().Add(-time.Millisecond)
+	s.pingDue = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
 	s.heartbeat()
 	s.mu.Lock()
-	s.pongDeadline = time.Now().Add(-time.Millisecond)
+	s.pongDeadline = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
 	s.heartbeat()
 	wantPingTimeout(t, closed)

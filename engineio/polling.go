@@ -70,7 +70,7 @@ func (s *Socket) startPoll(remote string, fn func([]outgoing)) (pkts []outgoing,
 		return nil, nil, CodeBadRequest
 	case sockState(s.state.Load()) == stateClosing:
 		pkts := append(s.takeQueueLocked(), closePacket)
-		fin := s.finalizeLocked(s.closeReason, nil, nil)
+		fin := s.finalizeLocked(s.coldLocked().closeReason, nil, nil)
 		s.mu.Unlock()
 		s.afterClose(fin)
 		return pkts, nil, -1
@@ -168,7 +168,7 @@ func (s *Socket) readPost(w http.ResponseWriter, r *http.Request, limit int64) (
 	return readPostBody(w, r, &s.srv.cfg, limit, func(rc *http.ResponseController) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.postRead = rc
+		s.coldLocked().postRead = rc
 		return rc == nil || sockState(s.state.Load()) != stateClosed
 	})
 }

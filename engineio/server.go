@@ -48,6 +48,7 @@ type Server struct {
 	sessionHooks atomic.Pointer[sessionHooks]
 	wsHook       atomic.Pointer[func(*http.Request)]
 	cluster      *cluster // nil when alone
+	hb           wheel    // the sessions' heartbeats
 
 	mu       sync.Mutex
 	sessions map[string]*Socket // open sessions, and retired ones for a moment
@@ -371,7 +372,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, CodeUnknownSID, "")
 			return
 		}
-		if q.Get("EIO") != strconv.Itoa(s.proto) {
+		if q.Get("EIO") != strconv.Itoa(int(s.proto)) {
 			writeError(w, CodeBadRequest, "")
 			return
 		}
@@ -438,7 +439,7 @@ func (srv *Server) newSocket(r *http.Request, proto int) *Socket {
 	return &Socket{
 		srv:   srv,
 		id:    srv.newID(),
-		proto: proto,
+		proto: uint8(proto),
 		req:   keepRequest(r),
 		b64:   r.URL.Query().Get("b64") != "",
 	}
@@ -617,7 +618,7 @@ func writeShuttingDown(w http.ResponseWriter) {
 func (s *Socket) writePayload(w http.ResponseWriter, r *http.Request, pkts []outgoing) {
 	err := writePayloadTo(w, r, &s.srv.cfg, s.ver(), s.b64, pkts, func(rc *http.ResponseController) {
 		s.mu.Lock()
-		s.pollWrite = rc
+		s.coldLocked().pollWrite = rc
 		s.mu.Unlock()
 	})
 	if err != nil {

@@ -111,23 +111,17 @@ const (
 // (Its bool fields are together at the end, so that an idle session does
 // not pay for padding after each.)
 type Socket struct {
-	srv   *Server
-	id    string
-	proto int
-	req   handshakeRequest
+	srv *Server
+	id  string
+	req handshakeRequest
 
-	onMessage atomic.Pointer[func(Packet)]
-	onClose   atomic.Pointer[func(string, error)]
+	handler atomic.Pointer[Handler] // see SetHandler, OnMessage, OnClose
 	// deliverMu serializes the callbacks: OnConnection, then OnMessage
 	// calls in order, then OnClose.
 	deliverMu sync.Mutex
-	// In a cluster, a new polling session's OnConnection waits while an
-	// upgrade may still move it to another server (see
-	// ClusterOptions.ConnectionDelay), and the messages that come
-	// meanwhile are held (delayed). Guarded by deliverMu.
-	held       []Packet
-	heldBytes  int64
-	delayTimer *time.Timer
+	// delay is set while OnConnection waits (see delayConnection); guarded
+	// by deliverMu.
+	delay *connDelay
 
 	state atomic.Int32 // sockState; written under mu
 
@@ -137,35 +131,77 @@ type Socket struct {
 	ws         *wsTransport // the WebSocket, once the session runs on one
 	// Polling (and posting).
 	poll *pollWaiter // the GET waiting for packets
+	// Upgrade (and probed).
+	probe *wsTransport // the WebSocket being probed
+	// cold is the state of polling, upgrading and closing, made on first
+	// use: an idle WebSocket session holds none of it.
+	cold *sockCold
+	// Heartbeat: one place in the server's wheel, for what is due next
+	// (v4: the next ping, or the pong to the last one; v3: the client's
+	// next ping), and awaitingPong. hbAt is the wheel's tick it is due in,
+	// 0 when none; guarded by the wheel's lock (see wheel).
+	hbAt int64
+	// pingDue is, for v4, when the next ping is due, and for v3 when the
+	// client last pinged; 0 before the heartbeat starts. Both times are
+	// monotonic (see mono).
+	pingDue      int64
+	pongDeadline int64 // v4: when the pong to the last ping is due
+
+	proto        uint8 // Engine.IO protocol: 3 or 4
+	b64          bool  // v3 polling client without binary support
+	posting      bool  // a POST is being read
+	probed       bool  // the probe was answered: end polls with noops
+	lateNoop     bool  // closed by the client: a poll that comes late gets a noop
+	awaitingPong bool
+}
+
+// connDelay is the state of a delayed session: in a cluster, a new
+// polling session's OnConnection waits while an upgrade may still move it
+// to another server (see ClusterOptions.ConnectionDelay), and the
+// messages that come meanwhile are held.
+type connDelay struct {
+	held      []Packet
+	heldBytes int64
+	timer     *time.Timer
+}
+
+// sockCold is the part of a session's state that an idle WebSocket
+// session does not need (see [Socket.coldLocked]). Guarded by the
+// socket's lock.
+type sockCold struct {
 	// The transfers under way: a poll response being written and a POST
 	// body being read, each bounded by TransferTimeout and cut short when the
 	// session closes (the response only when the client missed its
 	// heartbeat: other closes let it finish).
 	pollWrite *http.ResponseController
 	postRead  *http.ResponseController
-	// Upgrade (and probed).
-	probe     *wsTransport // the WebSocket being probed
+	// noopTimer ends polls with a noop while an upgrade is under way.
 	noopTimer *time.Timer
 	// Closing (and lateNoop).
 	closeReason string
 	closeTimer  *time.Timer
-	reason      string
-	err         error
-	// Heartbeat: one timer, for what is due next (v4: the next ping, or the
-	// pong to the last one; v3: the client's next ping), and awaitingPong.
-	hbTimer *time.Timer
-	// pingDue is, for v4, when the next ping is due, and for v3 when the
-	// client last pinged.
-	pingDue      time.Time
-	pongDeadline time.Time // v4: when the pong to the last ping is due
-
-	b64          bool // v3 polling client without binary support
-	delayed      bool // guarded by deliverMu
-	posting      bool // a POST is being read
-	probed       bool // the probe was answered: end polls with noops
-	lateNoop     bool // closed by the client: a poll that comes late gets a noop
-	awaitingPong bool
+	// Closed: why.
+	reason string
+	err    error
 }
+
+// coldLocked returns the session's cold state, made on first use. The
+// caller holds s.mu.
+func (s *Socket) coldLocked() *sockCold {
+	if s.cold == nil {
+		s.cold = new(sockCold)
+	}
+	return s.cold
+}
+
+// monoStart is the origin of the monotonic times that sessions keep (see
+// mono).
+var monoStart = time.Now()
+
+// mono returns t in nanoseconds on the monotonic clock, since a time
+// before the process's first session: 8 bytes where a time.Time takes 24.
+// It is never 0 for a time after monoStart.
+func mono(t time.Time) int64 { return int64(t.Sub(monoStart)) + 1 }
 
 // ver returns the session's protocol as the parser takes it.
 func (s *Socket) ver() parser.Version { return parser.Version(s.proto) }
@@ -194,7 +230,7 @@ func (pw *pollWaiter) send(pkts []outgoing) {
 func (s *Socket) ID() string { return s.id }
 
 // Protocol returns the Engine.IO protocol revision the client speaks: 3 or 4.
-func (s *Socket) Protocol() int { return s.proto }
+func (s *Socket) Protocol() int { return int(s.proto) }
 
 // Request returns the handshake request: its headers, URL (with the query)
 // and RemoteAddr. Its body is empty and its context the background one. It
@@ -225,13 +261,78 @@ func (s *Socket) Transport() string {
 // OnMessage sets the function called with each message from the client.
 // Calls are made one at a time, in the order the messages arrived, from the
 // goroutine that read them; none is made after OnClose. Set it inside
-// OnConnection.
-func (s *Socket) OnMessage(fn func(p Packet)) { s.onMessage.Store(&fn) }
+// OnConnection. It replaces the HandleMessage of a [Handler] set before.
+func (s *Socket) OnMessage(fn func(p Packet)) {
+	s.setFuncs(func(f *funcHandler) { f.msg = fn })
+}
 
 // OnClose sets the function called once when the session has closed, with
 // one of the Reason* strings and the error behind it, if any. It is called
 // after the last OnMessage call has returned. Set it inside OnConnection.
-func (s *Socket) OnClose(fn func(reason string, err error)) { s.onClose.Store(&fn) }
+// It replaces the HandleClose of a [Handler] set before.
+func (s *Socket) OnClose(fn func(reason string, err error)) {
+	s.setFuncs(func(f *funcHandler) { f.cls = fn })
+}
+
+// Handler takes a session's messages and its close, as the functions set
+// by [Socket.OnMessage] and [Socket.OnClose] do, with the same guarantees:
+// for a server whose state per session has these methods, it costs a
+// session 16 bytes where two functions cost 48.
+type Handler interface {
+	HandleMessage(p Packet)
+	HandleClose(reason string, err error)
+}
+
+// SetHandler sets h to take the session's messages and its close, in place
+// of what OnMessage and OnClose set before. Set it inside OnConnection.
+func (s *Socket) SetHandler(h Handler) { s.handler.Store(&h) }
+
+// setFuncs replaces the session's handler with one whose functions set
+// sets, keeping the rest of the handler in place.
+func (s *Socket) setFuncs(set func(*funcHandler)) {
+	for {
+		old := s.handler.Load()
+		f := new(funcHandler)
+		if old != nil {
+			if of, ok := (*old).(*funcHandler); ok {
+				*f = *of
+			} else {
+				f.base = *old
+			}
+		}
+		set(f)
+		h := Handler(f)
+		if s.handler.CompareAndSwap(old, &h) {
+			return
+		}
+	}
+}
+
+// funcHandler is the Handler of OnMessage and OnClose: each function, when
+// set, stands in for the method of base (a Handler set before, or nil).
+type funcHandler struct {
+	base Handler
+	msg  func(Packet)
+	cls  func(string, error)
+}
+
+func (f *funcHandler) HandleMessage(p Packet) {
+	switch {
+	case f.msg != nil:
+		f.msg(p)
+	case f.base != nil:
+		f.base.HandleMessage(p)
+	}
+}
+
+func (f *funcHandler) HandleClose(reason string, err error) {
+	switch {
+	case f.cls != nil:
+		f.cls(reason, err)
+	case f.base != nil:
+		f.base.HandleClose(reason, err)
+	}
+}
 
 // Send queues message packets for the client and returns at once; a
 // transport writes them in order, and the packets of one call go out
@@ -357,7 +458,7 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 		if mode == closeGraceful {
 			if reason == ReasonServerShutdown && s.ws == nil {
 				// Don't wait for the poll any longer.
-				return s.finalizeLocked(s.closeReason, nil, nil)
+				return s.finalizeLocked(s.coldLocked().closeReason, nil, nil)
 			}
 			return nil
 		}
@@ -373,10 +474,11 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			// The writer sends what is queued, then finalizes; a client
 			// that takes nothing for a heartbeat's time is cut off.
 			s.state.Store(int32(stateClosing))
-			s.closeReason = reason
+			c := s.coldLocked()
+			c.closeReason = reason
 			s.ws.wakeLocked()
 			cfg := &s.srv.cfg
-			s.closeTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.closeTimedOut)
+			c.closeTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.closeTimedOut)
 			return nil
 		case s.poll != nil:
 			s.endPollLocked(append(s.takeQueueLocked(), closePacket)...)
@@ -391,12 +493,13 @@ func (s *Socket) closeLocked(reason string, err error, mode closeMode) *finalize
 			// a live client takes to poll again (drainPollGrace), so that
 			// it gets a clean close rather than an unknown session.
 			s.state.Store(int32(stateClosing))
-			s.closeReason = reason
+			c := s.coldLocked()
+			c.closeReason = reason
 			timeout := s.srv.cfg.closeTimeout
 			if mode == closeDrain && len(s.queue) == 0 {
 				timeout = min(timeout, drainPollGrace)
 			}
-			s.closeTimer = time.AfterFunc(timeout, s.closeTimedOut)
+			c.closeTimer = time.AfterFunc(timeout, s.closeTimedOut)
 			return nil
 		}
 	}
@@ -424,7 +527,7 @@ func (s *Socket) closeTimedOut() {
 	s.mu.Lock()
 	var fin *finalized
 	if sockState(s.state.Load()) == stateClosing {
-		fin = s.finalizeLocked(s.closeReason, nil, nil)
+		fin = s.finalizeLocked(s.coldLocked().closeReason, nil, nil)
 	}
 	s.mu.Unlock()
 	s.afterClose(fin)
@@ -449,8 +552,10 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 		return nil
 	}
 	s.state.Store(int32(stateClosed))
-	s.reason, s.err = reason, err
-	for _, t := range []*time.Timer{s.hbTimer, s.noopTimer, s.closeTimer} {
+	c := s.coldLocked()
+	c.reason, c.err = reason, err
+	s.srv.hb.stop(s)
+	for _, t := range []*time.Timer{c.noopTimer, c.closeTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -460,9 +565,9 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	}
 	s.endPollLocked(pollPkts...)
 	s.takeQueueLocked()
-	fin := &finalized{probe: s.stopProbeLocked(), postRead: s.postRead}
+	fin := &finalized{probe: s.stopProbeLocked(), postRead: c.postRead}
 	if reason == ReasonPingTimeout {
-		fin.pollWrite = s.pollWrite
+		fin.pollWrite = c.pollWrite
 	}
 	if s.ws != nil && s.ws.writing {
 		fin.stuck = s.ws
@@ -498,14 +603,14 @@ func (s *Socket) afterClose(fin *finalized) {
 		_ = fin.pollWrite.SetWriteDeadline(now)
 	}
 	if h := s.srv.sessionHooks.Load(); h != nil && h.closed != nil {
-		h.closed(s, s.reason, s.err)
+		h.closed(s, s.cold.reason, s.cold.err)
 	}
 	go func() {
 		defer s.srv.wg.Done()
 		s.deliverMu.Lock()
 		defer s.deliverMu.Unlock()
-		if fn := s.onClose.Load(); fn != nil {
-			(*fn)(s.reason, s.err)
+		if h := s.handler.Load(); h != nil {
+			(*h).HandleClose(s.cold.reason, s.cold.err)
 		}
 	}()
 }
@@ -519,16 +624,16 @@ func (s *Socket) deliver(p Packet) {
 	if sockState(s.state.Load()) != stateOpen {
 		return
 	}
-	if s.delayed {
-		s.held = append(s.held, p)
-		s.heldBytes += int64(len(p.Data))
-		if s.heldBytes > s.srv.cfg.MaxPayload {
+	if d := s.delay; d != nil {
+		d.held = append(d.held, p)
+		d.heldBytes += int64(len(p.Data))
+		if d.heldBytes > s.srv.cfg.MaxPayload {
 			s.connectHeldLocked()
 		}
 		return
 	}
-	if fn := s.onMessage.Load(); fn != nil {
-		(*fn)(p)
+	if h := s.handler.Load(); h != nil {
+		(*h).HandleMessage(p)
 	}
 }
 
@@ -537,8 +642,7 @@ func (s *Socket) deliver(p Packet) {
 // (moveAway).
 func (s *Socket) delayConnection(d time.Duration) {
 	s.deliverMu.Lock()
-	s.delayed = true
-	s.delayTimer = time.AfterFunc(d, s.connectDelayed)
+	s.delay = &connDelay{timer: time.AfterFunc(d, s.connectDelayed)}
 	s.deliverMu.Unlock()
 	s.startHeartbeat()
 }
@@ -549,12 +653,12 @@ func (s *Socket) delayConnection(d time.Duration) {
 func (s *Socket) connectDelayed() {
 	s.deliverMu.Lock()
 	defer s.deliverMu.Unlock()
-	if !s.delayed {
+	if s.delay == nil {
 		return
 	}
 	if sockState(s.state.Load()) == stateClosed {
-		s.delayed, s.held, s.heldBytes = false, nil, 0
-		s.delayTimer.Stop()
+		s.delay.timer.Stop()
+		s.delay = nil
 		return
 	}
 	s.connectHeldLocked()
@@ -563,19 +667,19 @@ func (s *Socket) connectDelayed() {
 // connectHeldLocked runs OnConnection and delivers the messages held. The
 // caller holds deliverMu.
 func (s *Socket) connectHeldLocked() {
-	s.delayed = false
-	s.delayTimer.Stop()
+	d := s.delay
+	s.delay = nil
+	d.timer.Stop()
 	if fn := s.srv.onConnection.Load(); fn != nil {
 		(*fn)(s)
 	}
-	held := s.held
-	s.held, s.heldBytes = nil, 0
+	held := d.held
 	for _, p := range held {
 		if sockState(s.state.Load()) != stateOpen {
 			break
 		}
-		if fn := s.onMessage.Load(); fn != nil {
-			(*fn)(p)
+		if h := s.handler.Load(); h != nil {
+			(*h).HandleMessage(p)
 		}
 	}
 }
@@ -586,7 +690,8 @@ func (s *Socket) connectHeldLocked() {
 // here meanwhile, or closed, or t is not its upgrade any more).
 func (s *Socket) moveAway(t *wsTransport) ([]Packet, bool) {
 	s.deliverMu.Lock()
-	if !s.delayed {
+	d := s.delay
+	if d == nil {
 		s.deliverMu.Unlock()
 		return nil, false
 	}
@@ -599,10 +704,10 @@ func (s *Socket) moveAway(t *wsTransport) ([]Packet, bool) {
 	// A poll still pending gets a noop: the client polls no more.
 	fin := s.finalizeLocked(ReasonMoved, nil, []outgoing{noopPacket})
 	s.mu.Unlock()
-	held := s.held
-	s.delayed, s.held, s.heldBytes = false, nil, 0
-	s.delayTimer.Stop()
+	s.delay = nil
+	d.timer.Stop()
 	s.deliverMu.Unlock()
+	held := d.held
 	s.afterClose(fin)
 	return held, true
 }
@@ -639,8 +744,8 @@ func (s *Socket) onPacket(p parser.Packet, owned bool) bool {
 	return sockState(s.state.Load()) != stateClosed
 }
 
-// startHeartbeat starts the heartbeat timer: v4 servers ping, v3 clients
-// do.
+// startHeartbeat schedules the heartbeat in the server's wheel: v4
+// servers ping, v3 clients do.
 func (s *Socket) startHeartbeat() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -649,26 +754,35 @@ func (s *Socket) startHeartbeat() {
 	}
 	cfg := &s.srv.cfg
 	if s.proto == 3 {
-		s.pingDue = time.Now()
-		s.hbTimer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.checkPingV3)
+		s.pingDue = mono(time.Now())
+		s.srv.hb.schedule(s, s.pingDue+int64(cfg.PingInterval+cfg.PingTimeout), false)
 		return
 	}
-	s.pingDue = time.Now().Add(cfg.PingInterval)
-	s.hbTimer = time.AfterFunc(cfg.PingInterval, s.heartbeat)
+	s.pingDue = mono(time.Now().Add(cfg.PingInterval))
+	s.srv.hb.schedule(s, s.pingDue, true)
 }
 
-// heartbeat runs when the v4 heartbeat's timer fires: it closes the
-// session when the pong to the last ping is late, and pings when a ping
-// is due. The timer is reset for each ping and pong, and a run may already
-// have started when it is (time.Timer.Reset does not stop it): so it
-// acts on what the state says is due by now, and re-arms the timer for
-// what is due later.
+// heartbeatDue runs when the server's wheel finds s's heartbeat due.
+func (s *Socket) heartbeatDue() {
+	if s.proto == 3 {
+		s.checkPingV3()
+	} else {
+		s.heartbeat()
+	}
+}
+
+// heartbeat runs when the server's wheel finds the v4 heartbeat due: it
+// closes the session when the pong to the last ping is late, and pings
+// when a ping is due (or within two of the wheel's ticks). The heartbeat is
+// rescheduled for each ping and pong, and a run may already have started
+// when it is: so it acts on what the state says is due by now, and
+// reschedules what is due later.
 func (s *Socket) heartbeat() {
 	s.mu.Lock()
-	now := time.Now()
+	now := mono(time.Now())
 	if s.awaitingPong {
-		if left := s.pongDeadline.Sub(now); left > 0 {
-			s.hbTimer.Reset(left)
+		if s.pongDeadline > now {
+			s.srv.hb.schedule(s, s.pongDeadline, false)
 			s.mu.Unlock()
 			return
 		}
@@ -677,9 +791,10 @@ func (s *Socket) heartbeat() {
 		s.afterClose(fin)
 		return
 	}
-	if left := s.pingDue.Sub(now); left > 0 {
+	// The wheel runs a ping up to two of its ticks early.
+	if s.pingDue-now > 2*s.srv.hb.tick {
 		if sockState(s.state.Load()) == stateOpen {
-			s.hbTimer.Reset(left)
+			s.srv.hb.schedule(s, s.pingDue, true)
 		}
 		s.mu.Unlock()
 		return
@@ -701,8 +816,8 @@ func (s *Socket) ping() {
 		s.afterClose(fin)
 		return
 	}
-	defer s.mu.Unlock()
 	if sockState(s.state.Load()) != stateOpen || s.awaitingPong {
+		s.mu.Unlock()
 		return
 	}
 	s.awaitingPong = true
@@ -710,26 +825,41 @@ func (s *Socket) ping() {
 	// when it goes out at once (over WebSocket, or to a pending poll);
 	// otherwise at the client's next poll, which must come within
 	// PingTimeout of when the ping was due, however late this timer fired.
-	base := now
-	if s.ws == nil && s.poll == nil && s.pingDue.Before(now) {
+	nowM := mono(now)
+	base := nowM
+	if s.ws == nil && s.poll == nil && s.pingDue < nowM {
 		base = s.pingDue
 	}
-	s.pongDeadline = base.Add(s.srv.cfg.PingTimeout)
-	s.enqueueLocked(parser.Packet{Type: parser.Ping})
-	s.hbTimer.Reset(s.pongDeadline.Sub(now))
+	s.pongDeadline = base + int64(s.srv.cfg.PingTimeout)
+	s.srv.hb.schedule(s, s.pongDeadline, false)
+	ping := outgoing{Packet: parser.Packet{Type: parser.Ping}}
+	// An idle WebSocket gets its ping written from here, as a broadcast
+	// is (direct.go): the wheel pings a tick's sessions one after the
+	// other, and a writer goroutine each would leave as many idle pooled
+	// goroutines behind.
+	if t := s.ws; t != nil && t.directLocked(0) {
+		if start := monoNow(); direct.allow(start) {
+			t.sendDirect(ping, start) // unlocks
+			return
+		}
+	}
+	s.queue = append(s.queue, ping)
+	s.flushLocked()
+	s.mu.Unlock()
 }
 
 // heartbeatExpiredLocked reports whether the client missed its heartbeat
 // deadline by now: the pong to a v4 ping, or a v3 client's next ping.
-func (s *Socket) heartbeatExpiredLocked(now time.Time) bool {
+func (s *Socket) heartbeatExpiredLocked(t time.Time) bool {
+	now := mono(t)
 	if s.proto == 3 {
 		cfg := &s.srv.cfg
-		return !s.pingDue.IsZero() && now.After(s.pingDue.Add(cfg.PingInterval+cfg.PingTimeout))
+		return s.pingDue != 0 && now > s.pingDue+int64(cfg.PingInterval+cfg.PingTimeout)
 	}
 	if s.awaitingPong {
-		return now.After(s.pongDeadline)
+		return now > s.pongDeadline
 	}
-	return s.ws == nil && s.poll == nil && !s.pingDue.IsZero() && now.After(s.pingDue.Add(s.srv.cfg.PingTimeout))
+	return s.ws == nil && s.poll == nil && s.pingDue != 0 && now > s.pingDue+int64(s.srv.cfg.PingTimeout)
 }
 
 // checkHeartbeat closes the session with "ping timeout" when its client
@@ -758,8 +888,8 @@ func (s *Socket) onPong() {
 	}
 	s.awaitingPong = false
 	if sockState(s.state.Load()) == stateOpen {
-		s.pingDue = time.Now().Add(s.srv.cfg.PingInterval)
-		s.hbTimer.Reset(s.srv.cfg.PingInterval)
+		s.pingDue = mono(time.Now().Add(s.srv.cfg.PingInterval))
+		s.srv.hb.schedule(s, s.pingDue, true)
 	}
 }
 
@@ -770,7 +900,7 @@ func (s *Socket) onPing() {
 	if sockState(s.state.Load()) != stateOpen {
 		return
 	}
-	s.pingDue = time.Now()
+	s.pingDue = mono(time.Now())
 	s.enqueueLocked(parser.Packet{Type: parser.Pong})
 }
 
@@ -781,14 +911,15 @@ func (s *Socket) checkPingV3() {
 	cfg := &s.srv.cfg
 	if sockState(s.state.Load()) != stateClosed {
 		now := time.Now()
-		left := s.pingDue.Add(cfg.PingInterval + cfg.PingTimeout).Sub(now)
+		due := s.pingDue + int64(cfg.PingInterval+cfg.PingTimeout)
+		left := due - mono(now)
 		var err error
 		if s.ws != nil && s.ws.stuckLocked(now) {
 			// The client pings but takes no data.
 			left, err = 0, ErrStalledWriter
 		}
 		if left > 0 {
-			s.hbTimer.Reset(left)
+			s.srv.hb.schedule(s, due, false)
 		} else {
 			fin = s.closeLocked(ReasonPingTimeout, err, closeError)
 		}

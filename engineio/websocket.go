@@ -26,12 +26,14 @@ type wsTransport struct {
 	// cluster holds (conn is nil): batches go to it (see cluster.go).
 	remote *remoteSink
 
-	// writeStart is when the writer took the packets in hand (writing);
-	// guarded by the socket's lock.
-	writeStart time.Time
+	// writeStart is when the writer took the packets in hand (writing),
+	// monotonic (see mono); guarded by the socket's lock.
+	writeStart int64
 
 	// Owned by the writer goroutine of the moment (as uncompressed):
-	spare []outgoing // the last batch's slice, for the next queue
+	// spare is the last batch's slice, for the next queue while the
+	// writer runs; an idle writer keeps neither (see run).
+	spare []outgoing
 
 	// b64 is set when the client asked for binary data as base64 text
 	// (b64=1 in the WebSocket's URL: clients forced to base64).
@@ -183,7 +185,7 @@ func (t *wsTransport) write() {
 		s.mu.Lock()
 		state := sockState(s.state.Load())
 		if state == stateClosed {
-			reason := s.reason
+			reason := s.cold.reason // finalizeLocked made it
 			t.running = false
 			s.mu.Unlock()
 			t.closeConn(reason)
@@ -192,11 +194,14 @@ func (t *wsTransport) write() {
 		if len(s.queue) == 0 && !t.flush {
 			var fin *finalized
 			if state == stateClosing {
-				fin = s.finalizeLocked(s.closeReason, nil, nil)
+				fin = s.finalizeLocked(s.coldLocked().closeReason, nil, nil)
 				// finalizeLocked woke this running writer: go round
 				// again to close the WebSocket.
 			} else {
+				// Idle: the session keeps no queue slice, a busy
+				// writer goes on with the same two.
 				t.running = false
+				s.queue, t.spare = nil, nil
 			}
 			s.mu.Unlock()
 			s.afterClose(fin)
@@ -210,7 +215,7 @@ func (t *wsTransport) write() {
 		flush := t.flush
 		t.flush = false
 		t.writing = true
-		t.writeStart = time.Now()
+		t.writeStart = mono(time.Now())
 		s.mu.Unlock()
 
 		var werr error
@@ -310,7 +315,7 @@ func addWSPackets(b *websocket.Batch, ver parser.Version, b64 bool, uncompressed
 // send pongs without reading the pings).
 func (t *wsTransport) stuckLocked(now time.Time) bool {
 	cfg := &t.s.srv.cfg
-	return t.writing && now.Sub(t.writeStart) > cfg.PingInterval+cfg.PingTimeout
+	return t.writing && mono(now)-t.writeStart > int64(cfg.PingInterval+cfg.PingTimeout)
 }
 
 // closeConn ends the WebSocket of a closed session: with a close handshake
@@ -406,7 +411,7 @@ func (srv *Server) readProbe(s *Socket, t *wsTransport) {
 				// probe, with a poll under way, finds that poll refused
 				// as after the upgrade instead of ended with a noop.
 				s.probed = true
-				s.noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
+				s.coldLocked().noopTimer = time.AfterFunc(s.srv.cfg.noopInterval, s.noopTick)
 			}
 			s.mu.Unlock()
 			return nil
@@ -447,7 +452,7 @@ func (s *Socket) noopTick() {
 		return
 	}
 	s.endPollLocked(noopPacket)
-	s.noopTimer.Reset(s.srv.cfg.noopInterval)
+	s.cold.noopTimer.Reset(s.srv.cfg.noopInterval)
 }
 
 // completeUpgrade switches the session to t and starts its writer.
@@ -489,8 +494,8 @@ func (s *Socket) stopProbeLocked() *wsTransport {
 	t := s.probe
 	s.probe = nil
 	s.probed = false
-	if s.noopTimer != nil {
-		s.noopTimer.Stop()
+	if s.cold != nil && s.cold.noopTimer != nil {
+		s.cold.noopTimer.Stop()
 	}
 	return t
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -236,7 +237,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 type countingConn struct {
 	net.Conn
 	m  *metrics
-	nb *websocket.RawWriter // set by the first WriteNonblocking
+	rc syscall.RawConn // the socket's, set by the first WriteNonblocking
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -253,21 +254,22 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // WriteNonblocking writes what the socket takes of p now, and counts it
 // (websocket.NonblockingWriter: the write of a broadcast that must not
-// wait). The first call sets up the raw writer; the connection's
+// wait). The first call gets the socket's raw connection, which is all an
+// idle connection keeps (the writer comes from a pool); the connection's
 // WebSocket calls it under its write lock.
 func (c *countingConn) WriteNonblocking(p []byte) (int, error) {
-	if c.nb == nil {
+	if c.rc == nil {
 		sc, ok := c.Conn.(syscall.Conn)
 		if !ok {
 			return 0, errNoSocket
 		}
-		w, err := websocket.NewRawWriter(sc)
+		rc, err := sc.SyscallConn()
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("server: failed to get the raw connection: %w", err)
 		}
-		c.nb = w
+		c.rc = rc
 	}
-	n, err := c.nb.WriteNonblocking(p)
+	n, err := websocket.WriteRawNonblocking(c.rc, p)
 	c.m.bytesWritten.Add(uint64(n))
 	return n, err
 }

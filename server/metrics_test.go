@@ -71,6 +71,24 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 	if r, w := m.bytesRead.Load(), m.bytesWritten.Load(); r != 5 || w != 2 {
 		t.Fatalf("counted %d read, %d written; want 5 and 2", r, w)
 	}
+	// A write that must not wait (a broadcast's) is counted too; the
+	// connection keeps the socket's raw connection, the writer is pooled.
+	nb, ok := c.(websocket.NonblockingWriter)
+	if !ok {
+		t.Fatalf("%T cannot write without waiting", c)
+	}
+	for range 2 {
+		if n, err := nb.WriteNonblocking([]byte("abc")); n != 3 || err != nil {
+			t.Fatalf("WriteNonblocking: %d, %v", n, err)
+		}
+	}
+	if w := m.bytesWritten.Load(); w != 8 {
+		t.Fatalf("counted %d written, want 8", w)
+	}
+	got := make([]byte, 8)
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "hiabcabc" {
+		t.Fatalf("the peer read %q, %v; want %q", got, err, "hiabcabc")
+	}
 
 	// io.Copy from a file would send it with sendfile(2) straight to a
 	// socket it can reach through syscall.Conn, around the count.
@@ -90,8 +108,8 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 	if n, err := io.Copy(c, f); err != nil || n != size {
 		t.Fatalf("io.Copy: %d, %v", n, err)
 	}
-	if w := m.bytesWritten.Load(); w != 2+size {
-		t.Fatalf("counted %d written after io.Copy of a file, want %d", w, 2+size)
+	if w := m.bytesWritten.Load(); w != 8+size {
+		t.Fatalf("counted %d written after io.Copy of a file, want %d", w, 8+size)
 	}
 }
 

@@ -104,6 +104,11 @@ func (c *connection) onConnectTimeout() {
 	}
 }
 
+// HandleMessage and HandleClose make the connection its Engine.IO
+// session's handler (engineio.Handler): no functions of its own.
+func (c *connection) HandleMessage(m engineio.Packet)      { c.onMessage(m) }
+func (c *connection) HandleClose(reason string, err error) { c.onEngineClose(reason, err) }
+
 // onMessage takes the engine's messages, in order.
 func (c *connection) onMessage(m engineio.Packet) {
 	// m.Data is ours to keep (engineio's contract): packets and handlers

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
 
@@ -204,8 +205,12 @@ func (n *Namespace) newOrRestoredSocket(c *connection, auth json.RawMessage) *So
 				s = newSocket(n, c, auth)
 				s.id, s.pid, s.recovered = sess.SID, sess.PID, true
 				s.data.replace(sess.Data)
+				var held []engineio.Packet
 				for _, ep := range sess.MissedPackets {
-					s.held = appendEnginePackets(s.held, ep, false)
+					held = appendEnginePackets(held, ep, false)
+				}
+				if len(held) > 0 {
+					s.held = &held
 				}
 				n.local.registerIn(s, sess.Rooms)
 			})

@@ -39,9 +39,7 @@ func NewServer(opts *Options) *Server {
 	s.main = s.Of("/")
 	s.engine = engineio.NewServer(&s.opts.Options)
 	s.engine.OnConnection(func(es *engineio.Socket) {
-		c := s.newConnection(es)
-		es.OnMessage(c.onMessage)
-		es.OnClose(c.onEngineClose)
+		es.SetHandler(s.newConnection(es))
 	})
 	return s
 }

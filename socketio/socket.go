@@ -268,7 +268,9 @@ type Socket struct {
 	done chan struct{}
 
 	sendMu sync.Mutex
-	held   []engineio.Packet // deliveries waiting for the CONNECT packet (holding)
+	// held is the deliveries waiting for the CONNECT packet (holding),
+	// nil when none: 8 bytes in every socket where a slice took 24.
+	held *[]engineio.Packet
 
 	recovered  bool
 	connecting bool // guarded by mu
@@ -659,7 +661,7 @@ func (s *Socket) deliver(o *outPacket, volatile bool) {
 	}
 	if s.holding {
 		if !volatile {
-			s.held = append(s.held, o.pkts...)
+			s.holdLocked(o.pkts...)
 		}
 		return
 	}
@@ -667,6 +669,16 @@ func (s *Socket) deliver(o *outPacket, volatile bool) {
 		return
 	}
 	_ = s.conn.engine.Send(o.pkts...)
+}
+
+// holdLocked keeps pkts until the CONNECT packet goes out. The caller
+// holds sendMu, or owns the socket (a restored one, before anyone sends
+// to it).
+func (s *Socket) holdLocked(pkts ...engineio.Packet) {
+	if s.held == nil {
+		s.held = new([]engineio.Packet)
+	}
+	*s.held = append(*s.held, pkts...)
 }
 
 // send sends a packet to this socket only.
@@ -686,8 +698,12 @@ func (s *Socket) release(connect *parser.Packet) {
 	defer s.sendMu.Unlock()
 	connect.Namespace = s.nsp.name
 	enc := connect.Encode()
-	pkts := appendEnginePackets(make([]engineio.Packet, 0, 1+len(s.held)), &enc, false)
-	_ = s.conn.engine.Send(append(pkts, s.held...)...)
+	var held []engineio.Packet
+	if s.held != nil {
+		held = *s.held
+	}
+	pkts := appendEnginePackets(make([]engineio.Packet, 0, 1+len(held)), &enc, false)
+	_ = s.conn.engine.Send(append(pkts, held...)...)
 	s.held = nil
 	s.holding = false
 }

@@ -394,15 +394,19 @@ func (cp compressParams) readWindow() int {
 // startInflate sets up decompression of the message that has just begun.
 func (c *Conn) startInflate() {
 	r := &c.r
-	r.src.tail = 0
-	r.src.eof = false
-	r.src.err = nil
+	if r.z == nil {
+		r.z = &inflateState{src: flateSource{c: c}}
+	}
+	z := r.z
+	z.src.tail = 0
+	z.src.eof = false
+	z.src.err = nil
 	var dict []byte
 	if !c.compress.readNoTakeover {
-		dict = r.dict
+		dict = z.dict
 	}
 	d := inflaterPool.Get().(*inflate.Decoder)
-	d.Reset(&r.src, dict)
+	d.Reset(&z.src, dict)
 	r.inflate = d
 }
 
@@ -429,22 +433,22 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			return 0, c.failRead(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 		}
 		if !c.compress.readNoTakeover {
-			r.dict = appendWindow(r.dict, p[:n], c.compress.readWindow())
+			r.z.dict = appendWindow(r.z.dict, p[:n], c.compress.readWindow())
 		}
 	}
 	if err == nil {
 		return n, nil
 	}
-	if r.src.err != nil {
+	if r.z.src.err != nil {
 		c.endInflate()
-		return 0, r.src.err
+		return 0, r.z.src.err
 	}
-	if err == io.EOF || (err == io.ErrUnexpectedEOF && r.src.eof) {
+	if err == io.EOF || (err == io.ErrUnexpectedEOF && r.z.src.eof) {
 		// Whatever follows a final deflate block is ignored, but the frames
 		// must still be read off the wire.
-		for !r.src.eof {
+		for !r.z.src.eof {
 			var b [64]byte
-			if _, err := r.src.Read(b[:]); err != nil && err != io.EOF {
+			if _, err := r.z.src.Read(b[:]); err != nil && err != io.EOF {
 				c.endInflate()
 				return 0, err
 			}
@@ -484,6 +488,13 @@ func appendWindow(w, p []byte, size int) []byte {
 
 // flateSource feeds a compressed message's payload to the decompressor,
 // followed by the 4 bytes of [deflateTail].
+// inflateState is a connection's state for reading compressed messages,
+// made with the first one (most connections never get one).
+type inflateState struct {
+	src  flateSource
+	dict []byte // last window of decompressed output, for context takeover
+}
+
 type flateSource struct {
 	c    *Conn
 	tail int   // bytes of the tail already given

@@ -75,10 +75,6 @@ type Conn struct {
 	msgMu sync.Mutex
 	wmu   sync.Mutex
 	w     writer
-	// iov and iovArr hold the header and payload of a large frame while
-	// they are written with one call; guarded by wmu.
-	iov    net.Buffers
-	iovArr [2][]byte
 	// pending is what a write without waiting left (Batch.FlushNow),
 	// written before anything else; guarded by wmu.
 	pending *[]byte
@@ -166,8 +162,7 @@ type reader struct {
 	quietBy      int64 // the read deadline waitData set (monoNow), 0 when none (see netRead)
 
 	inflate *inflate.Decoder // set while reading a compressed message
-	src     flateSource
-	dict    []byte // last window of decompressed output, for context takeover
+	z       *inflateState    // made with the first compressed message
 
 	msgReader messageReader
 	got       atomic.Bool // data arrived since the heartbeat last looked
@@ -204,7 +199,6 @@ func newConn(cfg connConfig) *Conn {
 		c.nc = &prefixConn{Conn: cfg.nc, rest: slices.Clone(cfg.buffered[c.r.rw:])}
 	}
 	c.r.msgReader.c = c
-	c.r.src.c = c
 	c.r.msgDone = true
 	switch {
 	case cfg.readLimit == 0:

@@ -3,6 +3,7 @@ package websocket
 import (
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 )
 
@@ -69,6 +70,25 @@ func (w *RawWriter) write(fd uintptr) bool {
 		return true
 	}
 }
+
+// WriteRawNonblocking writes what rc's socket takes of p now, as
+// [RawWriter.WriteNonblocking] does, with a RawWriter from a pool: for a
+// wrapper of many idle connections that keeps rc (the 8 bytes of a
+// net.TCPConn's) rather than a RawWriter of its own (96 bytes).
+func WriteRawNonblocking(rc syscall.RawConn, p []byte) (int, error) {
+	w := rawWriters.Get().(*RawWriter)
+	w.rc = rc
+	n, err := w.WriteNonblocking(p)
+	w.rc = nil
+	rawWriters.Put(w)
+	return n, err
+}
+
+var rawWriters = sync.Pool{New: func() any {
+	w := new(RawWriter)
+	w.fn = w.write
+	return w
+}}
 
 // noNonblock marks a connection that cannot write without waiting.
 var noNonblock NonblockingWriter = new(RawWriter)

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"testing"
 
@@ -70,5 +71,48 @@ func TestTryBatchAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per direct write, want 0", allocs)
+	}
+}
+
+// TestWriteRawNonblocking checks that a write through a pooled RawWriter
+// reaches the peer and allocates nothing.
+func TestWriteRawNonblocking(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := WriteRawNonblocking(rc, []byte("hello")); n != 5 || err != nil {
+		t.Fatalf("WriteRawNonblocking: %d, %v", n, err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("the peer read %q, %v", buf, err)
+	}
+	if raceEnabled {
+		return // sync.Pool drops items at random under the race detector
+	}
+	p := []byte("x")
+	allocs := testing.AllocsPerRun(100, func() {
+		if n, err := WriteRawNonblocking(rc, p); n != 1 || err != nil {
+			t.Fatalf("WriteRawNonblocking: %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per write, want 0", allocs)
 	}
 }

@@ -263,9 +263,9 @@ func TestTakeoverIdleMemory(t *testing.T) {
 		}
 		goIdle(c)
 		c.nc.(*fuzzConn).out = bytes.Buffer{}
-		if cap(c.w.hist) > 2*len(msg) || cap(c.r.dict) > 2*len(msg) {
+		if cap(c.w.hist) > 2*len(msg) || cap(c.r.z.dict) > 2*len(msg) {
 			t.Fatalf("after one %d-byte message each way, the connection keeps %d bytes of history and %d of window",
-				len(msg), cap(c.w.hist), cap(c.r.dict))
+				len(msg), cap(c.w.hist), cap(c.r.z.dict))
 		}
 		cs[i] = c
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -211,6 +212,16 @@ func (c *Conn) writeFailed(err error) error {
 	return wrapErr("write frame", err)
 }
 
+// iovec holds the header and payload of a large frame while netWrite2
+// writes them with one call: from a pool rather than in every Conn, since
+// few connections write large frames at any one time.
+type iovec struct {
+	arr  [2][]byte
+	bufs net.Buffers
+}
+
+var iovecs = sync.Pool{New: func() any { return new(iovec) }}
+
 // netWrite2 writes a then b to the network, with one system call where
 // the connection can (writev on TCP). The caller holds wmu.
 func (c *Conn) netWrite2(a, b []byte) error {
@@ -224,10 +235,12 @@ func (c *Conn) netWrite2(a, b []byte) error {
 		}
 		return nil
 	}
-	c.iovArr = [2][]byte{a, b}
-	c.iov = c.iovArr[:]
-	_, err := c.iov.WriteTo(c.nc) // a field, so that it does not escape
-	c.iovArr = [2][]byte{}        // don't keep the caller's memory
+	v := iovecs.Get().(*iovec)
+	v.arr = [2][]byte{a, b}
+	v.bufs = v.arr[:]
+	_, err := v.bufs.WriteTo(c.nc) // pooled, so that nothing escapes
+	*v = iovec{}                   // don't keep the caller's memory
+	iovecs.Put(v)
 	if err != nil {
 		return c.writeFailed(err)
 	}
