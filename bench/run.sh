@@ -15,15 +15,21 @@
 #  3. memory per idle connection with 10,000 connections (`tether echo`:
 #     RSS only; its handler in the bench's server process, tether-echoserver,
 #     for heap and goroutines);
-#  4. Socket.IO broadcast fan-out, Tether's socketio server against Node's
-#     socket.io 4.8 (bench/fanout/node), 5,000 clients in one room, at fixed
-#     rates and as fast as each server keeps up;
-#  5. the same fan-out in a cluster on one redis-server: 3 × tether serve
-#     -redis-url against 3 × Node socket.io 4.8 with @socket.io/redis-adapter
-#     (test/cluster/node_server.mjs), 5,000 clients spread over the nodes
-#     publishing with tether serve's events, runs alternated, as fast as
-#     each cluster keeps up and at a fixed rate, then 1 and 2 nodes at the
-#     fixed rate (Redis PUBLISH calls per broadcast).
+#  4. Socket.IO fan-out of the product, measured with `tether load`
+#     (bench/load/product.sh single): `tether serve` with its default
+#     settings against Node's socket.io 4.8 (test/e2e/client/node_server.mjs),
+#     1,000 clients in one room publishing with tether serve's events, at
+#     5/s, 20/s and as fast as each server keeps up (-publish-rate max),
+#     rounds alternated, a fresh server per run; and, as extra rows, the
+#     library form: Tether's socketio server against Node's
+#     (bench/cmd/fanout, bench/fanout/node), 5,000 clients, the server
+#     broadcasting on its own timer (`fanout`);
+#  5. the same in a cluster on one redis-server, with `tether load`
+#     (bench/load/product.sh cluster): 3 × tether serve -redis-url (defaults)
+#     against 3 × Node socket.io 4.8 with @socket.io/redis-adapter
+#     (test/cluster/node_server.mjs), 1,000 clients spread over the nodes,
+#     rounds alternated, as fast as each cluster keeps up and at a fixed
+#     rate (and Redis PUBLISH calls per message).
 #  6. memory per idle Socket.IO client of the product: `tether serve` with
 #     its defaults against Node's socket.io 4.8, 5,000 clients over
 #     WebSocket from `tether load` (bench/load/serve-idle.sh).
@@ -34,19 +40,22 @@
 #     $OUT/growth.jsonl, a Markdown table, and docs/growth-rss.png and
 #     docs/growth-cpu.png.
 #
-# Usage: bench/run.sh            (about 21 minutes on 2 cores)
-#        bench/run.sh fanout     (part 4 only, about 2 minutes)
-#        bench/run.sh cluster    (part 5 only, about 8 minutes)
+# Usage: bench/run.sh            (about 30 minutes on 2 cores)
+#        bench/run.sh load       (part 4, the product rows, about 6 minutes)
+#        bench/run.sh fanout     (part 4, the library rows, about 2 minutes)
+#        bench/run.sh cluster    (part 5 only, about 5 minutes)
+# Parts 4 and 5 take the exclusive flock /tmp/bench.lock for each run
+# themselves: do not run them under that lock.
 #        bench/run.sh serve-idle (part 6 only, about 3 minutes per round)
 #        bench/run.sh growth     (part 7 only, about 8 minutes; 16 with node)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
+#        LOAD_RUNS=3 LOAD_CLIENTS=1000 LOAD_RATES="5 20 max" LOAD_MAX_PROCS=2
+#        (tether load -procs for the max runs)
 #        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
-#        FANOUT_SIZE=100
-#        CLUSTER_CLIENTS=5000 CLUSTER_NODES=3 CLUSTER_RUNS=3 CLUSTER_RATE=5
-#        (BENCHMARKS.md shows CLUSTER_RUNS=5: 5 more minutes)
-#        CLUSTER_DURATION=10s CLUSTER_WARMUP=2s CLUSTER_SCALE="1 2"
-#        CLUSTER_REDIS_PORT=16379 (a redis-server the part starts)
+#        FANOUT_SIZE=100 (the library rows)
+#        CLUSTER_CLIENTS=1000 CLUSTER_NODES=3 CLUSTER_RUNS=3 CLUSTER_RATE=10
+#        (more knobs: bench/load/product.sh)
 #        SERVE_IDLE_RUNS=1 (rounds of part 6, each tether serve then Node)
 #        GROWTH_CLIENTS="1000 5000 10000 19000" GROWTH_SERVERS=tether
 #        (GROWTH_SERVERS="tether node" adds Node socket.io 4.8, alternated)
@@ -81,8 +90,27 @@ FANOUT_DURATION=${FANOUT_DURATION:-10s}
 FANOUT_RATES=${FANOUT_RATES:-5 20 max}
 FANOUT_SIZE=${FANOUT_SIZE:-100}
 
+LOAD_RUNS=${LOAD_RUNS:-3}
+LOAD_CLIENTS=${LOAD_CLIENTS:-1000}
+LOAD_RATES=${LOAD_RATES:-5 20 max}
+LOAD_MAX_PROCS=${LOAD_MAX_PROCS:-2}
+
+load() {
+	log "Socket.IO fan-out of tether serve (defaults) against Node socket.io 4.8, with tether load"
+	{
+		echo "### 4. Socket.IO fan-out with tether load ($LOAD_CLIENTS clients in one room): tether serve (defaults) against Node socket.io 4.8"
+		echo
+		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo
+		RUNS=$LOAD_RUNS CLIENTS=$LOAD_CLIENTS RATES=$LOAD_RATES MAX_PROCS=$LOAD_MAX_PROCS \
+			OUT="$(cd "$OUT" && pwd)" ./load/product.sh single
+		echo
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} | tee "$OUT/load.md"
+}
+
 fanout() {
-	log "Socket.IO broadcast fan-out ($FANOUT_CLIENTS clients): Tether against Node socket.io 4.8"
+	log "Socket.IO broadcast fan-out, library form ($FANOUT_CLIENTS clients): Tether's socketio against Node socket.io 4.8"
 	(cd fanout/node && npm ci --no-audit --no-fund --loglevel=error >&2)
 	go build -o "$bin/fanout" ./cmd/fanout
 	local results="$OUT/fanout.jsonl"
@@ -95,7 +123,7 @@ fanout() {
 		done
 	done
 	{
-		echo "### 4. Socket.IO broadcast fan-out ($FANOUT_CLIENTS clients in one room)"
+		echo "### 4b. Socket.IO broadcast fan-out, library form ($FANOUT_CLIENTS clients in one room)"
 		echo
 		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -104,59 +132,22 @@ fanout() {
 	} | tee "$OUT/fanout.md"
 }
 
-CLUSTER_CLIENTS=${CLUSTER_CLIENTS:-5000}
+CLUSTER_CLIENTS=${CLUSTER_CLIENTS:-1000}
 CLUSTER_NODES=${CLUSTER_NODES:-3}
 CLUSTER_RUNS=${CLUSTER_RUNS:-3}
-CLUSTER_RATE=${CLUSTER_RATE:-5}
-CLUSTER_DURATION=${CLUSTER_DURATION:-10s}
-CLUSTER_WARMUP=${CLUSTER_WARMUP:-2s}
-CLUSTER_SCALE=${CLUSTER_SCALE:-1 2}
-CLUSTER_REDIS_PORT=${CLUSTER_REDIS_PORT:-16379}
+CLUSTER_RATE=${CLUSTER_RATE:-10}
 
 cluster() {
-	log "Socket.IO fan-out in a cluster ($CLUSTER_NODES nodes, $CLUSTER_CLIENTS clients): tether serve against Node socket.io 4.8 + @socket.io/redis-adapter"
-	(cd ../test/cluster && npm ci --no-audit --no-fund --loglevel=error >&2)
-	(cd .. && go build -o "$bin/tether" ./cmd/tether)
-	go build -o "$bin/fanout" ./cmd/fanout
-	# One redis-server for every run of both sides.
-	redis-server --port "$CLUSTER_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$bin/redis.log" 2>&1 &
-	redis_pid=$!
-	trap 'kill "$redis_pid" 2>/dev/null; rm -rf "$bin"' EXIT
-	local redis_url="redis://127.0.0.1:$CLUSTER_REDIS_PORT"
-	for _ in $(seq 50); do
-		redis-cli -p "$CLUSTER_REDIS_PORT" ping >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	local results="$OUT/cluster.jsonl"
-	: >"$results"
-	crun() {
-		"$bin/fanout" -cluster "$1" -server "$2" -rate "$3" -tether "$bin/tether" -redis-url "$redis_url" \
-			-clients "$CLUSTER_CLIENTS" -size "$FANOUT_SIZE" -warmup "$CLUSTER_WARMUP" -duration "$CLUSTER_DURATION" \
-			-out json | tee -a "$results" >&2 || log "FAILED: fanout -cluster $1 -server $2 -rate $3"
-	}
-	# Tether, Node, Tether, Node…: the machine's speed drifts over minutes.
-	for run in $(seq "$CLUSTER_RUNS"); do
-		log "cluster run $run of $CLUSTER_RUNS"
-		for rate in max "$CLUSTER_RATE"; do
-			for server in tether node; do
-				crun "$CLUSTER_NODES" "$server" "$rate"
-			done
-		done
-	done
-	for nodes in $CLUSTER_SCALE; do
-		for server in tether node; do
-			crun "$nodes" "$server" "$CLUSTER_RATE"
-		done
-	done
-	kill "$redis_pid"
-	wait "$redis_pid" 2>/dev/null || true
+	log "Socket.IO fan-out in a cluster ($CLUSTER_NODES nodes, $CLUSTER_CLIENTS clients): tether serve against Node socket.io 4.8 + @socket.io/redis-adapter, with tether load"
 	{
-		echo "### 5. Socket.IO fan-out in a cluster on Redis ($CLUSTER_CLIENTS clients in one room, spread over the nodes)"
+		echo "### 5. Socket.IO fan-out in a cluster on Redis with tether load ($CLUSTER_CLIENTS clients in one room, spread over $CLUSTER_NODES nodes)"
 		echo
 		echo "$(go version), node $(node --version), $(redis-server --version | cut -d' ' -f1-3), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
-		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo
-		"$bin/fanout" -mode clustertable <"$results"
+		RUNS=$CLUSTER_RUNS CLIENTS=$CLUSTER_CLIENTS NODES=$CLUSTER_NODES RATES="max $CLUSTER_RATE" MAX_PROCS=$LOAD_MAX_PROCS \
+			OUT="$(cd "$OUT" && pwd)" ./load/product.sh cluster
+		echo
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} | tee "$OUT/cluster.md"
 }
 
@@ -213,6 +204,10 @@ growth() {
 case "${1:-}" in
 growth)
 	growth
+	exit
+	;;
+load)
+	load
 	exit
 	;;
 fanout)
@@ -297,6 +292,7 @@ log "report"
 	echo '```'
 } | tee "$OUT/report.md"
 
+load
 fanout
 cluster
 serve_idle

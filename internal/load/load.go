@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 						return time.Time{}, ctx.Err()
 					}
 				},
-				func(p progressMsg) { prog.update(0, p) })
+				func(p progressMsg) { prog.update(0, p) }, nil)
 			if err != nil {
 				s.err <- err
 				return
@@ -202,6 +202,19 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 		if err != nil {
 			return nil, err
 		}
+		// The drain ends when the sums of the workers' counts add up
+		// (see worker.drain): the parent tells every worker, once.
+		var (
+			wmu       sync.Mutex // writes to the workers' stdin
+			dmu       sync.Mutex
+			last      = make([]progressMsg, len(procs))
+			drainSent bool
+		)
+		write := func(p *workerProc, s string) {
+			wmu.Lock()
+			defer wmu.Unlock()
+			fmt.Fprintln(p.stdin, s)
+		}
 		for i, p := range procs {
 			s := srcs[i]
 			go func() {
@@ -212,6 +225,16 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 						s.ready <- *l.Ready
 					case l.Progress != nil:
 						prog.update(i, *l.Progress)
+						dmu.Lock()
+						last[i] = *l.Progress
+						done := !drainSent && drainedAll(cfg.Mode, last)
+						drainSent = drainSent || done
+						dmu.Unlock()
+						if done {
+							for _, q := range procs {
+								write(q, `{"drained":{}}`)
+							}
+						}
 					case l.Result != nil:
 						gotResult = true
 						s.result <- l.Result
@@ -228,7 +251,7 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 			}()
 			go func() {
 				for t := range s.goCh {
-					fmt.Fprintf(p.stdin, `{"go":{"t0":%d}}`+"\n", t.UnixNano())
+					write(p, fmt.Sprintf(`{"go":{"t0":%d}}`, t.UnixNano()))
 				}
 			}()
 		}
@@ -259,27 +282,29 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 			close(s.goCh)
 		}
 	}
-	var cpuWG sync.WaitGroup
-	if srv != nil {
-		cpuWG.Add(1)
-		go func() {
-			defer cpuWG.Done()
-			from := t0.Add(cfg.Warmup)
-			time.Sleep(time.Until(from))
-			prog.phase("measuring")
-			srv.windowStart()
-			time.Sleep(time.Until(from.Add(cfg.Duration)))
-			srv.windowEnd()
-			prog.phase("draining")
-		}()
-	} else {
-		go func() {
-			time.Sleep(time.Until(t0.Add(cfg.Warmup)))
-			prog.phase("measuring")
-			time.Sleep(cfg.Duration)
-			prog.phase("draining")
-		}()
+	// The generator's own CPU: this process and its workers.
+	gen := &serverSampler{pids: []int{os.Getpid()}}
+	for _, p := range procs {
+		gen.pids = append(gen.pids, p.cmd.Process.Pid)
 	}
+	var cpuWG sync.WaitGroup
+	cpuWG.Add(1)
+	go func() {
+		defer cpuWG.Done()
+		from := t0.Add(cfg.Warmup)
+		time.Sleep(time.Until(from))
+		prog.phase("measuring")
+		gen.windowStart()
+		if srv != nil {
+			srv.windowStart()
+		}
+		time.Sleep(time.Until(from.Add(cfg.Duration)))
+		if srv != nil {
+			srv.windowEnd()
+		}
+		gen.windowEnd()
+		prog.phase("draining")
+	}()
 	var results []*workerResult
 	for _, s := range srcs {
 		select {
@@ -294,6 +319,7 @@ func Run(ctx context.Context, cfg *Config, progressOut io.Writer) (*Report, erro
 	cpuWG.Wait()
 	prog.stop()
 	rep := newReport(cfg, results, connected, srv)
+	rep.Generator = gen.cpuStats()
 	rep.ElapsedS = time.Since(start).Seconds()
 	return rep, nil
 }

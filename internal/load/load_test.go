@@ -84,6 +84,9 @@ func TestPublishTetherServe(t *testing.T) {
 	if !(rep.Latency.P50 <= rep.Latency.P99 && rep.Latency.P99 <= rep.Latency.Max && rep.Latency.Max > 0) {
 		t.Fatalf("latency quantiles out of order: %+v", rep.Latency)
 	}
+	if rep.SentAll < rep.Published || rep.DeliveredAll != rep.SentAll*49 || rep.Generator == nil || rep.Generator.Seconds <= 0 {
+		t.Fatalf("sent %d in all, delivered %d in all, generator %+v", rep.SentAll, rep.DeliveredAll, rep.Generator)
+	}
 	if rep.Server == nil || rep.Server.RSSBefore <= 0 || rep.Server.CPUSeconds <= 0 || rep.Server.CPUPerMessageUS <= 0 {
 		t.Fatalf("server stats %+v", rep.Server)
 	}
@@ -222,5 +225,31 @@ func TestWindow(t *testing.T) {
 	w.done(k, 2)
 	if len(w.free) != 2 || w.c.windowLost.Load() != 1 || w.c.inWindow.Load() != 0 {
 		t.Fatalf("after reap: free %d, lost %d, in window %d", len(w.free), w.c.windowLost.Load(), w.c.inWindow.Load())
+	}
+}
+
+// TestDrainedAll: with several workers the drain ends on the sums of
+// their counts, not on any one worker's (a worker's acknowledgements count
+// the other workers' receivers), and only once every worker's traffic time
+// is over.
+func TestDrainedAll(t *testing.T) {
+	// Worker 0's acks announced 30 deliveries, 10 of them to worker 1's
+	// clients; worker 1 sent nothing, its clients got those 10.
+	a := progressMsg{SendingDone: true, Expected: 30, Delivered: 20}
+	b := progressMsg{SendingDone: true, Expected: 0, Delivered: 9}
+	if drainedAll(ModePublish, []progressMsg{a, b}) {
+		t.Fatal("drained with one delivery missing")
+	}
+	b.Delivered = 10
+	if !drainedAll(ModePublish, []progressMsg{a, b}) {
+		t.Fatal("not drained with every delivery in")
+	}
+	b.SendingDone = false
+	if drainedAll(ModePublish, []progressMsg{a, b}) {
+		t.Fatal("drained while a worker still sends")
+	}
+	b.SendingDone, a.InFlight = true, 1
+	if drainedAll(ModeAck, []progressMsg{a, b}) {
+		t.Fatal("drained with an acknowledgement waited for")
 	}
 }

@@ -88,6 +88,15 @@ func (s *serverSampler) stats(_ time.Duration, delivered int64) *ServerStats {
 	return st
 }
 
+// cpuStats returns the processes' CPU time in the measured time.
+func (s *serverSampler) cpuStats() *CPUStats {
+	st := &CPUStats{Seconds: s.cpu1 - s.cpu0}
+	if d := s.t1.Sub(s.t0).Seconds(); d > 0 {
+		st.Percent = 100 * st.Seconds / d
+	}
+	return st
+}
+
 // readRSS returns VmRSS of /proc/<pid>/status, in bytes.
 func readRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

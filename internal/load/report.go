@@ -43,6 +43,12 @@ type ServerStats struct {
 	CPUPerMessageUS  float64 `json:"cpu_per_delivered_message_us"`
 }
 
+// CPUStats are processes' CPU time in the measured time.
+type CPUStats struct {
+	Seconds float64 `json:"cpu_seconds"`
+	Percent float64 `json:"cpu_percent"` // of one core
+}
+
 // Report is a run's result, as -out prints it.
 type Report struct {
 	Label           string           `json:"label"`
@@ -67,16 +73,19 @@ type Report struct {
 	SubscribeErrors map[string]int64 `json:"subscribe_errors"`
 	ConnectTime     Quantiles        `json:"connect_ms"`
 	Published       int64            `json:"published"`
+	SentAll         int64            `json:"sent_all"` // every message sent, warm-up included
 	NotSent         int64            `json:"not_sent"`
 	PublishErrors   map[string]int64 `json:"publish_errors"`
 	AckRTT          Quantiles        `json:"ack_ms"`
 	Expected        int64            `json:"expected"`
 	Delivered       int64            `json:"delivered"`
+	DeliveredAll    int64            `json:"delivered_all"` // every delivery, warm-up included
 	DeliveredPerS   float64          `json:"delivered_per_s"`
 	Latency         Quantiles        `json:"latency_ms"`
 	Disconnects     int64            `json:"disconnects"`
 	Reconnects      int64            `json:"reconnects"`
 	Server          *ServerStats     `json:"server,omitempty"`
+	Generator       *CPUStats        `json:"generator,omitempty"` // tether load's own processes
 	Failures        []string         `json:"failures"`
 	OK              bool             `json:"ok"`
 }
@@ -103,6 +112,8 @@ func newReport(cfg *Config, results []*workerResult, connected int64, srv *serve
 		addAll(r.SubscribeErrors, w.SubscribeErrors)
 		addAll(r.PublishErrors, w.PublishErrors)
 		r.Published += w.Published
+		r.SentAll += w.SentAll
+		r.DeliveredAll += w.DeliveredAll
 		r.NotSent += w.NotSent
 		r.Expected += w.Expected
 		r.Delivered += w.Delivered
@@ -244,6 +255,9 @@ func (r *Report) text(b *bytes.Buffer) {
 		}
 		fmt.Fprintf(b, "server        pid %s: RSS %.1f MiB before, %.1f MiB connected, %.1f KiB per connection; CPU %.2f s (%.0f %% of a core), %.2f µs per delivered message\n",
 			pid, float64(s.RSSBefore)/(1<<20), float64(s.RSSConnected)/(1<<20), s.RSSPerConnection/1024, s.CPUSeconds, s.CPUPercent, s.CPUPerMessageUS)
+	}
+	if g := r.Generator; g != nil {
+		fmt.Fprintf(b, "generator     CPU %.2f s (%.0f %% of a core) in %d procs\n", g.Seconds, g.Percent, r.Procs)
 	}
 	if r.OK {
 		fmt.Fprintf(b, "result        ok\n")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,13 +26,23 @@ type (
 	goMsg struct {
 		T0 int64 `json:"t0"`
 	}
-	// progressMsg: the worker's counters, twice a second.
+	// progressMsg: the worker's counters, twice a second (more often
+	// while it drains).
 	progressMsg struct {
 		Connected    int64    `json:"connected"`
 		Errors       int64    `json:"errors"`
 		DeliveredAll int64    `json:"delivered_all"`
 		Recent       Snapshot `json:"recent"`
+		// For the end of the drain: the traffic time is over, the
+		// acknowledgements waited for, the measured deliveries expected
+		// and received.
+		SendingDone bool  `json:"sending_done,omitempty"`
+		InFlight    int64 `json:"in_flight"`
+		Expected    int64 `json:"expected"`
+		Delivered   int64 `json:"delivered"`
 	}
+	// drainedMsg (parent to worker): every worker's messages are in.
+	drainedMsg struct{}
 	// workerResult: everything the worker measured.
 	workerResult struct {
 		Connects        int64            `json:"connects"`
@@ -39,6 +50,8 @@ type (
 		SubscribeErrors map[string]int64 `json:"subscribe_errors"`
 		PublishErrors   map[string]int64 `json:"publish_errors"`
 		Published       int64            `json:"published"`
+		SentAll         int64            `json:"sent_all"`
+		DeliveredAll    int64            `json:"delivered_all"`
 		NotSent         int64            `json:"not_sent"`
 		Expected        int64            `json:"expected"`
 		Delivered       int64            `json:"delivered"`
@@ -56,6 +69,7 @@ type (
 		Progress *progressMsg  `json:"progress,omitempty"`
 		Result   *workerResult `json:"result,omitempty"`
 		Go       *goMsg        `json:"go,omitempty"`
+		Drained  *drainedMsg   `json:"drained,omitempty"`
 	}
 )
 
@@ -77,7 +91,27 @@ func (w *worker) progress() progressMsg {
 		Errors:       w.errorCount(),
 		DeliveredAll: w.c.deliveredAll.Load(),
 		Recent:       old.Snapshot(),
+		SendingDone:  w.c.sendingDone.Load(),
+		InFlight:     w.c.inFlight.Load(),
+		Expected:     w.c.expected.Load(),
+		Delivered:    w.c.delivered.Load(),
 	}
+}
+
+// drainedAll reports whether the workers' last progress says every
+// message is in: their traffic time is over, no acknowledgement is waited
+// for, and (publish mode) the deliveries add up to the expected ones.
+func drainedAll(mode string, last []progressMsg) bool {
+	var inFlight, expected, delivered int64
+	for _, m := range last {
+		if !m.SendingDone {
+			return false
+		}
+		inFlight += m.InFlight
+		expected += m.Expected
+		delivered += m.Delivered
+	}
+	return inFlight == 0 && (mode != ModePublish || delivered >= expected)
 }
 
 func (w *worker) result() *workerResult {
@@ -87,6 +121,8 @@ func (w *worker) result() *workerResult {
 		SubscribeErrors: w.subErrs.snapshot(),
 		PublishErrors:   w.pubErrs.snapshot(),
 		Published:       w.c.published.Load(),
+		SentAll:         w.c.sentAll.Load(),
+		DeliveredAll:    w.c.deliveredAll.Load(),
 		NotSent:         w.c.notSent.Load(),
 		Expected:        w.c.expected.Load(),
 		Delivered:       w.c.delivered.Load(),
@@ -102,7 +138,9 @@ func (w *worker) result() *workerResult {
 
 // runWorker runs worker index's clients: connect, report ready, wait for
 // the start, traffic, drain, result. progress is called twice a second.
-func runWorker(ctx context.Context, cfg *Config, index int, ready func(readyMsg), waitGo func(context.Context) (time.Time, error), progress func(progressMsg)) (*workerResult, error) {
+// drained (nil in a single process) tells the drain when every worker's
+// messages are in (see [worker.drain]).
+func runWorker(ctx context.Context, cfg *Config, index int, ready func(readyMsg), waitGo func(context.Context) (time.Time, error), progress func(progressMsg), drained func() bool) (*workerResult, error) {
 	w := newWorker(cfg, index)
 	defer w.close()
 	stop := make(chan struct{})
@@ -137,7 +175,8 @@ func runWorker(ctx context.Context, cfg *Config, index int, ready func(readyMsg)
 		time.Sleep(d)
 	}
 	w.publish(ctx, t0)
-	w.drain(ctx)
+	w.c.sendingDone.Store(true)
+	w.drain(ctx, drained, progress)
 	return w.result(), nil
 }
 
@@ -152,6 +191,7 @@ func runWorkerProcess(ctx context.Context, cfg *Config, stdin io.Reader, stdout 
 		mu.Unlock()
 	}
 	in := bufio.NewScanner(stdin)
+	var drained atomic.Bool
 	res, err := runWorker(ctx, cfg, cfg.worker,
 		func(r readyMsg) { send(line{Ready: &r}) },
 		func(ctx context.Context) (time.Time, error) {
@@ -162,9 +202,21 @@ func runWorkerProcess(ctx context.Context, cfg *Config, stdin io.Reader, stdout 
 			if err := json.Unmarshal(in.Bytes(), &l); err != nil || l.Go == nil {
 				return time.Time{}, fmt.Errorf("load worker: bad message %q", in.Text())
 			}
+			// The next line is the parent's verdict that the drain is
+			// over (or the end of stdin: the parent went away).
+			go func() {
+				for in.Scan() {
+					var l line
+					if json.Unmarshal(in.Bytes(), &l) == nil && l.Drained != nil {
+						break
+					}
+				}
+				drained.Store(true)
+			}()
 			return time.Unix(0, l.Go.T0), nil
 		},
-		func(p progressMsg) { send(line{Progress: &p}) })
+		func(p progressMsg) { send(line{Progress: &p}) },
+		drained.Load)
 	if err != nil {
 		return err
 	}

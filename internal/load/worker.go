@@ -21,6 +21,7 @@ type counts struct {
 	connected    atomic.Int64 // connected now
 	connects     atomic.Int64 // first connections that succeeded
 	published    atomic.Int64 // measured messages sent
+	sentAll      atomic.Int64 // every message sent, warm-up included
 	notSent      atomic.Int64 // measured messages not sent: no connected client, or too many waiting for their ack
 	expected     atomic.Int64 // measured deliveries expected
 	delivered    atomic.Int64 // measured deliveries
@@ -28,6 +29,7 @@ type counts struct {
 	disconnects  atomic.Int64
 	reconnects   atomic.Int64
 	inFlight     atomic.Int64 // acks waited for
+	sendingDone  atomic.Bool  // the traffic time is over: no more messages are sent
 	inWindow     atomic.Int64 // -publish-rate max: messages in flight (not complete)
 	maxInWindow  atomic.Int64 // the most messages in flight at once
 	windowLost   atomic.Int64 // messages given up as complete after windowTimeout
@@ -418,6 +420,7 @@ func (w *worker) publish(ctx context.Context, t0 time.Time) {
 			if measured {
 				w.c.published.Add(1)
 			}
+			w.c.sentAll.Add(1)
 			w.c.inFlight.Add(1)
 			wg.Add(1)
 			go func(seq uint64) {
@@ -503,6 +506,7 @@ func (w *worker) publishMax(ctx context.Context, from, to time.Time) {
 		if measured {
 			w.c.published.Add(1)
 		}
+		w.c.sentAll.Add(1)
 		w.c.inFlight.Add(1)
 		wg.Add(1)
 		go func(seq uint64) {
@@ -647,15 +651,35 @@ func (w *worker) roomOthers(lc *loadClient) int64 {
 }
 
 // drain waits, at most cfg.Drain, for the acknowledgements and the
-// deliveries still on their way.
-func (w *worker) drain(ctx context.Context) {
+// deliveries still on their way. With drained nil (one process) it ends
+// when this worker's own counts add up; a worker process's counts do not
+// (the acknowledgements of its messages count the receivers in the other
+// workers too, and its clients receive the other workers' messages), so
+// there drained reports the parent's verdict on the sums of every
+// worker's counts, and progress keeps the parent informed.
+func (w *worker) drain(ctx context.Context, drained func() bool, progress func(progressMsg)) {
 	deadline := time.Now().Add(w.cfg.Drain)
+	last := time.Time{}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if w.c.inFlight.Load() == 0 && (w.cfg.Mode != ModePublish || w.c.delivered.Load() >= w.c.expected.Load()) {
+		if drained != nil {
+			if drained() {
+				return
+			}
+			if time.Since(last) >= 50*time.Millisecond {
+				progress(w.progress())
+				last = time.Now()
+			}
+		} else if w.complete() {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// complete reports whether the acknowledgements and the deliveries this
+// worker counts are all in.
+func (w *worker) complete() bool {
+	return w.c.inFlight.Load() == 0 && (w.cfg.Mode != ModePublish || w.c.delivered.Load() >= w.c.expected.Load())
 }
 
 // close disconnects every client.

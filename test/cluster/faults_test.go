@@ -46,8 +46,8 @@ func startServe(t *testing.T, bin, redisURL, name string) *serveNode {
 	return startServeAdapter(t, bin, redisURL, name, "streams")
 }
 
-// startServeAdapter is startServe with another adapter.
-func startServeAdapter(t *testing.T, bin, redisURL, name, adapter string) *serveNode {
+// startServeAdapter is startServe with another adapter, and extra flags.
+func startServeAdapter(t *testing.T, bin, redisURL, name, adapter string, extra ...string) *serveNode {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,6 +58,7 @@ func startServeAdapter(t *testing.T, bin, redisURL, name, adapter string) *serve
 	n := &serveNode{url: "http://" + addr}
 	n.cmd = exec.Command(bin, "serve", "-addr", addr, "-demos=false", "-redis-url", redisURL, "-cluster-adapter", adapter,
 		"-handshake-rate", "0", "-connections-per-ip", "0", "-event-rate", "0")
+	n.cmd.Args = append(n.cmd.Args, extra...)
 	n.cmd.Env = append(os.Environ(), "TETHER_CLUSTER_NODE_ID="+name)
 	n.cmd.Stdout, n.cmd.Stderr = &n.out, &n.out
 	if err := n.cmd.Start(); err != nil {

@@ -32,7 +32,7 @@
 // A server-side event "ping" is answered with "pong from node". Clients
 // have tether serve's built-in events (../e2e/client/serve_events.mjs:
 // subscribe, unsubscribe, publish), for the cluster rows of
-// bench/cmd/fanout.
+// bench/load/product.sh (tether load).
 
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';

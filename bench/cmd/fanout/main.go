@@ -19,17 +19,12 @@
 // growth per connection (VmRSS after connecting minus before, divided by the
 // clients) and the server's CPU time per delivered message.
 //
-// With -cluster N it measures a cluster instead (see cluster.go): N
-// `tether serve -redis-url` processes (-server tether) or N Node socket.io
-// servers with @socket.io/redis-adapter (-server node) on one redis-server,
-// the clients spread over them and publishing the broadcasts themselves
-// with tether serve's publish event; it adds the CPU of all the servers and
-// Redis PUBLISH calls and CPU per broadcast.
+// This is the library form (an extra row of BENCHMARKS.md): the product,
+// `tether serve`, and clusters are measured with `tether load`
+// (bench/load/product.sh).
 //
 //	fanout -server node -clients 5000 -rate 20 -size 100 -duration 10s -out json
 //	fanout -mode table < results.jsonl
-//	fanout -cluster 3 -server tether -tether ./tether -redis-url redis://127.0.0.1:6379 -rate max -out json
-//	fanout -mode clustertable < cluster.jsonl
 package main
 
 import (
@@ -65,8 +60,8 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("fanout: ")
 	var (
-		mode     = flag.String("mode", "run", "run, or table or clustertable (JSON results on stdin)")
-		server   = flag.String("server", "go", "server to measure: go or node; with -cluster, tether or node")
+		mode     = flag.String("mode", "run", "run, or table (JSON results on stdin)")
+		server   = flag.String("server", "go", "server to measure: go or node")
 		clients  = flag.Int("clients", 5000, "number of Socket.IO clients, all in one room")
 		rate     = flag.String("rate", "20", "broadcasts per second, or max")
 		window   = flag.Int("window", 16, "broadcasts in flight in max mode")
@@ -74,11 +69,7 @@ func main() {
 		duration = flag.Duration("duration", 10*time.Second, "measured time")
 		warmup   = flag.Duration("warmup", time.Second, "broadcast time before measuring")
 		dialers  = flag.Int("dialers", 50, "connections opened at a time while ramping up")
-		nodeDir  = flag.String("nodedir", "", "directory of server.mjs (default fanout/node, or bench/fanout/node from the repository root; with -cluster, of node_server.mjs: test/cluster)")
-		nodes    = flag.Int("cluster", 0, "measure a cluster of this many server processes on one Redis (0: one server, no Redis)")
-		tether   = flag.String("tether", "tether", "with -cluster: the tether binary (tether serve)")
-		serveCfg = flag.String("serve-config", "", "with -cluster: tether serve's configuration file (default load/tether-serve.yaml or bench/load/tether-serve.yaml)")
-		redisURL = flag.String("redis-url", "", "with -cluster: Redis of the cluster (redis://host:port, no password; default: start a redis-server for the run)")
+		nodeDir  = flag.String("nodedir", "", "directory of server.mjs (default fanout/node, or bench/fanout/node from the repository root)")
 		out      = flag.String("out", "text", "text or json")
 		serve    = flag.Int("serve", -1, "internal: run the Go server on this port (0: any), commands on stdin")
 	)
@@ -94,19 +85,12 @@ func main() {
 			log.Fatal(err)
 		}
 		return
-	case *mode == "clustertable":
-		if err := printClusterTable(os.Stdin, os.Stdout); err != nil {
-			log.Fatal(err)
-		}
-		return
 	case *mode != "run":
 		log.Fatalf("unknown -mode %q", *mode)
 	}
 	cfg := config{
 		Server: *server, Clients: *clients, Window: *window, Size: *size,
-		Duration: *duration, Warmup: *warmup, Dialers: *dialers, NodeDir: *nodeDir,
-		Nodes: *nodes, Tether: *tether, ServeConfig: *serveCfg, RedisURL: *redisURL,
-	}
+		Duration: *duration, Warmup: *warmup, Dialers: *dialers, NodeDir: *nodeDir}
 	if *rate == "max" {
 		cfg.Max = true
 	} else {
@@ -116,23 +100,13 @@ func main() {
 		}
 		cfg.Rate = r
 	}
-	runFn := run
-	if cfg.Nodes > 0 {
-		runFn = runCluster
-	}
-	res, err := runFn(cfg)
+	res, err := run(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if *out == "json" {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
-		return
-	}
-	if res.Nodes > 0 {
-		fmt.Printf("%s %s: %d clients, %d broadcasts of %d B: %.0f msg/s delivered (%d/%d), p50 %.2f ms, p99 %.2f ms, CPU %.2f µs/msg (%.0f%% of a core, each node %.0f), Redis %.2f PUBLISH and %.1f µs per broadcast, clients %.0f%% of a core\n",
-			clusterName(res), res.RateName, res.Clients, res.Broadcasts, res.Size, res.MsgsPerSec, res.Delivered, res.Expected,
-			res.P50ms, res.P99ms, res.CPUusPerMsg, res.CPUPercent, res.NodeCPUPercent, res.PublishesPerBroadcast, res.RedisCPUusPerBroadcast, res.DriverCPUPercent)
 		return
 	}
 	fmt.Printf("%s %s: %d clients, %d broadcasts of %d B: %.0f msg/s delivered (%d/%d), p50 %.2f ms, p99 %.2f ms, RSS %.1f KiB/conn, CPU %.2f µs/msg (%.0f%% of a core)\n",
@@ -148,12 +122,6 @@ type config struct {
 	Duration, Warmup      time.Duration
 	Dialers               int
 	NodeDir               string
-
-	// The cluster mode (cluster.go): Nodes > 0.
-	Nodes       int
-	Tether      string
-	ServeConfig string
-	RedisURL    string
 }
 
 // result is one JSON line of output.
@@ -180,19 +148,6 @@ type result struct {
 	Disconnects   int64   `json:"disconnects"`
 	Load          string  `json:"load"`
 	Time          string  `json:"time"`
-
-	// Cluster runs only: the servers' columns above are all the nodes
-	// together.
-	Nodes                  int       `json:"nodes,omitempty"`
-	NodeCPUPercent         []float64 `json:"node_cpu_percent,omitempty"`
-	AllBroadcasts          int64     `json:"all_broadcasts,omitempty"`     // warm-up and drain included
-	AllReceived            int64     `json:"all_received,omitempty"`       // of AllBroadcasts, by the clients
-	DriverCPUPercent       float64   `json:"driver_cpu_percent,omitempty"` // this process: the clients
-	RedisPublishes         int64     `json:"redis_publishes,omitempty"`    // over AllBroadcasts
-	PublishesPerBroadcast  float64   `json:"publishes_per_broadcast,omitempty"`
-	RedisCPUusPerBroadcast float64   `json:"redis_cpu_us_per_broadcast,omitempty"`
-	RedisCPUPercent        float64   `json:"redis_cpu_percent,omitempty"`
-	RedisIdlePercent       float64   `json:"redis_idle_percent,omitempty"`
 }
 
 // child is the server process and its command channel.
@@ -375,22 +330,16 @@ func (st *stats) quantiles(qs ...float64) []float64 {
 	return out
 }
 
-// connectClients starts n clients, at most dialers handshaking at a time,
-// client i on url(i), with its connection stored in conns[i] when conns is
-// not nil, and returns once every client connected (and subscribed), or
-// with an error saying how many failed. The WaitGroup counts the clients'
-// goroutines.
-func connectClients(ctx context.Context, n, dialers int, url func(i int) string, st *stats, conns []*websocket.Conn) (*sync.WaitGroup, error) {
+// connectClients starts n clients on url, at most dialers handshaking at a
+// time, and returns once every client connected, or with an error saying
+// how many failed. The WaitGroup counts the clients' goroutines.
+func connectClients(ctx context.Context, n, dialers int, url string, st *stats) (*sync.WaitGroup, error) {
 	connected := make(chan error, n)
 	sem := make(chan struct{}, dialers)
 	wg := new(sync.WaitGroup)
 	go func() {
 		for i := range n {
 			sem <- struct{}{}
-			var slot **websocket.Conn
-			if conns != nil {
-				slot = &conns[i]
-			}
 			wg.Go(func() {
 				c := make(chan error, 1)
 				go func() {
@@ -398,7 +347,7 @@ func connectClients(ctx context.Context, n, dialers int, url func(i int) string,
 					<-sem
 					connected <- err
 				}()
-				client(ctx, i, url(i), st, c, slot)
+				client(ctx, i, url, st, c)
 			})
 		}
 	}()
@@ -420,10 +369,7 @@ func connectClients(ctx context.Context, n, dialers int, url func(i int) string,
 
 // client runs one Socket.IO client: Engine.IO v4 over WebSocket, connected
 // to the main namespace, counting `tick` events until the connection ends.
-// With slot not nil (cluster runs), it subscribes to the room "bench" with
-// tether serve's subscribe event, reports itself connected when that is
-// acknowledged, and stores its connection in *slot before (for publishing).
-func client(ctx context.Context, id int, url string, st *stats, connected chan<- error, slot **websocket.Conn) {
+func client(ctx context.Context, id int, url string, st *stats, connected chan<- error) {
 	conn, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		connected <- fmt.Errorf("failed to dial: %w", err)
@@ -443,18 +389,6 @@ func client(ctx context.Context, id int, url string, st *stats, connected chan<-
 			return conn.WriteMessage(websocket.MessageText, []byte("3"))
 		case '4':
 			if len(data) >= 2 && data[1] == '0' && !joined {
-				if slot != nil {
-					return conn.WriteMessage(websocket.MessageText, []byte(`420["subscribe",{"room":"bench"}]`))
-				}
-				joined = true
-				connected <- nil
-				return nil
-			}
-			if slot != nil && !joined && strings.HasPrefix(string(data), "430[") {
-				if !strings.Contains(string(data), `"ok":true`) {
-					return fmt.Errorf("subscribe refused: %s", data)
-				}
-				*slot = conn
 				joined = true
 				connected <- nil
 				return nil
@@ -520,7 +454,7 @@ func run(cfg config) (*result, error) {
 	defer cancel()
 	url := fmt.Sprintf("ws://127.0.0.1:%d/socket.io/?EIO=4&transport=websocket", srv.port)
 	rampStart := time.Now()
-	wg, err := connectClients(ctx, cfg.Clients, cfg.Dialers, func(int) string { return url }, st, nil)
+	wg, err := connectClients(ctx, cfg.Clients, cfg.Dialers, url, st)
 	if err != nil {
 		return nil, err
 	}

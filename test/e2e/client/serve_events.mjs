@@ -1,6 +1,6 @@
 // serve_events.mjs: tether serve's built-in client events, for Node
 // socket.io servers that stand in for tether serve (tether load, and the
-// cluster rows of bench/cmd/fanout through test/cluster/node_server.mjs).
+// cluster rows of bench/load/product.sh through test/cluster/node_server.mjs).
 // It imports nothing, so a server in another test folder can use it.
 //
 //   "subscribe"   {room}               -> {ok}   the socket joins room

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# The Socket.IO fan-out rows of BENCHMARKS.md, measured with `tether load`
+# (bench/run.sh load and bench/run.sh cluster): the product as users run it,
+# `tether serve` with its default settings, against Node's socket.io 4.8 on
+# the same scenario, the same clients and the same events (tether serve's
+# subscribe and publish), rounds alternated, a fresh server per run.
+#
+#   single:  tether serve (defaults: presence, join/leave events, recovery,
+#            per-IP and event limits, demos) against
+#            test/e2e/client/node_server.mjs (socket.io 4.8, the server of
+#            tether load's own tests): CLIENTS clients in one room, at each
+#            of RATES (messages per second, all clients together, or max:
+#            as fast as the server keeps up, WINDOW messages in flight per
+#            load process).
+#   cluster: NODES × `tether serve -redis-url` (defaults, the pubsub
+#            adapter: Node's @socket.io/redis-adapter protocol) against
+#            NODES × test/cluster/node_server.mjs classic (socket.io 4.8 with
+#            @socket.io/redis-adapter 8.3), on one redis-server the script
+#            starts on a free port; clients spread over the nodes
+#            (tether load -url a,b,c), CPU summed over them (-pid a,b,c);
+#            Redis PUBLISH calls counted over each whole run.
+#
+# Every run is one `tether load` command, printed in its JSON line
+# ("command"). Each round (every rate, every server) runs under an
+# exclusive flock on $LOCK (/tmp/bench.lock; LOCK= for none), taken once
+# per round so that other benchmarks on the machine wait for the round and
+# the round for them, not run by run. The machine's load average
+# (/proc/loadavg) is recorded before and after each run.
+#
+# Usage: bench/load/product.sh single|cluster
+# Knobs: RUNS=3 CLIENTS=1000 RATES="5 20 max" DURATION=10s WARMUP=2s
+#        WINDOW=16 PROCS=1 (tether load -procs for every run) MAX_PROCS=2
+#        (-procs for the max runs) NODES=3 OUT=bench/results
+#        TETHER=<a built tether binary> SERVE_ARGS= (extra flags of tether
+#        serve, for labelled extra rows) LABEL_SUFFIX= (added to its label)
+# Output: $OUT/load-<mode>.jsonl (tether load's JSON report per run, plus
+# round, load averages and Redis PUBLISH calls) and a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+MODE=${1:?usage: product.sh single|cluster}
+RUNS=${RUNS:-3}
+CLIENTS=${CLIENTS:-1000}
+RATES=${RATES:-5 20 max}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+WINDOW=${WINDOW:-16}
+PROCS=${PROCS:-1}
+MAX_PROCS=${MAX_PROCS:-2}
+NODES=${NODES:-3}
+OUT=${OUT:-bench/results}
+SERVE_ARGS=${SERVE_ARGS:-}
+LOCK=${LOCK-/tmp/bench.lock}
+LABEL_SUFFIX=${LABEL_SUFFIX:-}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ -z "${TETHER:-}" ]; then
+	go build -o "$tmp/tether" ./cmd/tether
+	TETHER=$tmp/tether
+fi
+case $MODE in
+single) (cd test/e2e/client && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; }) ;;
+cluster) (cd test/cluster && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; }) ;;
+*)
+	echo "usage: product.sh single|cluster" >&2
+	exit 2
+	;;
+esac
+
+freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# waitready URL waits until tether serve's /readyz answers 200.
+waitready() {
+	for _ in $(seq 200); do
+		curl -fsS -o /dev/null "$1/readyz" 2>/dev/null && return
+		sleep 0.05
+	done
+	log "FAILED: $1 not ready"
+	return 1
+}
+
+# startnode SCRIPT ARGS... starts a Node server whose stdin is a FIFO kept
+# open (it ends when its stdin closes) and sets NODE_PID and NODE_PORT.
+fds=()
+startnode() {
+	local script=$1 n=${#pids[@]} fd
+	shift
+	mkfifo "$tmp/stdin$n"
+	node "$script" "$@" <"$tmp/stdin$n" >"$tmp/node$n.out" 2>"$tmp/node$n.err" &
+	NODE_PID=$!
+	exec {fd}>"$tmp/stdin$n" # opened after node, or the open blocks
+	fds+=("$fd")
+	pids+=("$NODE_PID")
+	NODE_PORT=
+	for _ in $(seq 200); do
+		NODE_PORT=$(jq -r 'select(.op == "listening") | .port' "$tmp/node$n.out" 2>/dev/null | head -1)
+		[ -n "$NODE_PORT" ] && return
+		sleep 0.05
+	done
+	log "FAILED: $script did not listen: $(cat "$tmp/node$n.err")"
+	return 1
+}
+
+stopall() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for fd in "${fds[@]}"; do exec {fd}>&-; done
+	pids=()
+	fds=()
+	rm -f "$tmp"/stdin*
+}
+
+redis_publishes() {
+	[ -n "${REDIS_PORT:-}" ] || { echo 0; return; }
+	redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_publish:/ { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# measure ROUND LABEL URLS PIDS RATE: one tether load run under the lock.
+measure() {
+	local round=$1 label=$2 urls=$3 pids_=$4 rate=$5
+	local procs=$PROCS
+	[ "$rate" = max ] && procs=$MAX_PROCS
+	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms 1 -publish-rate "$rate"
+		-duration "$DURATION" -warmup "$WARMUP" -label "$label" -out json)
+	[ "$rate" = max ] && args+=(-window "$WINDOW")
+	local load0 load1 pub0 pub1
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	pub0=$(redis_publishes)
+	"$TETHER" load "${args[@]}" >"$tmp/load.json" 2>"$tmp/load.err" ||
+		log "FAILED ($label, $rate): $(tail -1 "$tmp/load.err")"
+	pub1=$(redis_publishes)
+	load1=$(cut -d' ' -f1-3 /proc/loadavg)
+	jq -c --argjson round "$round" --arg load0 "$load0" --arg load1 "$load1" --argjson pubs "$((pub1 - pub0))" \
+		--arg time "$(date -u +%H:%M:%S)" --arg rate "$rate" \
+		'. + {round: $round, rate: $rate, load_before: $load0, load_after: $load1, redis_publishes: $pubs, time: $time}' \
+		"$tmp/load.json" | tee -a "$results" >&2
+}
+
+results="$OUT/load-$MODE.jsonl"
+: >"$results"
+log "uptime before: $(uptime)"
+
+if [ "$MODE" = cluster ]; then
+	REDIS_PORT=$(freeport)
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+	redis_pid=$!
+	trap 'kill "$redis_pid" 2>/dev/null; cleanup' EXIT
+	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	redis_url=redis://127.0.0.1:$REDIS_PORT
+fi
+
+# run ROUND SERVER RATE: fresh servers, one measurement, servers stopped.
+run() {
+	local round=$1 server=$2 rate=$3 urls=() spids=() label
+	case $MODE/$server in
+	single/tether)
+		local port
+		port=$(freeport)
+		# shellcheck disable=SC2086
+		"$TETHER" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
+		pids+=("$!")
+		spids+=("$!")
+		urls+=("http://127.0.0.1:$port")
+		waitready "${urls[0]}"
+		label="tether serve (defaults)$LABEL_SUFFIX"
+		;;
+	single/node)
+		startnode test/e2e/client/node_server.mjs
+		spids+=("$NODE_PID")
+		urls+=("http://127.0.0.1:$NODE_PORT")
+		label="Node socket.io 4.8"
+		;;
+	cluster/tether)
+		for i in $(seq "$NODES"); do
+			local port
+			port=$(freeport)
+			# shellcheck disable=SC2086
+			TETHER_CLUSTER_NODE_ID="tether$i" "$TETHER" serve -addr "127.0.0.1:$port" -redis-url "$redis_url" $SERVE_ARGS >"$tmp/serve$i.log" 2>&1 &
+			pids+=("$!")
+			spids+=("$!")
+			urls+=("http://127.0.0.1:$port")
+		done
+		for u in "${urls[@]}"; do waitready "$u"; done
+		label="tether serve -redis-url ×$NODES (defaults)$LABEL_SUFFIX"
+		;;
+	cluster/node)
+		for _ in $(seq "$NODES"); do
+			startnode test/cluster/node_server.mjs classic "$redis_url"
+			spids+=("$NODE_PID")
+			urls+=("http://127.0.0.1:$NODE_PORT")
+		done
+		label="Node socket.io 4.8 + redis-adapter ×$NODES"
+		;;
+	esac
+	sleep 1
+	measure "$round" "$label" "$(IFS=,; echo "${urls[*]}")" "$(IFS=,; echo "${spids[*]}")" "$rate"
+	stopall
+}
+
+SERVERS=${SERVERS:-tether node}
+[ -z "$LOCK" ] || exec {lockfd}>"$LOCK"
+for round in $(seq "$RUNS"); do
+	[ -z "$LOCK" ] || { log "round $round: waiting for $LOCK"; flock -x "$lockfd"; }
+	for rate in $RATES; do
+		for server in $SERVERS; do
+			log "round $round of $RUNS, $MODE, $server, rate $rate"
+			run "$round" "$server" "$rate"
+		done
+	done
+	[ -z "$LOCK" ] || flock -u "$lockfd"
+done
+log "uptime after: $(uptime)"
+
+# The table: every run, in the order they ran.
+echo "| time (UTC) | round | server | rate | delivered / expected | delivered msg/s | p50 | p99 | server CPU per delivered msg | server CPU | load generator CPU (procs) | Redis PUBLISH per message | load average before → after |"
+echo "|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+jq -r '[.time, .round, .label, (if .rate == "max" then "max (window \(.window) per proc)" else "\(.rate)/s" end),
+	"\(.delivered) / \(.expected)\(if .ok then "" else " FAILED" end)", (.delivered_per_s | round),
+	"\(.latency_ms.p50) ms", "\(.latency_ms.p99) ms",
+	"\(.server.cpu_per_delivered_message_us * 100 | round / 100) µs", "\(.server.cpu_percent | round) %",
+	"\(.generator.cpu_percent | round) % (\(.procs))",
+	(if .redis_publishes > 0 and .sent_all > 0 then "\(.redis_publishes / .sent_all * 100 | round / 100)" else "—" end),
+	"\(.load_before) → \(.load_after)"] | "| " + join(" | ") + " |"' "$results"
+echo
+echo "Commands (server URLs and pids differ per run):"
+echo
+echo '```'
+jq -r '.command' "$results" | sed -E 's#http://127\.0\.0\.1:[0-9]+#http://127.0.0.1:$PORT#g; s#-pid [0-9,]+#-pid $PID#' | sort -u
+echo '```'
