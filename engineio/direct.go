@@ -33,10 +33,15 @@ import (
 const directMax = 16 << 10
 
 // directWindow is the period over which the time spent in direct writes
-// is counted, and directShare the share of it they may take.
+// is counted, and directShare the share of it they may take (a broadcast
+// is written by one goroutine: at 0.5, a saturating broadcaster spent half
+// its time in direct writes, on one core, and saturation halved). The window is
+// longer than a broadcast to a few thousand sessions (~10 µs each): with a
+// 20 ms window, a broadcast to 1,000 sessions at 20/s overran the 10 ms of
+// a window on its own, and its last ~15 % of deliveries were queued.
 const (
-	directWindow = 20 * time.Millisecond
-	directShare  = 0.5
+	directWindow = 100 * time.Millisecond
+	directShare  = 0.25
 )
 
 // directBudget limits the time spent in direct writes (see above).
@@ -70,13 +75,26 @@ func (d *directBudget) allow(now int64) bool {
 // spent counts a direct write that took from start to now.
 func (d *directBudget) spent(start, now int64) { d.used.Add(now - start) }
 
+// activeWriters counts the writer goroutines that run (websocket.go's
+// write), of all sessions.
+var activeWriters atomic.Int64
+
+// busyWriters is the number of running writers from which direct writes
+// stop: under load, once the budget has sent packets to the queue, many
+// writers run, and direct writes stay off for as long as they do (the
+// budget alone let a saturating broadcaster go back to direct writes at
+// each window, one core doing the writes of both). At realistic rates
+// writers run only for what a direct write left, or a ping: a few at once.
+const busyWriters = 16
+
 // directLocked reports whether a packet of size bytes, sent now, may be
 // written directly: the session's WebSocket is local and can write
-// without waiting, its writer is idle and nothing waits in its queue. The
-// caller holds the socket's lock.
+// without waiting, its writer is idle and nothing waits in its queue, and
+// the server's writers are not busy. The caller holds the socket's lock.
 func (t *wsTransport) directLocked(size int64) bool {
 	return t.ready && !t.running && len(t.s.queue) == 0 && size <= directMax &&
-		t.remote == nil && t.conn != nil && t.conn.WritesNonblocking()
+		t.remote == nil && t.conn != nil && activeWriters.Load() < busyWriters &&
+		t.conn.WritesNonblocking()
 }
 
 // sendDirect writes op to the WebSocket from the calling goroutine, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -48,6 +49,13 @@ type env struct {
 // OnConnection after the recording callbacks are set.
 func newEnv(t *testing.T, opts *engineio.Options, onConn func(*engineio.Socket)) *env {
 	t.Helper()
+	return newEnvListener(t, opts, nil, onConn)
+}
+
+// newEnvListener is newEnv with the HTTP server's listener wrapped by wrap,
+// when not nil.
+func newEnvListener(t *testing.T, opts *engineio.Options, wrap func(net.Listener) net.Listener, onConn func(*engineio.Socket)) *env {
+	t.Helper()
 	e := &env{
 		t:      t,
 		srv:    engineio.NewServer(opts),
@@ -66,7 +74,11 @@ func newEnv(t *testing.T, opts *engineio.Options, onConn func(*engineio.Socket))
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", e.srv)
-	e.hs = httptest.NewServer(mux)
+	e.hs = httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		e.hs.Listener = wrap(e.hs.Listener)
+	}
+	e.hs.Start()
 	e.url = e.hs.URL + "/engine.io/"
 	t.Cleanup(func() {
 		e.srv.Close()

@@ -382,7 +382,9 @@ func (s *Socket) Writable() bool {
 		return false
 	}
 	if s.ws != nil {
-		return !s.ws.writing && len(s.queue) == 0
+		// flush: a direct write left bytes that the writer has yet to
+		// write (direct.go).
+		return !s.ws.writing && !s.ws.flush && len(s.queue) == 0
 	}
 	return s.poll != nil
 }

@@ -176,6 +176,8 @@ func (t *wsTransport) handle(typ websocket.MessageType, data []byte) error {
 func (t *wsTransport) write() {
 	s := t.s
 	defer s.srv.wg.Done()
+	activeWriters.Add(1)
+	defer activeWriters.Add(-1)
 	// Let the goroutine that woke us (a broadcast, typically) go on first:
 	// under load, more packets join the queue and go out in the same
 	// write. An idle server loses nothing; a busy one makes several times

@@ -18,9 +18,13 @@ import (
 //
 // Adapters act on the local sockets through it: a broadcast from this
 // server or from another one is delivered with [LocalSockets.Deliver], and
-// the other operations of [Adapter] have their local form here. Operations
-// on selected sockets run under one lock, so every socket sees broadcasts in
-// the same order.
+// the other operations of [Adapter] have their local form here. The sockets
+// a broadcast selects are listed under the lock (mu), and the broadcast is
+// handed to them after it is released: handing a packet to a socket may
+// write to the network (engineio's direct writes, a few µs each), and joins,
+// leaves, connections and the other selections do not wait for that.
+// Broadcasts are handed out one at a time (order), so every socket still
+// sees them in the same order.
 //
 // Invariants: a socket's rooms are listed both under the socket (sids) and
 // under each room (rooms), and a room with no socket left is removed; a
@@ -34,6 +38,11 @@ import (
 type LocalSockets struct {
 	nsp *Namespace
 
+	// order is held while a broadcast is handed to its sockets, so that
+	// they all see broadcasts in one order. It is taken before mu (and
+	// before an adapter's own lock), never under it.
+	order    sync.Mutex
+	rcv      receivers // a broadcast's sockets; guarded by order
 	mu       sync.Mutex
 	sids     map[string]*member   // socket id -> the socket and its rooms
 	rooms    map[string]memberSet // room -> its sockets
@@ -461,18 +470,38 @@ func (l *LocalSockets) Deliver(p *parser.Packet, opts *BroadcastOptions, offset 
 		p.Data = parser.AppendOffset(p.Data, offset)
 	}
 	o := newOutPacket(p, opts.Flags.noCompress())
+	l.order.Lock()
+	defer l.order.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.deliverLocked(o, opts)
+	rs := l.receiversLocked(opts)
+	l.mu.Unlock()
+	return rs.deliver(o, opts.Flags.Volatile)
 }
 
-// deliverLocked hands o to the sockets opts selects.
-func (l *LocalSockets) deliverLocked(o *outPacket, opts *BroadcastOptions) int {
-	n := 0
-	l.applyLocked(opts, func(s *Socket) {
-		n++
-		s.deliver(o, opts.Flags.Volatile)
-	})
+// receiversLocked returns the sockets opts selects, in l.rcv. The caller
+// holds mu and order (which guards l.rcv until deliver).
+func (l *LocalSockets) receiversLocked(opts *BroadcastOptions) *receivers {
+	rs := &l.rcv
+	l.applyLocked(opts, func(s *Socket) { rs.socks = append(rs.socks, s) })
+	return rs
+}
+
+// receivers is a list of the sockets a broadcast goes to, taken under the
+// lock and used after it, reused by the next broadcast.
+type receivers struct{ socks []*Socket }
+
+// deliver hands o to the sockets of the list, returns how many they were,
+// and empties the list. The caller holds order, not mu.
+func (rs *receivers) deliver(o *outPacket, volatile bool) int {
+	n := len(rs.socks)
+	for _, s := range rs.socks {
+		s.deliver(o, volatile)
+	}
+	clear(rs.socks) // holds no socket while unused
+	rs.socks = rs.socks[:0]
+	if cap(rs.socks) > 1<<16 {
+		rs.socks = nil
+	}
 	return n
 }
 
@@ -485,8 +514,10 @@ func (l *LocalSockets) DeliverWithAck(ctx context.Context, p *parser.Packet, opt
 	p.ID, p.HasID = l.nsp.nextAckID(), true
 	id := p.ID
 	o := newOutPacket(p, opts.Flags.noCompress())
+	l.order.Lock()
 	l.mu.Lock()
 	sockets := l.selectLocked(opts)
+	l.mu.Unlock()
 	for _, s := range sockets {
 		s.registerAck(id, func(args []json.RawMessage, err error) {
 			if err != nil {
@@ -500,7 +531,7 @@ func (l *LocalSockets) DeliverWithAck(ctx context.Context, p *parser.Packet, opt
 		})
 		s.deliver(o, opts.Flags.Volatile)
 	}
-	l.mu.Unlock()
+	l.order.Unlock()
 	if len(sockets) > 0 && ctx.Done() != nil {
 		context.AfterFunc(ctx, func() {
 			for _, s := range sockets {

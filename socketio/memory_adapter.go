@@ -166,8 +166,11 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	}
 	p.Namespace = a.name
 	var d drops
-	a.mu.Lock()
 	l := a.local
+	// The log's order is the order of delivery: order is held from the
+	// offset's choice to the end of the delivery (see LocalSockets).
+	l.order.Lock()
+	a.mu.Lock()
 	l.mu.Lock()
 	var o *outPacket
 	if !a.closed && a.recoverableLocked(opts) {
@@ -187,9 +190,11 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	} else {
 		o = newOutPacket(p, opts.Flags.noCompress())
 	}
-	l.deliverLocked(o, opts)
+	rs := l.receiversLocked(opts)
 	l.mu.Unlock()
 	a.mu.Unlock()
+	rs.deliver(o, opts.Flags.Volatile)
+	l.order.Unlock()
 	a.report(d)
 	return nil
 }

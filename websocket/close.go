@@ -126,7 +126,9 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(closeTimeout))
-	return c.writeFrameLocked(frame.OpClose, true, false, p)
+	err := c.writeFrameLocked(frame.OpClose, true, false, p)
+	c.closePending()
+	return err
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.

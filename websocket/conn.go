@@ -63,7 +63,9 @@ var (
 //     writes to the network.
 //   - What a write without waiting left (Batch.FlushNow: pending) goes out
 //     before any other byte: every write to the network, under wmu,
-//     writes it first (flushPendingLocked).
+//     writes it first (flushPendingLocked). A write without waiting never
+//     waits for wmu: when a control frame holds it, the frames are kept
+//     in pending whole (they go after that control frame).
 type Conn struct {
 	nc    net.Conn
 	proto string
@@ -76,7 +78,11 @@ type Conn struct {
 	wmu   sync.Mutex
 	w     writer
 	// pending is what a write without waiting left (Batch.FlushNow),
-	// written before anything else; guarded by wmu.
+	// written before anything else; guarded by pmu, which is never held
+	// across a write (taken under wmu by the writers, and without it by a
+	// write without waiting that finds wmu busy). closedPending once the
+	// close frame went out.
+	pmu     sync.Mutex
 	pending *[]byte
 	// nbw writes without waiting (nonblock.go): noNonblock when the
 	// connection cannot, nil until first asked; guarded by msgMu.

@@ -172,14 +172,26 @@ func (b *Batch) FlushNow() (left bool, err error) {
 }
 
 // writeNow writes p without waiting and keeps the rest in c.pending; p
-// goes behind what is pending already. The caller holds msgMu.
+// goes behind what is pending already. The caller holds msgMu, so that no
+// other data frame goes out meanwhile. When another write holds wmu (a
+// control frame: a pong, a heartbeat ping or the close frame, any of which
+// may wait for a peer that does not read), writeNow does not wait for it:
+// p is kept whole for the next write, or for FlushPending.
 func (c *Conn) writeNow(p []byte) (left bool, err error) {
-	c.wmu.Lock()
+	if c.closeSent.Load() {
+		return false, ErrClosed
+	}
+	if !c.wmu.TryLock() {
+		return true, c.keepPending(p)
+	}
 	defer c.wmu.Unlock()
 	if c.closeSent.Load() {
 		return false, ErrClosed
 	}
-	if c.pending == nil {
+	c.pmu.Lock()
+	idle := c.pending == nil
+	c.pmu.Unlock()
+	if idle {
 		n, err := c.nbw.WriteNonblocking(p)
 		if err != nil {
 			return false, c.writeFailed(err)
@@ -188,10 +200,27 @@ func (c *Conn) writeNow(p []byte) (left bool, err error) {
 			return false, nil
 		}
 		p = p[n:]
+	}
+	return true, c.keepPending(p)
+}
+
+// closedPending marks c.pending once the close frame went out: nothing
+// may follow it.
+var closedPending = new([]byte)
+
+// keepPending adds p to what is pending. It returns ErrClosed, keeping
+// nothing, once the close frame went out.
+func (c *Conn) keepPending(p []byte) error {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	switch c.pending {
+	case closedPending:
+		return ErrClosed
+	case nil:
 		c.pending = getBuffer()
 	}
 	*c.pending = append(*c.pending, p...)
-	return true, nil
+	return nil
 }
 
 // FlushPending writes what a [Batch.FlushNow] left, waiting for the
@@ -204,16 +233,32 @@ func (c *Conn) FlushPending() error {
 
 // flushPendingLocked writes what is pending. The caller holds wmu: every
 // write of the connection calls it first, so that frames keep their order.
+// What a writeNow adds meanwhile (wmu busy) goes out with the next write.
 func (c *Conn) flushPendingLocked() error {
-	if c.pending == nil {
+	c.pmu.Lock()
+	bp := c.pending
+	if bp != closedPending {
+		c.pending = nil
+	}
+	c.pmu.Unlock()
+	if bp == nil || bp == closedPending {
 		return nil
 	}
-	bp := c.pending
-	c.pending = nil
 	_, err := c.nc.Write(*bp)
 	putBuffer(bp)
 	if err != nil {
 		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// closePending marks the close frame as sent: what writeNow keeps after it
+// is refused. The caller holds wmu and wrote the close frame.
+func (c *Conn) closePending() {
+	c.pmu.Lock()
+	if c.pending != nil && c.pending != closedPending {
+		putBuffer(c.pending)
+	}
+	c.pending = closedPending
+	c.pmu.Unlock()
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,9 @@ type event struct {
 	Reason    string `json:"reason"`
 	Ticks     int    `json:"ticks"`
 	Transport string `json:"transport"`
-	raw       string
+	// Extensions are the WebSocket extensions the client agreed on.
+	Extensions string `json:"extensions"`
+	raw        string
 }
 
 type events []event
@@ -88,6 +91,11 @@ type harness struct {
 	hs  *httptest.Server
 	url string
 
+	// direct, when set before serve, counts the writes that do not wait
+	// for the network (a broadcast's direct writes, engineio/direct.go).
+	direct *atomic.Int64
+	sndbuf int // with direct: the send buffer of each connection, when not 0
+
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	down  time.Time // requests fail until then
@@ -135,6 +143,9 @@ func (h *harness) serve(t *testing.T, srv *socketio.Server, extra map[string]htt
 		case http.StateClosed:
 			delete(h.conns, c)
 		}
+	}
+	if h.direct != nil {
+		h.hs.Listener = countingListener{h.hs.Listener, h.direct, h.sndbuf}
 	}
 	h.hs.Start()
 	h.url = h.hs.URL

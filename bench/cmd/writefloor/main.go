@@ -1,0 +1,143 @@
+// Command writefloor measures the floor of a fan-out at a fixed rate: the
+// CPU a process spends per delivered message when each delivery is one
+// plain write(2) of -size bytes on a loopback TCP connection, from one
+// goroutine, -rate times per second to each of -conns connections. The
+// readers run in a child process (the same binary with -reader), so that
+// the writer's CPU (getrusage: user + system, which on loopback includes
+// the kernel's delivery to the reading socket) is all that is counted. It
+// is what a Socket.IO server's CPU per delivered message compares with:
+// the rest is the server's own work.
+//
+// Usage: writefloor -conns 1000 -rate 20 -size 200 -duration 20s
+// Output: one JSON line {conns, rate, size, writes, cpu_us_per_write}.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+func main() {
+	conns := flag.Int("conns", 1000, "connections")
+	rate := flag.Float64("rate", 20, "writes per second to each connection")
+	size := flag.Int("size", 200, "bytes per write")
+	duration := flag.Duration("duration", 20*time.Second, "measured time")
+	warmup := flag.Duration("warmup", 2*time.Second, "time of writes before the measured time")
+	reader := flag.String("reader", "", "internal: connect -conns readers to this address and read until killed")
+	flag.Parse()
+	if *reader != "" {
+		if err := read(*reader, *conns); err != nil {
+			slog.Error("writefloor: reader failed", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*conns, *rate, *size, *duration, *warmup); err != nil {
+		slog.Error("writefloor: failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// read connects n connections to addr and discards what arrives.
+func read(addr string, n int) error {
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("failed to connect: %w", err)
+		}
+		go func() { _, _ = io.Copy(io.Discard, c) }()
+	}
+	select {}
+}
+
+func run(n int, rate float64, size int, duration, warmup time.Duration) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("failed to listen: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("failed to find the executable: %w", err)
+	}
+	child := exec.Command(self, "-reader", ln.Addr().String(), "-conns", fmt.Sprint(n))
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("failed to start the readers: %w", err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+
+	fds := make([]syscall.RawConn, 0, n)
+	for range n {
+		c, err := ln.Accept()
+		if err != nil {
+			return fmt.Errorf("failed to accept: %w", err)
+		}
+		rc, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return fmt.Errorf("failed to get the raw connection: %w", err)
+		}
+		fds = append(fds, rc)
+	}
+	msg := make([]byte, size)
+	var werr error
+	write := func(fd uintptr) bool {
+		for {
+			_, err := syscall.Write(int(fd), msg)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil && err != syscall.EAGAIN {
+				werr = err
+			}
+			return true
+		}
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	round := func() error {
+		for _, rc := range fds {
+			if err := rc.Write(write); err != nil {
+				return fmt.Errorf("failed to write: %w", err)
+			}
+			if werr != nil {
+				return fmt.Errorf("failed to write: %w", werr)
+			}
+		}
+		return nil
+	}
+	for end := time.Now().Add(warmup); time.Now().Before(end); <-tick.C {
+		if err := round(); err != nil {
+			return err
+		}
+	}
+	cpu0 := cpuTime()
+	writes := 0
+	for end := time.Now().Add(duration); time.Now().Before(end); <-tick.C {
+		if err := round(); err != nil {
+			return err
+		}
+		writes += n
+	}
+	cpu := cpuTime() - cpu0
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"conns": n, "rate": rate, "size": size, "writes": writes,
+		"cpu_us_per_write": float64(cpu.Microseconds()) / float64(writes),
+	})
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

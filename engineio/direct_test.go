@@ -1,0 +1,92 @@
+package engineio_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+// nbCountConn is a TCP connection that counts its writes that do not wait
+// for the network.
+type nbCountConn struct {
+	*net.TCPConn
+	rw *websocket.RawWriter
+	n  *atomic.Int64
+}
+
+func (c *nbCountConn) WriteNonblocking(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.rw.WriteNonblocking(p)
+}
+
+type nbCountListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l nbCountListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	rw, err := websocket.NewRawWriter(c.(*net.TCPConn))
+	if err != nil {
+		return nil, err
+	}
+	return &nbCountConn{c.(*net.TCPConn), rw, l.n}, nil
+}
+
+// TestDirectSendAllocs checks that a packet sent to an idle WebSocket
+// session is written by the sender (a direct write: no writer goroutine)
+// without allocating, and arrives whole and in order.
+func TestDirectSendAllocs(t *testing.T) {
+	var direct atomic.Int64
+	e := newEnvListener(t, nil, func(l net.Listener) net.Listener { return nbCountListener{l, &direct} }, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	read(t, c) // open packet
+	s := e.nextConn()
+	msg := []byte("a small broadcast")
+	// Read as it goes, so that the socket never fills.
+	got := make(chan string, 1)
+	const runs = 200
+	go func() {
+		var b strings.Builder
+		for range runs + 2 {
+			_, m, err := c.Read(ctx)
+			if err != nil {
+				break
+			}
+			b.WriteString(string(m) + "\n")
+		}
+		got <- b.String()
+	}()
+	if err := s.Send(engineio.Packet{Data: msg}); err != nil { // warm up
+		t.Fatal(err)
+	}
+	waitFor(t, "the session to be idle", s.Writable)
+	before := direct.Load()
+	allocs := testing.AllocsPerRun(runs, func() {
+		_ = s.Send(engineio.Packet{Data: msg})
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Errorf("%v allocations per direct send, want 0", allocs)
+	}
+	if n := direct.Load() - before; n < runs/2 {
+		t.Errorf("%d of %d sends were written directly", n, runs+1)
+	}
+	want := strings.Repeat("4"+string(msg)+"\n", runs+2)
+	if g := <-got; g != want {
+		t.Fatalf("the client got %d bytes, want %d:\n%s", len(g), len(want), g[:min(len(g), 200)])
+	}
+}
