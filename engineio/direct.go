@@ -105,6 +105,13 @@ func (t *wsTransport) directLocked(size int64) bool {
 func (t *wsTransport) sendDirect(op outgoing, start int64) {
 	s := t.s
 	t.running = true
+	// The session may close while the lock is released, and the server
+	// count it holds be released once OnClose returned: the direct write
+	// holds a count of its own (the session is open here, so the count is
+	// not zero), so that the writer it may wake below adds to a count
+	// that is not zero either, and Server.Close waits for that writer.
+	s.srv.wg.Add(1)
+	defer s.srv.wg.Done()
 	s.mu.Unlock()
 
 	var left, sent bool
