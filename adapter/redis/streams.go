@@ -559,6 +559,28 @@ func (t *streamsTransport) receiveChannels(ctx context.Context, handle func(ruei
 				}
 			}
 		})
+		// Leave the channels when the transport closes (Receive returns
+		// on ctx without unsubscribing): the others then count this
+		// server gone at once (NUMSUB) and stop waiting for its answers.
+		// On the connection the subscription is held on: the pinned
+		// master of a Redis Cluster, or the channel's shard.
+		hooked = rueidis.WithOnReceiveReturnHook(hooked, func(err error, cc rueidis.CommandClient) error {
+			if !errors.Is(err, context.Canceled) {
+				return err
+			}
+			uctx, cancel := context.WithTimeout(context.Background(), t.s.opts.Timeout)
+			defer cancel()
+			var un rueidis.Completed
+			if t.s.opts.UseShardedPubSub {
+				un = cc.B().Sunsubscribe().Channel(channels...).Build()
+			} else {
+				un = cc.B().Unsubscribe().Channel(channels...).Build()
+			}
+			if uerr := cc.Do(uctx, un).Error(); uerr != nil {
+				t.s.opts.Logger.Warn("redis streams: failed to leave the request channels", "namespace", t.nsp, "err", uerr)
+			}
+			return err
+		})
 		var err error
 		if t.s.opts.UseShardedPubSub {
 			err = c.Receive(hooked, cmd, handle)
