@@ -109,6 +109,10 @@ func testStreamsRecoveryAcrossServers(t *testing.T, r redisServer) {
 		if err := src.To("room").Emit("m", i); err != nil {
 			t.Fatal(err)
 		}
+		// In the stream before the other server's next one.
+		if err := src.Sockets().Adapter().(*cluster.Adapter).Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_ = a.To("other").Emit("m", 99) // not for the client
 	c2 := siotest.Dial(t, hb.URL, &siotest.Options{Auth: map[string]string{"pid": pid, "offset": offset}})
