@@ -70,6 +70,16 @@ type SessionStore interface {
 	RestoreSession(pid, offset string, attach func(s *socketio.SessionToPersist, missed []OffsetMessage)) (bool, error)
 }
 
+// OwnDeliverer is implemented by transports that keep sessions (a
+// SessionStore) and need to order this server's local deliveries of its
+// own broadcasts with RestoreSession: the adapter makes each such delivery
+// through DeliverOwn, with the offset the broadcast got ("" for none), so
+// that a restored socket gets each of them once, either among the missed
+// packets or live.
+type OwnDeliverer interface {
+	DeliverOwn(offset string, deliver func())
+}
+
 // RoomObserver is implemented by transports that subscribe to the other
 // servers' traffic room by room (Redis sharded pub/sub in its dynamic
 // mode): the adapter tells them when a room gets its first local socket
@@ -384,10 +394,17 @@ func (a *Adapter) Broadcast(p *parser.Packet, opts *socketio.BroadcastOptions) e
 		a.out.add(outItem{m: m})
 		return nil
 	}
+	deliver := func(off string) {
+		if od, ok := a.t.(OwnDeliverer); ok {
+			od.DeliverOwn(off, func() { a.deliver(p, opts, off) })
+			return
+		}
+		a.deliver(p, opts, off)
+	}
 	a.out.order.Lock()
 	defer a.out.order.Unlock()
-	if _, attached := a.out.add(outItem{m: m, after: func(off string) { a.deliver(p, opts, off) }}); !attached {
-		a.deliver(p, opts, "")
+	if _, attached := a.out.add(outItem{m: m, after: deliver}); !attached {
+		deliver("")
 	}
 	return nil
 }

@@ -340,6 +340,10 @@ type streamsTransport struct {
 	main   string // requests: ${prefix}#${nsp}#
 	own    string // responses to this server: ${prefix}#${nsp}#${uid}#
 
+	// ownMark is the offset of the last of this server's own broadcasts
+	// delivered locally (DeliverOwn), guarded by reader.mu.
+	ownMark string
+
 	cancel     context.CancelFunc
 	subscribed chan struct{} // closed once subscribed the first time
 	done       chan struct{}
@@ -692,6 +696,19 @@ func (t *streamsTransport) Close() error {
 	return nil
 }
 
+// DeliverOwn implements cluster.OwnDeliverer: this server's own broadcasts
+// are delivered locally under the reader's lock, as the others' are, so
+// that RestoreSession sees a consistent mark of what was delivered.
+func (t *streamsTransport) DeliverOwn(offset string, deliver func()) {
+	r := t.reader
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	deliver()
+	if offset != "" && (t.ownMark == "" || compareIDs(offset, t.ownMark) > 0) {
+		t.ownMark = offset
+	}
+}
+
 // offsetRE is the form of a stream entry id, which is what offsets are.
 var offsetRE = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
@@ -770,10 +787,17 @@ func (t *streamsTransport) RestoreSession(pid, offset string, attach func(*socke
 	if len(found) == 0 {
 		return false, nil // trimmed, or never there
 	}
+	// Missed: the others' broadcasts up to the last entry the reader
+	// handed over, this server's own up to the last one delivered
+	// locally (DeliverOwn); the later ones reach the socket live.
 	var missed []cluster.OffsetMessage
 	from := offset
-	for r.last != "" && compareIDs(from, r.last) < 0 {
-		entries, err := c.Do(ctx, c.B().Xrange().Key(t.stream).Start(nextID(from)).End(r.last).Count(o.ReadCount).Build()).AsXRange()
+	upto := r.last
+	if t.ownMark != "" && (upto == "" || compareIDs(t.ownMark, upto) > 0) {
+		upto = t.ownMark
+	}
+	for upto != "" && compareIDs(from, upto) < 0 {
+		entries, err := c.Do(ctx, c.B().Xrange().Key(t.stream).Start(nextID(from)).End(upto).Count(o.ReadCount).Build()).AsXRange()
 		if err != nil {
 			return false, fmt.Errorf("redis streams: failed to read the missed packets: %w", err)
 		}
@@ -784,6 +808,13 @@ func (t *streamsTransport) RestoreSession(pid, offset string, attach func(*socke
 			from = e.ID
 			m, err := decodeEntry(e)
 			if err != nil || m == nil || m.NSP != t.nsp {
+				continue
+			}
+			if m.UID == t.uid {
+				if t.ownMark == "" || compareIDs(e.ID, t.ownMark) > 0 {
+					continue
+				}
+			} else if r.last == "" || compareIDs(e.ID, r.last) > 0 {
 				continue
 			}
 			missed = append(missed, cluster.OffsetMessage{Message: m, Offset: e.ID})
