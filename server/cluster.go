@@ -57,7 +57,8 @@ func newClusterNode(c *Config, log *slog.Logger, m *metrics) (*clusterNode, erro
 	switch cc.Adapter {
 	case ClusterStreams:
 		ttl := c.Recovery.MaxDisconnection
-		st := redis.NewStreams(client, &redis.StreamsOptions{StreamName: cc.KeyPrefix, ChannelPrefix: cc.KeyPrefix, SessionTTL: ttl, Logger: log})
+		st := redis.NewStreams(client, &redis.StreamsOptions{StreamName: cc.KeyPrefix, ChannelPrefix: cc.KeyPrefix, UseShardedPubSub: cc.ShardedPubSub,
+			SessionTTL: ttl, Logger: log})
 		n.factory = cluster.NewFactory(st.Dialer(), copts)
 		n.stop = func() { _ = st.Close(); client.Close() }
 	case ClusterSharded:

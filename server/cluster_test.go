@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/internal/siotest"
 )
@@ -107,6 +108,63 @@ func testClusterServe(t *testing.T, url string) {
 				}
 			}
 		})
+	}
+}
+
+// TestClusterStreamsShardedPubSub checks cluster.sharded_pubsub: the
+// streams adapter's nodes take their requests over sharded pub/sub (counted
+// with PUBSUB SHARDNUMSUB, not NUMSUB), and broadcasts, presence and the
+// backend API still span the nodes.
+func TestClusterStreamsShardedPubSub(t *testing.T) {
+	r := peertest.StartRedis(t)
+	var nodes []*Server
+	for range 2 {
+		cfg := testConfig()
+		cfg.Cluster.RedisURL = r.URL()
+		cfg.Cluster.Adapter = ClusterStreams
+		cfg.Cluster.ShardedPubSub = true
+		cfg.API.Keys = []string{testAPIKey}
+		srv, ts := startServer(t, cfg)
+		srv.testURL = ts.URL
+		t.Cleanup(srv.closeCluster)
+		nodes = append(nodes, srv)
+	}
+	rc, err := redis.Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	channel := "socket.io#/#"
+	for _, cmd := range []string{"SHARDNUMSUB", "NUMSUB"} {
+		counts, err := rc.Do(context.Background(), rc.B().Arbitrary("PUBSUB", cmd).Args(channel).Build()).AsIntMap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(2)
+		if cmd == "NUMSUB" {
+			want = 0
+		}
+		if counts[channel] != want {
+			t.Fatalf("PUBSUB %s %s = %d, want %d", cmd, channel, counts[channel], want)
+		}
+	}
+	a := siotest.Dial(t, nodes[0].testURL, nil)
+	b := siotest.Dial(t, nodes[1].testURL, nil)
+	for _, c := range []*siotest.Client{a, b} {
+		if res := c.Call("subscribe", map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
+			t.Fatalf("subscribe: %s", res[0])
+		}
+	}
+	if res := a.Call("publish", map[string]any{"room": "lobby", "event": "news", "data": "from a"}); !strings.Contains(string(res[0]), `"ok":true`) {
+		t.Fatalf("publish: %s", res[0])
+	}
+	b.Next("news")
+	res := b.Call("presence", map[string]any{"room": "lobby"})
+	if !strings.Contains(string(res[0]), a.SID) || !strings.Contains(string(res[0]), b.SID) {
+		t.Fatalf("presence on b = %s, want both sockets", res[0])
+	}
+	if _, body := apiRequest(t, nodes[0].testURL, "GET", "/api/sockets?room=lobby", ""); !strings.Contains(body, a.SID) || !strings.Contains(body, b.SID) {
+		t.Fatalf("/api/sockets on node 0 = %s, want both sockets", body)
 	}
 }
 

@@ -239,6 +239,13 @@ type ClusterConfig struct {
 	// sticky sessions are needed in front. true; false needs sticky
 	// sessions for polling clients.
 	RoutePolling bool `yaml:"route_polling"`
+	// ShardedPubSub makes the streams adapter send its requests and
+	// responses with Redis 7's sharded pub/sub (SPUBLISH, SSUBSCRIBE,
+	// counted with PUBSUB SHARDNUMSUB), as the useShardedPubSub option of
+	// @socket.io/redis-streams-adapter 0.3 does: the same on every node.
+	// Only for adapter streams (sharded always uses sharded pub/sub,
+	// pubsub never does): false.
+	ShardedPubSub bool `yaml:"sharded_pubsub"`
 }
 
 // The cluster adapters.
@@ -615,6 +622,9 @@ func (c *Config) validateCluster(v *validator) {
 	}
 	if cl.KeyPrefix == "" {
 		v.add("cluster.key_prefix", "must not be empty")
+	}
+	if cl.ShardedPubSub && cl.Adapter != ClusterStreams {
+		v.add("cluster.sharded_pubsub", fmt.Sprintf("is a setting of the streams adapter, not of %q (sharded always uses sharded pub/sub)", cl.Adapter))
 	}
 }
 

@@ -169,6 +169,10 @@ namespaces:
 		env:   map[string]string{"TETHER_REDIS_URL": "redis+sentinel://localhost:26379"},
 		wants: []string{`config: cluster.redis_url: scheme "redis+sentinel" is not redis, rediss or unix (Sentinel: redis://sentinel:26379?master_set=name)`},
 	}, {
+		name:  "sharded pub/sub of another adapter",
+		env:   map[string]string{"TETHER_CLUSTER_SHARDED_PUBSUB": "true"},
+		wants: []string{`config: cluster.sharded_pubsub: is a setting of the streams adapter, not of "pubsub" (sharded always uses sharded pub/sub)`},
+	}, {
 		name:  "auth required without keys",
 		env:   map[string]string{"TETHER_AUTH_REQUIRED": "1"},
 		wants: []string{`config: auth: authentication is required but auth.jwt has no key`},

@@ -69,6 +69,7 @@ var Settings = []Setting{
 	{"cluster.adapter", "TETHER_CLUSTER_ADAPTER", "cluster-adapter", "cluster adapter, the same on every node: pubsub, sharded, streams", func(c *Config) any { return &c.Cluster.Adapter }},
 	{"cluster.key_prefix", "TETHER_CLUSTER_KEY_PREFIX", "", "prefix of the cluster's Redis channels and stream", func(c *Config) any { return &c.Cluster.KeyPrefix }},
 	{"cluster.node_id", "TETHER_CLUSTER_NODE_ID", "", "name of this node in logs and /api/stats (default: the host name)", func(c *Config) any { return &c.Cluster.NodeID }},
+	{"cluster.sharded_pubsub", "TETHER_CLUSTER_SHARDED_PUBSUB", "cluster-sharded-pubsub", "streams adapter: requests over Redis 7 sharded pub/sub (Node's useShardedPubSub), the same on every node", func(c *Config) any { return &c.Cluster.ShardedPubSub }},
 	{"cluster.route_polling", "TETHER_CLUSTER_ROUTE_POLLING", "cluster-route-polling", "serve polling requests and upgrades of sessions that another node owns (no sticky sessions needed)", func(c *Config) any { return &c.Cluster.RoutePolling }},
 	{"admin_ui.enabled", "TETHER_ADMIN_UI", "admin-ui", "serve the Socket.IO Admin UI's namespace (sockets, rooms, events, statistics; join, leave, disconnect, emit)", func(c *Config) any { return &c.AdminUI.Enabled }},
 	{"admin_ui.namespace", "TETHER_ADMIN_UI_NAMESPACE", "admin-ui-namespace", "namespace the Admin UI connects to", func(c *Config) any { return &c.AdminUI.Namespace }},

@@ -70,6 +70,16 @@ type SessionStore interface {
 	RestoreSession(pid, offset string, attach func(s *socketio.SessionToPersist, missed []OffsetMessage)) (bool, error)
 }
 
+// OwnDeliverer is implemented by transports that keep sessions (a
+// SessionStore) and need to order this server's local deliveries of its
+// own broadcasts with RestoreSession: the adapter makes each such delivery
+// through DeliverOwn, with the offset the broadcast got ("" for none), so
+// that a restored socket gets each of them once, either among the missed
+// packets or live.
+type OwnDeliverer interface {
+	DeliverOwn(offset string, deliver func())
+}
+
 // RoomObserver is implemented by transports that subscribe to the other
 // servers' traffic room by room (Redis sharded pub/sub in its dynamic
 // mode): the adapter tells them when a room gets its first local socket
@@ -123,6 +133,17 @@ type Options struct {
 	// the others. 0 means Recovery.MaxDisconnectionDuration / 2; negative
 	// turns it off (Node keeps sessions at disconnection only).
 	KeepSessions time.Duration
+	// MaxPendingBytes bounds the messages waiting to be published (their
+	// data): publishing never blocks the caller, and while the broker is
+	// slow or unreachable what does not fit is dropped, reported to the
+	// Observer with ErrDropped and logged. 0 means 16 MiB.
+	MaxPendingBytes int
+	// MaxOffsetWait bounds how long, with Recovery over a transport that
+	// gives offsets, a broadcast's local delivery waits for its offset
+	// (the broker's answer): past it the broker is taken to hang, and
+	// local delivery goes on without offsets until the broker answers
+	// again. 0 means 500 ms.
+	MaxOffsetWait time.Duration
 }
 
 // Observer receives what an [Adapter] does, for metrics. Its methods are
@@ -153,6 +174,12 @@ func (o *Options) withDefaults() Options {
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = 10 * time.Second
 	}
+	if c.MaxPendingBytes <= 0 {
+		c.MaxPendingBytes = 16 << 20
+	}
+	if c.MaxOffsetWait <= 0 {
+		c.MaxOffsetWait = 500 * time.Millisecond
+	}
 	return c
 }
 
@@ -171,6 +198,7 @@ type Adapter struct {
 	uid   string
 	nsp   string
 	t     Transport
+	out   *outbox      // what is waiting to be published
 	store SessionStore // when the transport keeps sessions
 	opts  Options
 	log   *slog.Logger
@@ -210,6 +238,8 @@ func New(host socketio.AdapterHost, dial Dialer, opts *Options) (*Adapter, error
 		return nil, fmt.Errorf("failed to start the transport of namespace %s: %w", a.nsp, err)
 	}
 	a.t = t
+	a.out = newOutbox(a)
+	go a.out.run()
 	if ro, ok := t.(RoomObserver); ok {
 		a.local.OnRoomChange(ro.RoomChanged)
 	}
@@ -259,32 +289,27 @@ func (a *Adapter) Settle(ctx context.Context) error {
 	return nil
 }
 
+// Flush waits until what this server queued for the other servers before
+// the call is published (or failed), or ctx is done: a broadcast made
+// before Flush returned is then in the broker, in order with another
+// server's broadcasts made after. Publishing is asynchronous: Broadcast and
+// the other operations return before the broker has their messages.
+func (a *Adapter) Flush(ctx context.Context) error { return a.out.flush(ctx) }
+
 // UID returns this server's id in the cluster.
 func (a *Adapter) UID() string { return a.uid }
 
-// publish sends m, filling in the envelope, and logs a failure.
-func (a *Adapter) publish(m *Message) string {
+// publish queues m for the other servers, filling in the envelope; it
+// never blocks (see outbox).
+func (a *Adapter) publish(m *Message) {
 	m.UID, m.NSP = a.uid, a.nsp
-	off, err := a.t.Publish(context.Background(), m)
-	if err != nil {
-		a.log.Warn("cluster: failed to publish", "namespace", a.nsp, "type", int(m.Type), "err", err)
-	}
-	if o := a.opts.Observer; o != nil {
-		o.Published(a.nsp, m.Type, err)
-	}
-	return off
+	a.out.add(outItem{m: m})
 }
 
-// respond sends the response m to the server uid.
+// respond queues the response m to the server uid.
 func (a *Adapter) respond(uid string, m *Message) {
 	m.UID, m.NSP = a.uid, a.nsp
-	err := a.t.PublishResponse(context.Background(), uid, m)
-	if err != nil {
-		a.log.Warn("cluster: failed to answer a request", "namespace", a.nsp, "type", int(m.Type), "err", err)
-	}
-	if o := a.opts.Observer; o != nil {
-		o.Published(a.nsp, m.Type, err)
-	}
+	a.out.add(outItem{m: m, to: uid})
 }
 
 // Close implements socketio.Adapter.
@@ -305,6 +330,7 @@ func (a *Adapter) Close() error {
 	if a.heartbeat {
 		a.publish(&Message{Type: AdapterClose})
 	}
+	a.out.close()
 	err := a.t.Close()
 	if a.mem != nil {
 		_ = a.mem.Close()
@@ -348,24 +374,38 @@ func eventPacket(v parser.RawValue) *parser.Packet {
 	return &parser.Packet{Type: parser.Event, Data: v.JSON, Attachments: v.Attachments}
 }
 
-// Broadcast implements socketio.Adapter: the packet is published (unless
-// opts.Flags.Local) and delivered locally. With a transport that gives
-// offsets, it is published first and delivered with its offset; otherwise
-// it is delivered first, so that a slow broker never delays this server's
-// clients.
+// Broadcast implements socketio.Adapter: the packet is delivered locally
+// and queued for the other servers (unless opts.Flags.Local); it never
+// waits for the broker. With connection state recovery over a transport
+// that gives offsets (Redis Streams), the local delivery waits for the
+// offset, on the publisher's goroutine, in the order of the calls; while
+// the broker fails, or when the queue is full, it is made at once without
+// an offset (a client that later recovers on another server may then get
+// such a packet again).
 func (a *Adapter) Broadcast(p *parser.Packet, opts *socketio.BroadcastOptions) error {
 	if opts.Flags.Local {
 		a.deliver(p, opts, "")
 		return nil
 	}
 	m := &Message{Type: Broadcast, Value: parser.RawValue{JSON: p.Data, Attachments: p.Attachments}, Opts: opts}
-	if a.store != nil {
-		off := a.publish(m)
-		a.deliver(p, opts, off)
+	m.UID, m.NSP = a.uid, a.nsp
+	if a.store == nil || a.opts.Recovery == nil {
+		a.deliver(p, opts, "")
+		a.out.add(outItem{m: m})
 		return nil
 	}
-	a.deliver(p, opts, "")
-	a.publish(m)
+	deliver := func(off string) {
+		if od, ok := a.t.(OwnDeliverer); ok {
+			od.DeliverOwn(off, func() { a.deliver(p, opts, off) })
+			return
+		}
+		a.deliver(p, opts, off)
+	}
+	a.out.order.Lock()
+	defer a.out.order.Unlock()
+	if _, attached := a.out.add(outItem{m: m, after: deliver}); !attached {
+		deliver("")
+	}
 	return nil
 }
 

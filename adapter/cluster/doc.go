@@ -14,9 +14,10 @@
 //
 // # What the adapter does
 //
-//   - Broadcast: delivered to this server's sockets and published; a
-//     broadcast from another server is delivered here with the offset it
-//     got there.
+//   - Broadcast: delivered to this server's sockets and queued for the
+//     others (publishing never waits for the broker; see
+//     Options.MaxPendingBytes and Options.MaxOffsetWait); a broadcast from
+//     another server is delivered here with the offset it got there.
 //   - Broadcast with acknowledgements: each server reports its number of
 //     receivers (BROADCAST_CLIENT_COUNT), then each acknowledgement
 //     (BROADCAST_ACK), to the requester.

@@ -21,7 +21,9 @@
 //     counts what it does. Redis pub/sub keeps nothing: what is published
 //     while Redis (or a server's connection to it) is down is lost.
 //   - [Sharded]: its createShardedAdapter (Redis 7 sharded pub/sub, the
-//     ClusterAdapter protocol of package cluster).
+//     ClusterAdapter protocol of package cluster). Like the streams
+//     transport it publishes through cluster.Adapter's bounded queue, in
+//     pipelined batches: a slow Redis never holds up local delivery.
 //   - [Streams]: @socket.io/redis-streams-adapter 0.3 (a Redis stream for
 //     broadcasts and bulk operations, pub/sub for requests): a Redis blip
 //     loses nothing the stream still holds, and connection state recovery

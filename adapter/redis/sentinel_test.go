@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"net/http/httptest"
 	"strconv"
 	"sync"
@@ -158,7 +159,22 @@ func TestRedisSentinelFailoverFamilies(t *testing.T) {
 				sock.Join("room")
 				syncAdapter(t, s.Sockets().Adapter())
 			}
-			broadcastThroughFailover(t, srvs, clients, "room", func() { rs.Failover(t) })
+			var resubscribed func() bool
+			if fam == "sharded" {
+				// Both servers' subscriptions to the room's channel, on
+				// the new master (the old one stays a master).
+				ch := "sentinel#/#room#"
+				resubscribed = func() bool {
+					c, err := Connect(context.Background(), rs.URL())
+					if err != nil {
+						return false
+					}
+					defer c.Close()
+					counts, err := c.Do(context.Background(), c.B().PubsubShardnumsub().Channel(ch).Build()).AsIntMap()
+					return err == nil && counts[ch] == 2
+				}
+			}
+			broadcastThroughFailover(t, srvs, clients, "room", func() { rs.Failover(t) }, resubscribed)
 		})
 	}
 }

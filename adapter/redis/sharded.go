@@ -316,6 +316,37 @@ func (t *shardedTransport) Publish(ctx context.Context, m *cluster.Message) (str
 	return "", t.spublish(ctx, t.channelOf(m), b)
 }
 
+// PublishBatch implements cluster.BatchPublisher: one round trip for ms
+// (per Redis Cluster node).
+func (t *shardedTransport) PublishBatch(ctx context.Context, ms []*cluster.Message, _ []string, errs []error) {
+	ctx, cancel := context.WithTimeout(ctx, t.s.opts.Timeout)
+	defer cancel()
+	c := t.s.c
+	cmds := make(rueidis.Commands, 0, len(ms))
+	at := make([]int, 0, len(ms))
+	for i, m := range ms {
+		switch m.Type {
+		case cluster.InitialHeartbeat, cluster.Heartbeat, cluster.AdapterClose:
+			continue
+		}
+		b, err := encode(m)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		cmds = append(cmds, c.B().Spublish().Channel(t.channelOf(m)).Message(rueidis.BinaryString(b)).Build())
+		at = append(at, i)
+	}
+	if len(cmds) == 0 {
+		return
+	}
+	for j, r := range c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			errs[at[j]] = fmt.Errorf("redis sharded: failed to publish: %w", err)
+		}
+	}
+}
+
 // PublishResponse implements cluster.Transport.
 func (t *shardedTransport) PublishResponse(ctx context.Context, uid string, m *cluster.Message) error {
 	b, err := encode(m)

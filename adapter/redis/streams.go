@@ -47,8 +47,10 @@ type StreamsOptions struct {
 	// they are kept (the servers' MaxDisconnectionDuration: 2 minutes).
 	SessionKeyPrefix string
 	SessionTTL       time.Duration
-	// Timeout bounds each Redis command of a publish or a request (2 s),
-	// so that a slow Redis delays a broadcast by at most that much.
+	// Timeout bounds each Redis command, or pipelined batch of publishes,
+	// of the transport (2 s): a write that Redis does not answer in time
+	// is counted as failed (cluster.Adapter publishes on a goroutine of
+	// its own: callers never wait for it).
 	Timeout time.Duration
 	// Logger receives the transport's warnings (Redis unreachable, bad
 	// entries); nil means slog.Default.
@@ -338,6 +340,10 @@ type streamsTransport struct {
 	main   string // requests: ${prefix}#${nsp}#
 	own    string // responses to this server: ${prefix}#${nsp}#${uid}#
 
+	// ownMark is the offset of the last of this server's own broadcasts
+	// delivered locally (DeliverOwn), guarded by reader.mu.
+	ownMark string
+
 	cancel     context.CancelFunc
 	subscribed chan struct{} // closed once subscribed the first time
 	done       chan struct{}
@@ -367,54 +373,109 @@ func inStream(m *cluster.Message) bool {
 
 // Publish implements cluster.Transport.
 func (t *streamsTransport) Publish(ctx context.Context, m *cluster.Message) (string, error) {
-	o := &t.s.opts
-	c := t.s.c
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, t.s.opts.Timeout)
 	defer cancel()
-	switch m.Type {
-	case cluster.InitialHeartbeat, cluster.Heartbeat, cluster.AdapterClose:
-		return "", nil // Node's 0.3 adapter counts servers with NUMSUB
+	cmd, xadd, err := t.command(m)
+	if err != nil || cmd == (rueidis.Completed{}) {
+		return "", err
 	}
-	if !inStream(m) {
-		b, err := m.AppendMsgpack(nil, cluster.MsgpackJS)
-		if err != nil {
-			return "", err
-		}
-		return "", t.publish(ctx, t.main, b)
+	if !xadd {
+		return "", t.publish(ctx, cmd)
 	}
-	var data string
-	if m.Type.MayCarryBinary() && m.HasBinary() {
-		b, err := m.AppendDataMsgpack(nil, cluster.MsgpackJS)
-		if err != nil {
-			return "", err
-		}
-		data = base64.StdEncoding.EncodeToString(b)
-	} else {
-		b, err := m.AppendDataJSON(nil)
-		if err != nil {
-			return "", err
-		}
-		data = string(b)
-	}
-	cmd := c.B().Xadd().Key(t.stream).Maxlen().Almost().Threshold(strconv.FormatInt(o.MaxLen, 10)).Id("*").
-		FieldValue().FieldValue("uid", m.UID).FieldValue("nsp", m.NSP).FieldValue("type", strconv.Itoa(int(m.Type))).FieldValue("data", data).Build()
-	id, err := c.Do(ctx, cmd).ToString()
+	id, err := t.s.c.Do(ctx, cmd).ToString()
 	if err != nil {
 		return "", fmt.Errorf("redis streams: failed to add to the stream: %w", err)
 	}
 	return id, nil
 }
 
-// publish sends b on channel, with PUBLISH or SPUBLISH.
-func (t *streamsTransport) publish(ctx context.Context, channel string, b []byte) error {
-	c := t.s.c
-	var err error
-	if t.s.opts.UseShardedPubSub {
-		err = c.Do(ctx, c.B().Spublish().Channel(channel).Message(rueidis.BinaryString(b)).Build()).Error()
-	} else {
-		err = publish(ctx, c, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build())
+// PublishBatch implements cluster.BatchPublisher: one round trip for ms.
+func (t *streamsTransport) PublishBatch(ctx context.Context, ms []*cluster.Message, offsets []string, errs []error) {
+	ctx, cancel := context.WithTimeout(ctx, t.s.opts.Timeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, 0, len(ms))
+	at := make([]int, 0, len(ms)) // the message of each command
+	xadds := make([]bool, 0, len(ms))
+	for i, m := range ms {
+		cmd, xadd, err := t.command(m)
+		if err != nil || cmd == (rueidis.Completed{}) {
+			errs[i] = err
+			continue
+		}
+		cmds = append(cmds, cmd)
+		at = append(at, i)
+		xadds = append(xadds, xadd)
 	}
-	if err != nil {
+	if len(cmds) == 0 {
+		return
+	}
+	for j, r := range t.s.c.DoMulti(ctx, cmds...) {
+		i := at[j]
+		if !xadds[j] {
+			if err := r.Error(); err != nil {
+				errs[i] = fmt.Errorf("redis streams: failed to publish: %w", err)
+			}
+			continue
+		}
+		id, err := r.ToString()
+		if err != nil {
+			errs[i] = fmt.Errorf("redis streams: failed to add to the stream: %w", err)
+			continue
+		}
+		offsets[i] = id
+	}
+}
+
+// command returns the command that publishes m: an XADD to the stream
+// (xadd) for broadcasts and bulk operations, a PUBLISH (or SPUBLISH) on the
+// request channel for requests; none for heartbeats, which Node's 0.3
+// adapter does not send (it counts servers with NUMSUB).
+func (t *streamsTransport) command(m *cluster.Message) (cmd rueidis.Completed, xadd bool, err error) {
+	o := &t.s.opts
+	c := t.s.c
+	switch m.Type {
+	case cluster.InitialHeartbeat, cluster.Heartbeat, cluster.AdapterClose:
+		return rueidis.Completed{}, false, nil
+	}
+	if !inStream(m) {
+		b, err := m.AppendMsgpack(nil, cluster.MsgpackJS)
+		if err != nil {
+			return rueidis.Completed{}, false, err
+		}
+		return t.publishCommand(t.main, b), false, nil
+	}
+	var data string
+	if m.Type.MayCarryBinary() && m.HasBinary() {
+		b, err := m.AppendDataMsgpack(nil, cluster.MsgpackJS)
+		if err != nil {
+			return rueidis.Completed{}, false, err
+		}
+		data = base64.StdEncoding.EncodeToString(b)
+	} else {
+		b, err := m.AppendDataJSON(nil)
+		if err != nil {
+			return rueidis.Completed{}, false, err
+		}
+		data = string(b)
+	}
+	cmd = c.B().Xadd().Key(t.stream).Maxlen().Almost().Threshold(strconv.FormatInt(o.MaxLen, 10)).Id("*").
+		FieldValue().FieldValue("uid", m.UID).FieldValue("nsp", m.NSP).FieldValue("type", strconv.Itoa(int(m.Type))).FieldValue("data", data).Build()
+	return cmd, true, nil
+}
+
+// publishCommand returns the PUBLISH (or SPUBLISH) of b on channel.
+func (t *streamsTransport) publishCommand(channel string, b []byte) rueidis.Completed {
+	c := t.s.c
+	if t.s.opts.UseShardedPubSub {
+		return c.B().Spublish().Channel(channel).Message(rueidis.BinaryString(b)).Build()
+	}
+	return c.B().Publish().Channel(channel).Message(rueidis.BinaryString(b)).Build()
+}
+
+// publish runs cmd, a PUBLISH or SPUBLISH.
+func (t *streamsTransport) publish(ctx context.Context, cmd rueidis.Completed) error {
+	// publish: one node for every PUBLISH on Redis Cluster.
+	if err := publish(ctx, t.s.c, cmd); err != nil {
 		return fmt.Errorf("redis streams: failed to publish: %w", err)
 	}
 	return nil
@@ -428,7 +489,7 @@ func (t *streamsTransport) PublishResponse(ctx context.Context, uid string, m *c
 	if err != nil {
 		return err
 	}
-	return t.publish(ctx, t.main+uid+"#", b)
+	return t.publish(ctx, t.publishCommand(t.main+uid+"#", b))
 }
 
 // ServerCount implements cluster.Transport: the subscribers of the request
@@ -559,6 +620,28 @@ func (t *streamsTransport) receiveChannels(ctx context.Context, handle func(ruei
 				}
 			}
 		})
+		// Leave the channels when the transport closes (Receive returns
+		// on ctx without unsubscribing): the others then count this
+		// server gone at once (NUMSUB) and stop waiting for its answers.
+		// On the connection the subscription is held on: the pinned
+		// master of a Redis Cluster, or the channel's shard.
+		hooked = rueidis.WithOnReceiveReturnHook(hooked, func(err error, cc rueidis.CommandClient) error {
+			if !errors.Is(err, context.Canceled) {
+				return err
+			}
+			uctx, cancel := context.WithTimeout(context.Background(), t.s.opts.Timeout)
+			defer cancel()
+			var un rueidis.Completed
+			if t.s.opts.UseShardedPubSub {
+				un = cc.B().Sunsubscribe().Channel(channels...).Build()
+			} else {
+				un = cc.B().Unsubscribe().Channel(channels...).Build()
+			}
+			if uerr := cc.Do(uctx, un).Error(); uerr != nil {
+				t.s.opts.Logger.Warn("redis streams: failed to leave the request channels", "namespace", t.nsp, "err", uerr)
+			}
+			return err
+		})
 		var err error
 		if t.s.opts.UseShardedPubSub {
 			err = c.Receive(hooked, cmd, handle)
@@ -611,6 +694,19 @@ func (t *streamsTransport) Close() error {
 	t.cancel()
 	<-t.done
 	return nil
+}
+
+// DeliverOwn implements cluster.OwnDeliverer: this server's own broadcasts
+// are delivered locally under the reader's lock, as the others' are, so
+// that RestoreSession sees a consistent mark of what was delivered.
+func (t *streamsTransport) DeliverOwn(offset string, deliver func()) {
+	r := t.reader
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	deliver()
+	if offset != "" && (t.ownMark == "" || compareIDs(offset, t.ownMark) > 0) {
+		t.ownMark = offset
+	}
 }
 
 // offsetRE is the form of a stream entry id, which is what offsets are.
@@ -691,10 +787,17 @@ func (t *streamsTransport) RestoreSession(pid, offset string, attach func(*socke
 	if len(found) == 0 {
 		return false, nil // trimmed, or never there
 	}
+	// Missed: the others' broadcasts up to the last entry the reader
+	// handed over, this server's own up to the last one delivered
+	// locally (DeliverOwn); the later ones reach the socket live.
 	var missed []cluster.OffsetMessage
 	from := offset
-	for r.last != "" && compareIDs(from, r.last) < 0 {
-		entries, err := c.Do(ctx, c.B().Xrange().Key(t.stream).Start(nextID(from)).End(r.last).Count(o.ReadCount).Build()).AsXRange()
+	upto := r.last
+	if t.ownMark != "" && (upto == "" || compareIDs(t.ownMark, upto) > 0) {
+		upto = t.ownMark
+	}
+	for upto != "" && compareIDs(from, upto) < 0 {
+		entries, err := c.Do(ctx, c.B().Xrange().Key(t.stream).Start(nextID(from)).End(upto).Count(o.ReadCount).Build()).AsXRange()
 		if err != nil {
 			return false, fmt.Errorf("redis streams: failed to read the missed packets: %w", err)
 		}
@@ -705,6 +808,13 @@ func (t *streamsTransport) RestoreSession(pid, offset string, attach func(*socke
 			from = e.ID
 			m, err := decodeEntry(e)
 			if err != nil || m == nil || m.NSP != t.nsp {
+				continue
+			}
+			if m.UID == t.uid {
+				if t.ownMark == "" || compareIDs(e.ID, t.ownMark) > 0 {
+					continue
+				}
+			} else if r.last == "" || compareIDs(e.ID, r.last) > 0 {
 				continue
 			}
 			missed = append(missed, cluster.OffsetMessage{Message: m, Offset: e.ID})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/tether-rt/tether/adapter/adaptertest"
 	"github.com/tether-rt/tether/adapter/cluster"
 	"github.com/tether-rt/tether/internal/peertest"
@@ -106,6 +107,10 @@ func testStreamsRecoveryAcrossServers(t *testing.T, r redisServer) {
 			src = b
 		}
 		if err := src.To("room").Emit("m", i); err != nil {
+			t.Fatal(err)
+		}
+		// In the stream before the other server's next one.
+		if err := src.Sockets().Adapter().(*cluster.Adapter).Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -265,5 +270,83 @@ func TestStreamsRecoveryAfterCrash(t *testing.T) {
 	_ = b.To("room").Emit("m", 2) // in its rooms on b
 	if e := c2.Next("m"); string(e.Args[0]) != "2" {
 		t.Fatalf("after recovery: %s", e.Raw)
+	}
+}
+
+// streamsNodeWith is streamsNode with the transport's options.
+func streamsNodeWith(t *testing.T, url string, sopts *StreamsOptions, copts *cluster.Options) *socketio.Server {
+	t.Helper()
+	c, err := Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewStreams(c, sopts)
+	opts := &socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), copts)}
+	if copts.Recovery != nil {
+		opts.ConnectionStateRecovery = copts.Recovery
+	}
+	srv := socketio.NewServer(opts)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_ = st.Close()
+		c.Close()
+	})
+	return srv
+}
+
+// TestStreamsCloseLeavesChannels checks that a server whose streams
+// adapter closes leaves its request and response channels at once: the
+// others count it gone (PUBSUB NUMSUB, or SHARDNUMSUB) and their requests
+// no longer wait for its answer.
+func TestStreamsCloseLeavesChannels(t *testing.T) {
+	r := peertest.StartRedis(t)
+	for _, sharded := range []bool{false, true} {
+		name := "pubsub"
+		if sharded {
+			name = "sharded-pubsub"
+		}
+		t.Run(name, func(t *testing.T) {
+			prefix := "close-" + name
+			opts := &StreamsOptions{StreamName: prefix, ChannelPrefix: prefix, UseShardedPubSub: sharded, Timeout: time.Second}
+			a := streamsNodeWith(t, r.URL(), opts, &cluster.Options{RequestTimeout: 10 * time.Second})
+			b := streamsNodeWith(t, r.URL(), opts, &cluster.Options{})
+			waitServers(t, a, 2)
+			rc := connect(t, r)
+			numsub := func(channel string) int64 {
+				t.Helper()
+				var cmd rueidis.Completed
+				if sharded {
+					cmd = rc.B().PubsubShardnumsub().Channel(channel).Build()
+				} else {
+					cmd = rc.B().PubsubNumsub().Channel(channel).Build()
+				}
+				n, err := rc.Do(context.Background(), cmd).AsIntMap()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n[channel]
+			}
+			main := prefix + "#/#"
+			own := main + b.Sockets().Adapter().(*cluster.Adapter).UID() + "#"
+			if n, m := numsub(main), numsub(own); n != 2 || m != 1 {
+				t.Fatalf("before closing: %d subscribers of %s, %d of %s; want 2 and 1", n, main, m, own)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n, m := numsub(main), numsub(own); n != 1 || m != 0 {
+				t.Fatalf("after closing: %d subscribers of %s, %d of %s; want 1 and 0", n, main, m, own)
+			}
+			if n, err := a.Sockets().Adapter().ServerCount(context.Background()); err != nil || n != 1 {
+				t.Fatalf("ServerCount = %d, %v; want 1", n, err)
+			}
+			// A request expects no answer from the closed server: it ends
+			// complete, not after RequestTimeout with an answer missing.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := a.FetchSockets(ctx); err != nil {
+				t.Fatalf("FetchSockets after the other server closed: %v", err)
+			}
+		})
 	}
 }
