@@ -1,8 +1,6 @@
 package engineio
 
 import (
-	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -30,17 +28,7 @@ func TestSetHandler(t *testing.T) {
 		h.s = s
 		s.SetHandler(h)
 	})
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
-	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	if _, p, err := c.ReadMessage(nil); err != nil || p[0] != '0' {
-		t.Fatalf("open packet %q, %v", p, err)
-	}
+	c := dialOpened(t, srv)
 	for i := range 50 {
 		msg := "4m" + strings.Repeat("x", i)
 		if err := c.WriteMessage(websocket.MessageText, []byte(msg)); err != nil {

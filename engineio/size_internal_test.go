@@ -1,8 +1,6 @@
 package engineio
 
 import (
-	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -39,18 +37,7 @@ func TestIdleSessionHoldsNoQueue(t *testing.T) {
 		})
 		conns <- s
 	})
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
-	ctx := context.Background()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	if _, p, err := c.ReadMessage(nil); err != nil || p[0] != '0' {
-		t.Fatalf("open packet %q, %v", p, err)
-	}
+	c := dialOpened(t, srv)
 	s := <-conns
 	for i := range 20 {
 		// Over directMax: the echoes go through the queue and the writer.
@@ -96,17 +83,7 @@ func TestPingWritesDirectly(t *testing.T) {
 	srv := NewServer(&Options{PingInterval: time.Hour, PingTimeout: time.Hour})
 	conns := make(chan *Socket, 1)
 	srv.OnConnection(func(s *Socket) { conns <- s })
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Close()
-	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	if _, p, err := c.ReadMessage(nil); err != nil || p[0] != '0' {
-		t.Fatalf("open packet %q, %v", p, err)
-	}
+	c := dialOpened(t, srv)
 	s := <-conns
 	for range 5 {
 		// Wait for the writer of the open packet (or of the last pong's
