@@ -417,17 +417,7 @@ func (w *worker) publish(ctx context.Context, t0 time.Time) {
 				}
 				continue
 			}
-			if measured {
-				w.c.published.Add(1)
-			}
-			w.c.sentAll.Add(1)
-			w.c.inFlight.Add(1)
-			wg.Add(1)
-			go func(seq uint64) {
-				defer wg.Done()
-				defer w.c.inFlight.Add(-1)
-				w.send(ctx, lc, seq, measured, -1)
-			}(seq)
+			w.startSend(ctx, &wg, lc, seq, measured, -1)
 		}
 		select {
 		case <-tick.C:
@@ -503,17 +493,7 @@ func (w *worker) publishMax(ctx context.Context, from, to time.Time) {
 			w.c.maxInWindow.Store(n) // only this goroutine raises it
 		}
 		measured := !now.Before(from)
-		if measured {
-			w.c.published.Add(1)
-		}
-		w.c.sentAll.Add(1)
-		w.c.inFlight.Add(1)
-		wg.Add(1)
-		go func(seq uint64) {
-			defer wg.Done()
-			defer w.c.inFlight.Add(-1)
-			w.send(ctx, lc, seq, measured, k)
-		}(seq)
+		w.startSend(ctx, &wg, lc, seq, measured, k)
 		seq++
 	}
 }
@@ -574,6 +554,23 @@ func (w *worker) reap() {
 func (w *worker) release(k int) {
 	w.c.inWindow.Add(-1)
 	w.free <- k
+}
+
+// startSend counts a message as sent (published when measured) and in
+// flight, and sends it on a goroutine of its own that wg tracks; k is its
+// window slot, or -1 for a message sent at a fixed rate.
+func (w *worker) startSend(ctx context.Context, wg *sync.WaitGroup, lc *loadClient, seq uint64, measured bool, k int) {
+	if measured {
+		w.c.published.Add(1)
+	}
+	w.c.sentAll.Add(1)
+	w.c.inFlight.Add(1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer w.c.inFlight.Add(-1)
+		w.send(ctx, lc, seq, measured, k)
+	}()
 }
 
 // send sends one message and records its acknowledgement; k is its place
