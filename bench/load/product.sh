@@ -53,26 +53,10 @@ SERVE_ARGS=${SERVE_ARGS:-}
 LOCK=${LOCK-/tmp/bench.lock}
 LABEL_SUFFIX=${LABEL_SUFFIX:-}
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ -z "${TETHER:-}" ]; then
-	go build -o "$tmp/tether" ./cmd/tether
-	TETHER=$tmp/tether
-fi
+. bench/load/common.sh
 case $MODE in
-single) (cd test/e2e/client && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; }) ;;
-cluster) (cd test/cluster && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; }) ;;
+single) npm_ci test/e2e/client ;;
+cluster) npm_ci test/cluster ;;
 *)
 	echo "usage: product.sh single|cluster" >&2
 	exit 2

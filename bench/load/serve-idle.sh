@@ -37,24 +37,8 @@ PORT=${PORT:-18080}
 ADMIN=${ADMIN:-18081}
 LATE=30 # seconds after the RSS sample of tether load
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ -z "${TETHER:-}" ]; then
-	go build -o "$tmp/tether" ./cmd/tether
-	TETHER=$tmp/tether
-fi
-(cd test/e2e/client && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; })
+. bench/load/common.sh
+npm_ci test/e2e/client
 
 # rss PID prints the process's resident memory in bytes.
 rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
