@@ -56,7 +56,7 @@ func (w *RawWriter) WriteNonblocking(p []byte) (int, error) {
 // socket buffer is no error: the caller keeps what is left.
 func (w *RawWriter) write(fd uintptr) bool {
 	for {
-		n, err := syscall.Write(int(fd), w.p)
+		n, err := rawWrite(fd, w.p)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -97,6 +97,9 @@ var noNonblock NonblockingWriter = new(RawWriter)
 // or nil when it has none (TLS, HTTP/2 streams, wrappers). The caller
 // holds msgMu.
 func (c *Conn) nonblocking() NonblockingWriter {
+	if !rawWrites {
+		return nil
+	}
 	if c.nbw == nil {
 		c.nbw = noNonblock
 		switch nc := c.nc.(type) {

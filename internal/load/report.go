@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // Quantiles are a histogram's summary, in milliseconds.
@@ -318,8 +318,7 @@ type progress struct {
 func newProgress(w io.Writer, clients, procs int) *progress {
 	p := &progress{w: w, clients: clients, start: time.Now(), last: make([]progressMsg, procs), recent: make([]Histogram, procs), prevAt: time.Now(), phaseStr: "connecting", done: make(chan struct{})}
 	if f, ok := w.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		p.tty = err == nil
+		p.tty = term.IsTerminal(int(f.Fd()))
 	}
 	p.wg.Add(1)
 	go p.loop()

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -158,7 +157,10 @@ func (r *Redis) Kill() { r.stop() }
 // host would. A paused server is resumed when the test ends.
 func (r *Redis) Pause(t testing.TB) {
 	t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if pauseSignal == nil {
+		t.Skip("peertest: pausing a process needs SIGSTOP, which this platform lacks")
+	}
+	if err := r.cmd.Process.Signal(pauseSignal); err != nil {
 		t.Fatalf("peertest: failed to pause redis-server: %v", err)
 	}
 	t.Cleanup(func() { r.resume() })
@@ -173,10 +175,10 @@ func (r *Redis) Resume(t testing.TB) {
 }
 
 func (r *Redis) resume() error {
-	if r.cmd == nil || r.cmd.Process == nil {
+	if r.cmd == nil || r.cmd.Process == nil || resumeSignal == nil {
 		return nil
 	}
-	return r.cmd.Process.Signal(syscall.SIGCONT)
+	return r.cmd.Process.Signal(resumeSignal)
 }
 
 // Restart starts the server again on the same port, with nothing of

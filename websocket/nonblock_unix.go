@@ -1,0 +1,14 @@
+//go:build unix
+
+package websocket
+
+import "syscall"
+
+// rawWrites reports whether this platform writes to a socket's descriptor
+// with write(2), so that a connection can write without waiting.
+const rawWrites = true
+
+// rawWrite makes one write(2) of p to the non-blocking descriptor fd.
+func rawWrite(fd uintptr, p []byte) (int, error) {
+	return syscall.Write(int(fd), p)
+}
