@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -35,7 +36,14 @@ func TestHandshakeMadeOnDemand(t *testing.T) {
 		t.Fatalf("handshake = %+v", h)
 	}
 
-	// Connected: each call makes a new one, equal to the first.
+	// Connected: each call makes a new one, equal to the first. The
+	// handler has returned once a later packet of the client is answered
+	// (one dispatch goroutine per client): a CONNECT to a namespace that
+	// does not exist.
+	tc.send("0/nowhere,")
+	if got := tc.recvText(); !strings.HasPrefix(got, "4/nowhere,") {
+		t.Fatalf("CONNECT to /nowhere answered %q", got)
+	}
 	a, b := g.s.Handshake(), g.s.Handshake()
 	if a == h || a == b {
 		t.Error("Handshake returns a kept handshake after the connection")
