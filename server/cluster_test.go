@@ -340,3 +340,47 @@ func TestClusterPresenceDiff(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterAPIMembershipPresence checks that the backend API's join and
+// leave of a socket on another node are announced to the room as a
+// subscribe and an unsubscribe are: the node that has the socket tells
+// the room with presence:diff.
+func TestClusterAPIMembershipPresence(t *testing.T) {
+	url := peertest.StartRedis(t).URL()
+	for _, adapter := range []string{ClusterPubSub, ClusterStreams} {
+		t.Run(adapter, func(t *testing.T) {
+			nodes := clusterNodes(t, url, adapter, 2)
+			a := siotest.Dial(t, nodes[0].testURL, nil)
+			b := siotest.Dial(t, nodes[1].testURL, nil)
+			if res := a.Call("subscribe", map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
+				t.Fatalf("subscribe: %s", res[0])
+			}
+			eventually(t, "the nodes to settle", func() bool {
+				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
+					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
+			})
+			next := func() presenceDiff {
+				t.Helper()
+				e := a.Next(EventPresenceDiff)
+				var d presenceDiff
+				if err := json.Unmarshal(e.Args[0], &d); err != nil {
+					t.Fatalf("presence:diff %s: %v", e.Raw, err)
+				}
+				return d
+			}
+			body := `{"sockets":["` + b.SID + `"],"rooms":["lobby"]}`
+			if status, resp := apiRequest(t, nodes[0].testURL, "POST", "/api/sockets/join", body); status != http.StatusOK {
+				t.Fatalf("join: %d %s", status, resp)
+			}
+			if d := next(); len(d.Joins) != 1 || d.Joins[0].ID != b.SID || len(d.Leaves) != 0 {
+				t.Fatalf("after the join, presence:diff = %+v, want b joined", d)
+			}
+			if status, resp := apiRequest(t, nodes[0].testURL, "POST", "/api/sockets/leave", body); status != http.StatusOK {
+				t.Fatalf("leave: %d %s", status, resp)
+			}
+			if d := next(); len(d.Leaves) != 1 || d.Leaves[0].ID != b.SID || len(d.Joins) != 0 {
+				t.Fatalf("after the leave, presence:diff = %+v, want b left", d)
+			}
+		})
+	}
+}

@@ -142,6 +142,7 @@ func New(opts Options) (*Server, error) {
 		}
 		r.nsp.Use(s.connectMiddleware(r))
 		r.nsp.OnConnection(func(sock *socketio.Socket) { s.onConnection(r, sock) })
+		r.nsp.OnSocketsJoinLeave(bulkMembership)
 		s.rules[nc.Name] = r
 	}
 	if cfg.AdminUI.Enabled {

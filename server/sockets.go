@@ -484,6 +484,25 @@ func (st *sockState) leaveRoom(room string) {
 	st.presenceEvent(EventPresenceLeave, room)
 }
 
+// bulkMembership is told of a room a socket of this server joined or left
+// by SocketsJoin or SocketsLeave, here or asked by another node (the
+// backend API's /api/sockets/join and leave for a socket on another node):
+// the room hears of it as it would of a subscribe or an unsubscribe.
+func bulkMembership(sock *socketio.Socket, room string, joined bool) {
+	st := liveState(sock)
+	if st == nil || room == sock.ID() {
+		return
+	}
+	if joined {
+		st.presenceEvent(EventPresenceJoin, room)
+		return
+	}
+	st.mu.Lock()
+	delete(st.subscribed, room)
+	st.mu.Unlock()
+	st.presenceEvent(EventPresenceLeave, room)
+}
+
 // announces reports whether the namespace tells rooms about joins and
 // leaves, with presence:join and presence:leave or presence:diff.
 func (r *nsRules) announces() bool {

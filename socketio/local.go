@@ -49,6 +49,14 @@ type LocalSockets struct {
 	pids     map[string]*Socket   // private id -> connected socket
 	roomHook func(room string, exists bool)
 	joinHook func(id string)
+	bulkHook func(s *Socket, room string, joined bool) // see Namespace.OnSocketsJoinLeave
+}
+
+// bulkChange is a room a socket joined or left by Join or Leave, for
+// bulkHook, which is called once the lock is released.
+type bulkChange struct {
+	sock *Socket
+	room string
 }
 
 // member is a registered socket and its rooms.
@@ -596,19 +604,45 @@ func (l *LocalSockets) Sessions() []*SessionToPersist {
 
 // Join makes the local sockets opts selects join rooms.
 func (l *LocalSockets) Join(opts *BroadcastOptions, rooms []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, s := range l.selectLocked(opts) {
-		l.joinLocked(l.sids[s.id], rooms)
-	}
+	l.bulk(opts, rooms, true)
 }
 
 // Leave makes the local sockets opts selects leave rooms.
 func (l *LocalSockets) Leave(opts *BroadcastOptions, rooms []string) {
+	l.bulk(opts, rooms, false)
+}
+
+// bulk makes the local sockets opts selects join (or leave) rooms, and
+// tells bulkHook, after unlocking, of each room a socket joined (or left).
+func (l *LocalSockets) bulk(opts *BroadcastOptions, rooms []string, join bool) {
+	var changed []bulkChange
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	hook := l.bulkHook
 	for _, s := range l.selectLocked(opts) {
-		l.leaveLocked(l.sids[s.id], rooms)
+		m := l.sids[s.id]
+		if hook == nil {
+			if join {
+				l.joinLocked(m, rooms)
+			} else {
+				l.leaveLocked(m, rooms)
+			}
+			continue
+		}
+		for i, r := range rooms {
+			if m.rooms.has(r) == join {
+				continue // already in (or out of) it, or listed twice
+			}
+			if join {
+				l.joinLocked(m, rooms[i:i+1])
+			} else {
+				l.leaveOneLocked(m, r)
+			}
+			changed = append(changed, bulkChange{s, r})
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range changed {
+		hook(c.sock, c.room, join)
 	}
 }
 

@@ -113,6 +113,19 @@ func (n *Namespace) OnConnection(fn func(s *Socket)) *Namespace {
 	return n
 }
 
+// OnSocketsJoinLeave sets a function called each time a socket of this
+// server joins (joined true) or leaves a room by [BroadcastOperator.SocketsJoin]
+// or SocketsLeave, made here or asked by another server of the cluster
+// (where the caller cannot see the socket). It is not called for
+// [Socket.Join] and [Socket.Leave], whose caller knows, nor when a socket
+// leaves its rooms by disconnecting. It runs on the goroutine that made the
+// change, after the namespace's locks are released, and may emit.
+func (n *Namespace) OnSocketsJoinLeave(fn func(s *Socket, room string, joined bool)) {
+	n.local.mu.Lock()
+	n.local.bulkHook = fn
+	n.local.mu.Unlock()
+}
+
 func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
 
 // Sockets returns the namespace's connected sockets on this server.

@@ -756,3 +756,60 @@ func TestProtocolV2Clients(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestSocketsJoinLeaveHook checks Namespace.OnSocketsJoinLeave: it hears
+// each room a socket really joined or left by SocketsJoin and
+// SocketsLeave (once for a room listed twice, not for a room the socket
+// was already in), and nothing of Socket.Join and Socket.Leave.
+func TestSocketsJoinLeaveHook(t *testing.T) {
+	srv := newTestServer(t, nil)
+	sockets := make(chan *Socket, 2)
+	srv.OnConnection(func(s *Socket) { sockets <- s })
+	var ss []*Socket
+	for range 2 {
+		dial(t, srv).connect("/", "")
+		ss = append(ss, recvValue(t, sockets))
+	}
+	var mu sync.Mutex
+	var heard []string
+	srv.Sockets().OnSocketsJoinLeave(func(s *Socket, room string, joined bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		op := "left"
+		if joined {
+			op = "joined"
+		}
+		heard = append(heard, fmt.Sprintf("%s %s %s", s.ID(), op, room))
+	})
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		h := heard
+		heard = nil
+		slices.Sort(h)
+		return h
+	}
+	ss[0].Join("a")
+	ss[1].Join("b")
+	ss[0].Leave("a")
+	if h := take(); len(h) != 0 {
+		t.Fatalf("Socket.Join and Leave were heard: %q", h)
+	}
+	ss[1].Join("a")
+	if err := srv.SocketsJoin("a", "c", "c"); err != nil {
+		t.Fatal(err)
+	}
+	want := sortedCopy([]string{ss[0].ID() + " joined a", ss[0].ID() + " joined c", ss[1].ID() + " joined c"})
+	if h := take(); !slices.Equal(h, want) {
+		t.Fatalf("after SocketsJoin(a, c, c) heard %q, want %q", h, want)
+	}
+	if err := srv.In("b").SocketsLeave("c", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if h, want := take(), []string{ss[1].ID() + " left c"}; !slices.Equal(h, want) {
+		t.Fatalf("after SocketsLeave(c, d) in b heard %q, want %q", h, want)
+	}
+	if r := ss[1].Rooms(); !slices.Equal(r, sortedCopy([]string{ss[1].ID(), "a", "b"})) {
+		t.Fatalf("rooms of socket 1 = %v", r)
+	}
+}
