@@ -45,7 +45,7 @@
 #
 # Usage: bench/run.sh            (about 30 minutes on 2 cores)
 #        bench/run.sh load       (part 4, the product rows, about 6 minutes)
-#        bench/run.sh fanout     (part 4, the library rows, about 10 minutes)
+#        bench/run.sh fanout     (part 4, the library rows, about 7 minutes)
 #        bench/run.sh cluster    (part 5 only, about 5 minutes)
 # Parts 4 and 5 take the exclusive flock /tmp/bench.lock for each run
 # themselves: do not run them under that lock.
