@@ -21,9 +21,12 @@
 #     1,000 clients in one room publishing with tether serve's events, at
 #     5/s, 20/s and as fast as each server keeps up (-publish-rate max),
 #     rounds alternated, a fresh server per run; and, as extra rows, the
-#     library form: Tether's socketio server against Node's
-#     (bench/cmd/fanout, bench/fanout/node), 5,000 clients, the server
-#     broadcasting on its own timer (`fanout`);
+#     library form, with `tether load` too (bench/load/product.sh library,
+#     `fanout`): Tether's socketio server (bench/cmd/sioserver) against
+#     Node's (bench/fanout/node/server.mjs), both WebSocket only with
+#     nothing but tether serve's events, 5,000 clients, 5/s and max (20/s,
+#     100,000 deliveries a second, is more than tether load receives on
+#     two cores);
 #  5. the same in a cluster on one redis-server, with `tether load`
 #     (bench/load/product.sh cluster): 3 × tether serve -redis-url (defaults)
 #     against 3 × Node socket.io 4.8 with @socket.io/redis-adapter
@@ -42,7 +45,7 @@
 #
 # Usage: bench/run.sh            (about 30 minutes on 2 cores)
 #        bench/run.sh load       (part 4, the product rows, about 6 minutes)
-#        bench/run.sh fanout     (part 4, the library rows, about 2 minutes)
+#        bench/run.sh fanout     (part 4, the library rows, about 7 minutes)
 #        bench/run.sh cluster    (part 5 only, about 5 minutes)
 # Parts 4 and 5 take the exclusive flock /tmp/bench.lock for each run
 # themselves: do not run them under that lock.
@@ -52,8 +55,9 @@
 #        BENCHTIME=300ms OUT=results
 #        LOAD_RUNS=3 LOAD_CLIENTS=1000 LOAD_RATES="5 20 max" LOAD_MAX_PROCS=2
 #        (tether load -procs for the max runs)
-#        FANOUT_CLIENTS=5000 FANOUT_DURATION=10s FANOUT_RATES="5 20 max"
-#        FANOUT_SIZE=100 (the library rows)
+#        FANOUT_RUNS=3 FANOUT_CLIENTS=5000 FANOUT_DURATION=10s
+#        FANOUT_RATES="5 max" FANOUT_SIZE=100 FANOUT_WINDOW=4 (the library
+#        rows; FANOUT_CPUPROFILE=<file>: a CPU profile of Tether's server)
 #        CLUSTER_CLIENTS=1000 CLUSTER_NODES=3 CLUSTER_RUNS=3 CLUSTER_RATE=10
 #        (more knobs: bench/load/product.sh)
 #        SERVE_IDLE_RUNS=1 (rounds of part 6, each tether serve then Node)
@@ -85,9 +89,13 @@ mkdir -p "$OUT"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 
+FANOUT_RUNS=${FANOUT_RUNS:-3}
 FANOUT_CLIENTS=${FANOUT_CLIENTS:-5000}
 FANOUT_DURATION=${FANOUT_DURATION:-10s}
-FANOUT_RATES=${FANOUT_RATES:-5 20 max}
+FANOUT_RATES=${FANOUT_RATES:-5 max}
+# 4 messages of 4,999 deliveries in flight per tether load process: about
+# what the product rows keep in flight (16 of 999).
+FANOUT_WINDOW=${FANOUT_WINDOW:-4}
 FANOUT_SIZE=${FANOUT_SIZE:-100}
 
 LOAD_RUNS=${LOAD_RUNS:-3}
@@ -110,25 +118,16 @@ load() {
 }
 
 fanout() {
-	log "Socket.IO broadcast fan-out, library form ($FANOUT_CLIENTS clients): Tether's socketio against Node socket.io 4.8"
-	(cd fanout/node && npm ci --no-audit --no-fund --loglevel=error >&2)
-	go build -o "$bin/fanout" ./cmd/fanout
-	local results="$OUT/fanout.jsonl"
-	: >"$results"
-	for rate in $FANOUT_RATES; do
-		for server in go node; do
-			"$bin/fanout" -server "$server" -clients "$FANOUT_CLIENTS" -rate "$rate" -size "$FANOUT_SIZE" \
-				-duration "$FANOUT_DURATION" -out json | tee -a "$results" >&2 ||
-				log "FAILED: fanout -server $server -rate $rate"
-		done
-	done
+	log "Socket.IO fan-out, library form ($FANOUT_CLIENTS clients): Tether's socketio against Node socket.io 4.8, with tether load"
 	{
-		echo "### 4b. Socket.IO broadcast fan-out, library form ($FANOUT_CLIENTS clients in one room)"
+		echo "### 4b. Socket.IO fan-out with tether load, library form, extra rows ($FANOUT_CLIENTS clients in one room): Tether's socketio (bench/cmd/sioserver) against Node socket.io 4.8 (bench/fanout/node), WebSocket only"
 		echo
 		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
-		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo
-		"$bin/fanout" -mode table <"$results"
+		RUNS=$FANOUT_RUNS CLIENTS=$FANOUT_CLIENTS RATES=$FANOUT_RATES DURATION=$FANOUT_DURATION SIZE=$FANOUT_SIZE \
+			WINDOW=$FANOUT_WINDOW MAX_PROCS=$LOAD_MAX_PROCS OUT="$(cd "$OUT" && pwd)" ./load/product.sh library
+		echo
+		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	} | tee "$OUT/fanout.md"
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Socket.IO fan-out rows of BENCHMARKS.md, measured with `tether load`
-# (bench/run.sh load and bench/run.sh cluster): the product as users run it,
+# (bench/run.sh load, cluster and fanout): the product as users run it,
 # `tether serve` with its default settings, against Node's socket.io 4.8 on
 # the same scenario, the same clients and the same events (tether serve's
-# subscribe and publish), rounds alternated, a fresh server per run.
+# subscribe and publish), rounds alternated, a fresh server per run; and
+# the library form as extra rows.
 #
 #   single:  tether serve (defaults: presence, join/leave events, recovery,
 #            per-IP and event limits, demos) against
@@ -19,6 +20,11 @@
 #            starts on a free port; clients spread over the nodes
 #            (tether load -url a,b,c), CPU summed over them (-pid a,b,c);
 #            Redis PUBLISH calls counted over each whole run.
+#   library: extra rows, not what users run: Tether's Socket.IO library
+#            (bench/cmd/sioserver: socketio.NewServer, WebSocket only,
+#            nothing but tether serve's subscribe, unsubscribe and publish)
+#            against bench/fanout/node/server.mjs (socket.io 4.8, WebSocket
+#            only, the same events), as single.
 #
 # Every run is one `tether load` command, printed in its JSON line
 # ("command"). Each round (every rate, every server) runs under an
@@ -27,8 +33,8 @@
 # the round for them, not run by run. The machine's load average
 # (/proc/loadavg) is recorded before and after each run.
 #
-# Usage: bench/load/product.sh single|cluster
-# Knobs: RUNS=3 CLIENTS=1000 RATES="5 20 max" DURATION=10s WARMUP=2s
+# Usage: bench/load/product.sh single|cluster|library
+# Knobs: RUNS=3 CLIENTS=1000 RATES="5 20 max" DURATION=10s WARMUP=2s SIZE=100
 #        WINDOW=16 PROCS=1 (tether load -procs for every run) MAX_PROCS=2
 #        (-procs for the max runs) NODES=3 OUT=bench/results
 #        TETHER=<a built tether binary> SERVE_ARGS= (extra flags of tether
@@ -38,12 +44,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-MODE=${1:?usage: product.sh single|cluster}
+MODE=${1:?usage: product.sh single|cluster|library}
 RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-1000}
 RATES=${RATES:-5 20 max}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
+SIZE=${SIZE:-100}
 WINDOW=${WINDOW:-16}
 PROCS=${PROCS:-1}
 MAX_PROCS=${MAX_PROCS:-2}
@@ -57,8 +64,12 @@ LABEL_SUFFIX=${LABEL_SUFFIX:-}
 case $MODE in
 single) npm_ci test/e2e/client ;;
 cluster) npm_ci test/cluster ;;
+library)
+	npm_ci bench/fanout/node
+	(cd bench && go build -o "$tmp/sioserver" ./cmd/sioserver)
+	;;
 *)
-	echo "usage: product.sh single|cluster" >&2
+	echo "usage: product.sh single|cluster|library" >&2
 	exit 2
 	;;
 esac
@@ -75,25 +86,26 @@ waitready() {
 	return 1
 }
 
-# startnode SCRIPT ARGS... starts a Node server whose stdin is a FIFO kept
-# open (it ends when its stdin closes) and sets NODE_PID and NODE_PORT.
+# startserver COMMAND ARGS... starts a server (a Node script, or
+# bench/cmd/sioserver) that prints {"op":"listening","port":N} on stdout and
+# ends when its stdin closes, with a FIFO kept open as its stdin, and sets
+# SRV_PID and SRV_PORT.
 fds=()
-startnode() {
-	local script=$1 n=${#pids[@]} fd
-	shift
+startserver() {
+	local n=${#pids[@]} fd
 	mkfifo "$tmp/stdin$n"
-	node "$script" "$@" <"$tmp/stdin$n" >"$tmp/node$n.out" 2>"$tmp/node$n.err" &
-	NODE_PID=$!
-	exec {fd}>"$tmp/stdin$n" # opened after node, or the open blocks
+	"$@" <"$tmp/stdin$n" >"$tmp/server$n.out" 2>"$tmp/server$n.err" &
+	SRV_PID=$!
+	exec {fd}>"$tmp/stdin$n" # opened after the server, or the open blocks
 	fds+=("$fd")
-	pids+=("$NODE_PID")
-	NODE_PORT=
+	pids+=("$SRV_PID")
+	SRV_PORT=
 	for _ in $(seq 200); do
-		NODE_PORT=$(jq -r 'select(.op == "listening") | .port' "$tmp/node$n.out" 2>/dev/null | head -1)
-		[ -n "$NODE_PORT" ] && return
+		SRV_PORT=$(jq -r 'select(.op == "listening") | .port' "$tmp/server$n.out" 2>/dev/null | head -1)
+		[ -n "$SRV_PORT" ] && return
 		sleep 0.05
 	done
-	log "FAILED: $script did not listen: $(cat "$tmp/node$n.err")"
+	log "FAILED: $* did not listen: $(cat "$tmp/server$n.err")"
 	return 1
 }
 
@@ -116,7 +128,7 @@ measure() {
 	local round=$1 label=$2 urls=$3 pids_=$4 rate=$5
 	local procs=$PROCS
 	[ "$rate" = max ] && procs=$MAX_PROCS
-	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms 1 -publish-rate "$rate"
+	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms 1 -publish-rate "$rate" -size "$SIZE"
 		-duration "$DURATION" -warmup "$WARMUP" -label "$label" -out json)
 	[ "$rate" = max ] && args+=(-window "$WINDOW")
 	local load0 load1 pub0 pub1
@@ -161,10 +173,22 @@ run() {
 		label="tether serve (defaults)$LABEL_SUFFIX"
 		;;
 	single/node)
-		startnode test/e2e/client/node_server.mjs
-		spids+=("$NODE_PID")
-		urls+=("http://127.0.0.1:$NODE_PORT")
+		startserver node test/e2e/client/node_server.mjs
+		spids+=("$SRV_PID")
+		urls+=("http://127.0.0.1:$SRV_PORT")
 		label="Node socket.io 4.8"
+		;;
+	library/tether)
+		startserver "$tmp/sioserver"
+		spids+=("$SRV_PID")
+		urls+=("http://127.0.0.1:$SRV_PORT")
+		label="Tether socketio (library, WebSocket only)"
+		;;
+	library/node)
+		startserver node bench/fanout/node/server.mjs
+		spids+=("$SRV_PID")
+		urls+=("http://127.0.0.1:$SRV_PORT")
+		label="Node socket.io 4.8 (library, WebSocket only)"
 		;;
 	cluster/tether)
 		for i in $(seq "$NODES"); do
@@ -181,9 +205,9 @@ run() {
 		;;
 	cluster/node)
 		for _ in $(seq "$NODES"); do
-			startnode test/cluster/node_server.mjs classic "$redis_url"
-			spids+=("$NODE_PID")
-			urls+=("http://127.0.0.1:$NODE_PORT")
+			startserver node test/cluster/node_server.mjs classic "$redis_url"
+			spids+=("$SRV_PID")
+			urls+=("http://127.0.0.1:$SRV_PORT")
 		done
 		label="Node socket.io 4.8 + redis-adapter ×$NODES"
 		;;

@@ -1,86 +1,26 @@
-// server.mjs: the Node socket.io 4.8 side of bench/cmd/fanout, doing the
-// same as the Go server mode of that command.
+// server.mjs: the Node socket.io 4.8 side of the library-form fan-out rows
+// of BENCHMARKS.md (bench/load/product.sh library), the counterpart of
+// bench/cmd/sioserver: a socket.io Server with the WebSocket transport only
+// and nothing but tether serve's client events (subscribe, unsubscribe,
+// publish, from test/e2e/client/serve_events.mjs, which the product rows'
+// Node server uses too), so that `tether load` drives it.
 //
-//   node server.mjs <port>
+//   node server.mjs
 //
-// Clients connect over WebSocket only and join the room "bench". Commands
-// arrive one per line on stdin; answers are JSON lines on stdout:
-//   count                    -> {"count":<sockets in the room>}
-//   rate <per-second> <size> -> broadcasts `tick` at that rate until stop
-//   credit <k> <size>        -> broadcasts `tick` k times right away (the
-//                               driver's in-flight window for max mode)
-//   stop                     -> stops the rate loop, answers {"stopped":<broadcasts>}
-//   rss                      -> {"rss":<bytes>}
-// Each tick is {"t":<send time, unix nanoseconds>,"s":<sequence>,"p":"xxx…"}.
+// It listens on a free loopback port, prints {"op":"listening","port":N}
+// on stdout, and exits when its standard input closes.
 import { createServer } from "node:http";
-import { createInterface } from "node:readline";
 import { Server } from "socket.io";
+import { serveEvents } from "../../../test/e2e/client/serve_events.mjs";
 
-const port = Number(process.argv[2] || 0);
 const httpServer = createServer();
 const io = new Server(httpServer, { transports: ["websocket"], serveClient: false });
+const nsp = io.of("/");
+nsp.on("connection", (socket) => serveEvents(nsp, socket));
 
-io.on("connection", (socket) => {
-  socket.join("bench");
-});
+process.stdin.on("data", () => {}).on("end", () => process.exit(0));
+process.stdin.resume();
 
-let seq = 0;
-let timer = null;
-const pads = new Map();
-const pad = (size) => {
-  let p = pads.get(size);
-  if (p === undefined) {
-    p = "x".repeat(size);
-    pads.set(size, p);
-  }
-  return p;
-};
-// Unix time in nanoseconds, from the monotonic clock anchored at start
-// (a double: precise to a few hundred nanoseconds).
-const nowNanos = () => Math.round((performance.timeOrigin + performance.now()) * 1e6);
-
-const tick = (p) => {
-  io.to("bench").emit("tick", { t: nowNanos(), s: seq++, p });
-};
-
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-
-createInterface({ input: process.stdin }).on("line", (line) => {
-  const [cmd, a, b] = line.trim().split(/\s+/);
-  switch (cmd) {
-    case "count":
-      out({ count: io.sockets.adapter.rooms.get("bench")?.size ?? 0 });
-      break;
-    case "rate": {
-      const p = pad(Number(b));
-      const period = 1000 / Number(a);
-      const start = performance.now();
-      let sent = 0;
-      // Catch up when a timer fires late, so the rate holds on average.
-      const loop = () => {
-        const due = Math.floor((performance.now() - start) / period) + 1;
-        for (; sent < due; sent++) tick(p);
-        timer = setTimeout(loop, Math.max(0, start + sent * period - performance.now()));
-      };
-      loop();
-      break;
-    }
-    case "credit": {
-      const p = pad(Number(b));
-      for (let i = 0; i < Number(a); i++) tick(p);
-      break;
-    }
-    case "stop":
-      clearTimeout(timer);
-      timer = null;
-      out({ stopped: seq });
-      break;
-    case "rss":
-      out({ rss: process.memoryUsage().rss });
-      break;
-  }
-}).on("close", () => process.exit(0));
-
-httpServer.listen(port, "127.0.0.1", () => {
-  out({ ready: true, port: httpServer.address().port });
+httpServer.listen(0, "127.0.0.1", () => {
+  process.stdout.write(JSON.stringify({ op: "listening", port: httpServer.address().port }) + "\n");
 });
