@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -105,5 +108,80 @@ func TestEchoIdleTimeout(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "-idle-timeout") {
 		t.Fatalf("tether echo -idle-timeout -1s: %v, stderr %q; want exit status 1 naming the flag", err, stderr.String())
+	}
+}
+
+// TestEchoCPUProfile runs `tether echo -cpuprofile file`: it echoes as
+// without the flag, and after SIGTERM the file holds a CPU profile in
+// pprof's format (gzip-compressed protobuf). An unwritable path is refused.
+func TestEchoCPUProfile(t *testing.T) {
+	addr := freeAddr(t)
+	file := t.TempDir() + "/cpu.pprof"
+	cmd := tether(nil, "echo", "-addr", addr, "-cpuprofile", file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var c *websocket.Conn
+	for {
+		var err error
+		if c, _, err = websocket.Dial(ctx, "ws://"+addr+"/", nil); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("tether echo -cpuprofile did not accept a connection: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer c.CloseNow()
+	for i := range 100 {
+		msg := []byte(strings.Repeat("x", i))
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			t.Fatal(err)
+		}
+		typ, got, err := c.Read(ctx)
+		if err != nil || typ != websocket.MessageText || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: %v %q %v; want text %q", i, typ, got, err, msg)
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tether echo -cpuprofile after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the CPU profile is not gzip-compressed: %v", err)
+	}
+	p, err := io.ReadAll(zr)
+	if err != nil || len(p) == 0 {
+		t.Fatalf("the CPU profile does not decompress: %d bytes, %v", len(p), err)
+	}
+	// A CPU profile's string table names its sample types: samples/count
+	// and cpu/nanoseconds.
+	for _, s := range []string{"samples", "count", "cpu", "nanoseconds"} {
+		if !bytes.Contains(p, []byte(s)) {
+			t.Errorf("the CPU profile (%d bytes) has no string %q: not a CPU profile", len(p), s)
+		}
+	}
+
+	cmd = tether(nil, "echo", "-addr", freeAddr(t), "-cpuprofile", t.TempDir()+"/no/such/dir/cpu.pprof")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "CPU profile") {
+		t.Fatalf("tether echo -cpuprofile in a missing directory: %v, stderr %q; want exit status 1 naming the profile", err, stderr.String())
 	}
 }

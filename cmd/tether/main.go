@@ -4,7 +4,7 @@
 //
 //	tether [serve] [flags]                                 the standalone real-time server (the default command)
 //	tether config [flags]                                  print the effective configuration of serve
-//	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks)
+//	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks; -cpuprofile file)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
 //	tether version                                         print the version and the commit it was built from
 //	tether hash-password [-cost 10] < password             print the bcrypt hash of a password (admin_ui.password_hash)
@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -93,11 +94,19 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:9001", "`host:port` to listen on")
 	idle := fs.Duration("idle-timeout", echoserver.DefaultIdleTimeout,
 		"close a connection that sends nothing, not even a pong to the server's pings, for this long (0: never)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, for benchmarks")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *idle < 0 {
 		return fmt.Errorf("-idle-timeout is %v: it must not be negative", *idle)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	opts := echoserver.DefaultOptions()
@@ -105,6 +114,23 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	h := echoserver.Handler(opts)
 	h.Logger = log
 	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.HTTPServer(h), h.Shutdown, log)
+}
+
+// startCPUProfile starts profiling the process's CPU into the file path,
+// and returns the function that stops profiling and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("failed to start the CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // runConformance serves the reference configuration of the Engine.IO and
