@@ -29,8 +29,13 @@ import (
 // writers again, whose batches cost less per packet once several packets
 // wait.
 
-// directMax is the largest packet written directly.
-const directMax = 16 << 10
+// directMax is the most bytes written directly by one Send, and
+// directPackets its most packets (a broadcast with attachments, or
+// several broadcasts that a cluster adapter delivers together).
+const (
+	directMax     = 16 << 10
+	directPackets = 16
+)
 
 // directWindow is the period over which the time spent in direct writes
 // is counted, and directShare the share of it they may take (a broadcast
@@ -87,7 +92,7 @@ var activeWriters atomic.Int64
 // writers run only for what a direct write left, or a ping: a few at once.
 const busyWriters = 16
 
-// directLocked reports whether a packet of size bytes, sent now, may be
+// directLocked reports whether packets of size bytes, sent now, may be
 // written directly: the session's WebSocket is local and can write
 // without waiting, its writer is idle and nothing waits in its queue, and
 // the server's writers are not busy. The caller holds the socket's lock.
@@ -97,12 +102,13 @@ func (t *wsTransport) directLocked(size int64) bool {
 		t.conn.WritesNonblocking()
 }
 
-// sendDirect writes op to the WebSocket from the calling goroutine, or
-// queues it when the connection is busy after all. The caller holds the
-// socket's lock, checked directLocked and the budget; sendDirect unlocks
-// it. Meanwhile the transport counts as running, so that other sends queue
-// behind op and no writer starts.
-func (t *wsTransport) sendDirect(op outgoing, start int64) {
+// sendDirect writes ops (the packets of one Send, in one write) to the
+// WebSocket from the calling goroutine, or queues them when the
+// connection is busy after all. The caller holds the socket's lock,
+// checked directLocked and the budget; sendDirect unlocks it. Meanwhile
+// the transport counts as running, so that other sends queue behind ops
+// and no writer starts.
+func (t *wsTransport) sendDirect(ops []outgoing, start int64) {
 	s := t.s
 	t.running = true
 	// The session may close while the lock is released, and the server
@@ -118,7 +124,7 @@ func (t *wsTransport) sendDirect(op outgoing, start int64) {
 	var werr error
 	if b := t.conn.TryBatch(); b != nil {
 		sent = true
-		werr = addWSPackets(b, s.ver(), t.b64, &t.uncompressed, []outgoing{op})
+		werr = addWSPackets(b, s.ver(), t.b64, &t.uncompressed, ops)
 		var ferr error
 		if left, ferr = b.FlushNow(); werr == nil {
 			werr = ferr
@@ -131,8 +137,10 @@ func (t *wsTransport) sendDirect(op outgoing, start int64) {
 	state := sockState(s.state.Load())
 	if !sent && state != stateClosed {
 		// Packets queued meanwhile go after it.
-		s.queue = slices.Insert(s.queue, 0, op)
-		s.queueBytes += int64(len(op.Data))
+		s.queue = slices.Insert(s.queue, 0, ops...)
+		for _, op := range ops {
+			s.queueBytes += int64(len(op.Data))
+		}
 	}
 	t.flush = left
 	var fin *finalized

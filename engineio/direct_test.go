@@ -151,3 +151,59 @@ func TestDirectSendDuringClose(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectSendManyAllocs checks that several packets of one Send (a
+// cluster adapter's broadcasts that arrived together) go out directly in
+// one write, without allocating, whole and in order.
+func TestDirectSendManyAllocs(t *testing.T) {
+	var direct atomic.Int64
+	e := newEnvListener(t, nil, func(l net.Listener) net.Listener { return nbCountListener{l, &direct} }, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	read(t, c) // open packet
+	s := e.nextConn()
+	pkts := []engineio.Packet{{Data: []byte("one")}, {Data: []byte("two")}, {Data: []byte("three")}}
+	got := make(chan string, 1)
+	const runs = 200
+	go func() {
+		var b strings.Builder
+		for range (runs + 2) * len(pkts) {
+			_, m, err := c.Read(ctx)
+			if err != nil {
+				break
+			}
+			b.WriteString(string(m) + "\n")
+		}
+		got <- b.String()
+	}()
+	if err := s.Send(pkts...); err != nil { // warm up
+		t.Fatal(err)
+	}
+	waitFor(t, "the session to be idle", s.Writable)
+	before := direct.Load()
+	allocs := testing.AllocsPerRun(runs, func() {
+		_ = s.Send(pkts...)
+	})
+	n := direct.Load() - before
+	// At most one write per Send (a few more if the socket ever took part
+	// of one): never one per packet.
+	if n > runs+runs/2 {
+		t.Errorf("%d direct writes for %d sends of %d packets, want about one per send", n, runs+1, len(pkts))
+	}
+	// The server's writers are shared with the package's other tests: when
+	// they are busy, sends take the queue, as they should.
+	if n < runs/2 {
+		t.Logf("only %d of %d sends were written directly (the writers were busy)", n, runs+1)
+	} else if allocs != 0 && !raceEnabled {
+		t.Errorf("%v allocations per direct send of %d packets, want 0", allocs, len(pkts))
+	}
+	want := strings.Repeat("4one\n4two\n4three\n", runs+2)
+	if g := <-got; g != want {
+		t.Fatalf("the client got %d bytes, want %d:\n%s", len(g), len(want), g[:min(len(g), 200)])
+	}
+}

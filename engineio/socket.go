@@ -350,9 +350,14 @@ func (s *Socket) Send(pkts ...Packet) error {
 	for _, p := range pkts {
 		size += int64(len(p.Data))
 	}
-	if t := s.ws; t != nil && len(pkts) == 1 && t.directLocked(size) {
+	if t := s.ws; t != nil && len(pkts) >= 1 && len(pkts) <= directPackets && t.directLocked(size) {
 		if now := monoNow(); direct.allow(now) {
-			t.sendDirect(sendPacket(pkts[0]), now) // unlocks
+			var buf [directPackets]outgoing
+			ops := buf[:len(pkts)]
+			for i, p := range pkts {
+				ops[i] = sendPacket(p)
+			}
+			t.sendDirect(ops, now) // unlocks
 			return nil
 		}
 	}
@@ -841,7 +846,8 @@ func (s *Socket) ping() {
 	// goroutines behind.
 	if t := s.ws; t != nil && t.directLocked(0) {
 		if start := monoNow(); direct.allow(start) {
-			t.sendDirect(ping, start) // unlocks
+			ops := [1]outgoing{ping}
+			t.sendDirect(ops[:], start) // unlocks
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
 
@@ -42,7 +43,8 @@ type LocalSockets struct {
 	// they all see broadcasts in one order. It is taken before mu (and
 	// before an adapter's own lock), never under it.
 	order    sync.Mutex
-	rcv      receivers // a broadcast's sockets; guarded by order
+	rcv      receivers         // a broadcast's sockets; guarded by order
+	many     []engineio.Packet // BroadcastMany's packets; guarded by order
 	mu       sync.Mutex
 	sids     map[string]*member   // socket id -> the socket and its rooms
 	rooms    map[string]memberSet // room -> its sockets
@@ -511,6 +513,20 @@ func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 		rs.socks = nil
 	}
 	return n
+}
+
+// deliverPackets hands pkts, the packets of several broadcasts, to the
+// sockets of the list, each in one send, and empties the list. The caller
+// holds order, not mu.
+func (rs *receivers) deliverPackets(pkts []engineio.Packet) {
+	for _, s := range rs.socks {
+		s.deliverPackets(pkts, false)
+	}
+	clear(rs.socks)
+	rs.socks = rs.socks[:0]
+	if cap(rs.socks) > 1<<16 {
+		rs.socks = nil
+	}
 }
 
 // DeliverWithAck sends p, an EVENT, to the local sockets opts selects with

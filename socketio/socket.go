@@ -654,6 +654,12 @@ func (s *Socket) failAcks() {
 // The packet's Engine.IO form is shared with the broadcast's other
 // receivers: delivering it allocates nothing (but for the held list).
 func (s *Socket) deliver(o *outPacket, volatile bool) {
+	s.deliverPackets(o.pkts, volatile)
+}
+
+// deliverPackets sends pkts (one packet's, or several broadcasts') in one
+// engine send, as deliver.
+func (s *Socket) deliverPackets(pkts []engineio.Packet, volatile bool) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if s.closing.Load() {
@@ -661,14 +667,14 @@ func (s *Socket) deliver(o *outPacket, volatile bool) {
 	}
 	if s.holding {
 		if !volatile {
-			s.holdLocked(o.pkts...)
+			s.holdLocked(pkts...)
 		}
 		return
 	}
 	if volatile && !s.conn.engine.Writable() {
 		return
 	}
-	_ = s.conn.engine.Send(o.pkts...)
+	_ = s.conn.engine.Send(pkts...)
 }
 
 // holdLocked keeps pkts until the CONNECT packet goes out. The caller

@@ -688,22 +688,30 @@ func (a *ClassicAdapter) handle(r classicRoute, channel string, msg []byte) {
 
 // onBroadcast delivers another server's broadcast to the local sockets.
 func (a *ClassicAdapter) onBroadcast(r classicRoute, channel string, msg []byte) {
+	if p, opts := a.remoteBroadcast(r, channel, msg); p != nil {
+		a.deliver(p, opts)
+	}
+}
+
+// remoteBroadcast decodes another server's broadcast, or returns nil when
+// it is not for this server's sockets (or not valid).
+func (a *ClassicAdapter) remoteBroadcast(r classicRoute, channel string, msg []byte) (*parser.Packet, *socketio.BroadcastOptions) {
 	if r.kind == routePattern {
 		// Every broadcast channel of the namespace: drop the rooms this
 		// server has no socket in before decoding, as Node does.
 		rest, ok := strings.CutPrefix(channel, a.channel)
 		if !ok {
-			return
+			return nil, nil
 		}
 		if rest != "" {
 			room, ok := strings.CutSuffix(rest, "#")
 			if !ok || !a.local.HasRoom(room) {
-				return
+				return nil, nil
 			}
 		}
 	}
 	if uidOf(msg) == a.uid {
-		return
+		return nil, nil
 	}
 	b, err := decodeClassicBroadcast(msg)
 	if err != nil {
@@ -714,13 +722,12 @@ func (a *ClassicAdapter) onBroadcast(r classicRoute, channel string, msg []byte)
 					"namespace", a.nsp)
 			})
 		}
-		return
+		return nil, nil
 	}
 	if b.uid == a.uid || b.nsp != a.nsp {
-		return
+		return nil, nil
 	}
-	p := &parser.Packet{Type: parser.Event, Data: b.data, Attachments: b.atts}
-	a.deliver(p, &b.opts)
+	return &parser.Packet{Type: parser.Event, Data: b.data, Attachments: b.atts}, &b.opts
 }
 
 // invalid counts and logs (at debug level) a message that could not be

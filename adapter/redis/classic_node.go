@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/socketio/parser"
 )
 
 // A classicNode is what one Tether server shares between its namespaces'
@@ -60,10 +63,38 @@ type classicNode struct {
 	queueBytes int
 	pubSignal  chan struct{} // wakes the publisher (capacity 1)
 
+	// The messages received and not handled yet (onMessage, handleInbox).
+	inMu      sync.Mutex
+	inbox     []classicIn
+	inSpare   []classicIn   // the handler's last batch, emptied, for reuse
+	inBytes   int           // of the messages in inbox
+	inSignal  chan struct{} // wakes the handler (capacity 1)
+	inDrained chan struct{} // the handler took a batch (capacity 1)
+
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     sync.WaitGroup
 }
+
+// classicIn is a received message and the routes of its subscription.
+type classicIn struct {
+	routes  []classicRoute
+	channel string
+	msg     []byte
+}
+
+// maxInboxBytes bounds the received messages waiting for the handler:
+// beyond, the connection's reading goroutine waits, and Redis buffers
+// (as when delivery ran on that goroutine).
+const maxInboxBytes = 4 << 20
+
+// maxGroup bounds the broadcasts delivered together (BroadcastMany): each
+// socket gets them in one send, which stays a direct write up to
+// engineio's limits (16 packets, 16 KiB).
+const (
+	maxGroup      = 16
+	maxGroupBytes = 12 << 10
+)
 
 // classicSub is a channel or, when pattern is set, a pattern.
 type classicSub struct {
@@ -130,11 +161,14 @@ func newClassicNode(client rueidis.Client, cfg *classicConfig, log *slog.Logger)
 		progress:  make(chan struct{}),
 		signal:    make(chan struct{}, 1),
 		pubSignal: make(chan struct{}, 1),
+		inSignal:  make(chan struct{}, 1),
+		inDrained: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
-	n.done.Add(2)
+	n.done.Add(3)
 	go n.subscriptions()
 	go n.publisher()
+	go n.handleInbox()
 	return n
 }
 
@@ -430,9 +464,11 @@ func (n *classicNode) sync(dc rueidis.DedicatedClient, full bool) error {
 	return nil
 }
 
-// onMessage hands a message to the adapters its subscription routes to.
+// onMessage queues a message for the adapters its subscription routes to.
 // rueidis calls it on the connection's reading goroutine, one message at a
-// time, in the order Redis sent them.
+// time, in the order Redis sent them; handleInbox handles them in that
+// order, on a goroutine of its own, so that the broadcasts that arrive
+// while it delivers the previous ones go out together (see deliverBatch).
 func (n *classicNode) onMessage(m rueidis.PubSubMessage) {
 	n.cfg.stats.Received.Add(1)
 	sub := classicSub{name: m.Channel}
@@ -443,11 +479,133 @@ func (n *classicNode) onMessage(m rueidis.PubSubMessage) {
 	if len(routes) == 0 {
 		return // unsubscribed since
 	}
-	msg := []byte(m.Message)
-	for _, r := range routes {
-		r.a.handle(r, m.Channel, msg)
+	in := classicIn{routes: routes, channel: m.Channel, msg: []byte(m.Message)}
+	size := len(in.msg) + len(in.channel)
+	n.inMu.Lock()
+	for n.inBytes > 0 && n.inBytes+size > maxInboxBytes {
+		n.inMu.Unlock()
+		select {
+		case <-n.inDrained:
+		case <-n.stop:
+			return
+		}
+		n.inMu.Lock()
+	}
+	n.inbox = append(n.inbox, in)
+	n.inBytes += size
+	n.inMu.Unlock()
+	select {
+	case n.inSignal <- struct{}{}:
+	default:
 	}
 }
+
+// handleInbox handles the received messages, every batch that arrived
+// meanwhile at once, until the node stops (what is queued then is handled
+// first).
+func (n *classicNode) handleInbox() {
+	defer n.done.Done()
+	for {
+		n.inMu.Lock()
+		batch := n.inbox
+		n.inbox, n.inSpare, n.inBytes = n.inSpare, nil, 0
+		n.inMu.Unlock()
+		if len(batch) > 0 {
+			select {
+			case n.inDrained <- struct{}{}:
+			default:
+			}
+			deliverBatch(batch)
+			clear(batch)
+			n.inMu.Lock()
+			n.inSpare = batch[:0]
+			n.inMu.Unlock()
+			continue
+		}
+		select {
+		case <-n.inSignal:
+		case <-n.stop:
+			n.inMu.Lock()
+			empty := len(n.inbox) == 0
+			n.inMu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// deliverBatch handles received messages in order. Consecutive
+// broadcasts of one adapter with the same options are delivered together
+// (socketio.InMemoryAdapter.BroadcastMany: each socket gets them in one
+// write, in order); anything else ends the group first, so that requests
+// (joins, leaves, disconnections) and broadcasts apply in the order Redis
+// sent them.
+func deliverBatch(batch []classicIn) {
+	var g broadcastGroup
+	for _, in := range batch {
+		for _, r := range in.routes {
+			if r.kind == routeRequest || r.kind == routeResponse {
+				g.flush()
+				r.a.handle(r, in.channel, in.msg)
+				continue
+			}
+			p, opts := r.a.remoteBroadcast(r, in.channel, in.msg)
+			if p == nil {
+				continue
+			}
+			if !g.fits(r.a, p, opts) {
+				g.flush()
+			}
+			g.add(r.a, p, opts)
+		}
+	}
+	g.flush()
+}
+
+// broadcastGroup is consecutive received broadcasts of one adapter with
+// the same options, delivered together.
+type broadcastGroup struct {
+	a     *ClassicAdapter
+	opts  *socketio.BroadcastOptions
+	ps    []*parser.Packet
+	bytes int
+}
+
+// fits reports whether p, with opts, may join the group.
+func (g *broadcastGroup) fits(a *ClassicAdapter, p *parser.Packet, opts *socketio.BroadcastOptions) bool {
+	return len(g.ps) > 0 && g.a == a && len(g.ps) < maxGroup && g.bytes+len(p.Data) <= maxGroupBytes &&
+		!opts.Flags.Volatile && !p.HasID && len(p.Attachments) == 0 && len(g.ps[0].Attachments) == 0 &&
+		sameOptions(g.opts, opts)
+}
+
+func (g *broadcastGroup) add(a *ClassicAdapter, p *parser.Packet, opts *socketio.BroadcastOptions) {
+	if len(g.ps) == 0 {
+		g.a, g.opts = a, opts
+	}
+	g.ps = append(g.ps, p)
+	g.bytes += len(p.Data)
+}
+
+// flush delivers the group and empties it.
+func (g *broadcastGroup) flush() {
+	if len(g.ps) == 0 {
+		return
+	}
+	g.a.mem.BroadcastMany(g.ps, g.opts)
+	clear(g.ps)
+	g.ps, g.a, g.opts, g.bytes = g.ps[:0], nil, nil, 0
+}
+
+// sameOptions reports whether two broadcasts select the same sockets with
+// the same flags.
+func sameOptions(x, y *socketio.BroadcastOptions) bool {
+	return slices.Equal(x.Rooms, y.Rooms) && slices.Equal(x.Except, y.Except) &&
+		x.Flags.Volatile == y.Flags.Volatile && x.Flags.Local == y.Flags.Local &&
+		x.Flags.Timeout == y.Flags.Timeout && compresses(&x.Flags) == compresses(&y.Flags)
+}
+
+func compresses(f *socketio.BroadcastFlags) bool { return f.Compress == nil || *f.Compress }
 
 // publish queues payload for channel. It never blocks: a message that does
 // not fit the queue is dropped (done gets errQueueFull).

@@ -337,14 +337,8 @@ func (w *worker) listen(lc *loadClient) {
 		if len(e.Args) == 0 {
 			return
 		}
-		var p struct {
-			T int64  `json:"t"`
-			M bool   `json:"m"`
-			S uint64 `json:"s"`
-			W int    `json:"w"`
-			K int    `json:"k"`
-		}
-		if json.Unmarshal(e.Args[0], &p) != nil || p.T <= 0 {
+		var p received
+		if !decodePayload(e.Args[0], &p) || p.T <= 0 {
 			return
 		}
 		if w.slots != nil && p.W == w.index && w.cfg.Mode == ModePublish {

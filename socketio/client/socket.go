@@ -182,7 +182,9 @@ func (s *Socket) addListener(event string, fn func(e *Event), once bool) func() 
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.handlers[event] = slices.DeleteFunc(s.handlers[event], func(x *listener) bool { return x == l })
+		// Copied, never changed in place: dispatchEvent holds lists
+		// outside the lock.
+		s.handlers[event] = slices.DeleteFunc(slices.Clone(s.handlers[event]), func(x *listener) bool { return x == l })
 	}
 }
 
@@ -204,7 +206,7 @@ func (s *Socket) OnAny(fn func(e *Event)) (off func()) {
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.anyHandlers = slices.DeleteFunc(s.anyHandlers, func(x *anyListener) bool { return x == l })
+		s.anyHandlers = slices.DeleteFunc(slices.Clone(s.anyHandlers), func(x *anyListener) bool { return x == l })
 	}
 }
 
@@ -423,9 +425,14 @@ func (s *Socket) onPacket(p parser.Packet) {
 			s.mu.Unlock()
 			return
 		}
-		s.trackOffsetLocked(p)
+		args, err := parser.SplitArray(nil, p.Data)
+		if err != nil || len(args) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		s.trackOffsetArgsLocked(args)
 		s.mu.Unlock()
-		s.dispatchEvent(p)
+		s.dispatchEventArgs(p, args)
 	case parser.Ack:
 		s.onAck(p)
 	case parser.Disconnect:
@@ -446,15 +453,30 @@ func (s *Socket) trackOffsetLocked(p parser.Packet) {
 		return
 	}
 	args, err := parser.SplitArray(nil, p.Data)
-	if err != nil || len(args) < 2 {
+	if err != nil {
+		return
+	}
+	s.trackOffsetArgsLocked(args)
+}
+
+// trackOffsetArgsLocked is trackOffsetLocked with the event's array split.
+func (s *Socket) trackOffsetArgsLocked(args []json.RawMessage) {
+	if s.pid == "" || len(args) < 2 {
 		return
 	}
 	last := args[len(args)-1]
-	if len(last) > 0 && last[0] == '"' {
-		var off string
-		if json.Unmarshal(last, &off) == nil {
-			s.lastOffset = off
-		}
+	if len(last) < 2 || last[0] != '"' {
+		return
+	}
+	// An offset is usually plain (tether's and Node's are): no escape to
+	// decode.
+	if inner := last[1 : len(last)-1]; last[len(last)-1] == '"' && !slices.Contains(inner, '\\') && !slices.Contains(inner, '"') {
+		s.lastOffset = string(inner)
+		return
+	}
+	var off string
+	if json.Unmarshal(last, &off) == nil {
+		s.lastOffset = off
 	}
 }
 
@@ -505,13 +527,19 @@ func (s *Socket) dispatchEvent(p parser.Packet) {
 	if err != nil || len(args) == 0 {
 		return
 	}
+	s.dispatchEventArgs(p, args)
+}
+
+// dispatchEventArgs is dispatchEvent with the event's array split.
+func (s *Socket) dispatchEventArgs(p parser.Packet, args []json.RawMessage) {
 	name := parser.EventName(args[0])
 	s.m.dispatch(func() {
 		s.mu.Lock()
-		ls := slices.Clone(s.handlers[name])
-		anys := slices.Clone(s.anyHandlers)
-		if len(ls) > 0 {
-			s.handlers[name] = slices.DeleteFunc(s.handlers[name], func(l *listener) bool { return l.once })
+		// The lists are copied on change, never changed in place.
+		ls := s.handlers[name]
+		anys := s.anyHandlers
+		if slices.ContainsFunc(ls, func(l *listener) bool { return l.once }) {
+			s.handlers[name] = slices.DeleteFunc(slices.Clone(ls), func(l *listener) bool { return l.once })
 		}
 		s.mu.Unlock()
 		if len(ls) == 0 && len(anys) == 0 {

@@ -1,0 +1,70 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tether-rt/tether/internal/peertest"
+	"github.com/tether-rt/tether/internal/siotest"
+)
+
+// TestClassicBurstOrder sends a burst of broadcasts from one server: the
+// other server receives them faster than it delivers them, and delivers
+// those that arrived together as one group (deliverBatch). Every client
+// of both servers gets every broadcast once, in order, those with
+// attachments (never grouped) among the others; and a broadcast with
+// acknowledgements (a request, which ends a group) right after the burst
+// arrives after it, with its acknowledgements back.
+func TestClassicBurstOrder(t *testing.T) {
+	r := peertest.StartRedis(t)
+	srvs := classicCluster(r, &ClassicOptions{Key: "burst"})(t, 2)
+	var clients []*siotest.Client
+	for _, srv := range srvs {
+		hs := httptest.NewServer(srv)
+		t.Cleanup(hs.Close)
+		for range 2 {
+			clients = append(clients, siotest.Dial(t, hs.URL, nil))
+		}
+	}
+	for _, srv := range srvs {
+		waitServers(t, srv, 2)
+	}
+	for _, cl := range clients {
+		cl.AutoAck(func(e siotest.Event) []any { return []any{"ok"} })
+	}
+	const n = 400
+	for i := range n {
+		var err error
+		if i%25 == 0 {
+			err = srvs[0].Emit("n", i, []byte{byte(i)})
+		} else {
+			err = srvs[0].Emit("n", i)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), siotest.Timeout)
+	defer cancel()
+	acks, err := srvs[0].Timeout(siotest.Timeout).EmitWithAck(ctx, "after")
+	if err != nil || len(acks) != len(clients) {
+		t.Fatalf("EmitWithAck after the burst: %d acknowledgements, %v; want %d", len(acks), err, len(clients))
+	}
+	for c, cl := range clients {
+		for i := range n {
+			e := cl.Next("n")
+			if len(e.Args) == 0 || string(e.Args[0]) != fmt.Sprint(i) {
+				t.Fatalf("client %d: broadcast %d is %s", c, i, e.Raw)
+			}
+			if i%25 == 0 && (len(e.Attachments) != 1 || e.Attachments[0][0] != byte(i)) {
+				t.Fatalf("client %d: broadcast %d has attachments %q", c, i, e.Attachments)
+			}
+		}
+		cl.Next("after")
+		for _, e := range cl.Events() {
+			t.Errorf("client %d: an extra event %s%s", c, e.Name, e.Raw)
+		}
+	}
+}
