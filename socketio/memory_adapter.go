@@ -174,19 +174,7 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	l.mu.Lock()
 	var o *outPacket
 	if !a.closed && a.recoverableLocked(opts) {
-		seq := a.nextSeq
-		a.nextSeq++
-		offset := a.offset(seq)
-		p.Data = parser.AppendOffset(p.Data, offset)
-		o = newOutPacket(p, opts.Flags.noCompress())
-		now := a.now()
-		a.trimLocked(now, &d)
-		e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: o}
-		e.size = entrySize(&e)
-		a.log = append(a.log, e)
-		a.logBytes += e.size
-		a.boundLocked(&d)
-		a.armLocked()
+		o = a.logLocked(p, opts, &d)
 	} else {
 		o = newOutPacket(p, opts.Flags.noCompress())
 	}
@@ -197,6 +185,24 @@ func (a *InMemoryAdapter) Broadcast(p *parser.Packet, opts *BroadcastOptions) er
 	l.order.Unlock()
 	a.report(d)
 	return nil
+}
+
+// logLocked gives p the next offset, keeps it in the recovery log and
+// returns it encoded; the caller holds order, a.mu and the local lock.
+func (a *InMemoryAdapter) logLocked(p *parser.Packet, opts *BroadcastOptions, d *drops) *outPacket {
+	seq := a.nextSeq
+	a.nextSeq++
+	p.Data = parser.AppendOffset(p.Data, a.offset(seq))
+	o := newOutPacket(p, opts.Flags.noCompress())
+	now := a.now()
+	a.trimLocked(now, d)
+	e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: o}
+	e.size = entrySize(&e)
+	a.log = append(a.log, e)
+	a.logBytes += e.size
+	a.boundLocked(d)
+	a.armLocked()
+	return o
 }
 
 // BroadcastMany delivers ps, broadcasts with the same options, as
@@ -231,19 +237,7 @@ func (a *InMemoryAdapter) BroadcastMany(ps []*parser.Packet, opts *BroadcastOpti
 	for _, p := range ps {
 		p.Namespace = a.name
 		if a.recovery && p.Type == parser.Event && !a.closed && a.recoverableLocked(opts) {
-			seq := a.nextSeq
-			a.nextSeq++
-			p.Data = parser.AppendOffset(p.Data, a.offset(seq))
-			o := newOutPacket(p, noCompress)
-			now := a.now()
-			a.trimLocked(now, &d)
-			e := logEntry{emittedAt: now, rooms: slices.Clone(opts.Rooms), except: slices.Clone(opts.Except), pkt: o}
-			e.size = entrySize(&e)
-			a.log = append(a.log, e)
-			a.logBytes += e.size
-			a.boundLocked(&d)
-			a.armLocked()
-			pkts = append(pkts, o.pkts...)
+			pkts = append(pkts, a.logLocked(p, opts, &d).pkts...)
 			continue
 		}
 		pkts = append(pkts, newOutPacket(p, noCompress).pkts...)
