@@ -123,10 +123,21 @@ func (srv *Server) openWebSocket(w http.ResponseWriter, r *http.Request, proto i
 	// goroutine while it is idle: an idle session costs no goroutine at
 	// all. Over HTTP/2 it waits for the end of the stream (waitStream).
 	srv.wg.Add(1)
-	t.conn.ReadLoopAsync(t.handle, func(err error) {
-		defer srv.wg.Done()
-		t.readEnded(err)
-	})
+	t.conn.ReadLoopAsyncHandler(t) // HandleMessage, ReadEnded: no closures kept per session
+}
+
+// HandleMessage handles one message of a session opened over WebSocket
+// (websocket.AsyncHandler; openWebSocket's read loop).
+func (t *wsTransport) HandleMessage(typ websocket.MessageType, data []byte) error {
+	return t.handle(typ, data)
+}
+
+// ReadEnded ends the read loop of a session opened over WebSocket
+// (websocket.AsyncHandler): the server's count of it, taken by
+// openWebSocket, is released.
+func (t *wsTransport) ReadEnded(err error) {
+	defer t.s.srv.wg.Done()
+	t.readEnded(err)
 }
 
 // waitStream returns once conn is closed. A WebSocket over HTTP/2 (RFC

@@ -12,20 +12,31 @@ import (
 	"time"
 )
 
-// bucket is a token bucket: rate tokens per second, up to burst.
+// bucket is a token bucket: rate tokens per second, up to burst. Each
+// socket of tether serve holds one (the event limit): 16 bytes where a
+// time.Time took 24 more (TestSockStateSize).
 type bucket struct {
 	tokens float64
-	last   time.Time
+	last   int64 // when it was last taken from (clock), 0 before
 }
+
+// clockStart is the origin of clock.
+var clockStart = time.Now()
+
+// clock returns t as nanoseconds since clockStart, at least 1 (0 is a
+// bucket never taken from); a t from time.Now is read on the monotonic
+// clock.
+func clock(t time.Time) int64 { return max(1, int64(t.Sub(clockStart))) }
 
 // take takes a token if there is one.
 func (b *bucket) take(now time.Time, rate float64, burst int) bool {
-	if b.last.IsZero() {
+	n := clock(now)
+	if b.last == 0 {
 		b.tokens = float64(burst)
 	} else {
-		b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
+		b.tokens = min(float64(burst), b.tokens+time.Duration(n-b.last).Seconds()*rate)
 	}
-	b.last = now
+	b.last = n
 	if b.tokens < 1 {
 		return false
 	}
@@ -35,7 +46,7 @@ func (b *bucket) take(now time.Time, rate float64, burst int) bool {
 
 // full reports whether the bucket has refilled (and can be forgotten).
 func (b *bucket) full(now time.Time, rate float64, burst int) bool {
-	return b.tokens+now.Sub(b.last).Seconds()*rate >= float64(burst)
+	return b.tokens+time.Duration(clock(now)-b.last).Seconds()*rate >= float64(burst)
 }
 
 // ipLimiter keeps, per client IP, a handshake bucket and the count of
@@ -52,6 +63,7 @@ type ipLimiter struct {
 }
 
 type ipState struct {
+	ip      string // the key of the state in ipLimiter.ips
 	bucket  bucket
 	live    int
 	pending []time.Time // expiry of each pending handshake
@@ -82,15 +94,17 @@ func (l *ipLimiter) handshake(ip string, now time.Time) string {
 func (l *ipLimiter) stateLocked(ip string, now time.Time) *ipState {
 	st := l.ips[ip]
 	if st == nil {
-		st = &ipState{}
+		st = &ipState{ip: ip}
 		l.ips[ip] = st
 	}
 	st.expire(now)
 	return st
 }
 
-// connected turns a pending handshake of ip into a live connection.
-func (l *ipLimiter) connected(ip string, now time.Time) {
+// connected turns a pending handshake of ip into a live connection. It
+// returns ip as the limiter holds it, for as long as the connection is
+// live: the connections of an IP keep one string between them.
+func (l *ipLimiter) connected(ip string, now time.Time) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.stateLocked(ip, now)
@@ -98,6 +112,18 @@ func (l *ipLimiter) connected(ip string, now time.Time) {
 		st.pending = st.pending[1:]
 	}
 	st.live++
+	return st.ip
+}
+
+// intern returns ip as the limiter holds it while connections from it are
+// live (see connected), else ip.
+func (l *ipLimiter) intern(ip string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.ips[ip]; st != nil {
+		return st.ip
+	}
+	return ip
 }
 
 // closed forgets a live connection of ip.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -331,5 +332,83 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	}
 	if _, status := slow.poll(); status != 400 {
 		t.Fatalf("poll after the disconnection: %d, want 400 (unknown session)", status)
+	}
+}
+
+// TestSockStateSize keeps each socket's state of tether serve in the
+// 112-byte size class: its event bucket's time is monotonic nanoseconds
+// (8 bytes where a time.Time took 24), which took it from 128.
+func TestSockStateSize(t *testing.T) {
+	if size := unsafe.Sizeof(sockState{}); size > 112 {
+		t.Errorf("sockState is %d bytes, more than the 112-byte size class", size)
+	}
+}
+
+// TestBucket takes tokens from a bucket over a made-up clock: the burst
+// first, then rate tokens per second, never more than the burst.
+func TestBucket(t *testing.T) {
+	var b bucket
+	now := time.Now()
+	for i := range 3 {
+		if !b.take(now, 2, 3) {
+			t.Fatalf("token %d of the burst refused", i+1)
+		}
+	}
+	if b.take(now, 2, 3) {
+		t.Fatal("a fourth token taken at once from a burst of 3")
+	}
+	if b.full(now, 2, 3) {
+		t.Fatal("an empty bucket reported full")
+	}
+	now = now.Add(500 * time.Millisecond) // one token back at 2/s
+	if !b.take(now, 2, 3) {
+		t.Fatal("the token refilled after 0.5 s at 2/s refused")
+	}
+	if b.take(now, 2, 3) {
+		t.Fatal("a second token taken after 0.5 s at 2/s")
+	}
+	now = now.Add(time.Hour)
+	if !b.full(now, 2, 3) {
+		t.Fatal("the bucket is not full an hour later")
+	}
+	for i := range 3 {
+		if !b.take(now, 2, 3) {
+			t.Fatalf("token %d after an hour refused", i+1)
+		}
+	}
+	if b.take(now, 2, 3) {
+		t.Fatal("more than the burst taken after an hour")
+	}
+}
+
+// TestLimiterSharesIPs checks that the connections of one IP hold the
+// limiter's string (one per IP, not one per connection and socket), and
+// that counts go back down.
+func TestLimiterSharesIPs(t *testing.T) {
+	l := newIPLimiter(10, 20, 100, time.Minute)
+	now := time.Now()
+	a, b := strings.Clone("192.0.2.7"), strings.Clone("192.0.2.7")
+	if r := l.handshake(a, now); r != "" {
+		t.Fatalf("handshake refused: %s", r)
+	}
+	ipA := l.connected(a, now)
+	if r := l.handshake(b, now); r != "" {
+		t.Fatalf("handshake refused: %s", r)
+	}
+	ipB := l.connected(b, now)
+	if ipA != "192.0.2.7" || unsafe.StringData(ipA) != unsafe.StringData(ipB) {
+		t.Errorf("connected returned %q and %q from different strings", ipA, ipB)
+	}
+	if got := l.intern(strings.Clone(b)); unsafe.StringData(got) != unsafe.StringData(ipA) {
+		t.Error("intern returned another string than the connections hold")
+	}
+	if got := l.intern("198.51.100.1"); got != "198.51.100.1" {
+		t.Errorf("intern of an unknown IP = %q", got)
+	}
+	l.closed(ipA)
+	l.closed(ipB)
+	l.sweep(now.Add(time.Hour))
+	if n := len(l.ips); n != 0 {
+		t.Errorf("%d IPs left after both closed", n)
 	}
 }

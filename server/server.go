@@ -329,11 +329,10 @@ func (s *Server) sessionOpened(es *engineio.Socket) {
 	if len(s.ips.trusted) > 0 {
 		h = es.Header()
 	}
-	ip := s.ips.clientIP(es.RemoteAddr(), h)
+	ip := s.limiter.connected(s.ips.clientIP(es.RemoteAddr(), h), time.Now())
 	s.mu.Lock()
 	s.conns[es] = ip
 	s.mu.Unlock()
-	s.limiter.connected(ip, time.Now())
 }
 
 // sessionClosed forgets a client connection, and counts and logs a client

@@ -138,7 +138,7 @@ func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 		srv:   s,
 		sock:  sock,
 		rules: r,
-		ip:    s.ips.clientIP(hs.Address, hs.Headers),
+		ip:    s.limiter.intern(s.ips.clientIP(hs.Address, hs.Headers)), // the session's string
 		id:    s.identityOf(sock),
 	}
 	st.mu.Lock()

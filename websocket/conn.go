@@ -100,8 +100,7 @@ type Conn struct {
 	mu        sync.Mutex
 	closedCh  chan struct{} // closed when the TCP connection is closed (netClosed)
 	rcvdCh    chan struct{} // closed when the peer's close frame arrives (closeRcvd)
-	pingSeq   uint64
-	pingWait  map[uint64]chan struct{}
+	pings     *pings        // made by the first Ping
 	heartbeat *heartbeat
 
 	compressOn atomic.Bool // per-message opt-out switch

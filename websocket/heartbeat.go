@@ -86,17 +86,17 @@ func (hb *heartbeat) stop() {
 // goroutine is reading from the connection.
 func (c *Conn) Ping(ctx context.Context) error {
 	c.mu.Lock()
-	c.pingSeq++
-	seq := c.pingSeq
-	ch := make(chan struct{})
-	if c.pingWait == nil {
-		c.pingWait = make(map[uint64]chan struct{})
+	if c.pings == nil {
+		c.pings = &pings{wait: make(map[uint64]chan struct{})}
 	}
-	c.pingWait[seq] = ch
+	c.pings.seq++
+	seq := c.pings.seq
+	ch := make(chan struct{})
+	c.pings.wait[seq] = ch
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.pingWait, seq)
+		delete(c.pings.wait, seq)
 		c.mu.Unlock()
 	}()
 	var p [8]byte
@@ -117,9 +117,19 @@ func (c *Conn) Ping(ctx context.Context) error {
 // pongReceived wakes the Ping waiting for seq.
 func (c *Conn) pongReceived(seq uint64) {
 	c.mu.Lock()
-	if ch, ok := c.pingWait[seq]; ok {
-		close(ch)
-		delete(c.pingWait, seq)
+	if c.pings != nil {
+		if ch, ok := c.pings.wait[seq]; ok {
+			close(ch)
+			delete(c.pings.wait, seq)
+		}
 	}
 	c.mu.Unlock()
+}
+
+// pings are the Pings of a connection waiting for their pongs, by the
+// sequence number each sent. A connection that was never pinged with
+// [Conn.Ping] (a server's, whose heartbeat is Engine.IO's) has none.
+type pings struct {
+	seq  uint64
+	wait map[uint64]chan struct{}
 }

@@ -39,7 +39,7 @@ const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // startPolling registers c with the poller; it reports false when c
 // cannot be polled.
-func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error)) bool {
+func (c *Conn) startPolling(h AsyncHandler) bool {
 	sc, ok := c.nc.(syscall.Conn) // not TLS, not a connection with a prefix
 	if !ok {
 		return false
@@ -56,7 +56,7 @@ func (c *Conn) startPolling(fn func(MessageType, []byte) error, end func(error))
 	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
 		return false
 	}
-	ps := &pollState{fd: int32(fd), fn: fn, end: end}
+	ps := &pollState{fd: int32(fd), h: h}
 	ps.busy.Store(true) // until armed below
 	p.mu.Lock()
 	p.gen++

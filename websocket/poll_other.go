@@ -2,7 +2,7 @@
 
 package websocket
 
-func (c *Conn) startPolling(func(MessageType, []byte) error, func(error)) bool { return false }
+func (c *Conn) startPolling(AsyncHandler) bool { return false }
 
 func (c *Conn) arm(*pollState) bool { return false }
 

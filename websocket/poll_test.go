@@ -269,3 +269,64 @@ func TestReadLoopAsyncChurn(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// echoHandler is the websocket.AsyncHandler of TestReadLoopAsyncHandler:
+// it echoes each message and reports how the loop ended.
+type echoHandler struct {
+	c     *websocket.Conn
+	ended chan error
+}
+
+func (h *echoHandler) HandleMessage(typ websocket.MessageType, data []byte) error {
+	return h.c.WriteMessage(typ, data)
+}
+
+func (h *echoHandler) ReadEnded(err error) {
+	h.c.CloseNow()
+	h.ended <- err
+}
+
+// TestReadLoopAsyncHandler reads connections with ReadLoopAsyncHandler
+// (the form engineio's sessions use, with no closures per connection):
+// messages come back whole and in order, and ReadEnded is called once,
+// with the peer's close status.
+func TestReadLoopAsyncHandler(t *testing.T) {
+	ended := make(chan error, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.ReadLoopAsyncHandler(&echoHandler{c: c, ended: ended})
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	for range 3 {
+		c := dialURL(t, url, nil)
+		b := c.Batch()
+		for i := range 50 {
+			b.WriteMessage(websocket.MessageText, fmt.Appendf(nil, "m%d", i))
+		}
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			_, got, err := c.ReadMessage(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("m%d", i); string(got) != want {
+				t.Fatalf("message %d = %q, want %q", i, got, want)
+			}
+		}
+		c.Close(websocket.StatusGoingAway, "bye")
+		if err := nextEnd(t, ended); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+			t.Errorf("loop ended with %v, want the peer's 1001", err)
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("ReadEnded called again: %v", err)
+		default:
+		}
+	}
+}
