@@ -42,21 +42,31 @@ func (l nbCountListener) Accept() (net.Conn, error) {
 	return &nbCountConn{c.(*net.TCPConn), rw, l.n}, nil
 }
 
-// TestDirectSendAllocs checks that a packet sent to an idle WebSocket
-// session is written by the sender (a direct write: no writer goroutine)
-// without allocating, and arrives whole and in order.
-func TestDirectSendAllocs(t *testing.T) {
-	var direct atomic.Int64
-	e := newEnvListener(t, nil, func(l net.Listener) net.Listener { return nbCountListener{l, &direct} }, nil)
+// dialCounted opens a WebSocket session on a server whose sockets count
+// their direct (non-blocking) writes in direct, and returns the client's
+// connection, the open packet read, and the server's session.
+func dialCounted(t *testing.T, direct *atomic.Int64) (*websocket.Conn, *engineio.Socket) {
+	t.Helper()
+	e := newEnvListener(t, nil, func(l net.Listener) net.Listener { return nbCountListener{l, direct} }, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"?EIO=4&transport=websocket", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
 	read(t, c) // open packet
-	s := e.nextConn()
+	return c, e.nextConn()
+}
+
+// TestDirectSendAllocs checks that a packet sent to an idle WebSocket
+// session is written by the sender (a direct write: no writer goroutine)
+// without allocating, and arrives whole and in order.
+func TestDirectSendAllocs(t *testing.T) {
+	direct := new(atomic.Int64)
+	c, s := dialCounted(t, direct)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	msg := []byte("a small broadcast")
 	// Read as it goes, so that the socket never fills.
 	got := make(chan string, 1)
@@ -156,17 +166,10 @@ func TestDirectSendDuringClose(t *testing.T) {
 // cluster adapter's broadcasts that arrived together) go out directly in
 // one write, without allocating, whole and in order.
 func TestDirectSendManyAllocs(t *testing.T) {
-	var direct atomic.Int64
-	e := newEnvListener(t, nil, func(l net.Listener) net.Listener { return nbCountListener{l, &direct} }, nil)
+	direct := new(atomic.Int64)
+	c, s := dialCounted(t, direct)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	read(t, c) // open packet
-	s := e.nextConn()
 	pkts := []engineio.Packet{{Data: []byte("one")}, {Data: []byte("two")}, {Data: []byte("three")}}
 	got := make(chan string, 1)
 	const runs = 200
