@@ -270,12 +270,15 @@ func (w *worker) connect(ctx context.Context, lc *loadClient) {
 	lc.s = s
 	w.listen(lc)
 	connected := false
+	counted := make(chan struct{}) // closed by the first OnConnect
 	s.OnConnect(func() {
 		w.c.connected.Add(1)
 		if connected && lc.room != "" && !s.Recovered() {
 			go w.subscribe(ctx, lc) // a new session: join the room again
 		} else if connected {
 			w.setReady(lc, true)
+		} else {
+			close(counted)
 		}
 		connected = true
 	})
@@ -300,6 +303,14 @@ func (w *worker) connect(ctx context.Context, lc *loadClient) {
 	}
 	w.connTime.Record(time.Since(t0))
 	w.c.connects.Add(1)
+	// Connect returns before the client runs its connect handlers: wait
+	// for the first, so that a count read once every client has connected
+	// includes this one.
+	select {
+	case <-counted:
+	case <-ctx.Done():
+	case <-time.After(cfg.ConnectTimeout):
+	}
 	if lc.room == "" {
 		w.setReady(lc, true)
 		return
