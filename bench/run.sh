@@ -50,7 +50,7 @@
 # Parts 4 and 5 take the exclusive flock /tmp/bench.lock for each run
 # themselves: do not run them under that lock.
 #        bench/run.sh serve-idle (part 6 only, about 3 minutes per round)
-#        bench/run.sh growth     (part 7 only, about 8 minutes; 16 with node)
+#        bench/run.sh growth     (part 7 only, about 8 minutes; 12 with node on 2026-12-06)
 # Knobs: DURATION=3s WARMUP=1s CONNS=1000 IDLE_CONNS=10000 COUNT=6
 #        BENCHTIME=300ms OUT=results
 #        LOAD_RUNS=3 LOAD_CLIENTS=1000 LOAD_RATES="5 20 max" LOAD_MAX_PROCS=2
