@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/server"
 )
 
@@ -59,7 +60,7 @@ func TestAttack1UnreadPollResponses(t *testing.T) {
 			what += ", send_queue_bytes 64 MiB"
 		}
 		what += ")"
-		pub := wsSocketIO(t, base, 0)
+		pub := siotest.DialRaw(t, base, 0)
 		wsCall(t, pub, 1, "subscribe", map[string]any{"room": "r"})
 		polls := make([]*pollClient, victims)
 		var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/server"
 	"github.com/tether-rt/tether/websocket"
 )
@@ -40,8 +41,8 @@ func slowConsumer(t *testing.T, edit func(*server.Config), room string) (base st
 			edit(c)
 		}
 	})
-	pub = wsSocketIO(t, base, 0)
-	victim = wsSocketIO(t, base, 4096)
+	pub = siotest.DialRaw(t, base, 0)
+	victim = siotest.DialRaw(t, base, 4096)
 	for i, c := range []*websocket.Conn{pub, victim} {
 		wsCall(t, c, i, "subscribe", map[string]any{"room": room})
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/server"
 	"github.com/tether-rt/tether/websocket"
 )
@@ -30,7 +31,7 @@ func TestAttack6ShutdownUnderLoad(t *testing.T) {
 		c.ShutdownTimeout = timeout
 	})
 
-	sender := wsSocketIO(t, base, 4096)
+	sender := siotest.DialRaw(t, base, 4096)
 	sending := make(chan struct{})
 	go func() {
 		defer close(sending)

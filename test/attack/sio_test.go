@@ -1,14 +1,12 @@
 package attack
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,44 +15,6 @@ import (
 
 // The attacks speak Engine.IO and Socket.IO by hand, as an attacker would:
 // raw packets, no client library.
-
-// wsSocketIO opens a Socket.IO connection to the default namespace over
-// WebSocket. rcvbuf, when not 0, is the client socket's receive buffer
-// (small, so that a client that does not read fills up fast).
-func wsSocketIO(t *testing.T, base string, rcvbuf int) *websocket.Conn {
-	t.Helper()
-	opts := &websocket.DialOptions{}
-	if rcvbuf > 0 {
-		d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			if err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}}
-		opts.NetDialContext = d.DialContext
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	u := strings.Replace(base, "http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
-	c, _, err := websocket.Dial(ctx, u, opts)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	if _, msg, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(msg), "0{") {
-		t.Fatalf("open packet: %q %v", msg, err)
-	}
-	if err := c.WriteMessage(websocket.MessageText, []byte("40")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(msg), "40{") {
-		t.Fatalf("CONNECT: %q %v", msg, err)
-	}
-	return c
-}
 
 // event encodes a Socket.IO EVENT packet (with an ack id when id >= 0).
 func event(id int, name string, args ...any) []byte {

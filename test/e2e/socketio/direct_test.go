@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/peertest"
+	"github.com/tether-rt/tether/internal/siotest"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/websocket"
 )
@@ -219,36 +219,7 @@ func TestSlowConsumerWithDirectWrites(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dial := func(rcvbuf int) *websocket.Conn {
-		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			if rcvbuf == 0 {
-				return nil
-			}
-			var serr error
-			if err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}}
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url, "http")+"/socket.io/?EIO=4&transport=websocket",
-			&websocket.DialOptions{NetDialContext: d.DialContext})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.CloseNow() })
-		if _, open, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(open), "0{") {
-			t.Fatalf("open packet %q, %v", open, err)
-		}
-		if err := c.WriteMessage(websocket.MessageText, []byte("40")); err != nil {
-			t.Fatal(err)
-		}
-		if _, conn, err := c.ReadMessage(nil); err != nil || !strings.HasPrefix(string(conn), "40{") {
-			t.Fatalf("CONNECT packet %q, %v", conn, err)
-		}
-		return c
-	}
+	dial := func(rcvbuf int) *websocket.Conn { return siotest.DialRaw(t, h.url, rcvbuf) }
 	slow := dial(4 << 10)
 	fast := dial(0)
 	<-joined
