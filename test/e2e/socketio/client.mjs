@@ -5,6 +5,7 @@
 // Usage: node client.mjs <scenario> <server URL> [JSON options]
 
 import { io, Manager } from 'socket.io-client';
+import { once } from './wait.mjs';
 
 const [, , scenario, url, rawOpts] = process.argv;
 const opts = JSON.parse(rawOpts || '{}');
@@ -29,17 +30,6 @@ function eq(a, b, what) {
   const ja = canonical(a);
   const jb = canonical(b);
   if (ja !== jb) throw new Error(`${what}: got ${ja}, want ${jb}`);
-}
-
-// once resolves with the arguments of the next `event` of emitter.
-function once(emitter, event, ms = 10000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
 }
 
 // connected returns a connected socket, failing on connect_error.

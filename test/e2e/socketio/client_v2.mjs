@@ -5,6 +5,9 @@
 // Usage: node client_v2.mjs <server URL> [JSON options]
 
 import ioV2 from 'socket.io-client-v2';
+import { once, callWithin } from './wait.mjs';
+
+const call = (socket, event, ...args) => callWithin(10000, socket, event, ...args);
 
 const [, , url, rawOpts] = process.argv;
 const opts = JSON.parse(rawOpts || '{}');
@@ -17,27 +20,6 @@ function eq(a, b, what) {
   const ja = JSON.stringify(a);
   const jb = JSON.stringify(b);
   if (ja !== jb) throw new Error(`${what}: got ${ja}, want ${jb}`);
-}
-
-function once(emitter, event, ms = 10000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
-
-// call emits with an acknowledgement callback and resolves with its arguments.
-function call(socket, event, ...args) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for "${event}"`)), 10000);
-    socket.emit(event, ...args, (...res) => {
-      clearTimeout(timer);
-      resolve(res);
-    });
-  });
 }
 
 try {

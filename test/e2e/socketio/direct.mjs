@@ -16,6 +16,9 @@
 //   threshold 0)
 
 import { io } from 'socket.io-client';
+import { once, callWithin } from './wait.mjs';
+
+const call = (socket, event, ...args) => callWithin(60000, socket, event, ...args);
 
 const [, , url, rawOpts] = process.argv;
 const opts = JSON.parse(rawOpts || '{}');
@@ -29,27 +32,6 @@ function fail(what) {
   throw new Error(what);
 }
 
-function once(emitter, event, ms = 30000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
-
-// call emits with an acknowledgement and resolves with its arguments.
-function call(socket, event, ...args) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for "${event}"`)), 60000);
-    socket.emit(event, ...args, (...res) => {
-      clearTimeout(timer);
-      resolve(res);
-    });
-  });
-}
-
 async function connect() {
   const o = { transports: opts.transports, reconnection: false, forceNew: true };
   if (opts.deflate) o.perMessageDeflate = { threshold: 0 };
@@ -60,7 +42,7 @@ async function connect() {
   } else {
     socket = io(url, o);
   }
-  const [err] = await Promise.race([once(socket, 'connect').then(() => [null]), once(socket, 'connect_error')]);
+  const [err] = await Promise.race([once(socket, 'connect', 30000).then(() => [null]), once(socket, 'connect_error', 30000)]);
   if (err) fail(`connect_error: ${err.message ?? err}`);
   return socket;
 }
