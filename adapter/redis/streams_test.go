@@ -27,24 +27,10 @@ func streamsNode(t *testing.T, url string, recovery bool) *socketio.Server {
 // streamsNodeOpts is streamsNode with the adapter's options.
 func streamsNodeOpts(t *testing.T, url string, recovery bool, copts *cluster.Options) *socketio.Server {
 	t.Helper()
-	c, err := Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := NewStreams(c, &StreamsOptions{Timeout: time.Second})
-	opts := &socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), copts)}
 	if recovery {
-		r := &socketio.RecoveryOptions{}
-		copts.Recovery = r
-		opts.ConnectionStateRecovery = r
+		copts.Recovery = &socketio.RecoveryOptions{}
 	}
-	srv := socketio.NewServer(opts)
-	t.Cleanup(func() {
-		_ = srv.Close()
-		_ = st.Close()
-		c.Close()
-	})
-	return srv
+	return streamsNodeWith(t, url, &StreamsOptions{Timeout: time.Second}, copts)
 }
 
 func TestStreamsSuite(t *testing.T) {
