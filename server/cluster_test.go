@@ -16,18 +16,41 @@ import (
 // clusterNodes starts n tether serve nodes of one cluster on redisURL.
 func clusterNodes(t *testing.T, redisURL, adapter string, n int) []*Server {
 	t.Helper()
+	return clusterNodesWith(t, redisURL, adapter, n, nil)
+}
+
+// clusterNodesWith is clusterNodes with edit applied to each node's
+// configuration.
+func clusterNodesWith(t *testing.T, redisURL, adapter string, n int, edit func(*Config)) []*Server {
+	t.Helper()
 	var out []*Server
 	for range n {
 		cfg := testConfig()
 		cfg.Cluster.RedisURL = redisURL
 		cfg.Cluster.Adapter = adapter
 		cfg.API.Keys = []string{testAPIKey}
+		if edit != nil {
+			edit(cfg)
+		}
 		srv, ts := startServer(t, cfg)
 		srv.testURL = ts.URL
 		t.Cleanup(srv.closeCluster)
 		out = append(out, srv)
 	}
 	return out
+}
+
+// settle waits until every node's adapter has its subscriptions in place.
+func settle(t *testing.T, nodes []*Server) {
+	t.Helper()
+	eventually(t, "the nodes to settle", func() bool {
+		for _, n := range nodes {
+			if n.io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) != nil {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestClusterServe checks tether serve in a cluster: a client's publish on
@@ -62,10 +85,7 @@ func testClusterServe(t *testing.T, url string) {
 					t.Fatalf("subscribe: %s", res[0])
 				}
 			}
-			eventually(t, "the nodes to settle", func() bool {
-				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
-					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
-			})
+			settle(t, nodes)
 			res := a.Call("publish", map[string]any{"room": "lobby", "event": "news", "data": "from a"})
 			if !strings.Contains(string(res[0]), `"ok":true`) {
 				t.Fatalf("publish: %s", res[0])
@@ -117,18 +137,7 @@ func testClusterServe(t *testing.T, url string) {
 // backend API still span the nodes.
 func TestClusterStreamsShardedPubSub(t *testing.T) {
 	r := peertest.StartRedis(t)
-	var nodes []*Server
-	for range 2 {
-		cfg := testConfig()
-		cfg.Cluster.RedisURL = r.URL()
-		cfg.Cluster.Adapter = ClusterStreams
-		cfg.Cluster.ShardedPubSub = true
-		cfg.API.Keys = []string{testAPIKey}
-		srv, ts := startServer(t, cfg)
-		srv.testURL = ts.URL
-		t.Cleanup(srv.closeCluster)
-		nodes = append(nodes, srv)
-	}
+	nodes := clusterNodesWith(t, r.URL(), ClusterStreams, 2, func(cfg *Config) { cfg.Cluster.ShardedPubSub = true })
 	rc, err := redis.Connect(context.Background(), r.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -305,10 +314,7 @@ func TestClusterPresenceDiff(t *testing.T) {
 			a := siotest.Dial(t, nodes[0].testURL, nil)
 			b := siotest.Dial(t, nodes[1].testURL, nil)
 			c := siotest.Dial(t, nodes[1].testURL, nil)
-			eventually(t, "the nodes to settle", func() bool {
-				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
-					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
-			})
+			settle(t, nodes)
 			call := func(cl *siotest.Client, event string) {
 				t.Helper()
 				if res := cl.Call(event, map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
@@ -355,10 +361,7 @@ func TestClusterAPIMembershipPresence(t *testing.T) {
 			if res := a.Call("subscribe", map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
 				t.Fatalf("subscribe: %s", res[0])
 			}
-			eventually(t, "the nodes to settle", func() bool {
-				return nodes[0].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil &&
-					nodes[1].io.Sockets().Adapter().(interface{ Settle(context.Context) error }).Settle(context.Background()) == nil
-			})
+			settle(t, nodes)
 			next := func() presenceDiff {
 				t.Helper()
 				e := a.Next(EventPresenceDiff)
