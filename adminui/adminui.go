@@ -720,9 +720,21 @@ func remoteAdminData(data map[string]any) (clientID, transport string) {
 	return clientID, transport
 }
 
-// socketData returns a socket's data as the UI shows it, without the
-// admin's own keys.
-func socketData(data map[string]any) map[string]any {
+// UserData returns a socket's data without the admin's own keys (those
+// beginning with "_admin"), as the UI shows it and as an API that lists
+// sockets should: data holds the keys unchanged, and is returned itself
+// when it has none of them.
+func UserData(data map[string]any) map[string]any {
+	own := false
+	for k := range data {
+		if strings.HasPrefix(k, "_admin") {
+			own = true
+			break
+		}
+	}
+	if !own {
+		return data
+	}
 	out := make(map[string]any, len(data))
 	for k, v := range data {
 		if !strings.HasPrefix(k, "_admin") {
@@ -734,7 +746,7 @@ func socketData(data map[string]any) map[string]any {
 
 // serializeLocal describes a socket of this server for the UI.
 func serializeLocal(s *socketio.Socket, nsp string) map[string]any {
-	data := socketData(s.Data().Snapshot())
+	data := UserData(s.Data().Snapshot())
 	return map[string]any{
 		"id":        s.ID(),
 		"clientId":  clientID(s.EngineID()),
@@ -755,7 +767,7 @@ func serializeRemote(r *socketio.RemoteSocket, nsp string) map[string]any {
 	if s := r.Local(); s != nil {
 		return serializeLocal(s, nsp)
 	}
-	data := socketData(r.Data)
+	data := UserData(r.Data)
 	h := map[string]any{}
 	if r.Handshake != nil {
 		h = handshakeJSON(r.Handshake)

@@ -110,3 +110,44 @@ func TestAdminUIServer(t *testing.T) {
 		t.Fatalf("rooms %v", rooms)
 	}
 }
+
+// TestAdminUIDataNotInAPI checks that the admin UI's bookkeeping in a
+// socket's data (development mode records each socket's client id and
+// transport under "_admin") stays out of the API's list of sockets, while
+// the data the application set is there.
+func TestAdminUIDataNotInAPI(t *testing.T) {
+	cfg := apiServer(t).cfg
+	cfg.AdminUI.Enabled = true
+	cfg.AdminUI.Username, cfg.AdminUI.PasswordHash = "admin", adminHash
+	srv, ts := startServer(t, cfg)
+	ui := mustDial(t, ts.URL, dialOpts{ns: "/admin", auth: map[string]string{"username": "admin", "password": "changeit"}})
+	ui.next("session")
+	user := mustDial(t, ts.URL, dialOpts{})
+	for {
+		// socket_connected goes out after the admin recorded its data.
+		if e := ui.next("socket_connected"); strings.Contains(string(e.args[0]), user.id) {
+			break
+		}
+	}
+	sock := srv.IO().Of("/").Socket(user.id)
+	if _, ok := sock.Data().Snapshot()["_admin"]; !ok {
+		t.Fatal("the admin recorded nothing in the socket's data: the test checks nothing")
+	}
+	sock.Data().Set("team", "blue")
+	_, body := apiCall(t, ts, testAPIKey, "GET", "/api/sockets", nil)
+	var found bool
+	for _, s := range body["sockets"].([]any) {
+		info := s.(map[string]any)
+		if info["id"] != user.id {
+			continue
+		}
+		found = true
+		data, _ := info["data"].(map[string]any)
+		if _, ok := data["_admin"]; ok || data["team"] != "blue" {
+			t.Fatalf("data in /api/sockets = %v, want team and no _admin", data)
+		}
+	}
+	if !found {
+		t.Fatalf("socket %s not in %v", user.id, body)
+	}
+}

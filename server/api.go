@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-rt/tether/adminui"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/parser"
 )
@@ -293,7 +294,9 @@ func (s *Server) apiSockets(w http.ResponseWriter, r *http.Request) (int, any) {
 	}
 	out := make([]socketInfo, 0, len(socks))
 	for _, rs := range socks {
-		info := socketInfo{ID: rs.ID, Rooms: []string{}, Data: rs.Data}
+		// Not the admin UI's bookkeeping (development mode keeps each
+		// socket's client id and transport in its data, as Node's does).
+		info := socketInfo{ID: rs.ID, Rooms: []string{}, Data: adminui.UserData(rs.Data)}
 		info.User, _ = rs.Data["user"].(string)
 		for _, room := range rs.Rooms {
 			if room != rs.ID {
