@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -78,5 +80,31 @@ func TestTable(t *testing.T) {
 	}
 	if !strings.Contains(s, "tether serve, idle: RSS ≈ 15.3 MiB + 11.72 KiB × clients") {
 		t.Errorf("no fitted line for tether idle:\n%s", s)
+	}
+}
+
+// TestFailedPointsMarked checks that the points of failed runs, and only
+// those, are picked out to be crossed in the charts, and that the charts
+// draw from points with a failure among them.
+func TestFailedPointsMarked(t *testing.T) {
+	s := []Point{
+		{Server: "node", Scenario: "active", Connected: 1000, CPUPercent: 10, OK: true},
+		{Server: "node", Scenario: "active", Connected: 18050, CPUPercent: 90, Failures: []string{"950 disconnections"}},
+	}
+	got := failedXYs(s, func(p Point) float64 { return p.CPUPercent })
+	if len(got) != 1 || got[0].X != 18050 || got[0].Y != 90 {
+		t.Fatalf("failed points = %v, want the one at 18050, 90", got)
+	}
+	in := `{"server":"node","scenario":"active","clients":1000,"connected":1000,"rss_end_bytes":28000000,"cpu_percent":10,"ok":true}
+{"server":"node","scenario":"active","clients":19000,"connected":18050,"rss_end_bytes":380000000,"cpu_percent":90,"ok":false,"failures":["950 disconnections"]}
+`
+	dir := t.TempDir()
+	if err := drawPlots(strings.NewReader(in), dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"growth-rss.png", "growth-cpu.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

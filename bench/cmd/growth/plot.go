@@ -26,7 +26,8 @@ var (
 )
 
 // drawPlots draws growth-rss.png (server RSS) and growth-cpu.png (server CPU)
-// against the clients connected, a line per server and scenario.
+// against the clients connected, a line per server and scenario; a point
+// whose run failed is crossed out.
 func drawPlots(r io.Reader, dir string) error {
 	ps, err := readPoints(r)
 	if err != nil {
@@ -51,6 +52,7 @@ func drawPlots(r io.Reader, dir string) error {
 		pl.X.Min, pl.Y.Min = 0, 0
 		pl.Add(plotter.NewGrid())
 		pl.Legend.Top, pl.Legend.Left = true, true
+		failedInLegend := false
 		for _, k := range keys {
 			s := by[k]
 			xys := make(plotter.XYs, len(s))
@@ -68,6 +70,22 @@ func drawPlots(r io.Reader, dir string) error {
 			points.Shape = draw.CircleGlyph{}
 			pl.Add(line, points)
 			pl.Legend.Add(fmt.Sprintf("%s, %s", serverName(s[0].Server), s[0].Scenario), line, points)
+			if bad := failedXYs(s, c.value); len(bad) > 0 {
+				// A failed point (clients that did not connect, messages
+				// lost) is drawn as it was measured, marked with a cross,
+				// so that the curve does not read as a clean measurement.
+				marks, err := plotter.NewScatter(bad)
+				if err != nil {
+					return fmt.Errorf("failed to draw the failed points of %s: %w", k, err)
+				}
+				marks.Shape = draw.CrossGlyph{}
+				marks.Color, marks.Radius = col, vg.Points(6)
+				pl.Add(marks)
+				if !failedInLegend {
+					pl.Legend.Add("failed point (see the table)", marks)
+					failedInLegend = true
+				}
+			}
 		}
 		path := filepath.Join(dir, c.file)
 		if err := pl.Save(6*vg.Inch, 3.6*vg.Inch, path); err != nil {
@@ -76,4 +94,16 @@ func drawPlots(r io.Reader, dir string) error {
 		fmt.Println(path)
 	}
 	return nil
+}
+
+// failedXYs returns the points of a series whose run failed (ok false), at
+// the coordinates the chart draws them.
+func failedXYs(s []Point, value func(Point) float64) plotter.XYs {
+	var xys plotter.XYs
+	for _, p := range s {
+		if !p.OK {
+			xys = append(xys, plotter.XY{X: float64(p.Connected), Y: value(p)})
+		}
+	}
+	return xys
 }
