@@ -571,10 +571,14 @@ func testAckTimeout(t *testing.T, newServer NewServer) {
 	}
 	res := make(chan error, 1)
 	go func() {
-		_, err := s.EmitWithAck(ctxT(t), "ignore")
+		// "record" has no acknowledgement either, and tells when it came.
+		_, err := s.EmitWithAck(ctxT(t), "record", "unanswered")
 		res <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let it go out (an earlier drop would buffer it)
+	// It went out (a drop before would have buffered it).
+	if r := wait(t, srv.Recorded(), "the event"); r != `"unanswered"` {
+		t.Fatalf("recorded %s", r)
+	}
 	cut(t, srv.Proxy(), s)
 	if err := wait(t, res, "the failed ack"); !errors.Is(err, client.ErrDisconnected) {
 		t.Fatalf("EmitWithAck across a drop: %v", err)
