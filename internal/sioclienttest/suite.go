@@ -31,8 +31,9 @@ const waitTimeout = 10 * time.Second
 // Config says what server a test needs.
 type Config struct {
 	// Recovery turns connection state recovery on, with a short heartbeat
-	// (100 ms ping interval, 200 ms ping timeout) so that the server soon
-	// notices a polling client that is gone.
+	// (100 ms ping interval) so that the server soon notices a polling
+	// client that is gone; the ping timeout (1 s) leaves a client on a
+	// busy machine time to answer.
 	Recovery bool
 }
 
