@@ -268,7 +268,22 @@ func TestRedisRestartDuringTraffic(t *testing.T) {
 					return resp.StatusCode == http.StatusOK
 				})
 			}
-			waitUntil(t, "broadcasts to cross again", crossed)
+			// A node's Redis client has several connections (rueidis: 4
+			// for a single server), one picked at random per keyed command
+			// (XADD), each holding the error of the restart until a
+			// command uses it (that command fails, its message is lost:
+			// publishing is at most once while the broker fails). Probe
+			// until many cross in a row, so that every connection was
+			// renewed before the messages that must arrive.
+			streak := 0
+			waitUntil(t, "broadcasts to cross again, 30 in a row", func() bool {
+				if crossed() {
+					streak++
+				} else {
+					streak = 0
+				}
+				return streak >= 30
+			})
 			publish(13, 23)
 			seqs := func(c *siotest.Client, n int) []int {
 				var got []int
