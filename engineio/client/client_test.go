@@ -205,12 +205,14 @@ func TestEcho(t *testing.T) {
 }
 
 // TestSendDuringUpgrade sends while the session upgrades: every message
-// arrives once, in order.
+// arrives once, in order. The server's send queue holds all the echoes: a
+// client slow to poll (a busy machine) may let most of them pile up, and
+// past the default SendQueue the server rightly closes the session.
 func TestSendDuringUpgrade(t *testing.T) {
-	e := newEchoServer(t, nil, false)
+	const n = 2000
+	e := newEchoServer(t, &engineio.Options{SendQueue: n}, false)
 	r := newRecorder()
 	c := dial(t, e.url, r.options(nil))
-	const n = 2000
 	go func() {
 		for i := range n {
 			if err := c.Send(client.Packet{Data: fmt.Appendf(nil, "%d", i)}); err != nil {
