@@ -247,10 +247,11 @@ type cluster struct {
 	outq  map[string]*outQueue
 
 	mu       sync.Mutex
-	leaving  bool // shutting down: polls for others are not served
-	closed   bool // requests fail
-	releases int  // polls being released (leave)
-	released sync.Cond
+	leaving  bool                           // shutting down: polls for others are not served
+	closed   bool                           // requests fail
+	releases int                            // polls being released (leave)
+	locking  int                            // polls whose lock is on its way (leave waits for them too)
+	released sync.Cond                      // releases or locking dropped to 0
 	pending  map[int64]chan *ClusterMessage // requests waiting for their response
 	polls    map[string]*remotePoll         // sid: a poll served here for another server's session
 	relays   map[string]*relay              // sid: a WebSocket relayed to another server's session

@@ -82,6 +82,7 @@ func (c *cluster) servePoll(w http.ResponseWriter, r *http.Request, sid string, 
 		return
 	}
 	c.polls[sid] = rp
+	c.locking++
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -93,19 +94,27 @@ func (c *cluster) servePoll(w http.ResponseWriter, r *http.Request, sid string, 
 
 	start := time.Now()
 	own, err := c.acquire(r.Context(), sid, TransportPolling, true)
+	c.mu.Lock()
+	if err == nil {
+		rp.owner = own
+		if c.leaving {
+			// The server started leaving while the lock was on its way:
+			// leave waits for this release too, so that the owner
+			// forgets the poll before the server is gone.
+			c.release(sid, rp)
+		}
+	}
+	c.locking--
+	if c.locking == 0 {
+		c.released.Broadcast()
+	}
+	c.mu.Unlock()
 	if err != nil {
 		c.observe("poll", outcome(err), time.Since(start))
 		writeError(w, CodeUnknownSID, "")
 		return
 	}
 	c.observe("poll", "ok", time.Since(start))
-	c.mu.Lock()
-	rp.owner = own
-	if c.leaving {
-		// The server started leaving while the lock was on its way.
-		c.release(sid, rp)
-	}
-	c.mu.Unlock()
 	cancel := c.watch(own.node, func() { rp.endWith(errOwnerGone) })
 	defer cancel()
 	select {
@@ -605,7 +614,8 @@ func (srv *Server) adopt(rl *relay, pkts []ClusterPacket) (*wsTransport, bool) {
 // shuts down: the polls it holds for Tether owners are released (the
 // clients' next polls find their sessions intact elsewhere), and the
 // WebSockets it relays are closed (their clients reconnect). It returns
-// once the owners have answered, or ResponseTimeout has passed.
+// once the owners have answered, or ResponseTimeout has passed; a poll
+// whose lock is on its way is released once it comes, and waited for.
 func (c *cluster) leave() {
 	c.mu.Lock()
 	c.leaving = true
@@ -654,11 +664,12 @@ func (c *cluster) release(sid string, rp *remotePoll) {
 	}()
 }
 
-// waitReleases waits for the releases under way (each ends within
+// waitReleases waits for the releases under way, and for the polls whose
+// lock is on its way, which servePoll then releases (each ends within
 // ResponseTimeout).
 func (c *cluster) waitReleases() {
 	c.mu.Lock()
-	for c.releases > 0 {
+	for c.releases > 0 || c.locking > 0 {
 		c.released.Wait()
 	}
 	c.mu.Unlock()

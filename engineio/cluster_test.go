@@ -635,10 +635,27 @@ func TestClusterOverlappingPolls(t *testing.T) {
 
 // TestClusterShutdownReleasesPolls: a server that shuts down ends the polls
 // it holds for others with a noop, and the sessions go on: the client's
-// next poll, elsewhere, gets what was queued.
+// next poll, elsewhere, gets what was queued. That holds too for a poll
+// whose lock the owner granted but whose answer had not reached the
+// server yet when it began to shut down (a busy machine).
 func TestClusterShutdownReleasesPolls(t *testing.T) {
+	for _, lockOnItsWay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lockOnItsWay=%v", lockOnItsWay), func(t *testing.T) {
+			testClusterShutdownReleasesPolls(t, lockOnItsWay)
+		})
+	}
+}
+
+func testClusterShutdownReleasesPolls(t *testing.T, lockOnItsWay bool) {
 	_, ms := newCluster(t, 2, func(o *engineio.Options) { o.Cluster.ConnectionDelay = -1 })
 	a, b := ms[0], ms[1]
+	if lockOnItsWay {
+		// b handles what it gets (the lock's answer) only after it
+		// begins to shut down.
+		b.bn.mu.Lock()
+		b.bn.delay = 100 * time.Millisecond
+		b.bn.mu.Unlock()
+	}
 	sid, _ := a.handshake()
 	sock := a.nextConn()
 	polled := make(chan string, 1)

@@ -70,33 +70,52 @@ func TestDirectSendAllocs(t *testing.T) {
 	msg := []byte("a small broadcast")
 	// Read as it goes, so that the socket never fills.
 	got := make(chan string, 1)
+	var sent atomic.Int64
 	const runs = 200
 	go func() {
 		var b strings.Builder
-		for range runs + 2 {
+		for {
 			_, m, err := c.Read(ctx)
-			if err != nil {
+			if err != nil || string(m) == "4end" {
 				break
 			}
 			b.WriteString(string(m) + "\n")
 		}
 		got <- b.String()
 	}()
-	if err := s.Send(engineio.Packet{Data: msg}); err != nil { // warm up
+	send := func(data []byte) {
+		if err := s.Send(engineio.Packet{Data: data}); err == nil {
+			sent.Add(1)
+		}
+	}
+	send(msg) // warm up
+	// Direct writes take at most a share of the time (directBudget), and
+	// none while many writers run, whatever their session: on a busy
+	// machine (slow writes, other tests' writers winding down) sends take
+	// the queue, as they should. So the sends are measured again, in a
+	// new budget window, until most are direct.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		waitFor(t, "the session to be idle", s.Writable)
+		before := direct.Load()
+		allocs := testing.AllocsPerRun(runs, func() { send(msg) })
+		n := direct.Load() - before
+		if n >= runs/2 {
+			if allocs != 0 && !raceEnabled {
+				t.Errorf("%v allocations per direct send, want 0", allocs)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sends were written directly", n, runs+1)
+		}
+		t.Logf("only %d of %d sends were written directly (the budget was spent or the writers were busy): again", n, runs+1)
+		time.Sleep(100 * time.Millisecond) // directWindow: a new budget
+	}
+	if err := s.Send(engineio.Packet{Data: []byte("end")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the session to be idle", s.Writable)
-	before := direct.Load()
-	allocs := testing.AllocsPerRun(runs, func() {
-		_ = s.Send(engineio.Packet{Data: msg})
-	})
-	if allocs != 0 && !raceEnabled {
-		t.Errorf("%v allocations per direct send, want 0", allocs)
-	}
-	if n := direct.Load() - before; n < runs/2 {
-		t.Errorf("%d of %d sends were written directly", n, runs+1)
-	}
-	want := strings.Repeat("4"+string(msg)+"\n", runs+2)
+	want := strings.Repeat("4"+string(msg)+"\n", int(sent.Load()))
 	if g := <-got; g != want {
 		t.Fatalf("the client got %d bytes, want %d:\n%s", len(g), len(want), g[:min(len(g), 200)])
 	}

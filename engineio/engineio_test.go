@@ -364,11 +364,18 @@ func TestMaxPayload(t *testing.T) {
 	}
 }
 
+// TestHeartbeatPolling: the server pings a polling client every
+// PingInterval and closes the session when a pong does not come within
+// PingTimeout. The pongs go to a server with a long PingTimeout (which
+// only bounds a hang: a pong that is slow on a busy machine is still in
+// time), the missing pong to one with a short PingTimeout and a
+// PingInterval long enough for the client's first poll to be there
+// before the ping is due.
 func TestHeartbeatPolling(t *testing.T) {
 	checkGoroutines(t)
-	e := newEnv(t, &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 200 * time.Millisecond}, nil)
+	e := newEnv(t, &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: waitTimeout}, nil)
 	sid, od := e.handshake()
-	if od.PingInterval != 50 || od.PingTimeout != 200 {
+	if od.PingInterval != 50 || od.PingTimeout != int(waitTimeout/time.Millisecond) {
 		t.Errorf("open %+v", od)
 	}
 	for range 3 {
@@ -377,29 +384,34 @@ func TestHeartbeatPolling(t *testing.T) {
 		}
 		e.post(sid, "3")
 	}
-	// No pong: the session closes, and the waiting poll gets a close packet.
-	if body := e.poll(sid); body != "2" {
-		t.Fatalf("poll = %q", body)
-	}
-	if body := e.poll(sid); body != "1" {
-		t.Errorf("poll = %q, want the close packet", body)
-	}
 	e.nextConn()
-	if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout {
-		t.Errorf("reason %q", cl.reason)
-	}
 	// A ping from a v4 client is an error.
-	sid, _ = e.handshake()
-	e.nextConn()
 	e.post(sid, "2")
 	if cl := e.nextClose(); cl.reason != engineio.ReasonTransportError {
 		t.Errorf("v4 client ping: reason %q", cl.reason)
 	}
+
+	// No pong: the session closes, and the waiting poll gets a close packet.
+	short := newEnv(t, &engineio.Options{PingInterval: time.Second, PingTimeout: 50 * time.Millisecond}, nil)
+	sid, _ = short.handshake()
+	if body := short.poll(sid); body != "2" {
+		t.Fatalf("poll = %q", body)
+	}
+	if body := short.poll(sid); body != "1" {
+		t.Errorf("poll = %q, want the close packet", body)
+	}
+	short.nextConn()
+	if cl := short.nextClose(); cl.reason != engineio.ReasonPingTimeout {
+		t.Errorf("reason %q", cl.reason)
+	}
 }
 
+// TestHeartbeatWebSocket: as TestHeartbeatPolling, over WebSocket, where
+// the server sends its pings without waiting for the client: the short
+// PingTimeout applies only to the ping the client leaves unanswered.
 func TestHeartbeatWebSocket(t *testing.T) {
 	checkGoroutines(t)
-	e := newEnv(t, &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}, nil)
+	e := newEnv(t, &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: waitTimeout}, nil)
 	c := e.dial("EIO=4&transport=websocket")
 	read(t, c)
 	for range 3 {
@@ -408,11 +420,15 @@ func TestHeartbeatWebSocket(t *testing.T) {
 		}
 		write(t, c, "3")
 	}
+
+	short := newEnv(t, &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}, nil)
+	c = short.dial("EIO=4&transport=websocket")
+	read(t, c)
 	if _, msg := read(t, c); msg != "2" {
 		t.Fatalf("got %q, want a ping", msg)
 	}
-	e.nextConn()
-	if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout {
+	short.nextConn()
+	if cl := short.nextClose(); cl.reason != engineio.ReasonPingTimeout {
 		t.Errorf("reason %q", cl.reason)
 	}
 	if _, _, err := c.ReadMessage(nil); err == nil {

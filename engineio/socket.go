@@ -550,6 +550,9 @@ type finalized struct {
 	// The transfers to cut short: a POST body still arriving, and the
 	// poll response of a client that missed its heartbeat.
 	postRead, pollWrite *http.ResponseController
+	// retire: the session stays a while for a late poll (lateNoop as the
+	// session closed; a poll may take it before afterClose runs).
+	retire bool
 }
 
 // finalizeLocked marks the session closed. A pending poll gets pollPkts
@@ -572,7 +575,7 @@ func (s *Socket) finalizeLocked(reason string, err error, pollPkts []outgoing) *
 	}
 	s.endPollLocked(pollPkts...)
 	s.takeQueueLocked()
-	fin := &finalized{probe: s.stopProbeLocked(), postRead: c.postRead}
+	fin := &finalized{probe: s.stopProbeLocked(), postRead: c.postRead, retire: s.lateNoop}
 	if reason == ReasonPingTimeout {
 		fin.pollWrite = c.pollWrite
 	}
@@ -591,7 +594,7 @@ func (s *Socket) afterClose(fin *finalized) {
 	if fin == nil {
 		return
 	}
-	if s.lateNoop {
+	if fin.retire {
 		s.srv.retire(s)
 	} else {
 		s.srv.remove(s)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,23 +18,28 @@ import (
 // deadline per batch. In v4 the client either does not answer pings (it
 // cannot see them) or sends pongs blindly, without reading; in v3 it keeps
 // pinging the server but never reads. Both of the last two are cut off as
-// stalled writers.
+// stalled writers. The first is cut off by the missing pong, or as a
+// stalled writer when the ping's timer ran so late (a busy machine) that
+// the writer had been blocked for PingInterval+PingTimeout by then. The
+// ping timeout (1 s) is long enough for the blind heartbeats of a client
+// on a busy machine to come in time: only the stalled writer cuts those
+// off.
 func TestStuckWriter(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		v3        bool
-		heartbeat string // what the client sends blindly, every 20 ms
-		wantErr   error
+		heartbeat string  // what the client sends blindly, every 20 ms
+		wantErrs  []error // the close's error is one of them
 	}{
-		{"v4", false, "", nil},
-		{"v4 blind pongs", false, "3", engineio.ErrStalledWriter},
-		{"v3", true, "2", engineio.ErrStalledWriter},
+		{"v4", false, "", []error{nil, engineio.ErrStalledWriter}},
+		{"v4 blind pongs", false, "3", []error{engineio.ErrStalledWriter}},
+		{"v3", true, "2", []error{engineio.ErrStalledWriter}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
 			e := newEnv(t, &engineio.Options{
 				PingInterval:   100 * time.Millisecond,
-				PingTimeout:    100 * time.Millisecond,
+				PingTimeout:    time.Second,
 				AllowEIO3:      true,
 				SendQueue:      100_000,
 				SendQueueBytes: 1 << 40,
@@ -70,8 +76,9 @@ func TestStuckWriter(t *testing.T) {
 					break
 				}
 			}
-			if cl := e.nextClose(); cl.reason != engineio.ReasonPingTimeout || !errors.Is(cl.err, tc.wantErr) {
-				t.Errorf("reason %q (%v), want %q (%v)", cl.reason, cl.err, engineio.ReasonPingTimeout, tc.wantErr)
+			cl := e.nextClose()
+			if cl.reason != engineio.ReasonPingTimeout || !slices.ContainsFunc(tc.wantErrs, func(want error) bool { return errors.Is(cl.err, want) }) {
+				t.Errorf("reason %q (%v), want %q (one of %v)", cl.reason, cl.err, engineio.ReasonPingTimeout, tc.wantErrs)
 			}
 			// The server cut the connection in the middle of its batch:
 			// the client finds what the socket buffers held, then the

@@ -65,6 +65,11 @@ func (w *wheel) initLocked(cfg *config, now int64) {
 func (w *wheel) schedule(s *Socket, at int64, early bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.scheduleLocked(s, at, early)
+}
+
+// scheduleLocked is schedule with w.mu held.
+func (w *wheel) scheduleLocked(s *Socket, at int64, early bool) {
 	if w.tick == 0 {
 		w.initLocked(&s.srv.cfg, mono(time.Now()))
 	}

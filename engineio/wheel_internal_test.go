@@ -45,28 +45,34 @@ func TestWheel(t *testing.T) {
 	plans := make(map[*Socket]*plan, n)
 	span := int64(srv.cfg.PingInterval + srv.cfg.PingTimeout)
 	mu.Lock()
+	// The wheel runs nothing until every plan is made: a heartbeat due
+	// early in the turn could otherwise run before the test stops or
+	// reschedules it, when the setup is slow (a busy machine). Those due
+	// meanwhile run late, which a deadline may and a ping too.
+	w.mu.Lock()
 	for i := range n {
 		s := &Socket{srv: srv}
 		p := &plan{at: mono(time.Now()) + rand.Int64N(span), early: i%2 == 0}
-		w.schedule(s, p.at, p.early)
+		w.scheduleLocked(s, p.at, p.early)
 		switch i % 5 {
 		case 1: // rescheduled later, then earlier: the last one counts
-			w.schedule(s, p.at+span/2, p.early)
+			w.scheduleLocked(s, p.at+span/2, p.early)
 			p.at = mono(time.Now()) + rand.Int64N(span)
-			w.schedule(s, p.at, p.early)
+			w.scheduleLocked(s, p.at, p.early)
 		case 2: // stopped
-			w.stop(s)
+			s.hbAt = 0 // w.stop
 			p.stopped = true
 		case 3: // stopped, then scheduled again
-			w.stop(s)
+			s.hbAt = 0 // w.stop
 			p.at = mono(time.Now()) + rand.Int64N(span)
-			w.schedule(s, p.at, p.early)
+			w.scheduleLocked(s, p.at, p.early)
 		}
 		if !p.stopped {
 			want++
 		}
 		plans[s] = p
 	}
+	w.mu.Unlock()
 	mu.Unlock()
 	select {
 	case <-done:

@@ -190,15 +190,17 @@ func (n *Namespace) connect(c *connection, auth json.RawMessage) {
 		return
 	}
 
-	// Connected: join the own room, send CONNECT and what was held.
+	// Connected: join the own room, end the connect timeout (before the
+	// CONNECT goes out: a client that got it must not be closed by the
+	// timeout), send CONNECT and what was held.
 	s.connected.Store(true)
 	n.local.connected(s)
+	c.connected()
 	data, _ := json.Marshal(parser.ConnectData{SID: s.id, PID: s.pid})
 	if c.v3() {
 		data = nil
 	}
 	s.release(&parser.Packet{Type: parser.Connect, Data: data})
-	c.connected()
 
 	for _, fn := range n.connectionHandlers() {
 		if !s.Connected() {

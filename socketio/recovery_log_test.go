@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,6 +268,20 @@ func TestRecoveryLogTimer(t *testing.T) {
 		},
 	}})
 	a := srv.Of("/").Adapter().(*InMemoryAdapter)
+	// The adapter's clock stands still until the packets are logged and
+	// counted: a busy machine could otherwise let the 20 ms window pass
+	// before then. The timer is the real one.
+	start := time.Now()
+	var frozen atomic.Bool
+	frozen.Store(true)
+	a.mu.Lock()
+	a.now = func() time.Time {
+		if frozen.Load() {
+			return start
+		}
+		return time.Now()
+	}
+	a.mu.Unlock()
 	_ = a.PersistSession(&SessionToPersist{SID: "s", PID: "p", Rooms: []string{"r"}})
 	for i := range 3 {
 		_ = srv.To("r").Emit("m", i)
@@ -274,6 +289,7 @@ func TestRecoveryLogTimer(t *testing.T) {
 	if n, _ := a.RecoveryLogSize(); n != 3 {
 		t.Fatalf("log holds %d packets, want 3", n)
 	}
+	frozen.Store(false)
 	empty := func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()

@@ -205,12 +205,14 @@ func TestEcho(t *testing.T) {
 }
 
 // TestSendDuringUpgrade sends while the session upgrades: every message
-// arrives once, in order.
+// arrives once, in order. The server's send queue holds all the echoes: a
+// client slow to poll (a busy machine) may let most of them pile up, and
+// past the default SendQueue the server rightly closes the session.
 func TestSendDuringUpgrade(t *testing.T) {
-	e := newEchoServer(t, nil, false)
+	const n = 2000
+	e := newEchoServer(t, &engineio.Options{SendQueue: n}, false)
 	r := newRecorder()
 	c := dial(t, e.url, r.options(nil))
-	const n = 2000
 	go func() {
 		for i := range n {
 			if err := c.Send(client.Packet{Data: fmt.Appendf(nil, "%d", i)}); err != nil {
@@ -232,17 +234,21 @@ func TestSendDuringUpgrade(t *testing.T) {
 
 // TestHeartbeat keeps sessions alive over many short heartbeats of the
 // server (v4: the server pings; v3: the client does): the server would
-// close a session whose client does not answer.
+// close a session whose client does not answer. The ping timeout is long
+// enough for a client on a busy machine to answer in time; the test runs
+// longer than a ping interval and timeout, so that a client that never
+// answered would have been cut off.
 func TestHeartbeat(t *testing.T) {
+	const interval, timeout = 30 * time.Millisecond, time.Second
 	for _, proto := range []int{4, 3} {
 		for _, tr := range []string{"polling", "websocket"} {
 			t.Run(fmt.Sprintf("v%d %s", proto, tr), func(t *testing.T) {
-				e := newEchoServer(t, &engineio.Options{AllowEIO3: true, PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond}, false)
+				e := newEchoServer(t, &engineio.Options{AllowEIO3: true, PingInterval: interval, PingTimeout: timeout}, false)
 				r := newRecorder()
 				c := dial(t, e.url, r.options(&client.Options{Protocol: proto, Transports: []string{tr}}))
 				sock := wait(t, e.socks, "the session")
-				// 20 heartbeats, and an echo after them.
-				time.Sleep(20 * 30 * time.Millisecond)
+				// Many heartbeats, and an echo after them.
+				time.Sleep(interval + timeout + 300*time.Millisecond)
 				if err := c.Send(client.Packet{Data: []byte("still here")}); err != nil {
 					t.Fatal(err)
 				}

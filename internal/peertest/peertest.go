@@ -6,16 +6,21 @@
 package peertest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -96,10 +101,12 @@ func RunScript[E any](t testing.TB, node string, timeout time.Duration, script s
 // Redis is a redis-server started for a test.
 type Redis struct {
 	// Addr is its address on loopback, host:port.
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
-	args []string
+	Addr   string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	out    *syncBuffer   // what it logged (redis-server logs on stdout)
+	dir    string
+	args   []string
 }
 
 // URL returns the redis:// URL of the server.
@@ -113,40 +120,152 @@ func StartRedis(t testing.TB) *Redis {
 	if err != nil {
 		Missing(t, "redis-server not found in PATH")
 	}
-	r := &Redis{dir: t.TempDir()}
-	r.args = []string{"--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("peertest: %v", err)
-	}
-	r.args[1] = fmt.Sprint(port)
-	r.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	r.start(t, bin)
-	t.Cleanup(func() { r.stop() })
-	return r
+	dir := t.TempDir()
+	return startOnFreePorts(t, bin, 1, func(ports []int) *Redis {
+		return &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			args: []string{"--port", fmt.Sprint(ports[0]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}}
+	})
 }
 
-func (r *Redis) start(t testing.TB, bin string) {
+// startAttempts is how many times startOnFreePorts picks new ports for a
+// server that could not listen on the ones it was given.
+const startAttempts = 5
+
+// startOnFreePorts starts the server that newRedis describes for n
+// distinct free loopback ports, and kills it when the test ends. A port
+// is free when picked but may be taken before the server binds it (by
+// another test's listener, or as the local port of an outgoing
+// connection, which comes from the same range): the server then exits,
+// and it is started again on new ports.
+func startOnFreePorts(t testing.TB, bin string, n int, newRedis func(ports []int) *Redis) *Redis {
 	t.Helper()
-	r.cmd = exec.Command(bin, r.args...)
-	var errOut bytes.Buffer
-	r.cmd.Stderr = &errOut
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("peertest: failed to start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	for attempt := 1; ; attempt++ {
+		ports, err := freePorts(n)
+		if err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		r := newRedis(ports)
+		err = r.start(bin)
 		if err == nil {
-			c.Close()
-			return
+			t.Cleanup(r.stop)
+			return r
+		}
+		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+			t.Fatalf("peertest: %v", err)
+		}
+		t.Logf("peertest: %v; trying other ports", err)
+	}
+}
+
+// errPortTaken is the error of a server that exited because one of its
+// ports was taken.
+var errPortTaken = errors.New("a port was taken")
+
+// startTimeout bounds the wait for a started server to answer: only a
+// hang takes that long.
+const startTimeout = 30 * time.Second
+
+// start starts the server and waits until it answers on r.Addr: until
+// INFO there gives the started process's id (not another server's that
+// took the port). A server that exits first returns an error with what
+// it logged, which wraps errPortTaken when it could not bind its port.
+func (r *Redis) start(bin string) error {
+	r.cmd = exec.Command(bin, r.args...)
+	r.out = &syncBuffer{}
+	r.cmd.Stdout = r.out
+	r.cmd.Stderr = r.out
+	if err := r.cmd.Start(); err != nil {
+		r.cmd = nil
+		return fmt.Errorf("failed to start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	r.exited = exited
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait()
+		close(exited)
+	}(r.cmd)
+	pid := r.cmd.Process.Pid
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := probe(r.Addr, pid, exited)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			r.cmd = nil
+			out := r.out.String()
+			if strings.Contains(out, "Address already in use") {
+				return fmt.Errorf("redis-server could not listen on %s: %w:\n%s", r.Addr, errPortTaken, out)
+			}
+			return fmt.Errorf("redis-server on %s exited before answering:\n%s", r.Addr, out)
+		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			r.stop()
-			t.Fatalf("peertest: redis-server did not listen on %s: %v (%s)", r.Addr, err, errOut.String())
+			return fmt.Errorf("redis-server did not answer on %s within %v: %w\n%s", r.Addr, startTimeout, err, r.out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// probe asks the server at addr for INFO server and checks that it is the
+// process pid. It gives up when exited is closed (another listener on
+// the port may not answer).
+func probe(addr string, pid int, exited <-chan struct{}) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-exited:
+			c.Close()
+		case <-stop:
+		}
+	}()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"); err != nil {
+		return fmt.Errorf("failed to send INFO to %s: %w", addr, err)
+	}
+	br := bufio.NewReader(c)
+	head, err := br.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("failed to read INFO from %s: %w", addr, err)
+	}
+	size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if !strings.HasPrefix(head, "$") || err != nil || size < 0 {
+		return fmt.Errorf("INFO on %s answered %q", addr, strings.TrimSpace(head))
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return fmt.Errorf("failed to read INFO from %s: %w", addr, err)
+	}
+	if !strings.Contains(string(body), fmt.Sprintf("\nprocess_id:%d\r", pid)) {
+		return fmt.Errorf("the server on %s is not the redis-server started (pid %d)", addr, pid)
+	}
+	return nil
+}
+
+// syncBuffer is a bytes.Buffer that a process may write while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Kill kills the server at once (SIGKILL), as a crash would.
@@ -187,25 +306,32 @@ func (r *Redis) Restart(t testing.TB) {
 	t.Helper()
 	r.stop()
 	bin, _ := exec.LookPath("redis-server")
-	r.start(t, bin)
+	if err := r.start(bin); err != nil {
+		t.Fatalf("peertest: restart: %v", err)
+	}
 }
 
 func (r *Redis) stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
+		<-r.exited
 		r.cmd = nil
 	}
 }
 
-// freePort returns a TCP port free on loopback right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("failed to find a free port: %w", err)
+// freePorts returns n distinct TCP ports free on loopback right now.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		// Each stays bound until all are picked, so that they differ.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("failed to find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // RedisCluster is a Redis Cluster started for a test, every slot
@@ -260,23 +386,18 @@ func StartRedisClusterReplicas(t testing.TB, masters, replicas int) *RedisCluste
 	for range total {
 		// The cluster bus gets a free port of its own rather than the
 		// default port+10000, which may be taken.
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("peertest: %v", err)
-		}
-		bus, err := freePort()
-		if err != nil {
-			t.Fatalf("peertest: %v", err)
-		}
-		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-		r.args = []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", r.dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(r.dir, "nodes.conf"),
-			"--cluster-port", fmt.Sprint(bus), "--cluster-node-timeout", "2000",
-			// Replicas get a replication offset within a second: CLUSTER
-			// SLOTS omits a replica until it has one.
-			"--repl-ping-replica-period", "1"}
-		r.start(t, bin)
-		t.Cleanup(r.stop)
+		r := startOnFreePorts(t, bin, 2, func(ports []int) *Redis {
+			// A new directory each time: a node that could not listen
+			// may have written its nodes.conf.
+			dir := t.TempDir()
+			return &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+				args: []string{"--port", fmt.Sprint(ports[0]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+					"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+					"--cluster-port", fmt.Sprint(ports[1]), "--cluster-node-timeout", "2000",
+					// Replicas get a replication offset within a second: CLUSTER
+					// SLOTS omits a replica until it has one.
+					"--repl-ping-replica-period", "1"}}
+		})
 		c.Nodes = append(c.Nodes, r)
 		create = append(create, r.Addr)
 	}
@@ -533,37 +654,29 @@ func startRedisSentinel(t testing.TB, masterArgs ...string) *RedisSentinel {
 	}
 	s := &RedisSentinel{MasterSet: "tether", cli: cli}
 	server := func(extra ...string) *Redis {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("peertest: %v", err)
-		}
-		r := &Redis{dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-		r.args = append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}, extra...)
-		r.start(t, bin)
-		t.Cleanup(r.stop)
-		return r
+		dir := t.TempDir()
+		return startOnFreePorts(t, bin, 1, func(ports []int) *Redis {
+			return &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+				args: append([]string{"--port", fmt.Sprint(ports[0]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, extra...)}
+		})
 	}
 	s.Master = server(masterArgs...)
 	mhost, mport, _ := net.SplitHostPort(s.Master.Addr)
 	s.Replica = server("--replicaof", mhost, mport)
 	s.waitInfo(t, s.Replica, "replication", "master_link_status:up")
 
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("peertest: %v", err)
-	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
-		"sentinel monitor %s %s %s 1\n"+
-		"sentinel down-after-milliseconds %[3]s 1000\n"+
-		"sentinel failover-timeout %[3]s 10000\n", port, dir, s.MasterSet, mhost, mport)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatalf("peertest: %v", err)
-	}
-	s.Sentinel = &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{conf, "--sentinel"}}
-	s.Sentinel.start(t, bin)
-	t.Cleanup(s.Sentinel.stop)
+	s.Sentinel = startOnFreePorts(t, bin, 1, func(ports []int) *Redis {
+		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
+			"sentinel monitor %s %s %s 1\n"+
+			"sentinel down-after-milliseconds %[3]s 1000\n"+
+			"sentinel failover-timeout %[3]s 10000\n", ports[0], dir, s.MasterSet, mhost, mport)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatalf("peertest: %v", err)
+		}
+		return &Redis{dir: dir, Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), args: []string{conf, "--sentinel"}}
+	})
 	// The sentinel learns of the replica from the master's INFO.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

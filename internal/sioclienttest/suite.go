@@ -31,8 +31,9 @@ const waitTimeout = 10 * time.Second
 // Config says what server a test needs.
 type Config struct {
 	// Recovery turns connection state recovery on, with a short heartbeat
-	// (100 ms ping interval, 200 ms ping timeout) so that the server soon
-	// notices a polling client that is gone.
+	// (100 ms ping interval) so that the server soon notices a polling
+	// client that is gone; the ping timeout (1 s) leaves a client on a
+	// busy machine time to answer.
 	Recovery bool
 }
 
@@ -571,10 +572,14 @@ func testAckTimeout(t *testing.T, newServer NewServer) {
 	}
 	res := make(chan error, 1)
 	go func() {
-		_, err := s.EmitWithAck(ctxT(t), "ignore")
+		// "record" has no acknowledgement either, and tells when it came.
+		_, err := s.EmitWithAck(ctxT(t), "record", "unanswered")
 		res <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let it go out (an earlier drop would buffer it)
+	// It went out (a drop before would have buffered it).
+	if r := wait(t, srv.Recorded(), "the event"); r != `"unanswered"` {
+		t.Fatalf("recorded %s", r)
+	}
 	cut(t, srv.Proxy(), s)
 	if err := wait(t, res, "the failed ack"); !errors.Is(err, client.ErrDisconnected) {
 		t.Fatalf("EmitWithAck across a drop: %v", err)

@@ -35,7 +35,7 @@ func newServer(t *testing.T, cfg sioclienttest.Config) sioclienttest.Server {
 	t.Helper()
 	var opts socketio.Options
 	if cfg.Recovery {
-		opts.Options = engineio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 200 * time.Millisecond}
+		opts.Options = engineio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: time.Second}
 		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{}
 	}
 	s := &server{

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/internal/peertest"
 	"github.com/tether-rt/tether/internal/siotest"
 )
@@ -123,8 +125,20 @@ func TestKillNode(t *testing.T) {
 	}
 	pub := siotest.Dial(t, nodes[0].url, nil)
 	subscribe(pub)
-	// The nodes keep each session within a second of its subscription.
-	time.Sleep(1500 * time.Millisecond)
+	// The nodes keep each session within a second of its subscription
+	// (later on a busy machine): wait until Redis has them all.
+	rc, err := redis.Connect(context.Background(), r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for _, rcv := range receivers {
+		pid := rcv.clients[0].PID
+		waitUntil(t, "the session of "+rcv.clients[0].SID+" to be kept", func() bool {
+			n, err := rc.Do(context.Background(), rc.B().Exists().Key("sio:session:"+pid).Build()).AsInt64()
+			return err == nil && n == 1
+		})
+	}
 
 	const total, killAt = 60, 20
 	publish := func(seq int) {
@@ -254,7 +268,22 @@ func TestRedisRestartDuringTraffic(t *testing.T) {
 					return resp.StatusCode == http.StatusOK
 				})
 			}
-			waitUntil(t, "broadcasts to cross again", crossed)
+			// A node's Redis client has several connections (rueidis: 4
+			// for a single server), one picked at random per keyed command
+			// (XADD), each holding the error of the restart until a
+			// command uses it (that command fails, its message is lost:
+			// publishing is at most once while the broker fails). Probe
+			// until many cross in a row, so that every connection was
+			// renewed before the messages that must arrive.
+			streak := 0
+			waitUntil(t, "broadcasts to cross again, 30 in a row", func() bool {
+				if crossed() {
+					streak++
+				} else {
+					streak = 0
+				}
+				return streak >= 30
+			})
 			publish(13, 23)
 			seqs := func(c *siotest.Client, n int) []int {
 				var got []int

@@ -42,7 +42,7 @@ if (recovery) {
   Object.assign(opts, {
     connectionStateRecovery: { maxDisconnectionDuration: 120000 },
     pingInterval: 100,
-    pingTimeout: 200,
+    pingTimeout: 1000,
   });
 }
 const io = new Server(http, opts);
