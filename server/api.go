@@ -212,9 +212,31 @@ func (s *Server) apiEmit(w http.ResponseWriter, r *http.Request) (int, any) {
 		ids, err := op.Local().AllSockets(ctx)
 		return len(ids), err
 	}
+	// In a cluster, the answer waits until the broker has the event: a
+	// 202 tells the backend that the other servers will get it.
+	marker, _ := nsp.Adapter().(socketio.PublishMarker)
+	var confirm func(func(error))
+	if marker != nil {
+		confirm = marker.MarkPublish()
+	}
 	n, err := s.emit(rules, op, count, req.Event, data, meta)
 	if err != nil {
 		return http.StatusInternalServerError, apiError("failed to emit: %v", err)
+	}
+	if confirm != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
+		defer cancel()
+		errc := make(chan error, 1)
+		confirm(func(err error) { errc <- err })
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			s.log.Warn("failed to publish to the other servers", "namespace", nsp.Name(), "err", err)
+			return http.StatusServiceUnavailable, apiError("emitted on this server; failed to publish to the other servers: %v", err)
+		}
 	}
 	return http.StatusAccepted, map[string]int{"receivers": n}
 }

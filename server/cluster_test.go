@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/internal/peertest"
@@ -384,6 +385,62 @@ func TestClusterAPIMembershipPresence(t *testing.T) {
 			if d := next(); len(d.Leaves) != 1 || d.Leaves[0].ID != b.SID || len(d.Joins) != 0 {
 				t.Fatalf("after the leave, presence:diff = %+v, want b left", d)
 			}
+		})
+	}
+}
+
+// TestClusterPublishAckAfterBroker checks that a client's publish, and the
+// backend's /api/emit, are acknowledged only once Redis has the event:
+// while Redis hangs, no acknowledgement comes; when it answers again the
+// acknowledgement is ok and the other node's member gets the event; when
+// it does not answer in time the publish is refused, not acknowledged.
+func TestClusterPublishAckAfterBroker(t *testing.T) {
+	for _, adapter := range []string{ClusterPubSub, ClusterStreams} {
+		t.Run(adapter, func(t *testing.T) {
+			rd := peertest.StartRedis(t)
+			nodes := clusterNodes(t, rd.URL(), adapter, 2)
+			a := siotest.Dial(t, nodes[0].testURL, nil)
+			b := siotest.Dial(t, nodes[1].testURL, nil)
+			for _, c := range []*siotest.Client{a, b} {
+				if res := c.Call("subscribe", map[string]any{"room": "lobby"}); !strings.Contains(string(res[0]), `"ok":true`) {
+					t.Fatalf("subscribe: %s", res[0])
+				}
+			}
+			settle(t, nodes)
+
+			rd.Pause(t)
+			ack := a.Go("publish", map[string]any{"room": "lobby", "event": "news", "data": 1})
+			api := make(chan int, 1)
+			go func() {
+				status, _ := apiRequest(t, nodes[0].testURL, "POST", "/api/emit", `{"rooms":["lobby"],"event":"api","data":1}`)
+				api <- status
+			}()
+			select {
+			case res := <-ack:
+				t.Fatalf("publish acknowledged (%s) while Redis hung", res[0])
+			case status := <-api:
+				t.Fatalf("/api/emit answered %d while Redis hung", status)
+			case <-time.After(300 * time.Millisecond): // Redis stays paused far longer
+			}
+			rd.Resume(t)
+			if res := <-ack; !strings.Contains(string(res[0]), `"ok":true`) {
+				t.Fatalf("publish after Redis answered again: %s", res[0])
+			}
+			if status := <-api; status != http.StatusAccepted {
+				t.Fatalf("/api/emit after Redis answered again: %d", status)
+			}
+			if e := b.Next("news"); string(e.Args[0]) != "1" {
+				t.Fatalf("b got %s", e.Raw)
+			}
+			b.Next("api")
+
+			// Redis hangs past the time a publish may wait: refused.
+			rd.Pause(t)
+			res := a.Call("publish", map[string]any{"room": "lobby", "event": "late", "data": 2})
+			if !strings.Contains(string(res[0]), `"ok":false`) || !strings.Contains(string(res[0]), ReasonInternal) {
+				t.Fatalf("publish while Redis hung past the wait: %s, want refused", res[0])
+			}
+			rd.Resume(t)
 		})
 	}
 }

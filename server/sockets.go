@@ -314,18 +314,22 @@ func handle(fn func(st *sockState, args []json.RawMessage) result) socketio.Even
 }
 
 // handleRaw is handle for a built-in event whose arguments keep their
-// binary parts (see socketio.Socket.OnRaw).
-func handleRaw(fn func(st *sockState, args []socketio.RawArg) result) socketio.RawEventHandler {
+// binary parts (see socketio.Socket.OnRaw), and whose result may come
+// later: fn calls reply exactly once, perhaps from another goroutine (a
+// publish is acknowledged once the broker has it). A graceful shutdown
+// waits for the reply.
+func handleRaw(fn func(st *sockState, args []socketio.RawArg, reply func(result))) socketio.RawEventHandler {
 	return func(sock *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
 		st := stateOf(sock)
 		if !st.srv.track(ack) {
 			return
 		}
-		defer st.srv.leave()
-		res := fn(st, args)
-		if ack != nil {
-			_ = ack(res)
-		}
+		fn(st, args, func(res result) {
+			if ack != nil {
+				_ = ack(res)
+			}
+			st.srv.leave()
+		})
 	}
 }
 
@@ -550,8 +554,52 @@ var reservedEvents = map[string]bool{
 }
 
 // onPublish relays an event to a room. The data's binary parts (Buffers,
-// ArrayBuffers...) reach the receivers as binary.
-func (st *sockState) onPublish(args []socketio.RawArg) result {
+// ArrayBuffers...) reach the receivers as binary. In a cluster, the
+// acknowledgement waits until the broker has the event (see
+// confirmPublish).
+func (st *sockState) onPublish(args []socketio.RawArg, reply func(result)) {
+	marker, _ := st.rules.nsp.Adapter().(socketio.PublishMarker)
+	var confirm func(func(error))
+	if marker != nil {
+		confirm = marker.MarkPublish()
+	}
+	res := st.publish(args)
+	if confirm == nil || res["ok"] != true {
+		reply(res)
+		return
+	}
+	st.srv.confirmPublish(st.rules, confirm, res, reply)
+}
+
+// confirmPublish replies res once the broker has what was queued for the
+// other servers since the mark (confirm, see socketio.PublishMarker), or
+// refuses with ReasonInternal when it was not published (then the
+// client's retry may make a duplicate, never a loss) or the broker takes
+// longer than opTimeout. Acknowledging at once would tell the client its
+// event was sent while it is still queued on this server, lost if the
+// server dies.
+func (s *Server) confirmPublish(r *nsRules, confirm func(func(error)), res result, reply func(result)) {
+	var once sync.Once
+	answer := func(err error) {
+		once.Do(func() {
+			if err != nil {
+				s.log.Warn("failed to publish to the other servers", "namespace", r.cfg.Name, "err", err)
+				reply(refused(ReasonInternal))
+				return
+			}
+			reply(res)
+		})
+	}
+	timer := time.AfterFunc(opTimeout, func() { answer(errors.New("the broker did not confirm in time")) })
+	confirm(func(err error) {
+		timer.Stop()
+		answer(err)
+	})
+}
+
+// publish is onPublish's checks and broadcast; its result is the
+// acknowledgement before the broker's confirmation.
+func (st *sockState) publish(args []socketio.RawArg) result {
 	mode := st.rules.cfg.Publish
 	if mode == PublishNone {
 		return refused(ReasonPublishDisabled)

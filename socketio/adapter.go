@@ -160,6 +160,22 @@ type Adapter interface {
 	RestoreSession(pid, offset string, attach func(*Session)) (*Session, error)
 }
 
+// PublishMarker is implemented by adapters whose operations publish to the
+// other servers asynchronously: Broadcast returns once the packet is
+// delivered locally and queued for the broker. Whoever tells a client its
+// broadcast went out (an acknowledgement) calls MarkPublish before the
+// operations and the returned confirm after them: confirm calls done,
+// without blocking and perhaps on another goroutine, once what they queued
+// is published, with nil when it all reached the broker and an error
+// wrapping [ErrNotPublished] when any of it did not (failed, dropped by a
+// full queue, or refused at Close). Adapters may be conservative: another
+// operation's failure in the same interval may count, so that a
+// confirmation may wrongly fail (the client retries), never wrongly
+// succeed. done must not block.
+type PublishMarker interface {
+	MarkPublish() (confirm func(done func(error)))
+}
+
 // AdapterHost is a namespace as its adapter sees it: its name, its sockets
 // on this server, and the handlers of events other servers send it. It is
 // all an adapter needs of the socket layer.

@@ -57,6 +57,9 @@ var (
 	// returns what the others answered along with it (FetchSockets,
 	// AllSockets, ServerSideEmitWithAck).
 	ErrPartialResult = errors.New("some servers did not answer in time")
+	// ErrNotPublished is wrapped by a [PublishMarker]'s confirmation when
+	// a message for the other servers was not published.
+	ErrNotPublished = errors.New("a message for the other servers was not published")
 )
 
 // EventHandler handles an event. args are the event's arguments (binary

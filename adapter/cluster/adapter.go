@@ -296,6 +296,26 @@ func (a *Adapter) Settle(ctx context.Context) error {
 // the other operations return before the broker has their messages.
 func (a *Adapter) Flush(ctx context.Context) error { return a.out.flush(ctx) }
 
+// MarkPublish implements socketio.PublishMarker: the mark is a count of
+// the messages not published so far, and confirm queues an item that the
+// publisher runs once what was queued before it is published or failed
+// (it never waits for a batch of its own).
+func (a *Adapter) MarkPublish() (confirm func(done func(error))) {
+	o := a.out
+	before := o.failures.Load()
+	return func(done func(error)) {
+		o.add(outItem{mark: func(failures uint64, err error) {
+			switch {
+			case err != nil:
+				err = fmt.Errorf("%w: %w", socketio.ErrNotPublished, err)
+			case failures != before:
+				err = fmt.Errorf("%w (%d since the mark)", socketio.ErrNotPublished, failures-before)
+			}
+			done(err)
+		}})
+	}
+}
+
 // UID returns this server's id in the cluster.
 func (a *Adapter) UID() string { return a.uid }
 

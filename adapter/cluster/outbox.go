@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,9 +46,11 @@ type outItem struct {
 	to    string
 	after func(offset string)
 	size  int
-	// flushed, for a mark of Flush (no message), is closed once what was
-	// queued before it is published.
-	flushed chan struct{}
+	// mark, for a mark (no message), is called once what was queued
+	// before it is published or failed, with the count of messages that
+	// failed by then (outbox.failures), or with errClosing when the mark
+	// came after Close.
+	mark func(failures uint64, err error)
 }
 
 // outbox is an adapter's publish queue: publishing never blocks the
@@ -76,6 +79,11 @@ type outbox struct {
 	closing  bool
 	wake     chan struct{}
 	done     chan struct{}
+
+	// failures counts the messages that were not published: failed,
+	// dropped (queue full) or refused (closing). A mark compares it with
+	// the count when it was taken (see PublishMark).
+	failures atomic.Uint64
 }
 
 func newOutbox(a *Adapter) *outbox {
@@ -122,8 +130,11 @@ func (o *outbox) add(it outItem) (queued, attached bool) {
 	}
 	o.mu.Unlock()
 	if err != nil {
-		if it.flushed != nil {
-			close(it.flushed)
+		if it.m != nil {
+			o.failures.Add(1)
+		}
+		if it.mark != nil {
+			it.mark(o.failures.Load(), err)
 		}
 		if obs := o.a.opts.Observer; obs != nil && err == ErrDropped {
 			obs.Published(o.a.nsp, it.m.Type, err)
@@ -141,7 +152,7 @@ func (o *outbox) add(it outItem) (queued, attached bool) {
 // or ctx is done.
 func (o *outbox) flush(ctx context.Context) error {
 	f := make(chan struct{})
-	o.add(outItem{flushed: f})
+	o.add(outItem{mark: func(uint64, error) { close(f) }})
 	select {
 	case <-f:
 		return nil
@@ -183,11 +194,11 @@ func (o *outbox) run() {
 				}
 				break
 			}
-			if f := batch[0].flushed; f != nil {
+			if mark := batch[0].mark; mark != nil {
 				o.mu.Lock()
 				o.inflight = nil
 				o.mu.Unlock()
-				close(f)
+				mark(o.failures.Load(), nil)
 				continue
 			}
 			if closing && failing {
@@ -244,8 +255,8 @@ func (o *outbox) run() {
 // every server, or one response. The caller holds o.mu.
 func (o *outbox) take() []outItem {
 	n := 0
-	for n < len(o.q) && n < outChunk && (n == 0 || o.q[n].to == "" && o.q[n].flushed == nil) {
-		if o.q[n].to != "" || o.q[n].flushed != nil {
+	for n < len(o.q) && n < outChunk && (n == 0 || o.q[n].to == "" && o.q[n].mark == nil) {
+		if o.q[n].to != "" || o.q[n].mark != nil {
 			n = 1
 			break
 		}
@@ -270,6 +281,7 @@ func (o *outbox) take() []outItem {
 // published reports one message's outcome.
 func (o *outbox) published(m *Message, err error) {
 	if err != nil {
+		o.failures.Add(1)
 		o.a.log.Debug("cluster: failed to publish", "namespace", o.a.nsp, "type", int(m.Type), "err", err)
 	}
 	if obs := o.a.opts.Observer; obs != nil {

@@ -113,3 +113,138 @@ func TestPublishQueue(t *testing.T) {
 		t.Errorf("the other server got %d broadcasts, want the %d not dropped", got, want)
 	}
 }
+
+// failing is a transport whose publishes fail while fail is set.
+type failing struct {
+	cluster.Transport
+	fail atomic.Bool
+}
+
+func (f *failing) Publish(ctx context.Context, m *cluster.Message) (string, error) {
+	if f.fail.Load() {
+		return "", errors.New("broker down")
+	}
+	return f.Transport.Publish(ctx, m)
+}
+
+// entered is gated that reports each publish it starts on pub.
+type entered struct {
+	gated
+	pub chan struct{}
+}
+
+func (e *entered) Publish(ctx context.Context, m *cluster.Message) (string, error) {
+	e.pub <- struct{}{}
+	return e.gated.Publish(ctx, m)
+}
+
+// TestPublishMark checks that a mark confirms a broadcast only once the
+// transport has published it, and confirms with an error when it was not
+// published: failed, dropped by a full queue, or refused after Close.
+func TestPublishMark(t *testing.T) {
+	bus := cluster.NewBus()
+	var tr *entered
+	dial := func(nsp, uid string, h cluster.Handler) (cluster.Transport, error) {
+		inner, err := bus.Dialer()(nsp, uid, h)
+		tr = &entered{gated: gated{Transport: inner, gate: make(chan struct{})}, pub: make(chan struct{}, 1)}
+		return tr, err
+	}
+	a := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(dial, nil)})
+	b := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(bus.Dialer(), nil)})
+	t.Cleanup(func() { _ = b.Close() })
+	hb := httptest.NewServer(b)
+	t.Cleanup(hb.Close)
+	cb := siotest.Dial(t, hb.URL, nil)
+	ad := a.Of("/").Adapter().(*cluster.Adapter)
+
+	confirm := ad.MarkPublish()
+	if err := a.Emit("m", 1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	confirm(func(err error) { done <- err })
+	<-tr.pub // the broadcast is with the transport, which hangs
+	select {
+	case err := <-done:
+		t.Fatalf("confirmed (%v) while the transport had not published", err)
+	default:
+	}
+	close(tr.gate)
+	if err := wait(t, done); err != nil {
+		t.Fatalf("confirmation of a published broadcast: %v", err)
+	}
+	cb.Next("m") // it is in the other server
+
+	_ = a.Close()
+	ad.MarkPublish()(func(err error) { done <- err })
+	if err := wait(t, done); err == nil {
+		t.Fatal("a mark after Close confirmed without an error")
+	}
+}
+
+// TestPublishMarkFailures checks the confirmations of broadcasts that
+// failed or were dropped, and that a later mark is not blamed for them.
+func TestPublishMarkFailures(t *testing.T) {
+	bus := cluster.NewBus()
+	var tr *failing
+	dial := func(nsp, uid string, h cluster.Handler) (cluster.Transport, error) {
+		inner, err := bus.Dialer()(nsp, uid, h)
+		tr = &failing{Transport: inner}
+		return tr, err
+	}
+	a := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(dial, nil)})
+	t.Cleanup(func() { _ = a.Close() })
+	ad := a.Of("/").Adapter().(*cluster.Adapter)
+	done := make(chan error, 1)
+
+	tr.fail.Store(true)
+	confirm := ad.MarkPublish()
+	_ = a.Emit("m", 1)
+	confirm(func(err error) { done <- err })
+	if err := wait(t, done); !errors.Is(err, socketio.ErrNotPublished) {
+		t.Fatalf("confirmation of a failed broadcast: %v, want ErrNotPublished", err)
+	}
+
+	tr.fail.Store(false)
+	confirm = ad.MarkPublish()
+	_ = a.Emit("m", 2)
+	confirm(func(err error) { done <- err })
+	if err := wait(t, done); err != nil {
+		t.Fatalf("confirmation of a broadcast after the broker came back: %v", err)
+	}
+
+	// A full queue: the transport hangs, and a broadcast that does not
+	// fit MaxPendingBytes is dropped.
+	gate := make(chan struct{})
+	var g *gated
+	dialGated := func(nsp, uid string, h cluster.Handler) (cluster.Transport, error) {
+		inner, err := bus.Dialer()(nsp, uid, h)
+		g = &gated{Transport: inner, gate: gate}
+		return g, err
+	}
+	c := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(dialGated, &cluster.Options{MaxPendingBytes: 1024})})
+	t.Cleanup(func() { _ = c.Close() })
+	cd := c.Of("/").Adapter().(*cluster.Adapter)
+	big := strings.Repeat("x", 600)
+	_ = c.Emit("m", big) // taken by the publisher, which hangs
+	_ = c.Emit("m", big) // queued
+	confirm = cd.MarkPublish()
+	_ = c.Emit("m", big) // dropped... unless the first was not taken yet
+	_ = c.Emit("m", big) // ...then this one is
+	confirm(func(err error) { done <- err })
+	close(gate)
+	if err := wait(t, done); !errors.Is(err, socketio.ErrNotPublished) {
+		t.Fatalf("confirmation of a dropped broadcast: %v, want ErrNotPublished", err)
+	}
+}
+
+func wait(t *testing.T, done chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(siotest.Timeout):
+		t.Fatal("no confirmation")
+		return nil
+	}
+}

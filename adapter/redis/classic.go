@@ -436,6 +436,25 @@ func (a *ClassicAdapter) Broadcast(p *parser.Packet, opts *socketio.BroadcastOpt
 	return nil
 }
 
+// MarkPublish implements socketio.PublishMarker over the node's publish
+// queue, which the node's namespaces share: a failure in another
+// namespace in the interval fails the confirmation too (conservative).
+func (a *ClassicAdapter) MarkPublish() (confirm func(done func(error))) {
+	n := a.node
+	before := n.failures.Load()
+	return func(done func(error)) {
+		n.markPublish(func(failures uint64, err error) {
+			switch {
+			case err != nil:
+				err = fmt.Errorf("%w: %w", socketio.ErrNotPublished, err)
+			case failures != before:
+				err = fmt.Errorf("%w (%d since the mark)", socketio.ErrNotPublished, failures-before)
+			}
+			done(err)
+		})
+	}
+}
+
 // BroadcastWithAck implements socketio.Adapter: a BROADCAST request, which
 // each other server answers with its number of receivers and then each of
 // their acknowledgements.

@@ -274,11 +274,14 @@ func TestClassicPublishQueueBound(t *testing.T) {
 	}
 	const n = 200
 	payload := strings.Repeat("x", 1000)
+	confirm := s.adapter().MarkPublish()
 	for i := range n {
 		if err := s.srv.Emit("burst", i, payload); err != nil {
 			t.Fatal(err)
 		}
 	}
+	confirmed := make(chan error, 1)
+	confirm(func(err error) { confirmed <- err })
 	for range n {
 		c.Next("burst")
 	}
@@ -287,6 +290,18 @@ func TestClassicPublishQueueBound(t *testing.T) {
 	})
 	if d := s.stats.Dropped.Load(); d == 0 || d == n {
 		t.Errorf("Dropped = %d of %d: want what did not fit 4 KiB dropped, the rest published", d, n)
+	}
+	// The burst's confirmation reports the drops; a later one does not.
+	if err := <-confirmed; !errors.Is(err, socketio.ErrNotPublished) {
+		t.Errorf("confirmation of a burst with drops: %v, want ErrNotPublished", err)
+	}
+	confirm = s.adapter().MarkPublish()
+	if err := s.srv.Emit("after"); err != nil {
+		t.Fatal(err)
+	}
+	confirm(func(err error) { confirmed <- err })
+	if err := <-confirmed; err != nil {
+		t.Errorf("confirmation of a broadcast published after the burst: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -62,6 +63,9 @@ type classicNode struct {
 	queue      []classicPub
 	queueBytes int
 	pubSignal  chan struct{} // wakes the publisher (capacity 1)
+	// failures counts the messages not published: failed, dropped (queue
+	// full) or refused (node closed); marks compare it (MarkPublish).
+	failures atomic.Uint64
 
 	// The messages received and not handled yet (onMessage, handleInbox).
 	inMu      sync.Mutex
@@ -125,6 +129,10 @@ type classicPub struct {
 	channel string
 	payload []byte
 	done    func(error)
+	// mark, for a mark of MarkPublish (no message), is called once what
+	// was queued before it is published or failed, with the count of
+	// messages not published by then (classicNode.failures).
+	mark func(failures uint64, err error)
 }
 
 // classicPubOverhead is what a queued message is counted for besides its
@@ -627,6 +635,7 @@ func (n *classicNode) publish(channel string, payload []byte, done func(error)) 
 	}
 	n.pubMu.Unlock()
 	if err != nil {
+		n.failures.Add(1)
 		if errors.Is(err, errQueueFull) {
 			n.cfg.stats.Dropped.Add(1)
 		}
@@ -635,6 +644,28 @@ func (n *classicNode) publish(channel string, payload []byte, done func(error)) 
 		}
 		return
 	}
+	n.wakePublisher()
+}
+
+// markPublish queues a mark: done is called once what was queued before
+// it is published or failed, with the count of failures then (never
+// dropped by the queue's bound: it carries no message).
+func (n *classicNode) markPublish(mark func(failures uint64, err error)) {
+	n.pubMu.Lock()
+	select {
+	case <-n.stop:
+		n.pubMu.Unlock()
+		mark(n.failures.Load(), errNodeClosed)
+		return
+	default:
+	}
+	n.queue = append(n.queue, classicPub{mark: mark})
+	n.queueBytes += classicPubOverhead
+	n.pubMu.Unlock()
+	n.wakePublisher()
+}
+
+func (n *classicNode) wakePublisher() {
 	select {
 	case n.pubSignal <- struct{}{}:
 	default:
@@ -667,19 +698,30 @@ func (n *classicNode) publisher() {
 			if len(batch) == 0 {
 				break
 			}
-			cmds := make(rueidis.Commands, len(batch))
-			for i, p := range batch {
-				cmds[i] = n.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build()
+			cmds := make(rueidis.Commands, 0, len(batch))
+			for _, p := range batch {
+				if p.mark == nil {
+					cmds = append(cmds, n.client.B().Publish().Channel(p.channel).Message(rueidis.BinaryString(p.payload)).Build())
+				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.publishTimeout)
-			// A batch: one node for every publish on Redis Cluster (see
-			// publish).
-			res := n.client.DoMulti(ctx, cmds...)
-			cancel()
+			var res []rueidis.RedisResult
+			if len(cmds) > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.publishTimeout)
+				// A batch: one node for every publish on Redis Cluster
+				// (see publish).
+				res = n.client.DoMulti(ctx, cmds...)
+				cancel()
+			}
 			var firstErr error
-			for i, r := range res {
-				err := r.Error()
+			for _, p := range batch {
+				if p.mark != nil {
+					p.mark(n.failures.Load(), nil)
+					continue
+				}
+				err := res[0].Error()
+				res = res[1:]
 				if err != nil {
+					n.failures.Add(1)
 					n.cfg.stats.PublishErrors.Add(1)
 					if firstErr == nil {
 						firstErr = err
@@ -687,15 +729,15 @@ func (n *classicNode) publisher() {
 				} else {
 					n.cfg.stats.Published.Add(1)
 				}
-				if batch[i].done != nil {
-					batch[i].done(err)
+				if p.done != nil {
+					p.done(err)
 				}
 			}
 			switch {
 			case firstErr != nil && !failing:
 				failing = true
 				n.log.Warn("redis: the classic adapter failed to publish; messages are lost until Redis answers again", "err", firstErr)
-			case firstErr == nil && failing:
+			case firstErr == nil && failing && len(cmds) > 0:
 				failing = false
 				n.log.Info("redis: the classic adapter publishes again")
 			}

@@ -328,9 +328,9 @@ func (c *Client) Emit(event string, args ...any) {
 	c.writePacket(&parser.Packet{Type: parser.Event, Namespace: c.nsp, Data: data, Attachments: atts})
 }
 
-// Call sends an event asking for an acknowledgement and returns the
-// acknowledgement's arguments.
-func (c *Client) Call(event string, args ...any) []json.RawMessage {
+// Go sends an event asking for an acknowledgement, as Call does, without
+// waiting for it: its arguments come on the channel returned.
+func (c *Client) Go(event string, args ...any) <-chan []json.RawMessage {
 	c.t.Helper()
 	data, atts, err := encodeArgs(append([]any{event}, args...))
 	if err != nil {
@@ -343,6 +343,14 @@ func (c *Client) Call(event string, args ...any) []json.RawMessage {
 	c.acks[id] = ch
 	c.mu.Unlock()
 	c.writePacket(&parser.Packet{Type: parser.Event, Namespace: c.nsp, ID: id, HasID: true, Data: data, Attachments: atts})
+	return ch
+}
+
+// Call sends an event asking for an acknowledgement and returns the
+// acknowledgement's arguments.
+func (c *Client) Call(event string, args ...any) []json.RawMessage {
+	c.t.Helper()
+	ch := c.Go(event, args...)
 	select {
 	case r := <-ch:
 		return r
