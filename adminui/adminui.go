@@ -116,6 +116,12 @@ type Admin struct {
 	features []string
 	base     map[string]any // serverId, hostname, pid
 
+	// scanMu makes the scans (the periodic one, and those after an
+	// operation of a UI) run one at a time: each compares the rooms with
+	// those the last one saw, and sends the changes after, so that two at
+	// once could send a room_joined after the room_left that followed it.
+	scanMu sync.Mutex
+
 	mu       sync.Mutex
 	hooked   map[string]bool
 	sockets  map[*socketio.Socket]*tracked
@@ -546,6 +552,8 @@ func (a *Admin) untrack(s *socketio.Socket, reason string, now time.Time) {
 // sockets that left unseen and, in development mode, tells the UIs about
 // the rooms joined and left and the transport upgrades since the last scan.
 func (a *Admin) scan(now time.Time) {
+	a.scanMu.Lock()
+	defer a.scanMu.Unlock()
 	names := a.io.Namespaces()
 	slices.Sort(names)
 	a.mu.Lock()
