@@ -116,6 +116,12 @@ type Admin struct {
 	features []string
 	base     map[string]any // serverId, hostname, pid
 
+	// scanMu makes the scans (the periodic one, and those after an
+	// operation of a UI) run one at a time: each compares the rooms with
+	// those the last one saw, and sends the changes after, so that two at
+	// once could send a room_joined after the room_left that followed it.
+	scanMu sync.Mutex
+
 	mu       sync.Mutex
 	hooked   map[string]bool
 	sockets  map[*socketio.Socket]*tracked
@@ -137,6 +143,11 @@ type tracked struct {
 	engineID  string
 	rooms     []string // sorted, in development mode
 	transport string
+	// hooked is set once a connection handler of the socket's namespace
+	// saw it followed: its OnDisconnect handler, set before, will run
+	// (the server runs the connection handlers and the disconnection on
+	// the client's dispatch goroutine, one after the other).
+	hooked bool
 }
 
 // eventKey identifies an aggregated event: its second, type and sub-type.
@@ -468,19 +479,26 @@ func (a *Admin) hookLocked(name string) {
 	}
 	a.hooked[name] = true
 	nsp := a.io.Of(name)
-	nsp.OnConnection(func(s *socketio.Socket) { a.track(s, nsp, time.Now()) })
+	nsp.OnConnection(func(s *socketio.Socket) { a.track(s, nsp, time.Now(), true) })
 }
 
 // track starts following a socket: it counts its connection (once per
 // client connection) and, in development mode, tells the UIs about it and
-// the events it sends.
-func (a *Admin) track(s *socketio.Socket, nsp *socketio.Namespace, now time.Time) {
+// the events it sends. hooked tells that it runs in a connection handler
+// of the namespace (else in a scan).
+func (a *Admin) track(s *socketio.Socket, nsp *socketio.Namespace, now time.Time, hooked bool) {
 	a.mu.Lock()
-	if _, ok := a.sockets[s]; ok || !s.Connected() {
+	if t, ok := a.sockets[s]; ok || !s.Connected() {
+		if ok && hooked {
+			t.hooked = true
+		}
 		a.mu.Unlock()
 		return
 	}
-	t := &tracked{nsp: nsp.Name(), id: s.ID(), engineID: s.EngineID()}
+	t := &tracked{nsp: nsp.Name(), id: s.ID(), engineID: s.EngineID(), hooked: hooked}
+	// Set with the socket followed, under a.mu: a connection handler that
+	// finds it followed knows that the handler is set.
+	s.OnDisconnect(func(s *socketio.Socket, reason string) { a.untrack(s, reason, time.Now()) })
 	if !a.opts.Production {
 		t.rooms = sortedRooms(s)
 		t.transport = s.Transport()
@@ -493,7 +511,6 @@ func (a *Admin) track(s *socketio.Socket, nsp *socketio.Namespace, now time.Time
 	a.sessions[t.engineID]++
 	a.mu.Unlock()
 
-	s.OnDisconnect(func(s *socketio.Socket, reason string) { a.untrack(s, reason, time.Now()) })
 	if a.opts.Production {
 		return
 	}
@@ -535,6 +552,8 @@ func (a *Admin) untrack(s *socketio.Socket, reason string, now time.Time) {
 // sockets that left unseen and, in development mode, tells the UIs about
 // the rooms joined and left and the transport upgrades since the last scan.
 func (a *Admin) scan(now time.Time) {
+	a.scanMu.Lock()
+	defer a.scanMu.Unlock()
 	names := a.io.Namespaces()
 	slices.Sort(names)
 	a.mu.Lock()
@@ -545,7 +564,7 @@ func (a *Admin) scan(now time.Time) {
 	for _, name := range names {
 		nsp := a.io.Of(name)
 		for _, s := range nsp.Sockets() {
-			a.track(s, nsp, now) // does nothing for a socket it follows
+			a.track(s, nsp, now, false) // does nothing for a socket it follows
 		}
 	}
 	type change struct {
@@ -556,8 +575,15 @@ func (a *Admin) scan(now time.Time) {
 	var gone []*socketio.Socket
 	a.mu.Lock()
 	for s, t := range a.sockets {
-		if !s.Connected() { // its OnDisconnect came before it was followed
-			gone = append(gone, s)
+		if !s.Connected() {
+			// A socket that a connection handler saw is disconnecting:
+			// its OnDisconnect handler will untrack it, with the reason,
+			// once the handlers it waits for returned. One that only a
+			// scan followed may have disconnected before the handler
+			// was set.
+			if !t.hooked {
+				gone = append(gone, s)
+			}
 			continue
 		}
 		if a.opts.Production {

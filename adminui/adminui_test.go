@@ -269,6 +269,11 @@ func TestOperations(t *testing.T) {
 	var sid struct{ SID string }
 	_ = json.Unmarshal(payload, &sid)
 	sock := io.Of("/").Socket(sid.SID)
+	// The user gets its CONNECT before the server runs the connection
+	// handlers, the admin's among them: a join made before the admin
+	// follows the socket shows in socket_connected's rooms, never as
+	// room_joined. socket_connected goes out once the admin follows it.
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
 
 	ui.emit("/admin", "join", "/", "vip", sid.SID)
 	ui.nextEvent("/admin", "room_joined", func(args []json.RawMessage) bool { return str(args[1]) == "vip" })
@@ -324,12 +329,78 @@ func TestReadOnlyAndProduction(t *testing.T) {
 	var sid struct{ SID string }
 	_ = json.Unmarshal(payload, &sid)
 	ui.emit("/admin", "join", "/", "vip", sid.SID)
-	// The statistics still come, with the new connection counted.
-	ui.nextEvent("/admin", "server_stats", func(args []json.RawMessage) bool {
-		return strings.Contains(string(args[0]), `"rawConnection"`)
-	})
+	// The statistics still come, with both connections counted (the UI's
+	// and the user's).
+	ui.statsUntil(func(_ map[string]any, counts map[string]float64) bool { return counts["rawConnection"] == 2 })
+	ui.settle() // the server handled the join
 	if rooms := io.Of("/").Socket(sid.SID).Rooms(); slices.Contains(rooms, "vip") {
 		t.Errorf("a read-only UI made a socket join: %v", rooms)
 	}
 	ui.noEvent("/admin", "socket_connected", 100*time.Millisecond)
+}
+
+// TestDisconnectWhileBusy checks that a socket whose disconnection waits
+// for its handlers (the server runs it after the event being handled) is
+// reported with the reason of its disconnection, even when a scan comes
+// while it waits: the scan must not take it for a socket that left unseen.
+func TestDisconnectWhileBusy(t *testing.T) {
+	io, admin, ts, _ := setup(t, Options{NoAuth: true, ScanInterval: time.Hour})
+	busy, release := make(chan struct{}), make(chan struct{})
+	io.OnConnection(func(s *socketio.Socket) {
+		s.On("block", func(*socketio.Socket, []json.RawMessage, socketio.AckFunc) {
+			close(busy)
+			<-release
+		})
+	})
+	ui := dial(t, ts)
+	if _, ok := ui.connect("/admin", nil); !ok {
+		t.Fatal("admin refused")
+	}
+	user := dial(t, ts)
+	payload, _ := user.connect("/", nil)
+	var sid struct{ SID string }
+	_ = json.Unmarshal(payload, &sid)
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
+
+	user.emit("/", "block")
+	<-busy
+	user.send("41") // DISCONNECT from "/", handled once "block" returns
+	for deadline := time.Now().Add(10 * time.Second); io.Of("/").Socket(sid.SID) != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatal("the server did not take the DISCONNECT")
+		}
+	}
+	admin.scan(time.Now())
+	close(release)
+	e := ui.nextEvent("/admin", "socket_disconnected", nil)
+	if str(e.args[1]) != sid.SID || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+		t.Errorf("socket_disconnected: %s", e.args)
+	}
+}
+
+// TestLateNamespace checks that a scan follows the sockets of a namespace
+// created after Instrument, which connected before the admin hooked it,
+// and that their disconnection is reported with its reason.
+func TestLateNamespace(t *testing.T) {
+	io, admin, ts, _ := setup(t, Options{NoAuth: true, ScanInterval: time.Hour})
+	io.Of("/late")
+	ui := dial(t, ts)
+	if _, ok := ui.connect("/admin", nil); !ok {
+		t.Fatal("admin refused")
+	}
+	user := dial(t, ts)
+	payload, ok := user.connect("/late", nil)
+	if !ok {
+		t.Fatalf("/late refused: %s", payload)
+	}
+	var sid struct{ SID string }
+	_ = json.Unmarshal(payload, &sid)
+	admin.scan(time.Now())
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
+	user.send("41/late,")
+	e := ui.nextEvent("/admin", "socket_disconnected", nil)
+	if str(e.args[0]) != "/late" || str(e.args[1]) != sid.SID || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+		t.Errorf("socket_disconnected: %s", e.args)
+	}
 }

@@ -86,6 +86,19 @@ func (c *client) connect(nsp string, auth any) (json.RawMessage, bool) {
 	return json.RawMessage(p[len(prefix("40", nsp)):]), strings.HasPrefix(p, "40")
 }
 
+// settle returns once the server has handled the packets the client sent
+// so far, and run the connection handlers of its sockets (the admin's
+// following of them among them): the server handles a connection's
+// packets in order, after the connection handlers of the namespaces it
+// joined, but sends each CONNECT before running them. It asks to join a
+// namespace that does not exist, and waits for the refusal.
+func (c *client) settle() {
+	c.t.Helper()
+	if payload, ok := c.connect("/settle", nil); ok {
+		c.t.Fatalf("namespace /settle exists: %s", payload)
+	}
+}
+
 // emit sends an event on nsp.
 func (c *client) emit(nsp, event string, args ...any) {
 	c.t.Helper()

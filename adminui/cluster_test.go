@@ -39,6 +39,9 @@ func TestCluster(t *testing.T) {
 	payload, _ := user.connect("/", nil)
 	var sid struct{ SID string }
 	_ = json.Unmarshal(payload, &sid)
+	// b's admin records the client id and transport in the socket's data
+	// in a connection handler, which runs after the user got its CONNECT.
+	user.settle()
 	ui := dial(t, urls[0])
 	if _, ok := ui.connect("/admin", nil); !ok {
 		t.Fatal("admin refused")
