@@ -44,6 +44,7 @@ type adaptiveServer struct {
 	mu    sync.Mutex
 	conns []*Conn
 	ended chan error
+	gate  sync.Mutex // a message "gate" waits for it in the handler
 }
 
 func newAdaptiveServer(t *testing.T, opts *AcceptOptions) *adaptiveServer {
@@ -64,6 +65,10 @@ func newAdaptiveServer(t *testing.T, opts *AcceptOptions) *adaptiveServer {
 				return nil
 			case "close-now":
 				c.CloseNow()
+				return nil
+			case "gate":
+				s.gate.Lock()
+				s.gate.Unlock()
 				return nil
 			}
 			if err := c.WriteMessage(typ, p); !errors.Is(err, ErrClosed) {
@@ -106,16 +111,32 @@ func (s *adaptiveServer) end(t *testing.T) error {
 // servingReaders counts the goroutines that serve a connection for the poller.
 func servingReaders() int { return countStacks("websocket.(*Conn).serveReady") }
 
-// countStacks counts the goroutines whose stack holds fn.
-func countStacks(fn string) int {
+// countStacks counts the goroutines whose stack holds every one of fns.
+func countStacks(fns ...string) int {
 	buf := make([]byte, 4<<20)
 	n := 0
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, fn) {
+		all := true
+		for _, fn := range fns {
+			all = all && strings.Contains(g, fn)
+		}
+		if all {
 			n++
 		}
 	}
 	return n
+}
+
+// waitStacks waits until n goroutines have stacks that hold every one of
+// fns; it fails the test if that takes more than 10 s.
+func waitStacks(t *testing.T, n int, fns ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); countStacks(fns...) != n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in %v, want %d", countStacks(fns...), fns, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // waitIdle waits until no goroutine serves any connection for the poller
@@ -451,4 +472,31 @@ func TestAdaptiveClosedWhileQuiet(t *testing.T) {
 			t.Errorf("loop ended with %v, want the peer's 1001", err)
 		}
 	}
+}
+
+// TestAdaptiveQuietAfterLookedAt takes a busy connection's read lock
+// while its handler runs and lets it go once the reader waits for it (as
+// a Close or a look at the connection does): the reader then waits for
+// the next message with the quiet deadline, and the connection goes back
+// to the poller when its peer goes quiet.
+func TestAdaptiveQuietAfterLookedAt(t *testing.T) {
+	setAdaptive(t, 50*time.Millisecond, 0)
+	s := newAdaptiveServer(t, &AcceptOptions{InsecureSkipVerify: true})
+	c := s.dial(t, nil)
+	echoBurst(t, c, rand.New(rand.NewPCG(19, 20)), 50, 3000, false)
+	s.mu.Lock()
+	sc := s.conns[0]
+	s.mu.Unlock()
+	s.gate.Lock()
+	if err := c.WriteMessage(MessageText, []byte("gate")); err != nil {
+		t.Fatal(err)
+	}
+	waitStacks(t, 1, "websocket.(*Conn).serveReady", "websocket.newAdaptiveServer")
+	sc.readMu.Lock()
+	s.gate.Unlock()
+	waitStacks(t, 0, "websocket.(*Conn).serveReady", "websocket.newAdaptiveServer")
+	waitStacks(t, 1, "websocket.(*Conn).serveReady", "sync.(*Mutex).Lock")
+	sc.readMu.Unlock()
+	s.waitIdle(t)
+	echoBurst(t, c, rand.New(rand.NewPCG(21, 22)), 5, 100, false)
 }

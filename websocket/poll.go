@@ -190,18 +190,18 @@ func (c *Conn) serveReady(ps *pollState) {
 // waitData waits on this goroutine for the next bytes of a busy
 // connection read by the poller, up to its quiet deadline (see
 // stayWindow), and reports false when none came. It reports true when
-// data came, when something is buffered already, when reading failed
-// (the next read reports the error) and when another goroutine reads (a
-// Close waiting for the peer's close frame; the next read waits for it).
+// data came, when something is buffered already and when reading failed
+// (the next read reports the error). While another goroutine reads (a
+// Close waiting for the peer's close frame) it waits for it first: the
+// next read would wait anyway, and without the quiet deadline, for ever
+// when the other goroutine only looked (took readMu and let it go).
 //
 // The quiet deadline is the read deadline of the network connection,
 // moved on at most every stayWindow/2; it ends a wait between messages,
 // never a message: a read inside a message that it ends goes on without
 // it (see netRead).
 func (c *Conn) waitData() bool {
-	if !c.readMu.TryLock() {
-		return true
-	}
+	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	r := &c.r
 	if r.rr != r.rw || r.err != nil {
