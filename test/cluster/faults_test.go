@@ -240,8 +240,13 @@ func TestRedisRestartDuringTraffic(t *testing.T) {
 			pub := siotest.Dial(t, nodes[0].url, nil)
 			call(pub, "subscribe", map[string]any{"room": "lobby"})
 			// Room subscriptions (pubsub) are in place once a probe crosses.
+			// A probe refused (Redis did not take it: the publish ack
+			// waits for the broker) did not cross.
 			crossed := func() bool {
-				call(pub, "publish", map[string]any{"room": "lobby", "event": "probe", "data": 0})
+				res := pub.Call("publish", map[string]any{"room": "lobby", "event": "probe", "data": 0})
+				if len(res) == 0 || !strings.Contains(string(res[0]), `"ok":true`) {
+					return false
+				}
 				_, ok := remote[0].NextWithin("probe", 300*time.Millisecond)
 				return ok
 			}
@@ -256,7 +261,14 @@ func TestRedisRestartDuringTraffic(t *testing.T) {
 			// once a probe made after it crossed.
 			waitUntil(t, "the first messages to cross", crossed)
 			r.Kill()
-			publish(10, 13) // while Redis is away
+			// While Redis is away a publish is refused, not acknowledged:
+			// the node could not hand it to the other servers.
+			for seq := 10; seq < 13; seq++ {
+				res := pub.Call("publish", map[string]any{"room": "lobby", "event": "tick", "data": seq})
+				if len(res) == 0 || !strings.Contains(string(res[0]), `"ok":false`) {
+					t.Fatalf("publish while Redis is away: %s, want refused", res)
+				}
+			}
 			r.Restart(t)
 			for _, n := range nodes {
 				waitUntil(t, "the nodes to be ready again", func() bool {
