@@ -75,6 +75,7 @@ type Server struct {
 
 // nsRules are a configured namespace's rules.
 type nsRules struct {
+	srv         *Server
 	cfg         NamespaceConfig
 	requireAuth bool
 	nsp         *socketio.Namespace
@@ -127,7 +128,7 @@ func New(opts Options) (*Server, error) {
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
 	s.io.Engine().OnWebSocket(s.metrics.webSocketAccepted)
 	for _, nc := range cfg.Namespaces {
-		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
+		r := &nsRules{srv: s, cfg: nc, requireAuth: cfg.Auth.Required}
 		if nc.RequireAuth != nil {
 			r.requireAuth = *nc.RequireAuth
 		}
