@@ -527,6 +527,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix, "route_polling", s.cfg.Cluster.RoutePolling)
 	}
 
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	go releaseIdleMemory(rctx)
+
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 loop:
