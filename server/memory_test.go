@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"testing"
@@ -91,4 +92,17 @@ func TestReadMemSample(t *testing.T) {
 	if s := readMemSample(&samples); s.live == 0 {
 		t.Fatalf("sample %+v after a collection: no live heap", s)
 	}
+}
+
+// TestReleaseIdleMemoryStops checks that the releaser's goroutine ends
+// with its context (Serve cancels it when it returns).
+func TestReleaseIdleMemoryStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		releaseIdleMemory(ctx)
+		close(done)
+	}()
+	cancel()
+	<-done
 }
