@@ -75,6 +75,7 @@ type Server struct {
 
 // nsRules are a configured namespace's rules.
 type nsRules struct {
+	srv         *Server
 	cfg         NamespaceConfig
 	requireAuth bool
 	nsp         *socketio.Namespace
@@ -127,7 +128,7 @@ func New(opts Options) (*Server, error) {
 	s.io.Engine().OnSession(s.sessionOpened, s.sessionClosed)
 	s.io.Engine().OnWebSocket(s.metrics.webSocketAccepted)
 	for _, nc := range cfg.Namespaces {
-		r := &nsRules{cfg: nc, requireAuth: cfg.Auth.Required}
+		r := &nsRules{srv: s, cfg: nc, requireAuth: cfg.Auth.Required}
 		if nc.RequireAuth != nil {
 			r.requireAuth = *nc.RequireAuth
 		}
@@ -525,6 +526,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	if s.cluster != nil {
 		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix, "route_polling", s.cfg.Cluster.RoutePolling)
 	}
+
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	go releaseIdleMemory(rctx)
 
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -50,19 +51,18 @@ const opTimeout = 5 * time.Second
 
 // sockState is the server's state of one socket of a configured namespace.
 type sockState struct {
-	srv   *Server
 	sock  *socketio.Socket
 	rules *nsRules
 	ip    string
 
 	mu         sync.Mutex
 	id         *identity // nil for an anonymous socket
-	gen        int       // incremented with each new identity
+	gen        uint32    // incremented with each new identity
 	timer      *time.Timer
 	subscribed map[string]bool // rooms the client subscribed to itself; nil until the first
 	bucket     bucket
-	violations int
-	gone       bool // disconnected (forget has run)
+	violations int32 // dropped events, up to math.MaxInt32
+	gone       bool  // disconnected (forget has run)
 }
 
 // authToken returns the token of a CONNECT auth payload.
@@ -135,7 +135,6 @@ func (s *Server) identityOf(sock *socketio.Socket) *identity {
 func (s *Server) onConnection(r *nsRules, sock *socketio.Socket) {
 	hs := sock.Handshake()
 	st := &sockState{
-		srv:   s,
 		sock:  sock,
 		rules: r,
 		ip:    s.limiter.intern(s.ips.clientIP(hs.Address, hs.Headers)), // the session's string
@@ -174,7 +173,7 @@ var builtinHandlers = new(socketio.Handlers).
 	}).
 	OnDisconnect(func(sock *socketio.Socket, reason string) {
 		st := stateOf(sock)
-		st.srv.forget(st, reason)
+		st.rules.srv.forget(st, reason)
 	})
 
 // stateOf returns the sockState of a socket of a configured namespace.
@@ -240,26 +239,26 @@ func (st *sockState) armExpiryLocked() {
 		return
 	}
 	gen := st.gen
-	d := time.Until(st.id.exp) + st.srv.cfg.Auth.JWT.Leeway
+	d := time.Until(st.id.exp) + st.rules.srv.cfg.Auth.JWT.Leeway
 	st.timer = time.AfterFunc(max(d, 0), func() { st.expire(gen) })
 }
 
 // expire disconnects the socket whose token (of generation gen) expired.
-func (st *sockState) expire(gen int) {
+func (st *sockState) expire(gen uint32) {
 	st.mu.Lock()
 	current := st.gen == gen
 	st.mu.Unlock()
 	if !current {
 		return
 	}
-	st.srv.log.Debug("token expired", "namespace", st.rules.cfg.Name, "id", st.sock.ID())
+	st.rules.srv.log.Debug("token expired", "namespace", st.rules.cfg.Name, "id", st.sock.ID())
 	_ = st.sock.Emit(EventError, map[string]string{"reason": ReasonTokenExpired})
 	st.sock.Disconnect(false)
 }
 
 // eventMiddleware counts events and enforces the event rate limit.
 func (st *sockState) eventMiddleware(sock *socketio.Socket, event string, _ []json.RawMessage) error {
-	s := st.srv
+	s := st.rules.srv
 	s.metrics.eventsIn.WithLabelValues(st.rules.cfg.Name).Inc()
 	l := &s.cfg.Limits
 	if l.EventRate <= 0 {
@@ -267,10 +266,10 @@ func (st *sockState) eventMiddleware(sock *socketio.Socket, event string, _ []js
 	}
 	st.mu.Lock()
 	ok := st.bucket.take(time.Now(), l.EventRate, l.EventBurst)
-	if !ok {
+	if !ok && st.violations < math.MaxInt32 {
 		st.violations++
 	}
-	violations := st.violations
+	violations := int(st.violations)
 	st.mu.Unlock()
 	if ok {
 		return nil
@@ -302,10 +301,10 @@ func refused(reason string) result { return result{"ok": false, "reason": reason
 func handle(fn func(st *sockState, args []json.RawMessage) result) socketio.EventHandler {
 	return func(sock *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
 		st := stateOf(sock)
-		if !st.srv.track(ack) {
+		if !st.rules.srv.track(ack) {
 			return
 		}
-		defer st.srv.leave()
+		defer st.rules.srv.leave()
 		res := fn(st, args)
 		if ack != nil {
 			_ = ack(res)
@@ -321,14 +320,14 @@ func handle(fn func(st *sockState, args []json.RawMessage) result) socketio.Even
 func handleRaw(fn func(st *sockState, args []socketio.RawArg, reply func(result))) socketio.RawEventHandler {
 	return func(sock *socketio.Socket, args []socketio.RawArg, ack socketio.AckFunc) {
 		st := stateOf(sock)
-		if !st.srv.track(ack) {
+		if !st.rules.srv.track(ack) {
 			return
 		}
 		fn(st, args, func(res result) {
 			if ack != nil {
 				_ = ack(res)
 			}
-			st.srv.leave()
+			st.rules.srv.leave()
 		})
 	}
 }
@@ -532,7 +531,7 @@ func (st *sockState) presenceEvent(event, room string) {
 		"room": room, "id": st.sock.ID(), "user": user,
 	})
 	if err != nil {
-		st.srv.log.Warn("failed to send a presence event", "event", event, "room", room, "err", err)
+		st.rules.srv.log.Warn("failed to send a presence event", "event", event, "room", room, "err", err)
 	}
 }
 
@@ -568,7 +567,7 @@ func (st *sockState) onPublish(args []socketio.RawArg, reply func(result)) {
 		reply(res)
 		return
 	}
-	st.srv.confirmPublish(st.rules, confirm, res, reply)
+	st.rules.srv.confirmPublish(st.rules, confirm, res, reply)
 }
 
 // confirmPublish replies res once the broker has what was queued for the
@@ -638,9 +637,9 @@ func (st *sockState) publish(args []socketio.RawArg) result {
 	count := func(ctx context.Context) (int, error) {
 		return st.rules.nsp.LocalSockets().Count(&socketio.BroadcastOptions{Rooms: []string{a.Room}, Except: []string{st.sock.ID()}}), nil
 	}
-	n, err := st.srv.emit(st.rules, st.sock.To(a.Room), count, a.Event, data, meta)
+	n, err := st.rules.srv.emit(st.rules, st.sock.To(a.Room), count, a.Event, data, meta)
 	if err != nil {
-		st.srv.log.Warn("failed to publish", "namespace", st.rules.cfg.Name, "room", a.Room, "err", err)
+		st.rules.srv.log.Warn("failed to publish", "namespace", st.rules.cfg.Name, "room", a.Room, "err", err)
 		return refused(ReasonInternal)
 	}
 	return result{"ok": true, "receivers": n}
@@ -675,9 +674,9 @@ func (st *sockState) onPresence(_args []json.RawMessage) result {
 	if !st.mayAccess(room) {
 		return refused(ReasonNotAllowed)
 	}
-	members, err := st.srv.members(st.rules.nsp, room)
+	members, err := st.rules.srv.members(st.rules.nsp, room)
 	if err != nil {
-		st.srv.log.Warn("failed to list a room's members", "namespace", st.rules.cfg.Name, "room", room, "err", err)
+		st.rules.srv.log.Warn("failed to list a room's members", "namespace", st.rules.cfg.Name, "room", room, "err", err)
 		return refused(ReasonInternal)
 	}
 	return result{"ok": true, "room": room, "members": members}
@@ -713,7 +712,7 @@ func (st *sockState) onRefresh(args []json.RawMessage) result {
 	if len(args) == 0 || json.Unmarshal(args[0], &a) != nil || a.Token == "" {
 		return refused(ReasonInvalidArgs)
 	}
-	s := st.srv
+	s := st.rules.srv
 	if s.verifier == nil {
 		return refused(ReasonNoVerifier)
 	}

@@ -51,9 +51,8 @@ type connection struct {
 	nsps  nspTable // a nil socket: CONNECT being processed
 	timer *time.Timer
 
-	qmu    sync.Mutex
-	queue  []queued
-	qbytes int
+	qmu   sync.Mutex
+	queue *connQueue // the work for the dispatch goroutine; nil when there is none
 
 	closed  bool // guarded by mu
 	joined  bool // guarded by mu
@@ -68,6 +67,15 @@ type nspTable = smallMap[*Socket]
 type queued struct {
 	fn   func()
 	size int
+}
+
+// connQueue is a connection's work for its dispatch goroutine, made when
+// work comes and dropped once it is done: an idle connection holds none.
+// The first item has its place in it (one allocation for a lone packet).
+type connQueue struct {
+	items []queued
+	bytes int // packet data held by items
+	first [1]queued
 }
 
 func (srv *Server) newConnection(conn engineConn) *connection {
@@ -292,8 +300,13 @@ func (c *connection) enqueue(fn func()) { c.enqueueSized(0, fn) }
 // enqueueSized is enqueue for work that holds size bytes of packet data.
 func (c *connection) enqueueSized(size int, fn func()) {
 	c.qmu.Lock()
-	if size > 0 && (len(c.queue) >= maxQueued || c.qbytes+size > maxQueuedBytes) {
-		n, b, first := len(c.queue), c.qbytes, !c.flooded
+	q := c.queue
+	if q == nil {
+		q = &connQueue{}
+		q.items = q.first[:0]
+	}
+	if size > 0 && (len(q.items) >= maxQueued || q.bytes+size > maxQueuedBytes) {
+		n, b, first := len(q.items), q.bytes, !c.flooded
 		c.flooded = true
 		c.qmu.Unlock()
 		if first { // the packets that come while it closes are dropped quietly
@@ -303,8 +316,9 @@ func (c *connection) enqueueSized(size int, fn func()) {
 		}
 		return
 	}
-	c.qbytes += size
-	c.queue = append(c.queue, queued{fn, size})
+	q.bytes += size
+	q.items = append(q.items, queued{fn, size})
+	c.queue = q
 	if !c.running {
 		c.running = true
 		go c.run()
@@ -315,18 +329,19 @@ func (c *connection) enqueueSized(size int, fn func()) {
 func (c *connection) run() {
 	for {
 		c.qmu.Lock()
-		if len(c.queue) == 0 {
+		q := c.queue
+		if q == nil || len(q.items) == 0 {
 			c.running = false
 			c.queue = nil
 			c.qmu.Unlock()
 			return
 		}
-		q := c.queue[0]
-		c.queue[0] = queued{}
-		c.queue = c.queue[1:]
-		c.qbytes -= q.size
+		w := q.items[0]
+		q.items[0] = queued{}
+		q.items = q.items[1:]
+		q.bytes -= w.size
 		c.qmu.Unlock()
-		c.call(q.fn)
+		c.call(w.fn)
 	}
 }
 

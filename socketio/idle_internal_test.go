@@ -2,7 +2,9 @@ package socketio
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestIdleConnectionState checks what an idle connection keeps: no
@@ -66,4 +68,42 @@ func TestSocketDoneChan(t *testing.T) {
 	}
 	after.markDone()
 	<-after.doneChan()
+}
+
+// TestConnectionSize guards the size of a connection, one per client: 112
+// bytes, a size class of its own (its work queue is made on use).
+func TestConnectionSize(t *testing.T) {
+	if size := unsafe.Sizeof(connection{}); size > 112 {
+		t.Errorf("connection is %d bytes, want at most 112", size)
+	}
+}
+
+// TestConnectionQueue checks the dispatch queue: work runs in order, its
+// bytes are counted while it waits, and a drained connection keeps no
+// queue.
+func TestConnectionQueue(t *testing.T) {
+	c := &connection{srv: newTestServer(t, nil)}
+	c.running = true // run is called below, not started by enqueue
+	var ran []int
+	c.enqueueSized(5, func() { ran = append(ran, 1) })
+	c.enqueue(func() { ran = append(ran, 2) })
+	c.enqueueSized(7, func() { ran = append(ran, 3) })
+	if c.queue == nil || len(c.queue.items) != 3 || c.queue.bytes != 12 {
+		t.Fatalf("queue = %+v, want 3 items of 12 bytes", c.queue)
+	}
+	c.run()
+	if !slices.Equal(ran, []int{1, 2, 3}) {
+		t.Errorf("ran %v, want [1 2 3]", ran)
+	}
+	if c.queue != nil || c.running {
+		t.Errorf("after the work: queue %+v, running %v; want none, false", c.queue, c.running)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		c.running = true
+		c.enqueue(func() {})
+		c.run()
+	})
+	if allocs > 1 {
+		t.Errorf("a lone packet's work takes %v allocations, want 1", allocs)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/tether-rt/tether/websocket/frame"
 	"github.com/tether-rt/tether/websocket/internal/deflate"
 	"github.com/tether-rt/tether/websocket/internal/inflate"
 )
@@ -64,9 +65,9 @@ type compressParams struct {
 	enabled         bool
 	writeNoTakeover bool // reset our compressor after each message
 	readNoTakeover  bool // the peer resets its compressor after each message
-	writeWindowBits int  // our compressor's window
-	readWindowBits  int  // the peer's compressor's window; 0 means 15
-	level           int
+	writeWindowBits int8 // our compressor's window
+	readWindowBits  int8 // the peer's compressor's window; 0 means 15
+	level           int8 // flate.HuffmanOnly to flate.BestCompression
 }
 
 func (o CompressionOptions) level() int {
@@ -285,7 +286,7 @@ func negotiateServer(opts CompressionOptions, values []string) (compressParams, 
 		if err != nil {
 			continue // decline this offer, try the next
 		}
-		cp := compressParams{enabled: true, level: opts.level(), writeWindowBits: windowBits(opts.ServerMaxWindowBits)}
+		cp := compressParams{enabled: true, level: int8(opts.level()), writeWindowBits: int8(windowBits(opts.ServerMaxWindowBits))}
 		resp := []string{"permessage-deflate"}
 		if o.serverNoTakeover || opts.Mode == CompressionNoContextTakeover {
 			cp.writeNoTakeover = true
@@ -296,8 +297,8 @@ func negotiateServer(opts CompressionOptions, values []string) (compressParams, 
 			resp = append(resp, "client_no_context_takeover")
 		}
 		if o.serverBits != 0 {
-			cp.writeWindowBits = min(cp.writeWindowBits, o.serverBits)
-			resp = append(resp, "server_max_window_bits="+strconv.Itoa(cp.writeWindowBits))
+			cp.writeWindowBits = min(cp.writeWindowBits, int8(o.serverBits))
+			resp = append(resp, "server_max_window_bits="+strconv.Itoa(int(cp.writeWindowBits)))
 		}
 		cp.readWindowBits = 15
 		if cb := windowBits(opts.ClientMaxWindowBits); o.clientBits != 0 && cb < 15 {
@@ -305,7 +306,7 @@ func negotiateServer(opts CompressionOptions, values []string) (compressParams, 
 				cb = min(cb, o.clientBits)
 			}
 			resp = append(resp, "client_max_window_bits="+strconv.Itoa(cb))
-			cp.readWindowBits = cb
+			cp.readWindowBits = int8(cb)
 		}
 		return cp, strings.Join(resp, "; ")
 	}
@@ -354,14 +355,14 @@ func negotiateClient(opts CompressionOptions, values []string) (compressParams, 
 		}
 		cp = compressParams{
 			enabled:         true,
-			level:           opts.level(),
+			level:           int8(opts.level()),
 			writeNoTakeover: o.clientNoTakeover || opts.Mode == CompressionNoContextTakeover,
 			readNoTakeover:  o.serverNoTakeover,
-			writeWindowBits: windowBits(opts.ClientMaxWindowBits),
-			readWindowBits:  windowBits(o.serverBits),
+			writeWindowBits: int8(windowBits(opts.ClientMaxWindowBits)),
+			readWindowBits:  int8(windowBits(o.serverBits)),
 		}
 		if o.clientBits > 0 {
-			cp.writeWindowBits = min(cp.writeWindowBits, o.clientBits)
+			cp.writeWindowBits = min(cp.writeWindowBits, int8(o.clientBits))
 		}
 	}
 	return cp, nil
@@ -428,7 +429,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			c.endInflate()
 			return 0, c.failRead(StatusMessageTooBig, "decompressed message is bigger than the read limit")
 		}
-		if r.msgType == MessageText && !r.utf8.Write(p[:n]) {
+		if r.msgType == frame.OpText && !r.utf8.Write(p[:n]) {
 			c.endInflate()
 			return 0, c.failRead(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 		}
@@ -454,7 +455,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			}
 		}
 		c.endInflate()
-		if r.msgType == MessageText && !r.utf8.Done() {
+		if r.msgType == frame.OpText && !r.utf8.Done() {
 			return 0, c.failRead(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
 		}
 		r.msgDone = true
@@ -563,7 +564,7 @@ func newDeflater(cp compressParams) *deflater {
 	if cp.writeWindowBits < 15 {
 		d.fw, err = flate.NewWriterWindow(d, 1<<cp.writeWindowBits)
 	} else {
-		d.fw, err = flate.NewWriter(d, cp.level)
+		d.fw, err = flate.NewWriter(d, int(cp.level))
 	}
 	if err != nil {
 		panic("websocket: " + err.Error()) // options were validated

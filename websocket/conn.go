@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sync"
@@ -88,12 +89,12 @@ type Conn struct {
 	// connection cannot, nil until first asked; guarded by msgMu.
 	nbw NonblockingWriter
 
-	compress    compressParams // negotiated; zero when off
-	compressMin int            // messages shorter than this are sent plain
+	compress compressParams // negotiated; zero when off
 
-	closeOnce sync.Once
-	closeErr  atomic.Pointer[CloseError] // what the peer sent
-	poll      atomic.Pointer[pollState]  // set while read by the poller
+	closeOnce   sync.Once
+	compressMin int32                      // messages shorter than this are sent plain (in the Once's padding)
+	closeErr    atomic.Pointer[CloseError] // what the peer sent
+	poll        atomic.Pointer[pollState]  // set while read by the poller
 
 	// mu guards the channels below, made only when someone waits on them
 	// (an idle connection holds none), and the pings.
@@ -158,10 +159,8 @@ type reader struct {
 
 	fh           frame.Header // current data frame
 	fremain      int64        // payload bytes of fh still to read
-	maskPos      int
-	msgType      MessageType
-	msgSize      int64 // payload bytes of the current message read so far
-	decompressed int64 // decompressed bytes of the current message so far
+	msgSize      int64        // payload bytes of the current message read so far
+	decompressed int64        // decompressed bytes of the current message so far
 	utf8         utf8stream.Validator
 	err          error // sticky: once set, every read returns it
 	quietBy      int64 // the read deadline waitData set (monoNow), 0 when none (see netRead)
@@ -170,9 +169,11 @@ type reader struct {
 	z       *inflateState    // made with the first compressed message
 
 	msgReader messageReader
-	got       atomic.Bool // data arrived since the heartbeat last looked
-	msgDone   bool        // the current message has been read to its end
-	fragment  bool        // a fragmented message is in progress on the wire
+	got       atomic.Bool  // data arrived since the heartbeat last looked
+	msgDone   bool         // the current message has been read to its end
+	fragment  bool         // a fragmented message is in progress on the wire
+	msgType   frame.OpCode // the current message's: frame.OpText or frame.OpBinary
+	maskPos   uint8        // where in the mask key the payload's next byte is (0–3)
 }
 
 // connConfig is what Accept and Dial hand to newConn.
@@ -194,7 +195,7 @@ func newConn(cfg connConfig) *Conn {
 		client:      cfg.client,
 		proto:       cfg.subprotocol,
 		compress:    cfg.compress,
-		compressMin: cfg.compressMin,
+		compressMin: int32(min(cfg.compressMin, math.MaxInt32)),
 	}
 	c.r.takeBuffer()
 	c.r.rw = copy(c.r.buf, cfg.buffered)

@@ -40,8 +40,8 @@ func TestFixedCodesChoice(t *testing.T) {
 	} {
 		for _, client := range []bool{false, true} {
 			name := fmt.Sprintf("level %d, %d window bits, %d bytes, no takeover %v, client %v", tc.level, tc.bits, tc.size, tc.noTakeover, client)
-			cp := compressParams{enabled: true, level: tc.level, writeNoTakeover: tc.noTakeover, readNoTakeover: tc.noTakeover,
-				writeWindowBits: tc.bits, readWindowBits: tc.bits}
+			cp := compressParams{enabled: true, level: int8(tc.level), writeNoTakeover: tc.noTakeover, readNoTakeover: tc.noTakeover,
+				writeWindowBits: int8(tc.bits), readWindowBits: int8(tc.bits)}
 			nc := &fuzzConn{}
 			c := newConn(connConfig{nc: nc, client: client, compress: cp, compressMin: 64})
 			msgs := [][]byte{jsonMessage(tc.size), jsonMessage(tc.size / 2)}

@@ -870,7 +870,7 @@ func fuzzRoundTrip(t *testing.T, typ MessageType, msg []byte, noCtx bool, wflags
 	t.Helper()
 	bits := [4]int{15, 15, 11, 8}[wflags&3] // the server's window
 	level := [4]int{1, 1, 5, 9}[wflags>>2&3]
-	cp := compressParams{enabled: true, writeNoTakeover: noCtx, writeWindowBits: bits, level: level}
+	cp := compressParams{enabled: true, writeNoTakeover: noCtx, writeWindowBits: int8(bits), level: int8(level)}
 	nc := &fuzzConn{}
 	w := newConn(connConfig{nc: nc, compress: cp, compressMin: 0})
 	for range 2 {
@@ -1391,10 +1391,10 @@ func FuzzExtensions(f *testing.F) {
 			if r.o.serverNoTakeover != scp.writeNoTakeover || r.o.clientNoTakeover != scp.readNoTakeover {
 				t.Fatalf("answer %q does not match the server's parameters %+v", resp, scp)
 			}
-			if scp.writeWindowBits < 8 || scp.writeWindowBits > 15 || scp.writeWindowBits > windowBits(sopts.ServerMaxWindowBits) {
+			if scp.writeWindowBits < 8 || scp.writeWindowBits > 15 || int(scp.writeWindowBits) > windowBits(sopts.ServerMaxWindowBits) {
 				t.Fatalf("server window bits %d with options %+v", scp.writeWindowBits, sopts)
 			}
-			if r.o.serverBits != 0 && r.o.serverBits != scp.writeWindowBits {
+			if r.o.serverBits != 0 && r.o.serverBits != int(scp.writeWindowBits) {
 				t.Fatalf("answer %q, but the server compresses with window bits %d", resp, scp.writeWindowBits)
 			}
 			if offer.serverNoTakeover && !r.o.serverNoTakeover {
@@ -1452,10 +1452,10 @@ func FuzzExtensions(f *testing.F) {
 		if copts.Mode == CompressionNoContextTakeover && !(ccp.writeNoTakeover && ccp.readNoTakeover) {
 			t.Fatalf("client asked for no context takeover, got %+v", ccp)
 		}
-		if scp.writeWindowBits > windowBits(copts.ServerMaxWindowBits) {
+		if int(scp.writeWindowBits) > windowBits(copts.ServerMaxWindowBits) {
 			t.Fatalf("server compresses with window bits %d, client allows %d", scp.writeWindowBits, windowBits(copts.ServerMaxWindowBits))
 		}
-		if ccp.writeWindowBits > windowBits(sopts.ClientMaxWindowBits) || ccp.writeWindowBits > windowBits(copts.ClientMaxWindowBits) {
+		if int(ccp.writeWindowBits) > windowBits(sopts.ClientMaxWindowBits) || int(ccp.writeWindowBits) > windowBits(copts.ClientMaxWindowBits) {
 			t.Fatalf("client compresses with window bits %d; server allows %d", ccp.writeWindowBits, windowBits(sopts.ClientMaxWindowBits))
 		}
 	})

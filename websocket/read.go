@@ -152,7 +152,7 @@ func (c *Conn) startMessage() (MessageType, error) {
 	if err := c.nextFrame(); err != nil {
 		return 0, err
 	}
-	r.msgType = MessageType(r.fh.OpCode)
+	r.msgType = r.fh.OpCode
 	r.msgDone = false
 	r.msgSize = r.fh.Length
 	r.decompressed = 0
@@ -160,7 +160,7 @@ func (c *Conn) startMessage() (MessageType, error) {
 	if r.fh.Rsv1 {
 		c.startInflate()
 	}
-	return r.msgType, nil
+	return MessageType(r.msgType), nil
 }
 
 // readRest appends the rest of the current message to buf.
@@ -310,11 +310,11 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		return c.readInflated(p)
 	}
 	n, err := c.readRaw(p)
-	if n > 0 && r.msgType == MessageText && !r.utf8.Write(p[:n]) {
+	if n > 0 && r.msgType == frame.OpText && !r.utf8.Write(p[:n]) {
 		return 0, c.failRead(StatusInvalidFramePayloadData, "invalid UTF-8 in text message")
 	}
 	if err == io.EOF {
-		if r.msgType == MessageText && !r.utf8.Done() {
+		if r.msgType == frame.OpText && !r.utf8.Done() {
 			return 0, c.failRead(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")
 		}
 		r.msgDone = true
@@ -362,7 +362,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 		r.rr += n
 	}
 	if r.fh.Masked {
-		r.maskPos = frame.Mask(r.fh.Mask, r.maskPos, p[:n])
+		r.maskPos = uint8(frame.Mask(r.fh.Mask, int(r.maskPos), p[:n]))
 	}
 	r.fremain -= int64(n)
 	return n, nil

@@ -153,7 +153,7 @@ func TestTakeoverStream(t *testing.T) {
 func testTakeoverStream(t *testing.T, client bool, bits, level int, keep bool) {
 	const conns = 3
 	r := rand.New(rand.NewPCG(uint64(bits), uint64(level)))
-	cp := compressParams{enabled: true, level: level, writeWindowBits: bits, readWindowBits: bits}
+	cp := compressParams{enabled: true, level: int8(level), writeWindowBits: int8(bits), readWindowBits: int8(bits)}
 	ncs := make([]*fuzzConn, conns)
 	cs := make([]*Conn, conns)
 	sent := make([][]takeoverMessage, conns)

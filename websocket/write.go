@@ -59,7 +59,7 @@ func (c *Conn) writeMessageLocked(typ MessageType, p []byte) error {
 	if c.closeSent.Load() {
 		return ErrClosed
 	}
-	if c.compressOn.Load() && len(p) >= c.compressMin {
+	if c.compressOn.Load() && len(p) >= int(c.compressMin) {
 		return c.writeCompressed(typ, p)
 	}
 	return c.writeFrame(frame.OpCode(typ), true, false, p)
@@ -96,7 +96,7 @@ func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
 	var payload []byte
 	var err error
 	if c.compress.useFixedCodes(len(p)) {
-		payload = compressFixed((*bp)[:0], p, c.compress.writeWindowBits)
+		payload = compressFixed((*bp)[:0], p, int(c.compress.writeWindowBits))
 	} else {
 		d := c.getDeflater()
 		payload, err = compressMessage(d, (*bp)[:0], p)
@@ -273,12 +273,12 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 // messageWriter is the io.WriteCloser [Conn.Writer] returns.
 type messageWriter struct {
 	c      *Conn
-	op     frame.OpCode // opcode of the next fragment
-	d      *deflater    // nil when not compressing
+	d      *deflater // nil when not compressing
 	buf    *[]byte
 	stop   func(error) error
-	closed bool
 	err    error
+	op     frame.OpCode // opcode of the next fragment
+	closed bool
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -387,7 +387,7 @@ func (pm *PreparedMessage) compressed() (payload, serverFrame []byte) {
 		cp := compressParams{level: 1, writeWindowBits: 15, writeNoTakeover: true}
 		var p []byte
 		if cp.useFixedCodes(len(pm.data)) {
-			p = compressFixed(nil, pm.data, cp.writeWindowBits)
+			p = compressFixed(nil, pm.data, int(cp.writeWindowBits))
 		} else {
 			var err error
 			if p, err = compressMessage(newDeflater(cp), nil, pm.data); err != nil {
@@ -415,7 +415,7 @@ func (c *Conn) writePreparedLocked(pm *PreparedMessage) error {
 		return ErrClosed
 	}
 	op := frame.OpCode(pm.typ)
-	if c.compressOn.Load() && len(pm.data) >= c.compressMin {
+	if c.compressOn.Load() && len(pm.data) >= int(c.compressMin) {
 		if !c.compress.writeNoTakeover || c.compress.writeWindowBits < 15 {
 			return c.writeCompressed(pm.typ, pm.data)
 		}
