@@ -142,22 +142,28 @@ func groupLen(q []*combined) int {
 // broadcasts that arrived together from other servers.
 func (a *InMemoryAdapter) BroadcastEach(ps []*parser.Packet, opts []*BroadcastOptions) {
 	for len(ps) > 0 {
-		if !groupable(ps[0], opts[0]) {
-			a.broadcastOne(ps[0], opts[0])
-			ps, opts = ps[1:], opts[1:]
-			continue
-		}
-		bytes := len(ps[0].Data)
-		n := 1
-		for n < len(ps) && n < maxGroup && groupable(ps[n], opts[n]) && sameSelection(opts[0], opts[n]) {
-			if bytes += len(ps[n].Data); bytes > maxGroupBytes {
-				break
-			}
-			n++
-		}
+		n := groupCut(ps, opts)
 		a.deliverGroup(ps[:n], opts[:n])
 		ps, opts = ps[n:], opts[n:]
 	}
+}
+
+// groupCut returns how many of ps, from the first, go together: 1 when
+// the first is not groupable, else the groupable broadcasts that select as
+// the first does, up to maxGroup and maxGroupBytes.
+func groupCut(ps []*parser.Packet, opts []*BroadcastOptions) int {
+	if !groupable(ps[0], opts[0]) {
+		return 1
+	}
+	bytes := len(ps[0].Data)
+	n := 1
+	for n < len(ps) && n < maxGroup && groupable(ps[n], opts[n]) && sameSelection(opts[0], opts[n]) {
+		if bytes += len(ps[n].Data); bytes > maxGroupBytes {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // deliverGroup delivers ps[i] with opts[i], groupable broadcasts that
@@ -253,4 +259,43 @@ func (rs *receivers) deliverGroup(pkts []engineio.Packet) {
 		clear(rs.excl)
 	}
 	rs.reset()
+}
+
+// DeliverEach delivers ps[i] with opts[i] and offsets[i], for each i, as
+// Deliver would one after the other, except that consecutive broadcasts
+// go out together as with [InMemoryAdapter.BroadcastEach]: each receiver
+// gets those of a group meant for it in one send. A cluster adapter whose
+// broadcasts carry the offsets of a shared log (Redis Streams) calls it
+// with the broadcasts that arrived together.
+func (l *LocalSockets) DeliverEach(ps []*parser.Packet, opts []*BroadcastOptions, offsets []string) {
+	for len(ps) > 0 {
+		n := groupCut(ps, opts)
+		if n == 1 {
+			l.Deliver(ps[0], opts[0], offsets[0])
+		} else {
+			l.deliverGroup(ps[:n], opts[:n], offsets[:n])
+		}
+		ps, opts, offsets = ps[n:], opts[n:], offsets[n:]
+	}
+}
+
+// deliverGroup delivers a group (see DeliverEach), without logging it.
+func (l *LocalSockets) deliverGroup(ps []*parser.Packet, opts []*BroadcastOptions, offsets []string) {
+	noCompress := opts[0].Flags.noCompress()
+	l.order.Lock()
+	pkts := l.many[:0]
+	for i, p := range ps {
+		p.Namespace = l.nsp.name
+		if offsets[i] != "" {
+			p.Data = parser.AppendOffset(p.Data, offsets[i])
+		}
+		pkts = append(pkts, newOutPacket(p, noCompress).pkts...)
+	}
+	l.mu.Lock()
+	rs := l.groupReceiversLocked(opts)
+	l.mu.Unlock()
+	rs.deliverGroup(pkts)
+	clear(pkts)
+	l.many = pkts[:0]
+	l.order.Unlock()
 }

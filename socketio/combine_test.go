@@ -343,3 +343,27 @@ func TestBroadcastEach(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverEach checks that DeliverEach groups as BroadcastEach does,
+// with each broadcast's own offset appended (none when it is "").
+func TestDeliverEach(t *testing.T) {
+	srv := newTestServer(t, nil)
+	conns, socks := connectSends(t, srv, 2, "r")
+	l := srv.Of("/").LocalSockets()
+	var ps []*parser.Packet
+	var opts []*BroadcastOptions
+	for i := range 3 {
+		ps = append(ps, &parser.Packet{Type: parser.Event, Data: json.RawMessage(fmt.Sprintf(`["m%d"]`, i))})
+		opts = append(opts, &BroadcastOptions{Rooms: []string{"r"}, Except: []string{socks[i%2].ID()}})
+	}
+	l.DeliverEach(ps, opts, []string{"o0", "", "o2"})
+	want := [][][]string{
+		{{`2["m1"]`}},
+		{{`2["m0","o0"]`, `2["m2","o2"]`}},
+	}
+	for i, c := range conns {
+		if got := c.take(); !slices.EqualFunc(got, want[i], slices.Equal) {
+			t.Errorf("socket %d: sends %q, want %q", i, got, want[i])
+		}
+	}
+}
