@@ -497,8 +497,25 @@ func (l *LocalSockets) receiversLocked(opts *BroadcastOptions) *receivers {
 }
 
 // receivers is a list of the sockets a broadcast goes to, taken under the
-// lock and used after it, reused by the next broadcast.
-type receivers struct{ socks []*Socket }
+// lock and used after it, reused by the next broadcast. For a group of
+// broadcasts (deliverGroup), excl has the sockets that some of them except
+// (bit i: the group's broadcast i), all the bits of the group's
+// broadcasts, and sub is the packets of a socket excepted from some.
+type receivers struct {
+	socks []*Socket
+	excl  map[*Socket]uint32
+	all   uint32
+	sub   []engineio.Packet
+}
+
+// reset empties the list.
+func (rs *receivers) reset() {
+	clear(rs.socks) // holds no socket while unused
+	rs.socks = rs.socks[:0]
+	if cap(rs.socks) > 1<<16 {
+		rs.socks = nil
+	}
+}
 
 // deliver hands o to the sockets of the list, returns how many they were,
 // and empties the list. The caller holds order, not mu.
@@ -507,11 +524,7 @@ func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 	for _, s := range rs.socks {
 		s.deliver(o, volatile)
 	}
-	clear(rs.socks) // holds no socket while unused
-	rs.socks = rs.socks[:0]
-	if cap(rs.socks) > 1<<16 {
-		rs.socks = nil
-	}
+	rs.reset()
 	return n
 }
 
@@ -522,11 +535,7 @@ func (rs *receivers) deliverPackets(pkts []engineio.Packet) {
 	for _, s := range rs.socks {
 		s.deliverPackets(pkts, false)
 	}
-	clear(rs.socks)
-	rs.socks = rs.socks[:0]
-	if cap(rs.socks) > 1<<16 {
-		rs.socks = nil
-	}
+	rs.reset()
 }
 
 // DeliverWithAck sends p, an EVENT, to the local sockets opts selects with

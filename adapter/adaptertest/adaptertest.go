@@ -226,6 +226,59 @@ func Run(t *testing.T, newCluster NewCluster, n int) {
 			}
 		}
 	})
+	t.Run("Burst", func(t *testing.T) {
+		// Broadcasts made faster than the servers deliver them, each
+		// excepting another client or none, some with attachments: adapters
+		// deliver those that arrive together as a group. Every client gets
+		// every broadcast meant for it once, in order.
+		c := start(t, newCluster, n, 2)
+		all := c.all()
+		excepted := func(i int) int { // the client broadcast i excepts, or -1
+			if i%3 == 0 {
+				return -1
+			}
+			return i % len(all)
+		}
+		const count = 300
+		src := c.nodes[0].srv
+		for i := range count {
+			op := src.To() // every socket
+			if k := excepted(i); k >= 0 {
+				op = op.Except(all[k].SID)
+			}
+			var err error
+			if i%20 == 0 {
+				err = op.Emit("burst", i, []byte{byte(i)})
+			} else {
+				err = op.Emit("burst", i)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, cl := range all {
+			for i := range count {
+				if excepted(i) == k {
+					continue
+				}
+				e := cl.Next("burst")
+				if len(e.Args) == 0 || string(e.Args[0]) != fmt.Sprint(i) {
+					t.Fatalf("client %s: broadcast %d is %s", cl.SID, i, e.Raw)
+				}
+				if i%20 == 0 && (len(e.Attachments) != 1 || e.Attachments[0][0] != byte(i)) {
+					t.Fatalf("client %s: broadcast %d has attachments %q", cl.SID, i, e.Attachments)
+				}
+			}
+		}
+		c.fence(0)
+		for _, cl := range all {
+			for _, e := range cl.Events() {
+				if e.Name == "burst" {
+					t.Errorf("client %s got burst%s once more, or not for it", cl.SID, e.Raw)
+				}
+			}
+		}
+	})
 	t.Run("BroadcastWithAck", func(t *testing.T) {
 		c := start(t, newCluster, n, 2)
 		for i, cl := range c.all() {

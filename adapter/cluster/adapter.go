@@ -50,6 +50,16 @@ type Handler interface {
 	HandleResponse(m *Message)
 }
 
+// BatchHandler is a [Handler] that also takes several messages at once:
+// a transport that reads messages in batches (Redis Streams) hands each
+// batch to it, so that the broadcasts among them are delivered together.
+type BatchHandler interface {
+	Handler
+	// HandleMessages handles ms in order, offsets[i] being the offset of
+	// ms[i], as HandleMessage would each of them.
+	HandleMessages(ms []*Message, offsets []string)
+}
+
 // Dialer starts the transport of namespace nsp for the server uid,
 // handing what it reads to h.
 type Dialer func(nsp, uid string, h Handler) (Transport, error)
@@ -627,6 +637,60 @@ func includes(rooms []string, opts *socketio.BroadcastOptions) bool {
 		}
 	}
 	return in
+}
+
+// HandleMessages implements [BatchHandler]: consecutive broadcasts
+// without acknowledgement are delivered together
+// (socketio.InMemoryAdapter.BroadcastEach, or LocalSockets.DeliverEach
+// with their offsets): each socket gets those that select alike in one
+// send, in order. Any other message ends the group first, so that joins,
+// leaves and disconnections apply in their place between broadcasts.
+func (a *Adapter) HandleMessages(ms []*Message, offsets []string) {
+	<-a.ready
+	var ps []*parser.Packet
+	var opts []*socketio.BroadcastOptions
+	var offs []string
+	flush := func() {
+		if len(ps) > 0 {
+			a.deliverEach(ps, opts, offs)
+			ps, opts, offs = ps[:0], opts[:0], offs[:0]
+		}
+	}
+	for i, m := range ms {
+		if m.UID == a.uid || m.NSP != a.nsp {
+			continue
+		}
+		if m.Type != Broadcast || m.RequestID != "" {
+			flush()
+			a.HandleMessage(m, offsets[i])
+			continue
+		}
+		a.heard(m.UID)
+		if o := a.opts.Observer; o != nil {
+			o.Received(a.nsp, m.Type)
+		}
+		o := m.Opts
+		if o == nil {
+			o = &socketio.BroadcastOptions{}
+		}
+		ps, opts, offs = append(ps, eventPacket(m.Value)), append(opts, o), append(offs, offsets[i])
+	}
+	flush()
+}
+
+// deliverEach delivers broadcasts from other servers as deliver would
+// each, together.
+func (a *Adapter) deliverEach(ps []*parser.Packet, opts []*socketio.BroadcastOptions, offsets []string) {
+	if a.mem != nil {
+		a.mem.BroadcastEach(ps, opts)
+		return
+	}
+	for i := range offsets {
+		if a.opts.Recovery == nil || opts[i].Flags.Volatile {
+			offsets[i] = ""
+		}
+	}
+	a.local.DeliverEach(ps, opts, offsets)
 }
 
 // HandleMessage implements [Handler].

@@ -14,7 +14,9 @@ import (
 // Messages are encoded as they would be on a broker (JSON, as Node's
 // transports encode messages without binary data, MessagePack for the
 // others) and each server receives them in the
-// order they were published, on a goroutine of its own, as from a broker.
+// order they were published, on a goroutine of its own, as from a broker:
+// what was queued while it handled the previous ones comes as one batch
+// ([BatchHandler]).
 // The zero value is not usable: use [NewBus].
 type Bus struct {
 	// Uncounted makes the transports report no server count, as a broker
@@ -73,16 +75,40 @@ func (s *busSub) run() {
 			s.mu.Unlock()
 			return
 		}
-		it := s.queue[0]
-		s.queue[0] = busItem{}
-		s.queue = s.queue[1:]
+		batch := s.queue
+		s.queue = nil
 		s.mu.Unlock()
-		if it.response {
-			s.h.HandleResponse(it.m)
-		} else {
-			s.h.HandleMessage(it.m, "")
-		}
+		s.handle(batch)
 	}
+}
+
+// handle hands the items that were queued together to the handler, in
+// order: the messages between two responses at once when it is a
+// BatchHandler, as from a broker read in batches.
+func (s *busSub) handle(batch []busItem) {
+	var ms []*Message
+	flush := func() {
+		if len(ms) == 0 {
+			return
+		}
+		if bh, ok := s.h.(BatchHandler); ok {
+			bh.HandleMessages(ms, make([]string, len(ms)))
+		} else {
+			for _, m := range ms {
+				s.h.HandleMessage(m, "")
+			}
+		}
+		ms = ms[:0]
+	}
+	for _, it := range batch {
+		if it.response {
+			flush()
+			s.h.HandleResponse(it.m)
+			continue
+		}
+		ms = append(ms, it.m)
+	}
+	flush()
 }
 
 func (s *busSub) push(it busItem) {

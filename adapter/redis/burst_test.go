@@ -14,9 +14,11 @@ import (
 // other server receives them faster than it delivers them, and delivers
 // those that arrived together as one group (deliverBatch). Every client
 // of both servers gets every broadcast once, in order, those with
-// attachments (never grouped) among the others; and a broadcast with
-// acknowledgements (a request, which ends a group) right after the burst
-// arrives after it, with its acknowledgements back.
+// attachments (never grouped) among the others, except the clients each
+// broadcast excepts (consecutive broadcasts that except different
+// sockets still go together); and a broadcast with acknowledgements (a
+// request, which ends a group) right after the burst arrives after it,
+// with its acknowledgements back.
 func TestClassicBurstOrder(t *testing.T) {
 	r := peertest.StartRedis(t)
 	srvs := classicCluster(r, &ClassicOptions{Key: "burst"})(t, 2)
@@ -35,11 +37,21 @@ func TestClassicBurstOrder(t *testing.T) {
 		cl.AutoAck(func(e siotest.Event) []any { return []any{"ok"} })
 	}
 	const n = 400
+	// Broadcast i excepts client excepted(i) (on either server), or none.
+	excepted := func(i int) int {
+		if i%25 != 0 && i%3 != 0 {
+			return i % len(clients)
+		}
+		return -1
+	}
 	for i := range n {
 		var err error
-		if i%25 == 0 {
+		switch {
+		case i%25 == 0:
 			err = srvs[0].Emit("n", i, []byte{byte(i)})
-		} else {
+		case excepted(i) >= 0:
+			err = srvs[0].Except(clients[excepted(i)].SID).Emit("n", i)
+		default:
 			err = srvs[0].Emit("n", i)
 		}
 		if err != nil {
@@ -54,6 +66,9 @@ func TestClassicBurstOrder(t *testing.T) {
 	}
 	for c, cl := range clients {
 		for i := range n {
+			if excepted(i) == c {
+				continue
+			}
 			e := cl.Next("n")
 			if len(e.Args) == 0 || string(e.Args[0]) != fmt.Sprint(i) {
 				t.Fatalf("client %d: broadcast %d is %s", c, i, e.Raw)

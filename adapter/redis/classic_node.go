@@ -92,14 +92,6 @@ type classicIn struct {
 // (as when delivery ran on that goroutine).
 const maxInboxBytes = 4 << 20
 
-// maxGroup bounds the broadcasts delivered together (BroadcastMany): each
-// socket gets them in one send, which stays a direct write up to
-// engineio's limits (16 packets, 16 KiB).
-const (
-	maxGroup      = 16
-	maxGroupBytes = 12 << 10
-)
-
 // classicSub is a channel or, when pattern is set, a pattern.
 type classicSub struct {
 	pattern bool
@@ -544,11 +536,12 @@ func (n *classicNode) handleInbox() {
 }
 
 // deliverBatch handles received messages in order. Consecutive
-// broadcasts of one adapter with the same options are delivered together
-// (socketio.InMemoryAdapter.BroadcastMany: each socket gets them in one
-// write, in order); anything else ends the group first, so that requests
-// (joins, leaves, disconnections) and broadcasts apply in the order Redis
-// sent them.
+// broadcasts of one adapter are delivered by one
+// socketio.InMemoryAdapter.BroadcastEach, which sends those that select
+// alike (the same rooms and flags, whatever they except) together: each
+// socket gets its packets of them in one write, in order. Anything else
+// ends the group first, so that requests (joins, leaves, disconnections)
+// and broadcasts apply in the order Redis sent them.
 func deliverBatch(batch []classicIn) {
 	var g broadcastGroup
 	for _, in := range batch {
@@ -562,37 +555,23 @@ func deliverBatch(batch []classicIn) {
 			if p == nil {
 				continue
 			}
-			if !g.fits(r.a, p, opts) {
+			if g.a != r.a {
 				g.flush()
 			}
-			g.add(r.a, p, opts)
+			g.a = r.a
+			g.ps = append(g.ps, p)
+			g.opts = append(g.opts, opts)
 		}
 	}
 	g.flush()
 }
 
-// broadcastGroup is consecutive received broadcasts of one adapter with
-// the same options, delivered together.
+// broadcastGroup is consecutive received broadcasts of one adapter,
+// delivered together.
 type broadcastGroup struct {
-	a     *ClassicAdapter
-	opts  *socketio.BroadcastOptions
-	ps    []*parser.Packet
-	bytes int
-}
-
-// fits reports whether p, with opts, may join the group.
-func (g *broadcastGroup) fits(a *ClassicAdapter, p *parser.Packet, opts *socketio.BroadcastOptions) bool {
-	return len(g.ps) > 0 && g.a == a && len(g.ps) < maxGroup && g.bytes+len(p.Data) <= maxGroupBytes &&
-		!opts.Flags.Volatile && !p.HasID && len(p.Attachments) == 0 && len(g.ps[0].Attachments) == 0 &&
-		sameOptions(g.opts, opts)
-}
-
-func (g *broadcastGroup) add(a *ClassicAdapter, p *parser.Packet, opts *socketio.BroadcastOptions) {
-	if len(g.ps) == 0 {
-		g.a, g.opts = a, opts
-	}
-	g.ps = append(g.ps, p)
-	g.bytes += len(p.Data)
+	a    *ClassicAdapter
+	ps   []*parser.Packet
+	opts []*socketio.BroadcastOptions
 }
 
 // flush delivers the group and empties it.
@@ -600,20 +579,11 @@ func (g *broadcastGroup) flush() {
 	if len(g.ps) == 0 {
 		return
 	}
-	g.a.mem.BroadcastMany(g.ps, g.opts)
+	g.a.mem.BroadcastEach(g.ps, g.opts)
 	clear(g.ps)
-	g.ps, g.a, g.opts, g.bytes = g.ps[:0], nil, nil, 0
+	clear(g.opts)
+	g.ps, g.opts, g.a = g.ps[:0], g.opts[:0], nil
 }
-
-// sameOptions reports whether two broadcasts select the same sockets with
-// the same flags.
-func sameOptions(x, y *socketio.BroadcastOptions) bool {
-	return slices.Equal(x.Rooms, y.Rooms) && slices.Equal(x.Except, y.Except) &&
-		x.Flags.Volatile == y.Flags.Volatile && x.Flags.Local == y.Flags.Local &&
-		x.Flags.Timeout == y.Flags.Timeout && compresses(&x.Flags) == compresses(&y.Flags)
-}
-
-func compresses(f *socketio.BroadcastFlags) bool { return f.Compress == nil || *f.Compress }
 
 // publish queues payload for channel. It never blocks: a message that does
 // not fit the queue is dropped (done gets errQueueFull).

@@ -261,9 +261,7 @@ func (r *streamReader) run() {
 			continue
 		}
 		backoff.reset()
-		for _, e := range res[r.key] {
-			r.dispatch(e)
-		}
+		r.dispatch(res[r.key])
 	}
 }
 
@@ -282,22 +280,46 @@ func (r *streamReader) tail(ctx context.Context) (string, error) {
 	return entries[0].ID, nil
 }
 
-// dispatch hands entry e to the transports of its namespace.
-func (r *streamReader) dispatch(e rueidis.XRangeEntry) {
+// dispatch hands the entries of one read to the transports of their
+// namespaces, in order: consecutive entries of one namespace go together
+// (cluster.BatchHandler), so that the broadcasts among them are
+// delivered together.
+func (r *streamReader) dispatch(es []rueidis.XRangeEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.last = e.ID
-	m, err := decodeEntry(e)
-	if err != nil {
-		r.s.opts.Logger.Warn("redis streams: skipped an entry", "stream", r.key, "id", e.ID, "err", err)
-		return
+	var ms []*cluster.Message
+	var ids []string
+	flush := func() {
+		if len(ms) == 0 {
+			return
+		}
+		for _, t := range r.s.transports(ms[0].NSP) {
+			if bh, ok := t.h.(cluster.BatchHandler); ok {
+				bh.HandleMessages(ms, slices.Clone(ids))
+				continue
+			}
+			for i, m := range ms {
+				t.h.HandleMessage(m, ids[i])
+			}
+		}
+		ms, ids = ms[:0], ids[:0]
 	}
-	if m == nil {
-		return
+	for _, e := range es {
+		r.last = e.ID
+		m, err := decodeEntry(e)
+		if err != nil {
+			r.s.opts.Logger.Warn("redis streams: skipped an entry", "stream", r.key, "id", e.ID, "err", err)
+			continue
+		}
+		if m == nil {
+			continue
+		}
+		if len(ms) > 0 && ms[0].NSP != m.NSP {
+			flush()
+		}
+		ms, ids = append(ms, m), append(ids, e.ID)
 	}
-	for _, t := range r.s.transports(m.NSP) {
-		t.h.HandleMessage(m, e.ID)
-	}
+	flush()
 }
 
 // decodeEntry decodes a stream entry: fields uid, nsp, type and data (the

@@ -44,6 +44,19 @@ func TestStreamsSuite(t *testing.T) {
 	}, 3)
 }
 
+// TestStreamsSuiteWithRecovery runs the suite with connection state
+// recovery on: broadcasts are delivered with the offsets of the stream.
+func TestStreamsSuiteWithRecovery(t *testing.T) {
+	r := peertest.StartRedis(t)
+	adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
+		var out []*socketio.Server
+		for range n {
+			out = append(out, streamsNode(t, r.URL(), true))
+		}
+		return out
+	}, 3)
+}
+
 // TestStreamsRecoveryAcrossServers checks connection state recovery across
 // servers: a client that loses its connection to one server and reconnects
 // through another gets its session back (same id, rooms) and every packet

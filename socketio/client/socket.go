@@ -425,7 +425,9 @@ func (s *Socket) onPacket(p parser.Packet) {
 			s.mu.Unlock()
 			return
 		}
-		args, err := parser.SplitArray(nil, p.Data)
+		// Room for the usual few arguments: one allocation, not a
+		// growing slice's three (every received event goes through here).
+		args, err := parser.SplitArray(make([]json.RawMessage, 0, 4), p.Data)
 		if err != nil || len(args) == 0 {
 			s.mu.Unlock()
 			return

@@ -133,7 +133,7 @@ func validatePayload(p *Packet, binary bool, attachments int) error {
 	if p.Type == Disconnect {
 		return fmt.Errorf("%w: DISCONNECT with payload", ErrPayload)
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return fmt.Errorf("%w: not JSON", ErrPayload)
 	}
 	i := skipSpace(data, 0)

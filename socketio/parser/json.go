@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// The helpers below walk JSON that json.Valid has accepted; they do not
+// The helpers below walk JSON that validJSON has accepted; they do not
 // validate again.
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

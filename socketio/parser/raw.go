@@ -32,7 +32,7 @@ func (v RawValue) MarshalJSON() ([]byte, error) {
 	if len(v.JSON) == 0 {
 		return []byte("null"), nil
 	}
-	if !json.Valid(v.JSON) {
+	if !validJSON(v.JSON) {
 		return nil, fmt.Errorf("failed to encode raw value: invalid JSON")
 	}
 	b, err := InlineAttachments(nil, v.JSON, v.Attachments)
@@ -62,7 +62,7 @@ func appendRaw(dst []byte, v RawValue, att [][]byte) ([]byte, [][]byte, error) {
 	if len(data) == 0 {
 		return append(dst, "null"...), att, nil
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return dst, att, fmt.Errorf("failed to encode raw value: invalid JSON")
 	}
 	start := len(dst)

@@ -51,7 +51,7 @@ func AppendValue(dst []byte, v any, attachments [][]byte) ([]byte, [][]byte, err
 		if x == nil {
 			return append(dst, "null"...), attachments, nil
 		}
-		if !json.Valid(x) {
+		if !validJSON(x) {
 			return dst, attachments, fmt.Errorf("failed to encode value: invalid json.RawMessage")
 		}
 		return append(dst, x...), attachments, nil
