@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -174,6 +175,19 @@ type Adapter interface {
 // succeed. done must not block.
 type PublishMarker interface {
 	MarkPublish() (confirm func(done func(error)))
+}
+
+// NotPublished returns what a [PublishMarker]'s confirmation gives done
+// when failed messages failed since the mark, or the queue ended with err:
+// nil when neither, else an error wrapping [ErrNotPublished].
+func NotPublished(failed uint64, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrNotPublished, err)
+	case failed != 0:
+		return fmt.Errorf("%w (%d since the mark)", ErrNotPublished, failed)
+	}
+	return nil
 }
 
 // AdapterHost is a namespace as its adapter sees it: its name, its sockets

@@ -315,13 +315,7 @@ func (a *Adapter) MarkPublish() (confirm func(done func(error))) {
 	before := o.failures.Load()
 	return func(done func(error)) {
 		o.add(outItem{mark: func(failures uint64, err error) {
-			switch {
-			case err != nil:
-				err = fmt.Errorf("%w: %w", socketio.ErrNotPublished, err)
-			case failures != before:
-				err = fmt.Errorf("%w (%d since the mark)", socketio.ErrNotPublished, failures-before)
-			}
-			done(err)
+			done(socketio.NotPublished(failures-before, err))
 		}})
 	}
 }

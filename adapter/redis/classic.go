@@ -444,13 +444,7 @@ func (a *ClassicAdapter) MarkPublish() (confirm func(done func(error))) {
 	before := n.failures.Load()
 	return func(done func(error)) {
 		n.markPublish(func(failures uint64, err error) {
-			switch {
-			case err != nil:
-				err = fmt.Errorf("%w: %w", socketio.ErrNotPublished, err)
-			case failures != before:
-				err = fmt.Errorf("%w (%d since the mark)", socketio.ErrNotPublished, failures-before)
-			}
-			done(err)
+			done(socketio.NotPublished(failures-before, err))
 		})
 	}
 }
