@@ -44,7 +44,7 @@ type LocalSockets struct {
 	// before an adapter's own lock), never under it.
 	order    sync.Mutex
 	rcv      receivers         // a broadcast's sockets; guarded by order
-	many     []engineio.Packet // BroadcastMany's packets; guarded by order
+	many     []engineio.Packet // a group's packets (deliverGroup); guarded by order
 	mu       sync.Mutex
 	sids     map[string]*member   // socket id -> the socket and its rooms
 	rooms    map[string]memberSet // room -> its sockets
@@ -526,16 +526,6 @@ func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 	}
 	rs.reset()
 	return n
-}
-
-// deliverPackets hands pkts, the packets of several broadcasts, to the
-// sockets of the list, each in one send, and empties the list. The caller
-// holds order, not mu.
-func (rs *receivers) deliverPackets(pkts []engineio.Packet) {
-	for _, s := range rs.socks {
-		s.deliverPackets(pkts, false)
-	}
-	rs.reset()
 }
 
 // DeliverWithAck sends p, an EVENT, to the local sockets opts selects with

@@ -67,11 +67,20 @@ func events(n int, first int) []*parser.Packet {
 	return ps
 }
 
-// TestBroadcastMany checks that broadcasts delivered together reach each
+// broadcastEach calls a.BroadcastEach with the same opts for every packet.
+func broadcastEach(a *InMemoryAdapter, ps []*parser.Packet, opts *BroadcastOptions) {
+	optss := make([]*BroadcastOptions, len(ps))
+	for i := range optss {
+		optss[i] = opts
+	}
+	a.BroadcastEach(ps, optss)
+}
+
+// TestBroadcastEachSameOptions checks that broadcasts delivered together reach each
 // socket in one send, in order, with the offsets and the log entries that
 // one Broadcast each would have given them; that volatile broadcasts still
 // go one at a time; and that the room selection applies.
-func TestBroadcastMany(t *testing.T) {
+func TestBroadcastEachSameOptions(t *testing.T) {
 	srv := newTestServer(t, &Options{ConnectionStateRecovery: &RecoveryOptions{}})
 	conns := connectRecord(t, srv, 3)
 	a := srv.Of("/").Adapter().(*InMemoryAdapter)
@@ -80,7 +89,7 @@ func TestBroadcastMany(t *testing.T) {
 	for _, p := range events(2, 0) {
 		_ = a.Broadcast(p, &BroadcastOptions{})
 	}
-	a.BroadcastMany(events(3, 2), &BroadcastOptions{})
+	broadcastEach(a, events(3, 2), &BroadcastOptions{})
 	var first []string
 	for i, c := range conns {
 		sends := c.taken()
@@ -110,7 +119,7 @@ func TestBroadcastMany(t *testing.T) {
 	}
 
 	// Volatile: one send per broadcast.
-	a.BroadcastMany(events(2, 5), &BroadcastOptions{Flags: BroadcastFlags{Volatile: true}})
+	broadcastEach(a, events(2, 5), &BroadcastOptions{Flags: BroadcastFlags{Volatile: true}})
 	for i, c := range conns {
 		if sends := c.taken(); len(sends) != 2 {
 			t.Errorf("socket %d: volatile broadcasts in %d sends, want 2", i, len(sends))
@@ -122,7 +131,7 @@ func TestBroadcastMany(t *testing.T) {
 
 	// A room: only its member gets them.
 	srv.Of("/").Sockets()[0].Join("r")
-	a.BroadcastMany(events(2, 7), &BroadcastOptions{Rooms: []string{"r"}})
+	broadcastEach(a, events(2, 7), &BroadcastOptions{Rooms: []string{"r"}})
 	got := 0
 	for _, c := range conns {
 		for _, s := range c.taken() {
@@ -137,9 +146,9 @@ func TestBroadcastMany(t *testing.T) {
 	}
 }
 
-// BroadcastMany encodes each packet once: its allocations do not grow
+// BroadcastEach encodes each packet once: its allocations do not grow
 // with the number of receivers.
-func TestBroadcastManyAllocationsDoNotScale(t *testing.T) {
+func TestBroadcastEachAllocationsDoNotScale(t *testing.T) {
 	measure := func(n int) float64 {
 		srv := newTestServer(t, &Options{ConnectionStateRecovery: &RecoveryOptions{}})
 		conns := connectDiscard(t, srv, n)
@@ -153,7 +162,7 @@ func TestBroadcastManyAllocationsDoNotScale(t *testing.T) {
 			for i, p := range ps {
 				p.Data = data[i] // without the last offset
 			}
-			a.BroadcastMany(ps, &BroadcastOptions{})
+			broadcastEach(a, ps, &BroadcastOptions{})
 		})
 		for _, c := range conns {
 			if c.sent.Load() < 51*4 {
@@ -164,6 +173,6 @@ func TestBroadcastManyAllocationsDoNotScale(t *testing.T) {
 	}
 	few, many := measure(4), measure(400)
 	if many > few {
-		t.Fatalf("BroadcastMany of 4 packets to 4 sockets allocates %v times, to 400 sockets %v times", few, many)
+		t.Fatalf("BroadcastEach of 4 packets to 4 sockets allocates %v times, to 400 sockets %v times", few, many)
 	}
 }

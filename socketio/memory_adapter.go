@@ -227,53 +227,6 @@ func (a *InMemoryAdapter) logLocked(p *parser.Packet, opts *BroadcastOptions, d 
 	return o
 }
 
-// BroadcastMany delivers ps, broadcasts with the same options, as
-// Broadcast would one after the other (the same offsets, the same log, the
-// same order at every socket), except that each receiver gets all of them
-// in one send: one write on a WebSocket instead of one per packet. A
-// cluster adapter calls it with the broadcasts that arrived together from
-// other servers. Volatile broadcasts and packets with an acknowledgement
-// id go one at a time, through Broadcast.
-func (a *InMemoryAdapter) BroadcastMany(ps []*parser.Packet, opts *BroadcastOptions) {
-	if len(ps) == 1 || opts.Flags.Volatile {
-		for _, p := range ps {
-			a.broadcastOne(p, opts)
-		}
-		return
-	}
-	for _, p := range ps {
-		if p.HasID {
-			for _, p := range ps {
-				a.broadcastOne(p, opts)
-			}
-			return
-		}
-	}
-	noCompress := opts.Flags.noCompress()
-	var d drops
-	l := a.local
-	l.order.Lock()
-	a.mu.Lock()
-	l.mu.Lock()
-	pkts := l.many[:0]
-	for _, p := range ps {
-		p.Namespace = a.name
-		if a.recovery && p.Type == parser.Event && !a.closed && a.recoverableLocked(opts) {
-			pkts = append(pkts, a.logLocked(p, opts, &d).pkts...)
-			continue
-		}
-		pkts = append(pkts, newOutPacket(p, noCompress).pkts...)
-	}
-	rs := l.receiversLocked(opts)
-	l.mu.Unlock()
-	a.mu.Unlock()
-	rs.deliverPackets(pkts)
-	clear(pkts)
-	l.many = pkts[:0]
-	l.order.Unlock()
-	a.report(d)
-}
-
 // recoverableLocked reports whether a session may ever need a broadcast
 // with opts to be restored, that is whether it must be logged.
 //
