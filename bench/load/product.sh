@@ -39,6 +39,10 @@
 #        (-procs for the max runs) NODES=3 OUT=bench/results
 #        TETHER=<a built tether binary> SERVE_ARGS= (extra flags of tether
 #        serve, for labelled extra rows) LABEL_SUFFIX= (added to its label)
+#        PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
+#        Redis on CPU 1, with taskset; both sides alike, so that the servers
+#        get one core of their own, as they would with the generator on
+#        another machine; labelled in each row)
 # Output: $OUT/load-<mode>.jsonl (tether load's JSON report per run, plus
 # round, load averages and Redis PUBLISH calls) and a Markdown table.
 set -euo pipefail
@@ -59,6 +63,14 @@ OUT=${OUT:-bench/results}
 SERVE_ARGS=${SERVE_ARGS:-}
 LOCK=${LOCK-/tmp/bench.lock}
 LABEL_SUFFIX=${LABEL_SUFFIX:-}
+PIN=${PIN:-}
+gen_pin=() srv_pin=() pin_label=
+if [ -n "$PIN" ]; then
+	read -r gen_cpu srv_cpu <<<"$PIN"
+	gen_pin=(taskset -c "$gen_cpu")
+	srv_pin=(taskset -c "$srv_cpu")
+	pin_label=" (pinned: generator CPU $gen_cpu, servers and Redis CPU $srv_cpu)"
+fi
 
 . bench/load/common.sh
 case $MODE in
@@ -125,7 +137,7 @@ redis_publishes() {
 
 # measure ROUND LABEL URLS PIDS RATE: one tether load run under the lock.
 measure() {
-	local round=$1 label=$2 urls=$3 pids_=$4 rate=$5
+	local round=$1 label=$2$pin_label urls=$3 pids_=$4 rate=$5
 	local procs=$PROCS
 	[ "$rate" = max ] && procs=$MAX_PROCS
 	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms 1 -publish-rate "$rate" -size "$SIZE"
@@ -134,7 +146,7 @@ measure() {
 	local load0 load1 pub0 pub1
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	pub0=$(redis_publishes)
-	"$TETHER" load "${args[@]}" >"$tmp/load.json" 2>"$tmp/load.err" ||
+	"${gen_pin[@]}" "$TETHER" load "${args[@]}" >"$tmp/load.json" 2>"$tmp/load.err" ||
 		log "FAILED ($label, $rate): $(tail -1 "$tmp/load.err")"
 	pub1=$(redis_publishes)
 	load1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -150,7 +162,7 @@ log "uptime before: $(uptime)"
 
 if [ "$MODE" = cluster ]; then
 	REDIS_PORT=$(freeport)
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+	"${srv_pin[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
 	redis_pid=$!
 	trap 'kill "$redis_pid" 2>/dev/null; cleanup' EXIT
 	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -165,7 +177,7 @@ run() {
 		local port
 		port=$(freeport)
 		# shellcheck disable=SC2086
-		"$TETHER" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
+		"${srv_pin[@]}" "$TETHER" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
 		pids+=("$!")
 		spids+=("$!")
 		urls+=("http://127.0.0.1:$port")
@@ -173,19 +185,19 @@ run() {
 		label="tether serve (defaults)$LABEL_SUFFIX"
 		;;
 	single/node)
-		startserver node test/e2e/client/node_server.mjs
+		startserver "${srv_pin[@]}" node test/e2e/client/node_server.mjs
 		spids+=("$SRV_PID")
 		urls+=("http://127.0.0.1:$SRV_PORT")
 		label="Node socket.io 4.8"
 		;;
 	library/tether)
-		startserver "$tmp/sioserver"
+		startserver "${srv_pin[@]}" "$tmp/sioserver"
 		spids+=("$SRV_PID")
 		urls+=("http://127.0.0.1:$SRV_PORT")
 		label="Tether socketio (library, WebSocket only)"
 		;;
 	library/node)
-		startserver node bench/fanout/node/server.mjs
+		startserver "${srv_pin[@]}" node bench/fanout/node/server.mjs
 		spids+=("$SRV_PID")
 		urls+=("http://127.0.0.1:$SRV_PORT")
 		label="Node socket.io 4.8 (library, WebSocket only)"
@@ -195,7 +207,7 @@ run() {
 			local port
 			port=$(freeport)
 			# shellcheck disable=SC2086
-			TETHER_CLUSTER_NODE_ID="tether$i" "$TETHER" serve -addr "127.0.0.1:$port" -redis-url "$redis_url" $SERVE_ARGS >"$tmp/serve$i.log" 2>&1 &
+			TETHER_CLUSTER_NODE_ID="tether$i" "${srv_pin[@]}" "$TETHER" serve -addr "127.0.0.1:$port" -redis-url "$redis_url" $SERVE_ARGS >"$tmp/serve$i.log" 2>&1 &
 			pids+=("$!")
 			spids+=("$!")
 			urls+=("http://127.0.0.1:$port")
@@ -205,7 +217,7 @@ run() {
 		;;
 	cluster/node)
 		for _ in $(seq "$NODES"); do
-			startserver node test/cluster/node_server.mjs classic "$redis_url"
+			startserver "${srv_pin[@]}" node test/cluster/node_server.mjs classic "$redis_url"
 			spids+=("$SRV_PID")
 			urls+=("http://127.0.0.1:$SRV_PORT")
 		done
