@@ -242,7 +242,9 @@ func TestCombinedBroadcastsKeepOrder(t *testing.T) {
 					if recovery {
 						var off string
 						_ = json.Unmarshal(args[3], &off)
-						_, s, _ := strings.Cut(off, "-")
+						// The sequence follows the prefix's last "-" (the
+						// prefix's random part may hold more).
+						s := off[strings.LastIndexByte(off, '-')+1:]
 						seq, err := strconv.ParseUint(s, 36, 64)
 						if err != nil || seq < lastSeq {
 							t.Fatalf("socket %d: offset %q after sequence %d", i, off, lastSeq)
