@@ -149,14 +149,23 @@ type Manager struct {
 	onError            []func(err error)
 
 	qmu     sync.Mutex
-	queue   []func()
+	queue   []task
 	running bool
+}
+
+// task is a callback of the dispatch goroutine: fn, or the handlers of
+// a received event.
+type task struct {
+	fn func()
+	s  *Socket
+	ev *received
 }
 
 // engineRef ties an Engine.IO connection's callbacks to it: its decoder
 // (used by its reading goroutine only) and whether it is the current one.
 type engineRef struct {
-	dec parser.Decoder
+	dec  parser.Decoder
+	args []json.RawMessage // reused for each packet's array elements
 }
 
 // NewManager returns a Manager for the server at rawURL (http, https, ws
@@ -491,7 +500,9 @@ func (m *Manager) maybeClose() {
 // onEngineMessage decodes the connection's messages into packets and
 // routes them to the sockets, on the connection's reading goroutine.
 func (m *Manager) onEngineMessage(ref *engineRef, msg eio.Packet) {
-	p, ok, err := ref.dec.Add(msg.Data, msg.Binary)
+	p, args, ok, err := ref.dec.AddArgs(msg.Data, msg.Binary, ref.args[:0])
+	defer func() { ref.args = args[:0] }()
+	defer clear(args) // no message kept alive by the reused slice
 	if err != nil {
 		m.mu.Lock()
 		e := m.engine
@@ -510,7 +521,7 @@ func (m *Manager) onEngineMessage(ref *engineRef, msg eio.Packet) {
 	s := m.sockets[nspName(p.Namespace)]
 	m.mu.Unlock()
 	if s != nil {
-		s.onPacket(p)
+		s.onPacket(p, args)
 	}
 }
 
@@ -556,8 +567,18 @@ func (m *Manager) current() *eio.Conn {
 // dispatch runs fn after the callbacks queued before it, on the dispatch
 // goroutine, which exists only while there is work.
 func (m *Manager) dispatch(fn func()) {
+	m.enqueue(task{fn: fn})
+}
+
+// dispatchEvent runs the handlers of s's received event ev as dispatch
+// runs a callback.
+func (m *Manager) dispatchEvent(s *Socket, ev *received) {
+	m.enqueue(task{s: s, ev: ev})
+}
+
+func (m *Manager) enqueue(t task) {
 	m.qmu.Lock()
-	m.queue = append(m.queue, fn)
+	m.queue = append(m.queue, t)
 	if !m.running {
 		m.running = true
 		go m.run()
@@ -574,11 +595,15 @@ func (m *Manager) run() {
 			m.qmu.Unlock()
 			return
 		}
-		fn := m.queue[0]
-		m.queue[0] = nil
+		t := m.queue[0]
+		m.queue[0] = task{}
 		m.queue = m.queue[1:]
 		m.qmu.Unlock()
-		fn()
+		if t.ev != nil {
+			t.s.deliver(t.ev)
+		} else {
+			t.fn()
+		}
 	}
 }
 
