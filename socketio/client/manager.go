@@ -149,9 +149,15 @@ type Manager struct {
 	onError            []func(err error)
 
 	qmu     sync.Mutex
-	queue   []task
+	queue   []task // from qhead on: the tasks to run
+	qhead   int
 	running bool
 }
+
+// maxKeptQueue is the capacity of the dispatch queue kept while it is
+// empty, so that the next events do not grow it again: what a connection
+// with events to dispatch keeps, for a few bytes per idle Manager.
+const maxKeptQueue = 16
 
 // task is a callback of the dispatch goroutine: fn, or the handlers of
 // a received event.
@@ -578,6 +584,11 @@ func (m *Manager) dispatchEvent(s *Socket, ev *received) {
 
 func (m *Manager) enqueue(t task) {
 	m.qmu.Lock()
+	if len(m.queue) == cap(m.queue) && m.qhead > 0 { // reuse the room of the tasks run
+		n := copy(m.queue, m.queue[m.qhead:])
+		clear(m.queue[n:])
+		m.queue, m.qhead = m.queue[:n], 0
+	}
 	m.queue = append(m.queue, t)
 	if !m.running {
 		m.running = true
@@ -589,15 +600,20 @@ func (m *Manager) enqueue(t task) {
 func (m *Manager) run() {
 	for {
 		m.qmu.Lock()
-		if len(m.queue) == 0 {
+		if m.qhead == len(m.queue) {
 			m.running = false
-			m.queue = nil
+			if cap(m.queue) > maxKeptQueue {
+				m.queue = nil
+			} else {
+				m.queue = m.queue[:0]
+			}
+			m.qhead = 0
 			m.qmu.Unlock()
 			return
 		}
-		t := m.queue[0]
-		m.queue[0] = task{}
-		m.queue = m.queue[1:]
+		t := m.queue[m.qhead]
+		m.queue[m.qhead] = task{}
+		m.qhead++
 		m.qmu.Unlock()
 		if t.ev != nil {
 			t.s.deliver(t.ev)

@@ -121,3 +121,36 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestDispatchOrder checks that the dispatch queue runs callbacks in
+// order while it is emptied, reused and compacted under a stream of new
+// ones.
+func TestDispatchOrder(t *testing.T) {
+	m, err := NewManager("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	got := make([]int, 0, n)
+	done := make(chan struct{})
+	for i := range n {
+		m.dispatch(func() {
+			got = append(got, i)
+			if i == n-1 {
+				close(done)
+			}
+		})
+		if i%1000 == 0 {
+			time.Sleep(time.Millisecond) // let the queue empty now and then
+		}
+	}
+	<-done
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("callback %d ran as the %dth", v, i)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d callbacks ran of %d", len(got), n)
+	}
+}
