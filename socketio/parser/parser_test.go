@@ -282,12 +282,9 @@ func BenchmarkDecodeLoadEvent(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p, _, err := Decode(in, 10)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if args, _ = SplitArray(args[:0], p.Data); len(args) != 4 {
-			b.Fatal(len(args))
+		var err error
+		if _, _, args, err = DecodeArgs(in, 10, args[:0]); err != nil || len(args) != 4 {
+			b.Fatal(len(args), err)
 		}
 	}
 }
