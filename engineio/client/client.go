@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-rt/tether/engineio/parser"
@@ -196,6 +197,7 @@ type Conn struct {
 	paused     bool // an upgrade waits for polling to stop
 	closing    bool // Close was called: the writer sends the close packet last
 	closed     bool
+	closedA    atomic.Bool // closed, read without mu (once per message)
 	deadline   *time.Timer // the heartbeat's deadline
 	nextPing   *time.Timer // v3: the next ping
 
@@ -535,6 +537,7 @@ func (c *Conn) finalize(reason string, err error, end func()) {
 		return
 	}
 	c.closed = true
+	c.closedA.Store(true)
 	c.reason, c.err = reason, err
 	if c.deadline != nil {
 		c.deadline.Stop()
@@ -567,9 +570,7 @@ func (c *Conn) finalize(reason string, err error, end func()) {
 
 // isClosed reports whether the session has ended.
 func (c *Conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
+	return c.closedA.Load()
 }
 
 // onPacket handles a packet the server sent, on the goroutine that read it.

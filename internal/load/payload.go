@@ -24,8 +24,12 @@ func decodePayload(b []byte, p *received) bool {
 	if scanPayload(b, p) {
 		return true
 	}
-	*p = received{}
-	return json.Unmarshal(b, p) == nil
+	// Not p: json.Unmarshal would make every caller's p escape to the
+	// heap, an allocation per received message.
+	var q received
+	ok := json.Unmarshal(b, &q) == nil
+	*p = q
+	return ok
 }
 
 // scanPayload is decodePayload's scan: false when b is not in the plain

@@ -149,14 +149,29 @@ type Manager struct {
 	onError            []func(err error)
 
 	qmu     sync.Mutex
-	queue   []func()
+	queue   []task // from qhead on: the tasks to run
+	qhead   int
 	running bool
+}
+
+// maxKeptQueue is the capacity of the dispatch queue kept while it is
+// empty, so that the next events do not grow it again: what a connection
+// with events to dispatch keeps, for a few bytes per idle Manager.
+const maxKeptQueue = 16
+
+// task is a callback of the dispatch goroutine: fn, or the handlers of
+// a received event.
+type task struct {
+	fn func()
+	s  *Socket
+	ev *received
 }
 
 // engineRef ties an Engine.IO connection's callbacks to it: its decoder
 // (used by its reading goroutine only) and whether it is the current one.
 type engineRef struct {
-	dec parser.Decoder
+	dec  parser.Decoder
+	args []json.RawMessage // reused for each packet's array elements
 }
 
 // NewManager returns a Manager for the server at rawURL (http, https, ws
@@ -491,7 +506,9 @@ func (m *Manager) maybeClose() {
 // onEngineMessage decodes the connection's messages into packets and
 // routes them to the sockets, on the connection's reading goroutine.
 func (m *Manager) onEngineMessage(ref *engineRef, msg eio.Packet) {
-	p, ok, err := ref.dec.Add(msg.Data, msg.Binary)
+	p, args, ok, err := ref.dec.AddArgs(msg.Data, msg.Binary, ref.args[:0])
+	defer func() { ref.args = args[:0] }()
+	defer clear(args) // no message kept alive by the reused slice
 	if err != nil {
 		m.mu.Lock()
 		e := m.engine
@@ -510,7 +527,7 @@ func (m *Manager) onEngineMessage(ref *engineRef, msg eio.Packet) {
 	s := m.sockets[nspName(p.Namespace)]
 	m.mu.Unlock()
 	if s != nil {
-		s.onPacket(p)
+		s.onPacket(p, args)
 	}
 }
 
@@ -556,8 +573,23 @@ func (m *Manager) current() *eio.Conn {
 // dispatch runs fn after the callbacks queued before it, on the dispatch
 // goroutine, which exists only while there is work.
 func (m *Manager) dispatch(fn func()) {
+	m.enqueue(task{fn: fn})
+}
+
+// dispatchEvent runs the handlers of s's received event ev as dispatch
+// runs a callback.
+func (m *Manager) dispatchEvent(s *Socket, ev *received) {
+	m.enqueue(task{s: s, ev: ev})
+}
+
+func (m *Manager) enqueue(t task) {
 	m.qmu.Lock()
-	m.queue = append(m.queue, fn)
+	if len(m.queue) == cap(m.queue) && m.qhead > 0 { // reuse the room of the tasks run
+		n := copy(m.queue, m.queue[m.qhead:])
+		clear(m.queue[n:])
+		m.queue, m.qhead = m.queue[:n], 0
+	}
+	m.queue = append(m.queue, t)
 	if !m.running {
 		m.running = true
 		go m.run()
@@ -568,17 +600,26 @@ func (m *Manager) dispatch(fn func()) {
 func (m *Manager) run() {
 	for {
 		m.qmu.Lock()
-		if len(m.queue) == 0 {
+		if m.qhead == len(m.queue) {
 			m.running = false
-			m.queue = nil
+			if cap(m.queue) > maxKeptQueue {
+				m.queue = nil
+			} else {
+				m.queue = m.queue[:0]
+			}
+			m.qhead = 0
 			m.qmu.Unlock()
 			return
 		}
-		fn := m.queue[0]
-		m.queue[0] = nil
-		m.queue = m.queue[1:]
+		t := m.queue[m.qhead]
+		m.queue[m.qhead] = task{}
+		m.qhead++
 		m.qmu.Unlock()
-		fn()
+		if t.ev != nil {
+			t.s.deliver(t.ev)
+		} else {
+			t.fn()
+		}
 	}
 }
 

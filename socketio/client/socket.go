@@ -37,7 +37,9 @@ type Socket struct {
 	connected   bool
 	id          string
 	pid         string // private id, with connection state recovery
-	lastOffset  string // the offset of the last event, with recovery
+	lastOffset  []byte // the offset of the last event, with recovery (reused: no allocation per event)
+	nameTok     string // the JSON token of the last event's name…
+	name        string // …and the name: most events repeat the last one's
 	recovered   bool
 	sentOn      *eio.Conn // the connection the CONNECT packet went on
 	nextAck     uint64
@@ -299,7 +301,7 @@ func (s *Socket) onOpen(e *eio.Conn) {
 		return
 	}
 	s.sentOn = e
-	pid, offset := s.pid, s.lastOffset
+	pid, offset := s.pid, string(s.lastOffset)
 	s.mu.Unlock()
 	auth, err := s.authPayload(pid, offset)
 	if err != nil {
@@ -393,8 +395,10 @@ func (s *Socket) refused(err error) {
 }
 
 // onPacket handles a packet for this namespace, on the connection's
-// reading goroutine.
-func (s *Socket) onPacket(p parser.Packet) {
+// reading goroutine; args are the elements of an EVENT or ACK packet's
+// array, valid during the call only (the Manager reuses the slice; the
+// elements themselves alias the message, which is the socket's to keep).
+func (s *Socket) onPacket(p parser.Packet, args []json.RawMessage) {
 	switch p.Type {
 	case parser.Connect:
 		var d parser.ConnectData
@@ -425,16 +429,14 @@ func (s *Socket) onPacket(p parser.Packet) {
 			s.mu.Unlock()
 			return
 		}
-		// Room for the usual few arguments: one allocation, not a
-		// growing slice's three (every received event goes through here).
-		args, err := parser.SplitArray(make([]json.RawMessage, 0, 4), p.Data)
-		if err != nil || len(args) == 0 {
+		if len(args) == 0 {
 			s.mu.Unlock()
 			return
 		}
 		s.trackOffsetArgsLocked(args)
+		ev := newReceived(p, args, s.eventNameLocked(args[0]))
 		s.mu.Unlock()
-		s.dispatchEventArgs(p, args)
+		s.m.dispatchEvent(s, ev)
 	case parser.Ack:
 		s.onAck(p)
 	case parser.Disconnect:
@@ -473,13 +475,31 @@ func (s *Socket) trackOffsetArgsLocked(args []json.RawMessage) {
 	// An offset is usually plain (tether's and Node's are): no escape to
 	// decode.
 	if inner := last[1 : len(last)-1]; last[len(last)-1] == '"' && !slices.Contains(inner, '\\') && !slices.Contains(inner, '"') {
-		s.lastOffset = string(inner)
+		s.lastOffset = append(s.lastOffset[:0], inner...)
 		return
 	}
 	var off string
 	if json.Unmarshal(last, &off) == nil {
-		s.lastOffset = off
+		s.lastOffset = append(s.lastOffset[:0], off...)
 	}
+}
+
+// maxCachedName bounds the event name a socket keeps for the next event.
+const maxCachedName = 128
+
+// eventNameLocked returns the event name of the JSON token tok, the
+// first element of an EVENT packet's array, as [parser.EventName]; the
+// last one is kept, so that a run of events of the same name allocates
+// no string.
+func (s *Socket) eventNameLocked(tok json.RawMessage) string {
+	if string(tok) == s.nameTok {
+		return s.name
+	}
+	name := parser.EventName(tok)
+	if len(tok) <= maxCachedName {
+		s.nameTok, s.name = string(tok), name
+	}
+	return name
 }
 
 // onConnectPacket handles the server's CONNECT answer: the events that came
@@ -513,7 +533,7 @@ func (s *Socket) onConnectPacket(d parser.ConnectData) {
 	fns := slices.Clone(s.onConnect)
 	s.mu.Unlock()
 	for _, p := range recv {
-		s.dispatchEvent(p)
+		s.dispatchBuffered(p)
 	}
 	s.resolveWaiters(nil)
 	s.m.dispatch(func() {
@@ -523,50 +543,71 @@ func (s *Socket) onConnectPacket(d parser.ConnectData) {
 	})
 }
 
-// dispatchEvent queues the handlers of an event.
-func (s *Socket) dispatchEvent(p parser.Packet) {
+// dispatchBuffered queues the handlers of an event that came before the
+// CONNECT answer.
+func (s *Socket) dispatchBuffered(p parser.Packet) {
 	args, err := parser.SplitArray(nil, p.Data)
 	if err != nil || len(args) == 0 {
 		return
 	}
-	s.dispatchEventArgs(p, args)
+	s.m.dispatchEvent(s, newReceived(p, args, parser.EventName(args[0])))
 }
 
-// dispatchEventArgs is dispatchEvent with the event's array split.
-func (s *Socket) dispatchEventArgs(p parser.Packet, args []json.RawMessage) {
-	name := parser.EventName(args[0])
-	s.m.dispatch(func() {
-		s.mu.Lock()
-		// The lists are copied on change, never changed in place.
-		ls := s.handlers[name]
-		anys := s.anyHandlers
-		if slices.ContainsFunc(ls, func(l *listener) bool { return l.once }) {
-			s.handlers[name] = slices.DeleteFunc(slices.Clone(ls), func(l *listener) bool { return l.once })
-		}
-		s.mu.Unlock()
-		if len(ls) == 0 && len(anys) == 0 {
-			return
-		}
-		ev := &Event{Name: name, Args: args[1:]}
-		if len(p.Attachments) > 0 {
-			data, err := parser.InlineAttachments(nil, p.Data, p.Attachments)
-			if err == nil {
-				all, err := parser.SplitArray(nil, data)
-				if err == nil && len(all) == len(args) {
-					ev.Args = all[1:]
-				}
+// received is an event on its way to the handlers: one allocation for
+// what the dispatch goroutine needs and for the [Event] the handlers get
+// (every received event goes through here).
+type received struct {
+	ev Event
+	p  parser.Packet
+	// argv holds the usual few elements of the event's array: the name
+	// and the arguments, ev.Args.
+	argv [4]json.RawMessage
+}
+
+// newReceived returns the event of packet p, whose array's elements are
+// args (copied: the caller's slice may be reused) and whose name is name.
+func newReceived(p parser.Packet, args []json.RawMessage, name string) *received {
+	r := &received{p: p}
+	all := append(r.argv[:0], args...) // in argv when they fit
+	r.ev = Event{Name: name, Args: all[1:]}
+	return r
+}
+
+// deliver runs the handlers of a received event, on the dispatch
+// goroutine.
+func (s *Socket) deliver(r *received) {
+	name := r.ev.Name
+	s.mu.Lock()
+	// The lists are copied on change, never changed in place.
+	ls := s.handlers[name]
+	anys := s.anyHandlers
+	if slices.ContainsFunc(ls, func(l *listener) bool { return l.once }) {
+		s.handlers[name] = slices.DeleteFunc(slices.Clone(ls), func(l *listener) bool { return l.once })
+	}
+	s.mu.Unlock()
+	if len(ls) == 0 && len(anys) == 0 {
+		return
+	}
+	ev := &r.ev
+	p := &r.p
+	if len(p.Attachments) > 0 {
+		data, err := parser.InlineAttachments(nil, p.Data, p.Attachments)
+		if err == nil {
+			all, err := parser.SplitArray(nil, data)
+			if err == nil && len(all) == 1+len(ev.Args) {
+				ev.Args = all[1:]
 			}
 		}
-		if p.HasID {
-			ev.ack = s.ackFunc(p.ID)
-		}
-		for _, l := range anys {
-			l.fn(ev)
-		}
-		for _, l := range ls {
-			l.fn(ev)
-		}
-	})
+	}
+	if p.HasID {
+		ev.ack = s.ackFunc(p.ID)
+	}
+	for _, l := range anys {
+		l.fn(ev)
+	}
+	for _, l := range ls {
+		l.fn(ev)
+	}
 }
 
 // ackFunc returns the function that acknowledges the server's event id.

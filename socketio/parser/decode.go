@@ -31,6 +31,26 @@ var (
 //
 // The returned packet's Data aliases text.
 func Decode(text []byte, maxAttachments int) (p Packet, attachments int, err error) {
+	return decode(text, maxAttachments, nil)
+}
+
+// DecodeArgs is [Decode] that also appends the elements of an EVENT or ACK
+// packet's array to args, as [SplitArray] would (for a binary packet, the
+// elements hold its placeholders), and returns the extended slice: one pass
+// over the JSON where Decode and SplitArray make two, for what a receiver
+// does with every event. For another packet, or after an error, args comes
+// back unchanged. The elements alias text.
+func DecodeArgs(text []byte, maxAttachments int, args []json.RawMessage) (p Packet, attachments int, _ []json.RawMessage, err error) {
+	n := len(args)
+	p, attachments, err = decode(text, maxAttachments, &args)
+	if err != nil {
+		return p, 0, args[:n], err
+	}
+	return p, attachments, args, nil
+}
+
+// decode is Decode, and DecodeArgs with a non-nil args.
+func decode(text []byte, maxAttachments int, args *[]json.RawMessage) (p Packet, attachments int, err error) {
 	if maxAttachments < 0 {
 		maxAttachments = DefaultMaxAttachments
 	}
@@ -101,7 +121,7 @@ func Decode(text []byte, maxAttachments int) (p Packet, attachments int, err err
 	if i < len(text) {
 		p.Data = json.RawMessage(text[i:])
 	}
-	if err := validatePayload(&p, binary, attachments); err != nil {
+	if err := validatePayload(&p, binary, attachments, args); err != nil {
 		return p, 0, err
 	}
 	return p, attachments, nil
@@ -121,7 +141,10 @@ func IsReservedEvent(name string) bool {
 	return false
 }
 
-func validatePayload(p *Packet, binary bool, attachments int) error {
+// validatePayload checks p's payload; with args non-nil, it appends the
+// elements of an EVENT or ACK payload to *args in the same pass (and
+// leaves *args unchanged when it fails).
+func validatePayload(p *Packet, binary bool, attachments int, args *[]json.RawMessage) error {
 	data := p.Data
 	if data == nil {
 		switch p.Type {
@@ -133,9 +156,27 @@ func validatePayload(p *Packet, binary bool, attachments int) error {
 	if p.Type == Disconnect {
 		return fmt.Errorf("%w: DISCONNECT with payload", ErrPayload)
 	}
+	n := 0 // the elements in *args before this payload's
+	if args != nil && (p.Type == Event || p.Type == Ack) {
+		n = len(*args)
+		if !validSplitArray(data, args) {
+			return fmt.Errorf("%w: not JSON", ErrPayload)
+		}
+		if err := checkPayload(p, data, binary, attachments, (*args)[n:]); err != nil {
+			*args = (*args)[:n]
+			return err
+		}
+		return nil
+	}
 	if !validJSON(data) {
 		return fmt.Errorf("%w: not JSON", ErrPayload)
 	}
+	return checkPayload(p, data, binary, attachments, nil)
+}
+
+// checkPayload checks the valid JSON payload data of p for its type; elems
+// are its elements when the caller split them already.
+func checkPayload(p *Packet, data []byte, binary bool, attachments int, elems []json.RawMessage) error {
 	i := skipSpace(data, 0)
 	switch p.Type {
 	case Connect:
@@ -157,7 +198,12 @@ func validatePayload(p *Packet, binary bool, attachments int) error {
 		j := skipSpace(data, i+1)
 		switch c := data[j]; {
 		case c == '"':
-			end := skipValue(data, j)
+			var end int
+			if len(elems) > 0 {
+				end = j + len(elems[0]) // the first element starts at j
+			} else {
+				end = skipValue(data, j)
+			}
 			if isReservedName(data[j:end]) {
 				return fmt.Errorf("%w: reserved event name %s", ErrPayload, data[j:end])
 			}
@@ -218,6 +264,20 @@ type Decoder struct {
 // The packet refers to the memory of data (and of the earlier binary
 // messages); the caller must not modify it while it uses the packet.
 func (d *Decoder) Add(data []byte, binary bool) (Packet, bool, error) {
+	return d.add(data, binary, nil)
+}
+
+// AddArgs is [Decoder.Add] that also appends the elements of a complete
+// EVENT or ACK packet's array to args, as [DecodeArgs] does, and returns
+// the extended slice; args comes back unchanged when no EVENT or ACK packet
+// is complete, or after an error.
+func (d *Decoder) AddArgs(data []byte, binary bool, args []json.RawMessage) (Packet, []json.RawMessage, bool, error) {
+	p, ok, err := d.add(data, binary, &args)
+	return p, args, ok, err
+}
+
+// add is Add, and AddArgs with a non-nil args.
+func (d *Decoder) add(data []byte, binary bool, args *[]json.RawMessage) (Packet, bool, error) {
 	if !binary {
 		if d.busy {
 			d.Reset()
@@ -227,7 +287,18 @@ func (d *Decoder) Add(data []byte, binary bool) (Packet, bool, error) {
 		if max <= 0 {
 			max = DefaultMaxAttachments
 		}
-		p, n, err := Decode(data, max)
+		var p Packet
+		var n int
+		var err error
+		if args != nil {
+			k := len(*args)
+			p, n, *args, err = DecodeArgs(data, max, *args)
+			if n > 0 {
+				*args = (*args)[:k] // split once complete
+			}
+		} else {
+			p, n, err = Decode(data, max)
+		}
 		if err != nil {
 			return Packet{}, false, fmt.Errorf("failed to decode packet: %w", err)
 		}
@@ -247,6 +318,11 @@ func (d *Decoder) Add(data []byte, binary bool) (Packet, bool, error) {
 	}
 	p := d.pending
 	d.Reset()
+	if args != nil {
+		if a, err := SplitArray(*args, p.Data); err == nil {
+			*args = a
+		}
+	}
 	return p, true, nil
 }
 

@@ -1,6 +1,9 @@
 package parser
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // AppendEvent appends the data of an EVENT packet, the JSON array
 // [event, args...], to dst, encoding args with [AppendValue]: every []byte
@@ -42,6 +45,9 @@ func AppendArgs(dst []byte, args []any, attachments [][]byte) ([]byte, [][]byte,
 // JavaScript does with property keys, and as [Decode] accepts it).
 func EventName(first json.RawMessage) string {
 	if len(first) > 0 && first[0] == '"' {
+		if name, ok := plainString(first); ok {
+			return name
+		}
 		var s string
 		if json.Unmarshal(first, &s) == nil {
 			return s
@@ -73,4 +79,25 @@ type ConnectErrorData struct {
 type RecoveryAuth struct {
 	PID    *string `json:"pid"`
 	Offset *string `json:"offset"`
+}
+
+// plainString returns the contents of the JSON string token tok when it
+// decodes to them as they are: no escape, valid UTF-8 (encoding/json
+// replaces invalid bytes), and a closing quote.
+func plainString(tok []byte) (string, bool) {
+	if len(tok) < 2 || tok[len(tok)-1] != '"' {
+		return "", false
+	}
+	raw := tok[1 : len(tok)-1]
+	ascii := true
+	for _, c := range raw {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if !ascii && !utf8.Valid(raw) {
+		return "", false
+	}
+	return string(raw), true
 }

@@ -28,11 +28,26 @@ func TestAppendEventAndArgs(t *testing.T) {
 }
 
 func TestEventName(t *testing.T) {
-	for raw, want := range map[string]string{`"chat"`: "chat", `"a\u0062"`: "ab", `42`: "42"} {
+	for raw, want := range map[string]string{`"chat"`: "chat", `"a\u0062"`: "ab", `42`: "42", `""`: "",
+		`"été"`: "été", "\"a\xffb\"": "a\ufffdb", `"a\"b"`: `a"b`, `"unterminated`: `"unterminated`} {
 		if got := EventName(json.RawMessage(raw)); got != want {
 			t.Errorf("EventName(%s) = %q, want %q", raw, got, want)
 		}
+		if got, want := EventName(json.RawMessage(raw)), eventNameByUnmarshal(json.RawMessage(raw)); got != want {
+			t.Errorf("EventName(%s) = %q, json.Unmarshal %q", raw, got, want)
+		}
 	}
+}
+
+// eventNameByUnmarshal is EventName without its fast path.
+func eventNameByUnmarshal(first json.RawMessage) string {
+	if len(first) > 0 && first[0] == '"' {
+		var s string
+		if json.Unmarshal(first, &s) == nil {
+			return s
+		}
+	}
+	return string(first)
 }
 
 func TestConnectStructs(t *testing.T) {

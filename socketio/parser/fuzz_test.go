@@ -15,6 +15,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		p, n, err := Decode(text, DefaultMaxAttachments)
+		checkDecodeArgs(t, text, p, n, err)
 		if err != nil {
 			return
 		}
@@ -48,6 +49,9 @@ func FuzzDecode(f *testing.F) {
 			if p.Type == Event && len(args) == 0 {
 				t.Fatal("empty event accepted")
 			}
+			if p.Type == Event && EventName(args[0]) != eventNameByUnmarshal(args[0]) {
+				t.Fatalf("EventName(%s) = %q, json.Unmarshal %q", args[0], EventName(args[0]), eventNameByUnmarshal(args[0]))
+			}
 			for _, a := range args {
 				if !json.Valid(a) {
 					t.Fatalf("element %q of %q is not JSON", a, p.Data)
@@ -71,4 +75,63 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkDecodeArgs checks that DecodeArgs and Decoder.AddArgs decode text
+// as Decode did (p, n, err) and split what SplitArray splits.
+func checkDecodeArgs(t *testing.T, text []byte, p Packet, n int, err error) {
+	t.Helper()
+	kept := json.RawMessage(`"kept"`)
+	p2, n2, args, err2 := DecodeArgs(text, DefaultMaxAttachments, []json.RawMessage{kept})
+	if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
+		t.Fatalf("DecodeArgs(%q): error %v, Decode %v", text, err2, err)
+	}
+	if !samePacket(p, p2) || n != n2 {
+		t.Fatalf("DecodeArgs(%q) = %+v, %d; Decode %+v, %d", text, p2, n2, p, n)
+	}
+	var want []json.RawMessage
+	if err == nil && (p.Type == Event || p.Type == Ack) {
+		if want, err = SplitArray(nil, p.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(args) != 1+len(want) || &args[0][0] != &kept[0] {
+		t.Fatalf("DecodeArgs(%q) args %q, want \"kept\" and %q", text, args, want)
+	}
+	for i := range want {
+		if !bytes.Equal(args[1+i], want[i]) {
+			t.Fatalf("DecodeArgs(%q) args %q, want \"kept\" and %q", text, args, want)
+		}
+	}
+	// The Decoder: args once the packet is complete.
+	var d Decoder
+	p3, args, ok, err3 := d.AddArgs(text, false, []json.RawMessage{kept})
+	if (err == nil) != (err3 == nil) {
+		t.Fatalf("AddArgs(%q): error %v, Decode %v", text, err3, err)
+	}
+	for i := 0; ok == false && err3 == nil && i < n; i++ {
+		if len(args) != 1 {
+			t.Fatalf("AddArgs(%q) split before the attachments: %q", text, args)
+		}
+		p3, args, ok, err3 = d.AddArgs([]byte{byte(i)}, true, args)
+	}
+	if err3 != nil {
+		want = nil
+	}
+	if err3 == nil && (!ok || !samePacket(p, Packet{Type: p3.Type, Namespace: p3.Namespace, ID: p3.ID, HasID: p3.HasID, Data: p3.Data})) {
+		t.Fatalf("AddArgs(%q) = %+v, %v; Decode %+v", text, p3, ok, p)
+	}
+	if len(args) != 1+len(want) {
+		t.Fatalf("AddArgs(%q) args %q, want \"kept\" and %q", text, args, want)
+	}
+	for i := range want {
+		if !bytes.Equal(args[1+i], want[i]) {
+			t.Fatalf("AddArgs(%q) args %q, want \"kept\" and %q", text, args, want)
+		}
+	}
+}
+
+func samePacket(a, b Packet) bool {
+	return a.Type == b.Type && a.Namespace == b.Namespace && a.ID == b.ID && a.HasID == b.HasID &&
+		bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil) && len(a.Attachments) == len(b.Attachments)
 }

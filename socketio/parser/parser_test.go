@@ -272,6 +272,23 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeLoadEvent decodes an event as tether load's clients
+// receive it from tether serve (payload, metadata, recovery offset) and
+// splits it into its arguments, as the client does with every event.
+func BenchmarkDecodeLoadEvent(b *testing.B) {
+	in := []byte(`2["load",{"t":1765000000000000000,"s":123456,"m":true,"room":"load-0","w":1,"k":7,"p":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},` +
+		`{"from":"AbCdEfGhIjKlMnOpQrSt","room":"load-0","user":""},"1765000000000-12345"]`)
+	args := make([]json.RawMessage, 0, 4)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if _, _, args, err = DecodeArgs(in, 10, args[:0]); err != nil || len(args) != 4 {
+			b.Fatal(len(args), err)
+		}
+	}
+}
+
 func BenchmarkEncodeEvent(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()

@@ -1,5 +1,7 @@
 package parser
 
+import "encoding/json"
+
 // maxDepth is the deepest nesting of arrays and objects validJSON
 // accepts: encoding/json's limit, so that both accept the same texts.
 const maxDepth = 10000
@@ -10,8 +12,26 @@ const maxDepth = 10000
 // encoding/json's scanner, which costs a function call per byte: every
 // packet a client or a server receives is checked.
 func validJSON(b []byte) bool {
+	return validSplit(b, nil)
+}
+
+// validSplitArray is validJSON that also appends the elements of b, when
+// it is an array, to *args as SplitArray does, in the same pass; *args is
+// unchanged when b is not valid.
+func validSplitArray(b []byte, args *[]json.RawMessage) bool {
+	n := len(*args)
+	if !validSplit(b, args) {
+		*args = (*args)[:n]
+		return false
+	}
+	return true
+}
+
+// validSplit is validJSON, and validSplitArray with a non-nil args.
+func validSplit(b []byte, args *[]json.RawMessage) bool {
 	var small [32]byte
 	stack := small[:0] // the open containers: '[' or '{'
+	elem := -1         // with args: where the top array's current element starts
 	i := skipSpace(b, 0)
 	for {
 		// A value at b[i].
@@ -33,6 +53,9 @@ func validJSON(b []byte) bool {
 				stack = stack[:len(stack)-1]
 				i++
 				break
+			}
+			if args != nil && len(stack) == 1 && c == '[' {
+				elem = i
 			}
 			if c == '{' {
 				if i = key(b, i); i < 0 {
@@ -64,6 +87,7 @@ func validJSON(b []byte) bool {
 		}
 		// After a value: close containers, or go on to the next value.
 		for {
+			end := i
 			i = skipSpace(b, i)
 			if len(stack) == 0 {
 				return i == len(b)
@@ -72,6 +96,11 @@ func validJSON(b []byte) bool {
 				return false
 			}
 			top := stack[len(stack)-1]
+			if elem >= 0 && len(stack) == 1 && (b[i] == ']' || b[i] == ',') {
+				// The end of an element of the top array (which
+				// validSplitArray's caller drops if the rest fails).
+				*args = append(*args, json.RawMessage(b[elem:end:end]))
+			}
 			if b[i] == top+2 {
 				stack = stack[:len(stack)-1]
 				i++
@@ -81,6 +110,9 @@ func validJSON(b []byte) bool {
 				return false
 			}
 			i = skipSpace(b, i+1)
+			if elem >= 0 && len(stack) == 1 {
+				elem = i
+			}
 			if top == '{' {
 				if i = key(b, i); i < 0 {
 					return false

@@ -30,13 +30,51 @@ func TestValidJSON(t *testing.T) {
 	}
 }
 
+// TestValidSplitArray checks that validSplitArray validates as validJSON
+// and splits as SplitArray.
+func TestValidSplitArray(t *testing.T) {
+	cases := append(validCases, `[1,"a",{"b":[2,3]},[4, 5] , null ]`, ` [ "x" ] `, `[[],{}]`, `[1,2]x`, `[1,[2,]]`, `[1,{"a":}]`)
+	for _, c := range cases {
+		checkSplit(t, []byte(c))
+	}
+}
+
+// checkSplit checks validSplitArray on b against validJSON and
+// SplitArray: the same verdict, the same elements after those already in
+// the slice, nothing added when b is not valid.
+func checkSplit(t *testing.T, b []byte) {
+	t.Helper()
+	before := []json.RawMessage{json.RawMessage(`"kept"`)}
+	args := before
+	ok := validSplitArray(b, &args)
+	if ok != validJSON(b) {
+		t.Fatalf("validSplitArray(%.60q) = %v, validJSON %v", b, ok, !ok)
+	}
+	var want []json.RawMessage
+	if i := skipSpace(b, 0); ok && i < len(b) && b[i] == '[' {
+		var err error
+		if want, err = SplitArray(nil, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(args) != 1+len(want) || string(args[0]) != `"kept"` {
+		t.Fatalf("validSplitArray(%.60q): %q, want \"kept\" and %q", b, args, want)
+	}
+	for i, w := range want {
+		if a := args[1+i]; string(a) != string(w) || cap(a) != len(a) {
+			t.Fatalf("validSplitArray(%.60q): element %d %q (cap %d), SplitArray %q", b, i, a, cap(a), w)
+		}
+	}
+}
+
 // FuzzValidJSON checks that validJSON accepts exactly what json.Valid
-// accepts.
+// accepts, and that validSplitArray agrees with validJSON and SplitArray.
 func FuzzValidJSON(f *testing.F) {
 	for _, c := range validCases {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkSplit(t, b)
 		if got, want := validJSON(b), json.Valid(b); got != want {
 			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
 		}
