@@ -20,12 +20,10 @@ import (
 // and, once gated, reports that it entered Send and waits for release (a
 // receiver whose write is slow), as gateConn.
 type sendsConn struct {
-	discardConn
+	recordConn
 	gated   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
-	mu      sync.Mutex
-	sends   [][]string
 }
 
 func (c *sendsConn) Send(pkts ...engineio.Packet) error {
@@ -33,23 +31,7 @@ func (c *sendsConn) Send(pkts ...engineio.Packet) error {
 		c.entered <- struct{}{}
 		<-c.release
 	}
-	s := make([]string, 0, len(pkts))
-	for _, p := range pkts {
-		s = append(s, string(p.Data))
-	}
-	c.mu.Lock()
-	c.sends = append(c.sends, s)
-	c.mu.Unlock()
-	return nil
-}
-
-// take returns the sends so far and forgets them.
-func (c *sendsConn) take() [][]string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sends
-	c.sends = nil
-	return s
+	return c.recordConn.Send(pkts...)
 }
 
 // gate makes the next Sends wait for release.
@@ -68,11 +50,11 @@ func connectSends(t *testing.T, srv *Server, n int, room string) ([]*sendsConn, 
 	conns := make([]*sendsConn, n)
 	socks := make([]*Socket, n)
 	for i := range conns {
-		conns[i] = &sendsConn{discardConn: discardConn{req: req}}
+		conns[i] = &sendsConn{recordConn: recordConn{discardConn: discardConn{req: req}}}
 		srv.newConnection(conns[i]).onMessage(engineio.Packet{Data: []byte("0")})
 		socks[i] = recvValue(t, got)
 		socks[i].Join(room)
-		conns[i].take()
+		conns[i].taken()
 	}
 	return conns, socks
 }
@@ -137,7 +119,7 @@ func TestBroadcastsCombineWhileOneIsDelivered(t *testing.T) {
 	}
 	var group []string // the group as slow got it: every socket's broadcast
 	for i, c := range conns {
-		sends := c.take()
+		sends := c.taken()
 		if len(sends) == 0 || len(sends[0]) != 1 || !strings.HasPrefix(sends[0][0], `2["first"`) {
 			t.Fatalf("socket %d: sends %q, want the first broadcast first", i, sends)
 		}
@@ -219,7 +201,7 @@ func TestCombinedBroadcastsKeepOrder(t *testing.T) {
 			var sends, packets int
 			var order []string // what the first listener got
 			for i := pubs + listeners - 1; i >= 0; i-- {
-				ss := conns[i].take()
+				ss := conns[i].taken()
 				got := slices.Concat(ss...)
 				sends += len(ss)
 				packets += len(got)
@@ -340,7 +322,7 @@ func TestBroadcastEach(t *testing.T) {
 		{m(5, 6)},
 	}
 	for i, c := range conns {
-		if got := c.take(); !slices.EqualFunc(got, want[i], slices.Equal) {
+		if got := c.taken(); !slices.EqualFunc(got, want[i], slices.Equal) {
 			t.Errorf("socket %d: sends %q, want %q", i, got, want[i])
 		}
 	}
@@ -364,7 +346,7 @@ func TestDeliverEach(t *testing.T) {
 		{{`2["m0","o0"]`, `2["m2","o2"]`}},
 	}
 	for i, c := range conns {
-		if got := c.take(); !slices.EqualFunc(got, want[i], slices.Equal) {
+		if got := c.taken(); !slices.EqualFunc(got, want[i], slices.Equal) {
 			t.Errorf("socket %d: sends %q, want %q", i, got, want[i])
 		}
 	}
