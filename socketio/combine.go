@@ -38,7 +38,7 @@ func sameSelection(x, y *BroadcastOptions) bool {
 // combiner queues the broadcasts made on this server while another one is
 // being delivered, so that they go out together (flat combining): the
 // caller at the head of the queue takes the broadcasts that may go with
-// its own (groupLen), delivers them in one step and, if more are queued,
+// its own (groupCut), delivers them in one step and, if more are queued,
 // hands the head's role to the next caller. Every caller returns once its
 // broadcast has been handed to its receivers, so a caller's next broadcast
 // never overtakes it; the queue is the order of delivery and of the
@@ -82,7 +82,8 @@ func (a *InMemoryAdapter) combine(p *parser.Packet, opts *BroadcastOptions) {
 	} else {
 		c.busy = true // the queue was empty: r is its head
 	}
-	n := groupLen(c.queue)
+	q := c.queue
+	n := groupCut(len(q), func(i int) (*parser.Packet, *BroadcastOptions) { return q[i].p, q[i].opts })
 	group := append(c.group[:0], c.queue[:n]...)
 	k := copy(c.queue, c.queue[n:])
 	clear(c.queue[k:])
@@ -116,21 +117,6 @@ func (a *InMemoryAdapter) combine(p *parser.Packet, opts *BroadcastOptions) {
 	combinedPool.Put(r)
 }
 
-// groupLen returns how many broadcasts at the head of q go together: those
-// that select as the first does, up to maxGroup and maxGroupBytes.
-func groupLen(q []*combined) int {
-	bytes := len(q[0].p.Data)
-	n := 1
-	for n < len(q) && n < maxGroup {
-		bytes += len(q[n].p.Data)
-		if bytes > maxGroupBytes || !sameSelection(q[0].opts, q[n].opts) {
-			break
-		}
-		n++
-	}
-	return n
-}
-
 // BroadcastEach delivers ps[i] with opts[i], for each i, as Broadcast
 // would one after the other (the same offsets, the same log, the same
 // order at every socket), except that consecutive broadcasts that select
@@ -142,28 +128,38 @@ func groupLen(q []*combined) int {
 // broadcasts that arrived together from other servers.
 func (a *InMemoryAdapter) BroadcastEach(ps []*parser.Packet, opts []*BroadcastOptions) {
 	for len(ps) > 0 {
-		n := groupCut(ps, opts)
+		n := sliceCut(ps, opts)
 		a.deliverGroup(ps[:n], opts[:n])
 		ps, opts = ps[n:], opts[n:]
 	}
 }
 
-// groupCut returns how many of ps, from the first, go together: 1 when
-// the first is not groupable, else the groupable broadcasts that select as
-// the first does, up to maxGroup and maxGroupBytes.
-func groupCut(ps []*parser.Packet, opts []*BroadcastOptions) int {
-	if !groupable(ps[0], opts[0]) {
+// groupCut returns how many of the n broadcasts at(0), at(1)…, from the
+// first, go together: 1 when the first is not groupable, else the
+// groupable broadcasts that select as the first does, up to maxGroup and
+// maxGroupBytes. (The combiner's queue holds groupable broadcasts only.)
+func groupCut(n int, at func(i int) (*parser.Packet, *BroadcastOptions)) int {
+	p0, o0 := at(0)
+	if !groupable(p0, o0) {
 		return 1
 	}
-	bytes := len(ps[0].Data)
-	n := 1
-	for n < len(ps) && n < maxGroup && groupable(ps[n], opts[n]) && sameSelection(opts[0], opts[n]) {
-		if bytes += len(ps[n].Data); bytes > maxGroupBytes {
+	bytes := len(p0.Data)
+	k := 1
+	for ; k < n && k < maxGroup; k++ {
+		p, o := at(k)
+		if !groupable(p, o) || !sameSelection(o0, o) {
 			break
 		}
-		n++
+		if bytes += len(p.Data); bytes > maxGroupBytes {
+			break
+		}
 	}
-	return n
+	return k
+}
+
+// sliceCut is groupCut over parallel slices.
+func sliceCut(ps []*parser.Packet, opts []*BroadcastOptions) int {
+	return groupCut(len(ps), func(i int) (*parser.Packet, *BroadcastOptions) { return ps[i], opts[i] })
 }
 
 // deliverGroup delivers ps[i] with opts[i], groupable broadcasts that
@@ -269,7 +265,7 @@ func (rs *receivers) deliverGroup(pkts []engineio.Packet) {
 // with the broadcasts that arrived together.
 func (l *LocalSockets) DeliverEach(ps []*parser.Packet, opts []*BroadcastOptions, offsets []string) {
 	for len(ps) > 0 {
-		n := groupCut(ps, opts)
+		n := sliceCut(ps, opts)
 		if n == 1 {
 			l.Deliver(ps[0], opts[0], offsets[0])
 		} else {
