@@ -154,10 +154,7 @@ func TestLogin(t *testing.T) {
 // events, its disconnection, and the server's statistics.
 func TestSockets(t *testing.T) {
 	io, _, ts, _ := setup(t, Options{NoAuth: true})
-	ui := dial(t, ts)
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
+	ui := dialAdmin(t, ts)
 	all := ui.nextEvent("/admin", "all_sockets", nil)
 	var sockets []map[string]any
 	if err := json.Unmarshal(all.args[0], &sockets); err != nil || len(sockets) != 1 || sockets[0]["nsp"] != "/admin" {
@@ -169,13 +166,14 @@ func TestSockets(t *testing.T) {
 	if !ok {
 		t.Fatal("user refused")
 	}
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
+	var id struct{ SID string }
+	_ = json.Unmarshal(payload, &id)
+	sid := id.SID
 	e := ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["nsp"] == "/" })
 	s := obj(t, e.args[0])
 	hs, _ := s["handshake"].(map[string]any)
-	if s["id"] != sid.SID || s["transport"] != "websocket" || s["data"].(map[string]any)["user"] != "alice" ||
-		!slices.Contains(s["rooms"].([]any), any(sid.SID)) || len(s["clientId"].(string)) != 12 ||
+	if s["id"] != sid || s["transport"] != "websocket" || s["data"].(map[string]any)["user"] != "alice" ||
+		!slices.Contains(s["rooms"].([]any), any(sid)) || len(s["clientId"].(string)) != 12 ||
 		hs == nil || hs["address"] != "127.0.0.1" || hs["headers"] == nil {
 		t.Errorf("socket_connected: %s", e.args[0])
 	}
@@ -188,11 +186,11 @@ func TestSockets(t *testing.T) {
 
 	user.emit("/", "join", "lobby")
 	e = ui.nextEvent("/admin", "event_received", nil)
-	if str(e.args[0]) != "/" || str(e.args[1]) != sid.SID || string(e.args[2]) != `["join","lobby"]` {
+	if str(e.args[0]) != "/" || str(e.args[1]) != sid || string(e.args[2]) != `["join","lobby"]` {
 		t.Errorf("event_received: %s", e.args)
 	}
 	e = ui.nextEvent("/admin", "room_joined", nil)
-	if str(e.args[0]) != "/" || str(e.args[1]) != "lobby" || str(e.args[2]) != sid.SID {
+	if str(e.args[0]) != "/" || str(e.args[1]) != "lobby" || str(e.args[2]) != sid {
 		t.Errorf("room_joined: %s", e.args)
 	}
 
@@ -206,16 +204,16 @@ func TestSockets(t *testing.T) {
 	}
 
 	io.Of("/").In("lobby").SocketsLeave("lobby")
-	if e := ui.nextEvent("/admin", "room_left", nil); str(e.args[1]) != "lobby" || str(e.args[2]) != sid.SID {
+	if e := ui.nextEvent("/admin", "room_left", nil); str(e.args[1]) != "lobby" || str(e.args[2]) != sid {
 		t.Errorf("room_left: %s", e.args)
 	}
 
 	user.send("41") // DISCONNECT from "/"
 	e = ui.nextEvent("/admin", "socket_disconnected", nil)
-	if str(e.args[0]) != "/" || str(e.args[1]) != sid.SID || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+	if str(e.args[0]) != "/" || str(e.args[1]) != sid || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
 		t.Errorf("socket_disconnected: %s", e.args)
 	}
-	ui.nextEvent("/admin", "room_left", func(args []json.RawMessage) bool { return str(args[1]) == sid.SID })
+	ui.nextEvent("/admin", "room_left", func(args []json.RawMessage) bool { return str(args[1]) == sid })
 	_, counts = ui.statsUntil(func(stats map[string]any, counts map[string]float64) bool {
 		return counts["rawDisconnection/client namespace disconnect"] == 1 && namespaceCounts(stats)["/"] == 0
 	})
@@ -260,22 +258,16 @@ func namespaceCounts(stats map[string]any) map[string]float64 {
 // namespace is neither served nor created.
 func TestOperations(t *testing.T) {
 	io, _, ts, logs := setup(t, Options{NoAuth: true})
-	ui := dial(t, ts)
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
-	user := dial(t, ts)
-	payload, _ := user.connect("/", nil)
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
-	sock := io.Of("/").Socket(sid.SID)
+	ui := dialAdmin(t, ts)
+	user, sid := dialUser(t, ts, "/")
+	sock := io.Of("/").Socket(sid)
 	// The user gets its CONNECT before the server runs the connection
 	// handlers, the admin's among them: a join made before the admin
 	// follows the socket shows in socket_connected's rooms, never as
 	// room_joined. socket_connected goes out once the admin follows it.
-	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid })
 
-	ui.emit("/admin", "join", "/", "vip", sid.SID)
+	ui.emit("/admin", "join", "/", "vip", sid)
 	ui.nextEvent("/admin", "room_joined", func(args []json.RawMessage) bool { return str(args[1]) == "vip" })
 	if !slices.Contains(sock.Rooms(), "vip") {
 		t.Fatalf("rooms after join: %v", sock.Rooms())
@@ -293,18 +285,18 @@ func TestOperations(t *testing.T) {
 	before := io.Namespaces()
 	ui.emit("/admin", "join", "/nope", "vip", nil)
 	ui.emit("/admin", "emit", "/nope", nil, "x")
-	ui.emit("/admin", "_disconnect", "/", false, sid.SID)
+	ui.emit("/admin", "_disconnect", "/", false, sid)
 	user.next(func(p string) bool { return p == "41" })
 	if after := io.Namespaces(); len(after) != len(before) {
 		t.Errorf("namespaces %v, then %v", before, after)
 	}
 	for _, w := range []string{
-		`msg="Admin UI join" namespace=/ room=vip sockets=` + sid.SID,
+		`msg="Admin UI join" namespace=/ room=vip sockets=` + sid,
 		`msg="Admin UI emit" namespace=/ room=vip event=news`,
 		`msg="Admin UI leave" namespace=/ room=vip sockets=""`,
 		`msg="refused an Admin UI join" namespace=/nope`,
 		`msg="refused an Admin UI emit" namespace=/nope`,
-		`msg="Admin UI disconnect" namespace=/ sockets=` + sid.SID + ` close=false`,
+		`msg="Admin UI disconnect" namespace=/ sockets=` + sid + ` close=false`,
 	} {
 		if !strings.Contains(logs.String(), w) {
 			t.Errorf("logs lack %q:\n%s", w, logs)
@@ -316,24 +308,18 @@ func TestOperations(t *testing.T) {
 // handles no operation, and that production mode sends no socket details.
 func TestReadOnlyAndProduction(t *testing.T) {
 	io, _, ts, _ := setup(t, Options{NoAuth: true, ReadOnly: true, Production: true})
-	ui := dial(t, ts)
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
+	ui := dialAdmin(t, ts)
 	config := obj(t, ui.nextEvent("/admin", "config", nil).args[0])
 	if got, _ := config["supportedFeatures"].([]any); !slices.Equal(got, []any{"AGGREGATED_EVENTS"}) {
 		t.Errorf("features %v", got)
 	}
-	user := dial(t, ts)
-	payload, _ := user.connect("/", nil)
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
-	ui.emit("/admin", "join", "/", "vip", sid.SID)
+	_, sid := dialUser(t, ts, "/")
+	ui.emit("/admin", "join", "/", "vip", sid)
 	// The statistics still come, with both connections counted (the UI's
 	// and the user's).
 	ui.statsUntil(func(_ map[string]any, counts map[string]float64) bool { return counts["rawConnection"] == 2 })
 	ui.settle() // the server handled the join
-	if rooms := io.Of("/").Socket(sid.SID).Rooms(); slices.Contains(rooms, "vip") {
+	if rooms := io.Of("/").Socket(sid).Rooms(); slices.Contains(rooms, "vip") {
 		t.Errorf("a read-only UI made a socket join: %v", rooms)
 	}
 	ui.noEvent("/admin", "socket_connected", 100*time.Millisecond)
@@ -352,20 +338,14 @@ func TestDisconnectWhileBusy(t *testing.T) {
 			<-release
 		})
 	})
-	ui := dial(t, ts)
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
-	user := dial(t, ts)
-	payload, _ := user.connect("/", nil)
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
-	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
+	ui := dialAdmin(t, ts)
+	user, sid := dialUser(t, ts, "/")
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid })
 
 	user.emit("/", "block")
 	<-busy
 	user.send("41") // DISCONNECT from "/", handled once "block" returns
-	for deadline := time.Now().Add(10 * time.Second); io.Of("/").Socket(sid.SID) != nil; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); io.Of("/").Socket(sid) != nil; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			close(release)
 			t.Fatal("the server did not take the DISCONNECT")
@@ -374,7 +354,7 @@ func TestDisconnectWhileBusy(t *testing.T) {
 	admin.scan(time.Now())
 	close(release)
 	e := ui.nextEvent("/admin", "socket_disconnected", nil)
-	if str(e.args[1]) != sid.SID || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+	if str(e.args[1]) != sid || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
 		t.Errorf("socket_disconnected: %s", e.args)
 	}
 }
@@ -385,22 +365,13 @@ func TestDisconnectWhileBusy(t *testing.T) {
 func TestLateNamespace(t *testing.T) {
 	io, admin, ts, _ := setup(t, Options{NoAuth: true, ScanInterval: time.Hour})
 	io.Of("/late")
-	ui := dial(t, ts)
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
-	user := dial(t, ts)
-	payload, ok := user.connect("/late", nil)
-	if !ok {
-		t.Fatalf("/late refused: %s", payload)
-	}
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
+	ui := dialAdmin(t, ts)
+	user, sid := dialUser(t, ts, "/late")
 	admin.scan(time.Now())
-	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid.SID })
+	ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid })
 	user.send("41/late,")
 	e := ui.nextEvent("/admin", "socket_disconnected", nil)
-	if str(e.args[0]) != "/late" || str(e.args[1]) != sid.SID || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+	if str(e.args[0]) != "/late" || str(e.args[1]) != sid || str(e.args[2]) != socketio.ReasonClientNamespaceDisconnect {
 		t.Errorf("socket_disconnected: %s", e.args)
 	}
 }

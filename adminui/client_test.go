@@ -23,6 +23,31 @@ type client struct {
 	pending []string // received, not taken by next yet
 }
 
+// dialAdmin opens a connection to the UI's namespace, /admin, without
+// credentials; the test fails when it is refused.
+func dialAdmin(t *testing.T, ts *httptest.Server) *client {
+	t.Helper()
+	ui := dial(t, ts)
+	if payload, ok := ui.connect("/admin", nil); !ok {
+		t.Fatalf("admin refused: %s", payload)
+	}
+	return ui
+}
+
+// dialUser opens a connection to the namespace nsp and returns it with
+// its socket's id; the test fails when it is refused.
+func dialUser(t *testing.T, ts *httptest.Server, nsp string) (*client, string) {
+	t.Helper()
+	user := dial(t, ts)
+	payload, ok := user.connect(nsp, nil)
+	if !ok {
+		t.Fatalf("%s refused: %s", nsp, payload)
+	}
+	var sid struct{ SID string }
+	_ = json.Unmarshal(payload, &sid)
+	return user, sid.SID
+}
+
 // dial opens an Engine.IO connection over WebSocket.
 func dial(t *testing.T, ts *httptest.Server) *client {
 	t.Helper()

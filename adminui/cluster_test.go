@@ -35,28 +35,22 @@ func TestCluster(t *testing.T) {
 		servers, urls = append(servers, srv), append(urls, ts)
 	}
 	// A user on b, the UI on a.
-	user := dial(t, urls[1])
-	payload, _ := user.connect("/", nil)
-	var sid struct{ SID string }
-	_ = json.Unmarshal(payload, &sid)
+	user, sid := dialUser(t, urls[1], "/")
 	// b's admin records the client id and transport in the socket's data
 	// in a connection handler, which runs after the user got its CONNECT.
 	user.settle()
-	ui := dial(t, urls[0])
-	if _, ok := ui.connect("/admin", nil); !ok {
-		t.Fatal("admin refused")
-	}
+	ui := dialAdmin(t, urls[0])
 	all := ui.nextEvent("/admin", "all_sockets", nil)
 	var sockets []map[string]any
 	if err := json.Unmarshal(all.args[0], &sockets); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(sockets, func(s map[string]any) bool { return s["id"] == sid.SID })
+	i := slices.IndexFunc(sockets, func(s map[string]any) bool { return s["id"] == sid })
 	if i < 0 {
-		t.Fatalf("all_sockets on a lacks b's socket %s: %s", sid.SID, all.args[0])
+		t.Fatalf("all_sockets on a lacks b's socket %s: %s", sid, all.args[0])
 	}
 	// Its client id and transport are those b recorded in its data.
-	engineID := servers[1].Of("/").Socket(sid.SID).EngineID()
+	engineID := servers[1].Of("/").Socket(sid).EngineID()
 	if got := sockets[i]; got["clientId"] != clientID(engineID) || got["transport"] != "websocket" {
 		t.Fatalf("b's socket as a shows it: clientId %v (want %s), transport %v", got["clientId"], clientID(engineID), got["transport"])
 	}
@@ -74,8 +68,8 @@ func TestCluster(t *testing.T) {
 		seen[st.ServerID] = true
 	}
 	// Operations made on a act on b's socket.
-	ui.emit("/admin", "join", "/", "vip", sid.SID)
-	sock := servers[1].Of("/").Socket(sid.SID)
+	ui.emit("/admin", "join", "/", "vip", sid)
+	sock := servers[1].Of("/").Socket(sid)
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Contains(sock.Rooms(), "vip") {
 		if time.Now().After(deadline) {
@@ -87,6 +81,6 @@ func TestCluster(t *testing.T) {
 	if e := user.nextEvent("/", "news", nil); string(e.args[0]) != "1" {
 		t.Fatalf("news: %s", e.args)
 	}
-	ui.emit("/admin", "_disconnect", "/", false, sid.SID)
+	ui.emit("/admin", "_disconnect", "/", false, sid)
 	user.next(func(p string) bool { return p == "41" })
 }
