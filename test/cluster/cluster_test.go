@@ -377,6 +377,14 @@ func runMixed(t *testing.T, m *mixed) {
 		for i := range 3 {
 			ev := "bin-" + m.serverName(i)
 			m.emit(i, nil, nil, ev, []byte{1, 2, 3}, map[string]any{"nested": []byte{9, 8}})
+			// Each client waits for the event before the fence: on a Redis
+			// Cluster, Node's client sends each PUBLISH to a node of its
+			// choice, and the cluster bus keeps no order between messages
+			// published on different nodes (a Tether node subscribed on
+			// another node saw the fence first).
+			for _, name := range m.names {
+				m.clients.wait(name+" to get "+ev, func(l line) bool { return l.Op == "event" && l.Name == name && l.Event == ev })
+			}
 			m.fence(i, m.names)
 			got := m.events(ev)
 			for _, name := range m.names {
