@@ -22,12 +22,16 @@ import (
 // goroutine and the rounds of its loop: at realistic rates (one packet per
 // session per broadcast) that is about half of a delivery's CPU.
 //
-// Direct writes give up the batching of the queue (many packets in one
-// write when a writer lags behind), so under load they stop: the
-// goroutines that write directly may spend at most directShare of a
-// directWindow in those writes; beyond, packets are queued for the
-// writers again, whose batches cost less per packet once several packets
-// wait.
+// Direct writes of one packet each give up the batching of the queue
+// (many packets in one write when a writer lags behind), so under load
+// they stop: the goroutines that write directly may spend at most
+// directShare of a directWindow in those writes; beyond, single packets
+// are queued for the writers again, whose batches cost less per packet
+// once several packets wait. A Send of several packets (the broadcasts
+// that socketio's combiner or a cluster adapter deliver together) is
+// batched already: it is written directly within the budget or beyond it
+// (and counted in it), as one write costs about what a writer's batch of
+// the same packets costs, without the writer's wake-up.
 
 // directMax is the most bytes written directly by one Send, and
 // directPackets its most packets (a broadcast with attachments, or
@@ -38,15 +42,17 @@ const (
 )
 
 // directWindow is the period over which the time spent in direct writes
-// is counted, and directShare the share of it they may take (a broadcast
-// is written by one goroutine: at 0.5, a saturating broadcaster spent half
-// its time in direct writes, on one core, and saturation halved). The window is
-// longer than a broadcast to a few thousand sessions (~10 µs each): with a
-// 20 ms window, a broadcast to 1,000 sessions at 20/s overran the 10 ms of
-// a window on its own, and its last ~15 % of deliveries were queued.
+// is counted, and directShare the share of it they may take. A broadcast
+// is written by one goroutine, so a share near 1 would let a saturating
+// broadcaster of single packets do, on one core, what the writers do on
+// all of them. The window is longer than a broadcast to tens of thousands
+// of sessions (~12 µs each): with a 100 ms window and a quarter of it, a
+// broadcast to 5,000 sessions (~60 ms) overran its budget on its own, even
+// at 5 broadcasts per second, and most of its deliveries were queued,
+// costing 15–20 % more CPU per delivery (BENCHMARKS.md).
 const (
-	directWindow = 100 * time.Millisecond
-	directShare  = 0.25
+	directWindow = time.Second
+	directShare  = 0.5
 )
 
 // directBudget limits the time spent in direct writes (see above).

@@ -2,6 +2,7 @@ package engineio_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -110,7 +111,7 @@ func TestDirectSendAllocs(t *testing.T) {
 			t.Fatalf("%d of %d sends were written directly", n, runs+1)
 		}
 		t.Logf("only %d of %d sends were written directly (the budget was spent or the writers were busy): again", n, runs+1)
-		time.Sleep(100 * time.Millisecond) // directWindow: a new budget
+		time.Sleep(time.Second) // directWindow: a new budget
 	}
 	if err := s.Send(engineio.Packet{Data: []byte("end")}); err != nil {
 		t.Fatal(err)
@@ -227,5 +228,64 @@ func TestDirectSendManyAllocs(t *testing.T) {
 	want := strings.Repeat("4one\n4two\n4three\n", runs+2)
 	if g := <-got; g != want {
 		t.Fatalf("the client got %d bytes, want %d:\n%s", len(g), len(want), g[:min(len(g), 200)])
+	}
+}
+
+// TestDirectBudgetSpent checks that once the direct writes' budget is
+// spent, a Send of one packet takes the queue (a writer writes it) while a
+// Send of several packets, batched already, is still written directly;
+// all arrive in order.
+func TestDirectBudgetSpent(t *testing.T) {
+	direct := new(atomic.Int64)
+	c, s := dialCounted(t, direct)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	var want strings.Builder
+	expect := func(pkts ...engineio.Packet) {
+		for _, p := range pkts {
+			want.WriteString("4" + string(p.Data) + "\n")
+		}
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for i := 0; ; i++ {
+		waitFor(t, "the session to be idle", s.Writable)
+		one := engineio.Packet{Data: []byte(fmt.Sprint("one ", i))}
+		two := []engineio.Packet{{Data: []byte(fmt.Sprint("two ", i))}, {Data: []byte(fmt.Sprint("three ", i))}}
+		engineio.SpendDirectBudget()
+		before := direct.Load()
+		if err := s.Send(one); err != nil {
+			t.Fatal(err)
+		}
+		expect(one)
+		if n := direct.Load() - before; n != 0 {
+			t.Fatalf("a packet was written directly with the budget spent (%d writes)", n)
+		}
+		waitFor(t, "the writer to write the queued packet", s.Writable)
+		before = direct.Load()
+		if err := s.Send(two...); err != nil {
+			t.Fatal(err)
+		}
+		expect(two...)
+		if direct.Load()-before == 1 {
+			break
+		}
+		// The server's writers are shared with the package's other
+		// tests: while many run, every send takes the queue.
+		if time.Now().After(deadline) {
+			t.Fatal("a send of two packets was never written directly with the budget spent")
+		}
+		t.Log("the send of two packets took the queue (the writers were busy): again")
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got strings.Builder
+	for got.Len() < want.Len() {
+		_, m, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v (got %q, want %q)", err, got.String(), want.String())
+		}
+		got.WriteString(string(m) + "\n")
+	}
+	if got.String() != want.String() {
+		t.Fatalf("the client got %q, want %q", got.String(), want.String())
 	}
 }

@@ -351,7 +351,8 @@ func (s *Socket) Send(pkts ...Packet) error {
 		size += int64(len(p.Data))
 	}
 	if t := s.ws; t != nil && len(pkts) >= 1 && len(pkts) <= directPackets && t.directLocked(size) {
-		if now := monoNow(); direct.allow(now) {
+		// Several packets are batched already: not limited by the budget.
+		if now := monoNow(); direct.allow(now) || len(pkts) > 1 {
 			var buf [directPackets]outgoing
 			ops := buf[:len(pkts)]
 			for i, p := range pkts {
