@@ -39,7 +39,14 @@
 #        (-procs for the max runs) NODES=3 OUT=bench/results
 #        TETHER=<a built tether binary> SERVE_ARGS= (extra flags of tether
 #        serve, for labelled extra rows) LABEL_SUFFIX= (added to its label)
-#        PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
+#        ROOMS=1 (tether load -rooms: the clients spread over this many rooms,
+#        each message to one of them) BASE=<another built tether binary>
+#        (single mode: a third server, `tether serve` defaults from that
+#        binary, labelled with BASE_LABEL, e.g. a commit, for before/after
+#        rows in the same rounds) FLOOR=1 (single mode: after the servers of
+#        each fixed rate, bench/cmd/writefloor: one plain write(2) of 200
+#        bytes per delivery to CLIENTS loopback connections at the same rate
+#        per connection, the floor, into $OUT/floor-single.jsonl) PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
 #        Redis on CPU 1, with taskset; both sides alike, so that the servers
 #        get one core of their own, as they would with the generator on
 #        another machine; labelled in each row)
@@ -55,6 +62,9 @@ RATES=${RATES:-5 20 max}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 SIZE=${SIZE:-100}
+ROOMS=${ROOMS:-1}
+BASE=${BASE:-}
+BASE_LABEL=${BASE_LABEL:-$BASE}
 WINDOW=${WINDOW:-16}
 PROCS=${PROCS:-1}
 MAX_PROCS=${MAX_PROCS:-2}
@@ -74,7 +84,10 @@ fi
 
 . bench/load/common.sh
 case $MODE in
-single) npm_ci test/e2e/client ;;
+single)
+	npm_ci test/e2e/client
+	[ -z "${FLOOR:-}" ] || (cd bench && go build -o "$tmp/writefloor" ./cmd/writefloor)
+	;;
 cluster) npm_ci test/cluster ;;
 library)
 	npm_ci bench/fanout/node
@@ -140,7 +153,7 @@ measure() {
 	local round=$1 label=$2$pin_label urls=$3 pids_=$4 rate=$5
 	local procs=$PROCS
 	[ "$rate" = max ] && procs=$MAX_PROCS
-	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms 1 -publish-rate "$rate" -size "$SIZE"
+	local args=(-url "$urls" -pid "$pids_" -clients "$CLIENTS" -procs "$procs" -rooms "$ROOMS" -publish-rate "$rate" -size "$SIZE"
 		-duration "$DURATION" -warmup "$WARMUP" -label "$label" -out json)
 	[ "$rate" = max ] && args+=(-window "$WINDOW")
 	local load0 load1 pub0 pub1
@@ -158,6 +171,7 @@ measure() {
 
 results="$OUT/load-$MODE.jsonl"
 : >"$results"
+[ -z "${FLOOR:-}" ] || : >"$OUT/floor-$MODE.jsonl"
 log "uptime before: $(uptime)"
 
 if [ "$MODE" = cluster ]; then
@@ -183,6 +197,17 @@ run() {
 		urls+=("http://127.0.0.1:$port")
 		waitready "${urls[0]}"
 		label="tether serve (defaults)$LABEL_SUFFIX"
+		;;
+	single/base)
+		local port
+		port=$(freeport)
+		# shellcheck disable=SC2086
+		"${srv_pin[@]}" "$BASE" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
+		pids+=("$!")
+		spids+=("$!")
+		urls+=("http://127.0.0.1:$port")
+		waitready "${urls[0]}"
+		label="tether serve (defaults) at $BASE_LABEL$LABEL_SUFFIX"
 		;;
 	single/node)
 		startserver "${srv_pin[@]}" node test/e2e/client/node_server.mjs
@@ -230,14 +255,24 @@ run() {
 }
 
 SERVERS=${SERVERS:-tether node}
+[ -n "$BASE" ] && [ "$MODE" = single ] && SERVERS="base $SERVERS"
 [ -z "$LOCK" ] || exec {lockfd}>"$LOCK"
 for round in $(seq "$RUNS"); do
 	[ -z "$LOCK" ] || { log "round $round: waiting for $LOCK"; flock -x "$lockfd"; }
 	for rate in $RATES; do
-		for server in $SERVERS; do
+		order=$SERVERS # reversed every other round
+		[ $((round % 2)) = 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
+		for server in $order; do
 			log "round $round of $RUNS, $MODE, $server, rate $rate"
 			run "$round" "$server" "$rate"
 		done
+		if [ -n "${FLOOR:-}" ] && [ "$MODE" = single ] && [ "$rate" != max ]; then
+			log "round $round of $RUNS, write(2) floor, rate $rate"
+			"${srv_pin[@]}" "$tmp/writefloor" -conns "$CLIENTS" -rate "$(awk -v r="$rate" -v n="$ROOMS" 'BEGIN { print r / n }')" \
+				-size 200 -duration "$DURATION" -warmup "$WARMUP" |
+				jq -c --argjson round "$round" --arg time "$(date -u +%H:%M:%S)" '. + {round: $round, time: $time}' |
+				tee -a "$OUT/floor-$MODE.jsonl" >&2
+		fi
 	done
 	[ -z "$LOCK" ] || flock -u "$lockfd"
 done
@@ -253,6 +288,12 @@ jq -r '[.time, .round, .label, (if .rate == "max" then "max (window \(.window) p
 	"\(.generator.cpu_percent | round) % (\(.procs))",
 	(if .redis_publishes > 0 and .sent_all > 0 then "\(.redis_publishes / .sent_all * 100 | round / 100)" else "—" end),
 	"\(.load_before) → \(.load_after)"] | "| " + join(" | ") + " |"' "$results"
+if [ -n "${FLOOR:-}" ] && [ -s "$OUT/floor-$MODE.jsonl" ]; then
+	echo
+	echo "| round | write(2) floor: connections × writes/s each | writes | CPU per write |"
+	echo "|--:|---|--:|--:|"
+	jq -r '"| \(.round) | \(.conns) × \(.rate)/s | \(.writes) | \(.cpu_us_per_write * 100 | round / 100) µs |"' "$OUT/floor-$MODE.jsonl"
+fi
 echo
 echo "Commands (server URLs and pids differ per run):"
 echo
