@@ -187,27 +187,17 @@ fi
 run() {
 	local round=$1 server=$2 rate=$3 urls=() spids=() label
 	case $MODE/$server in
-	single/tether)
-		local port
+	single/tether | single/base)
+		local port bin=$TETHER at=
+		[ "$server" = base ] && bin=$BASE at=" at $BASE_LABEL"
 		port=$(freeport)
 		# shellcheck disable=SC2086
-		"${srv_pin[@]}" "$TETHER" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
+		"${srv_pin[@]}" "$bin" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
 		pids+=("$!")
 		spids+=("$!")
 		urls+=("http://127.0.0.1:$port")
 		waitready "${urls[0]}"
-		label="tether serve (defaults)$LABEL_SUFFIX"
-		;;
-	single/base)
-		local port
-		port=$(freeport)
-		# shellcheck disable=SC2086
-		"${srv_pin[@]}" "$BASE" serve -addr "127.0.0.1:$port" $SERVE_ARGS >"$tmp/serve.log" 2>&1 &
-		pids+=("$!")
-		spids+=("$!")
-		urls+=("http://127.0.0.1:$port")
-		waitready "${urls[0]}"
-		label="tether serve (defaults) at $BASE_LABEL$LABEL_SUFFIX"
+		label="tether serve (defaults)$at$LABEL_SUFFIX"
 		;;
 	single/node)
 		startserver "${srv_pin[@]}" node test/e2e/client/node_server.mjs
