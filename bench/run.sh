@@ -110,7 +110,8 @@ load() {
 		echo
 		echo "$(go version), node $(node --version), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo
-		RUNS=$LOAD_RUNS CLIENTS=$LOAD_CLIENTS RATES=$LOAD_RATES MAX_PROCS=$LOAD_MAX_PROCS \
+		# FLOOR=1: the write(2) floor at each fixed rate, in the same rounds.
+		RUNS=$LOAD_RUNS CLIENTS=$LOAD_CLIENTS RATES=$LOAD_RATES MAX_PROCS=$LOAD_MAX_PROCS FLOOR=1 \
 			OUT="$(cd "$OUT" && pwd)" ./load/product.sh single
 		echo
 		echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
