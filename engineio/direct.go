@@ -49,7 +49,7 @@ const (
 // of sessions (~12 µs each): with a 100 ms window and a quarter of it, a
 // broadcast to 5,000 sessions (~60 ms) overran its budget on its own, even
 // at 5 broadcasts per second, and most of its deliveries were queued,
-// costing 15–20 % more CPU per delivery (BENCHMARKS.md).
+// costing about 11 % more CPU per delivery (BENCHMARKS.md).
 const (
 	directWindow = time.Second
 	directShare  = 0.5
