@@ -46,7 +46,8 @@
 #        rows in the same rounds) FLOOR=1 (single mode: after the servers of
 #        each fixed rate, bench/cmd/writefloor: one plain write(2) of 200
 #        bytes per delivery to CLIENTS loopback connections at the same rate
-#        per connection, the floor, into $OUT/floor-single.jsonl) PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
+#        per connection, the floor, into $OUT/floor-single.jsonl)
+#        PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
 #        Redis on CPU 1, with taskset; both sides alike, so that the servers
 #        get one core of their own, as they would with the generator on
 #        another machine; labelled in each row)
