@@ -35,34 +35,26 @@ func clusterClient(t testing.TB, c *peertest.RedisCluster) rueidis.Client {
 
 func TestRedisClusterClassicSuite(t *testing.T) {
 	rc := peertest.StartRedisCluster(t, 3)
-	adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-		var out []*socketio.Server
-		for range n {
-			srv := socketio.NewServer(&socketio.Options{Adapter: NewClassicFactory(clusterClient(t, rc), &ClassicOptions{Key: "suite-" + t.Name()})})
-			t.Cleanup(func() { _ = srv.Close() })
-			out = append(out, srv)
-		}
-		return out
-	}, 3)
+	adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server {
+		srv := socketio.NewServer(&socketio.Options{Adapter: NewClassicFactory(clusterClient(t, rc), &ClassicOptions{Key: "suite-" + t.Name()})})
+		t.Cleanup(func() { _ = srv.Close() })
+		return srv
+	}), 3)
 }
 
 func TestRedisClusterShardedSuite(t *testing.T) {
 	rc := peertest.StartRedisCluster(t, 3)
 	for _, mode := range []string{"dynamic", "static"} {
 		t.Run(mode, func(t *testing.T) {
-			adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-				var out []*socketio.Server
-				for range n {
-					sh, err := NewSharded(clusterClient(t, rc), &ShardedOptions{SubscriptionMode: mode, ChannelPrefix: "suite-" + t.Name()})
-					if err != nil {
-						t.Fatal(err)
-					}
-					srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(sh.Dialer(), nil)})
-					t.Cleanup(func() { _ = srv.Close() })
-					out = append(out, srv)
+			adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server {
+				sh, err := NewSharded(clusterClient(t, rc), &ShardedOptions{SubscriptionMode: mode, ChannelPrefix: "suite-" + t.Name()})
+				if err != nil {
+					t.Fatal(err)
 				}
-				return out
-			}, 3)
+				srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(sh.Dialer(), nil)})
+				t.Cleanup(func() { _ = srv.Close() })
+				return srv
+			}), 3)
 		})
 	}
 }
@@ -75,16 +67,12 @@ func TestRedisClusterStreamsSuite(t *testing.T) {
 			name = "sharded"
 		}
 		t.Run(name, func(t *testing.T) {
-			adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-				var out []*socketio.Server
-				for range n {
-					st := NewStreams(clusterClient(t, rc), &StreamsOptions{StreamName: "suite-" + t.Name(), ChannelPrefix: "suite-" + t.Name(), UseShardedPubSub: sharded})
-					srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
-					t.Cleanup(func() { _ = srv.Close(); _ = st.Close() })
-					out = append(out, srv)
-				}
-				return out
-			}, 3)
+			adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server {
+				st := NewStreams(clusterClient(t, rc), &StreamsOptions{StreamName: "suite-" + t.Name(), ChannelPrefix: "suite-" + t.Name(), UseShardedPubSub: sharded})
+				srv := socketio.NewServer(&socketio.Options{Adapter: cluster.NewFactory(st.Dialer(), nil)})
+				t.Cleanup(func() { _ = srv.Close(); _ = st.Close() })
+				return srv
+			}), 3)
 		})
 	}
 }

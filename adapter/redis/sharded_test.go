@@ -36,13 +36,7 @@ func TestShardedSuite(t *testing.T) {
 	r := peertest.StartRedis(t)
 	for _, mode := range []string{"dynamic", "static", "dynamic-private"} {
 		t.Run(mode, func(t *testing.T) {
-			adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-				var out []*socketio.Server
-				for range n {
-					out = append(out, shardedNode(t, r.URL(), mode))
-				}
-				return out
-			}, 3)
+			adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server { return shardedNode(t, r.URL(), mode) }), 3)
 		})
 	}
 }

@@ -35,26 +35,14 @@ func streamsNodeOpts(t *testing.T, url string, recovery bool, copts *cluster.Opt
 
 func TestStreamsSuite(t *testing.T) {
 	r := peertest.StartRedis(t)
-	adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-		var out []*socketio.Server
-		for range n {
-			out = append(out, streamsNode(t, r.URL(), false))
-		}
-		return out
-	}, 3)
+	adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server { return streamsNode(t, r.URL(), false) }), 3)
 }
 
 // TestStreamsSuiteWithRecovery runs the suite with connection state
 // recovery on: broadcasts are delivered with the offsets of the stream.
 func TestStreamsSuiteWithRecovery(t *testing.T) {
 	r := peertest.StartRedis(t)
-	adaptertest.Run(t, func(t *testing.T, n int) []*socketio.Server {
-		var out []*socketio.Server
-		for range n {
-			out = append(out, streamsNode(t, r.URL(), true))
-		}
-		return out
-	}, 3)
+	adaptertest.Run(t, adaptertest.Each(func(t *testing.T) *socketio.Server { return streamsNode(t, r.URL(), true) }), 3)
 }
 
 // TestStreamsRecoveryAcrossServers checks connection state recovery across

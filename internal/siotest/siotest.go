@@ -373,6 +373,27 @@ func (c *Client) Next(name string) Event {
 	return e
 }
 
+// NextBurst reads the events name of broadcasts 0…n-1, in order, except
+// those skip reports (broadcasts that excepted this client): each carries
+// its i as its first argument, and those attached reports carry one
+// attachment whose first byte is byte(i). It fails the test at the first
+// that differs.
+func (c *Client) NextBurst(name string, n int, skip, attached func(i int) bool) {
+	c.t.Helper()
+	for i := range n {
+		if skip(i) {
+			continue
+		}
+		e := c.Next(name)
+		if len(e.Args) == 0 || string(e.Args[0]) != fmt.Sprint(i) {
+			c.t.Fatalf("client %s: broadcast %d is %s", c.SID, i, e.Raw)
+		}
+		if attached(i) && (len(e.Attachments) != 1 || len(e.Attachments[0]) == 0 || e.Attachments[0][0] != byte(i)) {
+			c.t.Fatalf("client %s: broadcast %d has attachments %q", c.SID, i, e.Attachments)
+		}
+	}
+}
+
 // NextWithin is Next waiting at most d; ok is false when none came.
 func (c *Client) NextWithin(name string, d time.Duration) (Event, bool) {
 	deadline := time.After(d)
