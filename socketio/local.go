@@ -402,21 +402,24 @@ func (l *LocalSockets) HasRoom(room string) bool {
 // of opts.Rooms, every socket when there is none, and in none of
 // opts.Except), each at most once.
 func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
-	var except map[string]struct{}
-	if len(opts.Except) > 0 {
-		except = map[string]struct{}{}
-		for _, r := range opts.Except {
-			set := l.rooms[r]
-			if set.one != nil {
-				except[set.one.sock.id] = struct{}{}
-			}
-			for id := range set.many {
-				except[id] = struct{}{}
-			}
+	// The excepted sockets. Most often one (a sender's own room): then a
+	// receiver is compared by pointer, not looked up by id. (A socket in
+	// two excepted rooms is added twice; the set stays right.)
+	var except memberSet
+	for _, r := range opts.Except {
+		set := l.rooms[r]
+		if set.one != nil {
+			except.add(set.one)
+		}
+		for _, m := range set.many {
+			except.add(m)
 		}
 	}
 	visit := func(id string, m *member) {
-		if _, ok := except[id]; !ok {
+		if m == except.one {
+			return
+		}
+		if _, ok := except.many[id]; !ok {
 			fn(m.sock)
 		}
 	}

@@ -117,6 +117,17 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 		if got := l.Count(&BroadcastOptions{Rooms: []string{a, b}, Except: []string{x}}); got != len(want) {
 			t.Fatalf("step %d: Count in %s or %s but not %s = %d, want %d", step, a, b, x, got, len(want))
 		}
+		// Two excepted rooms, which may share sockets.
+		want = want[:0]
+		for id, rs := range model {
+			if rs[b] && !rs[a] && !rs[x] {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if got := l.IDs(&BroadcastOptions{Rooms: []string{b}, Except: []string{a, x}}); !slices.Equal(got, want) {
+			t.Fatalf("step %d: IDs in %s but not %s or %s = %v, want %v", step, b, a, x, got, want)
+		}
 	}
 }
 
