@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package websocket
 
@@ -8,7 +8,8 @@ import "syscall"
 // with write(2), so that a connection can write without waiting.
 const rawWrites = true
 
-// rawWrite makes one write(2) of p to the non-blocking descriptor fd.
+// rawWrite makes one write(2) of p to the non-blocking descriptor fd
+// (see nonblock_linux.go for why Linux makes it a raw system call).
 func rawWrite(fd uintptr, p []byte) (int, error) {
 	return syscall.Write(int(fd), p)
 }
