@@ -3,14 +3,29 @@
 package websocket
 
 import (
+	"os"
 	"sync"
 	"syscall"
 )
 
 // poller waits for data on idle connections with one epoll instance and
-// one goroutine (which holds an OS thread in epoll_wait).
+// one goroutine.
+//
+// The goroutine does not wait in epoll_wait: the epoll descriptor is
+// itself pollable (it is readable while events are ready), so it is
+// registered with Go's network poller like a socket, and the goroutine
+// collects events with epoll_wait's zero timeout and parks in the runtime
+// while there are none. A goroutine blocked in a system call holds its
+// thread, and the P it ran on until the scheduler's monitor (sysmon)
+// takes it back, which it checks for every 20 µs while such calls come
+// and go: each wake-up of a poller that blocked in epoll_wait kept sysmon
+// at that pace and cost a hand-off of the P to another thread, about 5 %
+// of a server's CPU at 5,000 clients and 5 messages per second. When the
+// descriptor cannot be registered the goroutine blocks in epoll_wait.
 type poller struct {
 	epfd  int
+	file  *os.File        // epfd, registered with Go's poller; keeps it open
+	rc    syscall.RawConn // file's, nil when epfd could not be registered
 	mu    sync.Mutex
 	conns []*Conn // by file descriptor: 8 bytes a socket where a map took ~29
 	gen   uint32
@@ -48,8 +63,16 @@ func thePoller() *poller {
 		if err != nil {
 			return // ReadLoopAsync falls back to a goroutine per connection
 		}
-		pollerInst = &poller{epfd: fd}
-		go pollerInst.wait()
+		p := &poller{epfd: fd}
+		if syscall.SetNonblock(fd, true) == nil {
+			// A non-blocking descriptor makes a pollable os.File.
+			p.file = os.NewFile(uintptr(fd), "websocket-poller")
+			if rc, err := p.file.SyscallConn(); err == nil {
+				p.rc = rc
+			}
+		}
+		pollerInst = p
+		go p.wait()
 	})
 	return pollerInst
 }
@@ -147,13 +170,33 @@ func (p *poller) remove(ps *pollState) {
 // that has data.
 func (p *poller) wait() {
 	var events [256]syscall.EpollEvent
+	var n int
+	var werr error
+	// collect takes the events ready now; false (none) parks the
+	// goroutine in Go's poller until the epoll descriptor is readable.
+	// RawConn.Read resets the descriptor's readiness before it calls
+	// collect, so an event that comes after collect found none wakes it.
+	collect := func(fd uintptr) bool {
+		for {
+			n, werr = syscall.EpollWait(int(fd), events[:], 0)
+			if werr != syscall.EINTR {
+				return n > 0 || werr != nil
+			}
+		}
+	}
 	for {
-		n, err := syscall.EpollWait(p.epfd, events[:], -1)
-		if err != nil {
-			if err == syscall.EINTR {
+		if p.rc != nil {
+			if err := p.rc.Read(collect); err != nil {
+				panic("websocket: failed to wait for the epoll descriptor: " + err.Error())
+			}
+		} else {
+			n, werr = syscall.EpollWait(p.epfd, events[:], -1)
+			if werr == syscall.EINTR {
 				continue
 			}
-			panic("websocket: epoll_wait failed: " + err.Error())
+		}
+		if werr != nil {
+			panic("websocket: epoll_wait failed: " + werr.Error())
 		}
 		for i := range n {
 			ev := &events[i]

@@ -2,7 +2,12 @@
 
 package websocket
 
-import "testing"
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestPollerTable checks the poller's table of connections by descriptor:
 // found by number, gone when cleared, nothing for numbers never set or
@@ -33,4 +38,34 @@ func TestPollerTable(t *testing.T) {
 	}); allocs != 0 {
 		t.Errorf("setting a descriptor below the highest allocates %v times", allocs)
 	}
+}
+
+// TestPollerWaitsParked checks that the poller's goroutine waits for events
+// parked in Go's network poller ("IO wait"), not in an epoll_wait system
+// call that holds an OS thread (and keeps the scheduler's monitor checking
+// on it every 20 µs, see poller).
+func TestPollerWaitsParked(t *testing.T) {
+	p := thePoller()
+	if p == nil {
+		t.Skip("no epoll")
+	}
+	if p.rc == nil {
+		t.Fatal("the epoll descriptor was not registered with Go's poller")
+	}
+	buf := make([]byte, 1<<20)
+	var state string
+	for range 200 {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "websocket.(*poller).wait") {
+				header, _, _ := strings.Cut(g, "\n")
+				state = header
+			}
+		}
+		if strings.Contains(state, "[IO wait") {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the poller's goroutine does not wait in the network poller: %q", state)
 }
