@@ -215,7 +215,24 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c, m: l.m}, nil
+	cc := &countingConn{Conn: c, m: l.m}
+	if rawSocket(c) {
+		if rc, err := c.(syscall.Conn).SyscallConn(); err == nil {
+			cc.rc = rc
+		}
+	}
+	return cc, nil
+}
+
+// rawSocket reports whether c is one of the net package's own sockets,
+// which countingConn reads with raw reads: another syscall.Conn may
+// refuse them, or count what goes through it.
+func rawSocket(c net.Conn) bool {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
 }
 
 // countingConn counts the bytes read from and written to a client
@@ -237,17 +254,36 @@ func (l *countingListener) Accept() (net.Conn, error) {
 type countingConn struct {
 	net.Conn
 	m  *metrics
-	rc syscall.RawConn // the socket's, set by the first WriteNonblocking
+	rc syscall.RawConn // the socket's: set by Accept for the net package's sockets, else by the first WriteNonblocking
 }
 
+// Read reads from the socket, as websocket.Conn reads the net package's
+// sockets: with a raw read (websocket.ReadRaw) where it can; and counts
+// what it read.
 func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	var n int
+	err := errors.ErrUnsupported
+	if rawSocket(c.Conn) && c.rc != nil { // in this order: WriteNonblocking may set rc for another conn
+		n, err = websocket.ReadRaw(c.rc, p)
+	}
+	if err == errors.ErrUnsupported {
+		n, err = c.Conn.Read(p)
+	}
 	c.m.bytesRead.Add(uint64(n))
 	return n, err
 }
 
+// Write writes to the socket as Read reads it (websocket.WriteRaw), and
+// counts what it wrote.
 func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
+	var n int
+	err := errors.ErrUnsupported
+	if rawSocket(c.Conn) && c.rc != nil { // see Read
+		n, err = websocket.WriteRaw(c.rc, p)
+	}
+	if err == errors.ErrUnsupported {
+		n, err = c.Conn.Write(p)
+	}
 	c.m.bytesWritten.Add(uint64(n))
 	return n, err
 }

@@ -37,6 +37,9 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if c.(*countingConn).rc == nil {
+		t.Fatal("a TCP connection has no raw connection: it is not read and written with raw system calls")
+	}
 
 	sc, ok := c.(syscall.Conn)
 	if !ok {

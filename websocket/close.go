@@ -201,7 +201,7 @@ func (c *Conn) lingerThenClose() {
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	var b [512]byte
 	for {
-		if _, err := c.nc.Read(b[:]); err != nil {
+		if _, err := c.readSocket(b[:]); err != nil {
 			break
 		}
 	}

@@ -85,8 +85,9 @@ type Conn struct {
 	// close frame went out.
 	pmu     sync.Mutex
 	pending *[]byte
-	// nbw writes without waiting (nonblock.go): noNonblock when the
-	// connection cannot, nil until first asked; guarded by msgMu.
+	// nbw writes without waiting (nonblock.go), and a rawSocket reads
+	// too: noNonblock when the connection cannot. Set by newConn, never
+	// changed.
 	nbw NonblockingWriter
 
 	compress compressParams // negotiated; zero when off
@@ -204,6 +205,7 @@ func newConn(cfg connConfig) *Conn {
 		// the rest before reading the network again.
 		c.nc = &prefixConn{Conn: cfg.nc, rest: slices.Clone(cfg.buffered[c.r.rw:])}
 	}
+	c.nbw = nonblockingOf(c.nc)
 	c.r.msgReader.c = c
 	c.r.msgDone = true
 	switch {

@@ -1,8 +1,11 @@
 package websocket
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -22,10 +25,11 @@ type NonblockingWriter interface {
 // allocates nothing per write. It is for one goroutine at a time.
 type RawWriter struct {
 	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // w.write, bound once
-	p   []byte
-	n   int
-	err error
+	fn    func(fd uintptr) bool // w.write, bound once
+	fnAll func(fd uintptr) bool // w.writeAll, for WriteRaw's pooled writers
+	p     []byte
+	n     int
+	err   error
 }
 
 // NewRawWriter returns a RawWriter for sc's socket.
@@ -86,38 +90,178 @@ func WriteRawNonblocking(rc syscall.RawConn, p []byte) (int, error) {
 
 var rawWriters = sync.Pool{New: func() any {
 	w := new(RawWriter)
-	w.fn = w.write
+	w.fn, w.fnAll = w.write, w.writeAll
 	return w
 }}
 
 // noNonblock marks a connection that cannot write without waiting.
 var noNonblock NonblockingWriter = new(RawWriter)
 
-// nonblocking returns the connection's way of writing without waiting,
-// or nil when it has none (TLS, HTTP/2 streams, wrappers). The caller
-// holds msgMu.
-func (c *Conn) nonblocking() NonblockingWriter {
+// rawSocket is a net package socket (TCP or Unix) that a Conn reads and
+// writes through its [syscall.RawConn]: raw system calls on the
+// non-blocking descriptor (see nonblock_linux.go), waiting in Go's poller
+// when the socket has nothing to read. A connection keeps only the raw
+// connection (16 bytes); the state of each call comes from a pool.
+type rawSocket struct{ rc syscall.RawConn }
+
+func (s *rawSocket) WriteNonblocking(p []byte) (int, error) {
+	return WriteRawNonblocking(s.rc, p)
+}
+
+// nonblockingOf returns nc's way of writing without waiting: nc itself
+// when it has one, a rawSocket for the net package's own sockets, and
+// noNonblock for any other connection (TLS, HTTP/2 streams, wrappers,
+// where another syscall.Conn may refuse raw writes, or count what goes
+// through it) and where sockets are no descriptors (rawWrites).
+func nonblockingOf(nc net.Conn) NonblockingWriter {
 	if !rawWrites {
-		return nil
+		return noNonblock
 	}
-	if c.nbw == nil {
-		c.nbw = noNonblock
-		switch nc := c.nc.(type) {
-		case NonblockingWriter:
-			c.nbw = nc
-		case *net.TCPConn, *net.UnixConn:
-			// Only the net package's own sockets: another syscall.Conn
-			// may refuse raw writes, or count what goes through it.
-			if w, err := NewRawWriter(nc.(syscall.Conn)); err == nil {
-				c.nbw = w
-			}
+	switch nc := nc.(type) {
+	case NonblockingWriter:
+		return nc
+	case *net.TCPConn, *net.UnixConn:
+		if rc, err := nc.(syscall.Conn).SyscallConn(); err == nil {
+			return &rawSocket{rc}
 		}
 	}
+	return noNonblock
+}
+
+// nonblocking returns the connection's way of writing without waiting,
+// or nil when it has none.
+func (c *Conn) nonblocking() NonblockingWriter {
 	if c.nbw == noNonblock {
 		return nil
 	}
 	return c.nbw
 }
+
+// readSocket reads from the network connection: a raw read on a net
+// package socket (see [ReadRaw]), else the connection's Read.
+func (c *Conn) readSocket(p []byte) (int, error) {
+	if s, ok := c.nbw.(*rawSocket); ok {
+		return ReadRaw(s.rc, p)
+	}
+	return c.nc.Read(p)
+}
+
+// writeSocket writes all of p to the network connection: raw writes on a
+// net package socket (see [WriteRaw]), else the connection's Write.
+func (c *Conn) writeSocket(p []byte) (int, error) {
+	if s, ok := c.nbw.(*rawSocket); ok {
+		return WriteRaw(s.rc, p)
+	}
+	return c.nc.Write(p)
+}
+
+// ReadRaw reads from rc's socket into p what a net.Conn's Read would: it
+// waits in Go's network poller until data, the end of the stream
+// (io.EOF) or an error comes, and honours the connection's read deadline
+// and Close. The read itself is one read(2) on the non-blocking
+// descriptor, made (on Linux) as a raw system call, which Go's scheduler
+// does not track (see nonblock_linux.go). It is for a wrapper of a socket
+// that keeps its raw connection (one that counts bytes); a Conn does it
+// itself for the net package's sockets. Where sockets are no descriptors
+// (Windows, wasm) it reports errors.ErrUnsupported and reads nothing.
+func ReadRaw(rc syscall.RawConn, p []byte) (int, error) {
+	if !rawWrites {
+		return 0, errors.ErrUnsupported
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r := rawReaders.Get().(*rawReader)
+	r.p = p
+	err := rc.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.p, r.n, r.err = nil, 0, nil
+	rawReaders.Put(r)
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// rawReader is the state of one ReadRaw.
+type rawReader struct {
+	fn  func(fd uintptr) bool // r.read, bound once
+	p   []byte
+	n   int
+	err error
+}
+
+// read makes one read(2) into r.p, retried when interrupted; it reports
+// false, to wait for data, when there is none yet.
+func (r *rawReader) read(fd uintptr) bool {
+	for {
+		n, err := rawRead(fd, r.p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			r.err = os.NewSyscallError("read", err)
+		default:
+			r.n = n
+		}
+		return true
+	}
+}
+
+// WriteRaw writes all of p to rc's socket as a net.Conn's Write does: it
+// waits in Go's network poller while the socket's buffer is full, and
+// honours the connection's write deadline and Close. Each write is one
+// write(2) on the non-blocking descriptor, made (on Linux) as a raw system
+// call (see [ReadRaw]). Where sockets are no descriptors it reports
+// errors.ErrUnsupported and writes nothing.
+func WriteRaw(rc syscall.RawConn, p []byte) (int, error) {
+	if !rawWrites {
+		return 0, errors.ErrUnsupported
+	}
+	w := rawWriters.Get().(*RawWriter)
+	w.p, w.n, w.err = p, 0, nil
+	err := rc.Write(w.fnAll)
+	n, werr := w.n, w.err
+	w.p, w.n, w.err = nil, 0, nil
+	rawWriters.Put(w)
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// writeAll writes w.p from w.n on, retried when interrupted or partly
+// taken; it reports false, to wait until the socket takes more, when its
+// buffer is full.
+func (w *RawWriter) writeAll(fd uintptr) bool {
+	for w.n < len(w.p) {
+		n, err := rawWrite(fd, w.p[w.n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			w.err = os.NewSyscallError("write", err)
+			return true
+		}
+		w.n += n
+	}
+	return true
+}
+
+var rawReaders = sync.Pool{New: func() any {
+	r := new(rawReader)
+	r.fn = r.read
+	return r
+}}
 
 // WritesNonblocking reports whether the connection can write without
 // waiting for the network, that is whether [Conn.TryBatch] can succeed.
@@ -247,7 +391,7 @@ func (c *Conn) flushPendingLocked() error {
 	if bp == nil || bp == closedPending {
 		return nil
 	}
-	_, err := c.nc.Write(*bp)
+	_, err := c.writeSocket(*bp)
 	putBuffer(bp)
 	if err != nil {
 		return c.writeFailed(err)

@@ -33,3 +33,13 @@ func rawWrite(fd uintptr, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// rawRead makes one read(2) into p from the non-blocking descriptor fd,
+// a raw system call as rawWrite is.
+func rawRead(fd uintptr, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

@@ -13,3 +13,8 @@ const rawWrites = false
 func rawWrite(fd uintptr, p []byte) (int, error) {
 	return 0, errors.ErrUnsupported
 }
+
+// rawRead is never called where rawWrites is false.
+func rawRead(fd uintptr, p []byte) (int, error) {
+	return 0, errors.ErrUnsupported
+}

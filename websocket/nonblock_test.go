@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +220,134 @@ func TestTryBatchAfterClose(t *testing.T) {
 	}
 	if nc.out.Len() != n {
 		t.Fatalf("%d bytes went out after the close frame", nc.out.Len()-n)
+	}
+}
+
+// TestReadRaw checks that ReadRaw reads as a net.Conn's Read does: it
+// waits for data, honours the read deadline, reports io.EOF when the peer
+// closes and net.ErrClosed once the connection is closed; that it
+// allocates nothing per read; and that a Conn over a TCP socket reads
+// that way.
+func TestReadRaw(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := newConn(connConfig{nc: c}).nbw.(*rawSocket); !ok {
+		t.Fatal("a Conn over a TCP socket does not read it raw")
+	}
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		peer.Write([]byte("hello"))
+	}()
+	buf := make([]byte, 16)
+	if n, err := ReadRaw(rc, buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("ReadRaw: %q, %v; want the peer's hello after a wait", buf[:n], err)
+	}
+
+	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if n, err := ReadRaw(rc, buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadRaw past the deadline: %d, %v; want os.ErrDeadlineExceeded", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	if !raceEnabled { // sync.Pool drops items at random under the race detector
+		x := []byte("x")
+		allocs := testing.AllocsPerRun(100, func() {
+			peer.Write(x)
+			if n, err := ReadRaw(rc, buf[:1]); n != 1 || err != nil {
+				t.Fatalf("ReadRaw: %d, %v", n, err)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("%v allocations per read, want 0", allocs)
+		}
+	}
+
+	peer.Close()
+	if n, err := ReadRaw(rc, buf); n != 0 || err != io.EOF {
+		t.Fatalf("ReadRaw after the peer closed: %d, %v; want io.EOF", n, err)
+	}
+	c.Close()
+	if _, err := ReadRaw(rc, buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadRaw after Close: %v; want net.ErrClosed", err)
+	}
+}
+
+// TestWriteRaw checks that WriteRaw writes as a net.Conn's Write does: all
+// of a write bigger than the socket's buffers, waiting while the peer
+// reads it; the write deadline, with what went out counted; net.ErrClosed
+// once the connection is closed; and no allocation per write.
+func TestWriteRaw(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(peer, int64(len(big))))
+		got <- b
+	}()
+	if n, err := WriteRaw(rc, big); n != len(big) || err != nil {
+		t.Fatalf("WriteRaw: %d of %d, %v", n, len(big), err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("the peer read %d bytes, not what was written", len(b))
+	}
+
+	if !raceEnabled { // sync.Pool drops items at random under the race detector
+		x, one := []byte("x"), make([]byte, 1)
+		allocs := testing.AllocsPerRun(100, func() {
+			if n, err := WriteRaw(rc, x); n != 1 || err != nil {
+				t.Fatalf("WriteRaw: %d, %v", n, err)
+			}
+			io.ReadFull(peer, one)
+		})
+		if allocs != 0 {
+			t.Fatalf("%v allocations per write, want 0", allocs)
+		}
+	}
+
+	// Nobody reads now: the write fills the buffers and waits until the
+	// deadline.
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := WriteRaw(rc, big)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= len(big) {
+		t.Fatalf("WriteRaw to a peer that does not read: %d of %d, %v; want part of it and os.ErrDeadlineExceeded", n, len(big), err)
+	}
+	c.Close()
+	if _, err := WriteRaw(rc, big[:1]); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WriteRaw after Close: %v; want net.ErrClosed", err)
 	}
 }

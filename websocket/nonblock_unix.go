@@ -13,3 +13,8 @@ const rawWrites = true
 func rawWrite(fd uintptr, p []byte) (int, error) {
 	return syscall.Write(int(fd), p)
 }
+
+// rawRead makes one read(2) into p from the non-blocking descriptor fd.
+func rawRead(fd uintptr, p []byte) (int, error) {
+	return syscall.Read(int(fd), p)
+}

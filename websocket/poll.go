@@ -217,7 +217,7 @@ func (c *Conn) waitData() bool {
 		r.quietBy = now + w
 		c.nc.SetReadDeadline(monoStart.Add(time.Duration(r.quietBy)))
 	}
-	n, err := c.nc.Read(r.buf)
+	n, err := c.readSocket(r.buf)
 	r.rw = n
 	if n > 0 {
 		c.markAlive()
@@ -249,10 +249,10 @@ func (c *Conn) clearQuiet() {
 // deadline ends waits between messages, not messages. The caller holds
 // readMu.
 func (c *Conn) netRead(p []byte) (int, error) {
-	n, err := c.nc.Read(p)
+	n, err := c.readSocket(p)
 	if n == 0 && err != nil && c.r.quietBy != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.clearQuiet()
-		n, err = c.nc.Read(p)
+		n, err = c.readSocket(p)
 	}
 	return n, err
 }

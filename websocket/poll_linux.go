@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // poller waits for data on idle connections with one epoll instance and
@@ -178,7 +179,7 @@ func (p *poller) wait() {
 	// collect, so an event that comes after collect found none wakes it.
 	collect := func(fd uintptr) bool {
 		for {
-			n, werr = syscall.EpollWait(int(fd), events[:], 0)
+			n, werr = epollWaitNow(fd, events[:])
 			if werr != syscall.EINTR {
 				return n > 0 || werr != nil
 			}
@@ -215,4 +216,16 @@ func (p *poller) wait() {
 			}
 		}
 	}
+}
+
+// epollWaitNow collects the events of epoll descriptor epfd that are
+// ready, without waiting: epoll_pwait (epoll_wait is not on arm64) with a
+// zero timeout and no signal mask, as a raw system call, which does not
+// wait either (see rawWrite).
+func epollWaitNow(epfd uintptr, events []syscall.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, epfd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

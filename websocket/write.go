@@ -195,7 +195,7 @@ func (c *Conn) netWrite(b []byte) error {
 	if err := c.flushPendingLocked(); err != nil {
 		return err
 	}
-	if _, err := c.nc.Write(b); err != nil {
+	if _, err := c.writeSocket(b); err != nil {
 		return c.writeFailed(err)
 	}
 	return nil
