@@ -31,6 +31,7 @@ func main() {
 	size := flag.Int("size", 200, "bytes per write")
 	duration := flag.Duration("duration", 20*time.Second, "measured time")
 	warmup := flag.Duration("warmup", 2*time.Second, "time of writes before the measured time")
+	tracked := flag.Bool("tracked", false, "write with syscall.Write (the scheduler told of each call) rather than a raw system call")
 	reader := flag.String("reader", "", "internal: connect -conns readers to this address and read until killed")
 	flag.Parse()
 	if *reader != "" {
@@ -39,6 +40,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *tracked {
+		writeFD = trackedWrite
 	}
 	if err := run(*conns, *rate, *size, *duration, *warmup); err != nil {
 		slog.Error("writefloor: failed", "err", err)
@@ -90,7 +94,7 @@ func run(n int, rate float64, size int, duration, warmup time.Duration) error {
 	var werr error
 	write := func(fd uintptr) bool {
 		for {
-			_, err := syscall.Write(int(fd), msg)
+			_, err := writeFD(fd, msg)
 			if err == syscall.EINTR {
 				continue
 			}
@@ -132,6 +136,11 @@ func run(n int, rate float64, size int, duration, warmup time.Duration) error {
 		"cpu_us_per_write": float64(cpu.Microseconds()) / float64(writes),
 	})
 }
+
+// writeFD makes one write(2) of p to the non-blocking descriptor fd.
+var writeFD = rawWrite
+
+func trackedWrite(fd uintptr, p []byte) (int, error) { return syscall.Write(int(fd), p) }
 
 // cpuTime returns the process's user and system CPU time.
 func cpuTime() time.Duration {
