@@ -188,7 +188,10 @@ func (p *poller) wait() {
 	for {
 		if p.rc != nil {
 			if err := p.rc.Read(collect); err != nil {
-				panic("websocket: failed to wait for the epoll descriptor: " + err.Error())
+				// Go's poller cannot wait for it after all: block in
+				// epoll_wait from now on.
+				p.rc = nil
+				continue
 			}
 		} else {
 			n, werr = syscall.EpollWait(p.epfd, events[:], -1)
