@@ -24,7 +24,7 @@ type NonblockingWriter interface {
 // [syscall.RawConn]: one write(2) on the non-blocking descriptor. It
 // allocates nothing per write. It is for one goroutine at a time.
 type RawWriter struct {
-	rc  syscall.RawConn
+	rc    syscall.RawConn
 	fn    func(fd uintptr) bool // w.write, bound once
 	fnAll func(fd uintptr) bool // w.writeAll, for WriteRaw's pooled writers
 	p     []byte
