@@ -82,22 +82,30 @@ func TestTryBatchAllocs(t *testing.T) {
 
 // TestWriteRawNonblocking checks that a write through a pooled RawWriter
 // reaches the peer and allocates nothing.
-func TestWriteRawNonblocking(t *testing.T) {
+// tcpPair returns the two ends of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (c, peer net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
+	peer, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
-	c, err := ln.Accept()
+	t.Cleanup(func() { peer.Close() })
+	c, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c, peer
+}
+
+func TestWriteRawNonblocking(t *testing.T) {
+	c, peer := tcpPair(t)
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -229,21 +237,7 @@ func TestTryBatchAfterClose(t *testing.T) {
 // allocates nothing per read; and that a Conn over a TCP socket reads
 // that way.
 func TestReadRaw(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, peer := tcpPair(t)
 	if _, ok := newConn(connConfig{nc: c}).nbw.(*rawSocket); !ok {
 		t.Fatal("a Conn over a TCP socket does not read it raw")
 	}
@@ -294,21 +288,7 @@ func TestReadRaw(t *testing.T) {
 // reads it; the write deadline, with what went out counted; net.ErrClosed
 // once the connection is closed; and no allocation per write.
 func TestWriteRaw(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, peer := tcpPair(t)
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
