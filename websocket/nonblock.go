@@ -59,19 +59,25 @@ func (w *RawWriter) WriteNonblocking(p []byte) (int, error) {
 // write makes one write(2) of w.p, retried only when interrupted. A full
 // socket buffer is no error: the caller keeps what is left.
 func (w *RawWriter) write(fd uintptr) bool {
+	w.n, _, w.err = rawCall(rawWrite, fd, w.p)
+	return true
+}
+
+// rawCall makes one raw read or write (op) of p on the non-blocking
+// descriptor fd, retried when interrupted. again reports that the socket
+// had nothing to read or no room (EAGAIN), which is no error.
+func rawCall(op func(uintptr, []byte) (int, error), fd uintptr, p []byte) (n int, again bool, err error) {
 	for {
-		n, err := rawWrite(fd, w.p)
+		n, err := op(fd, p)
 		switch {
+		case err == nil:
+			return n, false, nil
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return true
-		case err != nil:
-			w.err = err
-			return true
+			return 0, true, nil
 		}
-		w.n = n
-		return true
+		return 0, false, err
 	}
 }
 
@@ -199,20 +205,15 @@ type rawReader struct {
 // read makes one read(2) into r.p, retried when interrupted; it reports
 // false, to wait for data, when there is none yet.
 func (r *rawReader) read(fd uintptr) bool {
-	for {
-		n, err := rawRead(fd, r.p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false
-		case err != nil:
-			r.err = os.NewSyscallError("read", err)
-		default:
-			r.n = n
-		}
-		return true
+	n, again, err := rawCall(rawRead, fd, r.p)
+	if again {
+		return false
 	}
+	r.n = n
+	if err != nil {
+		r.err = os.NewSyscallError("read", err)
+	}
+	return true
 }
 
 // WriteRaw writes all of p to rc's socket as a net.Conn's Write does: it
@@ -242,13 +243,11 @@ func WriteRaw(rc syscall.RawConn, p []byte) (int, error) {
 // buffer is full.
 func (w *RawWriter) writeAll(fd uintptr) bool {
 	for w.n < len(w.p) {
-		n, err := rawWrite(fd, w.p[w.n:])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
+		n, again, err := rawCall(rawWrite, fd, w.p[w.n:])
+		if again {
 			return false
-		case err != nil:
+		}
+		if err != nil {
 			w.err = os.NewSyscallError("write", err)
 			return true
 		}
