@@ -257,14 +257,24 @@ type countingConn struct {
 	rc syscall.RawConn // the socket's: set by Accept for the net package's sockets, else by the first WriteNonblocking
 }
 
+// rawConn returns the raw connection that Read and Write use, nil when
+// they go through the wrapped connection: rc only for the net package's
+// sockets (set by Accept), checked in this order because WriteNonblocking
+// may set rc later for another connection, from another goroutine.
+func (c *countingConn) rawConn() syscall.RawConn {
+	if rawSocket(c.Conn) {
+		return c.rc
+	}
+	return nil
+}
+
 // Read reads from the socket, as websocket.Conn reads the net package's
 // sockets: with a raw read (websocket.ReadRaw) where it can; and counts
 // what it read.
 func (c *countingConn) Read(p []byte) (int, error) {
-	var n int
-	err := errors.ErrUnsupported
-	if rawSocket(c.Conn) && c.rc != nil { // in this order: WriteNonblocking may set rc for another conn
-		n, err = websocket.ReadRaw(c.rc, p)
+	n, err := 0, errors.ErrUnsupported
+	if rc := c.rawConn(); rc != nil {
+		n, err = websocket.ReadRaw(rc, p)
 	}
 	if err == errors.ErrUnsupported {
 		n, err = c.Conn.Read(p)
@@ -276,10 +286,9 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // Write writes to the socket as Read reads it (websocket.WriteRaw), and
 // counts what it wrote.
 func (c *countingConn) Write(p []byte) (int, error) {
-	var n int
-	err := errors.ErrUnsupported
-	if rawSocket(c.Conn) && c.rc != nil { // see Read
-		n, err = websocket.WriteRaw(c.rc, p)
+	n, err := 0, errors.ErrUnsupported
+	if rc := c.rawConn(); rc != nil {
+		n, err = websocket.WriteRaw(rc, p)
 	}
 	if err == errors.ErrUnsupported {
 		n, err = c.Conn.Write(p)
