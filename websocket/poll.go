@@ -101,7 +101,7 @@ func monoNow() int64 { return int64(time.Since(monoStart)) }
 
 // The adaptive read path. Waiting for a connection's next data in the
 // poller costs a round of system calls and goroutine hand-offs per burst
-// (epoll_wait's wake-up, a pooled reader, epoll_ctl to arm the socket
+// (the poller's wake-up, a pooled reader, epoll_ctl to arm the socket
 // again); waiting on a goroutine of its own costs the goroutine and a
 // read buffer for as long as it waits. A connection whose data keeps
 // coming back soon after it was armed, stayAfter times in a row, is busy:

@@ -15,14 +15,15 @@ import (
 // The goroutine does not wait in epoll_wait: the epoll descriptor is
 // itself pollable (it is readable while events are ready), so it is
 // registered with Go's network poller like a socket, and the goroutine
-// collects events with epoll_wait's zero timeout and parks in the runtime
+// collects events with a zero timeout (epollWaitNow) and parks in the runtime
 // while there are none. A goroutine blocked in a system call holds its
 // thread, and the P it ran on until the scheduler's monitor (sysmon)
 // takes it back, which it checks for every 20 µs while such calls come
 // and go: each wake-up of a poller that blocked in epoll_wait kept sysmon
 // at that pace and cost a hand-off of the P to another thread, about 5 %
 // of a server's CPU at 5,000 clients and 5 messages per second. When the
-// descriptor cannot be registered the goroutine blocks in epoll_wait.
+// descriptor cannot be registered, or Go's poller refuses to wait for
+// it, the goroutine blocks in epoll_wait.
 type poller struct {
 	epfd  int
 	file  *os.File        // epfd, registered with Go's poller; keeps it open
