@@ -37,7 +37,7 @@ type Batch struct {
 // to end, and holds back other writes until [Batch.Flush].
 func (c *Conn) Batch() *Batch {
 	c.msgMu.Lock()
-	b := &c.w.batch
+	b := &c.batch
 	*b = Batch{c: c, on: true}
 	return b
 }

@@ -288,7 +288,7 @@ func (c *Conn) TryBatch() *Batch {
 		c.msgMu.Unlock()
 		return nil
 	}
-	b := &c.w.batch
+	b := &c.batch
 	*b = Batch{c: c, on: true}
 	return b
 }

@@ -15,8 +15,8 @@ import (
 // starts with an 8-byte header of its type (Go 1.22's allocation headers),
 // so a Conn of 568 bytes took the 576-byte class. The compression
 // parameters are bytes, the reader's opcode and mask position and the
-// message writer's flags share padding, and the compression threshold sits
-// in the padding of the close Once.
+// message writer's flags share padding, and a flag sits in the padding of
+// the close Once.
 func TestConnSize(t *testing.T) {
 	if size := unsafe.Sizeof(Conn{}); size > 512 {
 		t.Errorf("Conn is %d bytes, more than the 512-byte size class (and over it, 8 more of header)", size)

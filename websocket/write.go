@@ -25,7 +25,6 @@ type writer struct {
 	heldUsed  bool // a message used held since heldTimer last fired
 	heldTimer *time.Timer
 	mw        messageWriter
-	batch     Batch
 }
 
 // writeChunk is how much of a payload is framed per write when the frame
@@ -115,8 +114,8 @@ func (c *Conn) writeCompressed(typ MessageType, p []byte) error {
 // under way. The caller holds msgMu. Checked under wmu, a close frame that
 // went out since the caller looked stops the data frame.
 func (c *Conn) writeFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
-	if c.w.batch.on {
-		return c.w.batch.addFrame(op, fin, rsv1, p)
+	if c.batch.on {
+		return c.batch.addFrame(op, fin, rsv1, p)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -435,8 +434,8 @@ func (c *Conn) writePreparedLocked(pm *PreparedMessage) error {
 // writeRaw writes a data frame that is already framed, or adds it to the
 // batch under way. The caller holds msgMu.
 func (c *Conn) writeRaw(b []byte) error {
-	if c.w.batch.on {
-		return c.w.batch.addRaw(b)
+	if c.batch.on {
+		return c.batch.addRaw(b)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
