@@ -219,6 +219,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if rawSocket(c) {
 		if rc, err := c.(syscall.Conn).SyscallConn(); err == nil {
 			cc.rc = rc
+			cc.fdw.Init(rc)
 		}
 	}
 	return cc, nil
@@ -255,7 +256,16 @@ type countingConn struct {
 	net.Conn
 	m  *metrics
 	rc syscall.RawConn // the socket's: set by Accept for the net package's sockets, else by the first WriteNonblocking
+
+	// fdw writes a broadcast's non-blocking writes to the descriptor of
+	// the net package's sockets (set by Accept) without going through rc.
+	// It is why Close goes through fdw: the descriptor must not be closed
+	// (and its number reused) under a write.
+	fdw websocket.FDWriter
 }
+
+// Close closes the socket once no write of fdw is under way.
+func (c *countingConn) Close() error { return c.fdw.Close(c.Conn.Close) }
 
 // rawConn returns the raw connection that Read and Write use, nil when
 // they go through the wrapped connection: rc only for the net package's
@@ -299,10 +309,21 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // WriteNonblocking writes what the socket takes of p now, and counts it
 // (websocket.NonblockingWriter: the write of a broadcast that must not
-// wait). The first call gets the socket's raw connection, which is all an
-// idle connection keeps (the writer comes from a pool); the connection's
-// WebSocket calls it under its write lock.
+// wait). It writes the net package's sockets' descriptors directly (fdw);
+// other sockets through their raw connection, which the first call gets.
+// The connection's WebSocket calls it under its write lock.
 func (c *countingConn) WriteNonblocking(p []byte) (int, error) {
+	n, err := c.fdw.WriteNonblocking(p)
+	if err == errors.ErrUnsupported {
+		n, err = c.writeNonblockingRC(p)
+	}
+	c.m.bytesWritten.Add(uint64(n))
+	return n, err
+}
+
+// writeNonblockingRC writes as WriteNonblocking does, through the socket's
+// raw connection: for a socket whose descriptor fdw does not hold.
+func (c *countingConn) writeNonblockingRC(p []byte) (int, error) {
 	if c.rc == nil {
 		sc, ok := c.Conn.(syscall.Conn)
 		if !ok {
@@ -314,9 +335,7 @@ func (c *countingConn) WriteNonblocking(p []byte) (int, error) {
 		}
 		c.rc = rc
 	}
-	n, err := websocket.WriteRawNonblocking(c.rc, p)
-	c.m.bytesWritten.Add(uint64(n))
-	return n, err
+	return websocket.WriteRawNonblocking(c.rc, p)
 }
 
 // SyscallConn returns the connection's socket for Control only; see

@@ -40,6 +40,9 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 	if c.(*countingConn).rc == nil {
 		t.Fatal("a TCP connection has no raw connection: it is not read and written with raw system calls")
 	}
+	if _, err := c.(*countingConn).fdw.WriteNonblocking(nil); err != nil {
+		t.Fatalf("a TCP connection's descriptor is not written directly: %v", err)
+	}
 
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -113,6 +116,16 @@ func TestCountingConnPassesTheSocket(t *testing.T) {
 	}
 	if w := m.bytesWritten.Load(); w != 8+size {
 		t.Fatalf("counted %d written after io.Copy of a file, want %d", w, 8+size)
+	}
+
+	// The descriptor, written directly, is closed through the wrapper:
+	// writes after it are refused, not made to a number that the next
+	// socket may get.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nb.WriteNonblocking([]byte("abc")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WriteNonblocking after Close: %v, want net.ErrClosed", err)
 	}
 }
 

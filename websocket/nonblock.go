@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -99,6 +101,78 @@ var rawWriters = sync.Pool{New: func() any {
 	w.fn, w.fnAll = w.write, w.writeAll
 	return w
 }}
+
+// FDWriter writes to a socket's descriptor directly: one write(2) on the
+// non-blocking descriptor, as [WriteRawNonblocking] makes, but not through
+// the net package, whose descriptor lock and poller state a write through
+// a [syscall.RawConn] takes and checks. For a broadcast, which writes to
+// each receiver once, those are cache lines that only that write touches:
+// measured with `tether serve` at 1,000 clients and 20 messages/s, writing
+// through an FDWriter took 5–17 % less CPU per delivered message.
+//
+// The net package does not know of these writes, so it cannot keep a
+// Close from closing the descriptor under one — and the descriptor's
+// number, reused by the next socket opened, would then be written to. The
+// socket must therefore be closed with [FDWriter.Close], which waits for
+// the write under way; a wrapper that owns the socket (and is the only way
+// to close it) can do that in its Close. The zero FDWriter has no
+// descriptor: its writes report errors.ErrUnsupported.
+type FDWriter struct {
+	fd    uintptr
+	state atomic.Uint32 // fdHeld once Init took a descriptor; fdClosing once Close began; and the writes under way (fdWrite each)
+}
+
+const (
+	fdHeld    = 1 << 31
+	fdClosing = 1 << 30
+	fdWrite   = 1
+)
+
+// Init takes rc's descriptor for w's writes. It reports false, and w
+// stays without one, where sockets are no descriptors (see [ReadRaw]) or
+// rc does not give it. It must be called before any other method.
+func (w *FDWriter) Init(rc syscall.RawConn) bool {
+	if !rawWrites || rc == nil {
+		return false
+	}
+	ok := false
+	if err := rc.Control(func(fd uintptr) { w.fd, ok = fd, true }); err != nil || !ok {
+		return false
+	}
+	w.state.Store(fdHeld)
+	return true
+}
+
+// WriteNonblocking writes what the socket takes of p now (see
+// [NonblockingWriter]). Once Close began it writes nothing and reports
+// net.ErrClosed.
+func (w *FDWriter) WriteNonblocking(p []byte) (int, error) {
+	s := w.state.Add(fdWrite)
+	defer w.state.Add(^uint32(fdWrite - 1)) // minus fdWrite
+	switch {
+	case s&fdClosing != 0:
+		return 0, net.ErrClosed
+	case s&fdHeld == 0:
+		return 0, errors.ErrUnsupported
+	}
+	n, _, err := rawCall(rawWrite, w.fd, p)
+	if err != nil {
+		return 0, os.NewSyscallError("write", err)
+	}
+	return n, nil
+}
+
+// Close stops w's writes, waits for the one under way (a write that does
+// not wait for the network: microseconds), and then calls closeSocket,
+// which closes the descriptor. Every Close calls closeSocket, so that a
+// socket closed twice reports what it reports then.
+func (w *FDWriter) Close(closeSocket func() error) error {
+	w.state.Or(fdClosing)
+	for w.state.Load()&^(fdHeld|fdClosing) != 0 {
+		runtime.Gosched()
+	}
+	return closeSocket()
+}
 
 // noNonblock marks a connection that cannot write without waiting.
 var noNonblock NonblockingWriter = new(RawWriter)

@@ -331,3 +331,100 @@ func TestWriteRaw(t *testing.T) {
 		t.Fatalf("WriteRaw after Close: %v; want net.ErrClosed", err)
 	}
 }
+
+// TestFDWriter checks that an FDWriter writes to its socket's descriptor
+// without waiting (what a full socket does not take is left, with no
+// error), allocates nothing per write, and that Close closes the socket
+// only with no write under way, after which writes report net.ErrClosed.
+func TestFDWriter(t *testing.T) {
+	var zero FDWriter
+	if _, err := zero.WriteNonblocking([]byte("x")); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("zero FDWriter: %v, want errors.ErrUnsupported", err)
+	}
+	c, peer := tcpPair(t)
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w FDWriter
+	if !w.Init(rc) {
+		t.Fatal("Init refused a TCP socket")
+	}
+	if n, err := w.WriteNonblocking([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("WriteNonblocking: %d, %v", n, err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("the peer read %q, %v", buf, err)
+	}
+	x, one := []byte("x"), make([]byte, 1)
+	allocs := testing.AllocsPerRun(100, func() {
+		if n, err := w.WriteNonblocking(x); n != 1 || err != nil {
+			t.Fatalf("WriteNonblocking: %d, %v", n, err)
+		}
+		io.ReadFull(peer, one)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per write, want 0", allocs)
+	}
+
+	// Nobody reads: the socket's buffers fill, and a write then takes
+	// part or nothing, without waiting and without an error.
+	chunk := make([]byte, 64<<10)
+	full := false
+	for range 4096 {
+		n, err := w.WriteNonblocking(chunk)
+		if err != nil {
+			t.Fatalf("WriteNonblocking to a full socket: %v", err)
+		}
+		if n < len(chunk) {
+			full = true
+			break
+		}
+	}
+	if !full {
+		t.Fatal("256 MiB went into a socket nobody reads")
+	}
+
+	// Writers keep writing while the socket is closed.
+	var wg sync.WaitGroup
+	stop := make(chan struct{}) // for writers left by a failed test
+	defer close(stop)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := w.WriteNonblocking(x)
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("WriteNonblocking while closing: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	closed := false
+	err = w.Close(func() error {
+		if under := w.state.Load() &^ (fdHeld | fdClosing); under != 0 {
+			t.Errorf("the socket was closed with %d writes under way", under/fdWrite)
+		}
+		closed = true
+		return c.Close()
+	})
+	if err != nil || !closed {
+		t.Fatalf("Close: %v (socket closed: %v)", err, closed)
+	}
+	if _, err := w.WriteNonblocking(x); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WriteNonblocking after Close: %v, want net.ErrClosed", err)
+	}
+	wg.Wait()
+}
