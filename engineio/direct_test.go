@@ -289,3 +289,29 @@ func TestDirectBudgetSpent(t *testing.T) {
 		t.Fatalf("the client got %q, want %q", got.String(), want.String())
 	}
 }
+
+// TestPrefetchSend checks that the hints a broadcast gives ahead of its
+// Sends are safe on any session: one without a WebSocket, an open
+// WebSocket session (without allocating), and one closed meanwhile.
+func TestPrefetchSend(t *testing.T) {
+	all := func(s *engineio.Socket) {
+		for k := range engineio.PrefetchStages {
+			s.PrefetchSend(k)
+		}
+	}
+	all(new(engineio.Socket))
+
+	c, s := dialCounted(t, new(atomic.Int64))
+	if allocs := testing.AllocsPerRun(100, func() { all(s) }); allocs != 0 {
+		t.Errorf("%v allocations per prefetch of every stage, want 0", allocs)
+	}
+	if err := s.Send(engineio.Packet{Data: []byte("after the hints")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, m := read(t, c); m != "4after the hints" {
+		t.Fatalf("the client read %q", m)
+	}
+	c.CloseNow()
+	waitFor(t, "the session to close", func() bool { return s.Send(engineio.Packet{Data: []byte("x")}) != nil })
+	all(s)
+}

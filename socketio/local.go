@@ -524,7 +524,17 @@ func (rs *receivers) reset() {
 // and empties the list. The caller holds order, not mu.
 func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 	n := len(rs.socks)
-	for _, s := range rs.socks {
+	socks := rs.socks
+	for i, s := range socks {
+		// Ask for the memory of the next receivers, stage k of the one
+		// prefetchStages-k places ahead, while this one's write runs.
+		if n > 1 {
+			for k := range prefetchStages {
+				if j := i + prefetchStages - k; j < n {
+					socks[j].prefetch(k)
+				}
+			}
+		}
 		s.deliver(o, volatile)
 	}
 	rs.reset()

@@ -428,3 +428,21 @@ func TestFDWriter(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPrefetchWrite checks that the hints a broadcast gives ahead of its
+// writes are safe on an open connection (without allocating), on one
+// without a socket writer, and on a closed one.
+func TestPrefetchWrite(t *testing.T) {
+	nc, _ := tcpPair(t)
+	c := newConn(connConfig{nc: nc})
+	both := func(c *Conn) {
+		c.PrefetchWrite(0)
+		c.PrefetchWrite(1)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { both(c) }); allocs != 0 {
+		t.Errorf("%v allocations per prefetch, want 0", allocs)
+	}
+	both(new(Conn))
+	c.CloseNow()
+	both(c)
+}
