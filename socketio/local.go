@@ -524,15 +524,12 @@ func (rs *receivers) reset() {
 // and empties the list. The caller holds order, not mu.
 func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 	n := len(rs.socks)
-	socks := rs.socks
-	for i, s := range socks {
+	for i, s := range rs.socks {
 		// Ask for the memory of the next receivers, stage k of the one
 		// prefetchStages-k places ahead, while this one's write runs.
-		if n > 1 {
-			for k := range prefetchStages {
-				if j := i + prefetchStages - k; j < n {
-					socks[j].prefetch(k)
-				}
+		for k := range prefetchStages {
+			if j := i + prefetchStages - k; j < n {
+				rs.socks[j].prefetch(k)
 			}
 		}
 		s.deliver(o, volatile)
