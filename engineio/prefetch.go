@@ -20,12 +20,9 @@ const PrefetchStages = 4
 // Go code sees (the pointers are read for the hint only), so it is safe on
 // a session that changes or closes meanwhile.
 func (s *Socket) PrefetchSend(stage int) {
-	p := unsafe.Pointer(s)
 	switch stage {
-	case 0: // the session: 208 bytes
-		for off := uintptr(0); off < unsafe.Sizeof(*s); off += 64 {
-			prefetch.Line(unsafe.Add(p, off))
-		}
+	case 0: // the session
+		prefetch.Lines(unsafe.Pointer(s), unsafe.Sizeof(*s))
 	case 1: // its WebSocket transport
 		prefetch.Line(prefetch.Pointer(unsafe.Pointer(&s.ws)))
 	case 2, 3: // the WebSocket connection, then its socket writer

@@ -23,14 +23,9 @@ type sendPrefetcher interface{ PrefetchSend(stage int) }
 func (s *Socket) prefetch(stage int) {
 	switch stage {
 	case 0:
-		p := unsafe.Pointer(s)
-		for off := uintptr(0); off < unsafe.Sizeof(*s); off += 64 {
-			prefetch.Line(unsafe.Add(p, off))
-		}
+		prefetch.Lines(unsafe.Pointer(s), unsafe.Sizeof(*s))
 	case 1:
-		c := unsafe.Pointer(s.conn)
-		prefetch.Line(c)
-		prefetch.Line(unsafe.Add(c, unsafe.Sizeof(connection{})-1))
+		prefetch.Lines(unsafe.Pointer(s.conn), unsafe.Sizeof(connection{}))
 	default:
 		if e, ok := s.conn.engine.(sendPrefetcher); ok {
 			e.PrefetchSend(stage - 2)

@@ -38,6 +38,11 @@ func TestLineNeverFaults(t *testing.T) {
 	for range 1000 {
 		Line(unsafe.Pointer(new([256]byte)))
 	}
+	// Lines of an object's odd part, up to its last byte.
+	Lines(unsafe.Pointer(&b[1]), 63)
+	if b[63] != 7 {
+		t.Fatal("a prefetch changed memory")
+	}
 	runtime.GC()
 }
 
@@ -46,6 +51,7 @@ func TestNoAllocation(t *testing.T) {
 	p := unsafe.Pointer(x)
 	if n := testing.AllocsPerRun(100, func() {
 		Line(Pointer(unsafe.Pointer(&p)))
+		Lines(p, 128)
 	}); n != 0 {
 		t.Fatalf("%v allocations", n)
 	}
