@@ -213,10 +213,10 @@ func (l *LocalSockets) groupReceiversLocked(opts []*BroadcastOptions) *receivers
 				rs.excl = map[*Socket]uint32{}
 			}
 			if set.one != nil {
-				rs.excl[set.one.sock] |= 1 << i
+				rs.excl[set.one] |= 1 << i
 			}
-			for _, m := range set.many {
-				rs.excl[m.sock] |= 1 << i
+			for _, s := range set.many {
+				rs.excl[s] |= 1 << i
 			}
 		}
 	}

@@ -69,28 +69,31 @@ type member struct {
 
 // memberSet is the local sockets of a room, by id: the only one (one), or
 // a map once a second one joined (many; then one is nil). It is a value in
-// LocalSockets.rooms, stored back after each change.
+// LocalSockets.rooms, stored back after each change. It holds the sockets
+// themselves, not their members: a broadcast walks the map once per
+// receiver, and the socket is what it needs (a pointer to the member
+// would cost each receiver one more cache miss on the way).
 type memberSet struct {
-	one  *member
-	many map[string]*member
+	one  *Socket
+	many map[string]*Socket
 }
 
-// add adds m, which is not in the set.
-func (ms *memberSet) add(m *member) {
+// add adds s, which is not in the set.
+func (ms *memberSet) add(s *Socket) {
 	switch {
 	case ms.many != nil:
-		ms.many[m.sock.id] = m
+		ms.many[s.id] = s
 	case ms.one == nil:
-		ms.one = m
+		ms.one = s
 	default:
-		ms.many = map[string]*member{ms.one.sock.id: ms.one, m.sock.id: m}
+		ms.many = map[string]*Socket{ms.one.id: ms.one, s.id: s}
 		ms.one = nil
 	}
 }
 
 // remove removes the socket id.
 func (ms *memberSet) remove(id string) {
-	if ms.one != nil && ms.one.sock.id == id {
+	if ms.one != nil && ms.one.id == id {
 		ms.one = nil
 	}
 	delete(ms.many, id)
@@ -107,7 +110,7 @@ func (ms memberSet) len() int {
 // has reports whether the socket id is in the set.
 func (ms memberSet) has(id string) bool {
 	if ms.one != nil {
-		return ms.one.sock.id == id
+		return ms.one.id == id
 	}
 	_, ok := ms.many[id]
 	return ok
@@ -304,7 +307,7 @@ func (l *LocalSockets) joinLocked(m *member, rooms []string) {
 		}
 		m.rooms.add(r)
 		set, exists := l.rooms[r]
-		set.add(m)
+		set.add(m.sock)
 		l.rooms[r] = set
 		if !exists && l.roomHook != nil {
 			l.roomHook(r, true)
@@ -411,46 +414,46 @@ func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
 		if set.one != nil {
 			except.add(set.one)
 		}
-		for _, m := range set.many {
-			except.add(m)
+		for _, s := range set.many {
+			except.add(s)
 		}
 	}
-	visit := func(id string, m *member) {
-		if m == except.one {
+	visit := func(id string, s *Socket) {
+		if s == except.one {
 			return
 		}
 		if _, ok := except.many[id]; !ok {
-			fn(m.sock)
+			fn(s)
 		}
 	}
 	switch len(opts.Rooms) {
 	case 0:
 		for id, m := range l.sids {
-			visit(id, m)
+			visit(id, m.sock)
 		}
 	case 1:
 		set := l.rooms[opts.Rooms[0]]
 		if set.one != nil {
-			visit(set.one.sock.id, set.one)
+			visit(set.one.id, set.one)
 		}
-		for id, m := range set.many {
-			visit(id, m)
+		for id, s := range set.many {
+			visit(id, s)
 		}
 	default:
 		seen := map[string]struct{}{}
-		visitOnce := func(id string, m *member) {
+		visitOnce := func(id string, s *Socket) {
 			if _, ok := seen[id]; !ok {
 				seen[id] = struct{}{}
-				visit(id, m)
+				visit(id, s)
 			}
 		}
 		for _, r := range opts.Rooms {
 			set := l.rooms[r]
 			if set.one != nil {
-				visitOnce(set.one.sock.id, set.one)
+				visitOnce(set.one.id, set.one)
 			}
-			for id, m := range set.many {
-				visitOnce(id, m)
+			for id, s := range set.many {
+				visitOnce(id, s)
 			}
 		}
 	}
@@ -589,10 +592,54 @@ func (l *LocalSockets) IDs(opts *BroadcastOptions) []string {
 // without listing them.
 func (l *LocalSockets) Count(opts *BroadcastOptions) int {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n, ok := l.countOneRoomLocked(opts); ok {
+		return n
+	}
 	n := 0
 	l.applyLocked(opts, func(*Socket) { n++ })
-	l.mu.Unlock()
 	return n
+}
+
+// countExceptMax is the most excepted sockets countOneRoomLocked looks up
+// one by one; past it, Count walks the room.
+const countExceptMax = 32
+
+// countOneRoomLocked counts the sockets of one room less the excepted ones
+// in it, without walking the room (a publish counts its receivers before
+// each broadcast: a walk would touch every member once more). It reports
+// false when opts is not one room, or excepts more than countExceptMax
+// sockets.
+func (l *LocalSockets) countOneRoomLocked(opts *BroadcastOptions) (int, bool) {
+	if len(opts.Rooms) != 1 {
+		return 0, false
+	}
+	set := l.rooms[opts.Rooms[0]]
+	n := set.len()
+	if n == 0 || len(opts.Except) == 0 {
+		return n, true
+	}
+	var buf [countExceptMax]*Socket
+	except := buf[:0]
+	for _, r := range opts.Except {
+		ex := l.rooms[r]
+		if len(except)+ex.len() > countExceptMax {
+			return 0, false
+		}
+		if ex.one != nil {
+			except = append(except, ex.one)
+		}
+		for _, s := range ex.many {
+			except = append(except, s)
+		}
+	}
+	for i, s := range except {
+		// A socket in two excepted rooms is subtracted once.
+		if set.has(s.id) && !slices.Contains(except[:i], s) {
+			n--
+		}
+	}
+	return n, true
 }
 
 // Fetch returns the details of the local sockets opts selects, sorted by id.

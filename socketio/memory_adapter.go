@@ -285,7 +285,7 @@ func (a *InMemoryAdapter) recoverableLocked(opts *BroadcastOptions) bool {
 	}
 	for _, r := range opts.Rooms {
 		set := l.rooms[r]
-		if set.one != nil && !excepted(set.one.sock.id) {
+		if set.one != nil && !excepted(set.one.id) {
 			return true
 		}
 		for id := range set.many {

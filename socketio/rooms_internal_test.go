@@ -128,6 +128,63 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 		if got := l.IDs(&BroadcastOptions{Rooms: []string{b}, Except: []string{a, x}}); !slices.Equal(got, want) {
 			t.Fatalf("step %d: IDs in %s but not %s or %s = %v, want %v", step, b, a, x, got, want)
 		}
+		// Count of one room with exceptions, which it works out without
+		// walking the room (an excepted room twice counts once).
+		if got := l.Count(&BroadcastOptions{Rooms: []string{b}, Except: []string{a, x, a}}); got != len(want) {
+			t.Fatalf("step %d: Count in %s but not %s or %s = %d, want %d", step, b, a, x, got, len(want))
+		}
+		want = want[:0]
+		for id, rs := range model {
+			if rs[a] && !rs[x] {
+				want = append(want, id)
+			}
+		}
+		if got := l.Count(&BroadcastOptions{Rooms: []string{a}, Except: []string{x}}); got != len(want) {
+			t.Fatalf("step %d: Count in %s but not %s = %d, want %d", step, a, x, got, len(want))
+		}
+	}
+}
+
+// TestCountOneRoom checks Count of one room with exceptions as a publish
+// asks it (all but the sender, by its own room), and past countExceptMax
+// excepted sockets, where it walks the room.
+func TestCountOneRoom(t *testing.T) {
+	nsp := &Namespace{name: "/"}
+	l := newLocalSockets(nsp)
+	const n = 100
+	for i := range n {
+		s := &Socket{id: fmt.Sprintf("s%d", i), nsp: nsp}
+		l.register(s)
+		rooms := []string{s.id, "all"}
+		if i%2 == 0 {
+			rooms = append(rooms, "even") // 50 sockets: more than countExceptMax
+		}
+		if i < 3 {
+			rooms = append(rooms, "few")
+		}
+		l.join(s, rooms)
+	}
+	for _, c := range []struct {
+		rooms, except []string
+		want          int
+	}{
+		{[]string{"all"}, nil, n},
+		{[]string{"all"}, []string{"s7"}, n - 1},
+		{[]string{"all"}, []string{"s7", "s7", "nowhere"}, n - 1},
+		{[]string{"all"}, []string{"few", "s1"}, n - 3},
+		{[]string{"all"}, []string{"even"}, n / 2},
+		{[]string{"all"}, []string{"even", "few"}, n/2 - 1},
+		{[]string{"few"}, []string{"even"}, 1},
+		{[]string{"s5"}, []string{"s5"}, 0},
+		{[]string{"nowhere"}, []string{"s5"}, 0},
+	} {
+		opts := &BroadcastOptions{Rooms: c.rooms, Except: c.except}
+		if got := l.Count(opts); got != c.want {
+			t.Errorf("Count(%v except %v) = %d, want %d", c.rooms, c.except, got, c.want)
+		}
+		if got := len(l.IDs(opts)); got != c.want {
+			t.Errorf("len(IDs(%v except %v)) = %d, want %d", c.rooms, c.except, got, c.want)
+		}
 	}
 }
 
