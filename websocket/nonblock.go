@@ -102,7 +102,7 @@ var rawWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-// FDWriter writes to a socket's descriptor directly: one write(2) on the
+// FDWriter writes to a socket's descriptor directly: one write call on the
 // non-blocking descriptor, as [WriteRawNonblocking] makes, but not through
 // the net package, whose descriptor lock and poller state a write through
 // a [syscall.RawConn] takes and checks. For a broadcast, which writes to
@@ -148,15 +148,23 @@ func (w *FDWriter) Init(rc syscall.RawConn) bool {
 // [NonblockingWriter]). Once Close began it writes nothing and reports
 // net.ErrClosed.
 func (w *FDWriter) WriteNonblocking(p []byte) (int, error) {
-	s := w.state.Add(fdWrite)
-	defer w.state.Add(^uint32(fdWrite - 1)) // minus fdWrite
-	switch {
-	case s&fdClosing != 0:
-		return 0, net.ErrClosed
-	case s&fdHeld == 0:
-		return 0, errors.ErrUnsupported
+	// The count goes up only while Close has not begun (a compare and
+	// swap, not an add, so that a write refused after it never shows in
+	// the count Close waits on).
+	for {
+		s := w.state.Load()
+		switch {
+		case s&fdClosing != 0:
+			return 0, net.ErrClosed
+		case s&fdHeld == 0:
+			return 0, errors.ErrUnsupported
+		}
+		if w.state.CompareAndSwap(s, s+fdWrite) {
+			break
+		}
 	}
 	n, _, err := rawCall(rawWrite, w.fd, p)
+	w.state.Add(^uint32(fdWrite - 1)) // minus fdWrite
 	if err != nil {
 		return 0, os.NewSyscallError("write", err)
 	}
