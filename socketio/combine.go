@@ -228,6 +228,7 @@ func (l *LocalSockets) groupReceiversLocked(opts []*BroadcastOptions) *receivers
 // broadcast of a group) that are for it, in one send, and empties the
 // list. The caller holds order, not mu.
 func (rs *receivers) deliverGroup(pkts []engineio.Packet) {
+	rs.sort()
 	for _, s := range rs.socks {
 		var ex uint32
 		if len(rs.excl) > 0 {

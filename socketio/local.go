@@ -1,11 +1,13 @@
 package socketio
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/socketio/parser"
@@ -523,9 +525,34 @@ func (rs *receivers) reset() {
 	}
 }
 
+// sortMin is the number of receivers from which a broadcast hands its
+// packets out in the order of the sockets' addresses (see sort).
+const sortMin = 256
+
+// sort puts the list in the order of the sockets' addresses, when it is
+// long enough for it to matter. A room's map gives its sockets in the
+// order of their ids' hashes: at random, with respect to where their
+// objects are. Sockets that connected one after the other were allocated
+// one after the other, in Go's heap and in the kernel's (socket, TCP
+// state); in that order a broadcast walks both with fewer cache and TLB
+// misses. With 5,000 sockets, one write each in random order cost the
+// kernel 5–16 % more than in the order they were accepted
+// (bench/cmd/writefloor's pattern, alternated; level at 1,000), against
+// about 80 ns per receiver for the sort (BenchmarkReceiversSort).
+// (Go's heap does not move objects, so an address is stable.)
+func (rs *receivers) sort() {
+	if len(rs.socks) < sortMin {
+		return
+	}
+	slices.SortFunc(rs.socks, func(a, b *Socket) int {
+		return cmp.Compare(uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b)))
+	})
+}
+
 // deliver hands o to the sockets of the list, returns how many they were,
 // and empties the list. The caller holds order, not mu.
 func (rs *receivers) deliver(o *outPacket, volatile bool) int {
+	rs.sort()
 	n := len(rs.socks)
 	for i, s := range rs.socks {
 		// Ask for the memory of the next receivers, stage k of the one

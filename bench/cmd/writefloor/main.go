@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ func main() {
 	size := flag.Int("size", 200, "bytes per write")
 	duration := flag.Duration("duration", 20*time.Second, "measured time")
 	warmup := flag.Duration("warmup", 2*time.Second, "time of writes before the measured time")
+	shuffle := flag.Bool("shuffle", false, "write to the connections in one random order rather than the order they were accepted (a Socket.IO room's map gives its sockets in the order of their ids' hashes)")
 	tracked := flag.Bool("tracked", false, "write with syscall.Write (the scheduler told of each call) rather than a raw system call")
 	reader := flag.String("reader", "", "internal: connect -conns readers to this address and read until killed")
 	flag.Parse()
@@ -44,7 +46,7 @@ func main() {
 	if *tracked {
 		writeFD = trackedWrite
 	}
-	if err := run(*conns, *rate, *size, *duration, *warmup); err != nil {
+	if err := run(*conns, *rate, *size, *duration, *warmup, *shuffle); err != nil {
 		slog.Error("writefloor: failed", "err", err)
 		os.Exit(1)
 	}
@@ -62,7 +64,7 @@ func read(addr string, n int) error {
 	select {}
 }
 
-func run(n int, rate float64, size int, duration, warmup time.Duration) error {
+func run(n int, rate float64, size int, duration, warmup time.Duration, shuffle bool) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
@@ -89,6 +91,9 @@ func run(n int, rate float64, size int, duration, warmup time.Duration) error {
 			return fmt.Errorf("failed to get the raw connection: %w", err)
 		}
 		fds = append(fds, rc)
+	}
+	if shuffle {
+		rand.Shuffle(len(fds), func(i, j int) { fds[i], fds[j] = fds[j], fds[i] })
 	}
 	msg := make([]byte, size)
 	var werr error
@@ -132,7 +137,7 @@ func run(n int, rate float64, size int, duration, warmup time.Duration) error {
 	}
 	cpu := cpuTime() - cpu0
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"conns": n, "rate": rate, "size": size, "writes": writes,
+		"conns": n, "rate": rate, "size": size, "writes": writes, "shuffle": shuffle,
 		"cpu_us_per_write": float64(cpu.Microseconds()) / float64(writes),
 	})
 }
