@@ -23,7 +23,8 @@ type NonblockingWriter interface {
 }
 
 // RawWriter writes to a socket without waiting, through its
-// [syscall.RawConn]: one write(2) on the non-blocking descriptor. It
+// [syscall.RawConn]: one write on the non-blocking descriptor (rawWrite:
+// send(2) on Linux, write(2) elsewhere). It
 // allocates nothing per write. It is for one goroutine at a time.
 type RawWriter struct {
 	rc    syscall.RawConn
@@ -58,7 +59,7 @@ func (w *RawWriter) WriteNonblocking(p []byte) (int, error) {
 	return n, err
 }
 
-// write makes one write(2) of w.p, retried only when interrupted. A full
+// write makes one rawWrite of w.p, retried only when interrupted. A full
 // socket buffer is no error: the caller keeps what is left.
 func (w *RawWriter) write(fd uintptr) bool {
 	w.n, _, w.err = rawCall(rawWrite, fd, w.p)
@@ -247,9 +248,9 @@ func (c *Conn) writeSocket(p []byte) (int, error) {
 // ReadRaw reads from rc's socket into p what a net.Conn's Read would: it
 // waits in Go's network poller until data, the end of the stream
 // (io.EOF) or an error comes, and honours the connection's read deadline
-// and Close. The read itself is one read(2) on the non-blocking
-// descriptor, made (on Linux) as a raw system call, which Go's scheduler
-// does not track (see nonblock_linux.go). It is for a wrapper of a socket
+// and Close. The read itself is one read on the non-blocking descriptor
+// (recvfrom(2) on Linux, read(2) elsewhere), made (on Linux) as a raw
+// system call, which Go's scheduler does not track (see nonblock_linux.go). It is for a wrapper of a socket
 // that keeps its raw connection (one that counts bytes); a Conn does it
 // itself for the net package's sockets. Where sockets are no descriptors
 // (Windows, wasm) it reports errors.ErrUnsupported and reads nothing.
@@ -285,7 +286,7 @@ type rawReader struct {
 	err error
 }
 
-// read makes one read(2) into r.p, retried when interrupted; it reports
+// read makes one rawRead into r.p, retried when interrupted; it reports
 // false, to wait for data, when there is none yet.
 func (r *rawReader) read(fd uintptr) bool {
 	n, again, err := rawCall(rawRead, fd, r.p)
@@ -302,8 +303,8 @@ func (r *rawReader) read(fd uintptr) bool {
 // WriteRaw writes all of p to rc's socket as a net.Conn's Write does: it
 // waits in Go's network poller while the socket's buffer is full, and
 // honours the connection's write deadline and Close. Each write is one
-// write(2) on the non-blocking descriptor, made (on Linux) as a raw system
-// call (see [ReadRaw]). Where sockets are no descriptors it reports
+// write on the non-blocking descriptor (send(2) on Linux), made (on Linux)
+// as a raw system call (see [ReadRaw]). Where sockets are no descriptors it reports
 // errors.ErrUnsupported and writes nothing.
 func WriteRaw(rc syscall.RawConn, p []byte) (int, error) {
 	if !rawWrites {

@@ -8,7 +8,7 @@ import (
 )
 
 // rawWrites reports whether this platform writes to a socket's descriptor
-// with write(2), so that a connection can write without waiting.
+// itself (send(2) here), so that a connection can write without waiting.
 const rawWrites = true
 
 // rawWrite makes one write of p to the non-blocking socket fd: send(2)
