@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRawCallsOnSocket checks rawWrite and rawRead (send and recv on
@@ -31,12 +33,22 @@ func TestRawCallsOnSocket(t *testing.T) {
 	if n, err := rawWrite(fa, []byte("hello")); n != 5 || err != nil {
 		t.Fatalf("rawWrite = %d, %v; want 5, nil", n, err)
 	}
+	// wait guards the loops below that poll a socket until the kernel
+	// delivered: a broken call fails the test instead of hanging it.
+	giveUp := time.Now().Add(10 * time.Second)
+	wait := func(what string) {
+		if time.Now().After(giveUp) {
+			t.Fatalf("%s: still EAGAIN after 10 s", what)
+		}
+		runtime.Gosched()
+	}
 	buf := make([]byte, 16)
 	got := 0
 	for got < 5 {
 		n, err := rawRead(fb, buf[got:])
 		if errors.Is(err, syscall.EAGAIN) {
-			continue // not there yet
+			wait("reading hello") // not there yet
+			continue
 		}
 		if err != nil || n == 0 {
 			t.Fatalf("rawRead = %d, %v", n, err)
@@ -73,6 +85,7 @@ func TestRawCallsOnSocket(t *testing.T) {
 	for {
 		n, err := rawRead(fd, buf)
 		if errors.Is(err, syscall.EAGAIN) {
+			wait("reading the end of the stream")
 			continue
 		}
 		if n != 0 || err != nil {
