@@ -403,15 +403,12 @@ func (l *LocalSockets) HasRoom(room string) bool {
 	return ok
 }
 
-// applyLocked calls fn for each registered socket that opts selects (in any
-// of opts.Rooms, every socket when there is none, and in none of
-// opts.Except), each at most once.
-func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
-	// The excepted sockets. Most often one (a sender's own room): then a
-	// receiver is compared by pointer, not looked up by id. (A socket in
-	// two excepted rooms is added twice; the set stays right.)
+// exceptLocked returns the sockets of the rooms, each once (a socket in
+// two of them is added twice, and the set stays right). Most often they
+// are one, a sender's own room: then the set holds it without a map.
+func (l *LocalSockets) exceptLocked(rooms []string) memberSet {
 	var except memberSet
-	for _, r := range opts.Except {
+	for _, r := range rooms {
 		set := l.rooms[r]
 		if set.one != nil {
 			except.add(set.one)
@@ -420,6 +417,16 @@ func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
 			except.add(s)
 		}
 	}
+	return except
+}
+
+// applyLocked calls fn for each registered socket that opts selects (in any
+// of opts.Rooms, every socket when there is none, and in none of
+// opts.Except), each at most once.
+func (l *LocalSockets) applyLocked(opts *BroadcastOptions, fn func(s *Socket)) {
+	// The excepted sockets. Most often one (a sender's own room): then a
+	// receiver is compared by pointer, not looked up by id.
+	except := l.exceptLocked(opts.Except)
 	visit := func(id string, s *Socket) {
 		if s == except.one {
 			return
@@ -628,15 +635,11 @@ func (l *LocalSockets) Count(opts *BroadcastOptions) int {
 	return n
 }
 
-// countExceptMax is the most excepted sockets countOneRoomLocked looks up
-// one by one; past it, Count walks the room.
-const countExceptMax = 32
-
 // countOneRoomLocked counts the sockets of one room less the excepted ones
 // in it, without walking the room (a publish counts its receivers before
-// each broadcast: a walk would touch every member once more). It reports
-// false when opts is not one room, or excepts more than countExceptMax
-// sockets.
+// each broadcast: a walk would touch every member once more; the excepted
+// sockets are most often one, the sender). It reports false when opts is
+// not one room.
 func (l *LocalSockets) countOneRoomLocked(opts *BroadcastOptions) (int, bool) {
 	if len(opts.Rooms) != 1 {
 		return 0, false
@@ -646,23 +649,12 @@ func (l *LocalSockets) countOneRoomLocked(opts *BroadcastOptions) (int, bool) {
 	if n == 0 || len(opts.Except) == 0 {
 		return n, true
 	}
-	var buf [countExceptMax]*Socket
-	except := buf[:0]
-	for _, r := range opts.Except {
-		ex := l.rooms[r]
-		if len(except)+ex.len() > countExceptMax {
-			return 0, false
-		}
-		if ex.one != nil {
-			except = append(except, ex.one)
-		}
-		for _, s := range ex.many {
-			except = append(except, s)
-		}
+	except := l.exceptLocked(opts.Except)
+	if except.one != nil && set.has(except.one.id) {
+		n--
 	}
-	for i, s := range except {
-		// A socket in two excepted rooms is subtracted once.
-		if set.has(s.id) && !slices.Contains(except[:i], s) {
+	for id := range except.many {
+		if set.has(id) {
 			n--
 		}
 	}

@@ -146,8 +146,8 @@ func check(t *testing.T, step int, l *LocalSockets, model map[string]map[string]
 }
 
 // TestCountOneRoom checks Count of one room with exceptions as a publish
-// asks it (all but the sender, by its own room), and past countExceptMax
-// excepted sockets, where it walks the room.
+// asks it (all but the sender, by its own room), with excepted rooms that
+// share sockets, and with more excepted sockets than the room has.
 func TestCountOneRoom(t *testing.T) {
 	nsp := &Namespace{name: "/"}
 	l := newLocalSockets(nsp)
@@ -157,7 +157,7 @@ func TestCountOneRoom(t *testing.T) {
 		l.register(s)
 		rooms := []string{s.id, "all"}
 		if i%2 == 0 {
-			rooms = append(rooms, "even") // 50 sockets: more than countExceptMax
+			rooms = append(rooms, "even") // 50 sockets
 		}
 		if i < 3 {
 			rooms = append(rooms, "few")
