@@ -500,3 +500,46 @@ func TestAdaptiveQuietAfterLookedAt(t *testing.T) {
 	s.waitIdle(t)
 	echoBurst(t, c, rand.New(rand.NewPCG(21, 22)), 5, 100, false)
 }
+
+// TestAdaptiveQuietWhileLooked checks that a busy connection's reader
+// leaves when the connection goes quiet even while another goroutine keeps
+// taking readMu for a moment (as waitIdle does to look at the read
+// buffer): the reader waits for the lock instead of reading on with no
+// quiet deadline, which held it until the peer's next message.
+func TestAdaptiveQuietWhileLooked(t *testing.T) {
+	setAdaptive(t, 20*time.Millisecond, 0)
+	s := newAdaptiveServer(t, &AcceptOptions{InsecureSkipVerify: true})
+	c := s.dial(t, nil)
+	stop := make(chan struct{})
+	looked := make(chan struct{})
+	go func() {
+		defer close(looked)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.mu.Lock()
+			conns := s.conns
+			s.mu.Unlock()
+			for _, sc := range conns {
+				if sc.readMu.TryLock() {
+					time.Sleep(time.Millisecond) // long enough to meet the reader leaving
+					sc.readMu.Unlock()
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-looked }()
+	for i := range 10 {
+		msg := fmt.Sprint("burst ", i)
+		if err := c.WriteMessage(MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != msg {
+			t.Fatalf("echo: %q, %v", p, err)
+		}
+		waitStacks(t, 0, "websocket.(*Conn).serveReady")
+	}
+}

@@ -258,11 +258,14 @@ func (c *Conn) netRead(p []byte) (int, error) {
 }
 
 // idleAfterRead reports whether nothing is buffered after a message, and
-// then gives the read buffer back to the pool.
+// then gives the read buffer back to the pool. While another goroutine
+// holds readMu (a Close reading to the peer's close frame) it waits for
+// it, as waitData does: reporting "not idle" instead sent the caller into
+// a read with no quiet deadline, which held a reader and its goroutine on
+// a quiet connection until its next message when the other goroutine had
+// only looked.
 func (c *Conn) idleAfterRead() bool {
-	if !c.readMu.TryLock() {
-		return false // someone else reads: the next readOne says so
-	}
+	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if c.r.rr != c.r.rw {
 		return false
