@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -148,6 +149,30 @@ type tracked struct {
 	// (the server runs the connection handlers and the disconnection on
 	// the client's dispatch goroutine, one after the other).
 	hooked bool
+	// emitMu is held while the UIs are told about the socket, in
+	// development mode, so that they hear of it in order: socket_connected
+	// first (track takes emitMu before the socket can be found in
+	// Admin.sockets), socket_disconnected last (left is set then), and a
+	// scan's changes in between. A socket that only a scan followed has
+	// no connection handler to wait for: its disconnection could
+	// otherwise be told before its connection, and the UI would show it
+	// for ever.
+	emitMu sync.Mutex
+	left   bool // under emitMu
+}
+
+// testHooks are called, in tests, where the order of what track and
+// untrack tell the UIs could be lost: after track made the socket
+// findable, and after untrack told the UIs.
+var testHooks struct {
+	tracked, untracked atomic.Pointer[func(s *socketio.Socket)]
+}
+
+// callHook calls the test hook in h, if one is set.
+func callHook(h *atomic.Pointer[func(s *socketio.Socket)], s *socketio.Socket) {
+	if fn := h.Load(); fn != nil {
+		(*fn)(s)
+	}
 }
 
 // eventKey identifies an aggregated event: its second, type and sub-type.
@@ -509,11 +534,16 @@ func (a *Admin) track(s *socketio.Socket, nsp *socketio.Namespace, now time.Time
 		a.countLocked(now, "rawConnection", "", 1)
 	}
 	a.sessions[t.engineID]++
+	if !a.opts.Production {
+		t.emitMu.Lock() // nobody else can see t yet
+	}
 	a.mu.Unlock()
 
 	if a.opts.Production {
 		return
 	}
+	defer t.emitMu.Unlock()
+	callHook(&testHooks.tracked, s)
 	if nsp != a.nsp {
 		s.OnAny(func(s *socketio.Socket, event string, args []json.RawMessage) {
 			ev := make([]any, 0, len(args)+1)
@@ -542,10 +572,14 @@ func (a *Admin) untrack(s *socketio.Socket, reason string, now time.Time) {
 	if !ok || a.opts.Production {
 		return
 	}
+	t.emitMu.Lock()
+	t.left = true
 	_ = a.nsp.Emit("socket_disconnected", t.nsp, t.id, reason, jsTime(now))
 	for _, r := range t.rooms {
 		_ = a.nsp.Emit("room_left", t.nsp, r, t.id, jsTime(now))
 	}
+	t.emitMu.Unlock()
+	callHook(&testHooks.untracked, s)
 }
 
 // scan picks up new namespaces and sockets the hooks missed, forgets the
@@ -568,6 +602,7 @@ func (a *Admin) scan(now time.Time) {
 		}
 	}
 	type change struct {
+		t     *tracked
 		event string
 		args  []any
 	}
@@ -592,12 +627,12 @@ func (a *Admin) scan(now time.Time) {
 		rooms := sortedRooms(s)
 		for _, r := range rooms {
 			if _, found := slices.BinarySearch(t.rooms, r); !found {
-				changes = append(changes, change{"room_joined", []any{t.nsp, r, t.id, jsTime(now)}})
+				changes = append(changes, change{t, "room_joined", []any{t.nsp, r, t.id, jsTime(now)}})
 			}
 		}
 		for _, r := range t.rooms {
 			if _, found := slices.BinarySearch(rooms, r); !found {
-				changes = append(changes, change{"room_left", []any{t.nsp, r, t.id, jsTime(now)}})
+				changes = append(changes, change{t, "room_left", []any{t.nsp, r, t.id, jsTime(now)}})
 			}
 		}
 		t.rooms = rooms
@@ -606,7 +641,7 @@ func (a *Admin) scan(now time.Time) {
 			// Before socket_updated goes out, so that a UI that lists
 			// the sockets after it sees the new transport.
 			setAdminData(s, t.engineID, tr)
-			changes = append(changes, change{"socket_updated", []any{map[string]any{"id": t.id, "nsp": t.nsp, "transport": tr}}})
+			changes = append(changes, change{t, "socket_updated", []any{map[string]any{"id": t.id, "nsp": t.nsp, "transport": tr}}})
 		}
 	}
 	a.mu.Unlock()
@@ -614,7 +649,11 @@ func (a *Admin) scan(now time.Time) {
 		a.untrack(s, socketio.ReasonTransportClose, now)
 	}
 	for _, c := range changes {
-		_ = a.nsp.Emit(c.event, c.args...)
+		c.t.emitMu.Lock()
+		if !c.t.left {
+			_ = a.nsp.Emit(c.event, c.args...)
+		}
+		c.t.emitMu.Unlock()
 	}
 }
 

@@ -375,3 +375,59 @@ func TestLateNamespace(t *testing.T) {
 		t.Errorf("socket_disconnected: %s", e.args)
 	}
 }
+
+// TestScanDisconnectKeepsOrder checks that a socket that only a scan
+// followed, and that disconnects while the scan tells the UIs about it,
+// is told connected before disconnected: its disconnection has no
+// connection handler to wait for, and it used to overtake the scan's
+// socket_connected, leaving the socket in the UI for ever.
+func TestScanDisconnectKeepsOrder(t *testing.T) {
+	io, admin, ts, _ := setup(t, Options{NoAuth: true, ScanInterval: time.Hour})
+	ui := dialAdmin(t, ts)
+	io.Of("/late") // after the admin's scans: not hooked until the next one
+	user, sid := dialUser(t, ts, "/late")
+
+	told := make(chan struct{})
+	untracked := func(s *socketio.Socket) {
+		if s.ID() == sid {
+			close(told)
+		}
+	}
+	tracked := func(s *socketio.Socket) {
+		if s.ID() != sid {
+			return
+		}
+		// The client leaves while the scan is about to tell its
+		// connection; wait for its disconnection to be told (before the
+		// fix it was, at once) or for a second (now it waits for this).
+		user.send("41/late,")
+		select {
+		case <-told:
+		case <-time.After(time.Second):
+		}
+	}
+	testHooks.untracked.Store(&untracked)
+	testHooks.tracked.Store(&tracked)
+	t.Cleanup(func() { testHooks.tracked.Store(nil); testHooks.untracked.Store(nil) })
+	admin.scan(time.Now())
+
+	e := ui.next(func(p string) bool {
+		e, ok := parseEvent(p, "/admin")
+		switch {
+		case !ok:
+			return false
+		case e.name == "socket_connected":
+			return obj(t, e.args[0])["id"] == sid
+		case e.name == "socket_disconnected":
+			return str(e.args[1]) == sid
+		}
+		return false
+	})
+	if e, _ := parseEvent(e, "/admin"); e.name != "socket_connected" {
+		t.Fatalf("the UI heard %s of %s first, want socket_connected", e.name, sid)
+	}
+	d := ui.nextEvent("/admin", "socket_disconnected", func(args []json.RawMessage) bool { return str(args[1]) == sid })
+	if str(d.args[2]) != socketio.ReasonClientNamespaceDisconnect {
+		t.Errorf("socket_disconnected: %s", d.args)
+	}
+}
