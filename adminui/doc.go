@@ -88,7 +88,10 @@
 //   - Rooms joined and left, and transport upgrades, are found by looking at
 //     the sockets every [Options.ScanInterval] (1 s), not by adapter events:
 //     the UI shows them up to that late (at once for its own join and
-//     leave). The look is a pass over the sockets of this server.
+//     leave). The look is a pass over the sockets of this server. What
+//     the UI hears of one socket keeps its order: socket_connected first,
+//     socket_disconnected last, even for a socket that a scan found and
+//     that leaves while it is being told about.
 //   - event_sent (the events the server sends) is not reported: package
 //     socketio has no hook on outgoing events. Changes to a socket's data
 //     after its connection are not reported either.
