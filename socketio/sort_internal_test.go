@@ -2,19 +2,35 @@ package socketio
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"unsafe"
 )
 
 // TestReceiversSort checks that a long list of receivers is put in the
 // order of the sockets' addresses, keeping every socket once, and that a
-// short one is left as it is.
+// short one is left as it is; with the sockets close together (three
+// passes of the radix sort, which end in its second buffer) and spread
+// over more than 16 MiB (four, which end in the list), and that the
+// second buffer keeps no socket afterwards.
 func TestReceiversSort(t *testing.T) {
-	for _, n := range []int{sortMin - 1, sortMin, 5000} {
+	var keep []*Socket
+	for _, tc := range []struct {
+		n      int
+		spread bool
+	}{{sortMin - 1, false}, {sortMin, false}, {5000, false}, {sortMin, true}, {600, true}} {
+		n := tc.n
 		room := map[string]*Socket{}
 		for i := range n {
 			s := &Socket{id: fmt.Sprint(i)}
 			room[s.id] = s
+			if tc.spread {
+				// The next socket lies beyond 64 KiB of others of its size
+				// class: over 16 MiB between the first and the last.
+				for range (64 << 10) / int(unsafe.Sizeof(Socket{})) {
+					keep = append(keep, &Socket{})
+				}
+			}
 		}
 		var rs receivers
 		for _, s := range room { // the order of a room's map
@@ -38,7 +54,13 @@ func TestReceiversSort(t *testing.T) {
 				t.Fatalf("%d receivers: not in address order at %d", n, i)
 			}
 		}
+		for _, s := range rs.spare[:cap(rs.spare)] {
+			if s != nil {
+				t.Fatalf("%d receivers: the sort's second buffer keeps socket %s", n, s.id)
+			}
+		}
 	}
+	runtime.KeepAlive(keep)
 }
 
 // BenchmarkReceiversSort measures what listing a broadcast's 5,000
