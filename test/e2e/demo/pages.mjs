@@ -63,7 +63,11 @@ await run(async (browser) => {
   emit({ op: 'ticker-rows', ok: consistent });
 
   // Dropped ticks: a gap on the settled WebSocket counts there (two ticks
-  // skipped on purpose), those of the start as connecting.
+  // skipped on purpose), those of the start as connecting. The page takes
+  // a last sequence number of 0 for "no tick yet" (the server's first is
+  // 1): skipping two from 2 would make it that, and no gap would count, so
+  // wait for a later one.
+  await ticker.page.waitForFunction(() => window.ticker.state.lastSeq > 2, null, { timeout: 10000 });
   const before = await ticker.page.evaluate(() => ({ ...window.ticker.state }));
   await ticker.page.evaluate(() => { window.ticker.state.lastSeq -= 2; });
   await ticker.page.waitForFunction((n) => window.ticker.state.ticks > n + 1, before.ticks, { timeout: 10000 });
