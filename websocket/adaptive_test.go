@@ -177,6 +177,18 @@ func (s *adaptiveServer) waitIdle(t *testing.T) {
 	}
 }
 
+// echoText sends msg as a text message on c and checks that the server
+// echoes it.
+func echoText(t *testing.T, c *Conn, msg string) {
+	t.Helper()
+	if err := c.WriteMessage(MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.ReadMessage(nil); err != nil || string(p) != msg {
+		t.Fatalf("echo: %q, %v", p, err)
+	}
+}
+
 // echoBurst sends n messages of random sizes up to max (some fragmented
 // when frag) without waiting, then reads the n echoes and checks they
 // come back whole and in order.
@@ -282,23 +294,13 @@ func TestAdaptiveBusyOnly(t *testing.T) {
 	setAdaptive(t, time.Hour, 2)
 	s := newAdaptiveServer(t, &AcceptOptions{InsecureSkipVerify: true})
 	c := s.dial(t, nil)
-	if err := c.WriteMessage(MessageText, []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	if _, p, err := c.ReadMessage(nil); err != nil || string(p) != "one" {
-		t.Fatalf("echo: %q, %v", p, err)
-	}
+	echoText(t, c, "one")
 	// One wake-up after arming: not busy yet; the reader left (the
 	// window is an hour: a reader that stayed would still be there).
 	s.waitIdle(t)
 	for i := range 3 {
 		msg := fmt.Sprint("more ", i)
-		if err := c.WriteMessage(MessageText, []byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != msg {
-			t.Fatalf("echo: %q, %v", p, err)
-		}
+		echoText(t, c, msg)
 	}
 	// The third quick wake-up made it busy: its reader waits for more on
 	// its goroutine (in waitData), with a read buffer.
@@ -333,12 +335,7 @@ func TestAdaptiveMessageAcrossQuietDeadline(t *testing.T) {
 	for round := range 3 {
 		// Wake the reader with a message; it then stays with the
 		// connection, and the frame below starts while it waits.
-		if err := c.WriteMessage(MessageText, []byte("wake")); err != nil {
-			t.Fatal(err)
-		}
-		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != "wake" {
-			t.Fatalf("echo: %q, %v", p, err)
-		}
+		echoText(t, c, "wake")
 		payload := bytes.Repeat([]byte(fmt.Sprint(round)), 3000)
 		f := []byte{0x82, 0xfe, byte(len(payload) >> 8), byte(len(payload)), 1, 2, 3, 4}
 		for i, b := range payload {
@@ -534,12 +531,7 @@ func TestAdaptiveQuietWhileLooked(t *testing.T) {
 	defer func() { close(stop); <-looked }()
 	for i := range 10 {
 		msg := fmt.Sprint("burst ", i)
-		if err := c.WriteMessage(MessageText, []byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-		if _, p, err := c.ReadMessage(nil); err != nil || string(p) != msg {
-			t.Fatalf("echo: %q, %v", p, err)
-		}
+		echoText(t, c, msg)
 		waitStacks(t, 0, "websocket.(*Conn).serveReady")
 	}
 }
