@@ -149,6 +149,22 @@ func (w *FDWriter) Init(rc syscall.RawConn) bool {
 // [NonblockingWriter]). Once Close began it writes nothing and reports
 // net.ErrClosed.
 func (w *FDWriter) WriteNonblocking(p []byte) (int, error) {
+	fd, err := w.begin()
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := rawCall(rawWrite, fd, p)
+	w.end()
+	if err != nil {
+		return 0, os.NewSyscallError("write", err)
+	}
+	return n, nil
+}
+
+// begin counts a write under way and returns the descriptor to make it
+// on, which stays open until end: it reports net.ErrClosed once Close
+// began, errors.ErrUnsupported when w has no descriptor.
+func (w *FDWriter) begin() (uintptr, error) {
 	// The count goes up only while Close has not begun (a compare and
 	// swap, not an add, so that a write refused after it never shows in
 	// the count Close waits on).
@@ -161,19 +177,17 @@ func (w *FDWriter) WriteNonblocking(p []byte) (int, error) {
 			return 0, errors.ErrUnsupported
 		}
 		if w.state.CompareAndSwap(s, s+fdWrite) {
-			break
+			return w.fd, nil
 		}
 	}
-	n, _, err := rawCall(rawWrite, w.fd, p)
-	w.state.Add(^uint32(fdWrite - 1)) // minus fdWrite
-	if err != nil {
-		return 0, os.NewSyscallError("write", err)
-	}
-	return n, nil
 }
 
+// end ends a write that begin counted.
+func (w *FDWriter) end() { w.state.Add(^uint32(fdWrite - 1)) } // minus fdWrite
+
 // Close stops w's writes, waits for the one under way (a write that does
-// not wait for the network: microseconds), and then calls closeSocket,
+// not wait for the network: microseconds; or one that a [WriteGroup]
+// holds, until the group flushes), and then calls closeSocket,
 // which closes the descriptor. Every Close calls closeSocket, so that a
 // socket closed twice reports what it reports then.
 func (w *FDWriter) Close(closeSocket func() error) error {
