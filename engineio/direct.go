@@ -109,35 +109,54 @@ func (t *wsTransport) directLocked(size int64) bool {
 }
 
 // sendDirect writes ops (the packets of one Send, in one write) to the
-// WebSocket from the calling goroutine, or queues them when the
-// connection is busy after all. The caller holds the socket's lock,
-// checked directLocked and the budget; sendDirect unlocks it. Meanwhile
+// WebSocket from the calling goroutine, or leaves the write to g (see
+// [Group]) when g is set, or queues them when the connection is busy
+// after all. The caller holds the socket's lock, checked directLocked and
+// the budget; sendDirect unlocks it. Until the write is done (directDone)
 // the transport counts as running, so that other sends queue behind ops
 // and no writer starts.
-func (t *wsTransport) sendDirect(ops []outgoing, start int64) {
+func (t *wsTransport) sendDirect(ops []outgoing, start int64, g *Group) {
 	s := t.s
 	t.running = true
 	// The session may close while the lock is released, and the server
 	// count it holds be released once OnClose returned: the direct write
 	// holds a count of its own (the session is open here, so the count is
-	// not zero), so that the writer it may wake below adds to a count
-	// that is not zero either, and Server.Close waits for that writer.
+	// not zero) until directDone, so that the writer it may wake there
+	// adds to a count that is not zero either, and Server.Close waits for
+	// that writer.
 	s.srv.wg.Add(1)
-	defer s.srv.wg.Done()
 	s.mu.Unlock()
 
-	var left, sent bool
-	var werr error
-	if b := t.conn.TryBatch(); b != nil {
-		sent = true
-		werr = addWSPackets(b, s.ver(), t.b64, &t.uncompressed, ops)
-		var ferr error
-		if left, ferr = b.FlushNow(); werr == nil {
+	b := t.conn.TryBatch()
+	if b == nil {
+		direct.spent(start, monoNow())
+		t.directDone(ops, false, false, nil)
+		return
+	}
+	werr := addWSPackets(b, s.ver(), t.b64, &t.uncompressed, ops)
+	if werr != nil || g == nil {
+		left, ferr := b.FlushNow()
+		if werr == nil {
 			werr = ferr
 		}
+		direct.spent(start, monoNow())
+		t.directDone(nil, true, left, werr)
+		return
 	}
+	// The group's write is counted in the budget when the group flushes.
+	b.FlushGroup(&g.ws, t)
 	direct.spent(start, monoNow())
+}
 
+// WriteDone ends a direct write that a Group made (websocket.WriteDone).
+func (t *wsTransport) WriteDone(left bool, err error) { t.directDone(nil, true, left, err) }
+
+// directDone ends a direct write: sent reports that ops went to the
+// connection (left: not all of their bytes were written yet; err: the
+// write failed), else ops go back to the head of the queue.
+func (t *wsTransport) directDone(ops []outgoing, sent, left bool, werr error) {
+	s := t.s
+	defer s.srv.wg.Done()
 	s.mu.Lock()
 	t.running = false
 	state := sockState(s.state.Load())
@@ -158,6 +177,34 @@ func (t *wsTransport) sendDirect(ops []outgoing, start int64) {
 	}
 	s.mu.Unlock()
 	s.afterClose(fin)
+}
+
+// Group gathers the direct writes of a broadcast to many sessions and
+// makes them together, with one system call for many (a
+// websocket.WriteGroup: io_uring on Linux). A packet sent with
+// [Socket.SendGroup] to a session whose WebSocket is idle is framed at
+// once and written when the group flushes; meanwhile that session's
+// other packets queue behind it, its writer does not start, and its
+// connection's writes and close wait. The broadcaster must therefore call
+// [Group.Flush] when [Group.Full] reports true and when it is done, and
+// must not wait for a session between. The zero Group is ready to use,
+// by one goroutine at a time.
+type Group struct {
+	ws websocket.WriteGroup
+}
+
+// Full reports whether the group must be flushed before more sends.
+func (g *Group) Full() bool { return g.ws.Full() }
+
+// Flush makes the writes the group holds and ends them (a session whose
+// write failed closes, as after a direct write).
+func (g *Group) Flush() {
+	if g.ws.Len() == 0 {
+		return
+	}
+	start := monoNow()
+	g.ws.Flush()
+	direct.spent(start, monoNow())
 }
 
 // sendPacket returns the queue entry of a message packet.

@@ -340,7 +340,15 @@ func (f *funcHandler) HandleClose(reason string, err error) {
 // socket is closing, and ErrSendQueueFull (closing the socket with
 // "send queue full") when the packets would make more than
 // Options.SendQueue packets or Options.SendQueueBytes bytes wait.
-func (s *Socket) Send(pkts ...Packet) error {
+func (s *Socket) Send(pkts ...Packet) error { return s.send(nil, pkts) }
+
+// SendGroup sends as Send does, but a packet written directly to an idle
+// WebSocket may be left to g, to be written with other sessions' (see
+// [Group]); g must then be flushed soon.
+func (s *Socket) SendGroup(g *Group, pkts ...Packet) error { return s.send(g, pkts) }
+
+// send is Send, and SendGroup with g set.
+func (s *Socket) send(g *Group, pkts []Packet) error {
 	s.mu.Lock()
 	if sockState(s.state.Load()) != stateOpen {
 		s.mu.Unlock()
@@ -358,7 +366,7 @@ func (s *Socket) Send(pkts ...Packet) error {
 			for i, p := range pkts {
 				ops[i] = sendPacket(p)
 			}
-			t.sendDirect(ops, now) // unlocks
+			t.sendDirect(ops, now, g) // unlocks
 			return nil
 		}
 	}
@@ -851,7 +859,7 @@ func (s *Socket) ping() {
 	if t := s.ws; t != nil && t.directLocked(0) {
 		if start := monoNow(); direct.allow(start) {
 			ops := [1]outgoing{ping}
-			t.sendDirect(ops[:], start) // unlocks
+			t.sendDirect(ops[:], start, nil) // unlocks
 			return
 		}
 	}
