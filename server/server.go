@@ -523,6 +523,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	}
 	s.log.Info("tether listening", "url", listenURL(scheme, s.cfg.Addr, ln), "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
+	if err := websocket.GroupSupport(); err != nil {
+		s.log.Info("broadcasts write to each WebSocket with a system call of its own: io_uring is unavailable", "err", err)
+	} else {
+		s.log.Info("broadcasts write to idle WebSockets in batches, with io_uring")
+	}
 	if s.cluster != nil {
 		s.log.Info("cluster node", "node", s.cluster.id, "adapter", s.cluster.adapter, "key_prefix", s.cfg.Cluster.KeyPrefix, "route_polling", s.cfg.Cluster.RoutePolling)
 	}

@@ -229,14 +229,18 @@ func (l *LocalSockets) groupReceiversLocked(opts []*BroadcastOptions) *receivers
 // list. The caller holds order, not mu.
 func (rs *receivers) deliverGroup(pkts []engineio.Packet) {
 	rs.sort()
+	g := &rs.group
 	for _, s := range rs.socks {
+		if g.Full() {
+			g.Flush()
+		}
 		var ex uint32
 		if len(rs.excl) > 0 {
 			ex = rs.excl[s]
 		}
 		switch {
 		case ex == 0:
-			s.deliverPackets(pkts, false)
+			s.deliverPackets(g, pkts, false)
 		case ex&rs.all == rs.all:
 		default:
 			sub := rs.sub[:0]
@@ -245,11 +249,12 @@ func (rs *receivers) deliverGroup(pkts []engineio.Packet) {
 					sub = append(sub, p)
 				}
 			}
-			s.deliverPackets(sub, false)
+			s.deliverPackets(g, sub, false)
 			clear(sub)
 			rs.sub = sub[:0]
 		}
 	}
+	g.Flush()
 	if len(rs.excl) > 1<<12 {
 		rs.excl = nil // a map does not shrink
 	} else {

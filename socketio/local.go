@@ -522,6 +522,10 @@ type receivers struct {
 	excl  map[*Socket]uint32
 	all   uint32
 	sub   []engineio.Packet
+	// group makes the direct writes of a broadcast to its receivers
+	// together (engineio.Group): flushed when full and before the
+	// broadcast returns, so it holds no write between broadcasts.
+	group engineio.Group
 }
 
 // reset empties the list.
@@ -600,7 +604,11 @@ func sockAddr(s *Socket) uintptr { return uintptr(unsafe.Pointer(s)) }
 func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 	rs.sort()
 	n := len(rs.socks)
+	g := &rs.group
 	for i, s := range rs.socks {
+		if g.Full() {
+			g.Flush()
+		}
 		// Ask for the memory of the next receivers, stage k of the one
 		// prefetchStages-k places ahead, while this one's write runs.
 		for k := range prefetchStages {
@@ -608,8 +616,9 @@ func (rs *receivers) deliver(o *outPacket, volatile bool) int {
 				rs.socks[j].prefetch(k)
 			}
 		}
-		s.deliver(o, volatile)
+		s.deliverPackets(g, o.pkts, volatile)
 	}
+	g.Flush()
 	rs.reset()
 	return n
 }

@@ -663,12 +663,19 @@ func (s *Socket) failAcks() {
 // The packet's Engine.IO form is shared with the broadcast's other
 // receivers: delivering it allocates nothing (but for the held list).
 func (s *Socket) deliver(o *outPacket, volatile bool) {
-	s.deliverPackets(o.pkts, volatile)
+	s.deliverPackets(nil, o.pkts, volatile)
+}
+
+// groupSender is an engine connection that can leave a direct write to a
+// broadcast's engineio.Group (engineio.Socket).
+type groupSender interface {
+	SendGroup(g *engineio.Group, pkts ...engineio.Packet) error
 }
 
 // deliverPackets sends pkts (one packet's, or several broadcasts') in one
-// engine send, as deliver.
-func (s *Socket) deliverPackets(pkts []engineio.Packet, volatile bool) {
+// engine send, as deliver; with g set, a direct write to the socket's
+// WebSocket may be left to g, which the caller flushes.
+func (s *Socket) deliverPackets(g *engineio.Group, pkts []engineio.Packet, volatile bool) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if s.closing.Load() {
@@ -681,6 +688,10 @@ func (s *Socket) deliverPackets(pkts []engineio.Packet, volatile bool) {
 		return
 	}
 	if volatile && !s.conn.engine.Writable() {
+		return
+	}
+	if gs, ok := s.conn.engine.(groupSender); ok && g != nil {
+		_ = gs.SendGroup(g, pkts...)
 		return
 	}
 	_ = s.conn.engine.Send(pkts...)
