@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/uring"
@@ -127,5 +128,60 @@ func TestSendGroup(t *testing.T) {
 	r.Close()
 	if grouped.Load() == 0 {
 		t.Fatal("no write went through the group")
+	}
+}
+
+// TestHeartbeatPingsGrouped has the server ping idle WebSocket clients
+// often: each gets its pings, answers them and stays connected, and
+// (where io_uring is there) the wheel's pings went out in a group.
+func TestHeartbeatPingsGrouped(t *testing.T) {
+	grouped := new(atomic.Int64)
+	opts := &engineio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 2 * time.Second}
+	e := newEnvListener(t, opts, func(l net.Listener) net.Listener { return groupListener{l, grouped} }, nil)
+	const clients, pings = 6, 4
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	done := make(chan error, clients)
+	for range clients {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		read(t, c) // open packet
+		e.nextConn()
+		go func() {
+			for n := 0; n < pings; {
+				_, m, err := c.Read(ctx)
+				if err != nil {
+					done <- err
+					return
+				}
+				if string(m) == "2" {
+					n++
+					if err := c.WriteMessage(websocket.MessageText, []byte("3")); err != nil {
+						done <- err
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range clients {
+		if err := <-done; err != nil {
+			t.Fatalf("a client did not get %d pings: %v", pings, err)
+		}
+	}
+	select {
+	case c := <-e.closes:
+		t.Fatalf("a session closed: %s (%v)", c.reason, c.err)
+	default:
+	}
+	if r, err := uring.New(1); err == nil {
+		r.Close()
+		if grouped.Load() == 0 {
+			t.Fatal("no ping went out through the wheel's group")
+		}
 	}
 }

@@ -190,7 +190,7 @@ func TestHeartbeatOneTimer(t *testing.T) {
 		return len(s.queue)
 	}
 	// Not due yet (a stale run): nothing happens.
-	s.heartbeat()
+	s.heartbeat(nil)
 	if n := queued(); n != 0 || sockState(s.state.Load()) != stateOpen {
 		t.Fatalf("heartbeat before the ping is due: %d packets queued, state %d", n, s.state.Load())
 	}
@@ -198,18 +198,18 @@ func TestHeartbeatOneTimer(t *testing.T) {
 	s.mu.Lock()
 	s.pingDue = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
-	s.heartbeat()
+	s.heartbeat(nil)
 	if n := queued(); n != 1 {
 		t.Fatalf("heartbeat when the ping is due: %d packets queued, want the ping", n)
 	}
 	// A stale run while the pong still has time: no second ping, no close.
-	s.heartbeat()
+	s.heartbeat(nil)
 	if n := queued(); n != 1 || sockState(s.state.Load()) != stateOpen {
 		t.Fatalf("heartbeat before the pong is late: %d packets queued, state %d", n, s.state.Load())
 	}
 	// The pong came: the next ping is due a PingInterval later.
 	s.onPong()
-	s.heartbeat()
+	s.heartbeat(nil)
 	if n := queued(); n != 1 {
 		t.Fatalf("heartbeat after the pong: %d packets queued", n)
 	}
@@ -217,10 +217,10 @@ func TestHeartbeatOneTimer(t *testing.T) {
 	s.mu.Lock()
 	s.pingDue = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
-	s.heartbeat()
+	s.heartbeat(nil)
 	s.mu.Lock()
 	s.pongDeadline = mono(time.Now().Add(-time.Millisecond))
 	s.mu.Unlock()
-	s.heartbeat()
+	s.heartbeat(nil)
 	wantPingTimeout(t, closed)
 }

@@ -781,12 +781,13 @@ func (s *Socket) startHeartbeat() {
 	s.srv.hb.schedule(s, s.pingDue, true)
 }
 
-// heartbeatDue runs when the server's wheel finds s's heartbeat due.
-func (s *Socket) heartbeatDue() {
+// heartbeatDue runs when the server's wheel finds s's heartbeat due; a
+// ping written directly may be left to g, which the wheel flushes.
+func (s *Socket) heartbeatDue(g *Group) {
 	if s.proto == 3 {
 		s.checkPingV3()
 	} else {
-		s.heartbeat()
+		s.heartbeat(g)
 	}
 }
 
@@ -795,8 +796,9 @@ func (s *Socket) heartbeatDue() {
 // when a ping is due (or within two of the wheel's ticks). The heartbeat is
 // rescheduled for each ping and pong, and a run may already have started
 // when it is: so it acts on what the state says is due by now, and
-// reschedules what is due later.
-func (s *Socket) heartbeat() {
+// reschedules what is due later. A ping written directly may be left to
+// g.
+func (s *Socket) heartbeat(g *Group) {
 	s.mu.Lock()
 	now := mono(time.Now())
 	if s.awaitingPong {
@@ -819,14 +821,18 @@ func (s *Socket) heartbeat() {
 		return
 	}
 	s.mu.Unlock()
-	s.ping()
+	s.pingIn(g)
 }
 
 // ping sends a v4 ping and sets the heartbeat's timer to the pong's
 // deadline. A client whose
 // WebSocket has taken no data for a heartbeat's time is cut off instead:
 // its pongs prove nothing, since it can send them without reading.
-func (s *Socket) ping() {
+func (s *Socket) ping() { s.pingIn(nil) }
+
+// pingIn is ping, which leaves a direct write of the ping to g when g is
+// set.
+func (s *Socket) pingIn(g *Group) {
 	s.mu.Lock()
 	now := time.Now()
 	if s.ws != nil && s.ws.stuckLocked(now) && sockState(s.state.Load()) == stateOpen {
@@ -859,7 +865,7 @@ func (s *Socket) ping() {
 	if t := s.ws; t != nil && t.directLocked(0) {
 		if start := monoNow(); direct.allow(start) {
 			ops := [1]outgoing{ping}
-			t.sendDirect(ops[:], start, nil) // unlocks
+			t.sendDirect(ops[:], start, g) // unlocks
 			return
 		}
 	}

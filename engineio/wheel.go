@@ -16,7 +16,8 @@ import (
 // tick's slot and leaves the old entry, which the run of its slot drops
 // (its tick is not the session's any more); a stopped session (hbAt 0) is
 // dropped the same way. A session whose heartbeat is due runs it (see
-// [Socket.heartbeatDue]) from the wheel's timer, outside mu.
+// [Socket.heartbeatDue]) from the wheel's timer, outside mu, the pings of
+// idle WebSockets in one Group.
 //
 // A deadline never runs before its time: it is rounded up to the end of
 // its tick, so it runs at most one tick late (as a timer of its own
@@ -36,6 +37,12 @@ type wheel struct {
 	// fire, when set (by tests), runs a due heartbeat instead of
 	// Socket.heartbeatDue.
 	fire func(*Socket)
+
+	// group makes the pings of a run's idle WebSockets together (see
+	// Group); runMu keeps runs that overlap (a late one and the next)
+	// from sharing it.
+	runMu sync.Mutex
+	group Group
 }
 
 // wheelTicks is how many ticks the shorter of PingInterval and
@@ -152,11 +159,18 @@ func (w *wheel) run() {
 	w.armLocked()
 	fire := w.fire
 	w.mu.Unlock()
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	g := &w.group
 	for _, s := range due {
 		if fire != nil {
 			fire(s)
-		} else {
-			s.heartbeatDue()
+			continue
 		}
+		if g.Full() {
+			g.Flush()
+		}
+		s.heartbeatDue(g)
 	}
+	g.Flush()
 }
