@@ -61,6 +61,7 @@ var Settings = []Setting{
 	{"engine.ping_timeout", "TETHER_PING_TIMEOUT", "ping-timeout", "Engine.IO ping timeout", func(c *Config) any { return &c.Engine.PingTimeout }},
 	{"engine.transports", "TETHER_TRANSPORTS", "transports", "transports: polling,websocket", func(c *Config) any { return &c.Engine.Transports }},
 	{"engine.compression", "TETHER_COMPRESSION", "compression", "permessage-deflate on WebSocket connections", func(c *Config) any { return &c.Engine.Compression }},
+	{"engine.io_uring", "TETHER_IO_URING", "io-uring", "broadcasts write to idle WebSockets in batches with io_uring, where allowed", func(c *Config) any { return &c.Engine.IOUring }},
 	{"recovery.enabled", "TETHER_RECOVERY", "recovery", "connection state recovery", func(c *Config) any { return &c.Recovery.Enabled }},
 	{"recovery.max_disconnection", "TETHER_RECOVERY_MAX_DISCONNECTION", "", "how long a disconnected session is kept for recovery", func(c *Config) any { return &c.Recovery.MaxDisconnection }},
 	{"recovery.max_log_bytes", "TETHER_RECOVERY_MAX_LOG_BYTES", "", "bytes of events kept for recovery per namespace (the oldest go first)", func(c *Config) any { return &c.Recovery.MaxLogBytes }},

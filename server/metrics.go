@@ -204,7 +204,8 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 // http.Server's Shutdown closes it again.
 type countingListener struct {
 	net.Listener
-	m *metrics
+	m        *metrics
+	noGroups bool // engine.io_uring is off: no write groups
 
 	once     sync.Once
 	closeErr error
@@ -220,7 +221,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := &countingConn{Conn: c, m: l.m}
+	cc := &countingConn{Conn: c, m: l.m, noGroups: l.noGroups}
 	if rawSocket(c) {
 		if rc, err := c.(syscall.Conn).SyscallConn(); err == nil {
 			cc.rc = rc
@@ -267,6 +268,8 @@ type countingConn struct {
 	// It is why Close goes through fdw: the descriptor must not be closed
 	// (and its number reused) under a write.
 	fdw websocket.FDWriter
+
+	noGroups bool // GroupFD gives nothing: broadcasts write to it alone
 }
 
 // Close closes the socket once no write of fdw is under way.
@@ -329,7 +332,12 @@ func (c *countingConn) WriteNonblocking(p []byte) (int, error) {
 // GroupFD returns the writer of the socket's descriptor, through which a
 // broadcast's websocket.WriteGroup writes to it with other receivers
 // (websocket.GroupWriter); Wrote counts what such a write wrote.
-func (c *countingConn) GroupFD() *websocket.FDWriter { return &c.fdw }
+func (c *countingConn) GroupFD() *websocket.FDWriter {
+	if c.noGroups {
+		return nil
+	}
+	return &c.fdw
+}
 
 // Wrote counts n bytes that a websocket.WriteGroup wrote to the socket.
 func (c *countingConn) Wrote(n int) { c.m.bytesWritten.Add(uint64(n)) }

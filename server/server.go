@@ -499,7 +499,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          errorLog,
 	}
-	counted := &countingListener{Listener: ln, m: s.metrics}
+	counted := &countingListener{Listener: ln, m: s.metrics, noGroups: !s.cfg.Engine.IOUring}
 	scheme := "http"
 	serve := func() error { return hs.Serve(counted) }
 	if s.cfg.TLS.CertFile != "" {
@@ -523,7 +523,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin net.Listener)
 	}
 	s.log.Info("tether listening", "url", listenURL(scheme, s.cfg.Addr, ln), "addr", scheme+"://"+ln.Addr().String(), "on", strings.Join(listenAddrs(ln), ","), "path", s.cfg.Path,
 		"namespaces", len(s.cfg.Namespaces), "auth", s.verifier != nil, "api", len(s.cfg.API.Keys) > 0)
-	if err := websocket.GroupSupport(); err != nil {
+	if !s.cfg.Engine.IOUring {
+		s.log.Info("broadcasts write to each WebSocket with a system call of its own: engine.io_uring is off")
+	} else if err := websocket.GroupSupport(); err != nil {
 		s.log.Info("broadcasts write to each WebSocket with a system call of its own: io_uring is unavailable", "err", err)
 	} else {
 		s.log.Info("broadcasts write to idle WebSockets in batches, with io_uring")
