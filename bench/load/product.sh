@@ -47,6 +47,9 @@
 #        each fixed rate, bench/cmd/writefloor: one plain write(2) of 200
 #        bytes per delivery to CLIENTS loopback connections at the same rate
 #        per connection, the floor, into $OUT/floor-single.jsonl)
+#        FLOOR_BATCH= (with FLOOR=1, e.g. 128: the floor again with the
+#        writes in io_uring submissions of that many, writefloor -batch, as
+#        tether serve's write groups make them)
 #        PIN= (e.g. PIN="0 1": the generator on CPU 0, the servers and
 #        Redis on CPU 1, with taskset; both sides alike, so that the servers
 #        get one core of their own, as they would with the generator on
@@ -259,10 +262,12 @@ for round in $(seq "$RUNS"); do
 		done
 		if [ -n "${FLOOR:-}" ] && [ "$MODE" = single ] && [ "$rate" != max ]; then
 			log "round $round of $RUNS, write(2) floor, rate $rate"
-			"${srv_pin[@]}" "$tmp/writefloor" -conns "$CLIENTS" -rate "$(awk -v r="$rate" -v n="$ROOMS" 'BEGIN { print r / n }')" \
-				-size 200 -duration "$DURATION" -warmup "$WARMUP" |
-				jq -c --argjson round "$round" --arg time "$(date -u +%H:%M:%S)" '. + {round: $round, time: $time}' |
-				tee -a "$OUT/floor-$MODE.jsonl" >&2
+			for batch in 0 ${FLOOR_BATCH:-}; do
+				"${srv_pin[@]}" "$tmp/writefloor" -conns "$CLIENTS" -rate "$(awk -v r="$rate" -v n="$ROOMS" 'BEGIN { print r / n }')" \
+					-size 200 -duration "$DURATION" -warmup "$WARMUP" -batch "$batch" |
+					jq -c --argjson round "$round" --arg time "$(date -u +%H:%M:%S)" '. + {round: $round, time: $time}' |
+					tee -a "$OUT/floor-$MODE.jsonl" >&2
+			done
 		fi
 	done
 	[ -z "$LOCK" ] || flock -u "$lockfd"
@@ -281,9 +286,9 @@ jq -r '[.time, .round, .label, (if .rate == "max" then "max (window \(.window) p
 	"\(.load_before) → \(.load_after)"] | "| " + join(" | ") + " |"' "$results"
 if [ -n "${FLOOR:-}" ] && [ -s "$OUT/floor-$MODE.jsonl" ]; then
 	echo
-	echo "| round | write(2) floor: connections × writes/s each | writes | CPU per write |"
-	echo "|--:|---|--:|--:|"
-	jq -r '"| \(.round) | \(.conns) × \(.rate)/s | \(.writes) | \(.cpu_us_per_write * 100 | round / 100) µs |"' "$OUT/floor-$MODE.jsonl"
+	echo "| round | write(2) floor: connections × writes/s each | writes | io_uring batch | CPU per write |"
+	echo "|--:|---|--:|--:|--:|"
+	jq -r '"| \(.round) | \(.conns) × \(.rate)/s | \(.writes) | \(if (.batch // 0) > 0 then .batch else "— (write(2) each)" end) | \(.cpu_us_per_write * 100 | round / 100) µs |"' "$OUT/floor-$MODE.jsonl"
 fi
 echo
 echo "Commands (server URLs and pids differ per run):"

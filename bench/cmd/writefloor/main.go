@@ -8,7 +8,11 @@
 // is what a Socket.IO server's CPU per delivered message compares with:
 // the rest is the server's own work.
 //
-// Usage: writefloor -conns 1000 -rate 20 -size 200 -duration 20s
+// With -batch N the writes go to the kernel N at a time, in one
+// io_uring_enter(2) each (internal/uring, as tether serve's write groups
+// make a broadcast's): the floor of a server that batches its writes.
+//
+// Usage: writefloor -conns 1000 -rate 20 -size 200 -duration 20s [-batch 128]
 // Output: one JSON line {conns, rate, size, writes, cpu_us_per_write}.
 package main
 
@@ -34,6 +38,7 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "time of writes before the measured time")
 	shuffle := flag.Bool("shuffle", false, "write to the connections in one random order rather than the order they were accepted (a Socket.IO room's map gives its sockets in the order of their ids' hashes)")
 	tracked := flag.Bool("tracked", false, "write with syscall.Write (the scheduler told of each call) rather than a raw system call")
+	batch := flag.Int("batch", 0, "make the writes in io_uring submissions of this many sends each (MSG_DONTWAIT, as tether serve's write groups: 128), rather than a write(2) each; 0: write(2)")
 	reader := flag.String("reader", "", "internal: connect -conns readers to this address and read until killed")
 	flag.Parse()
 	if *reader != "" {
@@ -46,7 +51,7 @@ func main() {
 	if *tracked {
 		writeFD = trackedWrite
 	}
-	if err := run(*conns, *rate, *size, *duration, *warmup, *shuffle); err != nil {
+	if err := run(*conns, *rate, *size, *duration, *warmup, *shuffle, *batch); err != nil {
 		slog.Error("writefloor: failed", "err", err)
 		os.Exit(1)
 	}
@@ -64,7 +69,7 @@ func read(addr string, n int) error {
 	select {}
 }
 
-func run(n int, rate float64, size int, duration, warmup time.Duration, shuffle bool) error {
+func run(n int, rate float64, size int, duration, warmup time.Duration, shuffle bool, batch int) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("failed to listen: %w", err)
@@ -112,6 +117,9 @@ func run(n int, rate float64, size int, duration, warmup time.Duration, shuffle 
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	round := func() error {
+		if batch > 0 {
+			return batchRound(fds, msg, batch)
+		}
 		for _, rc := range fds {
 			if err := rc.Write(write); err != nil {
 				return fmt.Errorf("failed to write: %w", err)
@@ -137,7 +145,7 @@ func run(n int, rate float64, size int, duration, warmup time.Duration, shuffle 
 	}
 	cpu := cpuTime() - cpu0
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"conns": n, "rate": rate, "size": size, "writes": writes, "shuffle": shuffle,
+		"conns": n, "rate": rate, "size": size, "writes": writes, "shuffle": shuffle, "batch": batch,
 		"cpu_us_per_write": float64(cpu.Microseconds()) / float64(writes),
 	})
 }
