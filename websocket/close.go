@@ -78,6 +78,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 	deadline := time.Now().Add(closeTimeout)
+	var readErr error
 	if c.readMu.TryLock() {
 		// Nobody is reading: wait for the peer's close frame ourselves.
 		c.r.quietBy = 0 // this deadline is not waitData's
@@ -87,7 +88,22 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 				break
 			}
 		}
+		readErr = c.r.err
 		c.readMu.Unlock()
+	}
+	if readErr != nil {
+		// Reading ended: on the peer's close frame, or on an error after
+		// which none can come (the peer reset or closed the connection,
+		// the deadline passed). Waiting out the timeout would only hold
+		// the caller (a server's shutdown, say) for nothing.
+		var err error
+		select {
+		case <-c.rcvdChan():
+		default:
+			err = fmt.Errorf("websocket: the connection ended before the peer's close frame: %w", readErr)
+		}
+		c.finishClose()
+		return err
 	}
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
