@@ -236,6 +236,7 @@ func TestDirectSendManyAllocs(t *testing.T) {
 // Send of several packets, batched already, is still written directly;
 // all arrive in order.
 func TestDirectBudgetSpent(t *testing.T) {
+	t.Cleanup(engineio.RestoreDirectBudget) // the next tests' sends may be direct
 	direct := new(atomic.Int64)
 	c, s := dialCounted(t, direct)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

@@ -7,3 +7,11 @@ func SpendDirectBudget() {
 	direct.window.Store(monoNow())
 	direct.used.Store(budgetNS)
 }
+
+// RestoreDirectBudget starts a new window of the direct writes' budget
+// with none of it spent, for tests that need direct writes (and for those
+// that spent it, when they end).
+func RestoreDirectBudget() {
+	direct.window.Store(monoNow())
+	direct.used.Store(0)
+}
