@@ -61,6 +61,13 @@
 // compressed once for many connections) and [Conn.Batch] (many messages
 // in one write to the network).
 //
+// A broadcast, which must not wait for any one receiver, writes with
+// [Conn.TryBatch] and [Batch.FlushNow]: one write that takes what the
+// socket takes now and keeps the rest for the connection's next write.
+// [Batch.FlushGroup] leaves that write to a [WriteGroup], which makes the
+// writes of up to [GroupSize] connections with one system call (io_uring
+// on Linux), for connections whose network connection is a [GroupWriter].
+//
 // # Many idle connections
 //
 // [Conn.ReadLoopAsync] is ReadLoop without a goroutine while the connection
