@@ -78,44 +78,70 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 	deadline := time.Now().Add(closeTimeout)
-	var readErr error
-	if c.readMu.TryLock() {
-		// Nobody is reading: wait for the peer's close frame ourselves.
-		c.r.quietBy = 0 // this deadline is not waitData's
-		c.nc.SetReadDeadline(deadline)
-		for c.r.err == nil {
-			if _, err := c.startMessage(); err != nil {
-				break
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	var look *time.Ticker
+	for {
+		if ended, readErr := c.readToClose(deadline); ended {
+			// Reading ended: on the peer's close frame, or on an error
+			// after which none can come (the peer reset or closed the
+			// connection, the deadline passed). Waiting out the timeout
+			// would only hold the caller (a server's shutdown, say) for
+			// nothing.
+			var err error
+			select {
+			case <-c.rcvdChan():
+			default:
+				err = fmt.Errorf("websocket: the connection ended before the peer's close frame: %w", readErr)
 			}
+			c.finishClose()
+			return err
 		}
-		readErr = c.r.err
-		c.readMu.Unlock()
-	}
-	if readErr != nil {
-		// Reading ended: on the peer's close frame, or on an error after
-		// which none can come (the peer reset or closed the connection,
-		// the deadline passed). Waiting out the timeout would only hold
-		// the caller (a server's shutdown, say) for nothing.
+		// Another goroutine reads. It may be a reader of ReadLoopAsync
+		// about to give the connection back to the poller, which then
+		// reads only when data comes: look again soon whether anyone
+		// still reads, rather than wait for a reader that may not come.
+		if look == nil {
+			look = time.NewTicker(closeLookInterval)
+			defer look.Stop()
+		}
 		var err error
 		select {
 		case <-c.rcvdChan():
-		default:
-			err = fmt.Errorf("websocket: the connection ended before the peer's close frame: %w", readErr)
+		case <-c.closedChan():
+		case <-t.C:
+			err = errors.New("websocket: timed out waiting for the peer's close frame")
+		case <-look.C:
+			continue
 		}
 		c.finishClose()
 		return err
 	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	var err error
-	select {
-	case <-c.rcvdChan():
-	case <-c.closedChan():
-	case <-t.C:
-		err = errors.New("websocket: timed out waiting for the peer's close frame")
+}
+
+// closeLookInterval is how often a Close that found another goroutine
+// reading looks again whether it still does.
+const closeLookInterval = 10 * time.Millisecond
+
+// readToClose reads and discards data until the peer's close frame, an
+// error or the deadline, when no other goroutine reads, and returns the
+// error reading ended with; ended is false when another goroutine reads.
+func (c *Conn) readToClose(deadline time.Time) (ended bool, err error) {
+	if !c.readMu.TryLock() {
+		return false, nil
 	}
-	c.finishClose()
-	return err
+	defer c.readMu.Unlock()
+	c.r.quietBy = 0 // this deadline is not waitData's
+	c.nc.SetReadDeadline(deadline)
+	for c.r.err == nil {
+		if _, err = c.startMessage(); err != nil {
+			break
+		}
+	}
+	if c.r.err != nil {
+		err = c.r.err
+	}
+	return true, err
 }
 
 // CloseNow closes the TCP connection at once, without a close handshake.
