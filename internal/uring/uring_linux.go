@@ -222,31 +222,11 @@ func (r *Ring) Submit(res []int32) error {
 	}
 	r.queued = 0
 	atomic.StoreUint32(r.sqTail, *r.sqTail+uint32(n)) // publishes the entries
-	var err error
-	for submitted, attempts := 0, 0; submitted < n; {
-		k, e := r.enterFn(uintptr(r.fd), uintptr(n-submitted), 0, 0)
-		switch {
-		case e == 0:
-			submitted += int(k)
-			attempts = 0
-		case e == syscall.EINTR || e == syscall.EAGAIN || e == syscall.EBUSY:
-			// Interrupted, or short of memory for a moment: try again,
-			// then give up on the rest.
-			attempts++
-			if attempts < enterBusyAttempts {
-				continue
-			}
-			fallthrough
-		default:
-			err = fmt.Errorf("uring: failed to submit: %w", os.NewSyscallError("io_uring_enter", e))
-			r.drop(n - submitted)
-			n = submitted
-		}
-		if err != nil {
-			break
-		}
+	k, err := r.submit(n)
+	if k < n {
+		r.drop(n - k)
 	}
-	if werr := r.reap(res, n); err == nil {
+	if werr := r.reap(res, k); err == nil {
 		err = werr
 	}
 	for i, v := range res {
@@ -255,6 +235,29 @@ func (r *Ring) Submit(res []int32) error {
 		}
 	}
 	return err
+}
+
+// submit hands the kernel the last n published entries and returns how
+// many it took. An interrupted call, a kernel short of memory for a moment
+// (EAGAIN, EBUSY) or one that took nothing is tried again a few times.
+func (r *Ring) submit(n int) (int, error) {
+	submitted, tries := 0, 0
+	for submitted < n {
+		k, e := r.enterFn(uintptr(r.fd), uintptr(n-submitted), 0, 0)
+		if e == 0 && k > 0 {
+			submitted, tries = submitted+int(k), 0
+			continue
+		}
+		tries++
+		if (e == 0 || e == syscall.EINTR || e == syscall.EAGAIN || e == syscall.EBUSY) && tries < enterBusyAttempts {
+			continue
+		}
+		if e == 0 {
+			e = syscall.EAGAIN // the kernel kept taking nothing
+		}
+		return submitted, fmt.Errorf("uring: failed to submit: %w", os.NewSyscallError("io_uring_enter", e))
+	}
+	return submitted, nil
 }
 
 // errUnset marks a result the kernel has not given yet.

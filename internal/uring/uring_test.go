@@ -231,6 +231,13 @@ func TestSubmitFailure(t *testing.T) {
 			t.Errorf("send %d: result %d, want an error", i, v)
 		}
 	}
+	// A kernel that takes nothing, without an error, is not waited on
+	// for ever.
+	r.enterFn = func(_, _, _, _ uintptr) (uintptr, syscall.Errno) { return 0, 0 }
+	r.Send(fd, []byte("lost"))
+	if err := r.Submit(res); err == nil || res[0] >= 0 {
+		t.Fatalf("Submit with nothing taken: %v, result %d; want an error", err, res[0])
+	}
 	r.enterFn = enter
 	r.Send(fd, []byte("kept"))
 	if err := r.Submit(res); err != nil || res[0] != 4 {
