@@ -82,6 +82,10 @@ var rings struct {
 	refuse error // why a ring could not be made: io_uring is missing or refused
 }
 
+// ringsRefused is set with rings.refuse: where io_uring is refused, every
+// broadcast write asks for a ring, and must not take rings' lock to hear no.
+var ringsRefused atomic.Bool
+
 // groupedWrites counts the writes groups made through a ring.
 var groupedWrites atomic.Uint64
 
@@ -123,6 +127,7 @@ func getRing() *groupRing {
 	r, err := uring.New(GroupSize)
 	if err != nil {
 		rings.refuse = err
+		ringsRefused.Store(true)
 		return nil
 	}
 	return &groupRing{r: r, res: make([]int32, r.Size())}
@@ -146,28 +151,26 @@ func (g *WriteGroup) Len() int { return len(g.writes) }
 // flushed before it takes another.
 func (g *WriteGroup) Full() bool { return len(g.writes) >= GroupSize }
 
-// add takes w, and reports false when the group cannot: it is full, or
-// there is no io_uring.
-func (g *WriteGroup) add(w groupWrite) bool {
-	if g.Full() {
-		return false
+// takeRing makes sure the group has a ring for its writes, and reports
+// false where io_uring is refused.
+func (g *WriteGroup) takeRing() bool {
+	if g.ring == nil && !ringsRefused.Load() {
+		g.ring = getRing()
 	}
-	if g.ring == nil {
-		if g.ring = getRing(); g.ring == nil {
-			return false
-		}
-	}
-	g.writes = append(g.writes, w)
-	return true
+	return g.ring != nil
 }
 
 // Flush makes the writes the group holds, lets go of their connections,
 // and tells each its WriteDone, in the order they were added.
 func (g *WriteGroup) Flush() {
+	r := g.ring
 	if len(g.writes) == 0 {
+		if r != nil { // taken by a write that then could not join
+			g.ring = nil
+			putRing(r)
+		}
 		return
 	}
-	r := g.ring
 	for i := range g.writes {
 		w := &g.writes[i]
 		r.r.Send(int(w.fd), *w.buf)
@@ -234,13 +237,10 @@ func (c *Conn) joinGroup(g *WriteGroup, p *[]byte, done WriteDone) bool {
 		return false
 	}
 	fdw := gw.GroupFD()
-	if fdw == nil || c.closeSent.Load() || !c.wmu.TryLock() {
+	if fdw == nil || !g.takeRing() || c.closeSent.Load() || !c.wmu.TryLock() {
 		return false
 	}
-	c.pmu.Lock()
-	idle := c.pending == nil
-	c.pmu.Unlock()
-	if !idle || c.closeSent.Load() {
+	if !c.pendingEmpty() || c.closeSent.Load() {
 		c.wmu.Unlock()
 		return false
 	}
@@ -249,10 +249,6 @@ func (c *Conn) joinGroup(g *WriteGroup, p *[]byte, done WriteDone) bool {
 		c.wmu.Unlock()
 		return false
 	}
-	if !g.add(groupWrite{c: c, gw: gw, fdw: fdw, fd: fd, buf: p, done: done}) {
-		fdw.end()
-		c.wmu.Unlock()
-		return false
-	}
+	g.writes = append(g.writes, groupWrite{c: c, gw: gw, fdw: fdw, fd: fd, buf: p, done: done})
 	return true
 }

@@ -337,7 +337,6 @@ func TestWriteGroupAllocs(t *testing.T) {
 		conns[i], _, peers[i] = groupPair(t)
 	}
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
 	for _, p := range peers {
 		wg.Add(1)
 		go func() {
@@ -351,7 +350,6 @@ func TestWriteGroupAllocs(t *testing.T) {
 		}()
 	}
 	defer func() {
-		close(stop)
 		for _, p := range peers {
 			p.nc.Close()
 		}
@@ -373,5 +371,51 @@ func TestWriteGroupAllocs(t *testing.T) {
 	}
 	if d.err != nil {
 		t.Fatal(d.err)
+	}
+}
+
+// TestWriteGroupWithoutRing checks the fallbacks around the ring: where
+// io_uring is refused a write goes out at once without asking rings' lock
+// for one, and a ring taken for a write that then could not join (another
+// write held the connection) goes back when the empty group flushes.
+func TestWriteGroupWithoutRing(t *testing.T) {
+	groupWrites(t)
+	c, _, peer := groupPair(t)
+	var g WriteGroup
+	var d doneRecord
+
+	ringsRefused.Store(true)
+	b := c.TryBatch()
+	b.WriteMessage(MessageText, []byte("refused"))
+	b.FlushGroup(&g, &d)
+	ringsRefused.Store(false)
+	if d.calls != 1 || d.err != nil || g.Len() != 0 || g.ring != nil {
+		t.Fatalf("io_uring refused: WriteDone %+v, group holds %d writes, ring %v", d, g.Len(), g.ring != nil)
+	}
+	if got := readText(t, peer); got != "refused" {
+		t.Fatalf("peer read %q", got)
+	}
+
+	c.wmu.Lock() // a control frame being written
+	d = doneRecord{}
+	b = c.TryBatch()
+	b.WriteMessage(MessageText, []byte("kept"))
+	b.FlushGroup(&g, &d)
+	if d.calls != 1 || d.err != nil || !d.left || g.Len() != 0 {
+		t.Fatalf("write lock held: WriteDone %+v, group holds %d writes", d, g.Len())
+	}
+	if g.ring == nil {
+		t.Fatal("the group took no ring before it looked at the connection")
+	}
+	g.Flush()
+	if g.ring != nil {
+		t.Fatal("an empty group kept its ring after Flush")
+	}
+	c.wmu.Unlock()
+	if err := c.FlushPending(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, peer); got != "kept" {
+		t.Fatalf("peer read %q", got)
 	}
 }

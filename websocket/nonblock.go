@@ -432,10 +432,7 @@ func (c *Conn) writeNow(p []byte) (left bool, err error) {
 	if c.closeSent.Load() {
 		return false, ErrClosed
 	}
-	c.pmu.Lock()
-	idle := c.pending == nil
-	c.pmu.Unlock()
-	if idle {
+	if c.pendingEmpty() {
 		n, err := c.nbw.WriteNonblocking(p)
 		if err != nil {
 			return false, c.writeFailed(err)
@@ -446,6 +443,14 @@ func (c *Conn) writeNow(p []byte) (left bool, err error) {
 		p = p[n:]
 	}
 	return true, c.keepPending(p)
+}
+
+// pendingEmpty reports whether nothing a non-blocking write left waits
+// to be written (what decides that a write may go to the socket at once).
+func (c *Conn) pendingEmpty() bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	return c.pending == nil
 }
 
 // closedPending marks c.pending once the close frame went out: nothing
