@@ -1,5 +1,5 @@
-// Package uring makes many non-blocking sends to sockets with one system
-// call, through Linux's io_uring.
+// Package uring makes many non-blocking sends to sockets (and receives,
+// and epoll_ctl(2) calls) with one system call, through Linux's io_uring.
 //
 // A broadcast writes one small frame to each of thousands of sockets. Made
 // as one write(2) each, every delivery pays a system call's entry and exit
@@ -11,10 +11,14 @@
 // second each), the CPU of the whole machine per delivery fell by about a
 // fifth, the sender's own by half (BENCHMARKS.md).
 //
-// Every send is made with MSG_DONTWAIT: it takes what the socket's buffer
-// takes at once and never waits, as a write on a non-blocking descriptor
-// does, so that io_uring never holds a send for later and the results are
-// all known when [Ring.Submit] returns. MSG_NOSIGNAL keeps a send to a
+// Receives serve an event loop that reads every connection epoll found
+// ready with one call ([Ring.Recv]), and then arms them again with one
+// more, together with their replies ([Ring.EpollCtl]).
+//
+// Every send and receive is made with MSG_DONTWAIT: it takes what the
+// socket's buffer takes (or holds) at once and never waits, as a call on
+// a non-blocking descriptor does, so that io_uring never holds one for
+// later and the results are all known when [Ring.Submit] returns. MSG_NOSIGNAL keeps a send to a
 // closed peer from raising SIGPIPE.
 //
 // Invariants: a Ring is used by one goroutine at a time; the memory a

@@ -24,6 +24,8 @@ const (
 	featSingleMmap    = 1 << 0
 	enterGetEvents    = 1 << 0
 	opSend            = 26
+	opRecv            = 27
+	opEpollCtl        = 29
 	offSQRing         = 0
 	offSQEs           = 0x10000000
 	sendFlags         = syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL
@@ -87,7 +89,7 @@ type Ring struct {
 	cqMask  uint32
 	cqes    []cqe
 	size    int // submission entries
-	queued  int // sends queued since the last Submit
+	queued  int // entries queued since the last Submit
 	enterFn func(fd, toSubmit, minComplete, flags uintptr) (uintptr, syscall.Errno)
 }
 
@@ -182,32 +184,66 @@ func (r *Ring) Close() error {
 // Size returns how many sends one Submit can make.
 func (r *Ring) Size() int { return r.size }
 
-// Queued returns how many sends are queued for the next Submit.
+// Queued returns how many entries are queued for the next Submit.
 func (r *Ring) Queued() int { return r.queued }
 
 // Send queues a send of p (not empty) to the socket fd for the next
-// [Ring.Submit], and reports false, queuing nothing, when Size sends are
+// [Ring.Submit], and reports false, queuing nothing, when Size entries are
 // queued already. p must stay referenced until Submit returns.
 func (r *Ring) Send(fd int, p []byte) bool {
-	if r.queued == r.size || len(p) == 0 {
+	if len(p) == 0 {
 		return false
 	}
-	tail := *r.sqTail // only this side writes it
-	r.sqes[(tail+uint32(r.queued))&r.sqMask] = sqe{
-		opcode:   opSend,
-		fd:       int32(fd),
-		addr:     uint64(uintptr(unsafe.Pointer(&p[0]))),
-		len:      uint32(len(p)),
-		opFlags:  sendFlags,
-		userData: uint64(r.queued),
+	return r.queue(sqe{opcode: opSend, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&p[0]))),
+		len: uint32(len(p)), opFlags: sendFlags})
+}
+
+// Recv queues a receive into p (not empty) from the socket fd for the
+// next [Ring.Submit], made with MSG_DONTWAIT: its result is the bytes
+// read, 0 at the end of the stream, or -EAGAIN when nothing had arrived.
+// It reports false, queuing nothing, when Size entries are queued
+// already. p must stay referenced, and untouched, until Submit returns.
+func (r *Ring) Recv(fd int, p []byte) bool {
+	if len(p) == 0 {
+		return false
 	}
+	return r.queue(sqe{opcode: opRecv, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&p[0]))),
+		len: uint32(len(p)), opFlags: syscall.MSG_DONTWAIT, userData: rawResult})
+}
+
+// EpollCtl queues epoll_ctl(epfd, op, fd, ev) for the next [Ring.Submit]
+// (kernels from 5.6): its result is 0 or a negative errno (-EINVAL where
+// the kernel does not know the operation). It reports false, queuing
+// nothing, when Size entries are queued already. ev must stay referenced
+// until Submit returns.
+func (r *Ring) EpollCtl(epfd, op, fd int, ev *syscall.EpollEvent) bool {
+	return r.queue(sqe{opcode: opEpollCtl, fd: int32(epfd), off: uint64(fd), addr: uint64(uintptr(unsafe.Pointer(ev))),
+		len: uint32(op), userData: rawResult})
+}
+
+// rawResult marks, in an entry's user data, a result that reap leaves as
+// the kernel gave it: -EAGAIN of a receive means that nothing had
+// arrived, where for a send it means that nothing was sent (0).
+const rawResult = 1 << 32
+
+// queue adds e as the next entry, its index in the submission in the low
+// bits of its user data.
+func (r *Ring) queue(e sqe) bool {
+	if r.queued == r.size {
+		return false
+	}
+	e.userData |= uint64(r.queued)
+	tail := *r.sqTail // only this side writes it
+	r.sqes[(tail+uint32(r.queued))&r.sqMask] = e
 	r.queued++
 	return true
 }
 
-// Submit makes the queued sends and sets res[i], for the i-th of them,
-// to the bytes it sent (0 when the socket took nothing: its buffer was
-// full) or to a negative errno (-EPIPE, -ECONNRESET, -EBADF, …). res must
+// Submit makes the queued operations and sets res[i], for the i-th of
+// them, to its result: for a send the bytes it sent (0 when the socket
+// took nothing: its buffer was full) or a negative errno (-EPIPE,
+// -ECONNRESET, -EBADF, …); for [Ring.Recv] and [Ring.EpollCtl] what they
+// say. res must
 // have room for Queued results. It reports an error only when the ring
 // itself failed; each send's result is in res then too (-EIO where the
 // kernel gave none).
@@ -279,9 +315,9 @@ func (r *Ring) reap(res []int32, n int) error {
 		tail := atomic.LoadUint32(r.cqTail)
 		for ; head != tail; head++ {
 			c := &r.cqes[head&r.cqMask]
-			if i := int(c.userData); i < len(res) {
+			if i := int(uint32(c.userData)); i < len(res) {
 				v := c.res
-				if v == errAgain || v == errInterrupted {
+				if c.userData&rawResult == 0 && (v == errAgain || v == errInterrupted) {
 					v = 0 // nothing sent: the caller keeps it all
 				}
 				res[i] = v

@@ -250,3 +250,86 @@ func TestSubmitFailure(t *testing.T) {
 }
 
 func timeSoon() time.Time { return time.Now().Add(2 * time.Second) }
+
+func TestRecv(t *testing.T) {
+	r := newRing(t, 8)
+	_, fdA, peerA := tcpPair(t)
+	_, fdB, _ := tcpPair(t)
+	_, fdC, peerC := tcpPair(t)
+	if _, err := peerA.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	peerC.Close()
+	time.Sleep(50 * time.Millisecond) // the loopback delivers within the write; the FIN too
+	a, b, c := make([]byte, 16), make([]byte, 16), make([]byte, 16)
+	if !r.Recv(fdA, a) || !r.Recv(fdB, b) || !r.Recv(fdC, c) {
+		t.Fatal("Recv refused to queue")
+	}
+	if r.Recv(fdA, nil) {
+		t.Fatal("Recv queued an empty buffer")
+	}
+	res := make([]int32, r.Size())
+	if err := r.Submit(res); err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != 5 || string(a[:5]) != "hello" {
+		t.Errorf("recv with data: %d %q, want 5 \"hello\"", res[0], a[:max(res[0], 0)])
+	}
+	if res[1] != -int32(syscall.EAGAIN) {
+		t.Errorf("recv with nothing arrived: %d, want -EAGAIN (%d)", res[1], -int32(syscall.EAGAIN))
+	}
+	if res[2] != 0 {
+		t.Errorf("recv at the end of the stream: %d, want 0", res[2])
+	}
+}
+
+func TestEpollCtl(t *testing.T) {
+	r := newRing(t, 8)
+	_, fd, peer := tcpPair(t)
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(epfd)
+	// Registered one-shot and fired once: quiet until armed again.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: 7}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	events := make([]syscall.EpollEvent, 4)
+	if n, err := syscall.EpollWait(epfd, events, 1000); n != 1 || err != nil {
+		t.Fatalf("first event: %d, %v", n, err)
+	}
+	if n, _ := syscall.EpollWait(epfd, events, 0); n != 0 {
+		t.Fatalf("a one-shot registration fired twice")
+	}
+	mod := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: 9}
+	if !r.EpollCtl(epfd, syscall.EPOLL_CTL_MOD, fd, &mod) {
+		t.Fatal("EpollCtl refused to queue")
+	}
+	res := make([]int32, r.Size())
+	if err := r.Submit(res); err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != 0 {
+		t.Fatalf("EPOLL_CTL_MOD through the ring: %d", res[0])
+	}
+	// The byte is still unread: armed again, the level-triggered check fires.
+	if n, err := syscall.EpollWait(epfd, events, 1000); n != 1 || err != nil || events[0].Pad != 9 {
+		t.Fatalf("after the ring armed it again: %d events, %v, %+v", n, err, events[0])
+	}
+	// A descriptor that is not registered: an errno, not a failed ring.
+	_, other, _ := tcpPair(t)
+	if !r.EpollCtl(epfd, syscall.EPOLL_CTL_MOD, other, &mod) {
+		t.Fatal("EpollCtl refused to queue")
+	}
+	if err := r.Submit(res); err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != -int32(syscall.ENOENT) {
+		t.Fatalf("MOD of an unregistered descriptor: %d, want -ENOENT", res[0])
+	}
+}
