@@ -107,9 +107,13 @@ type Conn struct {
 	w writer
 
 	closeOnce sync.Once
-	closeRcvd bool                       // guarded by mu; in the Once's padding
-	closeErr  atomic.Pointer[CloseError] // what the peer sent
-	poll      atomic.Pointer[pollState]  // set while read by the poller
+	closeRcvd bool // guarded by mu; in the Once's padding
+	// readInline is set while the inline poller reads (under readMu):
+	// nothing may wait then (see failRead); failLater says a failRead
+	// then left the close frame to failDeferred. In the Once's padding too.
+	readInline, failLater bool
+	closeErr              atomic.Pointer[CloseError] // what the peer sent
+	poll                  atomic.Pointer[pollState]  // set while read by the poller
 
 	// mu guards the channels below, made only when someone waits on them
 	// (an idle connection holds none), and the pings.

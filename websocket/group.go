@@ -1,10 +1,8 @@
 package websocket
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/tether-rt/tether/internal/uring"
 )
@@ -193,19 +191,12 @@ func (g *WriteGroup) Flush() {
 // negative), as writeNow ends its write, then lets go of the connection
 // and tells done.
 func (w *groupWrite) finish(res int32) {
-	c, p := w.c, *w.buf
+	c := w.c
 	w.fdw.end()
-	var left bool
-	var err error
-	switch {
-	case res < 0:
-		err = c.writeFailed(os.NewSyscallError("write", syscall.Errno(-res)))
-	case int(res) == len(p):
+	if res > 0 {
 		w.gw.Wrote(int(res))
-	default:
-		w.gw.Wrote(int(res))
-		left, err = true, c.keepPending(p[res:])
 	}
+	left, err := c.sentNonblocking(*w.buf, res)
 	c.wmu.Unlock()
 	putBuffer(w.buf)
 	c.msgMu.Unlock()

@@ -445,6 +445,20 @@ func (c *Conn) writeNow(p []byte) (left bool, err error) {
 	return true, c.keepPending(p)
 }
 
+// sentNonblocking ends a non-blocking write of p that sent res bytes (an
+// errno when negative) as writeNow does: a failure fails the connection,
+// and the rest of a partial write is kept pending (left). The caller
+// holds wmu.
+func (c *Conn) sentNonblocking(p []byte, res int32) (left bool, err error) {
+	switch {
+	case res < 0:
+		return false, c.writeFailed(os.NewSyscallError("write", syscall.Errno(-res)))
+	case int(res) == len(p):
+		return false, nil
+	}
+	return true, c.keepPending(p[res:])
+}
+
 // pendingEmpty reports whether nothing a non-blocking write left waits
 // to be written (what decides that a write may go to the socket at once).
 func (c *Conn) pendingEmpty() bool {

@@ -60,6 +60,38 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 	go func() { h.ReadEnded(c.ReadLoop(h.HandleMessage)) }()
 }
 
+// InlineHandler is an [AsyncHandler] whose messages the poller may serve
+// itself, many connections per wake-up, with no goroutine hand-off and
+// few system calls: on Linux, where io_uring is available, the poller
+// reads every connection that has data with one system call, calls
+// HandleInline for each whole message that arrived, and writes what the
+// handlers wrote, and arms the sockets again, with one more. A server
+// that answers each message at once with a small reply (an echo, a
+// request that is answered from memory) then spends a fraction of a
+// system call per message where a goroutine per connection spends about
+// three (the read, the reply's write, and the read that finds nothing
+// more before it parks).
+//
+// HandleInline runs on the poller's goroutine, which serves every other
+// connection too: it must not block or wait for anything, must not read
+// from the connection or call [Conn.Close] (return an error to end
+// reading, or call [Conn.CloseNow]), and must write only through b, a
+// batch of the connection ([Conn.TryBatch]) that the poller writes when
+// the handler returns — a few small messages at most: a batch writes,
+// and waits, beyond 64 KiB. An error it returns ends reading as one from
+// HandleMessage does.
+//
+// Only whole messages in one frame, uncompressed and no longer than
+// about 8 KiB, are served inline; the others, control frames, and
+// connections over TLS or wrapped network connections, go to
+// HandleMessage on a reader goroutine, as for any AsyncHandler, as does
+// every message where io_uring is missing. The order of a connection's
+// messages is kept across the two.
+type InlineHandler interface {
+	AsyncHandler
+	HandleInline(typ MessageType, data []byte, b *Batch) error
+}
+
 // funcHandler is the AsyncHandler of ReadLoopAsync's two functions.
 type funcHandler struct {
 	fn  func(MessageType, []byte) error
@@ -86,8 +118,9 @@ type pollState struct {
 
 	armedAt int64 // when the socket was last armed (monoNow), 0 before
 
-	mu      sync.Mutex // held while the socket is armed or unregistered
+	mu      sync.Mutex // held while the socket is armed, unregistered, or read or written by the poller
 	removed bool       // unregistered: the socket may be closed
+	inline  bool       // h is an InlineHandler and the socket a net package one
 	quick   int32      // wake-ups in a row that came within stayWindow of arming
 }
 
@@ -234,6 +267,10 @@ func (c *Conn) waitData() bool {
 	return true
 }
 
+// errInlineRead would end a read that the inline poller made, which must
+// not wait for the network, if it ever went to the network.
+var errInlineRead = errors.New("websocket: internal error: the poller's inline read needs more than it read")
+
 // quiets counts the times a busy connection went quiet, for tests.
 var quiets atomic.Uint64
 
@@ -249,6 +286,9 @@ func (c *Conn) clearQuiet() {
 // deadline ends waits between messages, not messages. The caller holds
 // readMu.
 func (c *Conn) netRead(p []byte) (int, error) {
+	if c.readInline {
+		return 0, errInlineRead // the inline poller serves only whole buffered messages
+	}
 	n, err := c.readSocket(p)
 	if n == 0 && err != nil && c.r.quietBy != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.clearQuiet()
@@ -283,10 +323,12 @@ func (c *Conn) pollClosed() {
 	}
 }
 
-// readJob is a connection with data for a pooled reader.
+// readJob is a connection with data for a pooled reader; with flush, a
+// write that the inline poller left half done is finished first.
 type readJob struct {
-	c  *Conn
-	ps *pollState
+	c     *Conn
+	ps    *pollState
+	flush bool
 }
 
 // readers read connections that have data: reusing them saves starting a
@@ -296,8 +338,13 @@ type readJob struct {
 var readers *workerpool.Pool[readJob]
 
 func init() {
-	readers = workerpool.New(10*time.Second, func(j readJob) { j.c.serveReady(j.ps) })
+	readers = workerpool.New(10*time.Second, func(j readJob) {
+		if j.flush {
+			j.c.FlushPending() // an error fails the connection: the read finds it
+		}
+		j.c.serveReady(j.ps)
+	})
 }
 
 // startReader has c read by a pooled reader.
-func startReader(c *Conn, ps *pollState) { readers.Go(readJob{c, ps}) }
+func startReader(c *Conn, ps *pollState) { readers.Go(readJob{c: c, ps: ps}) }

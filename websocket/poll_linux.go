@@ -31,6 +31,7 @@ type poller struct {
 	mu    sync.Mutex
 	conns []*Conn // by file descriptor: 8 bytes a socket where a map took ~29
 	gen   uint32
+	loop  inlineLoop // serves InlineHandlers' connections; the wait goroutine's own
 }
 
 // setLocked records c as the connection of descriptor fd (c nil: none).
@@ -101,6 +102,9 @@ func (c *Conn) startPolling(h AsyncHandler) bool {
 		return false
 	}
 	ps := &pollState{fd: int32(fd), h: h}
+	if _, ok := h.(InlineHandler); ok {
+		_, ps.inline = c.nbw.(*rawSocket) // the net package's socket: no wrapper's Read to go through
+	}
 	ps.busy.Store(true) // until armed below
 	p.mu.Lock()
 	p.gen++
@@ -169,7 +173,8 @@ func (p *poller) remove(ps *pollState) {
 }
 
 // wait dispatches readiness events: a goroutine reads each connection
-// that has data.
+// that has data, or, for InlineHandlers, wait serves them itself (see
+// inlineLoop).
 func (p *poller) wait() {
 	var events [256]syscall.EpollEvent
 	var n int
@@ -215,10 +220,16 @@ func (p *poller) wait() {
 			if ps == nil || ps.gen != uint32(ev.Pad) {
 				continue // an event of a connection closed since
 			}
-			if ps.busy.CompareAndSwap(false, true) {
+			if !ps.busy.CompareAndSwap(false, true) {
+				continue
+			}
+			if ps.inline && p.loop.ready(p.epfd) {
+				p.loop.add(c, ps)
+			} else {
 				startReader(c, ps)
 			}
 		}
+		p.loop.serve()
 	}
 }
 

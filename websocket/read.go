@@ -469,12 +469,34 @@ func (c *Conn) readError(err error) error {
 
 // failRead fails the connection with code and makes the failure the
 // sticky read error.
+//
+// While the inline poller reads (readInline), which must not wait, the
+// close frame and the linger are left to whoever ends the read loop
+// (failDeferred): the error is set at once.
 func (c *Conn) failRead(code StatusCode, reason string) error {
 	if c.r.err != nil {
 		return c.r.err
 	}
+	if c.readInline {
+		c.failLater = true
+		c.r.err = &CloseError{Code: code, Reason: reason}
+		return c.r.err
+	}
 	c.r.err = c.fail(code, reason)
 	return c.r.err
+}
+
+// failDeferred fails the connection as a failRead during an inline read
+// would have (see failRead). The caller holds readMu.
+func (c *Conn) failDeferred() {
+	if !c.failLater {
+		return
+	}
+	c.failLater = false
+	var ce *CloseError
+	if errors.As(c.r.err, &ce) {
+		c.fail(ce.Code, ce.Reason)
+	}
 }
 
 // nextFrame reads frame headers until one that belongs to a data message,

@@ -88,26 +88,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	// Over HTTP/1.1 the handler returns; the connection is read by the
 	// poller while it is idle, and by a goroutine of its own while it is
-	// busy (see websocket.Conn.ReadLoopAsync).
-	c.ReadLoopAsync(func(typ websocket.MessageType, p []byte) error {
-		return c.WriteMessage(typ, p)
-	}, func(err error) {
-		c.CloseNow()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		if errors.Is(err, websocket.ErrHeartbeatTimeout) {
-			s.timedOut.Add(1)
-			if s.Logger != nil {
-				s.Logger.Info("echo: closed a connection that went quiet", "remote", c.RemoteAddr().String(),
-					"idle_timeout", s.idleTimeout())
-			}
-		}
-	})
+	// busy (see websocket.Conn.ReadLoopAsync); on Linux with io_uring the
+	// poller answers small messages itself (websocket.InlineHandler).
+	c.ReadLoopAsyncHandler(&session{s: s, c: c})
 	if r.ProtoMajor == 2 {
 		// A WebSocket over HTTP/2 is this request's stream, which net/http
 		// ends when the handler returns.
 		<-c.Done()
+	}
+}
+
+// session is the echo of one connection, its [websocket.InlineHandler].
+type session struct {
+	s *Server
+	c *websocket.Conn
+}
+
+// HandleMessage echoes a message on a reader goroutine.
+func (e *session) HandleMessage(typ websocket.MessageType, p []byte) error {
+	return e.c.WriteMessage(typ, p)
+}
+
+// HandleInline echoes a message that the poller serves: into its batch,
+// which the poller writes with the other connections' echoes.
+func (e *session) HandleInline(typ websocket.MessageType, p []byte, b *websocket.Batch) error {
+	return b.WriteMessage(typ, p)
+}
+
+// ReadEnded closes the connection and forgets it.
+func (e *session) ReadEnded(err error) {
+	s, c := e.s, e.c
+	c.CloseNow()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if errors.Is(err, websocket.ErrHeartbeatTimeout) {
+		s.timedOut.Add(1)
+		if s.Logger != nil {
+			s.Logger.Info("echo: closed a connection that went quiet", "remote", c.RemoteAddr().String(),
+				"idle_timeout", s.idleTimeout())
+		}
 	}
 }
 

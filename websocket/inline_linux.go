@@ -1,0 +1,368 @@
+//go:build linux && (amd64 || arm64)
+
+package websocket
+
+import (
+	"sync/atomic"
+	"syscall"
+
+	"github.com/tether-rt/tether/internal/uring"
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// The inline poller serves the connections of [InlineHandler]s on the
+// poller's goroutine, a chunk of up to inlineChunk ready connections at a
+// time, in three steps:
+//
+//  1. recv: each connection's read lock is taken, a busy read buffer
+//     given to it, and all of them read with one io_uring submission
+//     (MSG_DONTWAIT: what has arrived, never a wait);
+//  2. handle: for each, every whole single-frame data message in its
+//     buffer is read (from the buffer only: r.inline makes a read that
+//     would need the network an error, and a protocol failure leaves its
+//     close frame for later) and given to HandleInline with the
+//     connection's batch (TryBatch: its message lock is held);
+//  3. send: the batches' frames are sent and the drained connections'
+//     sockets armed again, with one more submission.
+//
+// A connection that cannot go on inline — its lock or batch is taken,
+// something is left pending or half read, a frame is not for this path,
+// the read ended — goes to a pooled reader (serveReady) at the end of
+// the round, with its buffer as it is: the reader takes over from there,
+// and since the round's writes are done by then, its messages keep
+// their order.
+//
+// Invariants, besides pollState's: the poller holds ps.mu of every
+// connection whose socket a submission names, for as long as the
+// submission runs, so that closeNet (which unregisters under ps.mu before
+// it closes) cannot close a socket whose number the kernel is about to
+// use; a connection's sends hold its message and write locks, as a
+// WriteGroup's do, until their results are in; busy is cleared just
+// before the socket is armed, under ps.mu, as arm does.
+type inlineLoop struct {
+	ring    *uring.Ring // nil until the first inline connection; see refused
+	refused bool        // io_uring is missing: inline connections go to readers
+	epfd    int
+	res     []int32
+	conns   []inlineConn
+	evs     [inlineChunk]syscall.EpollEvent // the arming events, referenced until the submission returns
+}
+
+// inlineChunk is how many connections a round serves at most: the ring
+// takes a send and an arming for each.
+const inlineChunk = 128
+
+// inlineOff turns the inline path off, for tests of the fallback.
+var inlineOff atomic.Bool
+
+// inlineServed counts the messages served inline, for tests.
+var inlineServed atomic.Uint64
+
+// What a round does with a connection when it is over.
+const (
+	inlineArm    = iota // armed again: nothing is buffered
+	inlineReader        // a pooled reader takes over
+	inlineEnd           // reading ended: err
+)
+
+type inlineConn struct {
+	c      *Conn
+	ps     *pollState
+	next   uint8
+	locked bool    // readMu is held
+	psHeld bool    // ps.mu is held (send)
+	flush  bool    // something is pending: the reader writes it first
+	out    *[]byte // frames to send (message and write locks held)
+	sent   int32   // the send's result
+	armed  int32   // the arming's result
+	err    error
+}
+
+// ready reports whether the loop can take inline connections, making its
+// ring on first use.
+func (l *inlineLoop) ready(epfd int) bool {
+	if inlineOff.Load() {
+		return false
+	}
+	if l.ring != nil {
+		return true
+	}
+	if l.refused {
+		return false
+	}
+	r, err := uring.New(2 * inlineChunk)
+	if err != nil {
+		l.refused = true
+		return false
+	}
+	l.ring, l.epfd = r, epfd
+	l.res = make([]int32, r.Size())
+	return true
+}
+
+// add takes a connection whose busy flag the caller set, and serves the
+// chunk when it is full.
+func (l *inlineLoop) add(c *Conn, ps *pollState) {
+	l.conns = append(l.conns, inlineConn{c: c, ps: ps})
+	if len(l.conns) == inlineChunk {
+		l.serve()
+	}
+}
+
+// serve serves the connections added since the last round.
+func (l *inlineLoop) serve() {
+	if len(l.conns) == 0 {
+		return
+	}
+	l.recv()
+	for i := range l.conns {
+		l.handle(&l.conns[i])
+	}
+	l.send()
+	for i := range l.conns {
+		ic := &l.conns[i]
+		switch ic.next {
+		case inlineReader:
+			readers.Go(readJob{c: ic.c, ps: ic.ps, flush: ic.flush})
+		case inlineEnd:
+			go ic.c.endInline(ic.ps, ic.err)
+		}
+		*ic = inlineConn{}
+	}
+	l.conns = l.conns[:0]
+}
+
+// recv reads every connection that can be read inline with one
+// submission; the others are left to readers.
+func (l *inlineLoop) recv() {
+	r := l.ring
+	for i := range l.conns {
+		ic := &l.conns[i]
+		ic.next = inlineReader
+		c := ic.c
+		if !c.readMu.TryLock() {
+			continue // a Close reads: the reader waits for it
+		}
+		rd := &c.r
+		if rd.buf != nil || rd.err != nil || !rd.msgDone || rd.fragment || !c.pendingEmpty() {
+			ic.flush = !c.pendingEmpty()
+			c.readMu.Unlock()
+			continue
+		}
+		ic.ps.mu.Lock()
+		if ic.ps.removed {
+			ic.ps.mu.Unlock()
+			c.readMu.Unlock()
+			continue // closed: the reader ends the loop
+		}
+		ic.locked = true
+		rd.bufp = busyReadBuffers.Get().(*[]byte)
+		rd.buf = *rd.bufp
+		rd.rr, rd.rw = 0, 0
+		r.Recv(int(ic.ps.fd), rd.buf)
+	}
+	_ = r.Submit(l.res) // a failed submission leaves every result an error
+	k := 0
+	for i := range l.conns {
+		ic := &l.conns[i]
+		if !ic.locked {
+			continue
+		}
+		ic.ps.mu.Unlock()
+		rd := &ic.c.r
+		switch res := l.res[k]; {
+		case res > 0:
+			rd.rw = int(res)
+			ic.c.markAlive()
+			ic.next = inlineArm
+		case res == -int32(syscall.EAGAIN):
+			ic.next = inlineArm // nothing after all: arm again
+		default:
+			// The end of the stream or an error: a reader reads it
+			// again, and ends the loop as ReadLoop would.
+			rd.dropBuffer()
+			ic.c.readMu.Unlock()
+			ic.locked = false
+		}
+		k++
+	}
+}
+
+// handle serves the whole messages buffered for ic, and decides what
+// becomes of it after the round.
+func (l *inlineLoop) handle(ic *inlineConn) {
+	if ic.next != inlineArm {
+		return
+	}
+	c, rd := ic.c, &ic.c.r
+	h := ic.ps.h.(InlineHandler)
+	var b *Batch
+	for c.inlineMessage() {
+		if b == nil {
+			if b = c.TryBatch(); b == nil {
+				break // another write holds the connection: a reader waits for it
+			}
+		}
+		c.readInline = true
+		typ, err := c.startMessage()
+		bp := getBuffer()
+		var p []byte
+		if err == nil {
+			p, err = c.readRest((*bp)[:0])
+		}
+		c.readInline = false
+		if err != nil {
+			putBuffer(bp)
+			ic.next, ic.err = inlineEnd, err
+			break
+		}
+		c.readMu.Unlock() // as readOne: the handler may close, say
+		ic.locked = false
+		err = h.HandleInline(typ, p, b)
+		*bp = p[:0]
+		putBuffer(bp)
+		inlineServed.Add(1)
+		if err != nil {
+			ic.next, ic.err = inlineEnd, err
+			break
+		}
+		if !c.readMu.TryLock() {
+			ic.next = inlineReader // a Close reads meanwhile
+			break
+		}
+		ic.locked = true
+	}
+	if ic.next == inlineArm && rd.rr != rd.rw {
+		ic.next = inlineReader // more than whole messages: a reader goes on
+	}
+	if ic.locked {
+		if ic.next == inlineArm {
+			rd.dropBuffer()
+		}
+		c.readMu.Unlock()
+		ic.locked = false
+	}
+	if b != nil {
+		l.take(ic, b)
+	}
+}
+
+// inlineMessage reports whether the read buffer starts with a whole data
+// message in one uncompressed frame, which reading takes from the buffer
+// alone. The caller holds readMu.
+func (c *Conn) inlineMessage() bool {
+	r := &c.r
+	if r.err != nil || !r.msgDone || r.rr == r.rw {
+		return false
+	}
+	h, n, err := frame.ParseHeader(r.buf[r.rr:r.rw])
+	return err == nil && h.Fin && !h.Rsv1 && (h.OpCode == frame.OpText || h.OpCode == frame.OpBinary) &&
+		h.Length <= int64(r.rw-r.rr-n)
+}
+
+// take ends ic's batch b: its frames go to the round's submission when
+// the connection can write at once (its write lock free, nothing
+// pending), else they are written now without waiting, as a broadcast's
+// are, and what the socket does not take is left for the reader.
+func (l *inlineLoop) take(ic *inlineConn, b *Batch) {
+	c := ic.c
+	if b.err == nil && b.buf != nil && len(*b.buf) > 0 && c.wmu.TryLock() {
+		if !c.closeSent.Load() && c.pendingEmpty() {
+			ic.out = b.buf // the message and write locks stay held until it is sent
+			*b = Batch{}
+			return
+		}
+		c.wmu.Unlock()
+	}
+	if left, _ := b.FlushNow(); left { // an error failed the connection: its read finds out
+		ic.flush = true
+		if ic.next == inlineArm {
+			ic.next = inlineReader
+		}
+	}
+}
+
+// send makes the round's sends and arms the drained sockets again, with
+// one submission, and ends the sends.
+func (l *inlineLoop) send() {
+	r := l.ring
+	for i := range l.conns {
+		ic := &l.conns[i]
+		ic.sent, ic.armed = -1, -1
+		if ic.out == nil && ic.next != inlineArm {
+			continue
+		}
+		ps := ic.ps
+		ps.mu.Lock()
+		ic.psHeld = true
+		if ps.removed {
+			if ic.next == inlineArm {
+				ic.next = inlineReader // closed: the reader ends the loop
+			}
+			continue
+		}
+		if ic.out != nil {
+			ic.sent = int32(r.Queued())
+			r.Send(int(ps.fd), *ic.out)
+		}
+		if ic.next == inlineArm {
+			ps.armedAt = monoNow()
+			ps.quick = 0
+			ps.busy.Store(false)
+			ev := &l.evs[i]
+			*ev = syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
+			ic.armed = int32(r.Queued())
+			r.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), ev)
+		}
+	}
+	_ = r.Submit(l.res) // a failed submission leaves every result an error
+	for i := range l.conns {
+		ic := &l.conns[i]
+		if ic.psHeld {
+			ic.ps.mu.Unlock()
+			ic.psHeld = false
+		}
+		if ic.out != nil {
+			res := -int32(syscall.EBADF) // not sent: the socket is closing
+			if ic.sent >= 0 {
+				res = l.res[ic.sent]
+			}
+			ic.c.endInlineSend(ic.out, res)
+			ic.out = nil
+		}
+		if ic.armed >= 0 && l.res[ic.armed] != 0 {
+			// The ring could not arm it (a kernel before 5.6): arm it
+			// directly.
+			if !ic.c.arm(ic.ps) && ic.ps.busy.CompareAndSwap(false, true) {
+				ic.next = inlineReader
+			}
+		}
+	}
+}
+
+// endInlineSend ends a send of the inline poller, which sent res bytes of
+// *p (an errno when negative), and lets go of the connection's write and
+// message locks. What the socket did not take is written by a goroutine
+// that may wait.
+func (c *Conn) endInlineSend(p *[]byte, res int32) {
+	left, _ := c.sentNonblocking(*p, res)
+	c.wmu.Unlock()
+	putBuffer(p)
+	c.msgMu.Unlock()
+	if left {
+		go c.FlushPending()
+	}
+}
+
+// endInline ends the read loop of a connection the inline poller served,
+// on a goroutine that may wait: the close frame of a protocol failure,
+// then ReadEnded.
+func (c *Conn) endInline(ps *pollState, err error) {
+	c.readMu.Lock()
+	c.failDeferred()
+	c.readMu.Unlock()
+	if ps.done.CompareAndSwap(false, true) {
+		c.stopPolling(ps)
+		ps.h.ReadEnded(err)
+	}
+}

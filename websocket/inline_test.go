@@ -1,0 +1,533 @@
+//go:build linux && (amd64 || arm64)
+
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/internal/uring"
+	"github.com/tether-rt/tether/websocket/frame"
+)
+
+// These tests drive the inline poller (inline_linux.go): an InlineHandler's
+// small whole messages are read, handled and answered on the poller's
+// goroutine, everything else by a reader goroutine, in the connection's
+// order.
+
+// needInline skips the test where io_uring is refused: the inline path is
+// then off, and the other tests cover the readers.
+func needInline(t *testing.T) {
+	t.Helper()
+	r, err := uring.New(2)
+	if err != nil {
+		t.Skipf("no io_uring here: %v", err)
+	}
+	r.Close()
+}
+
+// inlineEcho is an InlineHandler that echoes, with a few commands.
+type inlineEcho struct {
+	c       *Conn
+	ended   chan error
+	readers atomic.Int64 // messages HandleMessage got
+}
+
+func (e *inlineEcho) answer(typ MessageType, p []byte, write func(MessageType, []byte) error) error {
+	switch string(p) {
+	case "close-now":
+		e.c.CloseNow()
+		return nil
+	case "fail":
+		return errors.New("asked to fail")
+	case "two":
+		if err := write(typ, []byte("one")); err != nil {
+			return err
+		}
+		return write(typ, []byte("two"))
+	}
+	return write(typ, p)
+}
+
+func (e *inlineEcho) HandleMessage(typ MessageType, p []byte) error {
+	e.readers.Add(1)
+	return e.answer(typ, p, e.c.WriteMessage)
+}
+
+func (e *inlineEcho) HandleInline(typ MessageType, p []byte, b *Batch) error {
+	return e.answer(typ, p, b.WriteMessage)
+}
+
+func (e *inlineEcho) ReadEnded(err error) {
+	e.c.CloseNow()
+	e.ended <- err
+}
+
+// inlineServer serves inlineEcho; each connection's handler goes to conns.
+type inlineServer struct {
+	url   string
+	ended chan error
+	conns chan *inlineEcho
+}
+
+func newInlineServer(t *testing.T, opts *AcceptOptions) *inlineServer {
+	t.Helper()
+	s := &inlineServer{ended: make(chan error, 100), conns: make(chan *inlineEcho, 100)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		e := &inlineEcho{c: c, ended: s.ended}
+		s.conns <- e
+		c.ReadLoopAsyncHandler(e)
+	}))
+	t.Cleanup(srv.Close)
+	s.url = "ws" + strings.TrimPrefix(srv.URL, "http")
+	return s
+}
+
+func (s *inlineServer) dial(t *testing.T) (*Conn, *inlineEcho) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := Dial(ctx, s.url, &DialOptions{Compression: CompressionOptions{Mode: CompressionDisabled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	select {
+	case e := <-s.conns:
+		return c, e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no server connection")
+		return nil, nil
+	}
+}
+
+func (s *inlineServer) end(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-s.ended:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read loop did not end")
+		return nil
+	}
+}
+
+// readEcho reads the next message and checks it is want.
+func readEcho(t *testing.T, c *Conn, typ MessageType, want []byte) {
+	t.Helper()
+	gotTyp, got, err := c.ReadMessage(nil)
+	if err != nil {
+		t.Fatalf("read echo: %v", err)
+	}
+	if gotTyp != typ || !bytes.Equal(got, want) {
+		t.Fatalf("echo: %v of %d bytes %.20q, want %v of %d bytes %.20q", gotTyp, len(got), got, typ, len(want), want)
+	}
+}
+
+// TestInlineEcho echoes, on 20 connections at once, bursts of messages of
+// every kind the inline path takes and does not take — small ones of
+// both types, ones too big for the busy buffer, fragmented ones, pings in
+// between — and checks every echo comes back whole and in order, that
+// most small ones were served inline, and that the others went to the
+// reader goroutine.
+func TestInlineEcho(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	before := inlineServed.Load()
+	var wg sync.WaitGroup
+	var readerMsgs atomic.Int64
+	for i := range 20 {
+		c, e := s.dial(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			for round := range 30 {
+				var sent [][]byte
+				var types []MessageType
+				errc := make(chan error, 1)
+				n := 1 + r.IntN(8)
+				for k := range n {
+					size := r.IntN(4000)
+					switch {
+					case round%10 == 9 && k == 0:
+						size = 20000 + r.IntN(50000) // more than the busy buffer
+					case round%10 == 5 && k == 0:
+						size = 40000 // fragmented below
+					}
+					p := make([]byte, size)
+					typ := MessageBinary
+					if r.IntN(2) == 0 {
+						typ = MessageText
+						for j := range p {
+							p[j] = 'a' + byte(r.IntN(26))
+						}
+					} else {
+						for j := range p {
+							p[j] = byte(r.Uint32())
+						}
+					}
+					sent, types = append(sent, p), append(types, typ)
+				}
+				go func() {
+					for k, p := range sent {
+						var err error
+						if len(p) == 40000 {
+							err = writeFragmented(c, p)
+						} else {
+							err = c.WriteMessage(types[k], p)
+						}
+						if err == nil && k == 0 && round%3 == 0 {
+							err = c.writeControl(frame.OpPing, []byte("ping")) // the reader below takes the pong
+						}
+						if err != nil {
+							errc <- err
+							return
+						}
+					}
+					errc <- nil
+				}()
+				for k, p := range sent {
+					typ := types[k]
+					if len(p) == 40000 {
+						typ = MessageBinary
+					}
+					readEcho(t, c, typ, p)
+				}
+				if err := <-errc; err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			readerMsgs.Add(e.readers.Load())
+		}()
+	}
+	wg.Wait()
+	served := inlineServed.Load() - before
+	if served == 0 {
+		t.Fatal("no message was served inline")
+	}
+	if readerMsgs.Load() == 0 {
+		t.Fatal("no message went to a reader goroutine (big and fragmented ones must)")
+	}
+	t.Logf("%d messages served inline, %d by readers", served, readerMsgs.Load())
+
+	// In lock step (the next message only after the echo), with a ping now
+	// and then, each message arrives alone: nearly all are served inline.
+	before = inlineServed.Load()
+	const lockStep = 200
+	for i := range 4 {
+		c, _ := s.dial(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 2))
+			for k := range lockStep {
+				p := make([]byte, r.IntN(4000))
+				for j := range p {
+					p[j] = byte(r.Uint32())
+				}
+				if k%20 == 0 {
+					if err := c.writeControl(frame.OpPing, nil); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if err := c.WriteMessage(MessageBinary, p); err != nil {
+					t.Error(err)
+					return
+				}
+				readEcho(t, c, MessageBinary, p)
+			}
+		}()
+	}
+	wg.Wait()
+	if served := inlineServed.Load() - before; served < 4*lockStep/2 {
+		t.Fatalf("%d of %d messages sent in lock step served inline", served, 4*lockStep)
+	}
+}
+
+// maskedFrame returns a client's frame of p.
+func maskedFrame(op frame.OpCode, p []byte) []byte {
+	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(p)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+	f := frame.AppendHeader(nil, h)
+	n := len(f)
+	f = append(f, make([]byte, len(p))...)
+	frame.MaskCopy(h.Mask, 0, f[n:], p)
+	return f
+}
+
+// TestInlinePartialFrames sends frames in pieces, split at every kind of
+// place (inside the header, inside the payload, two messages and a half
+// in one write): each message is echoed once, whole, in order.
+func TestInlinePartialFrames(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, _ := s.dial(t)
+	nc := c.NetConn()
+	a, b, third := []byte("first message"), bytes.Repeat([]byte("B"), 300), []byte("third")
+	var stream []byte
+	stream = append(stream, maskedFrame(frame.OpText, a)...)
+	stream = append(stream, maskedFrame(frame.OpBinary, b)...)
+	stream = append(stream, maskedFrame(frame.OpText, third)...)
+	for _, cuts := range [][]int{{1}, {3, 7}, {20}, {len(stream) - 2}, {30, 31, 32, 200}} {
+		prev := 0
+		for _, cut := range append(cuts, len(stream)) {
+			if _, err := nc.Write(stream[prev:cut]); err != nil {
+				t.Fatal(err)
+			}
+			prev = cut
+			time.Sleep(20 * time.Millisecond) // each piece arrives on its own
+		}
+		readEcho(t, c, MessageText, a)
+		readEcho(t, c, MessageBinary, b)
+		readEcho(t, c, MessageText, third)
+	}
+}
+
+// TestInlineInvalidUTF8 checks that a protocol failure found inline (a
+// text message that is not UTF-8) closes with 1007 and ends the loop with
+// that error, the close frame being written off the poller's goroutine.
+func TestInlineInvalidUTF8(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, _ := s.dial(t)
+	echoText(t, c, "fine")
+	if _, err := c.NetConn().Write(maskedFrame(frame.OpText, []byte{'a', 0xff, 'b'})); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.ReadMessage(nil)
+	if got := CloseStatus(err); got != StatusInvalidFramePayloadData {
+		t.Fatalf("client read after invalid UTF-8: %v, want close 1007", err)
+	}
+	if got := CloseStatus(s.end(t)); got != StatusInvalidFramePayloadData {
+		t.Fatalf("read loop ended with close status %v, want 1007", got)
+	}
+	// The poller goes on serving the others.
+	c2, _ := s.dial(t)
+	echoText(t, c2, "still serving")
+}
+
+// TestInlineHandlerEnds checks that an error from HandleInline ends the
+// read loop with it (after what the handler wrote went out), and that a
+// handler that closes its connection ends it too, with nothing written
+// to a closed socket.
+func TestInlineHandlerEnds(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, _ := s.dial(t)
+	echoText(t, c, "before")
+	if err := c.WriteMessage(MessageText, []byte("fail")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.end(t); err == nil || !strings.Contains(err.Error(), "asked to fail") {
+		t.Fatalf("loop ended with %v, want the handler's error", err)
+	}
+	c2, _ := s.dial(t)
+	echoText(t, c2, "before")
+	if err := c2.WriteMessage(MessageText, []byte("close-now")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.end(t); err == nil {
+		t.Fatal("loop of a closed connection ended without an error")
+	}
+	if _, _, err := c2.ReadMessage(nil); err == nil {
+		t.Fatal("read from a connection the server closed succeeded")
+	}
+	c3, _ := s.dial(t)
+	if err := c3.WriteMessage(MessageText, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	readEcho(t, c3, MessageText, []byte("one"))
+	readEcho(t, c3, MessageText, []byte("two"))
+}
+
+// TestInlineBackpressure has a client send without reading: the server
+// must stop reading it once its echoes no longer go out (rather than
+// keep them in memory without bound), so the client's writes stall; once
+// the client reads, the writes go on and every echo arrives, in order.
+func TestInlineBackpressure(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, _ := s.dial(t)
+	const size, total = 4000, 64 << 20
+	msg := func(i int) []byte {
+		p := bytes.Repeat([]byte{byte(i)}, size)
+		p[0], p[1] = byte(i>>8), byte(i>>16)
+		return p
+	}
+	const n = total / size
+	var sent atomic.Int64
+	errc := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := c.WriteMessage(MessageBinary, msg(i)); err != nil {
+				errc <- err
+				return
+			}
+			sent.Add(1)
+		}
+		errc <- nil
+	}()
+	// Wait for the writes to stall: no progress for half a second.
+	for last := int64(-1); ; {
+		time.Sleep(500 * time.Millisecond)
+		now := sent.Load()
+		if now == n {
+			t.Fatalf("the server read all %d MiB of a client that does not read", total>>20)
+		}
+		if now == last {
+			t.Logf("writes stalled after %d messages (%d MiB)", now, now*size>>20)
+			break
+		}
+		last = now
+	}
+	// Read: the writes go on, and every echo arrives whole, in order.
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range n {
+		_, p, err := c.ReadMessage(nil)
+		if err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+		if !bytes.Equal(p, msg(i)) {
+			t.Fatalf("echo %d out of order or damaged", i)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInlineWithOtherWriter writes to connections from another goroutine
+// (a broadcast, say) while they echo inline: every echo and every other
+// message arrives whole, and the echoes in order.
+func TestInlineWithOtherWriter(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		c, e := s.dial(t)
+		stop := make(chan struct{})
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if e.c.WriteMessage(MessageText, []byte(fmt.Sprintf("tick %d", i))) != nil {
+					return
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(stop)
+			go func() {
+				for i := range 2000 {
+					if c.WriteMessage(MessageBinary, []byte(fmt.Sprintf("echo %d", i))) != nil {
+						return
+					}
+				}
+			}()
+			next, lastTick := 0, -1
+			for next < 2000 {
+				typ, p, err := c.ReadMessage(nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if typ == MessageText {
+					var n int
+					if _, err := fmt.Sscanf(string(p), "tick %d", &n); err != nil || n != lastTick+1 {
+						t.Errorf("tick %q after %d", p, lastTick)
+						return
+					}
+					lastTick = n
+					continue
+				}
+				if want := fmt.Sprintf("echo %d", next); string(p) != want {
+					t.Errorf("echo %q, want %q", p, want)
+					return
+				}
+				next++
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestInlineOff checks the fallback where io_uring is missing: with the
+// inline path off, the handler's messages go to HandleMessage, in order.
+func TestInlineOff(t *testing.T) {
+	inlineOff.Store(true)
+	defer inlineOff.Store(false)
+	s := newInlineServer(t, nil)
+	c, e := s.dial(t)
+	before := inlineServed.Load()
+	for i := range 50 {
+		echoText(t, c, fmt.Sprint("message ", i))
+	}
+	if n := inlineServed.Load() - before; n != 0 {
+		t.Fatalf("%d messages served inline with the inline path off", n)
+	}
+	if n := e.readers.Load(); n != 50 {
+		t.Fatalf("HandleMessage got %d messages, want 50", n)
+	}
+}
+
+// TestInlineClose closes a connection with the close handshake from the
+// server while its client keeps sending: the read loop ends with an
+// error, the client's read ends (with the server's 1000, or with its own
+// failed write when that came first), nothing hangs.
+func TestInlineClose(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, e := s.dial(t)
+	echoText(t, c, "hello")
+	go func() {
+		for i := 0; ; i++ {
+			if c.WriteMessage(MessageText, []byte(fmt.Sprint(i))) != nil {
+				return
+			}
+		}
+	}()
+	read := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(nil); err != nil {
+				read <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	// Close may report that the connection ended under it: the read loop
+	// ends with the peer's close frame, and ReadEnded closes (as with any
+	// AsyncHandler).
+	e.c.Close(StatusNormalClosure, "bye")
+	select {
+	case <-read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's read did not end")
+	}
+	if err := s.end(t); err == nil {
+		t.Fatal("server loop ended without an error")
+	}
+}
