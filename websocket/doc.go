@@ -86,6 +86,14 @@
 // its reader goroutine until it goes quiet, and costs what ReadLoop in a
 // goroutine of its own costs: no epoll round per message.
 //
+// A handler that answers each small message at once, without waiting
+// (an echo, a request answered from memory), can be an [InlineHandler]:
+// on Linux with io_uring the poller then serves its connections itself,
+// many per wake-up — one system call reads every connection that has
+// data, the handlers write their replies into a [Batch], and one more
+// system call sends them all and arms the sockets again. `tether echo`
+// is served that way.
+//
 // One goroutine reads at a time. Any number of goroutines may write at once:
 // writes are serialized per message, and control frames (pongs, close) are
 // slipped between the fragments of a streamed message.

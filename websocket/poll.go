@@ -75,11 +75,14 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 // HandleInline runs on the poller's goroutine, which serves every other
 // connection too: it must not block or wait for anything, must not read
 // from the connection or call [Conn.Close] (return an error to end
-// reading, or call [Conn.CloseNow]), and must write only through b, a
-// batch of the connection ([Conn.TryBatch]) that the poller writes when
-// the handler returns — a few small messages at most: a batch writes,
-// and waits, beyond 64 KiB. An error it returns ends reading as one from
-// HandleMessage does.
+// reading, or call [Conn.CloseNow]), and must write to its connection
+// only through b, a batch of the connection ([Conn.TryBatch]) that the
+// poller writes when the handler returns — a few small messages at most:
+// a batch writes, and waits, beyond 64 KiB. Writes to other connections
+// must not wait either ([Conn.TryBatch] and [Batch.FlushNow], as a
+// broadcast writes): the poller holds the batches of the other
+// connections of its round until it sends them. An error HandleInline
+// returns ends reading as one from HandleMessage does.
 //
 // Only whole messages in one frame, uncompressed and no longer than
 // about 8 KiB, are served inline; the others, control frames, and
