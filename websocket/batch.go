@@ -27,10 +27,11 @@ const batchLimit = 64 << 10
 // frames is written in several calls. A Batch must not be used after
 // Flush, nor from two goroutines at once.
 type Batch struct {
-	c   *Conn
-	on  bool
-	buf *[]byte // frames not written yet, from the buffer pool
-	err error   // sticky: the connection broke or closed
+	c     *Conn
+	on    bool
+	limit int32   // batchLimit when 0; the inline poller's batches take more (inlineBatchLimit)
+	buf   *[]byte // frames not written yet, from the buffer pool
+	err   error   // sticky: the connection broke or closed
 }
 
 // Batch starts a batch of messages on c. It waits for writes in progress
@@ -91,6 +92,15 @@ func (b *Batch) Flush() error {
 	return err
 }
 
+// max returns how many bytes of frames the batch gathers before it
+// writes them out.
+func (b *Batch) max() int {
+	if b.limit > 0 {
+		return int(b.limit)
+	}
+	return batchLimit
+}
+
 func (b *Batch) check() error {
 	if !b.on {
 		return errBatchEnded
@@ -99,13 +109,14 @@ func (b *Batch) check() error {
 }
 
 // addFrame frames p at the end of the batch, writing out what the batch
-// holds first when it would grow past batchLimit. A frame that alone is
-// larger than batchLimit goes out at once, after what the batch holds.
+// holds first when it would grow past its limit (batchLimit). A frame
+// that alone is larger than that goes out at once, after what the batch
+// holds.
 func (b *Batch) addFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
 	c := b.c
 	h := frame.Header{Fin: fin, Rsv1: rsv1, OpCode: op, Length: int64(len(p)), Masked: c.client}
 	need := frame.HeaderSize(h) + len(p)
-	if need > batchLimit {
+	if need > b.max() {
 		if err := b.writeOut(); err != nil {
 			return err
 		}
@@ -137,7 +148,7 @@ func (b *Batch) addFrame(op frame.OpCode, fin, rsv1 bool, p []byte) error {
 
 // addRaw adds a frame already framed (a server's prepared message).
 func (b *Batch) addRaw(f []byte) error {
-	if len(f) > batchLimit {
+	if len(f) > b.max() {
 		if err := b.writeOut(); err != nil {
 			return err
 		}
@@ -158,12 +169,12 @@ func (b *Batch) addRaw(f []byte) error {
 }
 
 // room returns the batch's buffer with room for n more bytes within
-// batchLimit, writing out what it holds first if need be.
+// its limit (batchLimit), writing out what it holds first if need be.
 func (b *Batch) room(n int) ([]byte, error) {
 	if b.buf == nil {
 		b.buf = getBuffer()
 	}
-	if len(*b.buf)+n > batchLimit {
+	if len(*b.buf)+n > b.max() {
 		if err := b.writeOut(); err != nil {
 			return nil, err
 		}

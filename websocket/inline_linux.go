@@ -3,6 +3,7 @@
 package websocket
 
 import (
+	"errors"
 	"sync/atomic"
 	"syscall"
 
@@ -144,7 +145,10 @@ func (l *inlineLoop) recv() {
 			continue // a Close reads: the reader waits for it
 		}
 		rd := &c.r
-		if rd.buf != nil || rd.err != nil || !rd.msgDone || rd.fragment || !c.pendingEmpty() {
+		// A buffer kept from the last round holds the start of a message
+		// (keepPartial): this read goes on after it.
+		partial := rd.buf != nil && rd.rr == 0 && rd.rw > 0 && rd.rw < len(rd.buf)
+		if rd.buf != nil && !partial || rd.err != nil || !rd.msgDone || rd.fragment || !c.pendingEmpty() {
 			ic.flush = !c.pendingEmpty()
 			c.readMu.Unlock()
 			continue
@@ -156,10 +160,12 @@ func (l *inlineLoop) recv() {
 			continue // closed: the reader ends the loop
 		}
 		ic.locked = true
-		rd.bufp = busyReadBuffers.Get().(*[]byte)
-		rd.buf = *rd.bufp
-		rd.rr, rd.rw = 0, 0
-		r.Recv(int(ic.ps.fd), rd.buf)
+		if !partial {
+			rd.bufp = busyReadBuffers.Get().(*[]byte)
+			rd.buf = *rd.bufp
+			rd.rr, rd.rw = 0, 0
+		}
+		r.Recv(int(ic.ps.fd), rd.buf[rd.rw:])
 	}
 	_ = r.Submit(l.res) // a failed submission leaves every result an error
 	k := 0
@@ -172,7 +178,7 @@ func (l *inlineLoop) recv() {
 		rd := &ic.c.r
 		switch res := l.res[k]; {
 		case res > 0:
-			rd.rw = int(res)
+			rd.rw += int(res)
 			ic.c.markAlive()
 			ic.next = inlineArm
 		case res == -int32(syscall.EAGAIN):
@@ -197,11 +203,12 @@ func (l *inlineLoop) handle(ic *inlineConn) {
 	c, rd := ic.c, &ic.c.r
 	h := ic.ps.h.(InlineHandler)
 	var b *Batch
-	for c.inlineMessage() {
+	for c.scanMessage() == messageWhole {
 		if b == nil {
 			if b = c.TryBatch(); b == nil {
 				break // another write holds the connection: a reader waits for it
 			}
+			b.limit = inlineBatchLimit
 		}
 		c.readInline = true
 		typ, err := c.startMessage()
@@ -232,8 +239,8 @@ func (l *inlineLoop) handle(ic *inlineConn) {
 		}
 		ic.locked = true
 	}
-	if ic.next == inlineArm && rd.rr != rd.rw {
-		ic.next = inlineReader // more than whole messages: a reader goes on
+	if ic.next == inlineArm && rd.rr != rd.rw && (!ic.locked || !c.keepPartial()) {
+		ic.next = inlineReader // not a message for this path: a reader goes on
 	}
 	if ic.locked {
 		if ic.next == inlineArm {
@@ -247,18 +254,82 @@ func (l *inlineLoop) handle(ic *inlineConn) {
 	}
 }
 
-// inlineMessage reports whether the read buffer starts with a whole data
-// message in one uncompressed frame, which reading takes from the buffer
-// alone. The caller holds readMu.
-func (c *Conn) inlineMessage() bool {
+// What scanMessage finds at the start of the read buffer.
+const (
+	messageOther   = iota // nothing, or a message for a reader
+	messageWhole          // a message the inline path takes, all there
+	messagePartial        // the start of one, which keepPartial keeps
+)
+
+// inlineMessageMax is the longest message the inline path takes.
+const inlineMessageMax = 64 << 10
+
+// scanMessage looks at the frames at the start of the read buffer for a
+// message that the inline path reads from the buffer alone: a data
+// message, uncompressed, of up to inlineMessageMax bytes, in one frame or
+// several (a client that writes in fragments: gorilla/websocket's sends
+// 4 KiB frames) with no control frame between them, all of it within
+// frameReadBufferSize bytes. The caller holds readMu.
+func (c *Conn) scanMessage() int {
 	r := &c.r
-	if r.err != nil || !r.msgDone || r.rr == r.rw {
+	if r.err != nil || !r.msgDone || r.fragment || r.rr == r.rw {
+		return messageOther
+	}
+	var payload int64
+	for pos := r.rr; ; {
+		h, n, err := frame.ParseHeader(r.buf[pos:r.rw])
+		switch {
+		case errors.Is(err, frame.ErrShortHeader):
+			if pos+frame.MaxHeaderSize-r.rr > frameReadBufferSize {
+				return messageOther
+			}
+			return messagePartial
+		case err != nil, h.Rsv1, h.OpCode.IsControl(),
+			(pos == r.rr) != (h.OpCode != frame.OpContinuation):
+			return messageOther
+		}
+		payload += h.Length
+		end := int64(pos) + int64(n) + h.Length
+		switch {
+		case h.Length > inlineMessageMax || payload > inlineMessageMax || end-int64(r.rr) > frameReadBufferSize:
+			return messageOther
+		case end > int64(r.rw):
+			return messagePartial
+		case h.Fin:
+			return messageWhole
+		}
+		pos = int(end)
+	}
+}
+
+// keepPartial keeps what the read buffer holds beyond whole messages for
+// the next round, when it is the start of a message that the inline path
+// takes (scanMessage): it moves it to the front of the buffer, which it
+// swaps for a frameReadBufferSize one first when the message may need
+// more room. It reports false, changing nothing, for anything else. The
+// caller holds readMu.
+func (c *Conn) keepPartial() bool {
+	if c.scanMessage() != messagePartial {
 		return false
 	}
-	h, n, err := frame.ParseHeader(r.buf[r.rr:r.rw])
-	return err == nil && h.Fin && !h.Rsv1 && (h.OpCode == frame.OpText || h.OpCode == frame.OpBinary) &&
-		h.Length <= int64(r.rw-r.rr-n)
+	r := &c.r
+	if len(r.buf) < frameReadBufferSize {
+		bp := frameReadBuffers.Get().(*[]byte)
+		r.rw = copy(*bp, r.buf[r.rr:r.rw])
+		r.rr = 0
+		putReadBuffer(r.bufp)
+		r.bufp, r.buf = bp, *bp
+		return true
+	}
+	r.rw = copy(r.buf, r.buf[r.rr:r.rw])
+	r.rr = 0
+	return true
 }
+
+// inlineBatchLimit is how many bytes of frames the batch of HandleInline
+// takes without writing (and waiting): twice a frameReadBufferSize, so
+// that the replies to what one round read fit.
+const inlineBatchLimit = 2 * frameReadBufferSize
 
 // take ends ic's batch b: its frames go to the round's submission when
 // the connection can write at once (its write lock free, nothing

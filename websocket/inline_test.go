@@ -261,9 +261,12 @@ func TestInlineEcho(t *testing.T) {
 	}
 }
 
-// maskedFrame returns a client's frame of p.
-func maskedFrame(op frame.OpCode, p []byte) []byte {
-	h := frame.Header{Fin: true, OpCode: op, Length: int64(len(p)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+// maskedFrame returns a client's frame of p, a whole message.
+func maskedFrame(op frame.OpCode, p []byte) []byte { return maskedFragment(op, true, p) }
+
+// maskedFragment returns a client's frame of p.
+func maskedFragment(op frame.OpCode, fin bool, p []byte) []byte {
+	h := frame.Header{Fin: fin, OpCode: op, Length: int64(len(p)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
 	f := frame.AppendHeader(nil, h)
 	n := len(f)
 	f = append(f, make([]byte, len(p))...)
@@ -273,18 +276,36 @@ func maskedFrame(op frame.OpCode, p []byte) []byte {
 
 // TestInlinePartialFrames sends frames in pieces, split at every kind of
 // place (inside the header, inside the payload, two messages and a half
-// in one write): each message is echoed once, whole, in order.
+// in one write, inside a 64 KiB frame, inside and between the fragments
+// of a message): each message is echoed once,
+// whole, in order, and all of them by the poller, which keeps the start
+// of a frame until the rest comes.
 func TestInlinePartialFrames(t *testing.T) {
 	needInline(t)
 	s := newInlineServer(t, nil)
-	c, _ := s.dial(t)
+	c, e := s.dial(t)
 	nc := c.NetConn()
 	a, b, third := []byte("first message"), bytes.Repeat([]byte("B"), 300), []byte("third")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB: more than a busy buffer holds
 	var stream []byte
 	stream = append(stream, maskedFrame(frame.OpText, a)...)
 	stream = append(stream, maskedFrame(frame.OpBinary, b)...)
 	stream = append(stream, maskedFrame(frame.OpText, third)...)
-	for _, cuts := range [][]int{{1}, {3, 7}, {20}, {len(stream) - 2}, {30, 31, 32, 200}} {
+	bigAt := len(stream)
+	stream = append(stream, maskedFrame(frame.OpBinary, big)...)
+	// A message in 4 KiB fragments, as gorilla/websocket's client sends
+	// one of 64 KiB.
+	fragAt := len(stream)
+	for i := 0; i < len(big); i += 4096 {
+		op := frame.OpBinary
+		if i > 0 {
+			op = frame.OpContinuation
+		}
+		stream = append(stream, maskedFragment(op, i+4096 >= len(big), big[i:i+4096])...)
+	}
+	before := inlineServed.Load()
+	for _, cuts := range [][]int{{1}, {3, 7}, {20}, {bigAt - 2}, {30, 31, 32, 200}, {bigAt + 1, bigAt + 5, bigAt + 9000},
+		{bigAt + 40000, fragAt - 1}, {fragAt + 3, fragAt + 4104, fragAt + 4105, fragAt + 30000}} {
 		prev := 0
 		for _, cut := range append(cuts, len(stream)) {
 			if _, err := nc.Write(stream[prev:cut]); err != nil {
@@ -296,7 +317,58 @@ func TestInlinePartialFrames(t *testing.T) {
 		readEcho(t, c, MessageText, a)
 		readEcho(t, c, MessageBinary, b)
 		readEcho(t, c, MessageText, third)
+		readEcho(t, c, MessageBinary, big)
+		readEcho(t, c, MessageBinary, big)
 	}
+	// Every message, cut anywhere, waited in the poller for its rest.
+	if served, readers := inlineServed.Load()-before, e.readers.Load(); served != 40 || readers != 0 {
+		t.Fatalf("%d messages served inline and %d by a reader, want 40 and 0", served, readers)
+	}
+}
+
+// TestInlineControlBetweenFragments sends a ping between the fragments of
+// a message: the message is not for the inline path, a reader serves it,
+// in order with the messages around it.
+func TestInlineControlBetweenFragments(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, e := s.dial(t)
+	var stream []byte
+	stream = append(stream, maskedFrame(frame.OpText, []byte("before"))...)
+	stream = append(stream, maskedFragment(frame.OpText, false, []byte("hel"))...)
+	stream = append(stream, maskedFragment(frame.OpPing, true, []byte("p"))...)
+	stream = append(stream, maskedFragment(frame.OpContinuation, true, []byte("lo"))...)
+	stream = append(stream, maskedFrame(frame.OpText, []byte("after"))...)
+	if _, err := c.NetConn().Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	readEcho(t, c, MessageText, []byte("before"))
+	readEcho(t, c, MessageText, []byte("hello"))
+	readEcho(t, c, MessageText, []byte("after"))
+	if e.readers.Load() == 0 {
+		t.Fatal("a message with a ping between its fragments was served inline")
+	}
+}
+
+// TestInlinePartialFrameThenGone sends the start of a 64 KiB frame, which
+// the poller keeps, and then drops the connection: the read loop ends
+// (1006), and the poller serves the others.
+func TestInlinePartialFrameThenGone(t *testing.T) {
+	needInline(t)
+	s := newInlineServer(t, nil)
+	c, _ := s.dial(t)
+	echoText(t, c, "fine")
+	f := maskedFrame(frame.OpBinary, make([]byte, 64<<10))
+	if _, err := c.NetConn().Write(f[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	c.CloseNow()
+	if got := CloseStatus(s.end(t)); got != StatusAbnormalClosure {
+		t.Fatalf("read loop ended with close status %v, want 1006", got)
+	}
+	c2, _ := s.dial(t)
+	echoText(t, c2, "still serving")
 }
 
 // TestInlineInvalidUTF8 checks that a protocol failure found inline (a

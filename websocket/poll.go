@@ -77,15 +77,17 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 // from the connection or call [Conn.Close] (return an error to end
 // reading, or call [Conn.CloseNow]), and must write to its connection
 // only through b, a batch of the connection ([Conn.TryBatch]) that the
-// poller writes when the handler returns — a few small messages at most:
-// a batch writes, and waits, beyond 64 KiB. Writes to other connections
+// poller writes when the handler returns — a few messages at most: this
+// batch writes, and waits, beyond 128 KiB. Writes to other connections
 // must not wait either ([Conn.TryBatch] and [Batch.FlushNow], as a
 // broadcast writes): the poller holds the batches of the other
 // connections of its round until it sends them. An error HandleInline
 // returns ends reading as one from HandleMessage does.
 //
-// Only whole messages in one frame, uncompressed and no longer than
-// about 8 KiB, are served inline; the others, control frames, and
+// Only data messages, uncompressed and no longer than 64 KiB, in one
+// frame or in fragments with no control frame between them, are served
+// inline (one that has not all arrived waits in a buffer for the next
+// round); the others, control frames, and
 // connections over TLS or wrapped network connections, go to
 // HandleMessage on a reader goroutine, as for any AsyncHandler, as does
 // every message where io_uring is missing. The order of a connection's
@@ -176,6 +178,16 @@ const busyReadBufferSize = 8 << 10
 
 // busyReadBuffers pools read buffers of busyReadBufferSize bytes.
 var busyReadBuffers = sync.Pool{New: func() any { b := make([]byte, busyReadBufferSize); return &b }}
+
+// frameReadBufferSize is the size of the read buffer the inline poller
+// gives a connection while a message too long for a busy buffer arrives:
+// a payload of up to 64 KiB (inlineMessageMax) and room for the headers
+// of its fragments. A connection holds it only once a message's start
+// has arrived, as a reader holds what has arrived and readAhead more.
+const frameReadBufferSize = 66 << 10
+
+// frameReadBuffers pools read buffers of frameReadBufferSize bytes.
+var frameReadBuffers = sync.Pool{New: func() any { b := make([]byte, frameReadBufferSize); return &b }}
 
 // woke counts a wake-up of the poller for ps, and reports whether the
 // connection is busy: whether its reader should stay with it.
@@ -343,10 +355,29 @@ var readers *workerpool.Pool[readJob]
 func init() {
 	readers = workerpool.New(10*time.Second, func(j readJob) {
 		if j.flush {
-			j.c.FlushPending() // an error fails the connection: the read finds it
+			j.c.flushThenServe(j.ps)
+			return
 		}
 		j.c.serveReady(j.ps)
 	})
+}
+
+// flushThenServe writes what the inline poller's writes left pending,
+// waiting for the peer to take it (while it does not, nothing more is
+// read from it), and then gives the connection back to the poller when
+// nothing is buffered, or reads on as serveReady. A write that fails
+// fails the connection: the read finds out.
+func (c *Conn) flushThenServe(ps *pollState) {
+	c.FlushPending()
+	if !c.idleAfterRead() {
+		c.serveReady(ps)
+		return
+	}
+	ps.armedAt = monoNow()
+	ps.busy.Store(false)
+	if !c.arm(ps) && ps.busy.CompareAndSwap(false, true) {
+		c.serveReady(ps) // closed meanwhile: read to the error that ends the loop
+	}
 }
 
 // startReader has c read by a pooled reader.

@@ -390,13 +390,21 @@ func (r *reader) dropBuffer() {
 	if r.buf == nil || r.rr != r.rw {
 		return
 	}
-	if len(r.buf) == busyReadBufferSize {
-		busyReadBuffers.Put(r.bufp)
-	} else {
-		readBuffers.Put(r.bufp)
-	}
+	putReadBuffer(r.bufp)
 	r.buf, r.bufp = nil, nil
 	r.rr, r.rw = 0, 0
+}
+
+// putReadBuffer gives a read buffer back to the pool of its size.
+func putReadBuffer(bp *[]byte) {
+	switch len(*bp) {
+	case busyReadBufferSize:
+		busyReadBuffers.Put(bp)
+	case frameReadBufferSize:
+		frameReadBuffers.Put(bp)
+	default:
+		readBuffers.Put(bp)
+	}
 }
 
 // fill makes sure at least n bytes (at most readBufferSize) are buffered.
