@@ -304,16 +304,17 @@ func (c *Conn) scanMessage() int {
 
 // keepPartial keeps what the read buffer holds beyond whole messages for
 // the next round, when it is the start of a message that the inline path
-// takes (scanMessage): it moves it to the front of the buffer, which it
-// swaps for a frameReadBufferSize one first when the message may need
-// more room. It reports false, changing nothing, for anything else. The
-// caller holds readMu.
+// takes (scanMessage): it moves it to the front of the buffer, or, when
+// it fills the buffer, to a frameReadBufferSize one — only then, so that
+// a peer that sends the start of a message and stops costs a busy buffer
+// (8 KiB), not 66 KiB. It reports false, changing nothing, for anything
+// else. The caller holds readMu.
 func (c *Conn) keepPartial() bool {
 	if c.scanMessage() != messagePartial {
 		return false
 	}
 	r := &c.r
-	if len(r.buf) < frameReadBufferSize {
+	if r.rw-r.rr == len(r.buf) && len(r.buf) < frameReadBufferSize {
 		bp := frameReadBuffers.Get().(*[]byte)
 		r.rw = copy(*bp, r.buf[r.rr:r.rw])
 		r.rr = 0

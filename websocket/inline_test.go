@@ -351,18 +351,27 @@ func TestInlineControlBetweenFragments(t *testing.T) {
 }
 
 // TestInlinePartialFrameThenGone sends the start of a 64 KiB frame, which
-// the poller keeps, and then drops the connection: the read loop ends
-// (1006), and the poller serves the others.
+// the poller keeps (in a busy buffer: a peer that stops there does not
+// cost 66 KiB), and then drops the connection: the read loop ends (1006),
+// and the poller serves the others.
 func TestInlinePartialFrameThenGone(t *testing.T) {
 	needInline(t)
 	s := newInlineServer(t, nil)
-	c, _ := s.dial(t)
+	c, e := s.dial(t)
 	echoText(t, c, "fine")
 	f := maskedFrame(frame.OpBinary, make([]byte, 64<<10))
 	if _, err := c.NetConn().Write(f[:1000]); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
+	// What arrived waits in a busy buffer: 1,000 bytes do not take 66 KiB.
+	sc := e.c
+	sc.readMu.Lock()
+	held, buffered := len(sc.r.buf), sc.r.rw-sc.r.rr
+	sc.readMu.Unlock()
+	if held != busyReadBufferSize || buffered != 1000 {
+		t.Fatalf("the start of a message waits in a %d-byte buffer holding %d bytes, want %d and 1000", held, buffered, busyReadBufferSize)
+	}
 	c.CloseNow()
 	if got := CloseStatus(s.end(t)); got != StatusAbnormalClosure {
 		t.Fatalf("read loop ended with close status %v, want 1006", got)
