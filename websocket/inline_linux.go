@@ -4,6 +4,7 @@ package websocket
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -41,12 +42,12 @@ import (
 // WriteGroup's do, until their results are in; busy is cleared just
 // before the socket is armed, under ps.mu, as arm does.
 type inlineLoop struct {
-	ring    *uring.Ring // nil until the first inline connection; see refused
-	refused bool        // io_uring is missing: inline connections go to readers
-	epfd    int
-	res     []int32
-	conns   []inlineConn
-	evs     [inlineChunk]syscall.EpollEvent // the arming events, referenced until the submission returns
+	once  sync.Once   // makes ring, when the first InlineHandler registers
+	ring  *uring.Ring // nil where io_uring is missing: InlineHandlers' connections go to readers
+	epfd  int
+	res   []int32
+	conns []inlineConn
+	evs   [inlineChunk]syscall.EpollEvent // the arming events, referenced until the submission returns
 }
 
 // inlineChunk is how many connections a round serves at most: the ring
@@ -73,33 +74,33 @@ type inlineConn struct {
 	locked bool    // readMu is held
 	psHeld bool    // ps.mu is held (send)
 	flush  bool    // something is pending: the reader writes it first
+	more   bool    // the read filled the buffer: more may be waiting
+	room   int32   // room in the read buffer for the read
 	out    *[]byte // frames to send (message and write locks held)
 	sent   int32   // the send's result
 	armed  int32   // the arming's result
 	err    error
 }
 
-// ready reports whether the loop can take inline connections, making its
-// ring on first use.
-func (l *inlineLoop) ready(epfd int) bool {
-	if inlineOff.Load() {
-		return false
-	}
-	if l.ring != nil {
-		return true
-	}
-	if l.refused {
-		return false
-	}
-	r, err := uring.New(2 * inlineChunk)
-	if err != nil {
-		l.refused = true
-		return false
-	}
-	l.ring, l.epfd = r, epfd
-	l.res = make([]int32, r.Size())
-	return true
+// start makes the loop's ring, on the first call, and reports whether
+// the loop can serve connections (io_uring is there). Connections that
+// will be served inline register for inlineEvents only when it can.
+func (l *inlineLoop) start(epfd int) bool {
+	l.once.Do(func() {
+		r, err := uring.New(2 * inlineChunk)
+		if err != nil {
+			return // refused: InlineHandlers' connections go to readers
+		}
+		l.ring, l.epfd = r, epfd
+		l.res = make([]int32, r.Size())
+	})
+	return l.ring != nil
 }
+
+// ready reports whether the loop takes a connection now: it has a ring
+// (the connection registered after start made it) and the inline path
+// is on.
+func (l *inlineLoop) ready() bool { return l.ring != nil && !inlineOff.Load() }
 
 // add takes a connection whose busy flag the caller set, and serves the
 // chunk when it is full.
@@ -165,6 +166,7 @@ func (l *inlineLoop) recv() {
 			rd.buf = *rd.bufp
 			rd.rr, rd.rw = 0, 0
 		}
+		ic.room = int32(len(rd.buf) - rd.rw)
 		r.Recv(int(ic.ps.fd), rd.buf[rd.rw:])
 	}
 	_ = r.Submit(l.res) // a failed submission leaves every result an error
@@ -181,6 +183,7 @@ func (l *inlineLoop) recv() {
 			rd.rw += int(res)
 			ic.c.markAlive()
 			ic.next = inlineArm
+			ic.more = res == ic.room
 		case res == -int32(syscall.EAGAIN):
 			ic.next = inlineArm // nothing after all: arm again
 		default:
@@ -354,14 +357,19 @@ func (l *inlineLoop) take(ic *inlineConn, b *Batch) {
 	}
 }
 
-// send makes the round's sends and arms the drained sockets again, with
-// one submission, and ends the sends.
+// send makes the round's sends, and the epoll_ctl calls its connections
+// need, with one submission, and ends the sends. A connection read to
+// the end needs none: its registration is edge-triggered (inlineEvents),
+// and data that came since the read is reported by the next epoll_wait,
+// after busy was cleared here. One whose read filled its buffer is armed
+// again (EPOLL_CTL_MOD reports data already there); one that goes to a
+// reader has its events turned off until the reader arms it.
 func (l *inlineLoop) send() {
 	r := l.ring
 	for i := range l.conns {
 		ic := &l.conns[i]
 		ic.sent, ic.armed = -1, -1
-		if ic.out == nil && ic.next != inlineArm {
+		if ic.next == inlineEnd && ic.out == nil {
 			continue
 		}
 		ps := ic.ps
@@ -377,15 +385,25 @@ func (l *inlineLoop) send() {
 			ic.sent = int32(r.Queued())
 			r.Send(int(ps.fd), *ic.out)
 		}
-		if ic.next == inlineArm {
+		var events uint32
+		switch ic.next {
+		case inlineArm:
 			ps.armedAt = monoNow()
 			ps.quick = 0
 			ps.busy.Store(false)
-			ev := &l.evs[i]
-			*ev = syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
-			ic.armed = int32(r.Queued())
-			r.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), ev)
+			if !ic.more {
+				continue
+			}
+			events = inlineEvents
+		case inlineReader:
+			events = 0 // off while a reader has it: arm turns them on
+		default:
+			continue
 		}
+		ev := &l.evs[i]
+		*ev = syscall.EpollEvent{Events: events, Fd: ps.fd, Pad: int32(ps.gen)}
+		ic.armed = int32(r.Queued())
+		r.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), ev)
 	}
 	_ = r.Submit(l.res) // a failed submission leaves every result an error
 	for i := range l.conns {
@@ -402,9 +420,9 @@ func (l *inlineLoop) send() {
 			ic.c.endInlineSend(ic.out, res)
 			ic.out = nil
 		}
-		if ic.armed >= 0 && l.res[ic.armed] != 0 {
+		if ic.next == inlineArm && ic.armed >= 0 && l.res[ic.armed] != 0 {
 			// The ring could not arm it (a kernel before 5.6): arm it
-			// directly.
+			// directly. (Turning a reader's events off is only a saving.)
 			if !ic.c.arm(ic.ps) && ic.ps.busy.CompareAndSwap(false, true) {
 				ic.next = inlineReader
 			}

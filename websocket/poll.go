@@ -52,7 +52,8 @@ type AsyncHandler interface {
 // ReadLoopAsyncHandler does what [Conn.ReadLoopAsync] does, with the two
 // functions as the methods of h. A server that keeps a value per
 // connection anyway can be that value's handler, and allocates no
-// closures per connection (40 bytes each idle session kept).
+// closures per connection (40 bytes each idle session kept). When h is
+// an [InlineHandler], the poller may serve its messages itself.
 func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 	if c.startPolling(h) {
 		return

@@ -80,7 +80,29 @@ func thePoller() *poller {
 	return pollerInst
 }
 
+// pollEvents are the events a connection read by readers waits for:
+// one-shot, so that no event comes while a reader has it; arm asks for
+// the next.
 const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// inlineEvents are those of a connection the inline poller serves:
+// edge-triggered, so that a socket it read to the end (a short read)
+// needs no epoll_ctl to report the next data; arm (an EPOLL_CTL_MOD, which
+// reports data already there at once) is needed only after a read that
+// may have left some, or after a reader had the connection (the poller
+// turns its events off while a reader has it: see inlineLoop.send).
+const inlineEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET
+
+// epollET is EPOLLET as the unsigned mask of an EpollEvent.
+const epollET = 1 << 31
+
+// events returns the events ps's socket is registered for.
+func (ps *pollState) events() uint32 {
+	if ps.inline {
+		return inlineEvents
+	}
+	return pollEvents
+}
 
 // startPolling registers c with the poller; it reports false when c
 // cannot be polled.
@@ -103,7 +125,10 @@ func (c *Conn) startPolling(h AsyncHandler) bool {
 	}
 	ps := &pollState{fd: int32(fd), h: h}
 	if _, ok := h.(InlineHandler); ok {
-		_, ps.inline = c.nbw.(*rawSocket) // the net package's socket: no wrapper's Read to go through
+		// The net package's socket (no wrapper's Read to go through), and
+		// io_uring to serve it with.
+		_, raw := c.nbw.(*rawSocket)
+		ps.inline = raw && p.loop.start(p.epfd)
 	}
 	ps.busy.Store(true) // until armed below
 	p.mu.Lock()
@@ -112,7 +137,7 @@ func (c *Conn) startPolling(h AsyncHandler) bool {
 	p.setLocked(ps.fd, c)
 	p.mu.Unlock()
 	c.poll.Store(ps)
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
+	ev := syscall.EpollEvent{Events: ps.events(), Fd: ps.fd, Pad: int32(ps.gen)}
 	// closeNet sets netClosing, then looks at poll; here poll is set, then
 	// netClosing looked at: a close that runs meanwhile either sees the
 	// registration and removes it, or is seen here.
@@ -147,7 +172,7 @@ func (c *Conn) arm(ps *pollState) bool {
 	if ps.removed {
 		return false
 	}
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: ps.fd, Pad: int32(ps.gen)}
+	ev := syscall.EpollEvent{Events: ps.events(), Fd: ps.fd, Pad: int32(ps.gen)}
 	return syscall.EpollCtl(thePoller().epfd, syscall.EPOLL_CTL_MOD, int(ps.fd), &ev) == nil
 }
 
@@ -223,7 +248,7 @@ func (p *poller) wait() {
 			if !ps.busy.CompareAndSwap(false, true) {
 				continue
 			}
-			if ps.inline && p.loop.ready(p.epfd) {
+			if ps.inline && p.loop.ready() {
 				p.loop.add(c, ps)
 			} else {
 				startReader(c, ps)
