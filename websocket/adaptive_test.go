@@ -99,8 +99,15 @@ func (s *adaptiveServer) dial(t *testing.T, opts *DialOptions) *Conn {
 
 func (s *adaptiveServer) end(t *testing.T) error {
 	t.Helper()
+	return loopEnd(t, s.ended)
+}
+
+// loopEnd returns the next error of ended, where read loops' ends go; it
+// fails the test if none comes within 10 s.
+func loopEnd(t *testing.T, ended chan error) error {
+	t.Helper()
 	select {
-	case err := <-s.ended:
+	case err := <-ended:
 		return err
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read loop did not end")

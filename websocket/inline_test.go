@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/alloctest"
 	"github.com/tether-rt/tether/internal/uring"
 	"github.com/tether-rt/tether/websocket/frame"
 )
@@ -117,13 +118,18 @@ func (s *inlineServer) dial(t *testing.T) (*Conn, *inlineEcho) {
 
 func (s *inlineServer) end(t *testing.T) error {
 	t.Helper()
-	select {
-	case err := <-s.ended:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("the read loop did not end")
-		return nil
+	return loopEnd(t, s.ended)
+}
+
+// endsWithThenServes checks that the next read loop of s to end ended
+// with close status code, and that the poller goes on serving others.
+func (s *inlineServer) endsWithThenServes(t *testing.T, code StatusCode) {
+	t.Helper()
+	if err := s.end(t); CloseStatus(err) != code {
+		t.Fatalf("read loop ended with %v, want close status %v", err, code)
 	}
+	c, _ := s.dial(t)
+	echoText(t, c, "still serving")
 }
 
 // readEcho reads the next message and checks it is want.
@@ -373,11 +379,7 @@ func TestInlinePartialFrameThenGone(t *testing.T) {
 		t.Fatalf("the start of a message waits in a %d-byte buffer holding %d bytes, want %d and 1000", held, buffered, busyReadBufferSize)
 	}
 	c.CloseNow()
-	if got := CloseStatus(s.end(t)); got != StatusAbnormalClosure {
-		t.Fatalf("read loop ended with close status %v, want 1006", got)
-	}
-	c2, _ := s.dial(t)
-	echoText(t, c2, "still serving")
+	s.endsWithThenServes(t, StatusAbnormalClosure)
 }
 
 // TestInlineInvalidUTF8 checks that a protocol failure found inline (a
@@ -395,12 +397,7 @@ func TestInlineInvalidUTF8(t *testing.T) {
 	if got := CloseStatus(err); got != StatusInvalidFramePayloadData {
 		t.Fatalf("client read after invalid UTF-8: %v, want close 1007", err)
 	}
-	if got := CloseStatus(s.end(t)); got != StatusInvalidFramePayloadData {
-		t.Fatalf("read loop ended with close status %v, want 1007", got)
-	}
-	// The poller goes on serving the others.
-	c2, _ := s.dial(t)
-	echoText(t, c2, "still serving")
+	s.endsWithThenServes(t, StatusInvalidFramePayloadData)
 }
 
 // TestInlineHandlerEnds checks that an error from HandleInline ends the
@@ -552,6 +549,38 @@ func TestInlineWithOtherWriter(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestInlineAllocs checks that a message served inline allocates
+// nothing once the pools are warm: the poller's read, the handler's batch
+// and the send reuse their buffers. (The client's write and read into a
+// large-enough buffer allocate nothing either: see TestReadAllocs.)
+func TestInlineAllocs(t *testing.T) {
+	needInline(t)
+	if raceEnabled {
+		t.Skip("sync.Pool drops buffers at random under the race detector")
+	}
+	s := newInlineServer(t, nil)
+	c, e := s.dial(t)
+	for _, size := range []int{16, 4000, 60 << 10} {
+		msg := bytes.Repeat([]byte{'x'}, size)
+		buf := make([]byte, 0, size)
+		before := inlineServed.Load()
+		allocs := alloctest.PerRun(100, func() {
+			if err := c.WriteMessage(MessageBinary, msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := c.ReadMessage(buf); err != nil || len(p) != size {
+				t.Fatal(err, len(p))
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("echo of %d bytes served inline: %v allocations per message, want 0", size, allocs)
+		}
+		if served := inlineServed.Load() - before; served < 300 || e.readers.Load() != 0 {
+			t.Fatalf("%d-byte messages: %d of 300 or more served inline, %d by a reader", size, served, e.readers.Load())
+		}
+	}
 }
 
 // TestInlineOff checks the fallback where io_uring is missing: with the
