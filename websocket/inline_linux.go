@@ -272,13 +272,22 @@ const inlineMessageMax = 64 << 10
 // message, uncompressed, of up to inlineMessageMax bytes, in one frame or
 // several (a client that writes in fragments: gorilla/websocket's sends
 // 4 KiB frames) with no control frame between them, all of it within
-// frameReadBufferSize bytes. The caller holds readMu.
+// frameReadBufferSize bytes. Only a binary message's start is partial:
+// a text message that has not all arrived goes to a reader. The caller
+// holds readMu.
 func (c *Conn) scanMessage() int {
 	r := &c.r
 	if r.err != nil || !r.msgDone || r.fragment || r.rr == r.rw {
 		return messageOther
 	}
 	var payload int64
+	partial := messagePartial
+	if frame.OpCode(r.buf[r.rr]&0x0f) == frame.OpText {
+		// Text is checked for UTF-8 as it arrives: a reader fails an
+		// invalid message at its first bad byte (Autobahn 6.4), where
+		// this path would wait for the rest.
+		partial = messageOther
+	}
 	for pos := r.rr; ; {
 		h, n, err := frame.ParseHeader(r.buf[pos:r.rw])
 		switch {
@@ -286,18 +295,23 @@ func (c *Conn) scanMessage() int {
 			if pos+frame.MaxHeaderSize-r.rr > frameReadBufferSize {
 				return messageOther
 			}
-			return messagePartial
-		case err != nil, h.Rsv1, h.OpCode.IsControl(),
+			return partial
+		case err != nil, h.Rsv1, h.Rsv2, h.Rsv3, h.Masked == c.client, h.OpCode.IsControl(), h.OpCode.IsReserved(),
 			(pos == r.rr) != (h.OpCode != frame.OpContinuation):
+			// A frame the reader takes, or fails at once (Autobahn's
+			// fail-fast cases: a bad header is not held for its payload).
 			return messageOther
 		}
 		payload += h.Length
+		if payload > c.readLimit.Load() {
+			return messageOther // the reader fails it (1009) at its header
+		}
 		end := int64(pos) + int64(n) + h.Length
 		switch {
 		case h.Length > inlineMessageMax || payload > inlineMessageMax || end-int64(r.rr) > frameReadBufferSize:
 			return messageOther
 		case end > int64(r.rw):
-			return messagePartial
+			return partial
 		case h.Fin:
 			return messageWhole
 		}

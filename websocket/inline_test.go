@@ -285,7 +285,8 @@ func maskedFragment(op frame.OpCode, fin bool, p []byte) []byte {
 // in one write, inside a 64 KiB frame, inside and between the fragments
 // of a message): each message is echoed once,
 // whole, in order, and all of them by the poller, which keeps the start
-// of a frame until the rest comes.
+// of a binary message until the rest comes (a text message's goes to a
+// reader, which checks UTF-8 as bytes arrive).
 func TestInlinePartialFrames(t *testing.T) {
 	needInline(t)
 	s := newInlineServer(t, nil)
@@ -294,9 +295,9 @@ func TestInlinePartialFrames(t *testing.T) {
 	a, b, third := []byte("first message"), bytes.Repeat([]byte("B"), 300), []byte("third")
 	big := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB: more than a busy buffer holds
 	var stream []byte
-	stream = append(stream, maskedFrame(frame.OpText, a)...)
+	stream = append(stream, maskedFrame(frame.OpBinary, a)...)
 	stream = append(stream, maskedFrame(frame.OpBinary, b)...)
-	stream = append(stream, maskedFrame(frame.OpText, third)...)
+	stream = append(stream, maskedFrame(frame.OpBinary, third)...)
 	bigAt := len(stream)
 	stream = append(stream, maskedFrame(frame.OpBinary, big)...)
 	// A message in 4 KiB fragments, as gorilla/websocket's client sends
@@ -320,15 +321,28 @@ func TestInlinePartialFrames(t *testing.T) {
 			prev = cut
 			time.Sleep(20 * time.Millisecond) // each piece arrives on its own
 		}
-		readEcho(t, c, MessageText, a)
+		readEcho(t, c, MessageBinary, a)
 		readEcho(t, c, MessageBinary, b)
-		readEcho(t, c, MessageText, third)
+		readEcho(t, c, MessageBinary, third)
 		readEcho(t, c, MessageBinary, big)
 		readEcho(t, c, MessageBinary, big)
 	}
 	// Every message, cut anywhere, waited in the poller for its rest.
 	if served, readers := inlineServed.Load()-before, e.readers.Load(); served != 40 || readers != 0 {
 		t.Fatalf("%d messages served inline and %d by a reader, want 40 and 0", served, readers)
+	}
+	// Text is checked for UTF-8 as it arrives, by a reader: the start of
+	// a text message does not wait in the poller.
+	text := maskedFrame(frame.OpText, []byte("text in two pieces"))
+	for _, piece := range [][]byte{text[:9], text[9:]} {
+		if _, err := nc.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	readEcho(t, c, MessageText, []byte("text in two pieces"))
+	if readers := e.readers.Load(); readers != 1 {
+		t.Fatalf("the pieces of a text message went to %d readers, want 1", readers)
 	}
 }
 
@@ -640,4 +654,67 @@ func TestInlineClose(t *testing.T) {
 	if err := s.end(t); err == nil {
 		t.Fatal("server loop ended without an error")
 	}
+}
+
+// FuzzInlineScan checks the inline poller's reading against the reader's,
+// for arbitrary bytes in a connection's read buffer (with a small read
+// limit): a message scanMessage finds whole is read from the buffer alone,
+// never the network, and is what ReadMessage reads from the same bytes —
+// or fails as it does, its close frame left for later (failLater) with
+// nothing written; a start it finds partial is one the reader needs more
+// bytes for (it runs out: 1006), with no protocol failure in it.
+func FuzzInlineScan(f *testing.F) {
+	for _, s := range fuzzReaderSeeds() {
+		f.Add(s.data)
+	}
+	frag := maskedFragment(frame.OpBinary, false, []byte("one "))
+	frag = append(frag, maskedFragment(frame.OpContinuation, false, []byte("two "))...)
+	frag = append(frag, maskedFragment(frame.OpContinuation, true, []byte("three"))...)
+	f.Add(frag)
+	f.Add(frag[:len(frag)-3])
+	f.Add(maskedFrame(frame.OpText, []byte{'a', 0xff}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const limit = 4096
+		if len(data) > frameReadBufferSize {
+			data = data[:frameReadBufferSize]
+		}
+		in := &fuzzConn{}
+		c := newConn(connConfig{nc: in, readLimit: limit})
+		bp := frameReadBuffers.Get().(*[]byte)
+		c.r.dropBuffer()
+		c.r.bufp, c.r.buf = bp, *bp
+		c.r.rr, c.r.rw = 0, copy(c.r.buf, data)
+		kind := c.scanMessage()
+		ref := newConn(connConfig{nc: &fuzzConn{in: bytes.Clone(data)}, readLimit: limit})
+		refTyp, refMsg, refErr := ref.ReadMessage(nil)
+		switch kind {
+		case messageWhole:
+			c.readInline = true
+			typ, err := c.startMessage()
+			var p []byte
+			if err == nil {
+				p, err = c.readRest(nil)
+			}
+			c.readInline = false
+			if errors.Is(err, errInlineRead) || in.waited > 0 {
+				t.Fatalf("a message found whole needed the network: %v", err)
+			}
+			if refErr == nil {
+				if err != nil || typ != refTyp || !bytes.Equal(p, refMsg) {
+					t.Fatalf("inline read %v %q, %v; the reader read %v %q", typ, p, err, refTyp, refMsg)
+				}
+				break
+			}
+			if err == nil || CloseStatus(err) != CloseStatus(refErr) {
+				t.Fatalf("inline read %v, the reader failed with %v", err, refErr)
+			}
+			if !c.failLater || in.out.Len() != 0 {
+				t.Fatalf("inline failure %v: close frame left for later %v, %d bytes written", err, c.failLater, in.out.Len())
+			}
+		case messagePartial:
+			if refErr == nil || CloseStatus(refErr) != StatusAbnormalClosure {
+				t.Fatalf("a start found partial: the reader read %v %q, %v (want it to run out: 1006)", refTyp, refMsg, refErr)
+			}
+		}
+	})
 }
