@@ -87,8 +87,9 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 //
 // Only data messages, uncompressed and no longer than 64 KiB, in one
 // frame or in fragments with no control frame between them, are served
-// inline (one that has not all arrived waits in a buffer for the next
-// round); the others, control frames, and
+// inline (a binary one that has not all arrived waits in a buffer for
+// the next round; text is checked for UTF-8 as it arrives, by a reader);
+// the others, control frames, and
 // connections over TLS or wrapped network connections, go to
 // HandleMessage on a reader goroutine, as for any AsyncHandler, as does
 // every message where io_uring is missing. The order of a connection's
