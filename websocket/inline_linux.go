@@ -57,8 +57,12 @@ const inlineChunk = 128
 // inlineOff turns the inline path off, for tests of the fallback.
 var inlineOff atomic.Bool
 
-// inlineServed counts the messages served inline, for tests.
+// inlineServed counts the messages served inline.
 var inlineServed atomic.Uint64
+
+// InlineServed returns how many messages the poller served itself, for
+// [InlineHandler]s, in this process.
+func InlineServed() uint64 { return inlineServed.Load() }
 
 // What a round does with a connection when it is over.
 const (

@@ -62,6 +62,9 @@ func TestEchoIdleTimeout(t *testing.T) {
 			}
 		}
 	}
+	if l := waitLine("echo: "); !strings.Contains(l, "the poller answers small messages itself") && !strings.Contains(l, "io_uring is unavailable") {
+		t.Errorf("start log %q says neither that the poller answers nor why it cannot", l)
+	}
 	waitLine("echo server listening")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -183,5 +186,50 @@ func TestEchoCPUProfile(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "CPU profile") {
 		t.Fatalf("tether echo -cpuprofile in a missing directory: %v, stderr %q; want exit status 1 naming the profile", err, stderr.String())
+	}
+}
+
+// TestEchoIOUringOff runs `tether echo -io-uring=false`: the log says
+// readers answer every message, and they do.
+func TestEchoIOUringOff(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := tether(nil, "echo", "-addr", addr, "-io-uring=false")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var c *websocket.Conn
+	for {
+		var err error
+		if c, _, err = websocket.Dial(ctx, "ws://"+addr+"/", nil); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("tether echo -io-uring=false did not accept a connection: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer c.CloseNow()
+	for i := range 20 {
+		msg := bytes.Repeat([]byte{byte(i)}, 100*i)
+		if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tether echo after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "readers answer every message: -io-uring is off") {
+		t.Fatalf("the log does not say that -io-uring is off:\n%s", stdout.String())
 	}
 }

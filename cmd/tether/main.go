@@ -4,7 +4,7 @@
 //
 //	tether [serve] [flags]                                 the standalone real-time server (the default command)
 //	tether config [flags]                                  print the effective configuration of serve
-//	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks; -cpuprofile file)
+//	tether echo [-addr 127.0.0.1:9001] [-idle-timeout 60s] WebSocket echo server (conformance, benchmarks; -cpuprofile file, -io-uring=false)
 //	tether conformance [-addr 127.0.0.1:3000] [-eio3]      Engine.IO/Socket.IO protocol test-suite server
 //	tether version                                         print the version and the commit it was built from
 //	tether hash-password [-cost 10] < password             print the bcrypt hash of a password (admin_ui.password_hash)
@@ -30,6 +30,7 @@ import (
 	"github.com/tether-rt/tether/internal/conformanceserver"
 	"github.com/tether-rt/tether/internal/echoserver"
 	"github.com/tether-rt/tether/internal/h2xconnect"
+	"github.com/tether-rt/tether/websocket"
 )
 
 func main() {
@@ -95,6 +96,7 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	idle := fs.Duration("idle-timeout", echoserver.DefaultIdleTimeout,
 		"close a connection that sends nothing, not even a pong to the server's pings, for this long (0: never)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, for benchmarks")
+	ioURing := fs.Bool("io-uring", true, "answer small messages from the poller, many connections per system call, with io_uring (Linux, where allowed); false: a reader goroutine per busy connection")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -113,6 +115,15 @@ func runEcho(args []string, stdout, stderr io.Writer) error {
 	echoserver.SetIdleTimeout(opts, *idle)
 	h := echoserver.Handler(opts)
 	h.Logger = log
+	h.NoInline = !*ioURing
+	switch err := websocket.GroupSupport(); {
+	case !*ioURing:
+		log.Info("echo: readers answer every message: -io-uring is off")
+	case err != nil:
+		log.Info("echo: readers answer every message: io_uring is unavailable", "err", err)
+	default:
+		log.Info("echo: the poller answers small messages itself, with io_uring")
+	}
 	return serveUntilSignal(*addr, "echo server", "ws://", echoserver.HTTPServer(h), h.Shutdown, log)
 }
 

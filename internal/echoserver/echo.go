@@ -20,6 +20,11 @@ type Server struct {
 	// because its peer went quiet (see [SetIdleTimeout]).
 	Logger *slog.Logger
 
+	// NoInline, when set before serving, has every message answered by a
+	// reader goroutine, not by the poller itself with io_uring (see
+	// [websocket.InlineHandler]).
+	NoInline bool
+
 	opts *websocket.AcceptOptions
 
 	mu       sync.Mutex
@@ -90,7 +95,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// poller while it is idle, and by a goroutine of its own while it is
 	// busy (see websocket.Conn.ReadLoopAsync); on Linux with io_uring the
 	// poller answers small messages itself (websocket.InlineHandler).
-	c.ReadLoopAsyncHandler(&session{s: s, c: c})
+	e := &session{s: s, c: c}
+	if s.NoInline {
+		c.ReadLoopAsyncHandler(readerSession{e})
+	} else {
+		c.ReadLoopAsyncHandler(e)
+	}
 	if r.ProtoMajor == 2 {
 		// A WebSocket over HTTP/2 is this request's stream, which net/http
 		// ends when the handler returns.
@@ -130,6 +140,15 @@ func (e *session) ReadEnded(err error) {
 		}
 	}
 }
+
+// readerSession is a session whose messages readers answer (NoInline):
+// it is no [websocket.InlineHandler].
+type readerSession struct{ e *session }
+
+func (r readerSession) HandleMessage(typ websocket.MessageType, p []byte) error {
+	return r.e.HandleMessage(typ, p)
+}
+func (r readerSession) ReadEnded(err error) { r.e.ReadEnded(err) }
 
 // idleTimeout is the idle timeout that the heartbeat of s's options
 // amounts to (see [SetIdleTimeout]).

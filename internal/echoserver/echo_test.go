@@ -170,3 +170,39 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("%d log lines for closed connections, want 3:\n%s", n, logs.String())
 	}
 }
+
+// TestInline checks that the poller answers a session's small messages
+// itself (where io_uring is there), and that NoInline leaves every message
+// to readers; both echo every message.
+func TestInline(t *testing.T) {
+	for _, noInline := range []bool{false, true} {
+		s := Handler(nil)
+		s.NoInline = noInline
+		hs := httptest.NewServer(s)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := websocket.InlineServed()
+		for i := range 50 {
+			msg := bytes.Repeat([]byte{byte(i)}, 10*i)
+			if err := c.WriteMessage(websocket.MessageBinary, msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("NoInline %v: echo %d: %d bytes, %v", noInline, i, len(got), err)
+			}
+		}
+		served := websocket.InlineServed() - before
+		switch {
+		case noInline && served != 0:
+			t.Errorf("NoInline: %d messages served by the poller, want none", served)
+		case !noInline && websocket.GroupSupport() == nil && served < 25:
+			t.Errorf("%d of 50 messages sent in lock step served by the poller, want most", served)
+		}
+		c.CloseNow()
+		hs.Close()
+		cancel()
+	}
+}
