@@ -223,6 +223,7 @@ func TestEchoIOUringOff(t *testing.T) {
 			t.Fatalf("echo %d: %d bytes, %v", i, len(got), err)
 		}
 	}
+	c.Close(websocket.StatusNormalClosure, "")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
