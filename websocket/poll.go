@@ -82,8 +82,9 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 // batch writes, and waits, beyond 128 KiB. Writes to other connections
 // must not wait either ([Conn.TryBatch] and [Batch.FlushNow], as a
 // broadcast writes): the poller holds the batches of the other
-// connections of its round until it sends them. An error HandleInline
-// returns ends reading as one from HandleMessage does.
+// connections of its round until it sends them. data is valid only until
+// HandleInline returns. An error HandleInline returns ends reading as one
+// from HandleMessage does.
 //
 // Only data messages, uncompressed and no longer than 64 KiB, in one
 // frame or in fragments with no control frame between them, are served
