@@ -123,23 +123,9 @@ func TestEchoCPUProfile(t *testing.T) {
 	cmd := tether(nil, "echo", "-addr", addr, "-cpuprofile", file)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var c *websocket.Conn
-	for {
-		var err error
-		if c, _, err = websocket.Dial(ctx, "ws://"+addr+"/", nil); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("tether echo -cpuprofile did not accept a connection: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := startEcho(ctx, t, cmd, addr, &stderr)
 	defer c.CloseNow()
 	for i := range 100 {
 		msg := []byte(strings.Repeat("x", i))
@@ -196,23 +182,9 @@ func TestEchoIOUringOff(t *testing.T) {
 	cmd := tether(nil, "echo", "-addr", addr, "-io-uring=false")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var c *websocket.Conn
-	for {
-		var err error
-		if c, _, err = websocket.Dial(ctx, "ws://"+addr+"/", nil); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("tether echo -io-uring=false did not accept a connection: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := startEcho(ctx, t, cmd, addr, &stderr)
 	defer c.CloseNow()
 	for i := range 20 {
 		msg := bytes.Repeat([]byte{byte(i)}, 100*i)
@@ -232,5 +204,25 @@ func TestEchoIOUringOff(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "readers answer every message: -io-uring is off") {
 		t.Fatalf("the log does not say that -io-uring is off:\n%s", stdout.String())
+	}
+}
+
+// startEcho starts cmd, a tether echo on addr, and dials it once it
+// listens (until ctx ends); stderr is cmd's, shown when it does not.
+func startEcho(ctx context.Context, t *testing.T, cmd *exec.Cmd, addr string, stderr *bytes.Buffer) *websocket.Conn {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	for {
+		c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+		if err == nil {
+			return c
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%v did not accept a connection: %v\n%s", cmd.Args, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
