@@ -598,6 +598,13 @@ func (a *Admin) scan(now time.Time) {
 	for _, name := range names {
 		nsp := a.io.Of(name)
 		for _, s := range nsp.Sockets() {
+			if s.Connecting() {
+				// Its connection handlers run: the hook follows it when
+				// they are done (or the next scan, if it is not hooked),
+				// with what they set; socket_connected told now would
+				// show its data before the application set it.
+				continue
+			}
 			a.track(s, nsp, now, false) // does nothing for a socket it follows
 		}
 	}

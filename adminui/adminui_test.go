@@ -431,3 +431,26 @@ func TestScanDisconnectKeepsOrder(t *testing.T) {
 		t.Errorf("socket_disconnected: %s", d.args)
 	}
 }
+
+// TestScanWaitsForConnectionHandlers has a scan run while an application's
+// connection handler, which runs before the admin's, has not set the
+// socket's data yet: the UI hears socket_connected once, with the data.
+func TestScanWaitsForConnectionHandlers(t *testing.T) {
+	io, admin, ts, _ := setup(t, Options{NoAuth: true, ScanInterval: time.Hour})
+	ui := dialAdmin(t, ts)
+	gate, entered := make(chan struct{}), make(chan struct{})
+	io.Of("/late").OnConnection(func(s *socketio.Socket) { // before the admin's hook: it hooks /late at the next scan
+		close(entered)
+		<-gate
+		s.Data().Set("node", "app")
+	})
+	admin.scan(time.Now())
+	_, sid := dialUser(t, ts, "/late")
+	<-entered
+	admin.scan(time.Now()) // the handler has not returned
+	close(gate)
+	e := ui.nextEvent("/admin", "socket_connected", func(args []json.RawMessage) bool { return obj(t, args[0])["id"] == sid })
+	if data, _ := obj(t, e.args[0])["data"].(map[string]any); data["node"] != "app" {
+		t.Fatalf("socket_connected of %s: %s, want the data its connection handler set", sid, e.args[0])
+	}
+}

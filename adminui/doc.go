@@ -91,7 +91,9 @@
 //     leave). The look is a pass over the sockets of this server. What
 //     the UI hears of one socket keeps its order: socket_connected first,
 //     socket_disconnected last, even for a socket that a scan found and
-//     that leaves while it is being told about.
+//     that leaves while it is being told about. A scan leaves alone a
+//     socket whose connection handlers still run: socket_connected comes
+//     once they returned, with the data they set.
 //   - event_sent (the events the server sends) is not reported: package
 //     socketio has no hook on outgoing events. Changes to a socket's data
 //     after its connection are not reported either.

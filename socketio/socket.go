@@ -453,6 +453,15 @@ func (s *Socket) connectDone() {
 	s.mu.Unlock()
 }
 
+// Connecting reports whether the socket is still connecting: listed by
+// its namespace, but its middlewares or connection handlers have not all
+// returned (what they set, its data say, may not be there yet).
+func (s *Socket) Connecting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connecting
+}
+
 // Recovered reports whether the socket's state (id, rooms, data) was
 // restored by connection state recovery, and its missed packets resent.
 func (s *Socket) Recovered() bool { return s.recovered }
