@@ -47,7 +47,7 @@ func TestMemReleaser(t *testing.T) {
 	}
 	// Not again within memReleaseEvery.
 	start := tick
-	for (tick-start+1)*int(memReleaseTick) < int(memReleaseEvery) {
+	for time.Duration(tick-start+1)*memReleaseTick < memReleaseEvery {
 		if step(0, live) {
 			t.Fatalf("released again %d ticks after the last", tick-start)
 		}

@@ -1,4 +1,4 @@
-//go:build linux && !msan && !asan
+//go:build linux && !386 && !msan && !asan
 
 package websocket
 

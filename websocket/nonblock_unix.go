@@ -1,4 +1,4 @@
-//go:build unix && (!linux || msan || asan)
+//go:build unix && (!linux || 386 || msan || asan)
 
 package websocket
 
