@@ -359,7 +359,7 @@ func (g *gen) mpExt(b []byte) []byte {
 		}
 		sec := g.r.Uint64() & (1<<34 - 1)
 		if g.n(2) == 0 {
-			sec = uint64(g.n(4e9))
+			sec = g.r.Uint64N(4e9)
 		}
 		return binary.BigEndian.AppendUint64(append(b, 0xd7, 0xff), ns<<34|sec)
 	case 2: // timestamp 96
