@@ -91,8 +91,9 @@
 // on Linux with io_uring the poller then serves its connections itself,
 // many per wake-up — one system call reads every connection that has
 // data, the handlers write their replies into a [Batch], and one more
-// system call sends them all and arms the sockets again. `tether echo`
-// is served that way.
+// system call sends them all (the sockets are edge-triggered: one read
+// to its end needs no epoll_ctl to be watched again). `tether echo` is
+// served that way.
 //
 // One goroutine reads at a time. Any number of goroutines may write at once:
 // writes are serialized per message, and control frames (pongs, close) are

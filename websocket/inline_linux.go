@@ -19,13 +19,16 @@ import (
 //  1. recv: each connection's read lock is taken, a busy read buffer
 //     given to it, and all of them read with one io_uring submission
 //     (MSG_DONTWAIT: what has arrived, never a wait);
-//  2. handle: for each, every whole single-frame data message in its
-//     buffer is read (from the buffer only: r.inline makes a read that
-//     would need the network an error, and a protocol failure leaves its
-//     close frame for later) and given to HandleInline with the
-//     connection's batch (TryBatch: its message lock is held);
-//  3. send: the batches' frames are sent and the drained connections'
-//     sockets armed again, with one more submission.
+//  2. handle: for each, every whole data message in its buffer that the
+//     path takes (scanMessage) is read (from the buffer only: readInline
+//     makes a read that would need the network an error, and a protocol
+//     failure leaves its close frame for later) and given to HandleInline
+//     with the connection's batch (TryBatch: its message lock is held);
+//     the start of a binary message stays for the next round
+//     (keepPartial);
+//  3. send: the batches' frames are sent, and the epoll_ctl calls the
+//     edge-triggered sockets need made (see send), with one more
+//     submission.
 //
 // A connection that cannot go on inline — its lock or batch is taken,
 // something is left pending or half read, a frame is not for this path,
@@ -39,8 +42,8 @@ import (
 // submission runs, so that closeNet (which unregisters under ps.mu before
 // it closes) cannot close a socket whose number the kernel is about to
 // use; a connection's sends hold its message and write locks, as a
-// WriteGroup's do, until their results are in; busy is cleared just
-// before the socket is armed, under ps.mu, as arm does.
+// WriteGroup's do, until their results are in; busy is cleared under
+// ps.mu, before any arming of the socket is queued, as arm does.
 type inlineLoop struct {
 	once  sync.Once   // makes ring, when the first InlineHandler registers
 	ring  *uring.Ring // nil where io_uring is missing: InlineHandlers' connections go to readers
@@ -66,7 +69,7 @@ func InlineServed() uint64 { return inlineServed.Load() }
 
 // What a round does with a connection when it is over.
 const (
-	inlineArm    = iota // armed again: nothing is buffered
+	inlineArm    = iota // back to the poller (armed again if its read filled the buffer)
 	inlineReader        // a pooled reader takes over
 	inlineEnd           // reading ended: err
 )
@@ -153,8 +156,8 @@ func (l *inlineLoop) recv() {
 		// A buffer kept from the last round holds the start of a message
 		// (keepPartial): this read goes on after it.
 		partial := rd.buf != nil && rd.rr == 0 && rd.rw > 0 && rd.rw < len(rd.buf)
-		if rd.buf != nil && !partial || rd.err != nil || !rd.msgDone || rd.fragment || !c.pendingEmpty() {
-			ic.flush = !c.pendingEmpty()
+		ic.flush = !c.pendingEmpty()
+		if rd.buf != nil && !partial || rd.err != nil || !rd.msgDone || rd.fragment || ic.flush {
 			c.readMu.Unlock()
 			continue
 		}

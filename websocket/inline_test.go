@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -313,14 +314,12 @@ func TestInlinePartialFrames(t *testing.T) {
 	before := inlineServed.Load()
 	for _, cuts := range [][]int{{1}, {3, 7}, {20}, {bigAt - 2}, {30, 31, 32, 200}, {bigAt + 1, bigAt + 5, bigAt + 9000},
 		{bigAt + 40000, fragAt - 1}, {fragAt + 3, fragAt + 4104, fragAt + 4105, fragAt + 30000}} {
+		var pieces [][]byte
 		prev := 0
 		for _, cut := range append(cuts, len(stream)) {
-			if _, err := nc.Write(stream[prev:cut]); err != nil {
-				t.Fatal(err)
-			}
-			prev = cut
-			time.Sleep(20 * time.Millisecond) // each piece arrives on its own
+			pieces, prev = append(pieces, stream[prev:cut]), cut
 		}
+		writeApart(t, nc, pieces...)
 		readEcho(t, c, MessageBinary, a)
 		readEcho(t, c, MessageBinary, b)
 		readEcho(t, c, MessageBinary, third)
@@ -334,15 +333,22 @@ func TestInlinePartialFrames(t *testing.T) {
 	// Text is checked for UTF-8 as it arrives, by a reader: the start of
 	// a text message does not wait in the poller.
 	text := maskedFrame(frame.OpText, []byte("text in two pieces"))
-	for _, piece := range [][]byte{text[:9], text[9:]} {
-		if _, err := nc.Write(piece); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	writeApart(t, nc, text[:9], text[9:])
 	readEcho(t, c, MessageText, []byte("text in two pieces"))
 	if readers := e.readers.Load(); readers != 1 {
 		t.Fatalf("the pieces of a text message went to %d readers, want 1", readers)
+	}
+}
+
+// writeApart writes pieces to nc 20 ms apart, so that each arrives on its
+// own.
+func writeApart(t *testing.T, nc net.Conn, pieces ...[]byte) {
+	t.Helper()
+	for _, p := range pieces {
+		if _, err := nc.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

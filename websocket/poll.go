@@ -66,7 +66,8 @@ func (c *Conn) ReadLoopAsyncHandler(h AsyncHandler) {
 // few system calls: on Linux, where io_uring is available, the poller
 // reads every connection that has data with one system call, calls
 // HandleInline for each whole message that arrived, and writes what the
-// handlers wrote, and arms the sockets again, with one more. A server
+// handlers wrote with one more (its sockets are edge-triggered: one read
+// to its end needs no epoll_ctl to be watched again). A server
 // that answers each message at once with a small reply (an echo, a
 // request that is answered from memory) then spends a fraction of a
 // system call per message where a goroutine per connection spends about
